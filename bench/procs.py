@@ -1,0 +1,105 @@
+"""Process and socket helpers: free ports, bounded waits, stopping what we started."""
+
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+
+import psutil
+
+from bench.errors import UserError
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
+    """Poll check() until true; raise after timeout seconds naming what we waited for."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise UserError(f"{what} did not happen within {timeout:g} s")
+
+
+def service_user(name: str) -> pwd.struct_passwd | None:
+    """The unprivileged account a server runs as when we are root; None when we are not root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(name)
+    except KeyError as exc:
+        raise UserError(f"running as root needs the unprivileged account {name!r}; it does not exist") from exc
+
+
+def run(cmd: list[str], user: pwd.struct_passwd | None = None, timeout: float = 60, **kw) -> str:
+    """Run a command (as `user` when given); raise UserError with its output on failure."""
+    extra = {}
+    if user is not None:
+        extra = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **extra, **kw)
+    except FileNotFoundError as exc:
+        raise UserError(f"{cmd[0]} not found: is the package installed? ({exc})") from exc
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise UserError(f"{' '.join(cmd[:2])} failed (exit {done.returncode}): {' | '.join(tail)}")
+    return done.stdout
+
+
+def alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def stop_tree(pid: int, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+    """Signal a process, wait for it and its children to go; SIGKILL whatever remains."""
+    try:
+        proc = psutil.Process(pid)
+        family = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    try:
+        proc.send_signal(sig)
+    except psutil.NoSuchProcess:
+        pass
+    _, left = psutil.wait_procs(family, timeout=timeout)
+    for p in left:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(left, timeout=5)
+
+
+def processes_mentioning(text: str) -> list[psutil.Process]:
+    """Processes whose command line contains text (our config path or data folder)."""
+    found = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if any(text in part for part in (p.info["cmdline"] or [])):
+                found.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found

@@ -1,0 +1,132 @@
+"""The resource strategies: the only thing that differs between the variants.
+
+| variant    | connection                       | template                          |
+|------------|----------------------------------|-----------------------------------|
+| naive      | new per request, always closed   | read + parsed + compiled per request |
+| pool-only  | per-process pool                 | read + parsed + compiled per request |
+| cache-only | new per request, always closed   | compiled once per process         |
+| pooled     | per-process pool                 | compiled once per process         |
+
+Templates are mod_python PSP files. We call the PSP parser (`_psp.parsestring`) and `compile`
+ourselves, because `mod_python.psp.PSP` caches compiled code by file name + mtime and by the
+template string: a per-request variant built on it would be silently cached.
+"""
+
+import os
+
+import psycopg2
+import psycopg2.pool
+from mod_python import _psp
+
+VARIANTS = ("naive", "pool-only", "cache-only", "pooled")
+
+# Per-process state. Apache forks the children before any request, so these are built lazily in
+# the child and never shared across processes.
+_settings = {"dsn": None, "pool_size": 1, "template_dir": None}
+_pool = None
+_compiled = {}
+_stats = {"compiles": 0, "connects": 0}
+
+
+def configure(dsn, pool_size, template_dir):
+    _settings.update(dsn=dsn, pool_size=pool_size, template_dir=template_dir)
+
+
+def stats():
+    """Counters for tests and headers: how often this process compiled and connected."""
+    return dict(_stats)
+
+
+def _connect():
+    _stats["connects"] += 1
+    conn = psycopg2.connect(_settings["dsn"])
+    conn.autocommit = True
+    return conn
+
+
+def _compile(name):
+    path = os.path.join(_settings["template_dir"], name)
+    with open(path, "rb") as f:
+        source = _psp.parsestring(f.read())
+    _stats["compiles"] += 1
+    return compile(source, path, "exec")
+
+
+def _get_pool():
+    global _pool
+    if _pool is None:
+        # minconn=1 opens the connection now, in the child, on its first request.
+        _pool = psycopg2.pool.SimpleConnectionPool(1, _settings["pool_size"], dsn=_settings["dsn"])
+        _stats["connects"] += 1
+    return _pool
+
+
+class Resources:
+    """What one request may use; `cold` records whether it had to build anything."""
+
+    def __init__(self, pooled_connection, cached_template):
+        self.pooled_connection = pooled_connection
+        self.cached_template = cached_template
+        self.cold = False
+
+    def with_connection(self, work):
+        """Run work(conn) on a connection and return its result."""
+        if self.pooled_connection:
+            return self._with_pooled(work)
+        self.cold = True
+        conn = _connect()
+        try:
+            return work(conn)
+        finally:
+            conn.close()
+
+    def _with_pooled(self, work):
+        if _pool is None:
+            self.cold = True
+        pool = _get_pool()
+        conn = pool.getconn()
+        try:
+            result = work(conn)
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            # A pooled connection looks open after a PostgreSQL restart until the first execute
+            # fails: discard it and retry once on a fresh one.
+            pool.putconn(conn, close=True)
+            self.cold = True
+            _stats["connects"] += 1
+            conn = pool.getconn()
+            try:
+                result = work(conn)
+            except BaseException:
+                pool.putconn(conn, close=True)
+                raise
+        except BaseException:
+            pool.putconn(conn)
+            raise
+        pool.putconn(conn)
+        return result
+
+    def template(self, name):
+        """The compiled code object of a PSP template."""
+        if not self.cached_template:
+            self.cold = True
+            return _compile(name)
+        code = _compiled.get(name)
+        if code is None:
+            self.cold = True
+            code = _compiled[name] = _compile(name)
+        return code
+
+
+def for_variant(variant):
+    return Resources(
+        pooled_connection=variant in ("pool-only", "pooled"),
+        cached_template=variant in ("cache-only", "pooled"),
+    )
+
+
+def close_pool():
+    """Child-exit cleanup (registered with apache.register_cleanup): close pooled connections."""
+    global _pool
+    if _pool is not None:
+        _pool.closeall()
+        _pool = None
