@@ -28,7 +28,7 @@ def _format_status(info: dict) -> str:
     a, p = info["apache"], info["postgres"]
     lines = [f"url       {info['url']}",
              f"apache    pid {a['pid']} {'running' if a['alive'] else 'NOT running'}, children {a['children']}",
-             f"postgres  " + (f"pid {p['pid']} {'running' if p['alive'] else 'NOT running'}, port {p['port']}"
+             "postgres  " + (f"pid {p['pid']} {'running' if p['alive'] else 'NOT running'}, port {p['port']}"
                               if "pid" in p else f"external {p['dsn']}"),
              "settings  " + ", ".join(f"{k}={v}" for k, v in info["settings"].items())]
     return "\n".join(lines)

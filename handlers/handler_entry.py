@@ -60,7 +60,7 @@ def handler(req):
         status = apache.HTTP_OK
     except psycopg2.Error as exc:
         # Short body to the client, details to the error log; never a traceback.
-        req.log_error("bench: %s %s: %s" % (req.uri, type(exc).__name__, str(exc).strip()), apache.APLOG_ERR)
+        req.log_error(f"bench: {req.uri} {type(exc).__name__}: {str(exc).strip()}", apache.APLOG_ERR)
         content_type, body, status = "text/plain", b"database unavailable\n", apache.HTTP_SERVICE_UNAVAILABLE
     req.status = status
     req.content_type = content_type

@@ -52,6 +52,14 @@ def _compile(name):
     return compile(source, path, "exec")
 
 
+def _getconn(pool):
+    conn = pool.getconn()
+    # Same session mode as a per-request connection; otherwise putconn() would roll back updates.
+    if not conn.autocommit:
+        conn.autocommit = True
+    return conn
+
+
 def _get_pool():
     global _pool
     if _pool is None:
@@ -84,7 +92,7 @@ class Resources:
         if _pool is None:
             self.cold = True
         pool = _get_pool()
-        conn = pool.getconn()
+        conn = _getconn(pool)
         try:
             result = work(conn)
         except (psycopg2.OperationalError, psycopg2.InterfaceError):
@@ -93,7 +101,7 @@ class Resources:
             pool.putconn(conn, close=True)
             self.cold = True
             _stats["connects"] += 1
-            conn = pool.getconn()
+            conn = _getconn(pool)
             try:
                 result = work(conn)
             except BaseException:

@@ -64,9 +64,9 @@ def updates(params, resources):
                 world["randomNumber"] = _random_id()
             # One batched UPDATE, rows in id order so concurrent requests cannot deadlock.
             pairs = sorted((w["id"], w["randomNumber"]) for w in worlds)
+            values = ",".join(["(%s, %s)"] * len(pairs))
             cur.execute(
-                "UPDATE world SET randomnumber = v.r FROM (VALUES %s) AS v(i, r) WHERE world.id = v.i"
-                % ",".join(["(%s, %s)"] * len(pairs)),
+                f"UPDATE world SET randomnumber = v.r FROM (VALUES {values}) AS v(i, r) WHERE world.id = v.i",
                 [x for pair in pairs for x in pair],
             )
             return worlds

@@ -1,0 +1,42 @@
+"""Number formatting shared by the HTML, Markdown and figure labels, so all three show the same digits.
+
+Rule (documented because tests and readers rely on it): magnitudes >= 1000 are whole numbers with
+thousands separators, >= 100 whole, >= 10 one decimal, >= 1 two decimals, below 1 two significant digits.
+"""
+
+from __future__ import annotations
+
+import math
+
+DASH = "–"
+
+
+def fmt_num(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return DASH
+    a = abs(value)
+    if a >= 1000:
+        return f"{value:,.0f}"
+    if a >= 100:
+        return f"{value:.0f}"
+    if a >= 10:
+        return f"{value:.1f}"
+    if a >= 1 or a == 0:
+        return f"{value:.2f}" if a else "0"
+    return f"{value:.2g}"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return DASH if value is None else f"{fmt_num(value)}x"
+
+
+def fmt_ci(lo: float | None, hi: float | None, unit: str = "") -> str:
+    if lo is None or hi is None:
+        return DASH
+    return f"{fmt_num(lo)}{unit}–{fmt_num(hi)}{unit}"
+
+
+def fmt_pct(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return DASH
+    return f"{value:+.1f}%"

@@ -1,0 +1,52 @@
+"""Shared fixtures: a real embedded stack (Apache + mod_python + PostgreSQL) on free loopback ports."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bench import procs, stack
+from bench.knobs import StackSettings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_state_dir() -> Path:
+    # /var/tmp, mode 755: the www-data and postgres accounts must reach it when we run as root.
+    d = Path(tempfile.mkdtemp(prefix="modpython-bench-test-", dir="/var/tmp"))
+    d.chmod(0o755)
+    return d
+
+
+@pytest.fixture(scope="session")
+def live_stack():
+    state = make_state_dir()
+    settings = StackSettings(port=procs.free_port(), processes=2).validate()
+    s = stack.up(settings, state=state)
+    try:
+        yield s
+    finally:
+        stack.down(state)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def get(url: str, headers: dict | None = None, timeout: float = 10):
+    """(status, headers, body) of a GET; errors are returned, not raised."""
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def bench_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the real `bench` command as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, cwd=REPO)
