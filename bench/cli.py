@@ -4,9 +4,13 @@ import argparse
 import json
 import signal
 import sys
+from pathlib import Path
 
-from bench import knobs, stack
+from bench import knobs, plan, stack
 from bench.errors import UserError
+
+QUICK = {"trials": 2, "duration": 10.0, "warmup": 3.0}
+FULL = {"trials": 3, "duration": 25.0, "warmup": 5.0}
 
 
 def _up(args) -> int:
@@ -40,12 +44,80 @@ def _down(args) -> int:
     return 0
 
 
+def _plan_from_args(args) -> plan.Plan:
+    defaults = QUICK if args.quick else FULL
+    workloads = list(plan.WORKLOADS) if args.all else list(plan.DEFAULT_WORKLOADS)
+    variants = list(plan.VARIANTS) if args.all else list(plan.DEFAULT_VARIANTS)
+    if args.workloads:
+        workloads = plan.parse_list("--workloads", args.workloads, plan.WORKLOADS)
+    if args.variants:
+        variants = plan.parse_list("--variants", args.variants, plan.VARIANTS)
+    return plan.Plan(
+        workloads=workloads, variants=variants, users=args.users,
+        duration_s=args.duration if args.duration is not None else defaults["duration"],
+        warmup_s=args.warmup if args.warmup is not None else defaults["warmup"],
+        trials=args.trials if args.trials is not None else defaults["trials"],
+        queries=args.queries, locust_processes=args.locust_processes, url=args.url, quick=args.quick,
+        connection_close=args.connection_close,
+    ).validate()
+
+
+def _run(args) -> int:
+    from bench import run
+
+    the_plan = _plan_from_args(args)
+    settings = knobs.settings_from_args(args) if the_plan.url is None else None
+    run_dir = run.execute(the_plan, settings, seed=args.seed, label="quick" if args.quick else "")
+    data = json.loads((run_dir / "results.json").read_text())
+    print()
+    print(run.summary_table(data["results"]))
+    print()
+    for line in run.speedup_lines(data["speedups"]):
+        print(line)
+    if not args.no_report:
+        _build_report(run_dir)
+    print(f"run folder: {run_dir}")
+    return 0
+
+
+def _build_report(run_dir: Path) -> None:
+    from reports.build import build_report
+
+    print(f"report: {build_report(run_dir) / 'report.html'}")
+
+
+def _report(args) -> int:
+    _build_report(Path(args.run_dir))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("up", help="start PostgreSQL and Apache in the background")
     knobs.add_stack_options(p)
     p.set_defaults(func=_up)
+    p = sub.add_parser("run", help="the full comparison: Locust against the variants, trials, results, report")
+    p.add_argument("--workloads", help=f"comma list of {', '.join(plan.WORKLOADS)} (default db,fortunes)")
+    p.add_argument("--variants", help=f"comma list of {', '.join(plan.VARIANTS)} (default naive,pooled)")
+    p.add_argument("--all", action="store_true", help="every workload and the 2x2 of variants")
+    p.add_argument("--users", type=int, default=4, help="concurrent Locust users (default 4)")
+    p.add_argument("--duration", type=float, help="seconds per trial, warm-up included (default 25; quick 10)")
+    p.add_argument("--warmup", type=float, help="seconds excluded at the start of each trial (default 5; quick 3)")
+    p.add_argument("--trials", type=int, help="trials per workload x variant (default 3; quick 2)")
+    p.add_argument("--quick", action="store_true", help="a short run: under 3 minutes on 2 cores")
+    p.add_argument("--queries", type=int, default=20, help="queries per request for queries/updates (default 20)")
+    p.add_argument("--url", help="measure an existing server instead of the embedded stack (client data only)")
+    p.add_argument("--locust-processes", type=int, default=1,
+                   help="Locust worker processes (Locust's --processes; -1 = one per core)")
+    p.add_argument("--connection-close", action="store_true",
+                   help="the client closes the connection after every request (no keep-alive)")
+    p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
+    knobs.add_stack_options(p)
+    p.set_defaults(func=_run)
+    p = sub.add_parser("report", help="build the report of a run folder")
+    p.add_argument("run_dir")
+    p.set_defaults(func=_report)
     p = sub.add_parser("status", help="show what runs")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_status)

@@ -1,0 +1,64 @@
+"""Runs Locust headless as a subprocess on scenarios/ for one trial, and stops it on interrupt."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import paths
+from bench.errors import UserError
+from bench.plan import Plan, user_class
+
+
+def command(plan: Plan, host: str, workload: str, variant: str, trial_dir: Path) -> list[str]:
+    cmd = [
+        sys.executable, "-m", "locust", "-f", str(paths.REPO / "scenarios"), "--headless",
+        "--host", host, "-u", str(plan.users), "-r", str(plan.users),
+        "-t", f"{math.ceil(plan.duration_s)}s", "--stop-timeout", "5",
+        "--csv", str(trial_dir / "locust"), "--only-summary", "--loglevel", "WARNING",
+        "--bench-warmup", f"{plan.warmup_s:g}", "--bench-out", str(trial_dir / "per_pid.json"),
+        "--queries", str(plan.queries),
+    ]
+    if plan.connection_close:
+        cmd.append("--close-connection")
+    if plan.locust_processes != 1:
+        cmd += ["--processes", str(plan.locust_processes)]
+    return [*cmd, user_class(workload, variant)]
+
+
+class LocustProcess:
+    def __init__(self, cmd: list[str], log: Path):
+        self.cmd = cmd
+        self.log = log
+        self._log_file = open(log, "w")
+        # Own session: Ctrl-C reaches us, and we stop Locust (and its worker processes) ourselves.
+        self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT, cwd=paths.REPO,
+                                     start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            self.stop()
+            raise UserError(f"Locust did not finish within {timeout:g} s; see {self.log}") from exc
+        finally:
+            self._log_file.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(timeout=5)
+        self._log_file.close()

@@ -1,0 +1,82 @@
+"""The plan of a `bench run`: the matrix of workloads x variants, trial settings and the interleaved order."""
+
+from dataclasses import asdict, dataclass, field
+
+from bench.errors import UserError
+
+WORKLOADS = ("db", "queries", "updates", "fortunes")
+VARIANTS = ("naive", "pool-only", "cache-only", "pooled")
+CEILINGS = ("plaintext", "json")
+DEFAULT_WORKLOADS = ("db", "fortunes")
+DEFAULT_VARIANTS = ("naive", "pooled")
+
+
+def parse_list(option: str, text: str, allowed: tuple[str, ...]) -> list[str]:
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    if not items:
+        raise UserError(f"{option} is empty: allowed {', '.join(allowed)}")
+    for item in items:
+        if item not in allowed:
+            raise UserError(f"{option}: unknown {item!r}; allowed {', '.join(allowed)}")
+    return list(dict.fromkeys(items))
+
+
+@dataclass
+class Plan:
+    workloads: list[str] = field(default_factory=lambda: list(DEFAULT_WORKLOADS))
+    variants: list[str] = field(default_factory=lambda: list(DEFAULT_VARIANTS))
+    users: int = 4
+    duration_s: float = 25  # the whole trial, warm-up included
+    warmup_s: float = 5     # excluded from every steady-state figure
+    trials: int = 3
+    queries: int = 20
+    locust_processes: int = 1
+    url: str | None = None
+    quick: bool = False
+    connection_close: bool = False
+    restart: str = "graceful"
+    order: list[dict] = field(default_factory=list)
+
+    def validate(self) -> "Plan":
+        if self.users < 1:
+            raise UserError(f"--users {self.users} is not allowed: use 1 or more")
+        if self.duration_s <= 0:
+            raise UserError(f"--duration {self.duration_s:g} is not allowed: use a positive number of seconds")
+        if self.warmup_s < 0:
+            raise UserError(f"--warmup {self.warmup_s:g} is not allowed: use 0 or more seconds")
+        if self.warmup_s >= self.duration_s:
+            raise UserError(f"--warmup {self.warmup_s:g} is not shorter than the run (--duration "
+                            f"{self.duration_s:g} s, warm-up included): use a shorter warm-up")
+        if self.trials < 1:
+            raise UserError(f"--trials {self.trials} is not allowed: use 1 or more")
+        if not 1 <= self.queries <= 500:
+            raise UserError(f"--queries {self.queries} is out of range: allowed 1..500")
+        if self.locust_processes < 1 and self.locust_processes != -1:
+            raise UserError(f"--locust-processes {self.locust_processes} is not allowed: use 1 or more, "
+                            "or -1 for one per core")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise UserError(f"--url {self.url!r} is not an http:// or https:// URL")
+        self.order = interleave(self.workloads, self.variants, self.trials)
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def steady_s(self) -> float:
+        return self.duration_s - self.warmup_s
+
+
+def interleave(workloads: list[str], variants: list[str], trials: int) -> list[dict]:
+    """Trial 1 of every cell, then trial 2 of every cell...: A B A B, so drift hits every variant alike."""
+    order = []
+    for t in range(1, trials + 1):
+        for w in workloads:
+            for v in variants:
+                order.append({"seq": len(order) + 1, "trial": t, "workload": w, "variant": v})
+    return order
+
+
+def user_class(workload: str, variant: str) -> str:
+    """The Locust User class in scenarios/ for a cell: ('db', 'pool-only') -> 'PoolOnlyDb'."""
+    return "".join(part.capitalize() for part in variant.split("-")) + workload.capitalize()
