@@ -86,6 +86,29 @@ def _build_report(run_dir: Path) -> None:
     print(f"report: {build_report(run_dir) / 'report.html'}")
 
 
+def _tune(args) -> int:
+    from bench import tune
+
+    values = tune.parse_values(args.values or ("0,10,1000" if args.quick else tune.DEFAULT_VALUES))
+    modes = tune.parse_keepalive(args.keepalive)
+    max_loss = tune.parse_loss(args.max_loss)
+    budget = tune.parse_budget(args.memory_budget)
+    duration = args.duration if args.duration is not None else (8.0 if args.quick else 20.0)
+    warmup = args.warmup if args.warmup is not None else (2.0 if args.quick else 4.0)
+    args.keepalive = "on"  # the sweep sets it per point
+    settings = knobs.settings_from_args(args)
+    run_dir = tune.execute(values, args.workload, args.variant, modes, max_loss, budget, settings,
+                           users=args.users, duration=duration, warmup=warmup,
+                           locust_processes=args.locust_processes)
+    data = json.loads((run_dir / "tune.json").read_text())
+    print()
+    print(tune.summary_text(data))
+    if not args.no_report:
+        _build_report(run_dir)
+    print(f"run folder: {run_dir}")
+    return 0
+
+
 def _report(args) -> int:
     _build_report(Path(args.run_dir))
     return 0
@@ -115,6 +138,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
     knobs.add_stack_options(p)
     p.set_defaults(func=_run)
+    p = sub.add_parser("tune", help="sweep MaxConnectionsPerChild and recommend a value")
+    p.add_argument("--values", help="comma list of MaxConnectionsPerChild values (default 0,1,10,100,1000,10000; "
+                   "quick 0,10,1000); 0 = never recycle is always measured")
+    p.add_argument("--workload", default="fortunes", help="db, queries, updates, fortunes or leaky (default fortunes)")
+    p.add_argument("--variant", default="pooled", help="naive, pool-only, cache-only or pooled (default pooled)")
+    p.add_argument("--keepalive", default="both", help="on, off or both (default both)")
+    p.add_argument("--max-loss", default="1", help="largest acceptable throughput loss in percent (default 1)")
+    p.add_argument("--memory-budget", help="RSS limit per child (300MB) or for all children (total:2GB)")
+    p.add_argument("--users", type=int, default=4, help="concurrent Locust users (default 4)")
+    p.add_argument("--duration", type=float, help="seconds per point, warm-up included (default 20; quick 8)")
+    p.add_argument("--warmup", type=float, help="seconds excluded at the start of each point (default 4; quick 2)")
+    p.add_argument("--quick", action="store_true", help="a sweep of a few minutes")
+    p.add_argument("--locust-processes", type=int, default=1)
+    p.add_argument("--no-report", action="store_true")
+    knobs.add_stack_options(p, keepalive=False)
+    p.set_defaults(func=_tune)
     p = sub.add_parser("report", help="build the report of a run folder")
     p.add_argument("run_dir")
     p.set_defaults(func=_report)

@@ -27,7 +27,7 @@ class StackSettings:
     max_connections_per_child: int = 0
     keepalive: bool = True
     keepalive_timeout: int = 5
-    max_keepalive_requests: int = 0
+    max_keepalive_requests: int = 100  # Apache's default: a client reconnects every 100 requests
     pool_size: int = 1
     pg_max_connections: int = 100
     dsn: str | None = None
@@ -58,18 +58,19 @@ class StackSettings:
         return asdict(self)
 
 
-def add_stack_options(parser) -> None:
-    """The options of `bench up`, shared by `bench run` and `bench tune`."""
+def add_stack_options(parser, keepalive: bool = True) -> None:
+    """The options of `bench up`, shared by `bench run` and `bench tune` (which sweeps keep-alive itself)."""
     d = StackSettings()
     parser.add_argument("--port", type=int, default=d.port, help=f"Apache port on 127.0.0.1 (default {d.port})")
     parser.add_argument("--processes", type=int, default=d.processes,
                         help=f"Apache prefork children, fixed pool (default {d.processes})")
     parser.add_argument("--max-connections-per-child", type=int, default=d.max_connections_per_child,
                         help="MaxConnectionsPerChild (alias MaxRequestsPerChild); 0 = never recycle")
-    parser.add_argument("--keepalive", default="on", help="KeepAlive on|off (default on)")
+    if keepalive:
+        parser.add_argument("--keepalive", default="on", help="KeepAlive on|off (default on)")
     parser.add_argument("--keepalive-timeout", type=int, default=d.keepalive_timeout)
     parser.add_argument("--max-keepalive-requests", type=int, default=d.max_keepalive_requests,
-                        help="MaxKeepAliveRequests; 0 = unlimited (default)")
+                        help="MaxKeepAliveRequests (default 100, Apache's own); 0 = unlimited")
     parser.add_argument("--pool-size", type=int, default=d.pool_size,
                         help="pooled connections per Apache process (default 1: prefork serves one at a time)")
     parser.add_argument("--pg-max-connections", type=int, default=d.pg_max_connections,
@@ -84,7 +85,7 @@ def settings_from_args(args) -> StackSettings:
         port=args.port,
         processes=args.processes,
         max_connections_per_child=args.max_connections_per_child,
-        keepalive=parse_on_off("--keepalive", args.keepalive),
+        keepalive=parse_on_off("--keepalive", getattr(args, "keepalive", "on")),
         keepalive_timeout=args.keepalive_timeout,
         max_keepalive_requests=args.max_keepalive_requests,
         pool_size=args.pool_size,

@@ -86,10 +86,17 @@ class Sampler:
                 if p.pid != root_pid:
                     cpu += own
                 rss, pss = smaps_rollup_kb(p.pid)
+                line = {"t": round(now, 3), "pid": p.pid, "role": role, "rss_kb": rss, "pss_kb": pss,
+                        "cpu_s": round(own, 3)}
+                if p.pid not in self.procs:
+                    # Process start time, once per process: how long a new child took to serve (bench tune).
+                    try:
+                        line["created"] = round(p.create_time(), 3)
+                    except psutil.NoSuchProcess:
+                        pass
                 self.procs.setdefault(p.pid, []).append((now, own))
                 self.roles[p.pid] = role
-                self._file.write(json.dumps({"t": round(now, 3), "pid": p.pid, "role": role, "rss_kb": rss,
-                                             "pss_kb": pss, "cpu_s": round(own, 3)}) + "\n")
+                self._file.write(json.dumps(line) + "\n")
             total[f"{role}_cpu_s"] = round(cpu, 3)
         self.totals.append(total)
         self._file.write(json.dumps(total) + "\n")

@@ -1,0 +1,346 @@
+"""`bench tune`: sweep MaxConnectionsPerChild with KeepAlive on and off, measure, model, recommend.
+
+Apache counts connections, not requests: with keep-alive one child serves N connections x the requests
+each connection carries. Both modes are measured and the requests per connection actually seen are
+reported. Every point is written to tune.json as soon as it is measured.
+"""
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from bench import access_log, machine, postgres, stack, stats, tune_model
+from bench.apache import Apache
+from bench.errors import UserError
+from bench.knobs import StackSettings
+from bench.plan import VARIANTS, WORKLOADS, Plan
+from bench.results import now_iso, write_json
+from bench.run import Trial, new_run_dir
+
+DEFAULT_VALUES = "0,1,10,100,1000,10000"
+TUNE_WORKLOADS = (*WORKLOADS, "leaky")
+MODEL_TOLERANCE = 0.10
+
+
+def parse_values(text: str) -> list[int]:
+    try:
+        values = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError as exc:
+        raise UserError(f"--values {text!r} is not a comma list of whole numbers >= 0 (e.g. 0,10,100)") from exc
+    if not values or values[0] < 0:
+        raise UserError(f"--values {text!r} is not a comma list of whole numbers >= 0 (e.g. 0,10,100)")
+    if 0 not in values:
+        values.insert(0, 0)  # the baseline without recycling: every loss is measured against it
+    return values
+
+
+def parse_loss(text: str) -> float:
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*%?\s*", text)
+    if not m or not 0 < float(m.group(1)) < 100:
+        raise UserError(f"--max-loss {text!r} is not valid: a percentage above 0 and below 100, e.g. 1 or 2.5%")
+    return float(m.group(1)) / 100
+
+
+_UNITS = {"": 1, "k": 2**-10, "kb": 2**-10, "kib": 2**-10, "m": 1, "mb": 1, "mib": 1, "g": 1024, "gb": 1024,
+          "gib": 1024}
+
+
+def parse_budget(text: str | None) -> tuple[float | None, str]:
+    """'300MB' (per child) or 'total:2GB' (all children) -> (MB, scope)."""
+    if text is None:
+        return None, "child"
+    scope, _, amount = text.rpartition(":")
+    scope = scope or "child"
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", amount)
+    if scope not in ("child", "total") or not m or m.group(2).lower() not in _UNITS or float(m.group(1)) <= 0:
+        raise UserError(f"--memory-budget {text!r} is not valid: a size like 300MB or 1.5GB per child, "
+                        "or total:2GB for all children")
+    return float(m.group(1)) * _UNITS[m.group(2).lower()], scope
+
+
+def parse_keepalive(text: str) -> list[bool]:
+    modes = {"on": [True], "off": [False], "both": [True, False]}
+    if text not in modes:
+        raise UserError(f"--keepalive {text!r} is not valid: use on, off or both")
+    return modes[text]
+
+
+def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
+    """Recycling facts of one trial from its access log and memory samples."""
+    entries = access_log.read(trial_dir / "access.log")
+    start, end = trial["steady"]
+    window = [e for e in entries if start <= e.t < end]
+    before = {e.pid for e in entries if e.t < start}
+    pids_in = {e.pid for e in window}
+    new = pids_in - before
+    seconds = max(end - start, 1e-9)
+    connections = sum(1 for e in window if e.keepalive == 0)
+    per_pid: dict[int, list] = {}
+    for e in entries:
+        per_pid.setdefault(e.pid, []).append(e)
+    # Warm-up cost: extra service time of a child's cold requests over its own warm median.
+    warmups = []
+    for rows in per_pid.values():
+        warm = [e.micros for e in rows if not e.cold]
+        cold = [e.micros for e in rows if e.cold]
+        if warm and cold:
+            med = float(np.median(warm))
+            warmups.append(sum(max(c - med, 0) for c in cold) / 1000)
+    # Replacement gap: k-th child ending in the window paired with the k-th child starting in it.
+    ends = sorted(rows[-1].t for pid, rows in per_pid.items() if pid in pids_in and rows[-1].t < end - 0.5)
+    starts = sorted(rows[0].t - rows[0].micros / 1e6 for pid, rows in per_pid.items() if pid in new)
+    gaps = [(s - e) * 1000 for e, s in zip(ends, starts, strict=False) if s > e]
+    samples = _apache_samples(trial_dir / "samples.jsonl")
+    startups = []
+    for pid, info in samples.items():
+        if pid in per_pid and info.get("created"):
+            first = per_pid[pid][0]
+            startups.append((first.t - first.micros / 1e6 - info["created"]) * 1000)
+    end_rss = [max(info["rss"]) / 1024 for info in samples.values() if info["rss"]]
+    end_pss = [max(info["pss"]) / 1024 for info in samples.values() if info["pss"]]
+    return {
+        "requests_per_connection": round(len(window) / connections, 2) if connections else None,
+        "connections": connections,
+        "children_seen": len(pids_in),
+        "children_spawned_per_s": round(len(new) / seconds, 3),
+        "requests_per_child": round(len(window) / len(pids_in), 1) if pids_in else None,
+        "warmup_ms": _med(warmups),
+        "replacement_gap_ms": _med(gaps),
+        "startup_ms": _med([s for s in startups if s >= 0]),
+        "rss_mb_end_of_life": _med(end_rss),
+        "pss_mb_end_of_life": _med(end_pss),
+        "growth_kb_per_request": _growth(samples, per_pid, start),
+        "fresh_rss_mb": _med([info["rss"][0] / 1024 for info in samples.values() if info["rss"]]),
+    }
+
+
+def _med(values):
+    return None if not values else round(float(np.median(values)), 3)
+
+
+def _apache_samples(path: Path) -> dict[int, dict]:
+    out: dict[int, dict] = {}
+    with open(path) as f:
+        for line in f:
+            s = json.loads(line)
+            if s.get("role") != "apache":
+                continue
+            info = out.setdefault(s["pid"], {"t": [], "rss": [], "pss": [], "created": s.get("created")})
+            if s.get("rss_kb") is not None:
+                info["t"].append(s["t"])
+                info["rss"].append(s["rss_kb"])
+                info["pss"].append(s["pss_kb"] or 0)
+    return out
+
+
+def _growth(samples: dict[int, dict], per_pid: dict[int, list], start: float) -> float | None:
+    """RSS growth per request (KB): slope of RSS against requests served after the warm-up, median over children."""
+    slopes = []
+    for pid, info in samples.items():
+        rows = per_pid.get(pid)
+        keep = [i for i, t in enumerate(info["t"]) if t >= start]
+        if not rows or len(keep) < 4:
+            continue
+        times = np.array(info["t"])[keep]
+        rss = np.array(info["rss"], dtype=float)[keep]
+        done = np.searchsorted(np.array([e.t for e in rows]), times)
+        if done[-1] - done[0] < 100:
+            continue
+        slopes.append(np.polyfit(done, rss, 1)[0])
+    return None if not slopes else round(float(np.median(slopes)), 4)
+
+
+def build_model(points: list[dict], processes: int) -> tune_model.Model | None:
+    """Model inputs from the measured points of one keep-alive mode."""
+    base = next((p for p in points if p["value"] == 0 and p.get("rps")), None)
+    if base is None:
+        return None
+    recycled = [p for p in points if p["value"] > 0]
+    warmup = stats.median([p["warmup_ms"] for p in recycled if p.get("children_spawned_per_s")]) or \
+        base.get("warmup_ms") or 0.0
+    gap = stats.median([p["replacement_gap_ms"] for p in recycled]) or 0.0
+    k = stats.median([p["requests_per_connection"] for p in points]) or 1.0
+    return tune_model.Model(
+        r0=base["rps"], per_process_rps=base["rps"] / processes, child_cost_s=(warmup + gap) / 1000,
+        requests_per_connection=k, fresh_rss_mb=base.get("fresh_rss_mb"),
+        growth_kb_per_request=base.get("growth_kb_per_request"), processes=processes)
+
+
+def conclude(points: list[dict], processes: int, max_loss: float, budget_mb: float | None,
+             scope: str) -> dict:
+    """Model, its check against the sweep, and the recommendation for one keep-alive mode."""
+    model = build_model(points, processes)
+    if model is None:
+        return {"model": None, "recommendation": None,
+                "reason": "no measurement at 0 (no recycling): nothing to compare against"}
+    checks = []
+    for p in points:
+        predicted = model.rps(p["value"])
+        error = abs(predicted - p["rps"]) / p["rps"] if p.get("rps") else None
+        checks.append({"value": p["value"], "measured_rps": p["rps"], "predicted_rps": round(predicted, 1),
+                       "error": None if error is None else round(error, 4)})
+    worst = max((c["error"] for c in checks if c["error"] is not None), default=0.0)
+    rec = tune_model.recommend(model, max_loss, budget_mb, scope)
+    source = "model"
+    if worst > MODEL_TOLERANCE:
+        measured = tune_model.recommend_measured(points, max_loss, budget_mb, scope, processes)
+        if measured is not None:
+            rec, source = measured, "measured points"
+    curve = [{"value": n, "rps": round(model.rps(n), 1), "loss": round(model.loss(n), 5),
+              "rss_end_mb": (None if model.rss_end_mb(n) is None else round(model.rss_end_mb(n), 2))}
+             for n in tune_model.GRID]
+    return {
+        "model": {"r0": model.r0, "per_process_rps": round(model.per_process_rps, 2),
+                  "child_cost_ms": round(model.child_cost_s * 1000, 3),
+                  "requests_per_connection": model.requests_per_connection,
+                  "fresh_rss_mb": model.fresh_rss_mb, "growth_kb_per_request": model.growth_kb_per_request,
+                  "curve": curve},
+        "check": checks, "max_error": round(worst, 4), "model_ok": worst <= MODEL_TOLERANCE,
+        "recommendation": rec | {"source": source},
+    }
+
+
+def advice(record: dict) -> dict:
+    """The directive lines to paste and the reasoning, from the per-mode conclusions."""
+    modes = record["modes"]
+    usable = {m: c for m, c in modes.items() if c.get("recommendation")}
+    if not usable:
+        return {"directives": [], "reasoning": "not enough points were measured to recommend anything"}
+    best_mode = max(usable, key=lambda m: usable[m]["model"]["r0"])
+    c = usable[best_mode]
+    n = c["recommendation"]["value"]
+    k = c["model"]["requests_per_connection"]
+    keepalive = best_mode == "on"
+    directives = [f"MaxConnectionsPerChild {n}", f"KeepAlive {'On' if keepalive else 'Off'}"]
+    if keepalive:
+        directives.append(f"MaxKeepAliveRequests {record['stack']['max_keepalive_requests']}")
+    plan = record["plan"]
+    growth = c["model"]["growth_kb_per_request"]
+    sentences = [
+        f"Without recycling {plan['variant']}/{plan['workload']} served {c['model']['r0']:,.0f} req/s "
+        f"with keep-alive {best_mode}.",
+        f"A new child costs about {c['model']['child_cost_ms']:.1f} ms of its slot (replacement gap plus "
+        f"warm-up), so recycling every {n} connection(s) "
+        + (f"(about {n * k:,.0f} requests at {k:g} requests per connection) " if keepalive else "")
+        + f"is predicted to lose {100 * _loss(c['recommendation']):.2f}% of throughput "
+        f"(limit {100 * plan['max_loss']:.2f}%).",
+    ]
+    if growth is not None:
+        sentences.append(f"Memory grows {growth:.2f} KB per request; a child ends its life near "
+                         f"{c['recommendation'].get('rss_end_mb') or 0:.0f} MB RSS.")
+    if not c["model_ok"]:
+        sentences.append(f"The model was off by {100 * c['max_error']:.0f}% at some point, so the value comes "
+                         f"from the {c['recommendation']['source']}.")
+    if not c["recommendation"].get("within", True):
+        sentences.append("No value met both the loss limit and the memory budget: memory was kept within budget.")
+    if keepalive:
+        sentences.append("Apache counts connections, not requests: with keep-alive a child serves "
+                         f"N x {k:g} requests here, and as many as its clients send on other servers.")
+    return {"directives": directives, "reasoning": " ".join(sentences), "mode": best_mode}
+
+
+def _loss(rec: dict) -> float:
+    return rec.get("predicted_loss", rec.get("measured_loss", 0.0))
+
+
+def execute(values: list[int], workload: str, variant: str, keepalive_modes: list[bool], max_loss: float,
+            budget: tuple[float | None, str], settings: StackSettings, users: int, duration: float,
+            warmup: float, locust_processes: int = 1, log=print) -> Path:
+    if workload not in TUNE_WORKLOADS:
+        raise UserError(f"--workload {workload!r} is unknown: allowed {', '.join(TUNE_WORKLOADS)}")
+    if variant not in VARIANTS:
+        raise UserError(f"--variant {variant!r} is unknown: allowed {', '.join(VARIANTS)}")
+    plan = Plan(workloads=[workload], variants=[variant], users=users, duration_s=duration, warmup_s=warmup,
+                trials=1, locust_processes=locust_processes).validate()
+    budget_mb, scope = budget
+    live = stack.up(settings)
+    monitor = None
+    trial = None
+    record = None
+    try:
+        run_dir = new_run_dir("tune")
+        monitor = postgres.connect(live.dsn)
+        record = {
+            "schema": 1, "kind": "tune", "run_id": run_dir.name, "created": now_iso(), "finished": None,
+            "complete": False,
+            "plan": {"values": values, "workload": workload, "variant": variant,
+                     "keepalive": ["on" if k else "off" for k in keepalive_modes], "max_loss": max_loss,
+                     "memory_budget_mb": budget_mb, "memory_budget_scope": scope, "users": users,
+                     "duration_s": duration, "warmup_s": warmup},
+            "stack": settings.to_dict(),
+            "environment": {"machine": machine.machine(),
+                            "versions": machine.versions(None, postgres.settings(live.dsn).get("server_version"))},
+            "points": [], "missing": [], "modes": {},
+        }
+        todo = [(k, v) for k in keepalive_modes for v in values]
+        record["missing"] = [{"keepalive": "on" if k else "off", "value": v} for k, v in todo]
+        write_json(run_dir / "tune.json", record)
+        for i, (keepalive, value) in enumerate(todo, 1):
+            mode = "on" if keepalive else "off"
+            log(f"[{i}/{len(todo)}] MaxConnectionsPerChild {value}, KeepAlive {mode}: {duration:g} s "
+                f"(about {(len(todo) - i + 1) * (duration + 8) / 60:.1f} min left)")
+            point_settings = replace(settings, keepalive=keepalive, max_connections_per_child=value)
+            live.apache.stop()
+            live.apache = Apache(live.state, point_settings, live.dsn)
+            live.apache.prepare()
+            live.apache.start()
+            step = {"seq": i, "trial": 1, "workload": workload, "variant": variant}
+            trial = Trial(run_dir, plan, step, live.url, live, monitor)
+            trial.rel = f"trials/{i:03d}-ka{mode}-n{value}"
+            trial.dir = run_dir / trial.rel
+            trial.dir.mkdir(parents=True, exist_ok=True)
+            (trial.dir / "httpd.conf").write_text(live.apache.conf.read_text())
+            result = trial.execute()
+            trial = None
+            facts = analyze_point(result, run_dir / result["dir"], settings.processes)
+            point = {"keepalive": mode, "value": value, "dir": result["dir"], "rps": result["locust"]["rps"],
+                     "server_rps": (result["server"] or {}).get("rps"), "p99_ms": result["locust"]["p99_ms"],
+                     "failures": result["locust"]["failures"], "generator_bound": result["generator_bound"],
+                     "flags": result["flags"], **facts}
+            record["points"].append(point)
+            record["missing"] = [m for m in record["missing"] if (m["keepalive"], m["value"]) != (mode, value)]
+            write_json(run_dir / "tune.json", record)
+            log(f"    {point['rps'] or 0:,.0f} req/s, p99 {point['p99_ms'] or 0:.2f} ms, "
+                f"{point['children_spawned_per_s']:.1f} children/s, {point['requests_per_connection']} req/conn")
+        record["complete"] = True
+        return run_dir
+    except BaseException:
+        if trial is not None:
+            trial.abort()
+        raise
+    finally:
+        if record is not None:
+            for mode in record["plan"]["keepalive"]:
+                pts = [p for p in record["points"] if p["keepalive"] == mode]
+                record["modes"][mode] = conclude(pts, settings.processes, max_loss, budget_mb, scope)
+            record["advice"] = advice(record)
+            record["finished"] = now_iso()
+            write_json(run_dir / "tune.json", record)
+        if monitor is not None:
+            monitor.close()
+        stack.down(live.state)
+
+
+def summary_text(record: dict) -> str:
+    """The terminal summary: measured points, the model's check, the directive lines."""
+    lines = [f"{'keepalive':<9} {'N':>6} {'req/s':>9} {'p99 ms':>7} {'children/s':>10} {'req/child':>9} "
+             f"{'req/conn':>8} {'RSS MB':>7}  model"]
+    for mode, c in record["modes"].items():
+        checks = {x["value"]: x for x in (c.get("check") or [])}
+        for p in [p for p in record["points"] if p["keepalive"] == mode]:
+            chk = checks.get(p["value"], {})
+            lines.append(
+                f"{mode:<9} {p['value']:>6} {p['rps'] or 0:>9,.0f} {p['p99_ms'] or 0:>7.2f} "
+                f"{p['children_spawned_per_s']:>10.2f} {p['requests_per_child'] or 0:>9,.0f} "
+                f"{p['requests_per_connection'] or 0:>8.1f} {p['rss_mb_end_of_life'] or 0:>7.1f}  "
+                + (f"{chk['predicted_rps']:,.0f} ({100 * chk['error']:.1f}% off)" if chk.get("error") is not None
+                   else "-"))
+    if record["missing"]:
+        lines.append("not measured: " + ", ".join(f"N={m['value']} keepalive {m['keepalive']}"
+                                                  for m in record["missing"]))
+    a = record.get("advice") or {}
+    lines += ["", "recommended:"] + [f"    {d}" for d in a.get("directives", [])] + ["", a.get("reasoning", "")]
+    return "\n".join(lines)
