@@ -114,7 +114,7 @@ class Trial:
         trial = {**step, "dir": self.rel, "started": round(t0, 3), "steady": [round(start, 3), round(end, 3)],
                  "locust": {k: per_pid.get(k) for k in
                             ("requests", "failures", "rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms")},
-                 "client_processes": len(per_pid.get("pids", {}))}
+                 "pids_seen_by_client": len(per_pid.get("pids", {}))}
         generator_s = self.sampler.cpu_between("generator", start, end)
         cpu = {"apache_s": None, "postgres_s": None, "server_s": None,
                "generator_s": None if generator_s is None else round(generator_s, 3),
@@ -122,7 +122,7 @@ class Trial:
         flags = []
         if live is None:
             trial["server"] = None
-            trial["rps_per_process"] = _per(trial["locust"]["rps"], trial["client_processes"])
+            trial["rps_per_process"] = _per(trial["locust"]["rps"], trial["pids_seen_by_client"])
             trial["requests_per_cpu_second"] = None
             trial["memory"] = {"rss_mb_per_process": None, "pss_mb_per_process": None}
             trial["db_sessions"] = trial["db_sessions_per_1000_requests"] = None

@@ -7,6 +7,7 @@ counted too. CPU over a window is the difference of two totals.
 """
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -30,6 +31,25 @@ def smaps_rollup_kb(pid: int) -> tuple[int | None, int | None]:
     except OSError:
         pass
     return rss, pss
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def process_started(pid: int) -> float | None:
+    """Wall-clock start of a process, to 1/CLK_TCK s.
+
+    psutil's create_time() adds the boot time, which /proc/stat gives in whole seconds: up to 1 s off.
+    The age from /proc/uptime and the start tick in /proc/<pid>/stat has no such error.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return time.time() - (uptime - ticks / _CLK_TCK)
 
 
 def _own_cpu(p: psutil.Process) -> float:
@@ -90,10 +110,9 @@ class Sampler:
                         "cpu_s": round(own, 3)}
                 if p.pid not in self.procs:
                     # Process start time, once per process: how long a new child took to serve (bench tune).
-                    try:
-                        line["created"] = round(p.create_time(), 3)
-                    except psutil.NoSuchProcess:
-                        pass
+                    started = process_started(p.pid)
+                    if started is not None:
+                        line["created"] = round(started, 3)
                 self.procs.setdefault(p.pid, []).append((now, own))
                 self.roles[p.pid] = role
                 self._file.write(json.dumps(line) + "\n")

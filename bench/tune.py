@@ -89,14 +89,10 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
         if warm and cold:
             med = float(np.median(warm))
             warmups.append(sum(max(c - med, 0) for c in cold) / 1000)
-    # Replacement gap: k-th child ending in the window paired with the k-th child starting in it.
-    ends = sorted(rows[-1].t for pid, rows in per_pid.items() if pid in pids_in and rows[-1].t < end - 0.5)
-    starts = sorted(rows[0].t - rows[0].micros / 1e6 for pid, rows in per_pid.items() if pid in new)
-    gaps = [(s - e) * 1000 for e, s in zip(ends, starts, strict=False) if s > e]
     samples = _apache_samples(trial_dir / "samples.jsonl")
     startups = []
     for pid, info in samples.items():
-        if pid in per_pid and info.get("created"):
+        if pid in new and info.get("created"):
             first = per_pid[pid][0]
             startups.append((first.t - first.micros / 1e6 - info["created"]) * 1000)
     end_rss = [max(info["rss"]) / 1024 for info in samples.values() if info["rss"]]
@@ -108,7 +104,6 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
         "children_spawned_per_s": round(len(new) / seconds, 3),
         "requests_per_child": round(len(window) / len(pids_in), 1) if pids_in else None,
         "warmup_ms": _med(warmups),
-        "replacement_gap_ms": _med(gaps),
         "startup_ms": _med([s for s in startups if s >= 0]),
         "rss_mb_end_of_life": _med(end_rss),
         "pss_mb_end_of_life": _med(end_pss),
@@ -159,12 +154,14 @@ def build_model(points: list[dict], processes: int) -> tune_model.Model | None:
     if base is None:
         return None
     recycled = [p for p in points if p["value"] > 0]
-    warmup = stats.median([p["warmup_ms"] for p in recycled if p.get("children_spawned_per_s")]) or \
-        base.get("warmup_ms") or 0.0
-    gap = stats.median([p["replacement_gap_ms"] for p in recycled]) or 0.0
+    spawning = [p for p in recycled if p.get("children_spawned_per_s")]
+    warmup = stats.median([p["warmup_ms"] for p in spawning]) or base.get("warmup_ms") or 0.0
+    startup = stats.median([p["startup_ms"] for p in spawning]) or 0.0
+    spawn_rate = max((p["children_spawned_per_s"] for p in spawning), default=float("inf"))
     k = stats.median([p["requests_per_connection"] for p in points]) or 1.0
     return tune_model.Model(
-        r0=base["rps"], per_process_rps=base["rps"] / processes, child_cost_s=(warmup + gap) / 1000,
+        r0=base["rps"], per_process_rps=base["rps"] / processes, child_cost_s=(warmup + startup) / 1000,
+        spawn_rate=spawn_rate,
         requests_per_connection=k, fresh_rss_mb=base.get("fresh_rss_mb"),
         growth_kb_per_request=base.get("growth_kb_per_request"), processes=processes)
 
@@ -195,6 +192,7 @@ def conclude(points: list[dict], processes: int, max_loss: float, budget_mb: flo
     return {
         "model": {"r0": model.r0, "per_process_rps": round(model.per_process_rps, 2),
                   "child_cost_ms": round(model.child_cost_s * 1000, 3),
+                  "spawn_rate_per_s": None if model.spawn_rate == float("inf") else model.spawn_rate,
                   "requests_per_connection": model.requests_per_connection,
                   "fresh_rss_mb": model.fresh_rss_mb, "growth_kb_per_request": model.growth_kb_per_request,
                   "curve": curve},
@@ -222,8 +220,9 @@ def advice(record: dict) -> dict:
     sentences = [
         f"Without recycling {plan['variant']}/{plan['workload']} served {c['model']['r0']:,.0f} req/s "
         f"with keep-alive {best_mode}.",
-        f"A new child costs about {c['model']['child_cost_ms']:.1f} ms of its slot (replacement gap plus "
-        f"warm-up), so recycling every {n} connection(s) "
+        f"A new child costs about {c['model']['child_cost_ms']:.1f} ms of its slot (start-up plus warm-up) and "
+        f"Apache started at most {c['model']['spawn_rate_per_s'] or 0:.1f} children/s in this sweep, so "
+        f"recycling every {n} connection(s) "
         + (f"(about {n * k:,.0f} requests at {k:g} requests per connection) " if keepalive else "")
         + f"is predicted to lose {100 * _loss(c['recommendation']):.2f}% of throughput "
         f"(limit {100 * plan['max_loss']:.2f}%).",

@@ -1,10 +1,16 @@
 """The recycling model of `bench tune`: what MaxConnectionsPerChild = N costs in throughput and saves in memory.
 
 A child that serves L requests at r requests/s per process is busy L / r seconds and then costs C seconds of
-its slot: the replacement gap (from the old child's last response to the new child's first request: exit,
-the parent's respawn, fork, accept) plus the warm-up (extra service time of the new child's cold requests).
-So throughput R(N) = R0 * (L / r) / (L / r + C), with L = N * k (k = requests per connection: 1 without
-keep-alive). Memory at the end of a child's life is M(N) = M_fresh + g * L, with g the RSS growth per request.
+its slot: its start-up (from fork to its first request: fork, handler import, accept) plus its warm-up (extra
+service time of its cold requests over its warm median). And prefork replaces exited children only in its
+once-a-second maintenance, at a rate that starts at 1 child/s and doubles per second up to 32 after ten
+rounds of spawning (server/mpm/prefork/prefork.c, idle_spawn_rate, hold_off_on_exponential_spawning): at most
+S children/s, so at most S * L requests/s. Hence
+
+    R(N) = min(R0 * (L / r) / (L / r + C), S * L),   L = N * k
+
+with k the requests per connection (1 without keep-alive). Memory at the end of a child's life is
+M(N) = M_fresh + g * L, with g the RSS growth per request.
 """
 
 from dataclasses import dataclass
@@ -17,6 +23,7 @@ class Model:
     r0: float                 # requests/s of the whole server without recycling (N = 0)
     per_process_rps: float    # r
     child_cost_s: float       # C
+    spawn_rate: float         # S, children/s Apache was seen to start (inf when nothing recycled)
     requests_per_connection: float  # k
     fresh_rss_mb: float | None
     growth_kb_per_request: float | None
@@ -28,8 +35,9 @@ class Model:
     def rps(self, n: int) -> float:
         if n == 0:
             return self.r0
-        busy = self.requests_per_child(n) / self.per_process_rps
-        return self.r0 * busy / (busy + self.child_cost_s)
+        per_child = self.requests_per_child(n)
+        busy = per_child / self.per_process_rps
+        return min(self.r0 * busy / (busy + self.child_cost_s), self.spawn_rate * per_child)
 
     def loss(self, n: int) -> float:
         return 1 - self.rps(n) / self.r0
