@@ -1,0 +1,133 @@
+"""Unit tests of the orchestrator's pure parts: plans, statistics, the access-log parser, the tune model."""
+
+import math
+
+import pytest
+
+from bench import access_log, stats, tune, tune_model
+from bench.errors import UserError
+from bench.plan import Plan, interleave, parse_list, user_class
+
+
+def test_interleave_alternates_variants():
+    order = interleave(["db", "fortunes"], ["naive", "pooled"], 2)
+    assert [(s["trial"], s["workload"], s["variant"]) for s in order] == [
+        (1, "db", "naive"), (1, "db", "pooled"), (1, "fortunes", "naive"), (1, "fortunes", "pooled"),
+        (2, "db", "naive"), (2, "db", "pooled"), (2, "fortunes", "naive"), (2, "fortunes", "pooled")]
+    assert [s["seq"] for s in order] == list(range(1, 9))
+
+
+def test_user_class_names():
+    assert user_class("db", "pool-only") == "PoolOnlyDb"
+    assert user_class("fortunes", "cache-only") == "CacheOnlyFortunes"
+    assert user_class("leaky", "pooled") == "PooledLeaky"
+
+
+def test_parse_list_rejects_unknown_with_choices():
+    with pytest.raises(UserError, match="unknown 'x'; allowed a, b"):
+        parse_list("--things", "a,x", ("a", "b"))
+    assert parse_list("--things", "b, a,b", ("a", "b")) == ["b", "a"]
+
+
+def test_plan_validation():
+    with pytest.raises(UserError, match="--queries 501 is out of range"):
+        Plan(queries=501).validate()
+    assert Plan(trials=3).validate().order[-1]["seq"] == 3 * 2 * 2
+
+
+def test_median_ci_contains_median_and_is_reproducible():
+    values = [100.0, 110.0, 105.0, 98.0, 120.0]
+    ci = stats.median_ci(values)
+    assert ci[0] <= stats.median(values) <= ci[1]
+    assert stats.median_ci(values) == ci
+    assert stats.median_ci([5.0, 7.0]) == [5.0, 7.0]
+
+
+def test_ratio_ci():
+    ratio, ci = stats.ratio_ci([1000, 1100, 1050], [100, 110, 105])
+    assert ratio == pytest.approx(10.0)
+    assert ci[0] <= ratio <= ci[1] and ci[0] > 8
+
+
+def test_access_log_line_and_window():
+    lines = ["1000.100000 11 0 200 500 34 GET /pooled/db 1 1",
+             "1000.600000 11 1 200 300 34 GET /pooled/db - 2",
+             "1001.200000 12 0 503 700 21 GET /naive/db 1 1",
+             "garbage"]
+    entries = [e for e in map(access_log.parse_line, lines) if e]
+    assert len(entries) == 3 and entries[0].cold and not entries[1].cold and entries[1].served == 2
+    w = access_log.window_summary(entries, 1000.5, 1001.5)
+    assert w["requests"] == 2 and w["processes"] == 2 and w["status"] == {"200": 1, "503": 1}
+    assert w["rps"] == pytest.approx(2.0)
+    tl = access_log.timeline(entries, 1000.0, 0.5, 2.0)
+    assert tl["requests"][:2] == [2, 1] and tl["per_pid"]["11"][0] == 2
+
+
+@pytest.mark.parametrize("text,ok", [("0,10,100", [0, 10, 100]), ("100,10", [0, 10, 100]), ("5", [0, 5])])
+def test_parse_values(text, ok):
+    assert tune.parse_values(text) == ok
+
+
+@pytest.mark.parametrize("text", ["", "a", "1,-2", "1.5"])
+def test_parse_values_rejects(text):
+    with pytest.raises(UserError, match="--values"):
+        tune.parse_values(text)
+
+
+def test_parse_loss_and_budget():
+    assert tune.parse_loss("1") == pytest.approx(0.01)
+    assert tune.parse_loss("2.5%") == pytest.approx(0.025)
+    for bad in ("0", "100", "x", "-1"):
+        with pytest.raises(UserError, match="--max-loss"):
+            tune.parse_loss(bad)
+    assert tune.parse_budget("300MB") == (300, "child")
+    assert tune.parse_budget("total:2GB") == (2048, "total")
+    for bad in ("12XB", "each:1GB", "0MB"):
+        with pytest.raises(UserError, match="--memory-budget"):
+            tune.parse_budget(bad)
+
+
+def model(**kw):
+    base = dict(r0=4000.0, per_process_rps=1000.0, child_cost_s=0.1, spawn_rate=float("inf"),
+                requests_per_connection=1.0, fresh_rss_mb=30.0, growth_kb_per_request=2.0, processes=4)
+    return tune_model.Model(**(base | kw))
+
+
+def test_model_loss_falls_with_n_and_respects_spawn_rate():
+    m = model()
+    assert m.rps(0) == 4000.0 and m.loss(0) == 0
+    # L = 100 requests = 0.1 s busy, then 0.1 s of child cost: half the throughput.
+    assert m.rps(100) == pytest.approx(2000.0)
+    assert m.loss(10) > m.loss(100) > m.loss(1000)
+    capped = model(spawn_rate=1.0)
+    assert capped.rps(100) == pytest.approx(100.0)  # at most one new child (100 requests) per second
+
+
+def test_model_memory_and_recommendation():
+    m = model()
+    assert m.rss_end_mb(0) is None  # a leak with no recycling is unbounded
+    assert m.rss_end_mb(1024) == pytest.approx(30 + 2.0 * 1024 / 1024)
+    rec = tune_model.recommend(m, 0.01, None, "child")
+    assert m.loss(rec["value"]) <= 0.01 and rec["within"]
+    smaller = [n for n in tune_model.GRID if n < rec["value"]]
+    assert all(m.loss(n) > 0.01 for n in smaller)
+    tight = tune_model.recommend(m, 0.01, 35.0, "child")  # 35 MB allows 2560 requests per child at most
+    assert m.rss_end_mb(tight["value"]) <= 35.0
+    assert not tight["within"] or m.loss(tight["value"]) <= 0.01
+    total = tune_model.recommend(m, 0.5, 4 * 35.0, "total")
+    assert m.rss_end_mb(total["value"]) * 4 <= 140.0
+
+
+def test_conclude_checks_model_against_points():
+    points = [{"value": 0, "rps": 4000.0, "warmup_ms": 50.0, "startup_ms": 0.0, "children_spawned_per_s": 0.0,
+               "requests_per_connection": 1.0, "fresh_rss_mb": 30.0, "growth_kb_per_request": 0.0,
+               "rss_mb_end_of_life": 30.0},
+              {"value": 10, "rps": 100.0, "warmup_ms": 50.0, "startup_ms": 10.0, "children_spawned_per_s": 10.0,
+               "requests_per_connection": 1.0, "fresh_rss_mb": 30.0, "growth_kb_per_request": None,
+               "rss_mb_end_of_life": 30.0}]
+    c = tune.conclude(points, 4, 0.01, None, "child")
+    assert c["model"]["child_cost_ms"] == pytest.approx(60.0)
+    assert c["model"]["spawn_rate_per_s"] == 10.0
+    check = {x["value"]: x for x in c["check"]}
+    assert check[10]["predicted_rps"] == pytest.approx(100.0)  # spawn-rate bound: 10 children/s x 10
+    assert c["model_ok"] and not math.isnan(c["max_error"])
