@@ -83,7 +83,7 @@ def _run(args) -> int:
 def _build_report(run_dir: Path) -> None:
     from reports.build import build_report
 
-    print(f"report: {build_report(run_dir) / 'report.html'}")
+    print(f"report: {build_report(run_dir)}")
 
 
 def _tune(args) -> int:

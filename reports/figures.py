@@ -22,7 +22,8 @@ from matplotlib.ticker import FuncFormatter
 from reports.fmt import fmt_num
 
 VARIANT_COLORS = {"naive": "#d1495b", "pool-only": "#edae49", "cache-only": "#8e6cc7", "pooled": "#00798c"}
-SPLIT_COLORS = {"pooling": "#00798c", "template caching": "#8e6cc7", "total (pooled)": "#30638e"}
+# Same colours as the single-factor variants (pool-only, cache-only) and pooled, so both panels read alike.
+SPLIT_COLORS = {"pooling": "#edae49", "template caching": "#8e6cc7", "total (pooled)": "#00798c"}
 _FALLBACK = ["#30638e", "#003d5b", "#6a994e", "#bc4749", "#7f5539", "#577590"]
 
 STYLE = {
@@ -43,6 +44,7 @@ STYLE = {
     "figure.dpi": 100,
     "savefig.dpi": 144,
     "svg.hashsalt": "modpython-bench",  # stable SVG ids: same data, same file
+    "text.parse_math": False,  # labels come from run data: a "$" must be a dollar, not mathtext
 }
 
 
@@ -79,12 +81,16 @@ class Series(NamedTuple):
 
 
 class Panel(NamedTuple):
-    """One small multiple: a title, its lines, and the warm-up (seconds from 0) to shade, if known."""
+    """One small multiple: a title, its lines, and the steady window (seconds from 0) if known.
+
+    Before `warmup_s` is shaded as warm-up; after `end_s` (Locust stopping) is shaded lighter.
+    """
 
     title: str
     series: Sequence[Series]
     warmup_s: float | None = None
     color: str | None = None
+    end_s: float | None = None
 
 
 class MemSeries(NamedTuple):
@@ -124,12 +130,17 @@ def _figure(width: float, height: float) -> Figure:
     return fig
 
 
+def _short(label: str, limit: int = 32) -> str:
+    # Labels come from run data; a very long one would squeeze the plot to nothing.
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
 def _ordered(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
 def _times_formatter() -> FuncFormatter:
-    return FuncFormatter(lambda v, _pos: f"{fmt_num(v)}x")
+    return FuncFormatter(lambda v, _pos: f"{v:g}x")
 
 
 def _grouped_bars(
@@ -156,8 +167,10 @@ def _grouped_bars(
                 err_lo.append(0.0)
                 err_hi.append(0.0)
         color = (colors or {}).get(name) or variant_color(name, series)
+        # On a log axis a ratio's bar starts at 1x (no change), so it grows up or down from there.
+        base = 1.0 if log else 0.0
         ax.bar(
-            xs, ys, width * 0.92, label=name, color=color,
+            xs, [y - base for y in ys], width * 0.92, bottom=base, label=_short(name), color=color,
             yerr=[err_lo, err_hi] if has_err else None,
             error_kw={"ecolor": "#222222", "elinewidth": 1, "capsize": 3},
         )
@@ -166,7 +179,7 @@ def _grouped_bars(
                 f"{fmt_num(y)}{suffix}", (x, y + up), xytext=(0, 2), textcoords="offset points",
                 ha="center", va="bottom", fontsize=7.5, color="#333333",
             )
-    ax.set_xticks(range(len(groups)), groups)
+    ax.set_xticks(range(len(groups)), [_short(g) for g in groups])
     if symlog:
         ax.set_yscale("symlog", linthresh=1.0)
         ax.set_ylim(bottom=0)
@@ -244,15 +257,15 @@ def latency_figure(rows: Sequence[Latency]) -> Figure:
                 continue
             ys = [row.p50_ms, row.p90_ms, row.p99_ms, row.max_ms]
             ys = [y if y is not None and y > 0 else np.nan for y in ys]
-            ax.plot(names, ys, marker="o", label=row.variant, color=variant_color(row.variant, variants))
+            ax.plot(names, ys, marker="o", label=_short(row.variant), color=variant_color(row.variant, variants))
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{fmt_num(v)} ms"))
-        ax.set_title(workload)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g} ms"))
+        ax.set_title(_short(workload))
         ax.grid(True, which="major", axis="both", alpha=0.3)
     axes[0].set_ylabel("response time (ms, log scale)")
-    handles = [Line2D([], [], color=variant_color(v, variants), marker="o", label=v) for v in variants]
+    handles = [Line2D([], [], color=variant_color(v, variants), marker="o", label=_short(v)) for v in variants]
     if handles:
-        fig.legend(handles=handles, loc="outside upper center", ncols=len(handles))
+        axes[0].legend(handles=handles, loc="upper left")
     fig.suptitle("Latency percentiles (client side, median over trials)", fontweight="bold", fontsize=10.5)
     return fig
 
@@ -274,7 +287,7 @@ def per_process_rps_figure(points: Sequence[PidPoint]) -> Figure:
         med = float(np.median(ys))
         ax.plot([ci - 0.3, ci + 0.3], [med, med], color="#222222", linewidth=1.5, zorder=4)
         ax.annotate(fmt_num(med), (ci + 0.32, med), va="center", fontsize=7.5)
-    ax.set_xticks(range(len(cats)), cats)
+    ax.set_xticks(range(len(cats)), [_short(c) for c in cats])
     ax.set_xlim(-0.6, len(cats) - 0.4)
     ax.set_ylim(bottom=0)
     ax.margins(y=0.1)
@@ -283,33 +296,48 @@ def per_process_rps_figure(points: Sequence[PidPoint]) -> Figure:
     return fig
 
 
-def _small_multiples(panels: Sequence[Panel], ylabel: str, title: str, legend_title: str) -> Figure:
+_DASHES = ["-", "--", ":", "-."]
+
+
+def _small_multiples(panels: Sequence[Panel], ylabel: str, title: str, legend_title: str | None) -> Figure:
+    """A grid of per-second series. `legend_title` None: lines are not named in the legend (PIDs say
+    nothing to a reader); the legend then only explains the shading."""
     n = max(len(panels), 1)
     ncols = min(4, n)
     nrows = math.ceil(n / ncols)
     fig = _figure(min(3.2 * ncols, 13), 2.5 * nrows + 0.6)
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
+    # y not shared: naive and pooled differ ~10x, a shared axis would flatten one of them.
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
     flat = list(axes.flat)
-    for ax, panel in zip(flat, panels, strict=False):
+    for pi, (ax, panel) in enumerate(zip(flat, panels, strict=False)):
         if panel.warmup_s:
-            ax.axvspan(0, panel.warmup_s, color="#999999", alpha=0.18, linewidth=0, label="warm-up")
+            ax.axvspan(0, panel.warmup_s, color="#999999", alpha=0.25, linewidth=0, label="warm-up")
+        last = max((x + 1 for s in panel.series for x in s.x), default=None)
+        if panel.end_s is not None and last is not None and last > panel.end_s:
+            ax.axvspan(panel.end_s, last, color="#999999", alpha=0.1, linewidth=0, label="after the window")
         many = len(panel.series) > 6
         for i, s in enumerate(panel.series):
-            kwargs = {"linewidth": 0.9 if many else 1.3, "alpha": 0.75 if many else 0.95}
+            kwargs: dict = {"linewidth": 0.9 if many else 1.4, "alpha": 0.8 if many else 1.0}
             if panel.color and not many:
                 kwargs["color"] = panel.color
-                kwargs["alpha"] = 1.0 - 0.25 * (i % 3)
-            ax.plot(s.x, s.y, label=s.label, **kwargs)
-        ax.set_title(panel.title, fontsize=9.5)
-        ax.set_ylim(bottom=0)
-        if 0 < len(panel.series) <= 6:
-            ax.legend(fontsize=7, title=legend_title, title_fontsize=7, loc="lower right")
+                kwargs["linestyle"] = _DASHES[i % len(_DASHES)]
+            if legend_title is not None:
+                kwargs["label"] = _short(s.label)
+            # Each value counts requests completed in [s, s+1): draw it as a step over that second.
+            xs = [*s.x, s.x[-1] + 1] if len(s.x) else []
+            ys = [*s.y, s.y[-1]] if len(s.y) else []
+            ax.plot(xs, ys, drawstyle="steps-post", **kwargs)
+        ax.set_title(_short(panel.title, 48), fontsize=9.5)
+        ax.set_ylim(bottom=0, top=ax.get_ylim()[1] * 1.15)
+        if pi == 0 and (panel.warmup_s or (legend_title is not None and len(panel.series) <= 6)):
+            ax.legend(fontsize=7, title=legend_title, title_fontsize=7, loc="lower center")
     for ax in flat[len(panels):]:
         ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel("seconds since start of load")
     for ax in axes[:, 0]:
         ax.set_ylabel(ylabel)
+    for ax in flat[max(len(panels) - ncols, 0):len(panels)]:  # the lowest visible panel of each column
+        ax.xaxis.set_tick_params(labelbottom=True)
+        ax.set_xlabel("seconds since start of load")
     fig.suptitle(title, fontweight="bold", fontsize=10.5)
     return fig
 
@@ -318,7 +346,7 @@ def _small_multiples(panels: Sequence[Panel], ylabel: str, title: str, legend_ti
 def per_process_timeline_figure(panels: Sequence[Panel]) -> Figure:
     """Figure 4b: requests per second served by each process (one line per PID) over one trial."""
     return _small_multiples(
-        panels, "requests/s", "Requests per process over time (one line per PID; grey: warm-up)", "PID"
+        panels, "requests/s", "Requests per process over time (one line per PID; grey: warm-up)", None
     )
 
 
@@ -348,7 +376,7 @@ def memory_figure(series: Sequence[MemSeries]) -> Figure:
         ax.set_ylim(bottom=0)
         ax.grid(True, axis="both", alpha=0.3)
     ax_rss.set_ylabel("MB")
-    handles = [Line2D([], [], color=variant_color(v, variants), label=v) for v in variants]
+    handles = [Line2D([], [], color=variant_color(v, variants), label=_short(v)) for v in variants]
     if handles:
         fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), title="trial variant")
     return fig
@@ -376,4 +404,39 @@ def cost_figure(cpu_ms: Sequence[Bar], sessions: Sequence[Bar]) -> Figure:
             ax.set_xticks([])
         ax.set_title(title)
         ax.set_ylabel(ylabel)
+    return fig
+
+
+class ChangePoint(NamedTuple):
+    """One comparison row: percent change of a metric with its 95% interval (percent) and the verdict."""
+
+    label: str
+    pct: float
+    lo_pct: float | None
+    hi_pct: float | None
+    verdict: str
+
+
+VERDICT_COLORS = {"regression": "#d1495b", "improvement": "#2a9d4b"}
+
+
+@_styled
+def change_figure(points: Sequence[ChangePoint], min_change: float) -> Figure:
+    """The comparison's forest plot: % change vs the first run, with intervals and the min-change band."""
+    fig = _figure(8, max(2.2, 0.32 * len(points) + 1.2))
+    ax = fig.add_subplot()
+    ax.axvspan(-min_change, min_change, color="#999999", alpha=0.15, linewidth=0)
+    ax.axvline(0, color="#555555", linewidth=0.8)
+    for i, p in enumerate(points):
+        y = len(points) - 1 - i
+        color = VERDICT_COLORS.get(p.verdict, "#555555")
+        if p.lo_pct is not None and p.hi_pct is not None:
+            ax.plot([p.lo_pct, p.hi_pct], [y, y], color=color, linewidth=2, solid_capstyle="round")
+        ax.plot([p.pct], [y], "o", color=color)
+    ax.set_yticks(range(len(points)), [_short(p.label, 60) for p in reversed(points)])
+    ax.set_ylim(-0.7, len(points) - 0.3)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:+.0f}%"))
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.grid(False, axis="y")
+    ax.set_xlabel("change vs the first run (95% CI)")
     return fig

@@ -1,7 +1,8 @@
 """Number formatting shared by the HTML, Markdown and figure labels, so all three show the same digits.
 
-Rule (documented because tests and readers rely on it): magnitudes >= 1000 are whole numbers with
-thousands separators, >= 100 whole, >= 10 one decimal, >= 1 two decimals, below 1 two significant digits.
+Rule (documented because tests and readers rely on it): whole numbers below 1000 as they are; from 1000
+on whole with thousands separators, >= 100 whole, >= 10 one decimal, >= 1 two decimals, below 1 two
+significant digits.
 """
 
 from __future__ import annotations
@@ -14,15 +15,18 @@ DASH = "–"
 def fmt_num(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return DASH
+    value = float(value)  # ints too (int.is_integer is 3.12+)
     a = abs(value)
-    if a >= 1000:
+    if value.is_integer() and a < 1000:
+        return str(int(value))  # counts (trials, processes) and round values stay whole
+    if a >= 999.5:  # what rounds to 1000 or more gets the separator too ("1,000", not "1000")
         return f"{value:,.0f}"
     if a >= 100:
         return f"{value:.0f}"
     if a >= 10:
         return f"{value:.1f}"
-    if a >= 1 or a == 0:
-        return f"{value:.2f}" if a else "0"
+    if a >= 1:
+        return f"{value:.2f}"
     return f"{value:.2g}"
 
 

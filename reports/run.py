@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -125,13 +126,15 @@ class Run:
         return [str(c) for c in lst(self.data.get("checks"))]
 
     # --- results ---------------------------------------------------------------------------------
-    @property
+    @cached_property
     def cells(self) -> list[Cell]:
         cells = []
         for entry in lst(self.data.get("results")):
             if not isinstance(entry, dict) or not entry.get("workload") or not entry.get("variant"):
                 continue
             trials = [t for t in lst(entry.get("trials")) if isinstance(t, dict)]
+            if not trials and not isinstance(entry.get("summary"), dict):
+                continue  # planned but not run yet (bench lists every cell up front)
             cells.append(Cell(str(entry["workload"]), str(entry["variant"]), trials, obj(entry.get("summary"))))
         order_w = {w: i for i, w in enumerate(self.workloads)}
         order_v = {v: i for i, v in enumerate(self.variants)}
@@ -164,10 +167,13 @@ class Run:
         return known + [v for v in present if v not in CANONICAL_VARIANTS]
 
     def speedups(self, metric: str = "rps") -> list[dict[str, Any]]:
+        """Speedup entries of one metric. The format has one `speedups` list whose entries name their
+        metric; bench also writes the CPU ones under `cpu_speedups`, so both lists are read."""
         out = []
-        for s in lst(self.data.get("speedups")):
-            if isinstance(s, dict) and s.get("metric", "rps") == metric and num(s.get("ratio")) is not None:
-                out.append(s)
+        for key in ("speedups", "cpu_speedups"):
+            for s in lst(self.data.get(key)):
+                if isinstance(s, dict) and s.get("metric", "rps") == metric and num(s.get("ratio")) is not None:
+                    out.append(s)
         return out
 
     def trials(self) -> list[dict[str, Any]]:
