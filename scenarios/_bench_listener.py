@@ -1,0 +1,263 @@
+"""Per-PID steady-state statistics from X-Bench-Pid, merged across Locust processes.
+
+Every response of the suite's handlers names the Apache process that served it (`X-Bench-Pid`). This
+listener counts, per PID, the requests, failures and latency that complete inside the steady-state
+window, and the same for all of them together, in the fine histogram of `_bench_histogram` (0.01 ms
+bins below 10 ms), which adds up exactly across processes.
+
+Window: each process that runs users starts its window `--bench-warmup` seconds after its own
+`test_start` and closes it at its own `test_stopping`; requests completing outside are not counted.
+The merged window runs from the earliest warm-up end to the latest stop, and rps = requests / window.
+(Workers start within milliseconds of the master; the bounds are epoch seconds, so remote workers
+should have synchronised clocks.)
+
+Distributed (`--processes N`, `--master`/`--worker`): each worker adds the data collected since its
+last report to `report_to_master` (every 3 s, and once more when it stops or quits); the master merges
+them in `worker_report`. Each test gets a run id (the hidden custom option --bench-run-id, which Locust
+forwards to workers with the spawn message), so late reports of an earlier test are ignored. When a test
+stops, the master waits until every worker the test started with has sent a report made after its stop
+(at most 7 s), then writes the result; if the process quits first, it writes at Locust's `quit` event. A
+local runner writes at `test_stop`.
+
+Output: a short table on the console (always) and, with `--bench-out PATH`, this JSON (atomically):
+
+    {
+      "warmup_s": 5,                        # --bench-warmup
+      "window": [1764118928.1, 1764118943.1],  # epoch seconds: warm-up end, test stop
+      "requests": 51234, "failures": 0,      # all responses in the window (with and without a PID)
+      "rps": 3415.6,                         # requests / (window[1] - window[0])
+      "p50_ms": 0.915, "p90_ms": 1.405, "p99_ms": 3.105, "max_ms": 20.3, "mean_ms": 1.02,
+      "pids": {                              # one entry per X-Bench-Pid value, sorted by PID
+        "1234": {"requests": 12800, "failures": 0, "p50_ms": 0.905, "p99_ms": 2.005, "max_ms": 20.3}
+      },
+      "no_pid": 0,                           # responses without the header (connection errors, not our server)
+      "generators": 1                        # Locust processes that ran the test (workers, or 1 if local)
+    }
+
+Percentiles are nearest-rank, reported as the midpoint of their bin (so within 0.005 ms below 10 ms),
+and clamped to the observed min/max; `max_ms` and `mean_ms` are exact. Failed requests count in the
+latency figures too, as in Locust's own statistics. With no request in the window, the latency figures
+are null and rps is 0.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+import uuid
+from typing import Any
+
+import gevent
+from _bench_options import bench_options
+from _bench_recorder import NO_PID, Merger, WindowRecorder
+from locust import events
+from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
+
+logger = logging.getLogger(__name__)
+console = logging.getLogger("locust.stats_logger")  # Locust's plain console output (no log prefix)
+
+PID_HEADER = "X-Bench-Pid"
+REPORT_KEY = "modpython_bench_per_pid"
+# A worker reports every WORKER_REPORT_INTERVAL s; two intervals and a margin cover one lost beat.
+FINAL_REPORT_TIMEOUT_S = 2 * WORKER_REPORT_INTERVAL + 1
+
+
+class _State:
+    """What this process knows about the current (or last) test."""
+
+    def __init__(self) -> None:
+        self.local = WindowRecorder()
+        self.merger = Merger()
+        self.environment: Any = None
+        self.started = False
+        self.finalized = True
+        self.start_time = 0.0
+        self.stop_time: float | None = None
+        self.warmup_s = 0.0
+        self.generation = 0  # counts tests, so a late finalizer cannot touch the next test
+        self.workers: set[str] = set()  # on the master: the workers a test started with
+
+
+state = _State()
+
+
+def _is_master(environment: Any) -> bool:
+    return isinstance(environment.runner, MasterRunner)
+
+
+def _is_worker(environment: Any) -> bool:
+    return isinstance(environment.runner, WorkerRunner)
+
+
+@events.init.add_listener
+def _on_init(environment: Any, **_kwargs: Any) -> None:
+    state.environment = environment
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Any, **_kwargs: Any) -> None:
+    if state.started and not state.finalized and not _is_worker(environment):
+        finalize(environment)  # a new test started in the web UI before the last one was written
+    now = time.time()
+    state.generation += 1
+    state.environment = environment
+    run = _run_id(environment)
+    state.warmup_s = bench_options(environment).warmup_s
+    state.start_time, state.stop_time = now, None
+    state.local.begin(now, state.warmup_s, run)
+    state.merger = Merger(run)
+    state.started, state.finalized = True, False
+    runner = environment.runner
+    if _is_master(environment):
+        clients = runner.clients
+        state.workers = {c.id for c in [*clients.ready, *clients.spawning, *clients.running]}
+
+
+def _run_id(environment: Any) -> str | None:
+    """The master (or local runner) names each test; workers get the name with the spawn message."""
+    opts = environment.parsed_options
+    if opts is None:
+        return None
+    if not _is_worker(environment):
+        # a registered custom option, so Locust forwards it to the workers with every spawn message
+        opts.bench_run_id = uuid.uuid4().hex
+    return getattr(opts, "bench_run_id", None)
+
+
+@events.test_stopping.add_listener
+def _on_test_stopping(environment: Any, **_kwargs: Any) -> None:
+    now = time.time()
+    state.stop_time = state.stop_time or now
+    state.local.end(now)
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment: Any, **_kwargs: Any) -> None:
+    state.local.end(time.time())  # in case test_stopping was not fired
+    if _is_worker(environment) or not state.started:
+        return
+    if _is_master(environment):
+        # the workers' last data arrives with their next report: wait for it without blocking Locust
+        gevent.spawn(_finalize_after_final_reports, environment, state.generation)
+    else:
+        finalize(environment)
+
+
+@events.request.add_listener
+def _on_request(
+    response_time: float | None = None,
+    exception: BaseException | None = None,
+    response: Any = None,
+    **_kwargs: Any,
+) -> None:
+    if response_time is None:
+        return
+    headers = getattr(response, "headers", None)
+    pid = headers.get(PID_HEADER) if headers else None
+    state.local.record(pid, float(response_time), exception is not None, time.time())
+
+
+@events.report_to_master.add_listener
+def _on_report_to_master(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
+    data[REPORT_KEY] = state.local.take_report()
+
+
+@events.worker_report.add_listener
+def _on_worker_report(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
+    report = data.get(REPORT_KEY)
+    if report is not None:
+        state.merger.add_report(client_id, report)
+
+
+@events.quit.add_listener
+def _on_quit(**_kwargs: Any) -> None:
+    # the master's last chance: Locust's quit waited for the workers' final reports by now
+    environment = state.environment
+    if environment is not None and state.started and not state.finalized and not _is_worker(environment):
+        finalize(environment)
+
+
+def _finalize_after_final_reports(environment: Any, generation: int) -> None:
+    deadline = time.monotonic() + FINAL_REPORT_TIMEOUT_S
+    while not state.merger.all_stopped(state.workers) and time.monotonic() < deadline:
+        gevent.sleep(0.1)
+        if state.generation != generation:
+            return  # a new test started, and finalized this one first
+    if state.finalized:
+        return
+    if not state.merger.all_stopped(state.workers):
+        logger.warning("Not every worker sent its final per-PID report in time; the per-PID numbers may be short")
+    finalize(environment)
+
+
+def finalize(environment: Any) -> dict[str, Any] | None:
+    """Print the per-PID table and write --bench-out (once per test); return the summary."""
+    if state.finalized:
+        return None
+    state.finalized = True
+    if not _is_master(environment):
+        state.merger.add_report("local", state.local.take_report())
+    stop = state.stop_time or time.time()
+    summary = state.merger.summary(state.warmup_s, state.start_time + state.warmup_s, stop)
+    for line in format_table(summary):
+        console.info(line)
+    out = bench_options(environment).out
+    if out:
+        try:
+            write_json(out, summary)
+        except OSError as exc:
+            logger.error("Could not write --bench-out %s: %s", out, exc)
+            environment.process_exit_code = 1
+        else:
+            logger.info("Per-PID steady-state results written to %s", out)
+    return summary
+
+
+def write_json(path: str, data: dict[str, Any]) -> None:
+    """Write `data` as JSON to `path` atomically (a reader never sees half a file)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".per_pid.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def format_table(summary: dict[str, Any]) -> list[str]:
+    """The end-of-test console table."""
+    start, end = summary["window"]
+    lines = [
+        f"Per-PID steady state (X-Bench-Pid): {end - start:.1f} s window after {summary['warmup_s']} s warm-up, "
+        f"{summary['requests']} requests, {summary['failures']} failures, {summary['rps']:.1f} req/s, "
+        f"{summary['generators']} Locust process(es)",
+        f"  all      p50 {_fmt(summary['p50_ms'])}  p90 {_fmt(summary['p90_ms'])}  "
+        f"p99 {_fmt(summary['p99_ms'])}  max {_fmt(summary['max_ms'])}  mean {_fmt(summary['mean_ms'])} ms",
+        f"  {'PID':>8} {'requests':>10} {'failures':>9} {'share':>7} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}",
+    ]
+    total = summary["requests"] or 1
+    for pid, row in summary["pids"].items():
+        lines.append(
+            f"  {pid:>8} {row['requests']:>10} {row['failures']:>9} {100 * row['requests'] / total:>6.1f}% "
+            f"{_fmt(row['p50_ms']):>9} {_fmt(row['p99_ms']):>9} {_fmt(row['max_ms']):>9}"
+        )
+    if summary["no_pid"]:
+        lines.append(f"  {'no PID':>8} {summary['no_pid']:>10}   (responses without {PID_HEADER})")
+    if not summary["pids"] and summary["requests"]:
+        lines.append(f"  no response carried {PID_HEADER}: is this the suite's server?")
+    lines.append("")
+    return lines
+
+
+__all__ = ["NO_PID", "PID_HEADER", "finalize", "format_table", "state", "write_json"]

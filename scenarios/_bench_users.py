@@ -1,0 +1,182 @@
+"""The User classes' shared code: one FastHttpUser per workload x variant, plus the two ceilings.
+
+Each class runs a single task: GET its endpoint and check the response (status 200, the expected
+content type, and a cheap look at the body). A failed check marks the request as a failure with a short
+reason; connection errors are left to Locust, which reports the exception itself.
+
+Tasks are built per class (not inherited) because Locust tags live on the task function: `NaiveDb`'s
+task is tagged `db` and `naive`, `PooledDb`'s `db` and `pooled`, the ceilings `plaintext`/`json` and
+`ceiling`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from _bench_options import bench_options
+from locust import FastHttpUser, constant, tag
+
+VARIANTS = ("naive", "pool-only", "cache-only", "pooled")
+WORKLOADS = ("db", "queries", "updates", "fortunes")
+CEILINGS = ("plaintext", "json")
+CEILING_TAG = "ceiling"
+MAX_QUERIES = 500  # TechEmpower rule: N is clamped to 1..500
+
+# A check returns None when the response is fine, else a short reason for Locust's failure table.
+Check = Callable[[Any, int], "str | None"]
+
+
+def class_name(workload: str, variant: str | None = None) -> str:
+    """`("db", "pool-only")` -> `"PoolOnlyDb"`; `("json", None)` -> `"Json"`."""
+    words = (variant.split("-") if variant else []) + [workload]
+    return "".join(word.capitalize() for word in words)
+
+
+def expected_rows(queries: int) -> int:
+    """How many rows a TechEmpower server returns for ?queries=N."""
+    return min(MAX_QUERIES, max(1, queries))
+
+
+def _media_type(response: Any) -> str:
+    value = (response.headers or {}).get("Content-Type") or ""
+    return value.split(";", 1)[0].strip().lower()
+
+
+def _status_and_type(response: Any, media_type: str) -> str | None:
+    if response.status_code != 200:
+        return f"HTTP {response.status_code}"
+    got = _media_type(response)
+    if got != media_type:
+        return f"content-type {got or 'missing'}, expected {media_type}"
+    return None
+
+
+def _json_body(response: Any) -> Any:
+    try:
+        return json.loads(response.content or b"")
+    except ValueError:
+        return None
+
+
+def check_db(response: Any, _queries: int) -> str | None:
+    reason = _status_and_type(response, "application/json")
+    if reason:
+        return reason
+    body = _json_body(response)
+    if not isinstance(body, dict) or "id" not in body:
+        return "body is not a JSON row object"
+    return None
+
+
+def check_rows(response: Any, queries: int) -> str | None:
+    reason = _status_and_type(response, "application/json")
+    if reason:
+        return reason
+    body = _json_body(response)
+    if not isinstance(body, list):
+        return "body is not a JSON list"
+    want = expected_rows(queries)
+    if len(body) != want:
+        return f"expected {want} rows, got {len(body)}"
+    return None
+
+
+def check_fortunes(response: Any, _queries: int) -> str | None:
+    reason = _status_and_type(response, "text/html")
+    if reason:
+        return reason
+    if b"<table" not in (response.content or b""):
+        return "no <table> in body"
+    return None
+
+
+def check_plaintext(response: Any, _queries: int) -> str | None:
+    reason = _status_and_type(response, "text/plain")
+    if reason:
+        return reason
+    if (response.content or b"").strip() != b"Hello, World!":
+        return "body is not 'Hello, World!'"
+    return None
+
+
+def check_json(response: Any, _queries: int) -> str | None:
+    reason = _status_and_type(response, "application/json")
+    if reason:
+        return reason
+    if _json_body(response) != {"message": "Hello, World!"}:
+        return 'body is not {"message": "Hello, World!"}'
+    return None
+
+
+CHECKS: dict[str, Check] = {
+    "db": check_db,
+    "queries": check_rows,
+    "updates": check_rows,
+    "fortunes": check_fortunes,
+    "plaintext": check_plaintext,
+    "json": check_json,
+}
+
+
+class BenchUser(FastHttpUser):
+    """Base class: closed-loop load (no think time), keep-alive unless --close-connection."""
+
+    abstract = True
+    wait_time = constant(0)  # closed loop: a user sends its next request as soon as the last one returns
+    workload: str = ""
+    variant: str | None = None
+    path: str = ""
+
+    def on_start(self) -> None:
+        # read per user, at spawn time: the web UI may change the options between tests
+        opts = bench_options(self.environment)
+        self.queries = opts.queries
+        self.request_headers: dict[str, str] | None = {"Connection": "close"} if opts.close_connection else None
+
+    def fetch(self) -> None:
+        """GET this class's endpoint once and check the response."""
+        url = self.path
+        if self.workload in ("queries", "updates"):
+            url = f"{self.path}?queries={self.queries}"
+        # name= keeps one stats row per endpoint whatever N is
+        with self.client.get(url, name=self.path, headers=self.request_headers, catch_response=True) as resp:
+            if resp.status_code == 0:
+                return  # connection error: Locust records the exception as the failure
+            reason = CHECKS[self.workload](resp, self.queries)
+            if reason:
+                resp.failure(reason)
+            else:
+                resp.success()
+
+
+def build_user(workload: str, variant: str | None, module: str) -> type[BenchUser]:
+    """Create the User class for one endpoint, named as `class_name` says, defined in `module`."""
+    if variant is None:
+        assert workload in CEILINGS, workload
+        path, tags = f"/{workload}", (workload, CEILING_TAG)
+    else:
+        assert workload in WORKLOADS and variant in VARIANTS, (workload, variant)
+        path, tags = f"/{variant}/{workload}", (workload, variant)
+    name = class_name(workload, variant)
+
+    def task(user: BenchUser) -> None:
+        user.fetch()
+
+    task.__name__ = task.__qualname__ = f"get_{workload}"
+    doc = f"GET {path}" + ("?queries=N (--queries)" if workload in ("queries", "updates") else "")
+    cls = type(
+        name,
+        (BenchUser,),
+        {
+            "__module__": module,
+            "__qualname__": name,
+            "__doc__": f"{doc}; tags: {', '.join(tags)}.",
+            "workload": workload,
+            "variant": variant,
+            "path": path,
+            "tasks": [tag(*tags)(task)],
+        },
+    )
+    return cls

@@ -1,0 +1,60 @@
+"""Locust scenarios for the mod_python persistence benchmark: `locust -f scenarios --host URL CLASS`.
+
+One User class per workload x variant, plus the two ceilings (18 in all):
+
+    NaiveDb        PoolOnlyDb        CacheOnlyDb        PooledDb         GET /{variant}/db
+    NaiveQueries   PoolOnlyQueries   CacheOnlyQueries   PooledQueries    GET /{variant}/queries?queries=N
+    NaiveUpdates   PoolOnlyUpdates   CacheOnlyUpdates   PooledUpdates    GET /{variant}/updates?queries=N
+    NaiveFortunes  PoolOnlyFortunes  CacheOnlyFortunes  PooledFortunes   GET /{variant}/fortunes
+    Plaintext      Json                                                  GET /plaintext, GET /json
+
+Each class's task is tagged with its workload and its variant (`db`, `pooled`; the ceilings with
+`plaintext`/`json` and `ceiling`). Requests are named by path without the query string
+(`/pooled/queries`). All are FastHttpUsers with no wait time (closed-loop load) and keep-alive.
+
+Selecting what to run: name the class(es) at the end of the command line, or use `--tags`. With neither,
+a headless run stops with the list of classes and the web UI shows its class picker and refuses
+"all classes" (see `_bench_selection`), because one measurement must not mix naive and pooled.
+
+Options (also LOCUST_* environment variables and config-file keys, see `_bench_options`):
+`--queries N` (default 20), `--close-connection`, `--bench-warmup SECONDS`, `--bench-out PATH`.
+
+At the end of a test a per-PID steady-state table is printed and, with `--bench-out`, written as JSON
+(shape in `_bench_listener`). Locust's own statistics use 0.01 ms buckets below 10 ms
+(`_bench_bucketing`), so sub-millisecond percentiles are not rounded to 0 or 1 ms.
+
+Shared code lives in `_`-prefixed modules, which Locust does not load as locustfiles.
+"""
+
+from __future__ import annotations
+
+import _bench_bucketing
+import _bench_listener  # noqa: F401  (registers the per-PID event listeners)
+import _bench_options  # noqa: F401  (registers the command-line options)
+import _bench_selection  # noqa: F401  (registers the class-selection guard)
+from _bench_users import build_user
+
+_bench_bucketing.install()
+
+NaiveDb = build_user("db", "naive", __name__)
+PoolOnlyDb = build_user("db", "pool-only", __name__)
+CacheOnlyDb = build_user("db", "cache-only", __name__)
+PooledDb = build_user("db", "pooled", __name__)
+
+NaiveQueries = build_user("queries", "naive", __name__)
+PoolOnlyQueries = build_user("queries", "pool-only", __name__)
+CacheOnlyQueries = build_user("queries", "cache-only", __name__)
+PooledQueries = build_user("queries", "pooled", __name__)
+
+NaiveUpdates = build_user("updates", "naive", __name__)
+PoolOnlyUpdates = build_user("updates", "pool-only", __name__)
+CacheOnlyUpdates = build_user("updates", "cache-only", __name__)
+PooledUpdates = build_user("updates", "pooled", __name__)
+
+NaiveFortunes = build_user("fortunes", "naive", __name__)
+PoolOnlyFortunes = build_user("fortunes", "pool-only", __name__)
+CacheOnlyFortunes = build_user("fortunes", "cache-only", __name__)
+PooledFortunes = build_user("fortunes", "pooled", __name__)
+
+Plaintext = build_user("plaintext", None, __name__)
+Json = build_user("json", None, __name__)
