@@ -99,6 +99,7 @@ def _tune(args) -> int:
     settings = knobs.settings_from_args(args)
     run_dir = tune.execute(values, args.workload, args.variant, modes, max_loss, budget, settings,
                            users=args.users, duration=duration, warmup=warmup,
+                           trials=args.trials if args.trials is not None else (1 if args.quick else 2),
                            locust_processes=args.locust_processes)
     data = json.loads((run_dir / "tune.json").read_text())
     print()
@@ -149,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--users", type=int, default=4, help="concurrent Locust users (default 4)")
     p.add_argument("--duration", type=float, help="seconds per point, warm-up included (default 20; quick 8)")
     p.add_argument("--warmup", type=float, help="seconds excluded at the start of each point (default 4; quick 2)")
+    p.add_argument("--trials", type=int, help="trials per point, interleaved (default 2; quick 1)")
     p.add_argument("--quick", action="store_true", help="a sweep of a few minutes")
     p.add_argument("--locust-processes", type=int, default=1)
     p.add_argument("--no-report", action="store_true")

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import paths
+from bench import paths, procs
 from bench.errors import UserError
 from bench.plan import Plan, user_class
 
@@ -24,7 +24,9 @@ def command(plan: Plan, host: str, workload: str, variant: str, trial_dir: Path)
     if plan.connection_close:
         cmd.append("--close-connection")
     if plan.locust_processes != 1:
-        cmd += ["--processes", str(plan.locust_processes)]
+        # Forked workers talk to their master over a port: pick a free one, not Locust's fixed 5557.
+        port = str(procs.free_port())
+        cmd += ["--processes", str(plan.locust_processes), "--master-bind-port", port, "--master-port", port]
     return [*cmd, user_class(workload, variant)]
 
 

@@ -82,9 +82,10 @@ class Trial:
     """One trial: load one cell for plan.duration_s and turn the raw files into a trial record."""
 
     def __init__(self, run_dir: Path, plan: Plan, step: dict, base_url: str, live: stack.Stack | None,
-                 monitor):
+                 monitor, restart: bool = True, rel: str | None = None):
         self.plan, self.step, self.base_url, self.live, self.monitor = plan, step, base_url, live, monitor
-        self.rel = f"trials/{step['seq']:03d}-{step['workload']}-{step['variant']}"
+        self.restart = restart  # False when the caller has just started Apache afresh (bench tune)
+        self.rel = rel or f"trials/{step['seq']:03d}-{step['workload']}-{step['variant']}"
         self.dir = run_dir / self.rel
         self.dir.mkdir(parents=True, exist_ok=True)
         self.locust: LocustProcess | None = None
@@ -93,7 +94,8 @@ class Trial:
     def execute(self) -> dict:
         live, plan, step = self.live, self.plan, self.step
         if live is not None:
-            live.apache.graceful()
+            if self.restart:
+                live.apache.graceful()
             offset = live.apache.access_log.stat().st_size
             sessions_before = postgres.sessions_opened(self.monitor) if self.monitor else None
         t0 = time.time()

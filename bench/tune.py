@@ -7,6 +7,7 @@ reported. Every point is written to tune.json as soon as it is measured.
 
 import json
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from bench.knobs import StackSettings
 from bench.plan import VARIANTS, WORKLOADS, Plan
 from bench.results import now_iso, write_json
 from bench.run import Trial, new_run_dir
+from bench.sampler import process_started
 
 DEFAULT_VALUES = "0,1,10,100,1000,10000"
 TUNE_WORKLOADS = (*WORKLOADS, "leaky")
@@ -98,6 +100,7 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
     end_rss = [max(info["rss"]) / 1024 for info in samples.values() if info["rss"]]
     end_pss = [max(info["pss"]) / 1024 for info in samples.values() if info["pss"]]
     return {
+        "service_ms_mean": round(float(np.mean([e.micros for e in window])) / 1000, 4) if window else None,
         "requests_per_connection": round(len(window) / connections, 2) if connections else None,
         "connections": connections,
         "children_seen": len(pids_in),
@@ -108,7 +111,9 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
         "rss_mb_end_of_life": _med(end_rss),
         "pss_mb_end_of_life": _med(end_pss),
         "growth_kb_per_request": _growth(samples, per_pid, start),
-        "fresh_rss_mb": _med([info["rss"][0] / 1024 for info in samples.values() if info["rss"]]),
+        # A warm child's size: its first sample in the steady window (after imports, pool and templates).
+        "fresh_rss_mb": _med([next(r for t, r in zip(info["t"], info["rss"], strict=True) if t >= start) / 1024
+                              for info in samples.values() if any(t >= start for t in info["t"])]),
     }
 
 
@@ -157,11 +162,10 @@ def build_model(points: list[dict], processes: int) -> tune_model.Model | None:
     spawning = [p for p in recycled if p.get("children_spawned_per_s")]
     warmup = stats.median([p["warmup_ms"] for p in spawning]) or base.get("warmup_ms") or 0.0
     startup = stats.median([p["startup_ms"] for p in spawning]) or 0.0
-    spawn_rate = max((p["children_spawned_per_s"] for p in spawning), default=float("inf"))
     k = stats.median([p["requests_per_connection"] for p in points]) or 1.0
+    service_ms = base.get("service_ms_mean") or 1000 * processes / base["rps"]
     return tune_model.Model(
-        r0=base["rps"], per_process_rps=base["rps"] / processes, child_cost_s=(warmup + startup) / 1000,
-        spawn_rate=spawn_rate,
+        r0=base["rps"], child_max_rps=1000 / service_ms, child_cost_s=(warmup + startup) / 1000,
         requests_per_connection=k, fresh_rss_mb=base.get("fresh_rss_mb"),
         growth_kb_per_request=base.get("growth_kb_per_request"), processes=processes)
 
@@ -175,7 +179,7 @@ def conclude(points: list[dict], processes: int, max_loss: float, budget_mb: flo
                 "reason": "no measurement at 0 (no recycling): nothing to compare against"}
     checks = []
     for p in points:
-        predicted = model.rps(p["value"])
+        predicted = stats.median([model.window_rps(p["value"], *t["window_after_start"]) for t in p["trials"]])
         error = abs(predicted - p["rps"]) / p["rps"] if p.get("rps") else None
         checks.append({"value": p["value"], "measured_rps": p["rps"], "predicted_rps": round(predicted, 1),
                        "error": None if error is None else round(error, 4)})
@@ -191,8 +195,8 @@ def conclude(points: list[dict], processes: int, max_loss: float, budget_mb: flo
              for n in tune_model.GRID]
     return {
         "model": {"r0": model.r0, "per_process_rps": round(model.per_process_rps, 2),
+                  "child_max_rps": round(model.child_max_rps, 1),
                   "child_cost_ms": round(model.child_cost_s * 1000, 3),
-                  "spawn_rate_per_s": None if model.spawn_rate == float("inf") else model.spawn_rate,
                   "requests_per_connection": model.requests_per_connection,
                   "fresh_rss_mb": model.fresh_rss_mb, "growth_kb_per_request": model.growth_kb_per_request,
                   "curve": curve},
@@ -221,7 +225,7 @@ def advice(record: dict) -> dict:
         f"Without recycling {plan['variant']}/{plan['workload']} served {c['model']['r0']:,.0f} req/s "
         f"with keep-alive {best_mode}.",
         f"A new child costs about {c['model']['child_cost_ms']:.1f} ms of its slot (start-up plus warm-up) and "
-        f"Apache started at most {c['model']['spawn_rate_per_s'] or 0:.1f} children/s in this sweep, so "
+        "Apache replaces exited children only once a second, so "
         f"recycling every {n} connection(s) "
         + (f"(about {n * k:,.0f} requests at {k:g} requests per connection) " if keepalive else "")
         + f"is predicted to lose {100 * _loss(c['recommendation']):.2f}% of throughput "
@@ -241,17 +245,51 @@ def advice(record: dict) -> dict:
     return {"directives": directives, "reasoning": " ".join(sentences), "mode": best_mode}
 
 
+def _point(record: dict, mode: str, value: int) -> dict:
+    for p in record["points"]:
+        if (p["keepalive"], p["value"]) == (mode, value):
+            return p
+    p = {"keepalive": mode, "value": value, "trials": []}
+    record["points"].append(p)
+    return p
+
+
+_SUMMED = ("failures",)
+_ANY = ("generator_bound",)
+
+
+def _aggregate(trials: list[dict]) -> dict:
+    """A point's figures: medians over its trials (rps with its 95% interval)."""
+    out = {}
+    for key, value in trials[0].items():
+        if key in ("trial", "dir", "flags", "window_after_start"):
+            continue
+        values = [t.get(key) for t in trials]
+        if key in _SUMMED:
+            out[key] = sum(v or 0 for v in values)
+        elif key in _ANY:
+            out[key] = any(values)
+        elif isinstance(value, (int, float)) or value is None:
+            m = stats.median(values)
+            out[key] = None if m is None else round(m, 4)
+    out["rps_ci95"] = stats.median_ci([t["rps"] for t in trials])
+    out["flags"] = sorted({f for t in trials for f in t["flags"]})
+    return out
+
+
 def _loss(rec: dict) -> float:
     return rec.get("predicted_loss", rec.get("measured_loss", 0.0))
 
 
 def execute(values: list[int], workload: str, variant: str, keepalive_modes: list[bool], max_loss: float,
             budget: tuple[float | None, str], settings: StackSettings, users: int, duration: float,
-            warmup: float, locust_processes: int = 1, log=print) -> Path:
+            warmup: float, trials: int = 1, locust_processes: int = 1, log=print) -> Path:
     if workload not in TUNE_WORKLOADS:
         raise UserError(f"--workload {workload!r} is unknown: allowed {', '.join(TUNE_WORKLOADS)}")
     if variant not in VARIANTS:
         raise UserError(f"--variant {variant!r} is unknown: allowed {', '.join(VARIANTS)}")
+    if trials < 1:
+        raise UserError(f"--trials {trials} is not allowed: use 1 or more")
     plan = Plan(workloads=[workload], variants=[variant], users=users, duration_s=duration, warmup_s=warmup,
                 trials=1, locust_processes=locust_processes).validate()
     budget_mb, scope = budget
@@ -268,42 +306,48 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
             "plan": {"values": values, "workload": workload, "variant": variant,
                      "keepalive": ["on" if k else "off" for k in keepalive_modes], "max_loss": max_loss,
                      "memory_budget_mb": budget_mb, "memory_budget_scope": scope, "users": users,
-                     "duration_s": duration, "warmup_s": warmup},
+                     "duration_s": duration, "warmup_s": warmup, "trials": trials},
             "stack": settings.to_dict(),
             "environment": {"machine": machine.machine(),
                             "versions": machine.versions(None, postgres.settings(live.dsn).get("server_version"))},
             "points": [], "missing": [], "modes": {},
         }
-        todo = [(k, v) for k in keepalive_modes for v in values]
-        record["missing"] = [{"keepalive": "on" if k else "off", "value": v} for k, v in todo]
+        # Interleaved like bench run: every point once, then every point again, so drift hits all alike.
+        todo = [(t, k, v) for t in range(1, trials + 1) for k in keepalive_modes for v in values]
+        record["missing"] = [{"keepalive": "on" if k else "off", "value": v, "trial": t} for t, k, v in todo]
         write_json(run_dir / "tune.json", record)
-        for i, (keepalive, value) in enumerate(todo, 1):
+        for i, (trial_no, keepalive, value) in enumerate(todo, 1):
             mode = "on" if keepalive else "off"
-            log(f"[{i}/{len(todo)}] MaxConnectionsPerChild {value}, KeepAlive {mode}: {duration:g} s "
-                f"(about {(len(todo) - i + 1) * (duration + 8) / 60:.1f} min left)")
+            log(f"[{i}/{len(todo)}] MaxConnectionsPerChild {value}, KeepAlive {mode}, trial {trial_no}: "
+                f"{duration:g} s (about {(len(todo) - i + 1) * (duration + 6) / 60:.1f} min left)")
             point_settings = replace(settings, keepalive=keepalive, max_connections_per_child=value)
             live.apache.stop()
             live.apache = Apache(live.state, point_settings, live.dsn)
             live.apache.prepare()
             live.apache.start()
-            step = {"seq": i, "trial": 1, "workload": workload, "variant": variant}
-            trial = Trial(run_dir, plan, step, live.url, live, monitor)
-            trial.rel = f"trials/{i:03d}-ka{mode}-n{value}"
-            trial.dir = run_dir / trial.rel
-            trial.dir.mkdir(parents=True, exist_ok=True)
+            # A fresh start, not a graceful restart: after a graceful one prefork holds its respawn rate
+            # at one child per second for ten passes, which is not how a long-running server behaves.
+            apache_started = process_started(live.apache.pid()) or time.time()
+            step = {"seq": i, "trial": trial_no, "workload": workload, "variant": variant}
+            trial = Trial(run_dir, plan, step, live.url, live, monitor, restart=False,
+                          rel=f"trials/{i:03d}-ka{mode}-n{value}")
             (trial.dir / "httpd.conf").write_text(live.apache.conf.read_text())
             result = trial.execute()
             trial = None
-            facts = analyze_point(result, run_dir / result["dir"], settings.processes)
-            point = {"keepalive": mode, "value": value, "dir": result["dir"], "rps": result["locust"]["rps"],
-                     "server_rps": (result["server"] or {}).get("rps"), "p99_ms": result["locust"]["p99_ms"],
-                     "failures": result["locust"]["failures"], "generator_bound": result["generator_bound"],
-                     "flags": result["flags"], **facts}
-            record["points"].append(point)
-            record["missing"] = [m for m in record["missing"] if (m["keepalive"], m["value"]) != (mode, value)]
+            measured = {"trial": trial_no, "dir": result["dir"], "rps": result["locust"]["rps"],
+                        "server_rps": (result["server"] or {}).get("rps"), "p99_ms": result["locust"]["p99_ms"],
+                        "failures": result["locust"]["failures"], "generator_bound": result["generator_bound"],
+                        "flags": result["flags"],
+                        "window_after_start": [round(x - apache_started, 3) for x in result["steady"]],
+                        **analyze_point(result, run_dir / result["dir"], settings.processes)}
+            point = _point(record, mode, value)
+            point["trials"].append(measured)
+            point.update(_aggregate(point["trials"]))
+            record["missing"] = [m for m in record["missing"]
+                                 if (m["keepalive"], m["value"], m["trial"]) != (mode, value, trial_no)]
             write_json(run_dir / "tune.json", record)
-            log(f"    {point['rps'] or 0:,.0f} req/s, p99 {point['p99_ms'] or 0:.2f} ms, "
-                f"{point['children_spawned_per_s']:.1f} children/s, {point['requests_per_connection']} req/conn")
+            log(f"    {measured['rps'] or 0:,.0f} req/s, p99 {measured['p99_ms'] or 0:.2f} ms, "
+                f"{measured['children_spawned_per_s']:.1f} children/s, {measured['requests_per_connection']} req/conn")
         record["complete"] = True
         return run_dir
     except BaseException:
@@ -338,7 +382,7 @@ def summary_text(record: dict) -> str:
                 + (f"{chk['predicted_rps']:,.0f} ({100 * chk['error']:.1f}% off)" if chk.get("error") is not None
                    else "-"))
     if record["missing"]:
-        lines.append("not measured: " + ", ".join(f"N={m['value']} keepalive {m['keepalive']}"
+        lines.append("not measured: " + ", ".join(f"N={m['value']} keepalive {m['keepalive']} trial {m['trial']}"
                                                   for m in record["missing"]))
     a = record.get("advice") or {}
     lines += ["", "recommended:"] + [f"    {d}" for d in a.get("directives", [])] + ["", a.get("reasoning", "")]

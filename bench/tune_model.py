@@ -1,19 +1,18 @@
 """The recycling model of `bench tune`: what MaxConnectionsPerChild = N costs in throughput and saves in memory.
 
-A child that serves L requests at r requests/s per process is busy L / r seconds and then costs C seconds of
-its slot: its start-up (from fork to its first request: fork, handler import, accept) plus its warm-up (extra
-service time of its cold requests over its warm median). And prefork replaces exited children only in its
-once-a-second maintenance, at a rate that starts at 1 child/s and doubles per second up to 32 after ten
-rounds of spawning (server/mpm/prefork/prefork.c, idle_spawn_rate, hold_off_on_exponential_spawning): at most
-S children/s, so at most S * L requests/s. Hence
-
-    R(N) = min(R0 * (L / r) / (L / r + C), S * L),   L = N * k
-
-with k the requests per connection (1 without keep-alive). Memory at the end of a child's life is
-M(N) = M_fresh + g * L, with g the RSS growth per request.
+A child serves L = N * k requests (k = requests per connection: 1 without keep-alive), sharing the server's
+rate R0 measured without recycling with the other serving children (one child alone serves at most 1 / its
+mean service time), after paying C seconds of start-up (fork to first request) and warm-up (extra service
+time of its cold requests), both measured. How fast Apache replaces exited children is not a cost
+we measure but a rule we know: prefork replaces them once a second, doubling how many per pass (see
+prefork_sim). Throughput R(N) comes from simulating that; memory at the end of a child's life is
+M(N) = M_fresh + g * L, with g the RSS growth per request measured without recycling.
 """
 
+import math
 from dataclasses import dataclass
+
+from bench import prefork_sim
 
 GRID = sorted({m * 10**e for e in range(0, 7) for m in (1, 2, 5)})
 
@@ -21,23 +20,33 @@ GRID = sorted({m * 10**e for e in range(0, 7) for m in (1, 2, 5)})
 @dataclass
 class Model:
     r0: float                 # requests/s of the whole server without recycling (N = 0)
-    per_process_rps: float    # r
+    child_max_rps: float      # what one child can serve alone: 1 / its mean service time
     child_cost_s: float       # C
-    spawn_rate: float         # S, children/s Apache was seen to start (inf when nothing recycled)
     requests_per_connection: float  # k
     fresh_rss_mb: float | None
     growth_kb_per_request: float | None
     processes: int
 
+    @property
+    def per_process_rps(self) -> float:
+        return self.r0 / self.processes
+
     def requests_per_child(self, n: int) -> float:
-        return float("inf") if n == 0 else n * self.requests_per_connection
+        return math.inf if n == 0 else n * self.requests_per_connection
 
     def rps(self, n: int) -> float:
+        """Long-run requests/s with MaxConnectionsPerChild n."""
         if n == 0:
             return self.r0
-        per_child = self.requests_per_child(n)
-        busy = per_child / self.per_process_rps
-        return min(self.r0 * busy / (busy + self.child_cost_s), self.spawn_rate * per_child)
+        return prefork_sim.steady_rps(self.processes, self.requests_per_child(n), self.r0, self.child_max_rps,
+                                      self.child_cost_s)
+
+    def window_rps(self, n: int, start: float, end: float) -> float:
+        """Requests/s in [start, end) seconds after Apache started: what one sweep point measured."""
+        if n == 0:
+            return self.r0
+        return prefork_sim.rps(self.processes, self.requests_per_child(n), self.r0, self.child_max_rps,
+                               self.child_cost_s, start, end)
 
     def loss(self, n: int) -> float:
         return 1 - self.rps(n) / self.r0
@@ -47,7 +56,7 @@ class Model:
         if self.fresh_rss_mb is None or self.growth_kb_per_request is None:
             return None
         if n == 0:
-            return None if self.growth_kb_per_request > 0 else self.fresh_rss_mb
+            return None if self.growth_kb_per_request > 0.05 else self.fresh_rss_mb
         return self.fresh_rss_mb + max(self.growth_kb_per_request, 0) * self.requests_per_child(n) / 1024
 
 
@@ -63,18 +72,18 @@ def fits_budget(rss_mb: float | None, budget_mb: float | None, scope: str, proce
 def recommend(model: Model, max_loss: float, budget_mb: float | None, scope: str,
               candidates: list[int] | None = None) -> dict:
     """The smallest N whose predicted loss <= max_loss and whose memory fits the budget."""
-    for n in candidates or GRID:
+    grid = candidates or GRID
+
+    def pick(n, within):
+        return {"value": n, "predicted_loss": round(model.loss(n), 4), "rss_end_mb": _r(model.rss_end_mb(n)),
+                "within": within}
+
+    for n in grid:
         if model.loss(n) <= max_loss and fits_budget(model.rss_end_mb(n), budget_mb, scope, model.processes):
-            return {"value": n, "predicted_loss": round(model.loss(n), 4), "rss_end_mb": _r(model.rss_end_mb(n)),
-                    "within": True}
-    # Nothing meets both: memory wins (the server must not swap); say what it costs.
-    for n in candidates or GRID:
-        if fits_budget(model.rss_end_mb(n), budget_mb, scope, model.processes):
-            return {"value": n, "predicted_loss": round(model.loss(n), 4), "rss_end_mb": _r(model.rss_end_mb(n)),
-                    "within": False}
-    n = (candidates or GRID)[0]
-    return {"value": n, "predicted_loss": round(model.loss(n), 4), "rss_end_mb": _r(model.rss_end_mb(n)),
-            "within": False}
+            return pick(n, True)
+    # Nothing meets both: memory wins (a server that swaps is worse than a slower one); say what it costs.
+    fitting = [n for n in grid if fits_budget(model.rss_end_mb(n), budget_mb, scope, model.processes)]
+    return pick(fitting[-1] if fitting else grid[0], False)
 
 
 def recommend_measured(points: list[dict], max_loss: float, budget_mb: float | None, scope: str,

@@ -1,7 +1,7 @@
 """Keep one measurement to one kind of endpoint: never silently run every User class at once.
 
 What Locust 2.47 does by itself (main.py, `main()`): with no User class on the command line it runs
-*all* available classes, here 18, spreading the users over naive, pooled and the ceilings; the numbers
+*all* available classes, here 19, spreading the users over naive, pooled and the ceilings; the numbers
 would describe none of them. `--tags` only filters *tasks* (env.py `_filter_tasks_by_tags`), so every
 class is still spawned and those left without tasks fail at start ("No tasks defined"). The web UI's
 class picker (`--class-picker`) pre-selects all classes, and `/swarm` with no selection also means all

@@ -21,6 +21,8 @@ from locust import FastHttpUser, constant, tag
 VARIANTS = ("naive", "pool-only", "cache-only", "pooled")
 WORKLOADS = ("db", "queries", "updates", "fortunes")
 CEILINGS = ("plaintext", "json")
+# Demonstration only (bench tune): /pooled/leaky answers like db but leaks memory on purpose.
+DEMONSTRATIONS = ("leaky",)
 CEILING_TAG = "ceiling"
 MAX_QUERIES = 500  # TechEmpower rule: N is clamped to 1..500
 
@@ -112,6 +114,7 @@ def check_json(response: Any, _queries: int) -> str | None:
 
 CHECKS: dict[str, Check] = {
     "db": check_db,
+    "leaky": check_db,
     "queries": check_rows,
     "updates": check_rows,
     "fortunes": check_fortunes,
@@ -157,8 +160,11 @@ def build_user(workload: str, variant: str | None, module: str) -> type[BenchUse
         assert workload in CEILINGS, workload
         path, tags = f"/{workload}", (workload, CEILING_TAG)
     else:
-        assert workload in WORKLOADS and variant in VARIANTS, (workload, variant)
+        assert workload in WORKLOADS + DEMONSTRATIONS and variant in VARIANTS, (workload, variant)
         path, tags = f"/{variant}/{workload}", (workload, variant)
+        if workload in DEMONSTRATIONS:
+            # Not tagged with its variant: `--tags pooled` must never pull the leak into a measurement.
+            tags = (workload, "demonstration")
     name = class_name(workload, variant)
 
     def task(user: BenchUser) -> None:

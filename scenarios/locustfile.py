@@ -1,6 +1,7 @@
 """Locust scenarios for the mod_python persistence benchmark: `locust -f scenarios --host URL CLASS`.
 
-One User class per workload x variant, plus the two ceilings (18 in all):
+One User class per workload x variant, plus the two ceilings (18 in all), and PooledLeaky, a demonstration
+of a memory leak for `bench tune` (never a measurement of a variant):
 
     NaiveDb        PoolOnlyDb        CacheOnlyDb        PooledDb         GET /{variant}/db
     NaiveQueries   PoolOnlyQueries   CacheOnlyQueries   PooledQueries    GET /{variant}/queries?queries=N
@@ -55,6 +56,9 @@ NaiveFortunes = build_user("fortunes", "naive", __name__)
 PoolOnlyFortunes = build_user("fortunes", "pool-only", __name__)
 CacheOnlyFortunes = build_user("fortunes", "cache-only", __name__)
 PooledFortunes = build_user("fortunes", "pooled", __name__)
+
+# Demonstration for `bench tune` only: pooled db plus an unbounded per-request cache (a deliberate leak).
+PooledLeaky = build_user("leaky", "pooled", __name__)
 
 Plaintext = build_user("plaintext", None, __name__)
 Json = build_user("json", None, __name__)

@@ -37,7 +37,7 @@ from _bench_recorder import NO_PID, Merger, WindowRecorder  # noqa: E402
 FAKE_PIDS = ("4101", "4102", "4103")
 ALL_CLASSES = [
     f"{v}{w}" for w in ("Db", "Queries", "Updates", "Fortunes") for v in ("Naive", "PoolOnly", "CacheOnly", "Pooled")
-] + ["Plaintext", "Json"]
+] + ["Plaintext", "Json", "PooledLeaky"]
 
 
 # --------------------------------------------------------------------------- unit: histogram, recorder

@@ -1,0 +1,113 @@
+"""`bench tune` on the real stack: recycling really happens, the model's inputs come from the data."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, bench_cli, make_state_dir
+
+from bench import procs, stats
+
+COMMON = ["--duration", "5", "--warmup", "1", "--trials", "1", "--processes", "2", "--users", "2", "--no-report"]
+
+
+def tune_env(tmp_path: Path) -> dict:
+    return {"BENCH_STATE_DIR": str(make_state_dir()), "BENCH_RUNS_DIR": str(tmp_path)}
+
+
+def tune_json(env: dict) -> dict:
+    run = sorted(Path(env["BENCH_RUNS_DIR"]).iterdir())[-1]
+    return json.loads((run / "tune.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    env = tune_env(tmp_path_factory.mktemp("tune"))
+    r = bench_cli("tune", "--workload", "db", "--values", "0,5", "--keepalive", "off",
+                  "--port", str(procs.free_port()), *COMMON, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr + r.stdout
+    return r, tune_json(env), env
+
+
+def test_recycling_really_happened(sweep):
+    _, data, env = sweep
+    points = {p["value"]: p for p in data["points"]}
+    assert set(points) == {0, 5} and data["complete"] and data["missing"] == []
+    assert points[5]["children_seen"] > points[0]["children_seen"] == 2
+    assert points[0]["children_spawned_per_s"] == 0 and points[5]["children_spawned_per_s"] > 0
+    assert points[5]["requests_per_connection"] == pytest.approx(1.0)  # keep-alive off: one request each
+    assert points[5]["requests_per_child"] < 10  # 5 connections per child, one request each
+    run = next(Path(env["BENCH_RUNS_DIR"]).iterdir())
+    assert "MaxConnectionsPerChild 5\n" in (run / points[5]["trials"][0]["dir"] / "httpd.conf").read_text()
+
+
+def test_model_inputs_are_derived_from_the_data(sweep):
+    out, data, _ = sweep
+    mode = data["modes"]["off"]
+    points = {p["value"]: p for p in data["points"]}
+    model = mode["model"]
+    assert model["r0"] == points[0]["rps"]
+    assert model["per_process_rps"] == pytest.approx(points[0]["rps"] / 2, rel=1e-3)
+    assert model["child_max_rps"] == pytest.approx(1000 / points[0]["service_ms_mean"], rel=1e-3)
+    expected_cost = (points[5]["warmup_ms"] or 0) + (points[5]["startup_ms"] or 0)
+    assert model["child_cost_ms"] == pytest.approx(expected_cost, abs=1e-3)
+    assert points[5]["warmup_ms"] > 0 and points[5]["startup_ms"] is not None
+    assert {c["value"] for c in mode["check"]} == {0, 5}
+    assert mode["max_error"] == max(c["error"] for c in mode["check"])
+    assert data["advice"]["directives"][0].startswith("MaxConnectionsPerChild ")
+    assert "KeepAlive Off" in data["advice"]["directives"]
+    assert "recommended:" in out.stdout
+    assert stats.median([1.0]) == 1.0
+
+
+def test_leaky_grows_and_pooled_does_not(sweep, tmp_path):
+    env = tune_env(tmp_path)
+    r = bench_cli("tune", "--workload", "leaky", "--values", "0", "--keepalive", "on",
+                  "--port", str(procs.free_port()), *COMMON, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr + r.stdout
+    leaky = tune_json(env)["points"][0]
+    pooled = {p["value"]: p for p in sweep[1]["points"]}[0]
+    assert leaky["growth_kb_per_request"] > 1.0  # the leak keeps ~2 KB per request
+    assert abs(pooled["growth_kb_per_request"] or 0) < 0.5
+
+
+def test_interrupted_sweep_keeps_points(tmp_path):
+    env = tune_env(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "tune", "--workload", "db", "--values", "0,1,2",
+                             "--keepalive", "on", "--port", str(procs.free_port()), "--duration", "3",
+                             "--warmup", "1", "--trials", "1", "--processes", "2", "--users", "2", "--no-report"],
+                            cwd=REPO, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        runs = list(tmp_path.iterdir())
+        if runs and (runs[0] / "tune.json").exists() and json.loads((runs[0] / "tune.json").read_text())["points"]:
+            break
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "Traceback" not in err
+    data = tune_json(env)
+    assert data["complete"] is False
+    assert 1 <= len(data["points"]) < 3
+    assert {m["value"] for m in data["missing"]} == {0, 1, 2} - {p["value"] for p in data["points"]}
+    assert procs.processes_mentioning(env["BENCH_STATE_DIR"]) == []
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--workload", "nope"], "--workload 'nope' is unknown"),
+    (["--variant", "fast"], "--variant 'fast' is unknown"),
+    (["--values", "1,a"], "--values '1,a' is not a comma list"),
+    (["--memory-budget", "lots"], "--memory-budget 'lots' is not valid"),
+])
+def test_bad_input_before_anything_starts(tmp_path, args, message):
+    env = tune_env(tmp_path)
+    r = bench_cli("tune", *args, env=env, timeout=60)
+    assert r.returncode == 1 and r.stderr.startswith("error: ") and message in r.stderr
+    assert r.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
