@@ -26,7 +26,9 @@ def command(plan: Plan, host: str, workload: str, variant: str, trial_dir: Path)
     if plan.locust_processes != 1:
         # Forked workers talk to their master over a port: pick a free one, not Locust's fixed 5557.
         port = str(procs.free_port())
-        cmd += ["--processes", str(plan.locust_processes), "--master-bind-port", port, "--master-port", port]
+        # Bound to loopback: Locust's default master bind host is every interface.
+        cmd += ["--processes", str(plan.locust_processes), "--master-bind-host", "127.0.0.1",
+                "--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port]
     return [*cmd, user_class(workload, variant)]
 
 

@@ -136,6 +136,14 @@ def _apache_samples(path: Path) -> dict[int, dict]:
     return out
 
 
+def _theil_sen(x: np.ndarray, y: np.ndarray) -> float:
+    """Median of pairwise slopes: a steady leak shows in every pair, a one-off warm-up step in few."""
+    i, j = np.triu_indices(len(x), k=1)
+    dx = x[j] - x[i]
+    keep = dx > 0
+    return float(np.median((y[j] - y[i])[keep] / dx[keep])) if keep.any() else 0.0
+
+
 def _growth(samples: dict[int, dict], per_pid: dict[int, list], start: float) -> float | None:
     """RSS growth per request (KB): slope of RSS against requests served after the warm-up, median over children."""
     slopes = []
@@ -149,7 +157,7 @@ def _growth(samples: dict[int, dict], per_pid: dict[int, list], start: float) ->
         done = np.searchsorted(np.array([e.t for e in rows]), times)
         if done[-1] - done[0] < 100:
             continue
-        slopes.append(np.polyfit(done, rss, 1)[0])
+        slopes.append(_theil_sen(done.astype(float), rss))
     return None if not slopes else round(float(np.median(slopes)), 4)
 
 
