@@ -108,6 +108,13 @@ class Apache:
         procs.wait_for(lambda: len(set(self.children()) - old) >= self.settings.processes and self.answers(),
                        30, "Apache graceful restart")
 
+    def restart(self) -> None:
+        """A fresh start: new parent and children. Unlike a graceful restart it carries nothing over: with
+        mod_python the parent grows by about 1.3 MB of RSS at every graceful restart, and the children
+        inherit it."""
+        self.stop()
+        self.start()
+
     def stop(self) -> None:
         pid = self.pid()
         if procs.alive(pid):

@@ -34,7 +34,7 @@ class Plan:
     url: str | None = None
     quick: bool = False
     connection_close: bool = False
-    restart: str = "graceful"
+    restart: str = "fresh"  # Apache is stopped and started before every trial
     order: list[dict] = field(default_factory=list)
 
     def validate(self) -> "Plan":

@@ -1,8 +1,9 @@
 """`bench run`: plan -> stack -> load -> raw files in a run folder -> results.json (-> report).
 
-Each trial starts from a graceful Apache restart (fresh children: cold pools and template caches,
-the parent and its port stay), runs Locust for the trial's duration, and is written to disk the moment
-it ends. Warm-up is excluded from every steady-state figure by one window shared by client and server.
+Each trial starts from a fresh Apache start (new parent and children: cold pools and template caches;
+a graceful restart would carry over the parent's memory growth), runs Locust for the trial's duration,
+and is written to disk the moment it ends. Warm-up is excluded from every steady-state figure by one
+window shared by client and server.
 """
 
 import json
@@ -95,7 +96,7 @@ class Trial:
         live, plan, step = self.live, self.plan, self.step
         if live is not None:
             if self.restart:
-                live.apache.graceful()
+                live.apache.restart()
             offset = live.apache.access_log.stat().st_size
             sessions_before = postgres.sessions_opened(self.monitor) if self.monitor else None
         t0 = time.time()

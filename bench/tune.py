@@ -19,7 +19,7 @@ from bench.errors import UserError
 from bench.knobs import StackSettings
 from bench.plan import VARIANTS, WORKLOADS, Plan
 from bench.results import now_iso, write_json
-from bench.run import Trial, new_run_dir
+from bench.run import Trial, new_run_dir, probe
 from bench.sampler import process_started
 
 DEFAULT_VALUES = "0,1,10,100,1000,10000"
@@ -79,7 +79,6 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
     pids_in = {e.pid for e in window}
     new = pids_in - before
     seconds = max(end - start, 1e-9)
-    connections = sum(1 for e in window if e.keepalive == 0)
     per_pid: dict[int, list] = {}
     for e in entries:
         per_pid.setdefault(e.pid, []).append(e)
@@ -91,6 +90,8 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
         if warm and cold:
             med = float(np.median(warm))
             warmups.append(sum(max(c - med, 0) for c in cold) / 1000)
+    # Whole lives: children that started in the window and stopped serving a second before it ended.
+    lives = [len(rows) for pid, rows in per_pid.items() if pid in new and rows[-1].t < end - 1.0]
     samples = _apache_samples(trial_dir / "samples.jsonl")
     startups = []
     for pid, info in samples.items():
@@ -99,22 +100,36 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
             startups.append((first.t - first.micros / 1e6 - info["created"]) * 1000)
     end_rss = [max(info["rss"]) / 1024 for info in samples.values() if info["rss"]]
     end_pss = [max(info["pss"]) / 1024 for info in samples.values() if info["pss"]]
+    growth, fresh = _growth(samples, per_pid, start)
     return {
         "service_ms_mean": round(float(np.mean([e.micros for e in window])) / 1000, 4) if window else None,
-        "requests_per_connection": round(len(window) / connections, 2) if connections else None,
-        "connections": connections,
+        "requests_per_connection": _requests_per_connection(per_pid, start, end),
+        "connections": sum(1 for e in window if e.keepalive == 0),
         "children_seen": len(pids_in),
         "children_spawned_per_s": round(len(new) / seconds, 3),
-        "requests_per_child": round(len(window) / len(pids_in), 1) if pids_in else None,
+        "requests_per_child": _med(lives),
         "warmup_ms": _med(warmups),
         "startup_ms": _med([s for s in startups if s >= 0]),
         "rss_mb_end_of_life": _med(end_rss),
         "pss_mb_end_of_life": _med(end_pss),
-        "growth_kb_per_request": _growth(samples, per_pid, start),
-        # A warm child's size: its first sample in the steady window (after imports, pool and templates).
-        "fresh_rss_mb": _med([next(r for t, r in zip(info["t"], info["rss"], strict=True) if t >= start) / 1024
-                              for info in samples.values() if any(t >= start for t in info["t"])]),
+        "growth_kb_per_request": growth,
+        "fresh_rss_mb": fresh,
     }
+
+
+def _requests_per_connection(per_pid: dict[int, list], start: float, end: float) -> float | None:
+    """Mean requests of the connections that began and ended in the window.
+
+    A prefork child serves one connection at a time, so in its log lines a connection is a run that
+    starts at keep-alive number %k = 0 and ends before the next one.
+    """
+    lengths = []
+    for rows in per_pid.values():
+        runs = [i for i, e in enumerate(rows) if e.keepalive == 0] + [len(rows)]
+        for a, b in zip(runs, runs[1:], strict=False):
+            if b < len(rows) and rows[a].t >= start and rows[b - 1].t < end:
+                lengths.append(b - a)
+    return round(float(np.mean(lengths)), 2) if lengths else None
 
 
 def _med(values):
@@ -132,7 +147,8 @@ def _apache_samples(path: Path) -> dict[int, dict]:
             if s.get("rss_kb") is not None:
                 info["t"].append(s["t"])
                 info["rss"].append(s["rss_kb"])
-                info["pss"].append(s["pss_kb"] or 0)
+                if s.get("pss_kb") is not None:
+                    info["pss"].append(s["pss_kb"])
     return out
 
 
@@ -144,9 +160,13 @@ def _theil_sen(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.median((y[j] - y[i])[keep] / dx[keep])) if keep.any() else 0.0
 
 
-def _growth(samples: dict[int, dict], per_pid: dict[int, list], start: float) -> float | None:
-    """RSS growth per request (KB): slope of RSS against requests served after the warm-up, median over children."""
-    slopes = []
+def _growth(samples: dict[int, dict], per_pid: dict[int, list], start: float) -> tuple[float | None, float | None]:
+    """RSS growth per request (KB) and a warm child's size before growth (MB), medians over children.
+
+    A Theil-Sen line of RSS against requests served, fitted after the warm-up: its slope is the growth, its
+    value at zero requests the size of a fresh warm child (imports, pool and template included).
+    """
+    slopes, fresh = [], []
     for pid, info in samples.items():
         rows = per_pid.get(pid)
         keep = [i for i, t in enumerate(info["t"]) if t >= start]
@@ -154,11 +174,15 @@ def _growth(samples: dict[int, dict], per_pid: dict[int, list], start: float) ->
             continue
         times = np.array(info["t"])[keep]
         rss = np.array(info["rss"], dtype=float)[keep]
-        done = np.searchsorted(np.array([e.t for e in rows]), times)
+        done = np.searchsorted(np.array([e.t for e in rows]), times).astype(float)
         if done[-1] - done[0] < 100:
             continue
-        slopes.append(_theil_sen(done.astype(float), rss))
-    return None if not slopes else round(float(np.median(slopes)), 4)
+        slope = _theil_sen(done, rss)
+        slopes.append(slope)
+        fresh.append(float(np.median(rss - slope * done)) / 1024)
+    if not slopes:
+        return None, None
+    return round(float(np.median(slopes)), 4), round(float(np.median(fresh)), 3)
 
 
 def build_model(points: list[dict], processes: int) -> tune_model.Model | None:
@@ -188,10 +212,14 @@ def conclude(points: list[dict], processes: int, max_loss: float, budget_mb: flo
     checks = []
     for p in points:
         predicted = stats.median([model.window_rps(p["value"], *t["window_after_start"]) for t in p["trials"]])
-        error = abs(predicted - p["rps"]) / p["rps"] if p.get("rps") else None
+        signed = (predicted - p["rps"]) / p["rps"] if p.get("rps") else None
+        # A point where no child was replaced inside its window says nothing about recycling: the model
+        # predicts R0 there and any difference is run-to-run noise, so it does not count as model error.
+        recycled = p["value"] > 0 and bool(p.get("children_spawned_per_s"))
         checks.append({"value": p["value"], "measured_rps": p["rps"], "predicted_rps": round(predicted, 1),
-                       "error": None if error is None else round(error, 4)})
-    worst = max((c["error"] for c in checks if c["error"] is not None), default=0.0)
+                       "signed_error": None if signed is None else round(signed, 4),
+                       "error": None if signed is None else round(abs(signed), 4), "recycled": recycled})
+    worst = max((c["error"] for c in checks if c["recycled"] and c["error"] is not None), default=0.0)
     rec = tune_model.recommend(model, max_loss, budget_mb, scope)
     source = "model"
     if worst > MODEL_TOLERANCE:
@@ -242,6 +270,9 @@ def advice(record: dict) -> dict:
     if growth is not None:
         sentences.append(f"Memory grows {growth:.2f} KB per request; a child ends its life near "
                          f"{c['recommendation'].get('rss_end_mb') or 0:.0f} MB RSS.")
+        if growth > 0.05 and plan.get("memory_budget_mb") is None:
+            sentences.append("Memory grows with every request and no --memory-budget was given: set one, or "
+                             "this N lets each child reach the size above.")
     if not c["model_ok"]:
         sentences.append(f"The model was off by {100 * c['max_error']:.0f}% at some point, so the value comes "
                          f"from the {c['recommendation']['source']}.")
@@ -280,7 +311,7 @@ def _aggregate(trials: list[dict]) -> dict:
         elif isinstance(value, (int, float)) or value is None:
             m = stats.median(values)
             out[key] = None if m is None else round(m, 4)
-    out["rps_ci95"] = stats.median_ci([t["rps"] for t in trials])
+    out["rps_ci95"] = stats.median_ci([t["rps"] for t in trials]) if len(trials) > 1 else None
     out["flags"] = sorted({f for t in trials for f in t["flags"]})
     return out
 
@@ -317,7 +348,8 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
                      "duration_s": duration, "warmup_s": warmup, "trials": trials},
             "stack": settings.to_dict(),
             "environment": {"machine": machine.machine(),
-                            "versions": machine.versions(None, postgres.settings(live.dsn).get("server_version"))},
+                            "versions": machine.versions(probe(live.url + "/plaintext")[1].get("Server"),
+                                                         postgres.settings(live.dsn).get("server_version"))},
             "points": [], "missing": [], "modes": {},
         }
         # Interleaved like bench run: every point once, then every point again, so drift hits all alike.
@@ -348,6 +380,9 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
                         "flags": result["flags"],
                         "window_after_start": [round(x - apache_started, 3) for x in result["steady"]],
                         **analyze_point(result, run_dir / result["dir"], settings.processes)}
+            if value > 0 and not measured["children_spawned_per_s"]:
+                measured["flags"] = [*measured["flags"], "no child was replaced inside the window: this trial "
+                                     "did not measure recycling (a child outlives the window)"]
             point = _point(record, mode, value)
             point["trials"].append(measured)
             point.update(_aggregate(point["trials"]))

@@ -42,6 +42,8 @@ from reports.narrative import (
     trial_flags,
 )
 from reports.run import Run, dig, num, pair
+from reports.tune_build import build_tune_report
+from reports.tune_run import is_tune_folder
 
 REPORT_DIR = "report"
 SUMMARY_SCHEMA = 1
@@ -50,8 +52,11 @@ SUMMARY_SCHEMA = 1
 def build_report(run_dir: Path) -> Path:
     """Write the report of the run in `run_dir` into `run_dir/report/`; returns the report.html path.
 
-    Raises UserError when the run folder or its results.json cannot be used.
+    A `bench tune` folder (tune.json, no results.json) gets the tune report (reports.tune_build).
+    Raises UserError when the run folder or its results.json (tune.json) cannot be used.
     """
+    if is_tune_folder(run_dir):
+        return build_tune_report(Path(run_dir))
     run = Run.open(run_dir)
     out = run.dir / REPORT_DIR
     try:

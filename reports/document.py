@@ -61,7 +61,16 @@ class FigureBlock:
     skipped: str | None = None  # why the figure is not there
 
 
-Block = Para | Bullets | Table | KeyValues | Pre | FigureBlock
+@dataclass
+class Code:
+    """Literal lines shown open and prominent (directives to paste), unlike Pre's folded config files."""
+
+    text: str
+    caption: str = ""
+    lang: str = ""
+
+
+Block = Para | Bullets | Table | KeyValues | Pre | Code | FigureBlock
 
 
 @dataclass
@@ -92,7 +101,8 @@ main { max-width:1120px; margin:0 auto; padding:28px 28px 60px; background:var(-
 header h1 { font-size:1.55rem; margin:0 0 4px; letter-spacing:-0.01em; }
 header .meta { color:var(--muted); font-size:0.9rem; margin:0; }
 header .meta span + span::before { content:" · "; }
-nav { margin:18px 0 8px; padding:10px 14px; background:var(--soft); border-radius:8px; font-size:0.9rem; }
+nav { margin:18px 0 8px; padding:10px 14px; background:var(--soft); border-radius:8px; font-size:0.9rem;
+      display:flex; flex-wrap:wrap; row-gap:4px; }  /* links wrap between each other, never inside */
 nav a { color:var(--accent); text-decoration:none; margin-right:14px; white-space:nowrap; }
 nav a:hover { text-decoration:underline; }
 section { margin-top:34px; }
@@ -119,6 +129,10 @@ figcaption b { color:var(--fg); }
 .skipped { border:1px dashed var(--line); border-radius:6px; padding:12px 14px; margin:0 0 20px; }
 details { margin:0 0 12px; border:1px solid var(--line); border-radius:6px; padding:6px 12px; }
 summary { cursor:pointer; font-weight:600; }
+.code { margin:0 0 16px; }
+.code .caption { color:var(--muted); font-size:0.85rem; margin:0 0 4px; }
+pre.directives { font-size:1rem; line-height:1.5; font-weight:600; background:#eef7f8;
+                 border-left:4px solid var(--accent); border-radius:0 8px 8px 0; padding:12px 16px; margin:0; }
 pre { overflow-x:auto; font-size:0.8rem; line-height:1.4; background:var(--soft); padding:10px; border-radius:6px; }
 @media print { body { background:#fff; } main { box-shadow:none; } details { border:none; } }
 """
@@ -164,6 +178,9 @@ def _html_block(block: Block) -> str:
         return _html_table(["setting", "value"], [[k, v] for k, v in block.rows], block.caption, numeric=False)
     if isinstance(block, Pre):
         return f"<details><summary>{_e(block.summary)}</summary><pre>{_e(block.text)}</pre></details>"
+    if isinstance(block, Code):
+        cap = f'<p class="caption">{_e(block.caption)}</p>' if block.caption else ""
+        return f'<div class="code">{cap}<pre class="directives">{_e(block.text)}</pre></div>'
     if isinstance(block, FigureBlock):
         if block.png is None:
             return f'<div class="skipped" id="fig-{_e(block.name)}"><b>{_e(block.title)}</b>: ' \
@@ -223,6 +240,12 @@ def _md_table(headers: list[str], rows: list[list[str]], caption: str, numeric: 
     return "\n".join(lines)
 
 
+def _fence(text: str) -> str:
+    # A fence longer than any backtick run inside, so the text cannot close it early.
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
 def _md_block(block: Block) -> str:
     if isinstance(block, Para):
         text = md_escape(block.text)
@@ -237,11 +260,12 @@ def _md_block(block: Block) -> str:
     if isinstance(block, KeyValues):
         return _md_table(["setting", "value"], [[k, v] for k, v in block.rows], block.caption, numeric=False)
     if isinstance(block, Pre):
-        # A fence longer than any backtick run inside, so the file cannot close it early.
-        longest = max((len(m) for m in re.findall(r"`+", block.text)), default=0)
-        fence = "`" * max(3, longest + 1)
+        fence = _fence(block.text)
         return (f"<details><summary>{md_escape(block.summary)}</summary>\n\n{fence}{block.lang}\n"
                 f"{block.text.rstrip()}\n{fence}\n\n</details>")
+    if isinstance(block, Code):
+        cap = f"*{md_escape(block.caption)}*\n\n" if block.caption else ""
+        return f"{cap}{_fence(block.text)}{block.lang}\n{block.text.rstrip()}\n{_fence(block.text)}"
     if isinstance(block, FigureBlock):
         if block.png is None:
             return f"*{md_escape(block.title)}: skipped. {md_escape(block.skipped or '')}*"

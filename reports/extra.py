@@ -1,20 +1,44 @@
-"""Extra report sections that depend on optional files in the run folder.
+"""Extra report sections that depend on optional files in a `bench run` folder.
 
-`tune.json` (written by `bench tune`, issue 5) will add a MaxConnectionsPerChild section here; until that
-format exists this returns nothing. build_report appends whatever this returns to both the HTML and the
-Markdown, so the tuner only has to fill in this function.
+A folder written by `bench tune` (tune.json, no results.json) gets a report of its own (reports.tune_build).
+When a tune.json sits next to a results.json (copied there by hand), the run report gains a short
+MaxConnectionsPerChild section: the directives, the reasoning and the per-mode recommendation.
+build_report appends whatever this returns to both the HTML and the Markdown.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from reports.document import Section
+from bench.errors import UserError
+from reports.document import Block, Code, Para, Section
+from reports.tune_build import recommendation_table
+from reports.tune_narrative import headline
+from reports.tune_run import TUNE_FILE, TuneRun
 
 
 def extra_sections(run_dir: Path) -> list[Section]:
-    """Sections for optional run files (tune.json); none yet."""
-    if not (Path(run_dir) / "tune.json").is_file():
+    """Sections for optional run files (tune.json); none when there is no usable one."""
+    if not (Path(run_dir) / TUNE_FILE).is_file():
         return []
-    # Issue 5: read tune.json (through its own loader with a schema check) and return its section(s).
-    return []
+    try:
+        run = TuneRun.open(run_dir)
+    except UserError:
+        # The run report is about results.json: an optional file it cannot read must not stop it.
+        # `python -m reports` on the tune folder itself reports what is wrong with tune.json.
+        return []
+    blocks: list[Block] = []
+    head = headline(run)
+    if head:
+        blocks.append(Para(head, "headline"))
+    if run.directives:
+        blocks.append(Code("\n".join(run.directives), "Paste into the prefork section of httpd.conf:", "apache"))
+    if run.advice.get("reasoning"):
+        blocks.append(Para(f"Why: {run.advice['reasoning']}"))
+    if run.modes:
+        blocks.append(recommendation_table(run))
+    if not blocks:
+        return []
+    blocks.append(Para(f"From {TUNE_FILE} (bench tune run {run.run_id}); its full report has the sweep, the "
+                       "model's check and the figures.", "note"))
+    return [Section("tune", "MaxConnectionsPerChild (bench tune)", blocks)]

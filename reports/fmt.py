@@ -44,3 +44,12 @@ def fmt_pct(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return DASH
     return f"{value:+.1f}%"
+
+
+def fmt_signed_pct(fraction: float | None) -> str:
+    """A signed fraction as percent, +5.1%; a tiny non-zero one keeps two decimals (-0.01%, not -0.0%)."""
+    if fraction is None or not math.isfinite(fraction):
+        return DASH
+    if fraction != 0 and abs(fraction) < 0.0005:
+        return f"{fraction * 100:+.2f}%"
+    return f"{fraction * 100:+.1f}%"

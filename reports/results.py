@@ -40,8 +40,8 @@ def load_results(path: Path | str) -> dict[str, Any]:
         if not where.exists():
             raise UserError(f"no such run folder: {where}")
         if (file.parent / "tune.json").is_file():
-            raise UserError(f"no {RESULTS_FILE} in {file.parent}: it is a `bench tune` folder (tune.json), "
-                            "which this version cannot report on yet")
+            raise UserError(f"no {RESULTS_FILE} in {file.parent}: it is a `bench tune` folder (tune.json); "
+                            "`python -m reports` builds its report, compare reads `bench run` folders only")
         raise UserError(f"no {RESULTS_FILE} in {file.parent} (is it a run folder?)")
     try:
         text = file.read_text(encoding="utf-8")

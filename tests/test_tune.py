@@ -58,7 +58,10 @@ def test_model_inputs_are_derived_from_the_data(sweep):
     assert model["child_cost_ms"] == pytest.approx(expected_cost, abs=1e-3)
     assert points[5]["warmup_ms"] > 0 and points[5]["startup_ms"] is not None
     assert {c["value"] for c in mode["check"]} == {0, 5}
-    assert mode["max_error"] == max(c["error"] for c in mode["check"])
+    assert mode["max_error"] == max(c["error"] for c in mode["check"] if c["recycled"])
+    assert [c["recycled"] for c in mode["check"]] == [False, True]
+    check5 = mode["check"][1]
+    assert check5["error"] == abs(check5["signed_error"])
     assert data["advice"]["directives"][0].startswith("MaxConnectionsPerChild ")
     assert "KeepAlive Off" in data["advice"]["directives"]
     assert "recommended:" in out.stdout

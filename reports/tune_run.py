@@ -1,0 +1,363 @@
+"""A `bench tune` run folder as the reports see it: tune.json plus the per-trial files, read tolerantly.
+
+`load_tune` is the one place that knows tune.json's schema: an unknown schema or a damaged file is a
+one-line UserError, as for results.json. Past that check every value is read defensively (a missing key,
+a null or a wrong type becomes None), because an interrupted sweep writes fewer fields; unreadable
+per-trial files are recorded in `TuneRun.problems`, never raised.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UserError
+from reports.run import dig, lst, num, obj, pair
+
+TUNE_SCHEMA = 1
+TUNE_FILE = "tune.json"
+MODEL_TOLERANCE = 0.10  # bench.tune.MODEL_TOLERANCE: above this error the tuner falls back to the points
+MODE_ORDER = ("on", "off")
+
+
+def tune_path(path: Path | str) -> Path:
+    p = Path(path)
+    return p / TUNE_FILE if p.is_dir() else p
+
+
+def is_tune_folder(path: Path | str) -> bool:
+    """A folder written by `bench tune`: tune.json and no results.json."""
+    p = Path(path)
+    return p.is_dir() and (p / TUNE_FILE).is_file() and not (p / "results.json").exists()
+
+
+def load_tune(path: Path | str) -> dict[str, Any]:
+    """Read and check tune.json (`path`: the run folder or the file). Raises a one-line UserError when
+    the file is missing, unreadable, not JSON, of an unknown schema, or not shaped like a tune record."""
+    file = tune_path(path)
+    if not file.exists():
+        where = Path(path)
+        raise UserError(f"no such run folder: {where}" if not where.exists() else f"no {TUNE_FILE} in {where}")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {file}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"damaged {file}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") \
+            from None
+    if not isinstance(data, dict):
+        raise UserError(f"damaged {file}: expected a JSON object, found {type(data).__name__}")
+    schema = data.get("schema")
+    # bool is an int in Python; `"schema": true` is damage, not schema 1.
+    if schema != TUNE_SCHEMA or isinstance(schema, bool):
+        shown = "missing" if schema is None else repr(schema)
+        newer = isinstance(schema, int) and not isinstance(schema, bool) and schema > TUNE_SCHEMA
+        hint = "written by a newer suite; upgrade this one to read it" if newer else \
+            f"this suite reads schema {TUNE_SCHEMA}"
+        raise UserError(f"unsupported tune schema {shown} in {file}: {hint}")
+    _check_shape(data, file)
+    return data
+
+
+def _check_shape(data: dict[str, Any], file: Path) -> None:
+    # Only what every reader relies on; extra keys are always allowed (the format grows by adding).
+    if data.get("kind", "tune") != "tune":
+        raise UserError(f"damaged {file}: \"kind\" is {data.get('kind')!r}, expected \"tune\"")
+    for key in ("points", "missing"):
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise UserError(f"damaged {file}: \"{key}\" must be a list of objects")
+    for key in ("plan", "stack", "environment", "modes", "advice"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise UserError(f"damaged {file}: \"{key}\" must be an object or null")
+    for p in data.get("points", []):
+        if p.get("keepalive") not in MODE_ORDER or num(p.get("value")) is None:
+            raise UserError(f"damaged {file}: every point needs \"keepalive\" (on/off) and a numeric \"value\"")
+
+
+def mode_label(mode: str) -> str:
+    return f"keep-alive {mode}"
+
+
+@dataclass
+class Point:
+    """One measured MaxConnectionsPerChild value in one keep-alive mode: medians over its trials."""
+
+    mode: str
+    n: int
+    data: dict[str, Any]
+
+    def stat(self, key: str) -> float | None:
+        return num(self.data.get(key))
+
+    @property
+    def trials(self) -> list[dict[str, Any]]:
+        return [t for t in lst(self.data.get("trials")) if isinstance(t, dict)]
+
+    @property
+    def rps(self) -> float | None:
+        return self.stat("rps")
+
+    @property
+    def ci(self) -> tuple[float, float] | None:
+        """The 95% interval of requests/s; None from a single trial, where bench writes [x, x]."""
+        return pair(self.data.get("rps_ci95")) if len(self.trials) >= 2 else None
+
+    @property
+    def flags(self) -> list[str]:
+        return [str(f) for f in lst(self.data.get("flags"))]
+
+    @property
+    def generator_bound(self) -> bool:
+        return self.data.get("generator_bound") is True
+
+    @property
+    def failures(self) -> float:
+        return self.stat("failures") or 0.0
+
+    @property
+    def label(self) -> str:
+        return f"N = {self.n}, {mode_label(self.mode)}"
+
+    @property
+    def window_s(self) -> float | None:
+        """Length of the steady window (median over trials), from window_after_start."""
+        spans = sorted(w[1] - w[0] for t in self.trials if (w := pair(t.get("window_after_start"))))
+        return spans[(len(spans) - 1) // 2] if spans else None
+
+
+@dataclass
+class Mode:
+    """The tuner's conclusion for one keep-alive mode (tune.json modes[mode]); every part may be absent."""
+
+    mode: str
+    data: dict[str, Any]
+
+    @property
+    def model(self) -> dict[str, Any]:
+        return obj(self.data.get("model"))
+
+    def param(self, key: str) -> float | None:
+        return num(self.model.get(key))
+
+    @property
+    def curve(self) -> list[tuple[int, float | None, float | None, float | None]]:
+        """(N, rps, loss, rss_end_mb) on the model's grid."""
+        out = []
+        for c in lst(self.model.get("curve")):
+            n = num(dig(c, "value"))
+            if n is not None:
+                out.append((int(n), num(c.get("rps")), num(c.get("loss")), num(c.get("rss_end_mb"))))
+        return sorted(out)
+
+    @property
+    def checks(self) -> list[dict[str, Any]]:
+        return [c for c in lst(self.data.get("check")) if isinstance(c, dict) and num(c.get("value")) is not None]
+
+    @property
+    def max_error(self) -> float | None:
+        return num(self.data.get("max_error"))
+
+    @property
+    def model_ok(self) -> bool | None:
+        ok = self.data.get("model_ok")
+        return ok if isinstance(ok, bool) else None
+
+    @property
+    def recommendation(self) -> dict[str, Any] | None:
+        rec = self.data.get("recommendation")
+        return rec if isinstance(rec, dict) and num(rec.get("value")) is not None else None
+
+    @property
+    def rec_n(self) -> int | None:
+        rec = self.recommendation
+        return None if rec is None else int(num(rec["value"]) or 0)
+
+    @property
+    def rec_loss(self) -> tuple[float | None, str]:
+        """The recommendation's throughput loss and whether it was predicted or measured."""
+        rec = self.recommendation or {}
+        if num(rec.get("predicted_loss")) is not None:
+            return num(rec["predicted_loss"]), "predicted"
+        if num(rec.get("measured_loss")) is not None:
+            return num(rec["measured_loss"]), "measured"
+        return None, ""
+
+    @property
+    def source(self) -> str | None:
+        rec = self.recommendation
+        return None if rec is None or not rec.get("source") else str(rec["source"])
+
+    @property
+    def within(self) -> bool | None:
+        rec = self.recommendation
+        w = None if rec is None else rec.get("within")
+        return w if isinstance(w, bool) else None
+
+    @property
+    def reason(self) -> str | None:
+        r = self.data.get("reason")
+        return None if r is None else str(r)
+
+
+@dataclass
+class TuneRun:
+    dir: Path
+    data: dict[str, Any]
+    problems: list[str] = field(default_factory=list)  # unreadable per-trial files, for the caveats
+
+    @classmethod
+    def open(cls, run_dir: Path | str) -> TuneRun:
+        run_dir = Path(run_dir)
+        return cls(run_dir, load_tune(run_dir))
+
+    # --- top level -------------------------------------------------------------------------------
+    @property
+    def run_id(self) -> str:
+        return str(self.data.get("run_id") or self.dir.name)
+
+    @property
+    def complete(self) -> bool:
+        return self.data.get("complete") is True
+
+    @property
+    def plan(self) -> dict[str, Any]:
+        return obj(self.data.get("plan"))
+
+    @property
+    def stack(self) -> dict[str, Any]:
+        return obj(self.data.get("stack"))
+
+    @property
+    def machine(self) -> dict[str, Any]:
+        return obj(dig(self.data, "environment", "machine"))
+
+    @property
+    def versions(self) -> dict[str, Any]:
+        return obj(dig(self.data, "environment", "versions"))
+
+    @property
+    def workload(self) -> str:
+        return str(self.plan.get("workload") or "?")
+
+    @property
+    def variant(self) -> str:
+        return str(self.plan.get("variant") or "?")
+
+    @property
+    def processes(self) -> int | None:
+        p = num(self.stack.get("processes"))
+        return None if p is None else int(p)
+
+    @property
+    def advice(self) -> dict[str, Any]:
+        return obj(self.data.get("advice"))
+
+    @property
+    def directives(self) -> list[str]:
+        return [str(d) for d in lst(self.advice.get("directives"))]
+
+    @property
+    def advice_mode(self) -> str | None:
+        m = self.advice.get("mode")
+        return m if m in MODE_ORDER else None
+
+    @property
+    def missing(self) -> list[dict[str, Any]]:
+        return [m for m in lst(self.data.get("missing")) if isinstance(m, dict)]
+
+    # --- points and modes ------------------------------------------------------------------------
+    @cached_property
+    def points(self) -> list[Point]:
+        pts = [Point(str(p["keepalive"]), int(num(p["value"]) or 0), p) for p in lst(self.data.get("points"))]
+        return sorted(pts, key=lambda p: (MODE_ORDER.index(p.mode), p.n))
+
+    @property
+    def modes(self) -> list[str]:
+        """The keep-alive modes in a fixed order: planned, measured or concluded."""
+        seen = {str(m) for m in lst(self.plan.get("keepalive"))} | {p.mode for p in self.points} \
+            | set(obj(self.data.get("modes")))
+        return [m for m in MODE_ORDER if m in seen]
+
+    def mode_points(self, mode: str) -> list[Point]:
+        return [p for p in self.points if p.mode == mode]
+
+    def point(self, mode: str, n: int) -> Point | None:
+        return next((p for p in self.points if p.mode == mode and p.n == n), None)
+
+    def conclusion(self, mode: str) -> Mode:
+        return Mode(mode, obj(obj(self.data.get("modes")).get(mode)))
+
+    # --- files -----------------------------------------------------------------------------------
+    def trial_path(self, trial: dict[str, Any]) -> Path | None:
+        rel = trial.get("dir")
+        if not isinstance(rel, str) or not rel:
+            return None
+        path = (self.dir / rel).resolve()
+        # tune.json must not make the report read outside its own run folder.
+        if not path.is_relative_to(self.dir.resolve()):
+            self.problems.append(f"trial dir {rel!r} points outside the run folder; ignored")
+            return None
+        return path
+
+    def rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.dir.resolve()))
+        except ValueError:
+            return str(path)
+
+    def trial_json(self, trial: dict[str, Any]) -> dict[str, Any] | None:
+        base = self.trial_path(trial)
+        if base is None or not (base / "trial.json").is_file():
+            return None
+        try:
+            data = json.loads((base / "trial.json").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            self.problems.append(f"{self.rel(base / 'trial.json')}: unreadable ({exc})")
+            return None
+        return data if isinstance(data, dict) else None
+
+    def samples(self, trial: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The trial's samples.jsonl, or None when absent; damaged lines (a torn last line) are skipped."""
+        base = self.trial_path(trial)
+        if base is None or not (base / "samples.jsonl").is_file():
+            return None
+        path = base / "samples.jsonl"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problems.append(f"{self.rel(path)}: unreadable ({exc})")
+            return None
+        rows, bad = [], 0
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                bad += 1
+                continue
+            if isinstance(row, dict) and num(row.get("t")) is not None:
+                rows.append(row)
+            else:
+                bad += 1
+        if bad:
+            self.problems.append(f"{self.rel(path)}: {bad} damaged line(s) skipped")
+        return rows
+
+    def httpd_conf(self) -> tuple[str, str] | None:
+        """(trial dir, text) of the first trial folder that kept its generated httpd.conf."""
+        for p in self.points:
+            for t in p.trials:
+                base = self.trial_path(t)
+                if base is not None and (base / "httpd.conf").is_file():
+                    try:
+                        return self.rel(base), (base / "httpd.conf").read_text(encoding="utf-8", errors="replace")
+                    except OSError:
+                        continue
+        return None
