@@ -250,6 +250,11 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
             stack_info = settings.to_dict() | {"pg_port": live.pg.port if live.pg else None}
         record = RunRecord(run_dir, plan.to_dict(), stack_info, environment,
                            "embedded" if live else "url", checks)
+        if live is not None:
+            # Also as files beside results.json; kept inline so results.json alone reproduces the setup.
+            record.data["httpd_conf"] = live.apache.conf.read_text()
+            record.data["postgres_settings"] = pg_settings
+            record.write()
         if live is None:
             checks.append("--url run: only client-side data (no access log, server CPU or memory)")
         for line in checks:
