@@ -19,7 +19,7 @@ from bench.errors import UserError
 from bench.knobs import StackSettings
 from bench.plan import VARIANTS, WORKLOADS, Plan
 from bench.results import now_iso, write_json
-from bench.run import Trial, new_run_dir, probe
+from bench.run import Trial, new_run_dir, prime, probe
 from bench.sampler import process_started
 
 DEFAULT_VALUES = "0,1,10,100,1000,10000"
@@ -126,8 +126,10 @@ def _requests_per_connection(per_pid: dict[int, list], start: float, end: float)
     lengths = []
     for rows in per_pid.values():
         runs = [i for i, e in enumerate(rows) if e.keepalive == 0] + [len(rows)]
+        # The last run is whole too when the child exited (stopped serving a second before the end).
+        exited = rows[-1].t < end - 1.0
         for a, b in zip(runs, runs[1:], strict=False):
-            if b < len(rows) and rows[a].t >= start and rows[b - 1].t < end:
+            if (b < len(rows) or exited) and rows[a].t >= start and rows[b - 1].t < end:
                 lengths.append(b - a)
     return round(float(np.mean(lengths)), 2) if lengths else None
 
@@ -185,19 +187,29 @@ def _growth(samples: dict[int, dict], per_pid: dict[int, list], start: float) ->
     return round(float(np.median(slopes)), 4), round(float(np.median(fresh)), 3)
 
 
+def unrecycled_rps(points: list[dict]) -> float | None:
+    """The rate without recycling: the median over every trial in which no child was replaced.
+
+    N = 0 and any N whose children outlived the window ran the same server; pooling their trials makes
+    the baseline that every loss is measured against less hostage to one noisy trial.
+    """
+    return stats.median([t["rps"] for p in points for t in p["trials"]
+                         if p["value"] == 0 or not t.get("children_spawned_per_s")])
+
+
 def build_model(points: list[dict], processes: int) -> tune_model.Model | None:
     """Model inputs from the measured points of one keep-alive mode."""
     base = next((p for p in points if p["value"] == 0 and p.get("rps")), None)
     if base is None:
         return None
-    recycled = [p for p in points if p["value"] > 0]
-    spawning = [p for p in recycled if p.get("children_spawned_per_s")]
+    spawning = [p for p in points if p["value"] > 0 and p.get("children_spawned_per_s")]
     warmup = stats.median([p["warmup_ms"] for p in spawning]) or base.get("warmup_ms") or 0.0
     startup = stats.median([p["startup_ms"] for p in spawning]) or 0.0
     k = stats.median([p["requests_per_connection"] for p in points]) or 1.0
-    service_ms = base.get("service_ms_mean") or 1000 * processes / base["rps"]
+    r0 = unrecycled_rps(points) or base["rps"]
+    service_ms = base.get("service_ms_mean") or 1000 * processes / r0
     return tune_model.Model(
-        r0=base["rps"], child_max_rps=1000 / service_ms, child_cost_s=(warmup + startup) / 1000,
+        r0=r0, child_max_rps=1000 / service_ms, child_cost_s=(warmup + startup) / 1000,
         requests_per_connection=k, fresh_rss_mb=base.get("fresh_rss_mb"),
         growth_kb_per_request=base.get("growth_kb_per_request"), processes=processes)
 
@@ -223,7 +235,7 @@ def conclude(points: list[dict], processes: int, max_loss: float, budget_mb: flo
     rec = tune_model.recommend(model, max_loss, budget_mb, scope)
     source = "model"
     if worst > MODEL_TOLERANCE:
-        measured = tune_model.recommend_measured(points, max_loss, budget_mb, scope, processes)
+        measured = tune_model.recommend_measured(points, model.r0, max_loss, budget_mb, scope, processes)
         if measured is not None:
             rec, source = measured, "measured points"
     curve = [{"value": n, "rps": round(model.rps(n), 1), "loss": round(model.loss(n), 5),
@@ -353,6 +365,7 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
             "points": [], "missing": [], "modes": {},
         }
         # Interleaved like bench run: every point once, then every point again, so drift hits all alike.
+        prime(live.url, plan)
         todo = [(t, k, v) for t in range(1, trials + 1) for k in keepalive_modes for v in values]
         record["missing"] = [{"keepalive": "on" if k else "off", "value": v, "trial": t} for t, k, v in todo]
         write_json(run_dir / "tune.json", record)
@@ -410,6 +423,10 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
         stack.down(live.state)
 
 
+def _opt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def summary_text(record: dict) -> str:
     """The terminal summary: measured points, the model's check, the directive lines."""
     lines = [f"{'keepalive':<9} {'N':>6} {'req/s':>9} {'p99 ms':>7} {'children/s':>10} {'req/child':>9} "
@@ -420,8 +437,8 @@ def summary_text(record: dict) -> str:
             chk = checks.get(p["value"], {})
             lines.append(
                 f"{mode:<9} {p['value']:>6} {p['rps'] or 0:>9,.0f} {p['p99_ms'] or 0:>7.2f} "
-                f"{p['children_spawned_per_s']:>10.2f} {p['requests_per_child'] or 0:>9,.0f} "
-                f"{p['requests_per_connection'] or 0:>8.1f} {p['rss_mb_end_of_life'] or 0:>7.1f}  "
+                f"{p['children_spawned_per_s']:>10.2f} {_opt(p['requests_per_child'], ',.0f'):>9} "
+                f"{_opt(p['requests_per_connection'], '.1f'):>8} {_opt(p['rss_mb_end_of_life'], '.1f'):>7}  "
                 + (f"{chk['predicted_rps']:,.0f} ({100 * chk['error']:.1f}% off)" if chk.get("error") is not None
                    else "-"))
     if record["missing"]:

@@ -86,14 +86,11 @@ def recommend(model: Model, max_loss: float, budget_mb: float | None, scope: str
     return pick(fitting[-1] if fitting else grid[0], False)
 
 
-def recommend_measured(points: list[dict], max_loss: float, budget_mb: float | None, scope: str,
+def recommend_measured(points: list[dict], r0: float, max_loss: float, budget_mb: float | None, scope: str,
                        processes: int) -> dict | None:
     """Fallback when the model is off: the smallest measured N that met the loss and memory limits."""
-    base = next((p for p in points if p["value"] == 0), None)
-    if base is None or not base.get("rps"):
-        return None
     for p in sorted((p for p in points if p["value"] > 0), key=lambda p: p["value"]):
-        loss = 1 - p["rps"] / base["rps"]
+        loss = 1 - p["rps"] / r0
         if loss <= max_loss and fits_budget(p.get("rss_mb_end_of_life"), budget_mb, scope, processes):
             return {"value": p["value"], "measured_loss": round(loss, 4), "rss_end_mb": p.get("rss_mb_end_of_life"),
                     "within": True}

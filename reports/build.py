@@ -5,28 +5,13 @@ Reads nothing but the run folder (DESIGN: a report can be rebuilt years later on
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
 from reports import charts
 from reports.analysis import Analysis, analyze, cpu_ms_per_request, trial_label
-from reports.document import (
-    Block,
-    Bullets,
-    Document,
-    FigureBlock,
-    KeyValues,
-    Para,
-    Pre,
-    Section,
-    Table,
-    render_html,
-    render_markdown,
-)
+from reports.document import Block, Bullets, Document, FigureBlock, KeyValues, Para, Pre, Section, Table
 from reports.extra import extra_sections
-from reports.files import write_atomic
 from reports.fmt import DASH, fmt_ci, fmt_num, fmt_ratio
 from reports.narrative import (
     SPLIT_METHOD,
@@ -41,11 +26,20 @@ from reports.narrative import (
     split_sentences,
     trial_flags,
 )
+from reports.report_parts import (
+    bullets,
+    caveat_note,
+    environment_blocks,
+    figure_files,
+    kv,
+    meta_line,
+    prepare_out,
+    write_report,
+)
 from reports.run import Run, dig, num, pair
 from reports.tune_build import build_tune_report
 from reports.tune_run import is_tune_folder
 
-REPORT_DIR = "report"
 SUMMARY_SCHEMA = 1
 
 
@@ -58,20 +52,11 @@ def build_report(run_dir: Path) -> Path:
     if is_tune_folder(run_dir):
         return build_tune_report(Path(run_dir))
     run = Run.open(run_dir)
-    out = run.dir / REPORT_DIR
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        charts.clear_old(out)
-    except OSError as exc:
-        raise UserError(f"cannot write the report into {out}: {exc.strerror or exc}") from None
+    out = prepare_out(run, charts.FIGURES)
     an = analyze(run)
     figures, notes = _figures(run, an, out)
     cav = caveats(run, an)  # after the figures: they record unreadable trial files in run.problems
-    doc = compose(run, an, figures, notes, cav)
-    write_atomic(out / "report.html", render_html(doc))
-    write_atomic(out / "report.md", render_markdown(doc))
-    write_atomic(out / "summary.json", json.dumps(summary(run, an, figures, cav), indent=2) + "\n")
-    return out / "report.html"
+    return write_report(out, compose(run, an, figures, notes, cav), summary(run, an, figures, cav))
 
 
 def _figures(run: Run, an: Analysis, out: Path) -> tuple[dict[str, FigureBlock], dict[str, list[str]]]:
@@ -166,15 +151,7 @@ def trials_table(run: Run) -> Table:
                  collapsed=f"Every trial ({len(rows)}), in the order run")
 
 
-def _kv(data: dict[str, Any], skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    return [(str(k), setting_text(v)) for k, v in data.items() if k not in skip]
-
-
 # --- document ------------------------------------------------------------------------------------
-def _bullets(lines: list[str]) -> list[Block]:
-    return [Bullets(lines)] if lines else []
-
-
 def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[str, list[str]],
             cav: list[str]) -> Document:
     heads = headline_rows(run, an)
@@ -190,11 +167,9 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
     lines = [s for r in heads if (s := rate_sentence(run, r))]
     lines += split_sentences(an)
     cap, cap_basis = capacity_sentences(run, an)
-    summary_blocks += _bullets(lines + cap)
+    summary_blocks += bullets(lines + cap)
     if cav:
-        n = len(cav)
-        summary_blocks.append(Para(f"{n} caveat{'s apply' if n > 1 else ' applies'} to this run: "
-                                   "see Caveats below.", "note"))
+        summary_blocks.append(caveat_note(cav, "run"))
 
     throughput: list[Block] = [throughput_table(an), figs["fig1-rps"]]
     if an.speedups:
@@ -211,8 +186,8 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
         per_process += [Bullets(cap), capacity_table(an), Para(cap_basis, "note")]
     per_process += [figs["fig4a-per-process-rps"], figs["fig4b-per-process-timeline"]]
 
-    memory = _bullets(memory_sentences(run, an) + notes.get("memory", [])) + [figs["fig5-memory"]]
-    cost = _bullets(cost_sentences(run, an))
+    memory = bullets(memory_sentences(run, an) + notes.get("memory", [])) + [figs["fig5-memory"]]
+    cost = bullets(cost_sentences(run, an))
     table = cost_table(an)
     if any(cell != DASH for row in table.rows for cell in row[2:]):  # a --url run has none of it
         cost.append(table)
@@ -220,7 +195,7 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
         cost.append(speedup_table(an.cpu_speedups, "Requests per server CPU-second relative to the baseline "
                                                    "(the efficiency view: independent of the load generator)"))
     cost.append(figs["fig6-cost"])
-    over_time = _bullets(notes.get("timeline", [])) + [figs["fig7-timeline"]]
+    over_time = bullets(notes.get("timeline", [])) + [figs["fig7-timeline"]]
 
     cav_blocks: list[Block] = [Bullets(cav, "warning")] if cav else [Para("None found in this run's data.")]
     flags = trial_flags(run)
@@ -239,23 +214,17 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
         Section("setup", "Machine, versions and settings", setup_blocks(run)),
     ]
     sections += extra_sections(run.dir)
-    meta = [f"run {run.run_id}", f"created {run.data.get('created') or DASH}",
-            "complete" if run.complete else "INCOMPLETE", f"source: {run.source}",
-            f"{len(run.trials())} trials", f"suite {run.versions.get('suite_commit') or DASH}"]
+    meta = meta_line(run, "run", f"source: {run.source}", f"{len(run.trials())} trials")
     return Document(f"mod_python persistence benchmark: run {run.run_id}", meta, sections)
 
 
 def setup_blocks(run: Run) -> list[Block]:
-    blocks: list[Block] = []
-    if run.machine:
-        blocks.append(KeyValues(_kv(run.machine), "Machine"))
-    if run.versions:
-        blocks.append(KeyValues(_kv(run.versions), "Versions"))
-    plan = _kv(run.plan, skip=("order",))
+    blocks = environment_blocks(run)
+    plan = kv(run.plan, skip=("order",))
     if plan:
         blocks.append(KeyValues(plan, "Plan (bench run options)"))
     if run.stack is not None:
-        blocks.append(KeyValues(_kv(run.stack), "Stack (generated Apache and PostgreSQL settings)"))
+        blocks.append(KeyValues(kv(run.stack), "Stack (generated Apache and PostgreSQL settings)"))
     else:
         blocks.append(Para("No stack settings: this run measured a server it did not start (--url).", "note"))
     if run.checks:
@@ -329,8 +298,5 @@ def summary(run: Run, an: Analysis, figs: dict[str, FigureBlock], cav: list[str]
         },
         "missing_trials": [trial_label(m) for m in run.missing_trials()],
         "caveats": cav,
-        "figures": {
-            name: ({"png": f"{name}.png", "svg": f"{name}.svg"} if b.png is not None else {"skipped": b.skipped})
-            for name, b in figs.items()
-        },
+        "figures": figure_files(figs),
     }

@@ -287,10 +287,3 @@ def chart_timeline(run: Run, an: Analysis, out_dir: Path) -> tuple[FigureBlock, 
         notes.append(f"Within the steady window the per-second rate varied by at most {worst[0] * 100:.1f}% "
                      f"(coefficient of variation over whole seconds, worst trial: {worst[1]}).")
     return _save(F.timeline_figure(panels), name, out_dir, caption), notes
-
-
-def clear_old(out_dir: Path) -> None:
-    """Remove figures of an earlier build, so a figure skipped now does not linger from before."""
-    for name in FIGURES:
-        for ext in ("png", "svg"):
-            (out_dir / f"{name}.{ext}").unlink(missing_ok=True)

@@ -213,24 +213,22 @@ def speedup_figure(speedups: Sequence[Bar], split: Sequence[Bar] = ()) -> Figure
     """
     fig = _figure(10 if split else 8, 4.2)
     axes = fig.subplots(1, 2 if split else 1, squeeze=False)[0]
-    ax = axes[0]
-    _grouped_bars(ax, speedups, log=True, suffix="x")
+    _ratio_bars(axes[0], speedups, "requests/s relative to naive (log scale)", "Speedup over naive (95% CI)")
+    if split:
+        _ratio_bars(axes[1], split, "factor (log scale)", "Where the speedup comes from (2x2 log-ratio split)",
+                    colors=SPLIT_COLORS)
+    return fig
+
+
+def _ratio_bars(ax, bars: Sequence[Bar], ylabel: str, title: str, colors: dict[str, str] | None = None) -> None:
+    """Ratios as bars on a log axis, growing up or down from the dashed 1x line."""
+    _grouped_bars(ax, bars, log=True, suffix="x", colors=colors)
     ax.axhline(1.0, color="#555555", linewidth=0.8, linestyle="--")
     ax.yaxis.set_major_formatter(_times_formatter())
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
-    ax.set_ylabel("requests/s relative to naive (log scale)")
-    ax.set_title("Speedup over naive (95% CI)")
-    _pad_log(ax, speedups)
-    if split:
-        ax2 = axes[1]
-        _grouped_bars(ax2, split, log=True, suffix="x", colors=SPLIT_COLORS)
-        ax2.axhline(1.0, color="#555555", linewidth=0.8, linestyle="--")
-        ax2.yaxis.set_major_formatter(_times_formatter())
-        ax2.yaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
-        ax2.set_ylabel("factor (log scale)")
-        ax2.set_title("Where the speedup comes from (2x2 log-ratio split)")
-        _pad_log(ax2, split)
-    return fig
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    _pad_log(ax, bars)
 
 
 def _pad_log(ax, bars: Sequence[Bar]) -> None:

@@ -1,8 +1,9 @@
-"""A run folder as the reports see it: results.json plus the per-trial files, read tolerantly.
+"""Run folders as the reports see them, read tolerantly: `RunFolder`, what every run folder has (its record
+and the per-trial files), and `Run`, a `bench run` folder (results.json).
 
 Everything here follows docs/results-format.md. Values are read defensively (a missing key, a null or a
 wrong type becomes None) because a report must still be built from an interrupted run or from an older
-suite that wrote fewer fields; damaged per-trial files are recorded in `Run.problems`, never raised.
+suite that wrote fewer fields; damaged per-trial files are recorded in `RunFolder.problems`, never raised.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from reports.results import load_results
 
@@ -81,24 +82,28 @@ class Cell:
 
 
 @dataclass
-class Run:
+class RunFolder:
+    """What every run folder has, `bench run`'s (results.json) or `bench tune`'s (tune.json): the record
+    (`data`, checked by `load`) and the per-trial files below it, read tolerantly."""
+
     dir: Path
     data: dict[str, Any]
     problems: list[str] = field(default_factory=list)  # unreadable per-trial files, for the caveats
 
+    @staticmethod
+    def load(run_dir: Path) -> dict[str, Any]:
+        """The folder's record, checked; raises a one-line UserError."""
+        raise NotImplementedError
+
     @classmethod
-    def open(cls, run_dir: Path | str) -> Run:
+    def open(cls, run_dir: Path | str) -> Self:
         run_dir = Path(run_dir)
-        return cls(run_dir, load_results(run_dir))
+        return cls(run_dir, cls.load(run_dir))
 
     # --- top level -------------------------------------------------------------------------------
     @property
     def run_id(self) -> str:
         return str(self.data.get("run_id") or self.dir.name)
-
-    @property
-    def source(self) -> str:
-        return str(self.data.get("source") or "embedded")
 
     @property
     def complete(self) -> bool:
@@ -109,17 +114,91 @@ class Run:
         return obj(self.data.get("plan"))
 
     @property
-    def stack(self) -> dict[str, Any] | None:
-        stack = self.data.get("stack")
-        return stack if isinstance(stack, dict) else None
-
-    @property
     def machine(self) -> dict[str, Any]:
         return obj(dig(self.data, "environment", "machine"))
 
     @property
     def versions(self) -> dict[str, Any]:
         return obj(dig(self.data, "environment", "versions"))
+
+    # --- files -----------------------------------------------------------------------------------
+    def default_trial_dir(self, trial: dict[str, Any]) -> str | None:
+        """Where a trial that names no `dir` lives; None: nowhere known."""
+        return None
+
+    def trial_path(self, trial: dict[str, Any]) -> Path | None:
+        rel = trial.get("dir")
+        if not isinstance(rel, str) or not rel:
+            rel = self.default_trial_dir(trial)
+            if rel is None:
+                return None
+        path = (self.dir / rel).resolve()
+        # The record must not make the report read outside its own run folder.
+        if not path.is_relative_to(self.dir.resolve()):
+            self.problems.append(f"trial dir {rel!r} points outside the run folder; ignored")
+            return None
+        return path
+
+    def rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.dir.resolve()))
+        except ValueError:
+            return str(path)
+
+    def read_json(self, path: Path) -> Any:
+        """The JSON in `path`, or None when it is absent or unreadable (recorded in `problems`)."""
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            self.problems.append(f"{self.rel(path)}: unreadable ({exc})")
+            return None
+
+    def samples(self, trial: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The trial's samples.jsonl, or None when absent; damaged lines (a torn last line after a crash)
+        are skipped."""
+        base = self.trial_path(trial)
+        if base is None or not (base / "samples.jsonl").is_file():
+            return None
+        path = base / "samples.jsonl"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problems.append(f"{self.rel(path)}: unreadable ({exc})")
+            return None
+        rows, bad = [], 0
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                bad += 1
+                continue
+            if isinstance(row, dict) and num(row.get("t")) is not None:
+                rows.append(row)
+            else:
+                bad += 1
+        if bad:
+            self.problems.append(f"{self.rel(path)}: {bad} damaged line(s) skipped")
+        return rows
+
+
+class Run(RunFolder):
+    """A `bench run` folder: results.json plus the per-trial files."""
+
+    load = staticmethod(load_results)
+
+    # --- top level -------------------------------------------------------------------------------
+    @property
+    def source(self) -> str:
+        return str(self.data.get("source") or "embedded")
+
+    @property
+    def stack(self) -> dict[str, Any] | None:
+        stack = self.data.get("stack")
+        return stack if isinstance(stack, dict) else None
 
     @property
     def checks(self) -> list[str]:
@@ -146,23 +225,22 @@ class Run:
                 return c
         return None
 
+    def _planned_then_found(self, plan_key: str, key: str) -> list[str]:
+        # The plan's order first (what the user asked for), then anything else the results hold.
+        names = [str(v) for v in lst(self.plan.get(plan_key))]
+        for entry in lst(self.data.get("results")):
+            v = dig(entry, key)
+            if v and str(v) not in names:
+                names.append(str(v))
+        return names
+
     @property
     def workloads(self) -> list[str]:
-        # The plan's order first (what the user asked for), then anything else the results hold.
-        seen = [str(w) for w in lst(self.plan.get("workloads"))]
-        for entry in lst(self.data.get("results")):
-            w = dig(entry, "workload")
-            if w and str(w) not in seen:
-                seen.append(str(w))
-        return seen
+        return self._planned_then_found("workloads", "workload")
 
     @property
     def variants(self) -> list[str]:
-        present = [str(v) for v in lst(self.plan.get("variants"))]
-        for entry in lst(self.data.get("results")):
-            v = dig(entry, "variant")
-            if v and str(v) not in present:
-                present.append(str(v))
+        present = self._planned_then_found("variants", "variant")
         known = [v for v in CANONICAL_VARIANTS if v in present]
         return known + [v for v in present if v not in CANONICAL_VARIANTS]
 
@@ -191,47 +269,24 @@ class Run:
         return missing
 
     # --- files -----------------------------------------------------------------------------------
-    def trial_path(self, trial: dict[str, Any]) -> Path | None:
-        rel = trial.get("dir")
-        if not isinstance(rel, str) or not rel:
-            seq = num(trial.get("seq"))
-            if seq is None:
-                return None
-            rel = f"trials/{int(seq):03d}-{trial.get('workload')}-{trial.get('variant')}"
-        path = (self.dir / rel).resolve()
-        # A results.json must not make the report read outside its own run folder.
-        if not path.is_relative_to(self.dir.resolve()):
-            self.problems.append(f"trial dir {rel!r} points outside the run folder; ignored")
+    def default_trial_dir(self, trial: dict[str, Any]) -> str | None:
+        seq = num(trial.get("seq"))
+        if seq is None:
             return None
-        return path
-
-    def _read_json(self, path: Path) -> Any:
-        if not path.is_file():
-            return None
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            self.problems.append(f"{self._rel(path)}: unreadable ({exc})")
-            return None
-
-    def _rel(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.dir.resolve()))
-        except ValueError:
-            return str(path)
+        return f"trials/{int(seq):03d}-{trial.get('workload')}-{trial.get('variant')}"
 
     def timeline(self, trial: dict[str, Any]) -> dict[str, Any] | None:
         """The trial's timeline.json, checked: seconds/requests of equal length, per_pid lists."""
         base = self.trial_path(trial)
         if base is None:
             return None
-        data = self._read_json(base / "timeline.json")
+        data = self.read_json(base / "timeline.json")
         if not isinstance(data, dict):
             return None
         seconds = [num(s) for s in lst(data.get("seconds"))]
         requests = [num(r) for r in lst(data.get("requests"))]
         if not seconds or len(seconds) != len(requests) or None in seconds or None in requests:
-            self.problems.append(f"{self._rel(base / 'timeline.json')}: seconds/requests missing or uneven")
+            self.problems.append(f"{self.rel(base / 'timeline.json')}: seconds/requests missing or uneven")
             return None
         per_pid = {}
         for pid, series in obj(data.get("per_pid")).items():
@@ -247,34 +302,6 @@ class Run:
             "per_pid": per_pid,
         }
 
-    def samples(self, trial: dict[str, Any]) -> list[dict[str, Any]] | None:
-        """The trial's samples.jsonl; damaged lines (e.g. a torn last line after a crash) are skipped."""
-        base = self.trial_path(trial)
-        if base is None or not (base / "samples.jsonl").is_file():
-            return None
-        path = base / "samples.jsonl"
-        rows, bad = [], 0
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            self.problems.append(f"{self._rel(path)}: unreadable ({exc})")
-            return None
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                continue
-            if isinstance(row, dict) and num(row.get("t")) is not None:
-                rows.append(row)
-            else:
-                bad += 1
-        if bad:
-            self.problems.append(f"{self._rel(path)}: {bad} damaged line(s) skipped")
-        return rows
-
     def httpd_conf(self) -> str | None:
         path = self.dir / "httpd.conf"
         try:
@@ -283,5 +310,5 @@ class Run:
             return None
 
     def postgresql_conf(self) -> dict[str, Any] | None:
-        data = self._read_json(self.dir / "postgresql.conf.json")
+        data = self.read_json(self.dir / "postgresql.conf.json")
         return data if isinstance(data, dict) else None

@@ -7,11 +7,9 @@ as written (summary.json repeats them unrounded), only the loss against N = 0 is
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
 from reports import tune_charts
 from reports.document import (
     Block,
@@ -24,12 +22,19 @@ from reports.document import (
     Pre,
     Section,
     Table,
-    render_html,
-    render_markdown,
 )
-from reports.files import write_atomic
 from reports.fmt import DASH, fmt_ci, fmt_num, fmt_signed_pct
 from reports.narrative import setting_text
+from reports.report_parts import (
+    bullets,
+    caveat_note,
+    environment_blocks,
+    figure_files,
+    kv,
+    meta_line,
+    prepare_out,
+    write_report,
+)
 from reports.run import lst, num, pair
 from reports.tune_charts import signed_error
 from reports.tune_narrative import (
@@ -45,7 +50,6 @@ from reports.tune_narrative import (
 )
 from reports.tune_run import TuneRun, mode_label
 
-REPORT_DIR = "report"
 SUMMARY_SCHEMA = 1
 POINT_KEYS = ("rps", "rps_ci95", "server_rps", "p99_ms", "failures", "generator_bound", "flags",
               "children_seen", "children_spawned_per_s", "requests_per_child", "requests_per_connection",
@@ -59,12 +63,7 @@ def build_tune_report(run_dir: Path) -> Path:
     Raises UserError when tune.json is missing, damaged or of an unknown schema.
     """
     run = TuneRun.open(run_dir)
-    out = run.dir / REPORT_DIR
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        tune_charts.clear_old(out)
-    except OSError as exc:
-        raise UserError(f"cannot write the report into {out}: {exc.strerror or exc}") from None
+    out = prepare_out(run, tune_charts.FIGURES)
     figs = {}
     for fn in (tune_charts.chart_throughput, tune_charts.chart_memory, tune_charts.chart_check):
         block = fn(run, out)
@@ -72,11 +71,7 @@ def build_tune_report(run_dir: Path) -> Path:
     block, child_notes = tune_charts.chart_child_memory(run, out)
     figs[block.name] = block
     cav = caveats(run, child_notes)  # after the figures: they record unreadable trial files in run.problems
-    doc = compose(run, figs, cav)
-    write_atomic(out / "report.html", render_html(doc))
-    write_atomic(out / "report.md", render_markdown(doc))
-    write_atomic(out / "summary.json", json.dumps(summary(run, figs, cav), indent=2) + "\n")
-    return out / "report.html"
+    return write_report(out, compose(run, figs, cav), summary(run, figs, cav))
 
 
 # --- tables --------------------------------------------------------------------------------------
@@ -177,15 +172,7 @@ def trials_table(run: TuneRun) -> Table:
                  collapsed=f"Every trial ({len(rows)}; window: seconds after Apache started)")
 
 
-def _kv(data: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(str(k), setting_text(v)) for k, v in data.items()]
-
-
 # --- document ------------------------------------------------------------------------------------
-def _bullets(lines: list[str], kind: str = "") -> list[Block]:
-    return [Bullets(lines, kind)] if lines else []
-
-
 def compose(run: TuneRun, figs: dict[str, FigureBlock], cav: list[str]) -> Document:
     head = headline(run)
     rec: list[Block] = [Para(head, "headline")] if head else []
@@ -201,11 +188,10 @@ def compose(run: TuneRun, figs: dict[str, FigureBlock], cav: list[str]) -> Docum
     if run.modes:
         rec += [recommendation_table(run), Bullets([mode_sentence(run, m) for m in run.modes])]
     if cav:
-        rec.append(Para(f"{len(cav)} caveat{'s apply' if len(cav) > 1 else ' applies'} to this sweep: see Caveats "
-                        "below.", "note"))
+        rec.append(caveat_note(cav, "sweep"))
 
-    throughput: list[Block] = [points_table(run), *_bullets(loss_sentences(run)), figs["tune1-throughput"]]
-    model: list[Block] = [*_bullets(model_sentences(run))]
+    throughput: list[Block] = [points_table(run), *bullets(loss_sentences(run)), figs["tune1-throughput"]]
+    model: list[Block] = [*bullets(model_sentences(run))]
     table = model_table(run)
     if table is not None:
         model.append(table)
@@ -216,8 +202,8 @@ def compose(run: TuneRun, figs: dict[str, FigureBlock], cav: list[str]) -> Docum
         "children, after paying the measured start-up and warm-up; Apache's prefork parent replaces exited "
         "children in its once-a-second maintenance pass, doubling how many it starts per pass (simulated). "
         "Memory at the end of a life is the fresh size plus the growth per request x N x k.", "note")]
-    recycling: list[Block] = [*_bullets(recycling_sentences(run)), recycling_table(run)]
-    memory: list[Block] = [*_bullets(memory_sentences(run)), memory_table(run), figs["tune2-memory"],
+    recycling: list[Block] = [*bullets(recycling_sentences(run)), recycling_table(run)]
+    memory: list[Block] = [*bullets(memory_sentences(run)), memory_table(run), figs["tune2-memory"],
                            figs["tune4-child-memory"]]
     cav_blocks: list[Block] = [Bullets(cav, "warning")] if cav else [Para("None found in this sweep's data.")]
 
@@ -230,22 +216,16 @@ def compose(run: TuneRun, figs: dict[str, FigureBlock], cav: list[str]) -> Docum
         Section("caveats", "Caveats", cav_blocks),
         Section("setup", "Machine, versions and settings", setup_blocks(run)),
     ]
-    meta = [f"tune {run.run_id}", f"created {run.data.get('created') or DASH}",
-            "complete" if run.complete else "INCOMPLETE", f"{run.variant}/{run.workload}",
-            f"{len(run.points)} points", f"suite {run.versions.get('suite_commit') or DASH}"]
+    meta = meta_line(run, "tune", f"{run.variant}/{run.workload}", f"{len(run.points)} points")
     return Document(f"mod_python MaxConnectionsPerChild tuning: run {run.run_id}", meta, sections)
 
 
 def setup_blocks(run: TuneRun) -> list[Block]:
-    blocks: list[Block] = []
-    if run.machine:
-        blocks.append(KeyValues(_kv(run.machine), "Machine"))
-    if run.versions:
-        blocks.append(KeyValues(_kv(run.versions), "Versions"))
+    blocks = environment_blocks(run)
     if run.plan:
-        blocks.append(KeyValues(_kv(run.plan), "Plan (bench tune options)"))
+        blocks.append(KeyValues(kv(run.plan), "Plan (bench tune options)"))
     if run.stack:
-        blocks.append(KeyValues(_kv(run.stack), "Stack (Apache and PostgreSQL settings; the sweep sets KeepAlive "
+        blocks.append(KeyValues(kv(run.stack), "Stack (Apache and PostgreSQL settings; the sweep sets KeepAlive "
                                                 "and MaxConnectionsPerChild per point)"))
     top = [(k, setting_text(run.data.get(k))) for k in ("run_id", "kind", "created", "finished", "complete")]
     top.append(("tune schema", setting_text(run.data.get("schema"))))
@@ -289,8 +269,5 @@ def summary(run: TuneRun, figs: dict[str, FigureBlock], cav: list[str]) -> dict[
         "points": points,
         "missing": run.missing,
         "caveats": cav,
-        "figures": {
-            name: ({"png": f"{name}.png", "svg": f"{name}.svg"} if b.png is not None else {"skipped": b.skipped})
-            for name, b in figs.items()
-        },
+        "figures": figure_files(figs),
     }

@@ -40,13 +40,6 @@ def _save(fig: Figure, name: str, out_dir: Path, caption: str) -> FigureBlock:
     return save_figure(fig, out_dir, name, FIGURES[name], caption)
 
 
-def clear_old(out_dir: Path) -> None:
-    """Remove figures of an earlier build, so a figure skipped now does not linger from before."""
-    for name in FIGURES:
-        for ext in ("png", "svg"):
-            (out_dir / f"{name}.{ext}").unlink(missing_ok=True)
-
-
 def _span(run: TuneRun) -> tuple[float, float] | None:
     """The N range the model's curves are drawn over: the measured and recommended N, widened."""
     ns = [p.n for p in run.points if p.n > 0 and sane(p.n)]

@@ -3,19 +3,19 @@
 `load_tune` is the one place that knows tune.json's schema: an unknown schema or a damaged file is a
 one-line UserError, as for results.json. Past that check every value is read defensively (a missing key,
 a null or a wrong type becomes None), because an interrupted sweep writes fewer fields; unreadable
-per-trial files are recorded in `TuneRun.problems`, never raised.
+per-trial files are recorded in `TuneRun.problems` (reports.run.RunFolder), never raised.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
-from reports.run import dig, lst, num, obj, pair
+from reports.json_file import read_record, record_path, unsupported_schema
+from reports.run import RunFolder, dig, lst, num, obj, pair
 
 TUNE_SCHEMA = 1
 TUNE_FILE = "tune.json"
@@ -24,8 +24,7 @@ MODE_ORDER = ("on", "off")
 
 
 def tune_path(path: Path | str) -> Path:
-    p = Path(path)
-    return p / TUNE_FILE if p.is_dir() else p
+    return record_path(path, TUNE_FILE)
 
 
 def is_tune_folder(path: Path | str) -> bool:
@@ -37,29 +36,12 @@ def is_tune_folder(path: Path | str) -> bool:
 def load_tune(path: Path | str) -> dict[str, Any]:
     """Read and check tune.json (`path`: the run folder or the file). Raises a one-line UserError when
     the file is missing, unreadable, not JSON, of an unknown schema, or not shaped like a tune record."""
+    data = read_record(path, TUNE_FILE)
     file = tune_path(path)
-    if not file.exists():
-        where = Path(path)
-        raise UserError(f"no such run folder: {where}" if not where.exists() else f"no {TUNE_FILE} in {where}")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read {file}: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"damaged {file}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") \
-            from None
-    if not isinstance(data, dict):
-        raise UserError(f"damaged {file}: expected a JSON object, found {type(data).__name__}")
     schema = data.get("schema")
     # bool is an int in Python; `"schema": true` is damage, not schema 1.
     if schema != TUNE_SCHEMA or isinstance(schema, bool):
-        shown = "missing" if schema is None else repr(schema)
-        newer = isinstance(schema, int) and not isinstance(schema, bool) and schema > TUNE_SCHEMA
-        hint = "written by a newer suite; upgrade this one to read it" if newer else \
-            f"this suite reads schema {TUNE_SCHEMA}"
-        raise UserError(f"unsupported tune schema {shown} in {file}: {hint}")
+        raise unsupported_schema("tune", schema, TUNE_SCHEMA, file)
     _check_shape(data, file)
     return data
 
@@ -205,41 +187,15 @@ class Mode:
         return None if r is None else str(r)
 
 
-@dataclass
-class TuneRun:
-    dir: Path
-    data: dict[str, Any]
-    problems: list[str] = field(default_factory=list)  # unreadable per-trial files, for the caveats
+class TuneRun(RunFolder):
+    """A `bench tune` folder: tune.json plus the per-trial files."""
 
-    @classmethod
-    def open(cls, run_dir: Path | str) -> TuneRun:
-        run_dir = Path(run_dir)
-        return cls(run_dir, load_tune(run_dir))
+    load = staticmethod(load_tune)
 
     # --- top level -------------------------------------------------------------------------------
     @property
-    def run_id(self) -> str:
-        return str(self.data.get("run_id") or self.dir.name)
-
-    @property
-    def complete(self) -> bool:
-        return self.data.get("complete") is True
-
-    @property
-    def plan(self) -> dict[str, Any]:
-        return obj(self.data.get("plan"))
-
-    @property
     def stack(self) -> dict[str, Any]:
         return obj(self.data.get("stack"))
-
-    @property
-    def machine(self) -> dict[str, Any]:
-        return obj(dig(self.data, "environment", "machine"))
-
-    @property
-    def versions(self) -> dict[str, Any]:
-        return obj(dig(self.data, "environment", "versions"))
 
     @property
     def workload(self) -> str:
@@ -294,61 +250,10 @@ class TuneRun:
         return Mode(mode, obj(obj(self.data.get("modes")).get(mode)))
 
     # --- files -----------------------------------------------------------------------------------
-    def trial_path(self, trial: dict[str, Any]) -> Path | None:
-        rel = trial.get("dir")
-        if not isinstance(rel, str) or not rel:
-            return None
-        path = (self.dir / rel).resolve()
-        # tune.json must not make the report read outside its own run folder.
-        if not path.is_relative_to(self.dir.resolve()):
-            self.problems.append(f"trial dir {rel!r} points outside the run folder; ignored")
-            return None
-        return path
-
-    def rel(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.dir.resolve()))
-        except ValueError:
-            return str(path)
-
     def trial_json(self, trial: dict[str, Any]) -> dict[str, Any] | None:
         base = self.trial_path(trial)
-        if base is None or not (base / "trial.json").is_file():
-            return None
-        try:
-            data = json.loads((base / "trial.json").read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            self.problems.append(f"{self.rel(base / 'trial.json')}: unreadable ({exc})")
-            return None
+        data = None if base is None else self.read_json(base / "trial.json")
         return data if isinstance(data, dict) else None
-
-    def samples(self, trial: dict[str, Any]) -> list[dict[str, Any]] | None:
-        """The trial's samples.jsonl, or None when absent; damaged lines (a torn last line) are skipped."""
-        base = self.trial_path(trial)
-        if base is None or not (base / "samples.jsonl").is_file():
-            return None
-        path = base / "samples.jsonl"
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            self.problems.append(f"{self.rel(path)}: unreadable ({exc})")
-            return None
-        rows, bad = [], 0
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                continue
-            if isinstance(row, dict) and num(row.get("t")) is not None:
-                rows.append(row)
-            else:
-                bad += 1
-        if bad:
-            self.problems.append(f"{self.rel(path)}: {bad} damaged line(s) skipped")
-        return rows
 
     def httpd_conf(self) -> tuple[str, str] | None:
         """(trial dir, text) of the first trial folder that kept its generated httpd.conf."""

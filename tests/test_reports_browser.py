@@ -10,7 +10,6 @@ Chromium is required (Debian package `chromium`): without it this test FAILS, it
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
 import shutil
@@ -18,7 +17,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -26,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reports_helpers import fixtures
 
 from reports.build import build_report
 from reports.compare import compare_runs
@@ -39,16 +38,6 @@ TESTS = Path(__file__).resolve().parent
 ARTIFACTS = TESTS / "artifacts"
 FIXTURE_RUNS = TESTS / "fixtures" / "runs"
 TIMEOUT = 30.0
-
-
-def _fixtures():
-    name = "reports_test_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, TESTS / "fixtures" / "make_fixtures.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 class WebSocket:
@@ -258,10 +247,10 @@ def _check_page(page: Page, path: Path, min_images: int) -> dict[str, Any]:
 
 
 def test_report_renders_in_chromium(chromium: Page, reports_dir: Path) -> None:
-    run = reports_dir / _fixtures().EMBEDDED_ID
+    run = reports_dir / fixtures().EMBEDDED_ID
     html = build_report(run)
     result = _check_page(chromium, html, min_images=8)
-    assert _fixtures().EMBEDDED_ID in result["h1"]
+    assert fixtures().EMBEDDED_ID in result["h1"]
     shot = chromium.call("Page.captureScreenshot", {"format": "png"})
     ARTIFACTS.mkdir(exist_ok=True)
     png = base64.b64decode(shot["data"])
@@ -270,12 +259,12 @@ def test_report_renders_in_chromium(chromium: Page, reports_dir: Path) -> None:
 
 
 def test_url_run_report_renders_in_chromium(chromium: Page, reports_dir: Path) -> None:
-    html = build_report(reports_dir / _fixtures().URL_ID)
+    html = build_report(reports_dir / fixtures().URL_ID)
     _check_page(chromium, html, min_images=3)
 
 
 def test_compare_page_renders_in_chromium(chromium: Page, reports_dir: Path, tmp_path: Path) -> None:
-    fx = _fixtures()
+    fx = fixtures()
     base = reports_dir / fx.EMBEDDED_ID
     other = fx.make_run(tmp_path, run_id="20261127-000000", scale={("db", "pooled"): 0.7})
     result = compare_runs([base, other], out=tmp_path / "cmp")

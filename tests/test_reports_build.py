@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import importlib.util
 import json
 import math
 import re
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reports_helpers import copy_folder, edit_json, fixtures
 
 from reports.build import build_report
 from reports.charts import FIGURES
@@ -29,16 +29,6 @@ TESTS = Path(__file__).resolve().parent
 FIXTURE_RUNS = sorted(p for p in (TESTS / "fixtures" / "runs").iterdir() if (p / "results.json").is_file())
 PAYLOAD = '<script>alert("This should not be displayed in a browser alert box.");</script>'
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _fixtures():
-    name = "reports_test_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, TESTS / "fixtures" / "make_fixtures.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 @pytest.fixture(scope="module")
@@ -67,17 +57,11 @@ def built(request, all_built) -> dict[str, Any]:
 
 
 def _copy(tmp_path: Path, run_id: str | None = None) -> Path:
-    fx = _fixtures()
-    src = TESTS / "fixtures" / "runs" / (run_id or fx.EMBEDDED_ID)
-    dest = tmp_path / src.name
-    shutil.copytree(src, dest)
-    return dest
+    return copy_folder(TESTS / "fixtures" / "runs" / (run_id or fixtures().EMBEDDED_ID), tmp_path)
 
 
 def _edit(run: Path, fn) -> None:
-    data = json.loads((run / "results.json").read_text())
-    fn(data)
-    (run / "results.json").write_text(json.dumps(data))
+    edit_json(run / "results.json", fn)
 
 
 def _build(run: Path) -> tuple[str, str, dict]:
@@ -258,7 +242,7 @@ def test_setup_section_shows_machine_versions_and_httpd_conf(built) -> None:
 
 # --- the --url run -------------------------------------------------------------------------------
 def test_url_run_skips_server_figures_with_a_note(all_built) -> None:
-    b = all_built[_fixtures().URL_ID]
+    b = all_built[fixtures().URL_ID]
     page, md, summ = b["html"], b["md"], b["summary"]
     figs = summ["figures"]
     assert "png" in figs["fig1-rps"] and "png" in figs["fig2-speedup"] and "png" in figs["fig3-latency"]
@@ -299,7 +283,7 @@ def test_caveats_follow_the_data(tmp_path: Path) -> None:
 
 
 def test_caveats_are_only_those_that_apply(all_built) -> None:
-    text = " ".join(all_built[_fixtures().EMBEDDED_ID]["summary"]["caveats"])
+    text = " ".join(all_built[fixtures().EMBEDDED_ID]["summary"]["caveats"])
     assert "failed" not in text and "disagree" not in text
     assert "incomplete" not in text and "--url" not in text and "Quick run" not in text
     assert "KeepAlive was on" in text  # a fact about this run's settings, not boilerplate
@@ -307,7 +291,7 @@ def test_caveats_are_only_those_that_apply(all_built) -> None:
 
 
 def test_incomplete_run_lists_missing_trials(tmp_path: Path) -> None:
-    run = _fixtures().make_run(tmp_path, stop_after=5)
+    run = fixtures().make_run(tmp_path, stop_after=5)
     page, md, summ = _build(run)
     assert summ["complete"] is False
     assert summ["missing_trials"] == ["#006 db pooled trial 2", "#007 fortunes naive trial 2",
@@ -356,7 +340,7 @@ def test_run_without_results_or_trial_files_still_builds(tmp_path: Path) -> None
 
 # --- the 2x2 split -------------------------------------------------------------------------------
 def test_2x2_split_decomposes_the_speedup(tmp_path: Path) -> None:
-    run = _fixtures().make_run(tmp_path, variants=("naive", "pool-only", "cache-only", "pooled"))
+    run = fixtures().make_run(tmp_path, variants=("naive", "pool-only", "cache-only", "pooled"))
     page, md, summ = _build(run)
     rps = {(c["workload"], c["variant"]): c["rps"] for c in summ["cells"]}
     splits = {s["workload"]: s for s in summ["split"]}
@@ -466,7 +450,7 @@ def test_extra_sections_stub(tmp_path: Path) -> None:
 
 def test_synthetic_fixtures_are_present_and_current(tmp_path: Path) -> None:
     # Without the committed fixtures the parametrized tests above would silently run on nothing.
-    fx = _fixtures()
+    fx = fixtures()
     for run_id, kwargs in ((fx.EMBEDDED_ID, {}), (fx.URL_ID, {"source": "url"})):
         committed = TESTS / "fixtures" / "runs" / run_id / "results.json"
         assert committed.is_file(), (

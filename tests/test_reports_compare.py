@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from reports_helpers import copy_folder, fixtures
 
 from bench.errors import UserError
 from reports.cli import main
@@ -17,26 +15,13 @@ from reports.compare import EXIT_REGRESSION, compare_runs
 TESTS = Path(__file__).resolve().parent
 
 
-def _fixtures():
-    name = "reports_test_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, TESTS / "fixtures" / "make_fixtures.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture
 def base(tmp_path: Path) -> Path:
-    src = TESTS / "fixtures" / "runs" / _fixtures().EMBEDDED_ID
-    dest = tmp_path / src.name
-    shutil.copytree(src, dest)
-    return dest
+    return copy_folder(TESTS / "fixtures" / "runs" / fixtures().EMBEDDED_ID, tmp_path)
 
 
 def _run(tmp_path: Path, run_id: str, **kwargs) -> Path:
-    return _fixtures().make_run(tmp_path, run_id=run_id, **kwargs)
+    return fixtures().make_run(tmp_path, run_id=run_id, **kwargs)
 
 
 def _edit(run: Path, fn) -> None:

@@ -8,7 +8,6 @@ dropped to keep it small). Every test builds into a temporary copy, so the fixtu
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import re
 import shutil
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reports_helpers import copy_folder, edit_json, load_module
 
 from reports import tune_figures as TF
 from reports.build import build_report
@@ -30,34 +30,17 @@ FIXTURE = next(p for p in sorted((TESTS / "fixtures" / "tune").iterdir()) if (p 
 PAYLOAD = '<script>alert("This should not be displayed in a browser alert box.");</script>'
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-
-
-def _browser_helpers():
-    # The run report's browser test holds the Chromium fixture and the page checks; load it by path so
-    # this works whatever pytest's import mode (the same module object when pytest already imported it).
-    name = "test_reports_browser"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, TESTS / "test_reports_browser.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-browser = _browser_helpers()
+# The run report's browser test holds the Chromium fixture and the page checks.
+browser = load_module("test_reports_browser", TESTS / "test_reports_browser.py")
 chromium = browser.chromium  # the headless Chromium fixture, used by test_tune_report_renders_in_chromium
 
 
 def _copy(tmp_path: Path) -> Path:
-    dest = tmp_path / FIXTURE.name
-    shutil.copytree(FIXTURE, dest)
-    return dest
+    return copy_folder(FIXTURE, tmp_path)
 
 
 def _edit(run: Path, fn) -> None:
-    data = json.loads((run / "tune.json").read_text())
-    fn(data)
-    (run / "tune.json").write_text(json.dumps(data))
+    edit_json(run / "tune.json", fn)
 
 
 def _build(run: Path) -> dict[str, Any]:
