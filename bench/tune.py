@@ -100,7 +100,7 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
             startups.append((first.t - first.micros / 1e6 - info["created"]) * 1000)
     end_rss = [max(info["rss"]) / 1024 for info in samples.values() if info["rss"]]
     end_pss = [max(info["pss"]) / 1024 for info in samples.values() if info["pss"]]
-    growth, fresh = _growth(samples, per_pid, start)
+    growth, fresh = _growth(samples, per_pid, (start + end) / 2)
     return {
         "service_ms_mean": round(float(np.mean([e.micros for e in window])) / 1000, 4) if window else None,
         "requests_per_connection": _requests_per_connection(per_pid, start, end),
@@ -165,8 +165,9 @@ def _theil_sen(x: np.ndarray, y: np.ndarray) -> float:
 def _growth(samples: dict[int, dict], per_pid: dict[int, list], start: float) -> tuple[float | None, float | None]:
     """RSS growth per request (KB) and a warm child's size before growth (MB), medians over children.
 
-    A Theil-Sen line of RSS against requests served, fitted after the warm-up: its slope is the growth, its
-    value at zero requests the size of a fresh warm child (imports, pool and template included).
+    A Theil-Sen line of RSS against requests served, fitted to the samples from `start` on (the second half
+    of the steady window: a child that warmed late, on a loaded machine, has its one-off step before it):
+    its slope is the growth, its value at zero requests the size of a fresh warm child.
     """
     slopes, fresh = [], []
     for pid, info in samples.items():
@@ -177,7 +178,7 @@ def _growth(samples: dict[int, dict], per_pid: dict[int, list], start: float) ->
         times = np.array(info["t"])[keep]
         rss = np.array(info["rss"], dtype=float)[keep]
         done = np.searchsorted(np.array([e.t for e in rows]), times).astype(float)
-        if done[-1] - done[0] < 100:
+        if done[-1] - done[0] < 50:
             continue
         slope = _theil_sen(done, rss)
         slopes.append(slope)

@@ -137,8 +137,8 @@ def test_conclude_checks_model_against_points():
     recycled = {"value": 10, "rps": 20.0, "warmup_ms": 50.0, "startup_ms": 10.0, "children_spawned_per_s": 2.0,
                 "requests_per_connection": 1.0, "fresh_rss_mb": 30.0, "growth_kb_per_request": None,
                 "rss_mb_end_of_life": 30.0, "service_ms_mean": 0.5}
-    base["trials"] = [{"window_after_start": [2.0, 10.0]}]
-    recycled["trials"] = [{"window_after_start": [2.0, 10.0]}]
+    base["trials"] = [{"window_after_start": [2.0, 10.0], "rps": 4000.0, "children_spawned_per_s": 0.0}]
+    recycled["trials"] = [{"window_after_start": [2.0, 10.0], "rps": 20.0, "children_spawned_per_s": 2.0}]
     c = tune.conclude([base, recycled], 4, 0.01, None, "child")
     assert c["model"]["child_cost_ms"] == pytest.approx(60.0)
     assert c["model"]["child_max_rps"] == pytest.approx(2000.0)
