@@ -200,7 +200,7 @@ class Trial:
     def abort(self) -> None:
         if self.locust is not None:
             self.locust.stop()
-        if self.sampler is not None and self.sampler._thread.is_alive():
+        if self.sampler is not None and self.sampler.running:
             self.sampler.stop()
 
 
