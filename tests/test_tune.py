@@ -28,7 +28,7 @@ def tune_json(env: dict) -> dict:
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     env = tune_env(tmp_path_factory.mktemp("tune"))
-    r = bench_cli("tune", "--workload", "db", "--values", "0,5", "--keepalive", "off",
+    r = bench_cli("tune", "--workload", "db", "--values", "0,1", "--keepalive", "on",
                   "--port", str(procs.free_port()), *COMMON, env=env, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
     return r, tune_json(env), env
@@ -37,33 +37,36 @@ def sweep(tmp_path_factory):
 def test_recycling_really_happened(sweep):
     _, data, env = sweep
     points = {p["value"]: p for p in data["points"]}
-    assert set(points) == {0, 5} and data["complete"] and data["missing"] == []
-    assert points[5]["children_seen"] > points[0]["children_seen"] == 2
-    assert points[0]["children_spawned_per_s"] == 0 and points[5]["children_spawned_per_s"] > 0
-    assert points[5]["requests_per_connection"] == pytest.approx(1.0)  # keep-alive off: one request each
-    assert points[5]["requests_per_child"] < 10  # 5 connections per child, one request each
+    assert set(points) == {0, 1} and data["complete"] and data["missing"] == []
+    assert points[1]["children_seen"] > points[0]["children_seen"] == 2
+    assert points[0]["children_spawned_per_s"] == 0 and points[1]["children_spawned_per_s"] > 0
+    # Apache counts connections: with keep-alive one connection carries MaxKeepAliveRequests (100) + 1
+    # requests, so "1 per child" is 101 requests per child.
+    assert points[1]["requests_per_connection"] == pytest.approx(101, abs=1)
+    assert points[1]["requests_per_child"] == pytest.approx(101, abs=1)
     run = next(Path(env["BENCH_RUNS_DIR"]).iterdir())
-    assert "MaxConnectionsPerChild 5\n" in (run / points[5]["trials"][0]["dir"] / "httpd.conf").read_text()
+    assert "MaxConnectionsPerChild 1\n" in (run / points[1]["trials"][0]["dir"] / "httpd.conf").read_text()
 
 
 def test_model_inputs_are_derived_from_the_data(sweep):
     out, data, _ = sweep
-    mode = data["modes"]["off"]
+    mode = data["modes"]["on"]
     points = {p["value"]: p for p in data["points"]}
     model = mode["model"]
     assert model["r0"] == points[0]["rps"]
     assert model["per_process_rps"] == pytest.approx(points[0]["rps"] / 2, rel=1e-3)
     assert model["child_max_rps"] == pytest.approx(1000 / points[0]["service_ms_mean"], rel=1e-3)
-    expected_cost = (points[5]["warmup_ms"] or 0) + (points[5]["startup_ms"] or 0)
+    expected_cost = (points[1]["warmup_ms"] or 0) + (points[1]["startup_ms"] or 0)
     assert model["child_cost_ms"] == pytest.approx(expected_cost, abs=1e-3)
-    assert points[5]["warmup_ms"] > 0 and points[5]["startup_ms"] is not None
-    assert {c["value"] for c in mode["check"]} == {0, 5}
+    assert points[1]["warmup_ms"] > 0 and points[1]["startup_ms"] is not None
+    assert model["requests_per_connection"] == pytest.approx(101, abs=1)
+    assert {c["value"] for c in mode["check"]} == {0, 1}
     assert mode["max_error"] == max(c["error"] for c in mode["check"] if c["recycled"])
     assert [c["recycled"] for c in mode["check"]] == [False, True]
     check5 = mode["check"][1]
     assert check5["error"] == abs(check5["signed_error"])
     assert data["advice"]["directives"][0].startswith("MaxConnectionsPerChild ")
-    assert "KeepAlive Off" in data["advice"]["directives"]
+    assert "KeepAlive On" in data["advice"]["directives"]
     assert "recommended:" in out.stdout
     assert stats.median([1.0]) == 1.0
 
