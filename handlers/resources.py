@@ -25,20 +25,13 @@ VARIANTS = ("naive", "pool-only", "cache-only", "pooled")
 _settings = {"dsn": None, "pool_size": 1, "template_dir": None}
 _pool = None
 _compiled = {}
-_stats = {"compiles": 0, "connects": 0}
 
 
 def configure(dsn, pool_size, template_dir):
     _settings.update(dsn=dsn, pool_size=pool_size, template_dir=template_dir)
 
 
-def stats():
-    """Counters for tests and headers: how often this process compiled and connected."""
-    return dict(_stats)
-
-
 def _connect():
-    _stats["connects"] += 1
     conn = psycopg2.connect(_settings["dsn"])
     conn.autocommit = True
     return conn
@@ -48,7 +41,6 @@ def _compile(name):
     path = os.path.join(_settings["template_dir"], name)
     with open(path, "rb") as f:
         source = _psp.parsestring(f.read())
-    _stats["compiles"] += 1
     return compile(source, path, "exec")
 
 
@@ -65,7 +57,6 @@ def _get_pool():
     if _pool is None:
         # minconn=1 opens the connection now, in the child, on its first request.
         _pool = psycopg2.pool.SimpleConnectionPool(1, _settings["pool_size"], dsn=_settings["dsn"])
-        _stats["connects"] += 1
     return _pool
 
 
@@ -100,7 +91,6 @@ class Resources:
             # fails: discard it and retry once on a fresh one.
             pool.putconn(conn, close=True)
             self.cold = True
-            _stats["connects"] += 1
             conn = _getconn(pool)
             try:
                 result = work(conn)
