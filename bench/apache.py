@@ -8,6 +8,8 @@ import urllib.request
 from pathlib import Path
 from string import Template
 
+import psutil
+
 from bench import paths, procs
 from bench.errors import UserError
 from bench.knobs import StackSettings
@@ -89,8 +91,6 @@ class Apache:
             return None
 
     def children(self) -> list[int]:
-        import psutil
-
         pid = self.pid()
         if not procs.alive(pid):
             return []

@@ -44,14 +44,18 @@ class StackSettings:
             self.check_connection_budget()
         return self
 
+    @property
+    def connections_needed(self) -> int:
+        """Each process may hold its pool and, serving a connect-per-request variant, one more; +3 for us."""
+        return self.processes * (self.pool_size + 1) + 3
+
     def check_connection_budget(self) -> None:
-        """Processes x pool size must fit PostgreSQL's max_connections (with room for the suite)."""
-        needed = self.processes * self.pool_size + 3
-        if needed > self.pg_max_connections:
+        """The worst case must fit PostgreSQL's max_connections, or naive requests meet "too many clients"."""
+        if self.connections_needed > self.pg_max_connections:
             raise UserError(
-                f"--processes {self.processes} x --pool-size {self.pool_size} needs {needed} PostgreSQL "
-                f"connections but max_connections is {self.pg_max_connections}: lower one or raise "
-                "--pg-max-connections"
+                f"--processes {self.processes} x (--pool-size {self.pool_size} + 1 per-request connection) needs "
+                f"{self.connections_needed} PostgreSQL connections but max_connections is "
+                f"{self.pg_max_connections}: lower one or raise --pg-max-connections"
             )
 
     def to_dict(self) -> dict:

@@ -82,12 +82,10 @@ def preflight(plan: Plan, settings: StackSettings | None, base_url: str) -> tupl
                             "(expected 200)")
         server_header = headers.get("Server", server_header)
     if settings is not None:
-        needed = settings.processes * (settings.pool_size + 1) + 3
+        # StackSettings.validate() already refused a budget that does not fit; say what was checked.
         checks.append(f"PostgreSQL connections: {settings.processes} processes x (pool {settings.pool_size} + 1 "
-                      f"per-request) + 3 = {needed} <= max_connections {settings.pg_max_connections}: ok")
-        if needed > settings.pg_max_connections:
-            raise UserError(f"{needed} PostgreSQL connections may be needed but max_connections is "
-                            f"{settings.pg_max_connections}: lower --processes or raise --pg-max-connections")
+                      f"per-request) + 3 = {settings.connections_needed} <= max_connections "
+                      f"{settings.pg_max_connections}: ok")
         if plan.users > settings.processes:
             checks.append(f"{plan.users} users on {settings.processes} Apache processes: requests will queue in "
                           "the listen backlog and latency includes the wait")

@@ -153,7 +153,8 @@ def test_up_status_down_leaves_nothing(tmp_path):
     (["--processes", "0"], "--processes 0 is out of range"),
     (["--keepalive", "maybe"], "--keepalive 'maybe' is not valid"),
     (["--pool-size", "0"], "--pool-size 0 is out of range"),
-    (["--processes", "60", "--pool-size", "2"], "needs 123 PostgreSQL connections"),
+    (["--processes", "40", "--pool-size", "2"], "needs 123 PostgreSQL connections"),
+    (["--processes", "49"], "needs 101 PostgreSQL connections"),
     (["--max-connections-per-child", "-1"], "--max-connections-per-child -1 is out of range"),
 ])
 def test_bad_knobs_are_one_line_errors(args, message):
