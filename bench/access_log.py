@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.stats import percentiles_ms
+from bench.record.stats import percentiles_ms
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The `bench` command: up, status, down (and run, tune, report as they land)."""
+"""The `bench` command: up, status, down, run, tune, report, compare."""
 
 import argparse
 import json
@@ -7,10 +7,26 @@ import sys
 from pathlib import Path
 
 from bench import knobs, plan, stack
-from bench.errors import UserError
+from bench.record.errors import Parser, UserError
+from bench.vocabulary import DEFAULT_VARIANTS, DEFAULT_WORKLOADS, VARIANTS, WORKLOADS
 
-QUICK = {"trials": 2, "duration": 10.0, "warmup": 3.0}
-FULL = {"trials": 3, "duration": 25.0, "warmup": 5.0}
+# command -> option -> (full, quick): every default that --quick changes, in one table.
+DEFAULTS: dict[str, dict[str, tuple]] = {
+    "run": {"trials": (3, 2), "duration": (25.0, 10.0), "warmup": (5.0, 3.0)},
+    "tune": {"trials": (2, 1), "duration": (20.0, 8.0), "warmup": (4.0, 2.0),
+             "values": ("0,1,10,100,1000,10000", "0,10,1000")},
+}
+
+
+def _default(args, command: str, option: str):
+    """The option's value: as given, else the full or quick default of `command`."""
+    given = getattr(args, option)
+    return given if given is not None else DEFAULTS[command][option][1 if args.quick else 0]
+
+
+def _defaults_text(command: str, option: str) -> str:
+    full, quick = (format(v, "g") if isinstance(v, float) else v for v in DEFAULTS[command][option])
+    return f"default {full}; quick {quick}"
 
 
 def _up(args) -> int:
@@ -45,18 +61,17 @@ def _down(args) -> int:
 
 
 def _plan_from_args(args) -> plan.Plan:
-    defaults = QUICK if args.quick else FULL
-    workloads = list(plan.WORKLOADS) if args.all else list(plan.DEFAULT_WORKLOADS)
-    variants = list(plan.VARIANTS) if args.all else list(plan.DEFAULT_VARIANTS)
+    workloads = list(WORKLOADS) if args.all else list(DEFAULT_WORKLOADS)
+    variants = list(VARIANTS) if args.all else list(DEFAULT_VARIANTS)
     if args.workloads:
-        workloads = plan.parse_list("--workloads", args.workloads, plan.WORKLOADS)
+        workloads = plan.parse_list("--workloads", args.workloads, WORKLOADS)
     if args.variants:
-        variants = plan.parse_list("--variants", args.variants, plan.VARIANTS)
+        variants = plan.parse_list("--variants", args.variants, VARIANTS)
     return plan.Plan(
         workloads=workloads, variants=variants, users=args.users,
-        duration_s=args.duration if args.duration is not None else defaults["duration"],
-        warmup_s=args.warmup if args.warmup is not None else defaults["warmup"],
-        trials=args.trials if args.trials is not None else defaults["trials"],
+        duration_s=_default(args, "run", "duration"),
+        warmup_s=_default(args, "run", "warmup"),
+        trials=_default(args, "run", "trials"),
         queries=args.queries, locust_processes=args.locust_processes, url=args.url, quick=args.quick,
         connection_close=args.connection_close,
     ).validate()
@@ -64,11 +79,12 @@ def _plan_from_args(args) -> plan.Plan:
 
 def _run(args) -> int:
     from bench import run
+    from bench.record.results import load_results
 
     the_plan = _plan_from_args(args)
     settings = knobs.settings_from_args(args) if the_plan.url is None else None
     run_dir = run.execute(the_plan, settings, seed=args.seed, label="quick" if args.quick else "")
-    data = json.loads((run_dir / "results.json").read_text())
+    data = load_results(run_dir)
     print()
     print(run.summary_table(data["results"]))
     print()
@@ -88,20 +104,21 @@ def _build_report(run_dir: Path) -> None:
 
 def _tune(args) -> int:
     from bench import tune
+    from bench.record.tune import load_tune
 
-    values = tune.parse_values(args.values or ("0,10,1000" if args.quick else tune.DEFAULT_VALUES))
+    values = tune.parse_values(_default(args, "tune", "values"))
     modes = tune.parse_keepalive(args.keepalive)
     max_loss = tune.parse_loss(args.max_loss)
     budget = tune.parse_budget(args.memory_budget)
-    duration = args.duration if args.duration is not None else (8.0 if args.quick else 20.0)
-    warmup = args.warmup if args.warmup is not None else (2.0 if args.quick else 4.0)
+    duration = _default(args, "tune", "duration")
+    warmup = _default(args, "tune", "warmup")
     args.keepalive = "on"  # the sweep sets it per point
     settings = knobs.settings_from_args(args)
     run_dir = tune.execute(values, args.workload, args.variant, modes, max_loss, budget, settings,
                            users=args.users, duration=duration, warmup=warmup,
-                           trials=args.trials if args.trials is not None else (1 if args.quick else 2),
+                           trials=_default(args, "tune", "trials"),
                            locust_processes=args.locust_processes)
-    data = json.loads((run_dir / "tune.json").read_text())
+    data = load_tune(run_dir)
     print()
     print(tune.summary_text(data))
     if not args.no_report:
@@ -115,20 +132,28 @@ def _report(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    from reports.cli import run_compare
+
+    return run_compare(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser = Parser(prog="bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("up", help="start PostgreSQL and Apache in the background")
     knobs.add_stack_options(p)
     p.set_defaults(func=_up)
     p = sub.add_parser("run", help="the full comparison: Locust against the variants, trials, results, report")
-    p.add_argument("--workloads", help=f"comma list of {', '.join(plan.WORKLOADS)} (default db,fortunes)")
-    p.add_argument("--variants", help=f"comma list of {', '.join(plan.VARIANTS)} (default naive,pooled)")
+    p.add_argument("--workloads", help=f"comma list of {', '.join(WORKLOADS)} (default db,fortunes)")
+    p.add_argument("--variants", help=f"comma list of {', '.join(VARIANTS)} (default naive,pooled)")
     p.add_argument("--all", action="store_true", help="every workload and the 2x2 of variants")
     p.add_argument("--users", type=int, default=4, help="concurrent Locust users (default 4)")
-    p.add_argument("--duration", type=float, help="seconds per trial, warm-up included (default 25; quick 10)")
-    p.add_argument("--warmup", type=float, help="seconds excluded at the start of each trial (default 5; quick 3)")
-    p.add_argument("--trials", type=int, help="trials per workload x variant (default 3; quick 2)")
+    p.add_argument("--duration", type=float,
+                   help=f"seconds per trial, warm-up included ({_defaults_text('run', 'duration')})")
+    p.add_argument("--warmup", type=float,
+                   help=f"seconds excluded at the start of each trial ({_defaults_text('run', 'warmup')})")
+    p.add_argument("--trials", type=int, help=f"trials per workload x variant ({_defaults_text('run', 'trials')})")
     p.add_argument("--quick", action="store_true", help="a short run: under 3 minutes on 2 cores")
     p.add_argument("--queries", type=int, default=20, help="queries per request for queries/updates (default 20)")
     p.add_argument("--url", help="measure an existing server instead of the embedded stack (client data only)")
@@ -140,17 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
     knobs.add_stack_options(p)
     p.set_defaults(func=_run)
     p = sub.add_parser("tune", help="sweep MaxConnectionsPerChild and recommend a value")
-    p.add_argument("--values", help="comma list of MaxConnectionsPerChild values (default 0,1,10,100,1000,10000; "
-                   "quick 0,10,1000); 0 = never recycle is always measured")
+    p.add_argument("--values", help=f"comma list of MaxConnectionsPerChild values ({_defaults_text('tune', 'values')}"
+                   "); 0 = never recycle is always measured")
     p.add_argument("--workload", default="fortunes", help="db, queries, updates, fortunes or leaky (default fortunes)")
     p.add_argument("--variant", default="pooled", help="naive, pool-only, cache-only or pooled (default pooled)")
     p.add_argument("--keepalive", default="both", help="on, off or both (default both)")
     p.add_argument("--max-loss", default="1", help="largest acceptable throughput loss in percent (default 1)")
     p.add_argument("--memory-budget", help="RSS limit per child (300MB) or for all children (total:2GB)")
     p.add_argument("--users", type=int, default=4, help="concurrent Locust users (default 4)")
-    p.add_argument("--duration", type=float, help="seconds per point, warm-up included (default 20; quick 8)")
-    p.add_argument("--warmup", type=float, help="seconds excluded at the start of each point (default 4; quick 2)")
-    p.add_argument("--trials", type=int, help="trials per point, interleaved (default 2; quick 1)")
+    p.add_argument("--duration", type=float,
+                   help=f"seconds per point, warm-up included ({_defaults_text('tune', 'duration')})")
+    p.add_argument("--warmup", type=float,
+                   help=f"seconds excluded at the start of each point ({_defaults_text('tune', 'warmup')})")
+    p.add_argument("--trials", type=int, help=f"trials per point, interleaved ({_defaults_text('tune', 'trials')})")
     p.add_argument("--quick", action="store_true", help="a sweep of a few minutes")
     p.add_argument("--locust-processes", type=int, default=1)
     p.add_argument("--no-report", action="store_true")
@@ -159,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="build the report of a run folder")
     p.add_argument("run_dir")
     p.set_defaults(func=_report)
+    p = sub.add_parser("compare", help="compare later runs with the first (exit 3 on a regression)")
+    from reports.cli import add_compare_arguments  # argparse only: no matplotlib until there is work
+
+    add_compare_arguments(p)
+    p.set_defaults(func=_compare)
     p = sub.add_parser("status", help="show what runs")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_status)
@@ -173,8 +205,8 @@ def _sigterm(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _sigterm)
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

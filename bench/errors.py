@@ -1,8 +1,8 @@
-"""The one error type for user mistakes; the CLI prints it as `error: ...` and exits 1."""
+"""The one error type for user mistakes; the CLI prints it as `error: ...` and exits 1.
 
+Defined in bench.record.errors (so reports need not import the rest of bench); re-exported here.
+"""
 
-class UserError(Exception):
-    """A mistake the user can fix (bad option, port in use, missing package).
+from bench.record.errors import UserError
 
-    The message is one line naming the bad value and what is allowed.
-    """
+__all__ = ["UserError"]

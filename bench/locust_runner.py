@@ -9,7 +9,8 @@ from pathlib import Path
 
 from bench import paths, procs
 from bench.errors import UserError
-from bench.plan import Plan, user_class
+from bench.plan import Plan
+from bench.vocabulary import class_name as user_class
 
 
 def command(plan: Plan, host: str, workload: str, variant: str, trial_dir: Path) -> list[str]:

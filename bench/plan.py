@@ -3,12 +3,7 @@
 from dataclasses import asdict, dataclass, field
 
 from bench.errors import UserError
-
-WORKLOADS = ("db", "queries", "updates", "fortunes")
-VARIANTS = ("naive", "pool-only", "cache-only", "pooled")
-CEILINGS = ("plaintext", "json")
-DEFAULT_WORKLOADS = ("db", "fortunes")
-DEFAULT_VARIANTS = ("naive", "pooled")
+from bench.vocabulary import DEFAULT_VARIANTS, DEFAULT_WORKLOADS
 
 
 def parse_list(option: str, text: str, allowed: tuple[str, ...]) -> list[str]:
@@ -76,7 +71,3 @@ def interleave(workloads: list[str], variants: list[str], trials: int) -> list[d
                 order.append({"seq": len(order) + 1, "trial": t, "workload": w, "variant": v})
     return order
 
-
-def user_class(workload: str, variant: str) -> str:
-    """The Locust User class in scenarios/ for a cell: ('db', 'pool-only') -> 'PoolOnlyDb'."""
-    return "".join(part.capitalize() for part in variant.split("-")) + workload.capitalize()

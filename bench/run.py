@@ -18,10 +18,12 @@ from bench.errors import UserError
 from bench.knobs import StackSettings
 from bench.locust_runner import LocustProcess, command
 from bench.plan import Plan
-from bench.results import RunRecord, write_json
+from bench.record import stats
+from bench.record.files import write_json
+from bench.record.results import RunRecord
 from bench.sampler import Sampler, memory_summary
+from bench.vocabulary import url_path
 
-GENERATOR_BOUND_PCT = 90.0
 SESSION_FLUSH_S = 1.2  # PostgreSQL backends publish session counts at most once a second
 
 
@@ -62,7 +64,7 @@ def prime(base_url: str, plan: Plan, requests: int = 200) -> None:
     try:
         for cell in plan.order[: len(plan.workloads) * len(plan.variants)]:
             for _ in range(requests):
-                conn.request("GET", f"{url.path}/{cell['variant']}/{cell['workload']}?queries={plan.queries}")
+                conn.request("GET", f"{url.path}{url_path(cell['workload'], cell['variant'])}?queries={plan.queries}")
                 conn.getresponse().read()
     except (OSError, http.client.HTTPException):
         pass  # priming is best effort; the trials report any real failure
@@ -75,7 +77,7 @@ def preflight(plan: Plan, settings: StackSettings | None, base_url: str) -> tupl
     checks = []
     server_header = ""
     for cell in plan.order[: len(plan.workloads) * len(plan.variants)]:
-        path = f"/{cell['variant']}/{cell['workload']}"
+        path = url_path(cell["workload"], cell["variant"])
         status, headers = probe(base_url + path)
         if status != 200:
             raise UserError(f"{base_url}{path} answered HTTP {status}: the server does not serve the handlers "
@@ -176,11 +178,10 @@ class Trial:
             if bad:
                 flags.append(f"server answered non-2xx: {bad}")
         trial["cpu"] = cpu
-        trial["generator_bound"] = bool(cpu["generator_pct"] is not None
-                                        and cpu["generator_pct"] >= GENERATOR_BOUND_PCT)
+        trial["generator_bound"] = stats.generator_bound(cpu["generator_pct"])
         trial["failures"] = bool(trial["locust"]["failures"])
         if trial["generator_bound"]:
-            flags.append(f"generator CPU {cpu['generator_pct']:.0f}% >= {GENERATOR_BOUND_PCT:.0f}%: "
+            flags.append(f"generator CPU {cpu['generator_pct']:.0f}% >= {stats.GENERATOR_BOUND_PCT:.0f}%: "
                          "client-side rps understates the server")
         if trial["failures"]:
             flags.append(f"{trial['locust']['failures']} failed requests")
@@ -235,7 +236,8 @@ def summary_table(results: list[dict]) -> str:
 
 def speedup_lines(speedups: list[dict]) -> list[str]:
     return [f"{s['variant']} vs {s['baseline']} on {s['workload']}: {s['ratio']:.2f}x "
-            f"(95% CI {s['ci95'][0]:.2f}-{s['ci95'][1]:.2f})" for s in speedups]
+            + (f"(95% CI {s['ci95'][0]:.2f}-{s['ci95'][1]:.2f})" if s["ci95"] else "(one trial: no interval)")
+            for s in speedups]
 
 
 def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, label: str = "",
@@ -300,7 +302,7 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
             trial.abort()
         if record is not None:
             record.finish(complete=False, note=f"stopped early: {type(exc).__name__} {exc}".strip())
-            log(f"kept {sum(len(c['trials']) for c in record.data['results'])} finished trials in "
+            log(f"kept {record.trial_count} finished trials in "
                 f"{record.path.parent}")
         raise
     finally:

@@ -13,18 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import access_log, machine, postgres, stack, stats, tune_model
+from bench import access_log, machine, postgres, stack, tune_model
 from bench.apache import Apache
 from bench.errors import UserError
 from bench.knobs import StackSettings
-from bench.plan import VARIANTS, WORKLOADS, Plan
-from bench.results import now_iso, write_json
+from bench.plan import Plan
+from bench.record import stats
+from bench.record.tune import MODEL_TOLERANCE, TuneRecord
 from bench.run import Trial, new_run_dir, prime, probe
 from bench.sampler import process_started
+from bench.vocabulary import DEMONSTRATIONS, VARIANTS, WORKLOADS
 
-DEFAULT_VALUES = "0,1,10,100,1000,10000"
-TUNE_WORKLOADS = (*WORKLOADS, "leaky")
-MODEL_TOLERANCE = 0.10
+TUNE_WORKLOADS = (*WORKLOADS, *DEMONSTRATIONS)
 
 
 def parse_values(text: str) -> list[int]:
@@ -88,7 +88,7 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
         warm = [e.micros for e in rows if not e.cold]
         cold = [e.micros for e in rows if e.cold]
         if warm and cold:
-            med = float(np.median(warm))
+            med = stats.median(warm)
             warmups.append(sum(max(c - med, 0) for c in cold) / 1000)
     # Whole lives: children that started in the window and stopped serving a second before it ended.
     lives = [len(rows) for pid, rows in per_pid.items() if pid in new and rows[-1].t < end - 1.0]
@@ -107,11 +107,11 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
         "connections": sum(1 for e in window if e.keepalive == 0),
         "children_seen": len(pids_in),
         "children_spawned_per_s": round(len(new) / seconds, 3),
-        "requests_per_child": _med(lives),
-        "warmup_ms": _med(warmups),
-        "startup_ms": _med([s for s in startups if s >= 0]),
-        "rss_mb_end_of_life": _med(end_rss),
-        "pss_mb_end_of_life": _med(end_pss),
+        "requests_per_child": stats.median(lives, 3),
+        "warmup_ms": stats.median(warmups, 3),
+        "startup_ms": stats.median([s for s in startups if s >= 0], 3),
+        "rss_mb_end_of_life": stats.median(end_rss, 3),
+        "pss_mb_end_of_life": stats.median(end_pss, 3),
         "growth_kb_per_request": growth,
         "fresh_rss_mb": fresh,
     }
@@ -134,10 +134,6 @@ def _requests_per_connection(per_pid: dict[int, list], start: float, end: float)
     return round(float(np.mean(lengths)), 2) if lengths else None
 
 
-def _med(values):
-    return None if not values else round(float(np.median(values)), 3)
-
-
 def _apache_samples(path: Path) -> dict[int, dict]:
     out: dict[int, dict] = {}
     with open(path) as f:
@@ -152,14 +148,6 @@ def _apache_samples(path: Path) -> dict[int, dict]:
                 if s.get("pss_kb") is not None:
                     info["pss"].append(s["pss_kb"])
     return out
-
-
-def _theil_sen(x: np.ndarray, y: np.ndarray) -> float:
-    """Median of pairwise slopes: a steady leak shows in every pair, a one-off warm-up step in few."""
-    i, j = np.triu_indices(len(x), k=1)
-    dx = x[j] - x[i]
-    keep = dx > 0
-    return float(np.median((y[j] - y[i])[keep] / dx[keep])) if keep.any() else 0.0
 
 
 def _growth(samples: dict[int, dict], per_pid: dict[int, list], start: float) -> tuple[float | None, float | None]:
@@ -180,9 +168,9 @@ def _growth(samples: dict[int, dict], per_pid: dict[int, list], start: float) ->
         done = np.searchsorted(np.array([e.t for e in rows]), times).astype(float)
         if done[-1] - done[0] < 50:
             continue
-        slope = _theil_sen(done, rss)
+        slope, intercept = stats.theil_sen(done, rss)
         slopes.append(slope)
-        fresh.append(float(np.median(rss - slope * done)) / 1024)
+        fresh.append(intercept / 1024)
     if not slopes:
         return None, None
     return round(float(np.median(slopes)), 4), round(float(np.median(fresh)), 3)
@@ -297,38 +285,6 @@ def advice(record: dict) -> dict:
     return {"directives": directives, "reasoning": " ".join(sentences), "mode": best_mode}
 
 
-def _point(record: dict, mode: str, value: int) -> dict:
-    for p in record["points"]:
-        if (p["keepalive"], p["value"]) == (mode, value):
-            return p
-    p = {"keepalive": mode, "value": value, "trials": []}
-    record["points"].append(p)
-    return p
-
-
-_SUMMED = ("failures",)
-_ANY = ("generator_bound",)
-
-
-def _aggregate(trials: list[dict]) -> dict:
-    """A point's figures: medians over its trials (rps with its 95% interval)."""
-    out = {}
-    for key, value in trials[0].items():
-        if key in ("trial", "dir", "flags", "window_after_start"):
-            continue
-        values = [t.get(key) for t in trials]
-        if key in _SUMMED:
-            out[key] = sum(v or 0 for v in values)
-        elif key in _ANY:
-            out[key] = any(values)
-        elif isinstance(value, (int, float)) or value is None:
-            m = stats.median(values)
-            out[key] = None if m is None else round(m, 4)
-    out["rps_ci95"] = stats.median_ci([t["rps"] for t in trials]) if len(trials) > 1 else None
-    out["flags"] = sorted({f for t in trials for f in t["flags"]})
-    return out
-
-
 def _loss(rec: dict) -> float:
     return rec.get("predicted_loss", rec.get("measured_loss", 0.0))
 
@@ -349,27 +305,24 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
     monitor = None
     trial = None
     record = None
+    complete = False
     try:
         run_dir = new_run_dir("tune")
         monitor = postgres.connect(live.dsn)
-        record = {
-            "schema": 1, "kind": "tune", "run_id": run_dir.name, "created": now_iso(), "finished": None,
-            "complete": False,
-            "plan": {"values": values, "workload": workload, "variant": variant,
-                     "keepalive": ["on" if k else "off" for k in keepalive_modes], "max_loss": max_loss,
-                     "memory_budget_mb": budget_mb, "memory_budget_scope": scope, "users": users,
-                     "duration_s": duration, "warmup_s": warmup, "trials": trials},
-            "stack": settings.to_dict(),
-            "environment": {"machine": machine.machine(),
-                            "versions": machine.versions(probe(live.url + "/plaintext")[1].get("Server"),
-                                                         postgres.settings(live.dsn).get("server_version"))},
-            "points": [], "missing": [], "modes": {},
-        }
         # Interleaved like bench run: every point once, then every point again, so drift hits all alike.
-        prime(live.url, plan)
         todo = [(t, k, v) for t in range(1, trials + 1) for k in keepalive_modes for v in values]
-        record["missing"] = [{"keepalive": "on" if k else "off", "value": v, "trial": t} for t, k, v in todo]
-        write_json(run_dir / "tune.json", record)
+        record = TuneRecord(
+            run_dir,
+            plan={"values": values, "workload": workload, "variant": variant,
+                  "keepalive": ["on" if k else "off" for k in keepalive_modes], "max_loss": max_loss,
+                  "memory_budget_mb": budget_mb, "memory_budget_scope": scope, "users": users,
+                  "duration_s": duration, "warmup_s": warmup, "trials": trials},
+            stack=settings.to_dict(),
+            environment={"machine": machine.machine(),
+                         "versions": machine.versions(probe(live.url + "/plaintext")[1].get("Server"),
+                                                      postgres.settings(live.dsn).get("server_version"))},
+            todo=[{"keepalive": "on" if k else "off", "value": v, "trial": t} for t, k, v in todo])
+        prime(live.url, plan)
         for i, (trial_no, keepalive, value) in enumerate(todo, 1):
             mode = "on" if keepalive else "off"
             log(f"[{i}/{len(todo)}] MaxConnectionsPerChild {value}, KeepAlive {mode}, trial {trial_no}: "
@@ -397,15 +350,10 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
             if value > 0 and not measured["children_spawned_per_s"]:
                 measured["flags"] = [*measured["flags"], "no child was replaced inside the window: this trial "
                                      "did not measure recycling (a child outlives the window)"]
-            point = _point(record, mode, value)
-            point["trials"].append(measured)
-            point.update(_aggregate(point["trials"]))
-            record["missing"] = [m for m in record["missing"]
-                                 if (m["keepalive"], m["value"], m["trial"]) != (mode, value, trial_no)]
-            write_json(run_dir / "tune.json", record)
+            record.add_trial(mode, value, measured)
             log(f"    {measured['rps'] or 0:,.0f} req/s, p99 {measured['p99_ms'] or 0:.2f} ms, "
                 f"{measured['children_spawned_per_s']:.1f} children/s, {measured['requests_per_connection']} req/conn")
-        record["complete"] = True
+        complete = True
         return run_dir
     except BaseException:
         if trial is not None:
@@ -413,12 +361,9 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
         raise
     finally:
         if record is not None:
-            for mode in record["plan"]["keepalive"]:
-                pts = [p for p in record["points"] if p["keepalive"] == mode]
-                record["modes"][mode] = conclude(pts, settings.processes, max_loss, budget_mb, scope)
-            record["advice"] = advice(record)
-            record["finished"] = now_iso()
-            write_json(run_dir / "tune.json", record)
+            modes = {mode: conclude(record.points(mode), settings.processes, max_loss, budget_mb, scope)
+                     for mode in record.data["plan"]["keepalive"]}
+            record.finish(modes, advice(record.data | {"modes": modes}), complete)
         if monitor is not None:
             monitor.close()
         stack.down(live.state)

@@ -188,7 +188,7 @@ def test_port_in_use_and_stale_state_are_one_line_errors():
 
 def test_missing_mod_python_is_a_clear_error(monkeypatch, tmp_path):
     from bench import apache
-    from bench.errors import UserError
+    from bench.record.errors import UserError
 
     monkeypatch.setattr(apache, "MODULES", tmp_path)
     with pytest.raises(UserError, match="mod_python not found .* install libapache2-mod-python"):

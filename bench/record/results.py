@@ -1,0 +1,250 @@
+"""results.json (docs/results-format.md): its schema, its shapes, its writer and its loader.
+
+The writer (`RunRecord`) rewrites the file atomically after every trial, so a crash at trial 5 keeps
+trials 1-4; the loader (`load_results`) is the one way in for every reader (reports, compare, the CLI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypedDict
+
+from bench.record import stats
+from bench.record.errors import UserError
+from bench.record.files import now_iso, read_record, record_path, write_json
+from bench.record.schema import upgrade as upgrade_schema
+from bench.vocabulary import BASELINE
+
+SCHEMA = 1
+FILE = "results.json"
+
+# from-version -> function turning a dict of that version into one of the next version. Empty: schema 1 is
+# the first published format; schema 0 (drafts) was never written by a release, so it is refused.
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+# --- shapes (docs/results-format.md; every key may be null in an interrupted or --url run) ------------
+class LocustFigures(TypedDict):
+    requests: int | None
+    failures: int | None
+    rps: float | None
+    p50_ms: float | None
+    p90_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    mean_ms: float | None
+
+
+class Cpu(TypedDict):
+    apache_s: float | None
+    postgres_s: float | None
+    server_s: float | None
+    generator_s: float | None
+    generator_pct: float | None
+
+
+class Trial(TypedDict, total=False):
+    seq: int
+    trial: int
+    workload: str
+    variant: str
+    dir: str
+    started: float
+    steady: list[float]
+    locust: LocustFigures
+    pids_seen_by_client: int
+    server: dict[str, Any] | None  # access_log.window_summary
+    rps_per_process: float | None
+    cpu: Cpu
+    requests_per_cpu_second: float | None
+    memory: dict[str, float | None]
+    db_sessions: int | None
+    db_sessions_per_1000_requests: float | None
+    access_vs_locust: float | None
+    generator_bound: bool
+    failures: bool
+    flags: list[str]
+
+
+class Summary(TypedDict):
+    trials: int
+    rps: float | None
+    rps_ci95: list[float] | None
+    server_rps: float | None
+    p50_ms: float | None
+    p90_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    server_p50_ms: float | None
+    server_p99_ms: float | None
+    rps_per_process: float | None
+    requests_per_cpu_second: float | None
+    rss_mb_per_process: float | None
+    pss_mb_per_process: float | None
+    db_sessions_per_1000_requests: float | None
+    generator_pct: float | None
+    failures: int
+    generator_bound: bool
+
+
+class Speedup(TypedDict):
+    workload: str
+    variant: str
+    baseline: str
+    ratio: float
+    ci95: list[float] | None  # null with a single trial on either side: no interval
+    metric: str
+
+
+class CellRecord(TypedDict):
+    workload: str
+    variant: str
+    trials: list[Trial]
+    summary: Summary | None
+
+
+# metric name in results.json -> the per-trial value it is a ratio of
+SPEEDUP_METRICS: dict[str, tuple[str, ...]] = {
+    "rps": ("locust", "rps"),
+    "requests_per_cpu_second": ("requests_per_cpu_second",),
+}
+
+
+def field(trial: dict[str, Any], *keys: str) -> Any:
+    """trial[k1][k2]... or None when a level is missing."""
+    v: Any = trial
+    for k in keys:
+        v = v.get(k) if isinstance(v, dict) else None
+    return v
+
+
+def column(trials: Sequence[dict[str, Any]], *keys: str) -> list[Any]:
+    return [field(t, *keys) for t in trials]
+
+
+# --- derived figures -------------------------------------------------------------------------------
+def summarize(trials: Sequence[Trial]) -> Summary:
+    """A cell's summary: medians over its trials, the rps interval, failures summed."""
+    def med(*keys: str, digits: int = 2) -> float | None:
+        return stats.median(column(trials, *keys), digits)
+
+    ci = stats.median_ci(column(trials, "locust", "rps"))
+    return {
+        "trials": len(trials),
+        "rps": med("locust", "rps"),
+        "rps_ci95": None if ci is None else [round(x, 2) for x in ci],
+        "server_rps": med("server", "rps"),
+        "p50_ms": med("locust", "p50_ms", digits=3),
+        "p90_ms": med("locust", "p90_ms", digits=3),
+        "p99_ms": med("locust", "p99_ms", digits=3),
+        "max_ms": med("locust", "max_ms", digits=3),
+        "server_p50_ms": med("server", "p50_ms", digits=3),
+        "server_p99_ms": med("server", "p99_ms", digits=3),
+        "rps_per_process": med("rps_per_process"),
+        "requests_per_cpu_second": med("requests_per_cpu_second", digits=1),
+        "rss_mb_per_process": med("memory", "rss_mb_per_process"),
+        "pss_mb_per_process": med("memory", "pss_mb_per_process"),
+        "db_sessions_per_1000_requests": med("db_sessions_per_1000_requests", digits=3),
+        "generator_pct": med("cpu", "generator_pct", digits=1),
+        "failures": int(sum(t["locust"]["failures"] or 0 for t in trials)),
+        "generator_bound": any(t["generator_bound"] for t in trials),
+    }
+
+
+def speedups(cells: Sequence[CellRecord], metric: str = "rps", baseline: str = BASELINE) -> list[Speedup]:
+    """Every variant against `baseline` on the same workload: ratio of medians with a bootstrap CI."""
+    keys = SPEEDUP_METRICS[metric]
+    by_key = {(c["workload"], c["variant"]): c for c in cells}
+    out: list[Speedup] = []
+    for (workload, variant), cell in by_key.items():
+        base = by_key.get((workload, baseline))
+        if variant == baseline or base is None:
+            continue
+        r = stats.ratio_ci(column(base["trials"], *keys), column(cell["trials"], *keys))
+        if r is not None:
+            out.append({"workload": workload, "variant": variant, "baseline": baseline, "ratio": round(r.ratio, 3),
+                        "ci95": None if r.ci is None else [round(x, 3) for x in r.ci], "metric": metric})
+    return out
+
+
+# --- writing ---------------------------------------------------------------------------------------
+class RunRecord:
+    """results.json of a run in progress: every cell planned up front, trials added as they finish."""
+
+    def __init__(self, run_dir: Path, plan: dict[str, Any], stack: dict[str, Any] | None,
+                 environment: dict[str, Any], source: str, checks: list[str], kind: str = "run"):
+        self.path = run_dir / FILE
+        self.data: dict[str, Any] = {
+            "schema": SCHEMA, "kind": kind, "run_id": run_dir.name, "created": now_iso(), "finished": None,
+            "complete": False, "source": source, "plan": plan, "stack": stack, "environment": environment,
+            "checks": checks, "results": [], "speedups": [], "cpu_speedups": [],
+        }
+        for step in plan.get("order", []):
+            key = (step["workload"], step["variant"])
+            if key not in [(c["workload"], c["variant"]) for c in self.data["results"]]:
+                self.data["results"].append({"workload": key[0], "variant": key[1], "trials": [], "summary": None})
+        self.write()
+
+    @property
+    def trial_count(self) -> int:
+        return sum(len(c["trials"]) for c in self.data["results"])
+
+    def add_trial(self, trial: Trial) -> None:
+        for cell in self.data["results"]:
+            if (cell["workload"], cell["variant"]) == (trial["workload"], trial["variant"]):
+                cell["trials"].append(trial)
+                cell["summary"] = summarize(cell["trials"])
+        cells = [c for c in self.data["results"] if c["trials"]]
+        self.data["speedups"] = speedups(cells, "rps")
+        self.data["cpu_speedups"] = speedups(cells, "requests_per_cpu_second")
+        self.write()
+
+    def finish(self, complete: bool, note: str | None = None) -> None:
+        self.data["finished"] = now_iso()
+        self.data["complete"] = complete
+        if note:
+            self.data.setdefault("notes", []).append(note)
+        self.write()
+
+    def write(self) -> None:
+        write_json(self.path, self.data)
+
+
+# --- reading ---------------------------------------------------------------------------------------
+def results_path(path: Path | str) -> Path:
+    """The results.json for `path`, which is either a run folder or the file itself."""
+    return record_path(path, FILE)
+
+
+def load_results(path: Path | str) -> dict[str, Any]:
+    """Read, check and upgrade a run's results.json; `path` is the run folder or the file.
+
+    Raises UserError (one line) when the file is missing, unreadable, not JSON, or of a schema this
+    version cannot read.
+    """
+    return upgrade(read_record(path, FILE, _why_absent), results_path(path))
+
+
+def _why_absent(folder: Path) -> str:
+    if (folder / "tune.json").is_file():
+        return (": it is a `bench tune` folder (tune.json); "
+                "`python -m reports` builds its report, compare reads `bench run` folders only")
+    return " (is it a run folder?)"
+
+
+def upgrade(data: dict[str, Any], source: Path | str = FILE) -> dict[str, Any]:
+    """Bring a results dict to SCHEMA, or refuse it. `source` only names the file in messages."""
+    data = upgrade_schema(data, "results", SCHEMA, UPGRADES, source)
+    _check_shape(data, source)
+    return data
+
+
+def _check_shape(data: dict[str, Any], source: Path | str) -> None:
+    # Only what every reader relies on; extra keys are always allowed (the format grows by adding).
+    results = data.get("results", [])
+    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+        raise UserError(f"damaged {source}: \"results\" must be a list of objects")
+    for key in ("plan", "stack", "environment"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise UserError(f"damaged {source}: \"{key}\" must be an object or null")

@@ -1,0 +1,164 @@
+"""tune.json (`bench tune`, docs/results-format.md): its schema, its shapes, its writer and its loader.
+
+Rewritten atomically after every trial, like results.json; `load_tune` is the one way in for readers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypedDict
+
+from bench.record import stats
+from bench.record.errors import UserError
+from bench.record.files import now_iso, read_record, record_path, write_json
+from bench.record.schema import Upgrade
+from bench.record.schema import upgrade as upgrade_schema
+from bench.record.values import num
+
+SCHEMA = 1
+FILE = "tune.json"
+UPGRADES: dict[int, Upgrade] = {}  # none yet: schema 1 is the first
+MODES = ("on", "off")  # keep-alive modes, in reading order
+MODEL_TOLERANCE = 0.10  # above this error anywhere the recommendation comes from the measured points
+
+
+class PointTrial(TypedDict, total=False):
+    """One trial of a point: the client figures plus bench.tune.analyze_point's recycling facts."""
+
+    trial: int
+    dir: str
+    rps: float | None
+    server_rps: float | None
+    p99_ms: float | None
+    failures: int | None
+    generator_bound: bool
+    flags: list[str]
+    window_after_start: list[float]  # the steady window, seconds after Apache started
+    service_ms_mean: float | None
+    requests_per_connection: float | None
+    connections: int
+    children_seen: int
+    children_spawned_per_s: float
+    requests_per_child: float | None
+    warmup_ms: float | None
+    startup_ms: float | None
+    rss_mb_end_of_life: float | None
+    pss_mb_end_of_life: float | None
+    growth_kb_per_request: float | None
+    fresh_rss_mb: float | None
+
+
+class Point(TypedDict, total=False):
+    """One MaxConnectionsPerChild value in one keep-alive mode: medians over its trials (the numeric
+    keys of PointTrial), and the trials themselves."""
+
+    keepalive: str
+    value: int
+    rps_ci95: list[float] | None
+    trials: list[PointTrial]
+
+
+# --- derived figures -------------------------------------------------------------------------------
+_SUMMED = ("failures",)
+_ANY = ("generator_bound",)
+_NOT_AGGREGATED = ("trial", "dir", "flags", "window_after_start")
+
+
+def summarize_point(trials: Sequence[PointTrial]) -> dict[str, Any]:
+    """A point's figures: medians over its trials (rps with its 95% interval), failures summed."""
+    out: dict[str, Any] = {}
+    for key, value in trials[0].items():
+        if key in _NOT_AGGREGATED:
+            continue
+        values = [t.get(key) for t in trials]
+        if key in _SUMMED:
+            out[key] = sum(v or 0 for v in values)
+        elif key in _ANY:
+            out[key] = any(values)
+        elif isinstance(value, int | float) or value is None:
+            out[key] = stats.median(values, 4)
+    ci = stats.median_ci([t["rps"] for t in trials]) if len(trials) > 1 else None
+    out["rps_ci95"] = None if ci is None else list(ci)
+    out["flags"] = sorted({f for t in trials for f in t["flags"]})
+    return out
+
+
+# --- writing ---------------------------------------------------------------------------------------
+class TuneRecord:
+    """tune.json of a sweep in progress: the planned trials are `missing` until measured."""
+
+    def __init__(self, run_dir: Path, plan: dict[str, Any], stack: dict[str, Any], environment: dict[str, Any],
+                 todo: list[dict[str, Any]]):
+        self.path = run_dir / FILE
+        self.data: dict[str, Any] = {
+            "schema": SCHEMA, "kind": "tune", "run_id": run_dir.name, "created": now_iso(), "finished": None,
+            "complete": False, "plan": plan, "stack": stack, "environment": environment,
+            "points": [], "missing": list(todo), "modes": {},
+        }
+        self.write()
+
+    def point(self, mode: str, value: int) -> Point:
+        for p in self.data["points"]:
+            if (p["keepalive"], p["value"]) == (mode, value):
+                return p
+        p: Point = {"keepalive": mode, "value": value, "trials": []}
+        self.data["points"].append(p)
+        return p
+
+    def points(self, mode: str) -> list[Point]:
+        return [p for p in self.data["points"] if p["keepalive"] == mode]
+
+    def add_trial(self, mode: str, value: int, trial: PointTrial) -> None:
+        point = self.point(mode, value)
+        point["trials"].append(trial)
+        point.update(summarize_point(point["trials"]))
+        self.data["missing"] = [m for m in self.data["missing"]
+                                if (m["keepalive"], m["value"], m["trial"]) != (mode, value, trial["trial"])]
+        self.write()
+
+    def finish(self, modes: dict[str, Any], advice: dict[str, Any], complete: bool) -> None:
+        self.data["modes"] = modes
+        self.data["advice"] = advice
+        self.data["complete"] = complete
+        self.data["finished"] = now_iso()
+        self.write()
+
+    def write(self) -> None:
+        write_json(self.path, self.data)
+
+
+# --- reading ---------------------------------------------------------------------------------------
+def tune_path(path: Path | str) -> Path:
+    return record_path(path, FILE)
+
+
+def is_tune_folder(path: Path | str) -> bool:
+    """A folder written by `bench tune`: tune.json and no results.json."""
+    p = Path(path)
+    return p.is_dir() and (p / FILE).is_file() and not (p / "results.json").exists()
+
+
+def load_tune(path: Path | str) -> dict[str, Any]:
+    """Read and check tune.json (`path`: the run folder or the file). Raises a one-line UserError when
+    the file is missing, unreadable, not JSON, of an unknown schema, or not shaped like a tune record."""
+    file = tune_path(path)
+    data = upgrade_schema(read_record(path, FILE), "tune", SCHEMA, UPGRADES, file)
+    _check_shape(data, file)
+    return data
+
+
+def _check_shape(data: dict[str, Any], file: Path) -> None:
+    # Only what every reader relies on; extra keys are always allowed (the format grows by adding).
+    if data.get("kind", "tune") != "tune":
+        raise UserError(f"damaged {file}: \"kind\" is {data.get('kind')!r}, expected \"tune\"")
+    for key in ("points", "missing"):
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise UserError(f"damaged {file}: \"{key}\" must be a list of objects")
+    for key in ("plan", "stack", "environment", "modes", "advice"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise UserError(f"damaged {file}: \"{key}\" must be an object or null")
+    for p in data.get("points", []):
+        if p.get("keepalive") not in MODES or num(p.get("value")) is None:
+            raise UserError(f"damaged {file}: every point needs \"keepalive\" (on/off) and a numeric \"value\"")

@@ -1,0 +1,290 @@
+"""Which figures a run gets: pull plain data out of the run, draw it (figures.py), save PNG and SVG.
+
+Each `chart_*` function returns a FigureBlock: either a drawn figure with a caption written from the
+data, or a skip note saying what data was missing. Missing data never raises.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from bench.record.run_folder import Cell, Run
+from bench.record.values import dig, lst, num, pair
+from reports.kit.document import FigureBlock
+from reports.kit.files import save_figure
+from reports.kit.fmt import fmt_num, fmt_ratio
+from reports.run import figures as F
+from reports.run.analysis import Analysis, cpu_ms_per_request, trial_label
+
+# name -> title; the order is the report's order. Files are <name>.png and <name>.svg.
+FIGURES = {
+    "fig1-rps": "Figure 1: requests/s by workload and variant",
+    "fig2-speedup": "Figure 2: speedup over naive",
+    "fig3-latency": "Figure 3: latency percentiles",
+    "fig4a-per-process-rps": "Figure 4a: requests/s per Apache process",
+    "fig4b-per-process-timeline": "Figure 4b: requests per process over time",
+    "fig5-memory": "Figure 5: memory per Apache process",
+    "fig6-cost": "Figure 6: server CPU and PostgreSQL sessions per request",
+    "fig7-timeline": "Figure 7: requests/s over time",
+}
+
+URL_NOTE = "This is a --url run: the server side (access log, /proc samples) was not measured."
+
+
+def _skip(name: str, why: str) -> FigureBlock:
+    return FigureBlock(name, FIGURES[name], skipped=why)
+
+
+def _save(fig: Figure, name: str, out_dir: Path, caption: str) -> FigureBlock:
+    return save_figure(fig, out_dir, name, FIGURES[name], caption)
+
+
+def _representative(cell: Cell) -> dict | None:
+    """The trial with the median requests/s: the one shown when a figure can show only one."""
+    scored = [(num(dig(t, "locust", "rps")), t) for t in cell.trials]
+    scored = [(v, t) for v, t in scored if v is not None]
+    if not scored:
+        return cell.trials[0] if cell.trials else None
+    scored.sort(key=lambda vt: vt[0])
+    return scored[(len(scored) - 1) // 2][1]
+
+
+# --- figure 1 ------------------------------------------------------------------------------------
+def chart_rps(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
+    name = "fig1-rps"
+    bars = []
+    for c in an.cells:
+        rps = c.stat("rps")
+        if rps is not None:
+            lo, hi = pair(c.summary.get("rps_ci95")) or (None, None)
+            bars.append(F.Bar(c.workload, c.variant, rps, lo, hi))
+    if not bars:
+        return _skip(name, "No workload/variant has a requests/s summary yet.")
+    best = max(bars, key=lambda b: b.value)
+    worst = min(bars, key=lambda b: b.value)
+    caption = (f"Median steady-state requests/s over trials (Locust's count), with 95% intervals. "
+               f"Highest: {best.series} on {best.group}, {fmt_num(best.value)} req/s; "
+               f"lowest: {worst.series} on {worst.group}, {fmt_num(worst.value)} req/s.")
+    bound = [c.label for c in an.cells if c.summary.get("generator_bound") is True]
+    if bound:
+        caption += f" Generator-bound (Locust's limit, not Apache's): {', '.join(bound)}."
+    return _save(F.rps_figure(bars), name, out_dir, caption)
+
+
+# --- figure 2 ------------------------------------------------------------------------------------
+def split_bars(an: Analysis) -> list[F.Bar]:
+    bars = []
+    for workload, s in an.splits.items():
+        for label, eff in (("pooling", s.pooling), ("template caching", s.caching), ("total (pooled)", s.total)):
+            bars.append(F.Bar(workload, label, eff.factor, eff.lo, eff.hi))
+    return bars
+
+
+def chart_speedup(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
+    name = "fig2-speedup"
+    bars = [F.Bar(r.workload, r.variant, r.ratio, r.lo, r.hi) for r in an.speedups if r.baseline == "naive"]
+    if not bars:
+        why = ("No naive baseline in this run, so no speedup." if "naive" not in run.variants
+               else "Only the naive variant has results, so there is nothing to compare it with.")
+        return _skip(name, why)
+    best = max(bars, key=lambda b: b.value)
+    caption = (f"Requests/s of each variant divided by naive's, with 95% intervals (log scale). Largest: "
+               f"{best.series} on {best.group}, {fmt_ratio(best.value)}.")
+    split = split_bars(an)
+    if split:
+        caption += (" Right: the 2x2 split of pooled/naive into pooling and template caching "
+                    "(log-ratio decomposition; see the Throughput section for the method).")
+    return _save(F.speedup_figure(bars, split), name, out_dir, caption)
+
+
+# --- figure 3 ------------------------------------------------------------------------------------
+def chart_latency(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
+    name = "fig3-latency"
+    rows = []
+    for c in an.cells:
+        vals = [c.stat(k) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")]
+        if any(v is not None for v in vals):
+            rows.append(F.Latency(c.workload, c.variant, *vals))
+    if not rows:
+        return _skip(name, "No latency percentiles in the summaries.")
+    p99 = [(r.p99_ms, r) for r in rows if r.p99_ms is not None]
+    caption = "Client-side (Locust) response-time percentiles, medians over trials, log scale."
+    if p99:
+        lo, hi = min(p99, key=lambda x: x[0]), max(p99, key=lambda x: x[0])
+        caption += (f" p99 ranges from {fmt_num(lo[0])} ms ({lo[1].variant} {lo[1].workload}) to "
+                    f"{fmt_num(hi[0])} ms ({hi[1].variant} {hi[1].workload}).")
+    zero = [r for r in rows if any(v is not None and v <= 0 for v in r[2:])]
+    if zero:
+        caption += " Percentiles of 0 ms (rounded by Locust) cannot be drawn on a log axis and are left out."
+    return _save(F.latency_figure(rows), name, out_dir, caption)
+
+
+# --- figure 4a/4b --------------------------------------------------------------------------------
+def chart_per_process_rps(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
+    name = "fig4a-per-process-rps"
+    points = []
+    for c in an.cells:
+        for t in c.trials:
+            for p in lst(dig(t, "server", "per_process")):
+                rps = num(dig(p, "rps"))
+                if rps is not None:
+                    points.append(F.PidPoint(c.workload, c.variant, str(dig(p, "pid")), rps))
+    if not points:
+        return _skip(name, URL_NOTE if run.source == "url" else "No trial has server.per_process data.")
+    parts = []
+    for c in an.cells:
+        mine = sorted(p.rps for p in points if p.workload == c.workload and p.variant == c.variant)
+        if mine:
+            parts.append(f"{c.label} {fmt_num(statistics.median(mine))} "
+                         f"({fmt_num(mine[0])}–{fmt_num(mine[-1])})")
+    caption = ("Steady-state requests/s of each Apache process (access log, one dot per PID per trial); "
+               "median (range): " + "; ".join(parts) + ".")
+    return _save(F.per_process_rps_figure(points), name, out_dir, caption)
+
+
+def chart_per_process_timeline(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
+    name = "fig4b-per-process-timeline"
+    panels = []
+    for c in an.cells:
+        trial = _representative(c)
+        tl = run.timeline(trial) if trial else None
+        if not tl or not tl["per_pid"]:
+            continue
+        series = [F.Series(pid, tl["seconds"], vals) for pid, vals in sorted(tl["per_pid"].items())]
+        warm, end = steady_offsets(run, trial, tl)
+        panels.append(F.Panel(f"{c.label} (trial {trial.get('trial')})", series, warm, end_s=end))
+    if not panels:
+        return _skip(name, URL_NOTE if run.source == "url" else "No timeline.json with per_pid data.")
+    caption = ("Requests each Apache process completed per second (access log), for the trial with the "
+               "median requests/s of each workload and variant; grey: warm-up, light grey: after the window. "
+               "Even lines mean the processes shared the load evenly.")
+    return _save(F.per_process_timeline_figure(panels), name, out_dir, caption)
+
+
+def steady_offsets(run: Run, trial: dict, tl: dict | None) -> tuple[float | None, float | None]:
+    """The steady window as seconds from the start of load: (warm-up end, window end).
+
+    TRIAL.steady is authoritative (bench may move it, e.g. to Locust's own window); without it, the
+    plan's warmup_s and duration_s, where duration_s counts from the start of load (warm-up included),
+    as in the format's example (started + 5 .. started + 20 for warmup 5, duration 20).
+    """
+    t0 = num(trial.get("started"))
+    if t0 is None and tl:
+        t0 = tl.get("t0")
+    window = pair(trial.get("steady"))
+    if window is not None and t0 is not None:
+        return window[0] - t0, window[1] - t0
+    warm = (tl or {}).get("warmup_s")
+    dur = (tl or {}).get("duration_s")
+    return (warm if warm is not None else num(run.plan.get("warmup_s")),
+            dur if dur is not None else num(run.plan.get("duration_s")))
+
+
+# --- figure 5 ------------------------------------------------------------------------------------
+def chart_memory(run: Run, an: Analysis, out_dir: Path) -> tuple[FigureBlock, list[str]]:
+    """Also returns sentences about growth (what MaxConnectionsPerChild is for)."""
+    name = "fig5-memory"
+    per_proc: dict[tuple[str, str], list[tuple[float, float, float | None]]] = defaultdict(list)
+    variant_of: dict[tuple[str, str], str] = {}
+    windows: dict[str, tuple[float, float] | None] = {}
+    for c in an.cells:
+        for t in c.trials:
+            windows[str(t.get("seq"))] = pair(t.get("steady"))
+            for s in run.samples(t) or []:
+                if s.get("role") != "apache":
+                    continue
+                rss = num(s.get("rss_kb"))
+                if rss is None:
+                    continue
+                pss = num(s.get("pss_kb"))
+                key = (str(t.get("seq")), str(s.get("pid")))
+                per_proc[key].append((float(s["t"]), rss / 1024, None if pss is None else pss / 1024))
+                variant_of[key] = c.variant
+    if not per_proc:
+        return _skip(name, URL_NOTE if run.source == "url" else "No Apache samples (samples.jsonl)."), []
+    t0 = min(p[0] for pts in per_proc.values() for p in pts)
+    series = []
+    growth = []
+    for key, pts in sorted(per_proc.items()):
+        pts.sort()
+        series.append(F.MemSeries(variant_of[key], key[1], [(p[0] - t0) / 60 for p in pts],
+                                  [p[1] for p in pts], [p[2] for p in pts]))
+        # Growth inside the steady window only: a new child's first seconds (imports, first
+        # connection) are start-up, not the creep that MaxConnectionsPerChild exists for.
+        window = windows.get(key[0])
+        inside = [p for p in pts if window is None or window[0] <= p[0] <= window[1]]
+        if len(inside) >= 2:
+            growth.append((inside[-1][1] - inside[0][1], key, inside[-1][0] - inside[0][0]))
+    has_pss = any(p[2] is not None for pts in per_proc.values() for p in pts)
+    caption = ("RSS and PSS of every Apache process, sampled every 0.5 s from /proc, over the whole run "
+               "(Apache restarts between trials, so each trial has its own PIDs); colour: the trial's variant.")
+    if not has_pss:
+        caption += " No PSS values were recorded (smaps_rollup not readable), so the PSS panel is empty."
+    notes = []
+    if growth:
+        g, key, span = max(growth)
+        if g > 0:
+            notes.append(f"The largest RSS growth of one Apache process within a steady window was "
+                         f"{fmt_num(g)} MB (PID {key[1]}, {variant_of[key]}, over {fmt_num(span)} s).")
+        else:
+            notes.append("No Apache process grew in RSS within its steady window.")
+    return _save(F.memory_figure(series), name, out_dir, caption), notes
+
+
+# --- figure 6 ------------------------------------------------------------------------------------
+def chart_cost(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
+    name = "fig6-cost"
+    cpu, sessions = [], []
+    for c in an.cells:
+        ms = cpu_ms_per_request(c.stat("requests_per_cpu_second"))
+        if ms is not None:
+            cpu.append(F.Bar(c.workload, c.variant, ms))
+        s = c.stat("db_sessions_per_1000_requests")
+        if s is not None:
+            sessions.append(F.Bar(c.workload, c.variant, s))
+    if not cpu and not sessions:
+        return _skip(name, URL_NOTE if run.source == "url" else "No CPU or PostgreSQL session data.")
+    caption = ("Left: server CPU time (Apache children + PostgreSQL backends) per request, "
+               "1000 / requests_per_cpu_second; it does not depend on the load generator. "
+               "Right: new PostgreSQL sessions per 1000 requests (symlog scale).")
+    return _save(F.cost_figure(cpu, sessions), name, out_dir, caption)
+
+
+# --- figure 7 ------------------------------------------------------------------------------------
+def chart_timeline(run: Run, an: Analysis, out_dir: Path) -> tuple[FigureBlock, list[str]]:
+    """Also returns a sentence on how steady the steady window was."""
+    name = "fig7-timeline"
+    panels = []
+    worst: tuple[float, str] | None = None
+    for c in an.cells:
+        series = []
+        window: tuple[float | None, float | None] = (None, None)
+        for t in c.trials:
+            tl = run.timeline(t)
+            if not tl:
+                continue
+            series.append(F.Series(f"{t.get('trial')}", tl["seconds"], tl["requests"]))
+            warm, end = steady_offsets(run, t, tl)
+            window = window if window[0] is not None else (warm, end)
+            # Whole seconds inside the steady window only: the partial first/last ones are not steady.
+            steady = [r for s, r in zip(tl["seconds"], tl["requests"], strict=True)
+                      if s >= (warm or 0) and (end is None or s + 1 <= end)]
+            if len(steady) >= 3 and statistics.mean(steady) > 0:
+                cv = statistics.pstdev(steady) / statistics.mean(steady)
+                if worst is None or cv > worst[0]:
+                    worst = (cv, trial_label(t))
+        if series:
+            panels.append(F.Panel(c.label, series, window[0], F.variant_color(c.variant), window[1]))
+    if not panels:
+        return _skip(name, URL_NOTE if run.source == "url" else "No timeline.json in the trial folders."), []
+    caption = ("Requests completed per second (Apache access log), one line per trial; grey: warm-up, "
+               "light grey: after the steady window (Locust stopping).")
+    notes = []
+    if worst is not None:
+        notes.append(f"Within the steady window the per-second rate varied by at most {worst[0] * 100:.1f}% "
+                     f"(coefficient of variation over whole seconds, worst trial: {worst[1]}).")
+    return _save(F.timeline_figure(panels), name, out_dir, caption), notes

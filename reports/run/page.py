@@ -1,0 +1,299 @@
+"""The page of a `bench run` folder: runs/<id>/report/{report.html, report.md, summary.json, fig*.png, fig*.svg}.
+
+Reads nothing but the run folder (DESIGN: a report can be rebuilt years later on another machine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.record.run_folder import Run
+from bench.record.values import dig, num, pair
+from reports.kit.document import Block, Bullets, Document, FigureBlock, KeyValues, Para, Pre, Section, Table
+from reports.kit.fmt import DASH, fmt_ci, fmt_num, fmt_ratio, setting_text
+from reports.kit.page import (
+    bullets,
+    caveat_note,
+    environment_blocks,
+    figure_files,
+    kv,
+    meta_line,
+    prepare_out,
+    write_report,
+)
+from reports.run import charts
+from reports.run.analysis import Analysis, analyze, cpu_ms_per_request, trial_label
+from reports.run.narrative import (
+    SPLIT_METHOD,
+    capacity_sentences,
+    caveats,
+    cost_sentences,
+    headline_rows,
+    headline_text,
+    memory_sentences,
+    rate_sentence,
+    split_sentences,
+    trial_flags,
+)
+
+SUMMARY_SCHEMA = 1
+
+
+def build_run_report(run_dir: Path, extra: Sequence[Section] = ()) -> Path:
+    """Write the report of the run in `run_dir` into `run_dir/report/`; returns the report.html path.
+
+    `extra` sections are appended at the end (reports.build adds the tune section of a tune.json found
+    beside results.json). Raises UserError when the run folder or its results.json cannot be used.
+    """
+    run = Run.open(run_dir)
+    out = prepare_out(run, charts.FIGURES)
+    an = analyze(run)
+    figures, notes = _figures(run, an, out)
+    cav = caveats(run, an)  # after the figures: they record unreadable trial files in run.problems
+    doc = compose(run, an, figures, notes, cav)
+    doc.sections += extra
+    return write_report(out, doc, summary(run, an, figures, cav))
+
+
+def _figures(run: Run, an: Analysis, out: Path) -> tuple[dict[str, FigureBlock], dict[str, list[str]]]:
+    figs = {}
+    notes: dict[str, list[str]] = {}
+    for fn in (charts.chart_rps, charts.chart_speedup, charts.chart_latency, charts.chart_per_process_rps,
+               charts.chart_per_process_timeline, charts.chart_cost):
+        block = fn(run, an, out)
+        figs[block.name] = block
+    block, notes["memory"] = charts.chart_memory(run, an, out)
+    figs[block.name] = block
+    block, notes["timeline"] = charts.chart_timeline(run, an, out)
+    figs[block.name] = block
+    return figs, notes
+
+
+# --- tables --------------------------------------------------------------------------------------
+def throughput_table(an: Analysis) -> Table:
+    rows = []
+    for c in an.cells:
+        lo, hi = pair(c.summary.get("rps_ci95")) or (None, None)
+        fails = c.stat("failures")
+        rows.append([
+            c.workload, c.variant, fmt_num(c.stat("trials") or len(c.trials)), fmt_num(c.stat("rps")),
+            fmt_ci(lo, hi), fmt_num(fails) if fails is not None else DASH,
+            "yes" if c.summary.get("generator_bound") is True else "no",
+        ])
+    return Table(["workload", "variant", "trials", "req/s", "95% CI", "failures", "generator-bound"], rows,
+                 "Steady-state requests/s, median over trials (Locust)")
+
+
+def latency_table(an: Analysis) -> Table:
+    rows = [[c.workload, c.variant, *(fmt_num(c.stat(k)) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms"))]
+            for c in an.cells]
+    return Table(["workload", "variant", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows,
+                 "Client-side response times, median over trials")
+
+
+def speedup_table(rows_in: list, caption: str = "Requests/s relative to the baseline") -> Table:
+    rows = [[r.workload, r.variant, r.baseline, fmt_ratio(r.ratio), fmt_ci(r.lo, r.hi, "x"), r.origin]
+            for r in rows_in]
+    return Table(["workload", "variant", "baseline", "speedup", "95% CI", "from"], rows, caption)
+
+
+def split_table(an: Analysis) -> Table:
+    rows = []
+    for w, s in an.splits.items():
+        share = s.pooling_share
+        rows.append([
+            w, fmt_ratio(s.total.factor), fmt_ratio(s.pooling.factor), fmt_ci(s.pooling.lo, s.pooling.hi, "x"),
+            fmt_ratio(s.caching.factor), fmt_ci(s.caching.lo, s.caching.hi, "x"),
+            fmt_ratio(s.interaction.factor), DASH if share is None else f"{share * 100:.0f}%",
+        ])
+    return Table(["workload", "pooled/naive", "pooling", "95% CI", "template caching", "95% CI", "interaction",
+                  "pooling share"], rows, "Where pooled's speedup comes from (2x2 log-ratio split)")
+
+
+def capacity_table(an: Analysis) -> Table:
+    t = an.target_rps
+    rows = [[r.workload, r.variant, fmt_num(r.rps_per_process), fmt_num(r.rss_mb), fmt_num(r.pss_mb),
+             str(r.processes), fmt_num(r.mb_pss), fmt_num(r.mb_rss)] for r in an.capacity]
+    return Table(["workload", "variant", "req/s per process", "RSS MB", "PSS MB", f"processes for {t}",
+                  "MB (PSS)", "MB (RSS)"], rows,
+                 f"Capacity: processes and memory for {t} req/s at the measured per-process rate "
+                 "(RSS/PSS: median MB per process)")
+
+
+def cost_table(an: Analysis) -> Table:
+    rows = []
+    for c in an.cells:
+        rpcs = c.stat("requests_per_cpu_second")
+        rows.append([c.workload, c.variant, fmt_num(rpcs), fmt_num(cpu_ms_per_request(rpcs)),
+                     fmt_num(c.stat("db_sessions_per_1000_requests"))])
+    return Table(["workload", "variant", "req per server CPU-s", "CPU ms/request", "PG sessions/1000 req"], rows,
+                 "Server cost per request (Apache children + PostgreSQL backends)")
+
+
+def trials_table(run: Run) -> Table:
+    rows = []
+    for t in run.trials():
+        gen = num(dig(t, "cpu", "generator_pct"))
+        rows.append([
+            fmt_num(num(t.get("seq"))) if num(t.get("seq")) is not None else DASH,
+            str(t.get("workload")), str(t.get("variant")), str(t.get("trial")),
+            fmt_num(num(dig(t, "locust", "rps"))), fmt_num(num(dig(t, "server", "rps"))),
+            fmt_num(num(dig(t, "locust", "p99_ms"))), fmt_num(num(dig(t, "locust", "failures"))),
+            DASH if gen is None else f"{gen:.0f}%", fmt_num(num(dig(t, "server", "processes"))),
+            "; ".join(str(f) for f in t.get("flags") or []),
+        ])
+    return Table(["#", "workload", "variant", "trial", "req/s (Locust)", "req/s (access log)", "p99 ms",
+                  "failures", "generator CPU", "processes", "flags"], rows,
+                 collapsed=f"Every trial ({len(rows)}), in the order run")
+
+
+# --- document ------------------------------------------------------------------------------------
+def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[str, list[str]],
+            cav: list[str]) -> Document:
+    heads = headline_rows(run, an)
+    summary_blocks: list[Block] = [Para(headline_text(run, r), "headline") for r in heads]
+    if not an.cells:
+        summary_blocks.append(Para("This run has no results yet.", "warning"))
+    elif not heads:
+        best = max((c for c in an.cells if c.stat("rps") is not None), key=lambda c: c.stat("rps") or 0,
+                   default=None)
+        if best is not None:
+            summary_blocks.append(Para(f"No naive baseline to compare with; the highest rate was {best.variant} on "
+                                       f"{best.workload}, {fmt_num(best.stat('rps'))} req/s.", "headline"))
+    lines = [s for r in heads if (s := rate_sentence(run, r))]
+    lines += split_sentences(an)
+    cap, cap_basis = capacity_sentences(run, an)
+    summary_blocks += bullets(lines + cap)
+    if cav:
+        summary_blocks.append(caveat_note(cav, "run"))
+
+    throughput: list[Block] = [throughput_table(an), figs["fig1-rps"]]
+    if an.speedups:
+        throughput.append(speedup_table(an.speedups))
+    throughput.append(figs["fig2-speedup"])
+    if an.splits:
+        throughput += [split_table(an), Bullets(split_sentences(an)), Para(SPLIT_METHOD, "note")]
+    elif an.speedups:
+        throughput.append(Para("The split into pooling and template caching needs all four variants "
+                               "(naive, pool-only, cache-only, pooled) of a workload; this run has not.", "note"))
+
+    per_process: list[Block] = []
+    if cap:
+        per_process += [Bullets(cap), capacity_table(an), Para(cap_basis, "note")]
+    per_process += [figs["fig4a-per-process-rps"], figs["fig4b-per-process-timeline"]]
+
+    memory = bullets(memory_sentences(run, an) + notes.get("memory", [])) + [figs["fig5-memory"]]
+    cost = bullets(cost_sentences(run, an))
+    table = cost_table(an)
+    if any(cell != DASH for row in table.rows for cell in row[2:]):  # a --url run has none of it
+        cost.append(table)
+    if an.cpu_speedups:
+        cost.append(speedup_table(an.cpu_speedups, "Requests per server CPU-second relative to the baseline "
+                                                   "(the efficiency view: independent of the load generator)"))
+    cost.append(figs["fig6-cost"])
+    over_time = bullets(notes.get("timeline", [])) + [figs["fig7-timeline"]]
+
+    cav_blocks: list[Block] = [Bullets(cav, "warning")] if cav else [Para("None found in this run's data.")]
+    flags = trial_flags(run)
+    if flags:
+        cav_blocks += [Para("Flags recorded on trials:"), Bullets(flags)]
+
+    sections = [
+        Section("summary", "Summary", summary_blocks),
+        Section("throughput", "Throughput", throughput),
+        Section("latency", "Latency", [latency_table(an), figs["fig3-latency"]]),
+        Section("capacity", "Per process and capacity", per_process),
+        Section("memory", "Memory", memory),
+        Section("cost", "Cost per request", cost),
+        Section("over-time", "Over time", over_time),
+        Section("caveats", "Caveats", cav_blocks),
+        Section("setup", "Machine, versions and settings", setup_blocks(run)),
+    ]
+    meta = meta_line(run, "run", f"source: {run.source}", f"{len(run.trials())} trials")
+    return Document(f"mod_python persistence benchmark: run {run.run_id}", meta, sections)
+
+
+def setup_blocks(run: Run) -> list[Block]:
+    blocks = environment_blocks(run)
+    plan = kv(run.plan, skip=("order",))
+    if plan:
+        blocks.append(KeyValues(plan, "Plan (bench run options)"))
+    if run.stack is not None:
+        blocks.append(KeyValues(kv(run.stack), "Stack (generated Apache and PostgreSQL settings)"))
+    else:
+        blocks.append(Para("No stack settings: this run measured a server it did not start (--url).", "note"))
+    if run.checks:
+        blocks += [Para("Pre-flight checks:"), Bullets(run.checks)]
+    top = [("run_id", run.run_id), ("created", setting_text(run.data.get("created"))),
+           ("finished", setting_text(run.data.get("finished"))), ("complete", setting_text(run.data.get("complete"))),
+           ("source", run.source), ("kind", setting_text(run.data.get("kind"))),
+           ("results schema", setting_text(run.data.get("schema")))]
+    blocks.append(KeyValues(top, "Run"))
+    if run.trials():
+        blocks.append(trials_table(run))
+    conf = run.httpd_conf()
+    if conf is not None:
+        blocks.append(Pre("httpd.conf (the generated Apache configuration)", conf, "apache"))
+    pg = run.postgresql_conf()
+    if pg:
+        text = "\n".join(f"{k} = {setting_text(v)}" for k, v in pg.items())
+        blocks.append(Pre("PostgreSQL settings (postgresql.conf.json)", text))
+    return blocks
+
+
+# --- summary.json --------------------------------------------------------------------------------
+def _effect(e: Any) -> dict[str, Any]:
+    return {"factor": e.factor, "ci95": None if e.lo is None else [e.lo, e.hi]}
+
+
+def summary(run: Run, an: Analysis, figs: dict[str, FigureBlock], cav: list[str]) -> dict[str, Any]:
+    """The headline numbers the report shows, machine-readable; values are results.json's, unrounded."""
+    cells = []
+    for c in an.cells:
+        s = c.summary
+        cells.append({
+            "workload": c.workload, "variant": c.variant, "trials": s.get("trials", len(c.trials)),
+            "rps": s.get("rps"), "rps_ci95": s.get("rps_ci95"),
+            **{k: s.get(k) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "rps_per_process",
+                                     "requests_per_cpu_second", "rss_mb_per_process", "pss_mb_per_process",
+                                     "db_sessions_per_1000_requests", "failures", "generator_bound")},
+            "cpu_ms_per_request": cpu_ms_per_request(c.stat("requests_per_cpu_second")),
+        })
+    return {
+        "schema": SUMMARY_SCHEMA,
+        "run_id": run.run_id,
+        "source": run.source,
+        "complete": run.complete,
+        "headline": [
+            {"workload": r.workload, "variant": r.variant, "baseline": r.baseline, "ratio": r.ratio,
+             "ci95": None if r.lo is None else [r.lo, r.hi], "text": headline_text(run, r)}
+            for r in headline_rows(run, an)
+        ],
+        "cells": cells,
+        "speedups": [
+            {"workload": r.workload, "variant": r.variant, "baseline": r.baseline, "ratio": r.ratio,
+             "ci95": None if r.lo is None else [r.lo, r.hi], "from": r.origin, "metric": metric}
+            for metric, rows in (("rps", an.speedups), ("requests_per_cpu_second", an.cpu_speedups))
+            for r in rows
+        ],
+        "split": [
+            {"workload": w, "method": "log-ratio decomposition (Shapley) of the 2x2, medians over trials",
+             "total": _effect(s.total), "pooling": _effect(s.pooling), "caching": _effect(s.caching),
+             "interaction": _effect(s.interaction), "pooling_share": s.pooling_share}
+            for w, s in an.splits.items()
+        ],
+        "capacity": {
+            "target_rps": an.target_rps,
+            "rows": [
+                {"workload": r.workload, "variant": r.variant, "rps_per_process": r.rps_per_process,
+                 "rss_mb_per_process": r.rss_mb, "pss_mb_per_process": r.pss_mb, "processes": r.processes,
+                 "mb_pss": r.mb_pss, "mb_rss": r.mb_rss}
+                for r in an.capacity
+            ],
+        },
+        "missing_trials": [trial_label(m) for m in run.missing_trials()],
+        "caveats": cav,
+        "figures": figure_files(figs),
+    }

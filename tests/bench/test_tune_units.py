@@ -1,0 +1,96 @@
+"""bench.tune (option parsing, conclusions), bench.tune_model and bench.prefork_sim, without servers."""
+
+import math
+
+import pytest
+
+from bench import prefork_sim, tune, tune_model
+from bench.errors import UserError
+
+
+@pytest.mark.parametrize("text,ok", [("0,10,100", [0, 10, 100]), ("100,10", [0, 10, 100]), ("5", [0, 5])])
+def test_parse_values(text, ok):
+    assert tune.parse_values(text) == ok
+
+
+@pytest.mark.parametrize("text", ["", "a", "1,-2", "1.5"])
+def test_parse_values_rejects(text):
+    with pytest.raises(UserError, match="--values"):
+        tune.parse_values(text)
+
+
+def test_parse_loss_and_budget():
+    assert tune.parse_loss("1") == pytest.approx(0.01)
+    assert tune.parse_loss("2.5%") == pytest.approx(0.025)
+    for bad in ("0", "100", "x", "-1"):
+        with pytest.raises(UserError, match="--max-loss"):
+            tune.parse_loss(bad)
+    assert tune.parse_budget("300MB") == (300, "child")
+    assert tune.parse_budget("total:2GB") == (2048, "total")
+    for bad in ("12XB", "each:1GB", "0MB"):
+        with pytest.raises(UserError, match="--memory-budget"):
+            tune.parse_budget(bad)
+
+
+def model(**kw):
+    base = dict(r0=4000.0, child_max_rps=1000.0, child_cost_s=0.1, requests_per_connection=1.0,
+                fresh_rss_mb=30.0, growth_kb_per_request=2.0, processes=4)
+    return tune_model.Model(**(base | kw))
+
+
+def test_model_loss_falls_with_n():
+    m = model()
+    assert m.rps(0) == 4000.0 and m.loss(0) == 0
+    assert m.loss(1) > m.loss(10) > m.loss(100) > m.loss(1000) > m.loss(100000) >= 0
+    assert m.loss(10**7) < 0.001
+
+
+def test_prefork_replaces_a_child_at_the_second_pass_after_its_exit():
+    # One child serving 10 requests alone at 1000/s exits at 0.11 s; the pass at 1 s cannot see it
+    # (not reaped yet), the pass at 2 s replaces it: 10 requests per 2 s after the first life.
+    assert prefork_sim.completed(1, 10, 1000.0, 1000.0, 0.1, 0.0, 10.0) == pytest.approx(10 * 5)
+    # Without recycling, nothing is lost after the first child's cost.
+    assert prefork_sim.rps(4, float("inf"), 4000.0, 1000.0, 0.1, 1.0, 5.0) == pytest.approx(4000.0)
+
+
+def test_prefork_spawn_rate_doubles_and_resets():
+    # Children that exit at once leave free slots at every pass: the rate doubles 1, 2, 4 ... so 8 slots
+    # refill faster than one per second.
+    fast = prefork_sim.completed(8, 1, 8000.0, 1000.0, 0.0, 0.0, 20.0)
+    assert fast > 20 * 2
+
+
+def test_model_memory_and_recommendation():
+    m = model()
+    assert m.rss_end_mb(0) is None  # a leak with no recycling is unbounded
+    assert m.rss_end_mb(1024) == pytest.approx(30 + 2.0 * 1024 / 1024)
+    rec = tune_model.recommend(m, 0.01, None, "child")
+    assert m.loss(rec["value"]) <= 0.01 and rec["within"]
+    smaller = [n for n in tune_model.GRID if n < rec["value"]]
+    assert all(m.loss(n) > 0.01 for n in smaller)
+    tight = tune_model.recommend(m, 0.01, 35.0, "child")  # 35 MB allows 2560 requests per child at most
+    assert m.rss_end_mb(tight["value"]) <= 35.0
+    assert not tight["within"] or m.loss(tight["value"]) <= 0.01
+    total = tune_model.recommend(m, 0.5, 4 * 35.0, "total")
+    assert m.rss_end_mb(total["value"]) * 4 <= 140.0
+
+
+def test_conclude_checks_model_against_points():
+    base = {"value": 0, "rps": 4000.0, "warmup_ms": 50.0, "startup_ms": 0.0, "children_spawned_per_s": 0.0,
+            "requests_per_connection": 1.0, "fresh_rss_mb": 30.0, "growth_kb_per_request": 0.0,
+            "rss_mb_end_of_life": 30.0, "service_ms_mean": 0.5}
+    recycled = {"value": 10, "rps": 20.0, "warmup_ms": 50.0, "startup_ms": 10.0, "children_spawned_per_s": 2.0,
+                "requests_per_connection": 1.0, "fresh_rss_mb": 30.0, "growth_kb_per_request": None,
+                "rss_mb_end_of_life": 30.0, "service_ms_mean": 0.5}
+    base["trials"] = [{"window_after_start": [2.0, 10.0], "rps": 4000.0, "children_spawned_per_s": 0.0}]
+    recycled["trials"] = [{"window_after_start": [2.0, 10.0], "rps": 20.0, "children_spawned_per_s": 2.0}]
+    c = tune.conclude([base, recycled], 4, 0.01, None, "child")
+    assert c["model"]["child_cost_ms"] == pytest.approx(60.0)
+    assert c["model"]["child_max_rps"] == pytest.approx(2000.0)
+    check = {x["value"]: x for x in c["check"]}
+    predicted = check[10]["predicted_rps"]
+    assert predicted == pytest.approx(tune_model.Model(4000.0, 2000.0, 0.06, 1.0, 30.0, 0.0, 4)
+                                      .window_rps(10, 2.0, 10.0), abs=0.1)
+    assert check[10]["error"] == pytest.approx(abs(predicted - 20.0) / 20.0, abs=0.01)
+    assert c["max_error"] == max(x["error"] for x in c["check"])
+    assert not math.isnan(c["max_error"])

@@ -1,0 +1,40 @@
+"""bench.record.stats: medians, intervals, ratios, Theil-Sen, the generator-bound verdict."""
+
+import pytest
+
+from bench.record import stats
+
+
+def test_median_ci_contains_median_and_is_reproducible():
+    values = [100.0, 110.0, 105.0, 98.0, 120.0]
+    ci = stats.median_ci(values)
+    assert ci[0] <= stats.median(values) <= ci[1]
+    assert stats.median_ci(values) == ci
+    assert stats.median_ci([5.0, 7.0]) == (5.0, 7.0)
+
+
+def test_ratio_ci():
+    r = stats.ratio_ci([100, 110, 105], [1000, 1100, 1050])
+    assert r.ratio == pytest.approx(10.0)
+    assert r.lo <= r.ratio <= r.hi and r.lo > 8
+    one = stats.ratio_ci([100], [1000])
+    assert one.ratio == pytest.approx(10.0) and one.ci is None and not one.excludes_one()
+
+
+def test_median_rounds_and_skips_missing():
+    assert stats.median([1.0, None, 2.0, float("nan")], 1) == 1.5
+    assert stats.median([None]) is None
+
+
+def test_theil_sen_ignores_a_one_off_step():
+    x = list(range(20))
+    y = [10.0 + 0.5 * v for v in x]
+    y[3] += 100  # one outlier: a least-squares line would tilt, Theil-Sen does not
+    slope, intercept = stats.theil_sen(x, y)
+    assert slope == pytest.approx(0.5) and intercept == pytest.approx(10.0)
+    assert stats.theil_sen([1, 1, 1], [4.0, 5.0, 6.0]) == (0.0, 5.0)
+
+
+def test_generator_bound_threshold():
+    assert stats.generator_bound(stats.GENERATOR_BOUND_PCT) and not stats.generator_bound(89.9)
+    assert not stats.generator_bound(None)

@@ -1,0 +1,284 @@
+"""Open the generated reports in real headless Chromium and check what a person would see.
+
+Driven through the DevTools protocol with a minimal stdlib WebSocket client (no extra packages): the page
+must load, every image must decode (naturalWidth > 0), there must be no console error, no uncaught
+exception and no network request. A screenshot of the first screen is kept in tests/artifacts/.
+
+Chromium is required (Debian package `chromium`): without it this test FAILS, it does not skip.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from reports_helpers import fixtures
+
+from reports.build import build_report
+from reports.compare.page import compare_runs
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+TESTS = Path(__file__).resolve().parent.parent
+ARTIFACTS = TESTS / "artifacts"
+FIXTURE_RUNS = TESTS / "fixtures" / "runs"
+TIMEOUT = 30.0
+
+
+class WebSocket:
+    """Just enough RFC 6455 for the DevTools protocol: text frames, client masking, fragmentation."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        u = urllib.parse.urlparse(url)
+        self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            f"GET {u.path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        self.rfile = self.sock.makefile("rb")
+        status = self.rfile.readline()
+        assert b" 101 " in status, f"WebSocket handshake refused: {status!r}"
+        while self.rfile.readline() not in (b"\r\n", b""):
+            pass
+
+    def send(self, text: str) -> None:
+        payload = text.encode()
+        head = bytes([0x81])
+        n = len(payload)
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + struct.pack("!H", n)
+        else:
+            head += bytes([0x80 | 127]) + struct.pack("!Q", n)
+        mask = os.urandom(4)
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def _read(self, n: int) -> bytes:
+        data = self.rfile.read(n)
+        if len(data) != n:
+            raise ConnectionError("DevTools connection closed")
+        return data
+
+    def recv(self) -> str:
+        parts = []
+        while True:
+            b0, b1 = self._read(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack("!H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack("!Q", self._read(8))[0]
+            mask = self._read(4) if b1 & 0x80 else None
+            payload = self._read(n)
+            if mask:
+                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            opcode = b0 & 0x0F
+            if opcode == 0x8:
+                raise ConnectionError("DevTools closed the WebSocket")
+            if opcode in (0x9, 0xA):  # ping/pong: not sent by Chromium in practice; ignore
+                continue
+            parts.append(payload)
+            if b0 & 0x80:
+                return b"".join(parts).decode()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Page:
+    """One Chromium page over CDP; collects the problems a person would notice."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self.next_id = 0
+        self.events: list[dict[str, Any]] = []
+
+    def call(self, method: str, params: dict | None = None, timeout: float = TIMEOUT) -> dict[str, Any]:
+        self.next_id += 1
+        my_id = self.next_id
+        self.ws.send(json.dumps({"id": my_id, "method": method, "params": params or {}}))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == my_id:
+                assert "error" not in msg, f"{method} failed: {msg['error']}"
+                return msg.get("result", {})
+            self.events.append(msg)
+        raise TimeoutError(f"no answer to {method} within {timeout} s")
+
+    def wait_event(self, method: str, timeout: float = TIMEOUT) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        for i, e in enumerate(self.events):
+            if e.get("method") == method:
+                return self.events.pop(i)
+        while time.monotonic() < deadline:
+            msg = json.loads(self.ws.recv())
+            if msg.get("method") == method:
+                return msg
+            self.events.append(msg)
+        raise TimeoutError(f"no {method} within {timeout} s")
+
+    def problems(self) -> list[str]:
+        out = []
+        for e in self.events:
+            m, p = e.get("method"), e.get("params", {})
+            if m == "Runtime.exceptionThrown":
+                out.append(f"exception: {p.get('exceptionDetails', {}).get('text')}")
+            elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+                out.append(f"console.{p['type']}: {[a.get('value') for a in p.get('args', [])]}")
+            elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
+                out.append(f"log error: {p['entry'].get('text')} {p['entry'].get('url', '')}")
+            elif m == "Network.requestWillBeSent":
+                url = p.get("request", {}).get("url", "")
+                if not url.startswith(("file:", "data:")):
+                    out.append(f"network request: {url}")
+            elif m == "Network.loadingFailed":
+                out.append(f"load failed: {p.get('errorText')}")
+        return out
+
+    def open(self, url: str) -> None:
+        self.events.clear()
+        self.call("Page.navigate", {"url": url})
+        self.wait_event("Page.loadEventFired")
+
+    def evaluate(self, expression: str) -> Any:
+        res = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                             "awaitPromise": True})
+        assert "exceptionDetails" not in res, res["exceptionDetails"]
+        return res["result"].get("value")
+
+
+CHECK_JS = """
+(async () => {
+  const imgs = [...document.images];
+  await Promise.all(imgs.map(i => i.decode().catch(() => null)));
+  return {
+    images: imgs.length,
+    broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt),
+    h1: (document.querySelector('h1') || {}).textContent || '',
+    sections: document.querySelectorAll('section').length,
+    text: document.body.innerText.length,
+    scripts: document.scripts.length,
+    width: document.documentElement.scrollWidth,
+  };
+})()
+"""
+
+
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); "
+                    "this test must not be skipped", pytrace=False)
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    proc = subprocess.Popen(
+        [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
+         "--remote-debugging-address=127.0.0.1", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + TIMEOUT
+        while not port_file.exists() or not port_file.read_text().strip():
+            if proc.poll() is not None:
+                pytest.fail(f"chromium exited early: {proc.stderr.read().decode()[-2000:]}", pytrace=False)
+            if time.monotonic() > deadline:
+                pytest.fail("chromium did not open its DevTools port within 30 s", pytrace=False)
+            time.sleep(0.05)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
+            targets = json.load(resp)
+        page_target = next(t for t in targets if t.get("type") == "page")
+        ws = WebSocket(page_target["webSocketDebuggerUrl"], TIMEOUT)
+        page = Page(ws)
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            page.call(f"{domain}.enable")
+        page.call("Emulation.setDeviceMetricsOverride",
+                  {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+        yield page
+        ws.close()
+    finally:
+        # Only the browser this fixture started: its own process group.
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def reports_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser-runs")
+    for run in FIXTURE_RUNS.iterdir():
+        if (run / "results.json").is_file():
+            shutil.copytree(run, root / run.name)
+    return root
+
+
+def _check_page(page: Page, path: Path, min_images: int) -> dict[str, Any]:
+    page.open(path.as_uri())
+    result = page.evaluate(CHECK_JS)
+    problems = page.problems()
+    assert not problems, f"{path.name}: {problems}"
+    assert result["images"] >= min_images, result
+    assert result["broken"] == [], f"images that did not load: {result['broken']}"
+    assert result["sections"] >= 3 and result["text"] > 500, result
+    assert result["scripts"] == 0, "the report must not need JavaScript"
+    assert result["width"] <= 1280, f"page wider than the window: {result['width']} px"
+    return result
+
+
+def test_report_renders_in_chromium(chromium: Page, reports_dir: Path) -> None:
+    run = reports_dir / fixtures().EMBEDDED_ID
+    html = build_report(run)
+    result = _check_page(chromium, html, min_images=8)
+    assert fixtures().EMBEDDED_ID in result["h1"]
+    shot = chromium.call("Page.captureScreenshot", {"format": "png"})
+    ARTIFACTS.mkdir(exist_ok=True)
+    png = base64.b64decode(shot["data"])
+    (ARTIFACTS / "report-first-screen.png").write_bytes(png)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_url_run_report_renders_in_chromium(chromium: Page, reports_dir: Path) -> None:
+    html = build_report(reports_dir / fixtures().URL_ID)
+    _check_page(chromium, html, min_images=3)
+
+
+def test_compare_page_renders_in_chromium(chromium: Page, reports_dir: Path, tmp_path: Path) -> None:
+    fx = fixtures()
+    base = reports_dir / fx.EMBEDDED_ID
+    other = fx.make_run(tmp_path, run_id="20261127-000000", scale={("db", "pooled"): 0.7})
+    result = compare_runs([base, other], out=tmp_path / "cmp")
+    page = _check_page(chromium, result.files[0], min_images=1)
+    assert "comparison" in page["h1"]
+
+
+def test_checker_catches_a_broken_page(chromium: Page, tmp_path: Path) -> None:
+    # The checks above are only worth something if they can fail: a page with a broken image and a
+    # console error must be caught.
+    bad = tmp_path / "bad.html"
+    bad.write_text('<!DOCTYPE html><html><body><h1>bad</h1><img src="data:image/png;base64,AAAA" alt="broken">'
+                   '<script>console.error("deliberate")</script></body></html>')
+    chromium.open(bad.as_uri())
+    result = chromium.evaluate(CHECK_JS)
+    assert result["broken"] == ["broken"]
+    assert any("deliberate" in p for p in chromium.problems())

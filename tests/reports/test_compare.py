@@ -1,0 +1,150 @@
+"""compare_runs / `python -m reports compare`: verdicts, thresholds, refusals, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from reports_helpers import copy_folder, fixtures
+
+from bench.record.errors import UserError
+from reports.cli import main
+from reports.compare.analysis import EXIT_REGRESSION
+from reports.compare.page import compare_runs
+
+TESTS = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    return copy_folder(TESTS / "fixtures" / "runs" / fixtures().EMBEDDED_ID, tmp_path)
+
+
+def _run(tmp_path: Path, run_id: str, **kwargs) -> Path:
+    return fixtures().make_run(tmp_path, run_id=run_id, **kwargs)
+
+
+def _edit(run: Path, fn) -> None:
+    data = json.loads((run / "results.json").read_text())
+    fn(data)
+    (run / "results.json").write_text(json.dumps(data))
+
+
+def _verdicts(result) -> dict[tuple[str, str, str], str]:
+    return {(c.workload, c.variant, c.metric): c.verdict for c in result.changes}
+
+
+def test_same_numbers_no_regression(base: Path, tmp_path: Path) -> None:
+    other = _run(tmp_path, "20261127-000000")
+    result = compare_runs([base, other])
+    assert result.exit_code == 0 and not result.regressions and not result.improvements
+    assert set(_verdicts(result).values()) == {"no significant change"}
+    assert result.out_dir == other / "compare"
+    assert [p.name for p in result.files] == ["compare.html", "compare.md", "compare.json"]
+
+
+def test_slower_run_is_a_regression_and_exits_3(base: Path, tmp_path: Path, capsys) -> None:
+    slow = _run(tmp_path, "20261127-000000", scale={("db", "pooled"): 0.7})
+    out = tmp_path / "cmp"
+    code = main(["compare", str(base), str(slow), "--out", str(out)])
+    assert code == EXIT_REGRESSION == 3
+    printed = capsys.readouterr().out
+    assert "regression: db pooled rps -30.0% in 20261127-000000" in printed
+    data = json.loads((out / "compare.json").read_text())
+    assert data["regressions"] == 1
+    change = next(c for c in data["changes"] if c["variant"] == "pooled" and c["workload"] == "db"
+                  and c["metric"] == "rps")
+    assert change["verdict"] == "regression" and change["ratio"] == pytest.approx(0.7)
+    assert change["ci95"][1] < 1
+    md = (out / "compare.md").read_text()
+    assert "| db | pooled | 20261127-000000 | 5,200 | 3,640 | -30.0% |" in md and "regression" in md
+    assert (out / "change.png").exists() and (out / "change.svg").exists()
+
+
+def test_faster_run_is_an_improvement_and_exits_0(base: Path, tmp_path: Path) -> None:
+    fast = _run(tmp_path, "20261127-000000", scale={("fortunes", "naive"): 1.3})
+    result = compare_runs([base, fast])
+    assert result.exit_code == 0
+    assert _verdicts(result)[("fortunes", "naive", "rps")] == "improvement"
+
+
+def test_min_change_decides_small_but_significant_changes(base: Path, tmp_path: Path) -> None:
+    # -10% with trials 3% apart: significant; a regression at --min-change 5, not at 15.
+    slower = _run(tmp_path, "20261127-000000", scale={("db", "naive"): 0.9})
+    assert _verdicts(compare_runs([base, slower], min_change=5))[("db", "naive", "rps")] == "regression"
+    result = compare_runs([base, slower], min_change=15)
+    assert _verdicts(result)[("db", "naive", "rps")] == "no significant change"
+    assert result.exit_code == 0
+
+
+def test_p99_rise_is_a_regression(base: Path, tmp_path: Path) -> None:
+    other = _run(tmp_path, "20261127-000000")
+    _edit(other, lambda d: [t["locust"].update(p99_ms=t["locust"]["p99_ms"] * 2)
+                            for r in d["results"] if r["variant"] == "naive" for t in r["trials"]])
+    v = _verdicts(compare_runs([base, other]))
+    assert v[("db", "naive", "p99_ms")] == "regression" and v[("db", "naive", "rps")] == "no significant change"
+
+
+def test_one_trial_is_never_a_verdict(tmp_path: Path) -> None:
+    a = _run(tmp_path / "a", "A", trials=1)
+    b = _run(tmp_path / "b", "B", trials=1, scale={("db", "pooled"): 0.5})
+    result = compare_runs([a, b])
+    assert _verdicts(result)[("db", "pooled", "rps")] == "too few trials" and result.exit_code == 0
+
+
+def test_refuses_different_settings_and_names_them(base: Path, tmp_path: Path, capsys) -> None:
+    other = _run(tmp_path, "20261127-000000")
+
+    def change(d: dict) -> None:
+        d["stack"]["processes"] = 8
+        d["environment"]["machine"]["cores"] = 4
+        d["plan"]["connection_close"] = True
+
+    _edit(other, change)
+    with pytest.raises(UserError) as excinfo:
+        compare_runs([base, other])
+    msg = str(excinfo.value)
+    assert "stack processes: 4 in 20261126-010203 vs 8 in 20261127-000000" in msg
+    assert "machine cores" in msg and "plan connection_close" in msg and "--force" in msg
+    assert "keepalive" not in msg and "\n" not in msg
+    assert main(["compare", str(base), str(other)]) == 1
+    assert capsys.readouterr().err.startswith("error: runs are not comparable")
+    forced = compare_runs([base, other], force=True)
+    assert forced.forced and len(forced.differences) == 3
+    assert "stack processes" in (forced.out_dir / "compare.html").read_text()
+
+
+def test_memory_within_tolerance_is_the_same_machine(base: Path, tmp_path: Path) -> None:
+    other = _run(tmp_path, "20261127-000000")
+    _edit(other, lambda d: d["environment"]["machine"].update(memory_gb=23.5))
+    assert compare_runs([base, other]).differences == []
+
+
+def test_three_runs_compare_with_the_first(base: Path, tmp_path: Path) -> None:
+    b = _run(tmp_path, "B")
+    c = _run(tmp_path, "C", scale={("db", "naive"): 0.5})
+    result = compare_runs([base, b, c], out=tmp_path / "out")
+    runs = {ch.run_id for ch in result.changes}
+    assert runs == {"B", "C"} and [r.run_id for r in result.regressions] == ["C"]
+    assert result.out_dir == tmp_path / "out"
+
+
+def test_comparison_is_deterministic(base: Path, tmp_path: Path) -> None:
+    other = _run(tmp_path, "20261127-000000", scale={("db", "pooled"): 0.8})
+    first = (compare_runs([base, other]).files[2]).read_text()
+    second = (compare_runs([base, other]).files[2]).read_text()
+    assert first == second
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["compare"], "error: the following arguments are required"),
+    (["compare", "only-one"], "error: compare needs at least two run folders"),
+    (["compare", "x", "y", "--min-change", "-1"], "error: --min-change must be"),
+    (["compare", "x", "y", "--min-change", "abc"], "error: argument --min-change"),
+    (["compare", "nope-a", "nope-b"], "error: no such run folder"),
+])
+def test_compare_user_errors(args, expect, capsys) -> None:
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(expect) and "Traceback" not in err
