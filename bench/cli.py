@@ -138,6 +138,16 @@ def _compare(args) -> int:
     return run_compare(args)
 
 
+def _add_trial_options(p: argparse.ArgumentParser, command: str, unit: str, trials_help: str) -> None:
+    """--users, --duration, --warmup, --trials: the same for run and tune; defaults from DEFAULTS."""
+    p.add_argument("--users", type=int, default=4, help="concurrent Locust users (default 4)")
+    p.add_argument("--duration", type=float,
+                   help=f"seconds per {unit}, warm-up included ({_defaults_text(command, 'duration')})")
+    p.add_argument("--warmup", type=float,
+                   help=f"seconds excluded at the start of each {unit} ({_defaults_text(command, 'warmup')})")
+    p.add_argument("--trials", type=int, help=f"{trials_help} ({_defaults_text(command, 'trials')})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -148,12 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workloads", help=f"comma list of {', '.join(WORKLOADS)} (default db,fortunes)")
     p.add_argument("--variants", help=f"comma list of {', '.join(VARIANTS)} (default naive,pooled)")
     p.add_argument("--all", action="store_true", help="every workload and the 2x2 of variants")
-    p.add_argument("--users", type=int, default=4, help="concurrent Locust users (default 4)")
-    p.add_argument("--duration", type=float,
-                   help=f"seconds per trial, warm-up included ({_defaults_text('run', 'duration')})")
-    p.add_argument("--warmup", type=float,
-                   help=f"seconds excluded at the start of each trial ({_defaults_text('run', 'warmup')})")
-    p.add_argument("--trials", type=int, help=f"trials per workload x variant ({_defaults_text('run', 'trials')})")
+    _add_trial_options(p, "run", "trial", "trials per workload x variant")
     p.add_argument("--quick", action="store_true", help="a short run: under 3 minutes on 2 cores")
     p.add_argument("--queries", type=int, default=20, help="queries per request for queries/updates (default 20)")
     p.add_argument("--url", help="measure an existing server instead of the embedded stack (client data only)")
@@ -172,12 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keepalive", default="both", help="on, off or both (default both)")
     p.add_argument("--max-loss", default="1", help="largest acceptable throughput loss in percent (default 1)")
     p.add_argument("--memory-budget", help="RSS limit per child (300MB) or for all children (total:2GB)")
-    p.add_argument("--users", type=int, default=4, help="concurrent Locust users (default 4)")
-    p.add_argument("--duration", type=float,
-                   help=f"seconds per point, warm-up included ({_defaults_text('tune', 'duration')})")
-    p.add_argument("--warmup", type=float,
-                   help=f"seconds excluded at the start of each point ({_defaults_text('tune', 'warmup')})")
-    p.add_argument("--trials", type=int, help=f"trials per point, interleaved ({_defaults_text('tune', 'trials')})")
+    _add_trial_options(p, "tune", "point", "trials per point, interleaved")
     p.add_argument("--quick", action="store_true", help="a sweep of a few minutes")
     p.add_argument("--locust-processes", type=int, default=1)
     p.add_argument("--no-report", action="store_true")

@@ -1,0 +1,64 @@
+"""The copies of the vocabulary in handlers/ and scenarios/ (other interpreters, so they keep their own)
+agree with bench.vocabulary."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from bench import vocabulary
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def constants(path: Path) -> dict[str, object]:
+    """Module-level NAME = literal assignments; dict literals give their keys (handlers map name -> function)."""
+    out: dict[str, object] = {}
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = node.value
+            if isinstance(value, ast.Dict):
+                out[node.targets[0].id] = tuple(ast.literal_eval(k) for k in value.keys)
+            else:
+                try:
+                    out[node.targets[0].id] = ast.literal_eval(value)
+                except ValueError:
+                    continue
+    return out
+
+
+def test_handlers_copies():
+    resources = constants(REPO / "handlers" / "resources.py")  # imports mod_python: parsed, not imported
+    workloads = constants(REPO / "handlers" / "workloads.py")
+    assert resources["VARIANTS"] == vocabulary.VARIANTS
+    assert workloads["DATABASE_WORKLOADS"] == vocabulary.WORKLOADS
+    assert workloads["CEILINGS"] == vocabulary.CEILINGS
+    assert workloads["DEMONSTRATIONS"] == vocabulary.DEMONSTRATIONS
+
+
+def test_scenarios_copies():
+    users = constants(REPO / "scenarios" / "_bench_users.py")
+    for name in ("VARIANTS", "WORKLOADS", "CEILINGS", "DEMONSTRATIONS"):
+        assert users[name] == getattr(vocabulary, name), name
+
+
+def _scenario_class_name():
+    # The function itself, not a copy of its text: loaded from the file without running the locustfile.
+    tree = ast.parse((REPO / "scenarios" / "_bench_users.py").read_text())
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "class_name")
+    namespace: dict[str, object] = {}
+    exec(compile(ast.Module([fn], type_ignores=[]), "_bench_users.py", "exec"), namespace)
+    return namespace["class_name"]
+
+
+@pytest.mark.parametrize("workload,variant", [(w, v) for w in vocabulary.WORKLOADS + vocabulary.DEMONSTRATIONS
+                                              for v in vocabulary.VARIANTS]
+                         + [(c, None) for c in vocabulary.CEILINGS])
+def test_class_names_agree(workload, variant):
+    assert _scenario_class_name()(workload, variant) == vocabulary.class_name(workload, variant)
+
+
+def test_handler_routes_match_url_shapes():
+    # handler_entry routes /{variant}/{workload} and /{ceiling}: the shapes bench.vocabulary.url_path builds.
+    text = (REPO / "handlers" / "handler_entry.py").read_text()
+    assert "/{variant}/{workload}" in text and vocabulary.url_path("db", "pooled") == "/pooled/db"
