@@ -1,0 +1,130 @@
+"""Bottleneck classification, compare significance, saturation rules and wrk parsing on synthetic data."""
+
+import pytest
+
+from bench import saturation, wrk
+from bench.record import bottleneck, significance
+
+
+def classify(**kw):
+    base = dict(window_s=10.0, server_cpu_s=None, server_cpus=1, generator_cpu_s=None, generator_cpus=1,
+                generator_busiest_pct=None, shared_cpus=False, users=4, mean_ms=1.0)
+    return bottleneck.classify(**(base | kw))
+
+
+@pytest.mark.parametrize("kw, label", [
+    (dict(server_cpu_s=9.6, generator_cpu_s=6.0, generator_busiest_pct=60), "server"),
+    (dict(server_cpu_s=7.0, generator_cpu_s=9.5, generator_busiest_pct=95), "generator"),
+    (dict(server_cpu_s=7.0, generator_cpu_s=9.4, generator_busiest_pct=50), "generator"),  # the set is busy
+    (dict(server_cpu_s=3.0, generator_cpu_s=2.0, generator_busiest_pct=20), "load"),
+    (dict(server_cpu_s=None, generator_cpu_s=2.0, generator_busiest_pct=20), "unknown"),
+    (dict(server_cpu_s=None, generator_cpu_s=9.8, generator_busiest_pct=98), "generator"),
+    # no partition: 2 shared CPUs, server 12 CPU-s + generator 7 CPU-s of 20
+    (dict(server_cpu_s=12.0, server_cpus=2, generator_cpu_s=7.0, generator_cpus=2, generator_busiest_pct=70,
+          shared_cpus=True), "shared"),
+    (dict(server_cpu_s=19.0, server_cpus=2, generator_cpu_s=0.5, generator_cpus=2, generator_busiest_pct=5,
+          shared_cpus=True), "shared"),
+    (dict(server_cpu_s=4.0, server_cpus=2, generator_cpu_s=2.0, generator_cpus=2, generator_busiest_pct=20,
+          shared_cpus=True), "load"),
+    (dict(server_cpu_s=8.9, generator_cpu_s=8.9, generator_busiest_pct=89), "load"),  # just under both
+])
+def test_classification(kw, label):
+    out = classify(**kw)
+    assert out["bottleneck"] == label, out
+    assert label in bottleneck.LABELS
+    if kw.get("server_cpu_s") is not None:
+        assert out["server_util"] == pytest.approx(kw["server_cpu_s"] / (10 * kw.get("server_cpus", 1)), abs=1e-3)
+
+
+def test_labels_agree_with_utilisations():
+    out = classify(server_cpu_s=9.6, generator_cpu_s=6.0, generator_busiest_pct=60)
+    assert out["server_util"] >= bottleneck.SERVER_BUSY and "96%" in out["reason"]
+    out = classify(server_cpu_s=3.0, generator_cpu_s=2.0, generator_busiest_pct=20, users=4, mean_ms=0.5)
+    assert out["littles_law_rps"] == pytest.approx(8000)
+
+
+def test_cell_label_majority_and_ties():
+    assert bottleneck.cell_label(["server", "server", "generator"]) == "server"
+    assert bottleneck.cell_label(["server", "generator"]) == "generator"  # a tie never claims capacity
+    assert bottleneck.cell_label([None, None]) is None
+
+
+@pytest.mark.parametrize("fast, slow, text", [
+    ("server", "server", "40.00x"),
+    ("generator", "server", "at least 40.00x (pooled limited by the generator)"),
+    ("server", "load", "at most 40.00x (naive limited by too few users)"),
+    ("generator", "load", "about 40.00x"),
+    (None, None, "40.00x"),
+])
+def test_speedup_phrase(fast, slow, text):
+    assert bottleneck.speedup_phrase(40.0, "pooled", fast, "naive", slow).startswith(text)
+
+
+# Trial-level requests/s shaped like real runs (3 trials per cell, ~1% spread inside a run): two runs of one
+# commit whose levels differ by 7.7% (the A/A gap issue 8 measured), and a 2x slowdown.
+A_RUN = [8510.2, 8611.9, 8420.7]
+A_RUN_AGAIN = [7902.5, 8004.1, 7788.0]  # the next run of the same commit: 7.7% lower, every trial
+
+
+def test_a_a_is_no_change():
+    v = significance.change_test(A_RUN, A_RUN_AGAIN, higher_is_better=True)
+    assert v["verdict"] == "no change", v
+    # A trial-only test would call it: the spread within each run is ~1%.
+    from scipy import stats
+    assert stats.ttest_ind(A_RUN, A_RUN_AGAIN, equal_var=False).pvalue < 0.01
+
+
+def test_two_x_slowdown_is_a_regression():
+    v = significance.change_test(A_RUN, [x / 2 for x in A_RUN_AGAIN], higher_is_better=True)
+    assert v["verdict"] == "regression" and v["ratio"] == pytest.approx(0.46, abs=0.01)
+    v = significance.change_test([1.0, 1.1, 0.9], [2.0, 2.2, 1.9], higher_is_better=False)  # p99 doubled
+    assert v["verdict"] == "regression"
+    v = significance.change_test(A_RUN, [x * 2 for x in A_RUN], higher_is_better=True)
+    assert v["verdict"] == "improvement"
+
+
+def test_few_trials_are_inconclusive():
+    v = significance.change_test(A_RUN[:2], [x / 2 for x in A_RUN[:2]], higher_is_better=True)
+    assert v["verdict"] == "inconclusive" and "2 trials" in v["why"]
+    assert significance.change_test([], A_RUN, higher_is_better=True)["verdict"] == "inconclusive"
+
+
+def test_significant_but_small_is_no_change():
+    v = significance.change_test(A_RUN, A_RUN_AGAIN, higher_is_better=True, run_noise=0.0)
+    assert v["verdict"] == "no change" and "not larger than" in v["why"]
+
+
+def test_saturation_ladder_and_stops():
+    assert saturation.ladder(4) == [4, 8, 16, 32, 64, 128, 256]
+    s = lambda u, rps, p99=1.0, b="load": {"users": u, "rps": rps, "p99_ms": p99, "bottleneck": b}  # noqa: E731
+    assert saturation.stop_reason([s(4, 1000)], 100) is None
+    assert "server" in saturation.stop_reason([s(4, 1000, b="server")], 100)
+    assert "generator" in saturation.stop_reason([s(4, 1000, b="generator")], 100)
+    assert "p99" in saturation.stop_reason([s(4, 1000, p99=150)], 100)
+    assert "1.0%" in saturation.stop_reason([s(4, 1000), s(8, 1010)], 100)
+    assert "most" in saturation.stop_reason([s(256, 1000)], 100)
+    steps = [s(4, 1000), s(8, 1900), s(16, 1950), s(32, 2500, p99=500)]
+    assert saturation.knee(steps, 100)["users"] == 8  # 16 buys < 5%, 32 is over the p99 bound
+
+
+WRK_OUT = """Running 5s test @ http://127.0.0.1:8089/pooled/db
+  1 threads and 4 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   410.12us  120.00us   3.20ms   90.00%
+    Req/Sec    9.80k   300.00     10.20k    70.00%
+  Latency Distribution
+     50%  390.00us
+     75%  450.00us
+     90%  520.00us
+     99%    1.10ms
+  48765 requests in 5.00s, 9.00MB read
+  Non-2xx or 3xx responses: 3
+Requests/sec:   9753.00
+Transfer/sec:      1.80MB
+"""
+
+
+def test_wrk_parse():
+    out = wrk.parse(WRK_OUT)
+    assert out == {"rps": 9753.0, "requests": 48765, "errors": 0, "non_2xx": 3, "p50_ms": 0.39, "p99_ms": 1.1}
+    assert wrk.command("http://x/", 4, 5, connection_close=True)[-3:] == ["-H", "Connection: close", "http://x/"]
