@@ -18,8 +18,8 @@ PASSWORD = "Leak-Me-Not-7f3a"
 
 
 def as_nobody(command: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["/usr/sbin/runuser", "-u", "nobody", "--", "sh", "-c", command], capture_output=True, text=True,
-                          timeout=30, env={"PATH": "/usr/bin:/bin", "HOME": "/"}, cwd="/")
+    return subprocess.run(["/usr/sbin/runuser", "-u", "nobody", "--", "sh", "-c", command], capture_output=True,
+                          text=True, timeout=30, env={"PATH": "/usr/bin:/bin", "HOME": "/"}, cwd="/")
 
 
 @pytest.mark.parametrize("dsn,expected", [
