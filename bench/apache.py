@@ -1,16 +1,19 @@
 """Apache 2.4 + mod_python: the generated httpd.conf, start, graceful restart, stop."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from string import Template
 
 import psutil
 
-from bench import paths, procs
+from bench import cpus, paths, procs, secrets
 from bench.errors import UserError
 from bench.knobs import StackSettings
 
@@ -18,6 +21,10 @@ MODULES = Path("/usr/lib/apache2/modules")
 TEMPLATE = Path(__file__).with_name("httpd.conf.tmpl")
 BINARY = "/usr/sbin/apache2"
 EMBEDDED_PYTHON = "/usr/bin/python3"  # Debian's Python, the one libapache2-mod-python links
+START_TIMEOUT_S = 30
+# Error-log lines that mean the parent or a child cannot serve: stop waiting, show them.
+FATAL = re.compile(r"Fatal Python error|Traceback|ImportError|ModuleNotFoundError|No module named|exit signal|"
+                   r"Configuration Failed|python_init|AH00016|AH00020")
 
 
 def check_installed() -> None:
@@ -36,9 +43,12 @@ class Apache:
         self.error_log = self.root / "error.log"
         self.pidfile = self.root / "httpd.pid"
         self.handlers = state / "handlers"
+        # The handlers' secret: a libpq passfile only the Apache user can read (never inline in httpd.conf).
+        self.passfile = self.root / "handler.pgpass"
         self.settings = settings
-        self.dsn = dsn
+        self.dsn = dsn  # what the handlers connect with; may carry a password, never written anywhere as is
         self.user = procs.service_user("www-data")
+        self.cpus = cpus.parse_cpus(settings.server_cpus, "--server-cpus") if settings.server_cpus else None
 
     @property
     def url(self) -> str:
@@ -56,8 +66,23 @@ class Apache:
             max_connections_per_child=s.max_connections_per_child,
             keepalive="On" if s.keepalive else "Off", keepalive_timeout=s.keepalive_timeout,
             max_keepalive_requests=s.max_keepalive_requests, handlers=self.handlers,
-            dsn=self.dsn.replace('"', '\\"'), pool_size=s.pool_size,
+            dsn=self.handler_dsn().replace('"', '\\"'), pool_size=s.pool_size,
+            leaky="On" if s.leaky else "Off",
         )
+
+    def handler_dsn(self) -> str:
+        """The DSN written into httpd.conf: no password; passfile= names the Apache user's 0600 copy when the
+        connection needs a password (from the DSN, PGPASSWORD, or the passfile/.pgpass libpq would read)."""
+        if secrets.find_password(self.dsn) is None:
+            return secrets.without_password(self.dsn)
+        return secrets.without_password(self.dsn, self.passfile)
+
+    def write_passfile(self) -> None:
+        password = secrets.find_password(self.dsn)
+        self.passfile.unlink(missing_ok=True)
+        if password is not None:
+            owner = (self.user.pw_uid, self.user.pw_gid) if self.user is not None else None
+            secrets.write_private(self.passfile, secrets.passfile_line(password), owner)
 
     def prepare(self) -> None:
         """Copy the handlers where the child user can read them and write httpd.conf."""
@@ -72,17 +97,53 @@ class Apache:
             os.chmod(d, 0o755)
             for f in files:
                 os.chmod(os.path.join(d, f), 0o644)
+        self.write_passfile()
         self.conf.write_text(self.render())
         procs.run([BINARY, "-t", "-f", str(self.conf)], timeout=30)
 
     def _ctl(self, action: str) -> None:
-        procs.run([BINARY, "-f", str(self.conf), "-k", action], timeout=60)
+        # A clean environment (procs.clean_env) and the server CPUs, set before Apache forks anything.
+        procs.run([BINARY, "-f", str(self.conf), "-k", action], timeout=60, cpus=self.cpus)
 
-    def start(self) -> None:
+    def start(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Start and wait until it answers; stop at the first sign that the parent or a child cannot serve
+        (parent gone, a fatal error-log line, an HTTP 5xx) with the error log's first relevant lines."""
         if procs.port_in_use(self.settings.port):
             raise UserError(f"port {self.settings.port} on 127.0.0.1 is in use: choose another with --port")
+        offset = self.error_log.stat().st_size if self.error_log.exists() else 0
         self._ctl("start")
-        procs.wait_for(self.answers, 30, f"Apache answering on {self.url}")
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.probe()
+            if status == 200:
+                break
+            problem = None
+            if not procs.alive(self.pid()) and not procs.processes_mentioning(str(self.conf)):
+                problem = "Apache exited during start"
+            elif self.fatal_lines(offset) or (status is not None and status >= 500):
+                problem = f"Apache started but cannot serve (HTTP {status})" if status else \
+                    "Apache started but its children fail"
+            elif time.monotonic() > deadline:
+                problem = f"Apache did not answer on {self.url} within {timeout:g} s"
+            if problem:
+                time.sleep(0.3)  # let the failing child finish its log lines
+                lines = self.fatal_lines(offset) or self.log_tail(offset)
+                self.stop()
+                raise UserError(f"{problem}; {self.error_log}: {' | '.join(lines) or 'nothing logged'}")
+            time.sleep(0.1)
+        cpus.check(self.processes(), self.cpus, "Apache processes")
+
+    def fatal_lines(self, offset: int = 0, limit: int = 3) -> list[str]:
+        return [line for line in self.log_tail(offset, 200) if FATAL.search(line)][:limit]
+
+    def log_tail(self, offset: int = 0, limit: int = 3) -> list[str]:
+        try:
+            with open(self.error_log, errors="replace") as f:
+                f.seek(offset)
+                lines = [ln.strip() for ln in f.read().splitlines() if ln.strip()]
+        except OSError:
+            return []
+        return lines[:limit]
 
     def pid(self) -> int | None:
         try:
@@ -94,14 +155,34 @@ class Apache:
         pid = self.pid()
         if not procs.alive(pid):
             return []
-        return [c.pid for c in psutil.Process(pid).children()]
+        try:
+            return [c.pid for c in psutil.Process(pid).children()]
+        except psutil.NoSuchProcess:
+            return []
 
-    def answers(self) -> bool:
+    def orphans(self) -> list[int]:
+        """Processes running our httpd.conf that are not the live parent's children: after a `kill -9` of the
+        parent its children keep serving on the port until they are killed."""
+        parent = self.pid() if procs.alive(self.pid()) else None
+        keep = {parent, *self.children()} if parent else set()
+        return sorted(p.pid for p in procs.processes_mentioning(str(self.conf)) if p.pid not in keep)
+
+    def processes(self) -> list[int]:
+        """The parent and every child."""
+        return cpus.family(self.pid()) if procs.alive(self.pid()) else []
+
+    def probe(self) -> int | None:
+        """HTTP status of /plaintext, None when nothing answers."""
         try:
             with urllib.request.urlopen(self.url + "/plaintext", timeout=2) as r:
-                return r.status == 200
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
         except OSError:
-            return False
+            return None
+
+    def answers(self) -> bool:
+        return self.probe() == 200
 
     def graceful(self) -> None:
         """Graceful restart: new children (cold pools and caches), the parent and its port stay."""

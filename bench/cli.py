@@ -31,7 +31,7 @@ def _defaults_text(command: str, option: str) -> str:
 
 def _up(args) -> int:
     settings = knobs.settings_from_args(args)
-    s = stack.up(settings, seed=args.seed)
+    s = stack.up(settings, seed=args.seed, owned=False)
     print(f"stack up: {s.url}  (state {s.state})")
     for path in ("/plaintext", "/json", "/pooled/db", "/naive/fortunes", "/server-status"):
         print(f"  {s.url}{path}")
@@ -51,6 +51,10 @@ def _format_status(info: dict) -> str:
              "postgres  " + (f"pid {p['pid']} {'running' if p['alive'] else 'NOT running'}, port {p['port']}"
                               if "pid" in p else f"external {p['dsn']}"),
              "settings  " + ", ".join(f"{k}={v}" for k, v in info["settings"].items())]
+    if a.get("orphans"):
+        lines.append(f"ORPHANS   apache children {a['orphans']} still serve without their parent: run `bench down`")
+    if info.get("owner") and info["owner"]["alive"] is False:
+        lines.append(f"owner     bench process {info['owner']['pid']} is gone: run `bench down` to stop its stack")
     return "\n".join(lines)
 
 
@@ -152,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("up", help="start PostgreSQL and Apache in the background")
-    knobs.add_stack_options(p)
+    knobs.add_stack_options(p, generator=False)
     p.set_defaults(func=_up)
     p = sub.add_parser("run", help="the full comparison: Locust against the variants, trials, results, report")
     p.add_argument("--workloads", help=f"comma list of {', '.join(WORKLOADS)} (default db,fortunes)")

@@ -2,7 +2,9 @@
 
 from dataclasses import asdict, dataclass
 
+from bench import cpus
 from bench.errors import UserError
+from bench.secrets import redact_dsn
 
 
 def parse_on_off(name: str, value: str | bool) -> bool:
@@ -31,6 +33,8 @@ class StackSettings:
     pool_size: int = 1
     pg_max_connections: int = 100
     dsn: str | None = None
+    server_cpus: str | None = None  # Linux CPU list for Apache and PostgreSQL; None = not pinned
+    leaky: bool = False             # serve /{variant}/leaky, the memory-leak demonstration
 
     def validate(self) -> "StackSettings":
         _check_range("--port", self.port, 1, 65535)
@@ -40,9 +44,20 @@ class StackSettings:
         _check_range("--max-keepalive-requests", self.max_keepalive_requests, 0, 10**9)
         _check_range("--pool-size", self.pool_size, 1, 100)
         _check_range("--pg-max-connections", self.pg_max_connections, 10, 10000)
+        if self.server_cpus is not None:
+            self.server_cpus = cpus.format_cpus(cpus.parse_cpus(self.server_cpus, "--server-cpus"))
         if self.dsn is None:
             self.check_connection_budget()
         return self
+
+    def check_server_budget(self) -> None:
+        """With --dsn: the worst case must fit the server's real free connections (asks the server)."""
+        from bench import postgres
+
+        if self.dsn is not None:
+            postgres.check_connection_budget(
+                self.dsn, self.connections_needed,
+                f"--processes {self.processes} x (--pool-size {self.pool_size} + 1 per-request connection) + 3")
 
     @property
     def connections_needed(self) -> int:
@@ -59,11 +74,13 @@ class StackSettings:
             )
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """For results.json, state.json, `bench status`: the DSN's password is redacted."""
+        return asdict(self) | {"dsn": redact_dsn(self.dsn)}
 
 
-def add_stack_options(parser, keepalive: bool = True) -> None:
-    """The options of `bench up`, shared by `bench run` and `bench tune` (which sweeps keep-alive itself)."""
+def add_stack_options(parser, keepalive: bool = True, generator: bool = True) -> None:
+    """The options of `bench up`, shared by `bench run` and `bench tune` (which sweeps keep-alive itself);
+    generator=False (bench up) leaves out --generator-cpus."""
     d = StackSettings()
     parser.add_argument("--port", type=int, default=d.port, help=f"Apache port on 127.0.0.1 (default {d.port})")
     parser.add_argument("--processes", type=int, default=d.processes,
@@ -82,10 +99,26 @@ def add_stack_options(parser, keepalive: bool = True) -> None:
     parser.add_argument("--dsn", default=None, help="use an existing PostgreSQL instead of the embedded one")
     parser.add_argument("--seed", action="store_true",
                         help="with --dsn: create and fill the tables even in a database the user does not own")
+    parser.add_argument("--leaky", action="store_true",
+                        help="also serve /{variant}/leaky, the memory-leak demonstration (off by default)")
+    parser.add_argument("--server-cpus", metavar="LIST",
+                        help="CPUs of Apache and PostgreSQL, Linux list syntax (0-2,5); default: all but the last "
+                        "when there are 2 or more")
+    if generator:
+        parser.add_argument("--generator-cpus", metavar="LIST",
+                            help="CPUs of the Locust processes (default: the last CPU); never shared with the server")
+    parser.add_argument("--no-partition", action="store_true",
+                        help="do not pin the server and the load generator to separate CPUs")
+
+
+def partition_from_args(args) -> cpus.Partition:
+    """Server and generator CPU sets from --server-cpus, --generator-cpus, --no-partition (checked here)."""
+    return cpus.partition(getattr(args, "server_cpus", None), getattr(args, "generator_cpus", None),
+                          getattr(args, "no_partition", False))
 
 
 def settings_from_args(args) -> StackSettings:
-    return StackSettings(
+    settings = StackSettings(
         port=args.port,
         processes=args.processes,
         max_connections_per_child=args.max_connections_per_child,
@@ -95,4 +128,8 @@ def settings_from_args(args) -> StackSettings:
         pool_size=args.pool_size,
         pg_max_connections=args.pg_max_connections,
         dsn=args.dsn,
+        server_cpus=partition_from_args(args).server_list,
+        leaky=getattr(args, "leaky", False),
     ).validate()
+    settings.check_server_budget()
+    return settings

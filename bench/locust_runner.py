@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench import cpus as cpu_sets
 from bench import paths, procs
 from bench.errors import UserError
 from bench.plan import Plan
@@ -34,13 +35,21 @@ def command(plan: Plan, host: str, workload: str, variant: str, trial_dir: Path)
 
 
 class LocustProcess:
-    def __init__(self, cmd: list[str], log: Path):
+    def __init__(self, cmd: list[str], log: Path, cpus: frozenset[int] | None = None):
+        """cpus: the generator's CPU set (cpus.Partition.generator), set before exec so that Locust's worker
+        processes inherit it; None leaves the affinity alone."""
         self.cmd = cmd
         self.log = log
+        self.cpus = cpus
         self._log_file = open(log, "w")
         # Own session: Ctrl-C reaches us, and we stop Locust (and its worker processes) ourselves.
         self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT, cwd=paths.REPO,
-                                     start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                     start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                     preexec_fn=cpu_sets.pin(cpus))
+
+    def check_cpus(self) -> None:
+        """UserError when Locust or one of its workers may run outside the generator's CPUs."""
+        cpu_sets.check(cpu_sets.family(self.proc.pid), self.cpus, "Locust processes")
 
     @property
     def pid(self) -> int:

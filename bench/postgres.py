@@ -3,16 +3,18 @@
 import glob
 import os
 import shutil
+import time
 from pathlib import Path
 
 import psycopg2
 
-from bench import procs
+from bench import cpus, procs, secrets
 from bench.errors import UserError
 
 SEED_SQL = Path(__file__).with_name("seed.sql")
 DB_NAME = "bench"
-ROLE = "bench"
+ADMIN_ROLE = "bench_admin"  # the suite's own superuser: setup and monitoring, never the handlers
+APP_ROLE = "bench_app"      # the handlers' role: read world/fortune, update world, nothing else
 # Settings worth recording with every run.
 RECORDED = ("server_version", "max_connections", "shared_buffers", "work_mem", "fsync",
             "synchronous_commit", "wal_level", "max_wal_size", "listen_addresses", "port")
@@ -27,31 +29,61 @@ def bindir() -> Path:
 
 
 class EmbeddedPostgres:
-    """A private cluster listening on 127.0.0.1:port and a Unix socket in the state folder."""
+    """A private cluster listening on 127.0.0.1:port and a Unix socket in the state folder.
 
-    def __init__(self, state: Path, port: int, max_connections: int):
+    scram-sha-256 password authentication for every connection (no trust, no peer): the passwords are
+    generated per `bench up` and kept in libpq passfiles in state/secrets (mode 700, files 600, the
+    invoking user's). The handlers get their own copy through Apache (readable by the Apache user only).
+    """
+
+    def __init__(self, state: Path, port: int, max_connections: int, cpus: frozenset[int] | None = None):
         self.root = state / "postgres"
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
+        self.secrets = state / "secrets"
         self.port = port
         self.max_connections = max_connections
+        self.cpus = cpus
         self.user = procs.service_user("postgres")  # initdb and postgres refuse to run as root
+
+    def _dsn(self, role: str, dbname: str = DB_NAME) -> str:
+        return (f"host=127.0.0.1 port={self.port} dbname={dbname} user={role} "
+                f"passfile={self.secrets / (role + '.pgpass')}")
+
+    @property
+    def admin_dsn(self) -> str:
+        """The suite's superuser connection (setup, monitoring); no secret inside, it names a 0600 passfile."""
+        return self._dsn(ADMIN_ROLE)
 
     @property
     def dsn(self) -> str:
-        return f"host=127.0.0.1 port={self.port} dbname={DB_NAME} user={ROLE}"
+        """The handlers' unprivileged connection (no secret inside, it names a 0600 passfile)."""
+        return self._dsn(APP_ROLE)
 
-    def _pg(self, tool: str, *args: str, timeout: float = 90) -> str:
-        return procs.run([str(bindir() / tool), *args], user=self.user, timeout=timeout, cwd="/")
+    def _pg(self, tool: str, *args: str, timeout: float = 90, cpus: frozenset[int] | None = None) -> str:
+        return procs.run([str(bindir() / tool), *args], user=self.user, timeout=timeout, cwd="/", cpus=cpus)
 
     def init(self) -> None:
         if self.root.exists():
             shutil.rmtree(self.root)
         self.root.mkdir(parents=True)
-        if self.user is not None:
-            os.chown(self.root, self.user.pw_uid, self.user.pw_gid)
-        self._pg("initdb", "-D", str(self.data), "-U", ROLE, "-A", "trust", "-E", "UTF8",
-                 "--locale=C", "--no-sync")
+        self.root.chmod(0o700)
+        owner = (self.user.pw_uid, self.user.pw_gid) if self.user is not None else None
+        if owner is not None:
+            os.chown(self.root, *owner)
+        self.secrets.mkdir(mode=0o700, exist_ok=True)
+        self.secrets.chmod(0o700)
+        admin_password = secrets.new_password()
+        secrets.write_private(self.secrets / f"{ADMIN_ROLE}.pgpass", secrets.passfile_line(admin_password))
+        secrets.write_private(self.secrets / f"{APP_ROLE}.pgpass", secrets.passfile_line(secrets.new_password()))
+        # initdb reads the superuser's password from a file only it can read; removed right after.
+        pwfile = self.root / "pwfile"
+        secrets.write_private(pwfile, admin_password + "\n", owner)
+        try:
+            self._pg("initdb", "-D", str(self.data), "-U", ADMIN_ROLE, "-A", "scram-sha-256",
+                     f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C", "--no-sync")
+        finally:
+            pwfile.unlink(missing_ok=True)
         with open(self.data / "postgresql.conf", "a") as conf:
             conf.write(
                 "\n# modpython-bench: private cluster, loopback only\n"
@@ -59,11 +91,13 @@ class EmbeddedPostgres:
                 f"port = {self.port}\n"
                 f"unix_socket_directories = '{self.root}'\n"
                 f"max_connections = {self.max_connections}\n"
+                "password_encryption = 'scram-sha-256'\n"
                 "logging_collector = off\n"
             )
 
     def start(self) -> None:
-        self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
+        # pg_ctl runs with a clean environment, on the server CPUs: the postmaster and every backend inherit.
+        self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start", cpus=self.cpus)
         self.create_database()
 
     def stop(self) -> None:
@@ -71,7 +105,8 @@ class EmbeddedPostgres:
             self._pg("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
 
     def restart(self) -> None:
-        self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-m", "fast", "-w", "-t", "60", "restart")
+        self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-m", "fast", "-w", "-t", "60", "restart",
+                 cpus=self.cpus)
 
     def pid(self) -> int | None:
         try:
@@ -80,20 +115,43 @@ class EmbeddedPostgres:
             return None
 
     def create_database(self) -> None:
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, dbname="postgres", user=ROLE)
+        conn = psycopg2.connect(self._dsn(ADMIN_ROLE, "postgres"))
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,))
             if cur.fetchone() is None:
-                cur.execute(f"CREATE DATABASE {DB_NAME} OWNER {ROLE}")
+                cur.execute(f"CREATE DATABASE {DB_NAME} OWNER {ADMIN_ROLE}")
+                # Only our roles may connect anywhere: no other role gets CONNECT or TEMP by default.
+                cur.execute(f"REVOKE ALL ON DATABASE {DB_NAME}, postgres, template1 FROM PUBLIC")
         conn.close()
+
+    def create_app_role(self) -> None:
+        """The handlers' role: log in, read world and fortune, update world; nothing else. Once the tables exist."""
+        password = secrets.find_password(self.dsn)
+        conn = psycopg2.connect(self.admin_dsn)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,))
+            verb = "ALTER" if cur.fetchone() else "CREATE"
+            # A SCRAM verifier, not the password: the statement cannot leak it into a log.
+            cur.execute(f"{verb} ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT "
+                        "NOREPLICATION NOBYPASSRLS PASSWORD %s", (secrets.scram_verifier(password),))
+            cur.execute(f"GRANT CONNECT ON DATABASE {DB_NAME} TO {APP_ROLE}")
+            cur.execute(f"GRANT SELECT ON world, fortune TO {APP_ROLE}")
+            cur.execute(f"GRANT UPDATE ON world TO {APP_ROLE}")
+        conn.close()
+
+    def processes(self) -> list[int]:
+        """The postmaster and every process it forked (backends, background workers)."""
+        return cpus.family(self.pid())
 
 
 def connect(dsn: str):
     try:
         conn = psycopg2.connect(dsn, connect_timeout=10)
     except psycopg2.Error as exc:
-        raise UserError(f"cannot connect to PostgreSQL {dsn!r}: {str(exc).strip().splitlines()[0]}") from exc
+        reason = secrets.redact_dsn(str(exc).strip().splitlines()[0])
+        raise UserError(f"cannot connect to PostgreSQL {secrets.redact_dsn(dsn)!r}: {reason}") from exc
     conn.autocommit = True
     return conn
 
@@ -156,3 +214,82 @@ def backend_pids(conn) -> list[int]:
         cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
                     "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
         return [r[0] for r in cur.fetchall()]
+
+
+def check_connection_budget(dsn: str, needed: int, what: str) -> None:
+    """The worst case of the stack must fit what the server of --dsn really has free right now:
+    max_connections - superuser_reserved_connections - connections in use (ours excepted)."""
+    conn = connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT current_setting('max_connections')::int, "
+                        "current_setting('superuser_reserved_connections')::int, "
+                        "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') - 1")
+            max_conn, reserved, in_use = cur.fetchone()
+    finally:
+        conn.close()
+    free = max_conn - reserved - in_use
+    if needed > free:
+        raise UserError(f"{what} needs {needed} PostgreSQL connections but the server of --dsn has {free} free "
+                        f"(max_connections {max_conn} - superuser_reserved_connections {reserved} - {in_use} in "
+                        "use): lower --processes or --pool-size")
+
+
+class Monitor:
+    """The suite's monitoring connection, which survives a PostgreSQL restart.
+
+    A query that fails on a dead connection reconnects once and retries; when the server is down the
+    answer is None instead of an exception. `restarts` holds the wall-clock times at which a new
+    pg_postmaster_start_time() was seen (a restart happened since the previous query).
+    """
+
+    def __init__(self, dsn: str):
+        self.dsn = dsn
+        self.conn = None
+        self.started_at: float | None = None  # pg_postmaster_start_time() as a Unix time
+        self.restarts: list[float] = []
+
+    def _connect(self) -> None:
+        self.close()
+        self.conn = psycopg2.connect(self.dsn, connect_timeout=5)
+        self.conn.autocommit = True
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT extract(epoch FROM pg_postmaster_start_time())::float8")
+            started = cur.fetchone()[0]
+        if self.started_at is not None and abs(started - self.started_at) > 1e-3:
+            self.restarts.append(time.time())
+        self.started_at = started
+
+    def _query(self, sql: str) -> list[tuple] | None:
+        for attempt in (1, 2):
+            try:
+                if self.conn is None or self.conn.closed:
+                    self._connect()
+                with self.conn.cursor() as cur:
+                    cur.execute("SELECT pg_stat_clear_snapshot()")
+                    cur.execute(sql)
+                    return cur.fetchall()
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                self.close()
+                if attempt == 2:
+                    return None
+        return None
+
+    def sessions_opened(self) -> int | None:
+        """Cumulative sessions opened in the database (PG >= 14); None while the server is unreachable."""
+        rows = self._query("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return None if not rows else int(rows[0][0])
+
+    def backend_pids(self) -> list[int] | None:
+        """Client backends of the database (not ours); None while the server is unreachable."""
+        rows = self._query("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
+        return None if rows is None else [r[0] for r in rows]
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except psycopg2.Error:
+                pass
+            self.conn = None

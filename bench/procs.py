@@ -49,11 +49,32 @@ def service_user(name: str) -> pwd.struct_passwd | None:
         raise UserError(f"running as root needs the unprivileged account {name!r}; it does not exist") from exc
 
 
-def run(cmd: list[str], user: pwd.struct_passwd | None = None, timeout: float = 60, **kw) -> str:
-    """Run a command (as `user` when given); raise UserError with its output on failure."""
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def clean_env(user: pwd.struct_passwd | None = None) -> dict[str, str]:
+    """The whole environment of a server we start: explicit, nothing inherited from the caller.
+
+    An activated virtual environment (PATH, VIRTUAL_ENV, PYTHONHOME, PYTHONPATH) would otherwise reach
+    Apache, whose embedded Python takes its prefix from the first python3 on PATH: the children then load
+    the venv's packages (psycopg2-binary instead of Debian's psycopg2) or cannot even import `encodings`.
+    PG* variables would silently redirect our own psql/pg_ctl calls.
+    """
+    home = user.pw_dir if user is not None else "/"
+    return {"PATH": SYSTEM_PATH, "LANG": "C.UTF-8", "HOME": home}
+
+
+def run(cmd: list[str], user: pwd.struct_passwd | None = None, timeout: float = 60,
+        cpus: frozenset[int] | None = None, **kw) -> str:
+    """Run a command (as `user` when given, on `cpus` when given) in a clean environment (unless env= is
+    passed); raise UserError with its output on failure."""
     extra = {}
     if user is not None:
         extra = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+    if cpus:
+        # Set before exec: the daemon's parent and every child it forks inherit it.
+        extra["preexec_fn"] = lambda: os.sched_setaffinity(0, cpus)
+    kw.setdefault("env", clean_env(user))
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **extra, **kw)
     except FileNotFoundError as exc:

@@ -1,11 +1,14 @@
 """The embedded stack: PostgreSQL + Apache started together, recorded in state.json, stopped together."""
 
 import json
+import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import paths, postgres, procs
+import psutil
+
+from bench import cpus, paths, postgres, procs, secrets
 from bench.apache import Apache, check_installed
 from bench.errors import UserError
 from bench.knobs import StackSettings
@@ -17,20 +20,35 @@ class Stack:
     settings: StackSettings
     apache: Apache
     pg: postgres.EmbeddedPostgres | None  # None with --dsn
-    dsn: str
+    dsn: str  # the handlers' connection (embedded: the unprivileged role, its password in a 0600 passfile)
+    admin_dsn: str | None = None  # the suite's own superuser connection (embedded only)
+    owner: dict | None = field(default=None)  # {"pid", "started"} of the bench run/tune that owns the stack
 
     @property
     def url(self) -> str:
         return self.apache.url
+
+    def owner_alive(self) -> bool | None:
+        """None when the stack has no owner (`bench up`), else whether that bench process still runs."""
+        if not self.owner:
+            return None
+        try:
+            p = psutil.Process(self.owner["pid"])
+            return abs(p.create_time() - self.owner["started"]) < 1 and p.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
 
     def status(self) -> dict:
         return {
             "url": self.url,
             "state_dir": str(self.state),
             "apache": {"pid": self.apache.pid(), "alive": procs.alive(self.apache.pid()),
-                       "children": self.apache.children(), "conf": str(self.apache.conf)},
+                       "children": self.apache.children(), "orphans": self.apache.orphans(),
+                       "conf": str(self.apache.conf)},
             "postgres": ({"pid": self.pg.pid(), "alive": procs.alive(self.pg.pid()), "port": self.pg.port,
-                          "data": str(self.pg.data)} if self.pg else {"dsn": self.dsn, "embedded": False}),
+                          "data": str(self.pg.data)} if self.pg else
+                         {"dsn": secrets.redact_dsn(self.dsn), "embedded": False}),
+            "owner": self.owner and {**self.owner, "alive": self.owner_alive()},
             "settings": self.settings.to_dict(),
         }
 
@@ -39,29 +57,42 @@ def _state_file(state: Path) -> Path:
     return state / "state.json"
 
 
-def up(settings: StackSettings, seed: bool = False, state: Path | None = None) -> Stack:
-    """Start PostgreSQL (unless --dsn) and Apache; on any failure stop what was started."""
+def up(settings: StackSettings, seed: bool = False, state: Path | None = None, owned: bool = True) -> Stack:
+    """Start PostgreSQL (unless --dsn) and Apache; on any failure stop what was started.
+
+    owned: the calling process (bench run/tune) owns the stack and is recorded in state.json, so a later
+    command can tell that the stack outlived it; `bench up` passes False (the stack is meant to outlive it).
+    """
     state = state or paths.state_dir()
     check_installed()
     _refuse_existing(state)
     if procs.port_in_use(settings.port):
         raise UserError(f"port {settings.port} on 127.0.0.1 is in use: choose another with --port")
+    server_cpus = cpus.parse_cpus(settings.server_cpus, "--server-cpus") if settings.server_cpus else None
+    settings.check_server_budget()
     state.mkdir(parents=True, exist_ok=True)
     pg = None
     stack = None
+    owner = None
+    if owned:
+        owner = {"pid": os.getpid(), "started": psutil.Process().create_time()}
     try:
         if settings.dsn is None:
-            pg = postgres.EmbeddedPostgres(state, procs.free_port(), settings.pg_max_connections)
+            pg = postgres.EmbeddedPostgres(state, procs.free_port(), settings.pg_max_connections, server_cpus)
             pg.init()
             pg.start()
-            dsn = pg.dsn
+            postgres.ensure_tables(pg.admin_dsn, seed=True)
+            pg.create_app_role()
+            dsn, admin_dsn = pg.dsn, pg.admin_dsn
         else:
-            dsn = settings.dsn
-        postgres.ensure_tables(dsn, seed=seed or pg is not None)
-        stack = Stack(state, settings, Apache(state, settings, dsn), pg, dsn)
+            postgres.ensure_tables(settings.dsn, seed=seed)
+            dsn, admin_dsn = settings.dsn, None
+        stack = Stack(state, settings, Apache(state, settings, dsn), pg, dsn, admin_dsn, owner)
         stack.apache.prepare()
-        _state_file(state).write_text(json.dumps(_record(stack), indent=2))
+        _write_state(state, _record(stack))
         stack.apache.start()
+        if pg is not None:
+            cpus.check(pg.processes(), server_cpus, "PostgreSQL processes")
         return stack
     except BaseException:
         if stack is not None:
@@ -72,9 +103,14 @@ def up(settings: StackSettings, seed: bool = False, state: Path | None = None) -
         raise
 
 
+def _write_state(state: Path, record: dict) -> None:
+    # 0600 and without secrets: a --dsn password is stored redacted (status and down do not need it).
+    secrets.write_private(_state_file(state), json.dumps(record, indent=2))
+
+
 def _record(stack: Stack) -> dict:
-    return {"settings": stack.settings.to_dict(), "dsn": stack.dsn,
-            "pg_port": stack.pg.port if stack.pg else None}
+    return {"settings": stack.settings.to_dict(), "dsn": secrets.redact_dsn(stack.dsn),
+            "admin_dsn": stack.admin_dsn, "pg_port": stack.pg.port if stack.pg else None, "owner": stack.owner}
 
 
 def _refuse_existing(state: Path) -> None:
@@ -82,7 +118,12 @@ def _refuse_existing(state: Path) -> None:
     if not f.exists():
         return
     stack = load(state)
-    if procs.alive(stack.apache.pid()) or (stack.pg and procs.alive(stack.pg.pid())):
+    running = (procs.alive(stack.apache.pid()) or stack.apache.orphans()
+               or (stack.pg and procs.alive(stack.pg.pid())))
+    if running and stack.owner_alive() is False:
+        raise UserError(f"a stack is still running from {state} ({stack.url}) but the bench process that started "
+                        f"it (pid {stack.owner['pid']}) is gone: run `bench down` to stop it")
+    if running:
         raise UserError(f"a stack is already running from {state} ({stack.url}): run `bench down` first")
     raise UserError(f"stale state folder {state} (its servers are not running): run `bench down` to clean it")
 
@@ -100,18 +141,25 @@ def load(state: Path | None = None) -> Stack:
         raise UserError(f"damaged state file {f}: remove the folder {state}") from exc
     pg = None
     if record.get("pg_port"):
-        pg = postgres.EmbeddedPostgres(state, record["pg_port"], settings.pg_max_connections)
-    return Stack(state, settings, Apache(state, settings, record["dsn"]), pg, record["dsn"])
+        server_cpus = cpus.parse_cpus(settings.server_cpus) if settings.server_cpus else None
+        pg = postgres.EmbeddedPostgres(state, record["pg_port"], settings.pg_max_connections, server_cpus)
+    return Stack(state, settings, Apache(state, settings, record["dsn"]), pg, record["dsn"],
+                 record.get("admin_dsn"), record.get("owner"))
 
 
 def down(state: Path | None = None) -> list[str]:
     """Stop exactly what `up` started, leave no process behind. Returns what was stopped."""
     state = state or paths.state_dir()
     stopped = []
+    url = None
     if _state_file(state).exists():
         stack = load(state)
+        url = stack.url
         if procs.alive(stack.apache.pid()):
             stopped.append(f"apache {stack.apache.pid()}")
+        orphans = stack.apache.orphans()
+        if orphans:
+            stopped.append(f"orphaned apache children {orphans} (their parent was gone)")
         stack.apache.stop()
         if stack.pg is not None:
             if procs.alive(stack.pg.pid()):
@@ -120,11 +168,18 @@ def down(state: Path | None = None) -> list[str]:
                 stack.pg.stop()
             except UserError:
                 pass
-    # Leftovers of a crashed run: anything whose command line names our state folder.
-    for p in procs.processes_mentioning(str(state)):
+    # Leftovers of a crashed run: anything whose command line names our state folder, or our URL (the Locust
+    # of a `bench run` that was killed keeps loading the port otherwise).
+    leftovers = procs.processes_mentioning(str(state))
+    if url is not None:
+        leftovers += [p for p in procs.processes_mentioning(url) if p.pid != os.getpid()
+                      and any(a == url or a.startswith(url + "/") for a in p.info["cmdline"] or [])]
+    for p in leftovers:
         stopped.append(f"leftover {p.pid}")
         procs.stop_tree(p.pid)
     _state_file(state).unlink(missing_ok=True)
-    if (state / "postgres").exists():
-        shutil.rmtree(state / "postgres", ignore_errors=True)
+    # The cluster and every secret go with the stack.
+    for gone in ("postgres", "secrets"):
+        shutil.rmtree(state / gone, ignore_errors=True)
+    (state / "apache" / "handler.pgpass").unlink(missing_ok=True)
     return stopped

@@ -301,6 +301,7 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
     plan = Plan(workloads=[workload], variants=[variant], users=users, duration_s=duration, warmup_s=warmup,
                 trials=1, locust_processes=locust_processes).validate()
     budget_mb, scope = budget
+    settings = replace(settings, leaky=settings.leaky or workload == "leaky")  # the leak is served only when asked
     live = stack.up(settings)
     monitor = None
     trial = None

@@ -16,12 +16,14 @@ from mod_python import apache
 
 _served = 0
 _configured = False
+_leaky = False  # PythonOption bench.leaky On: serve the memory-leak demonstration
 _PID = str(os.getpid())
 
 
 def _configure(req):
-    global _configured, _PID
+    global _configured, _PID, _leaky
     options = req.get_options()
+    _leaky = options.get("bench.leaky", "Off").lower() == "on"
     resources.configure(
         dsn=options.get("bench.dsn", ""),
         pool_size=int(options.get("bench.pool_size", "1")),
@@ -40,7 +42,9 @@ def _route(uri):
     if len(parts) == 1:
         return (workloads.CEILINGS.get(parts[0]), None)
     if len(parts) == 2 and parts[0] in resources.VARIANTS:
-        func = workloads.DATABASE_WORKLOADS.get(parts[1]) or workloads.DEMONSTRATIONS.get(parts[1])
+        func = workloads.DATABASE_WORKLOADS.get(parts[1])
+        if func is None and _leaky:
+            func = workloads.DEMONSTRATIONS.get(parts[1])
         return (func, parts[0])
     return (None, None)
 

@@ -122,8 +122,9 @@ def for_variant(variant):
     )
 
 
-def close_pool():
-    """Child-exit cleanup (registered with apache.register_cleanup): close pooled connections."""
+def close_pool(data=None):
+    """Child-exit cleanup (registered with apache.register_cleanup, which calls it with one data argument):
+    close pooled connections, so PostgreSQL sees a clean goodbye instead of a dropped socket."""
     global _pool
     if _pool is not None:
         _pool.closeall()

@@ -10,23 +10,47 @@ from pathlib import Path
 
 import pytest
 
-from bench import procs, stack
+from bench import cpus, procs, stack
 from bench.knobs import StackSettings
 
 REPO = Path(__file__).resolve().parent.parent
+# Every state folder a test made: stopped and removed at the end of the session, whatever the test did.
+_STATE_DIRS: list[Path] = []
 
 
 def make_state_dir() -> Path:
     # /var/tmp, mode 755: the www-data and postgres accounts must reach it when we run as root.
     d = Path(tempfile.mkdtemp(prefix="modpython-bench-test-", dir="/var/tmp"))
     d.chmod(0o755)
+    _STATE_DIRS.append(d)
     return d
+
+
+def remove_state_dir(d: Path) -> None:
+    """Stop whatever still runs from a state folder and delete it."""
+    try:
+        stack.down(d)
+    except Exception:  # a damaged state.json must not keep the folder (or its servers) alive
+        for p in procs.processes_mentioning(str(d)):
+            procs.stop_tree(p.pid)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for d in _STATE_DIRS:
+        remove_state_dir(d)
+    left = [str(d) for d in _STATE_DIRS if d.exists()]
+    if left:
+        print(f"\nerror: state folders left behind: {left}")
+        session.exitstatus = 1
 
 
 @pytest.fixture(scope="session")
 def live_stack():
     state = make_state_dir()
-    settings = StackSettings(port=procs.free_port(), processes=2).validate()
+    # The default CPU partition, as `bench up` would use it (server on all CPUs but the last).
+    settings = StackSettings(port=procs.free_port(), processes=2,
+                             server_cpus=cpus.partition().server_list).validate()
     s = stack.up(settings, state=state)
     try:
         yield s

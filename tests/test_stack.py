@@ -197,11 +197,11 @@ def test_missing_mod_python_is_a_clear_error(monkeypatch, tmp_path):
 
 def test_existing_dsn_is_used_without_dropping(live_stack):
     """--dsn against a server we did not start: tables present are used, never dropped."""
-    conn = psycopg2.connect(live_stack.dsn)
+    conn = psycopg2.connect(live_stack.admin_dsn)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("CREATE TABLE IF NOT EXISTS keep_me (x int)")
-    assert postgres.ensure_tables(live_stack.dsn, seed=False) == "tables present"
+    assert postgres.ensure_tables(live_stack.admin_dsn, seed=False) == "tables present"
     with conn.cursor() as cur:
         cur.execute("SELECT to_regclass('keep_me') IS NOT NULL")
         assert cur.fetchone()[0]

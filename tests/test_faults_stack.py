@@ -1,0 +1,188 @@
+"""Issue 9 items 3, 9, 10, 11 and the reconnecting Monitor, on real servers."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+from conftest import REPO, bench_cli, get, make_state_dir, remove_state_dir
+
+from bench import postgres, procs, stack
+from bench.errors import UserError
+from bench.knobs import StackSettings
+
+VENV = REPO / ".venv"
+
+
+def wait(check, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture
+def own_stack():
+    """A stack of a test's own, with settings given by the test."""
+    made = []
+
+    def start(**kw):
+        state = make_state_dir()
+        made.append(state)
+        return stack.up(StackSettings(port=procs.free_port(), processes=2, **kw).validate(), state=state)
+
+    yield start
+    for state in made:
+        remove_state_dir(state)
+
+
+def test_recycled_children_close_their_pool_cleanly(own_stack):
+    s = own_stack(max_connections_per_child=2, keepalive=False)
+    monitor = postgres.Monitor(s.admin_dsn)
+    try:
+        for _ in range(4):
+            assert get(s.url + "/pooled/db")[0] == 200
+        first = set(monitor.backend_pids())
+        assert first
+        # Every connection counts: 2 per child, so 20 requests replace each child several times.
+        for _ in range(20):
+            assert get(s.url + "/pooled/db")[0] == 200
+        # The backends of the recycled children's pools end (their children said goodbye at exit).
+        assert wait(lambda: not first & set(monitor.backend_pids())), first & set(monitor.backend_pids())
+    finally:
+        monitor.close()
+    log = s.apache.error_log.read_text()
+    assert "Traceback" not in log and "close_pool" not in log and "TypeError" not in log, log[-2000:]
+
+
+def test_leaky_is_served_only_when_asked(live_stack, own_stack):
+    assert get(live_stack.url + "/pooled/leaky")[0] == 404
+    s = own_stack(leaky=True)
+    assert get(s.url + "/pooled/leaky")[0] == 200
+
+
+def venv_env(state: Path) -> dict:
+    """An activated virtual environment, as `source .venv/bin/activate` leaves it."""
+    return {"BENCH_STATE_DIR": str(state), "VIRTUAL_ENV": str(VENV),
+            "PATH": f"{VENV / 'bin'}:{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
+
+
+def test_bench_up_from_an_activated_venv(tmp_path):
+    state = make_state_dir()
+    env = venv_env(state)
+    port = procs.free_port()
+    try:
+        r = bench_cli("up", "--port", str(port), "--processes", "2", env=env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        for path in ("/pooled/db", "/naive/fortunes", "/plaintext"):
+            assert get(f"http://127.0.0.1:{port}{path}")[0] == 200, path
+        s = stack.load(state)
+        servers = s.apache.processes() + s.pg.processes()
+        for pid in servers:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert not [e for e in environ if e.startswith((b"VIRTUAL_ENV=", b"PYTHONPATH=", b"PYTHONHOME="))]
+            assert f"{VENV}".encode() not in b"".join(environ), pid
+        for pid in s.apache.children():
+            maps = Path(f"/proc/{pid}/maps").read_text()
+            # The children run Debian's Python and psycopg2, nothing of the venv (issue 9 item 14).
+            assert str(VENV) not in maps and ".tox" not in maps
+            if "_psycopg" in maps:
+                assert "/usr/lib/python3/dist-packages/psycopg2/" in maps
+    finally:
+        bench_cli("down", env={"BENCH_STATE_DIR": str(state)})
+        remove_state_dir(state)
+
+
+def test_children_that_cannot_serve_fail_fast_with_the_error_log(monkeypatch):
+    """What an inherited venv did before the clean environment: every request fails. Stop in seconds, say why."""
+    clean = procs.clean_env
+    monkeypatch.setattr(procs, "clean_env", lambda user=None: {**clean(user), "PATH": f"{VENV / 'bin'}:/usr/bin:/bin"})
+    state = make_state_dir()
+    started = time.monotonic()
+    with pytest.raises(UserError, match=r"Apache started but cannot serve .*No module named 'mod_python'") as err:
+        stack.up(StackSettings(port=procs.free_port(), processes=2).validate(), state=state)
+    assert time.monotonic() - started < 20
+    assert "\n" not in str(err.value)
+    assert procs.processes_mentioning(str(state)) == []
+    remove_state_dir(state)
+
+
+def test_orphaned_children_are_reported_and_killed():
+    state = make_state_dir()
+    env = {"BENCH_STATE_DIR": str(state)}
+    port = procs.free_port()
+    try:
+        assert bench_cli("up", "--port", str(port), "--processes", "2", env=env, timeout=120).returncode == 0
+        s = stack.load(state)
+        children = s.apache.children()
+        os.kill(s.apache.pid(), signal.SIGKILL)
+        assert wait(lambda: not procs.alive(s.apache.pid()))
+        assert get(f"http://127.0.0.1:{port}/plaintext")[0] == 200  # the orphans still answer
+        r = bench_cli("status", env=env)
+        assert "NOT running" in r.stdout and f"ORPHANS   apache children {sorted(children)}" in r.stdout
+        r = bench_cli("up", "--port", str(procs.free_port()), env=env)
+        assert r.returncode == 1 and "run `bench down`" in r.stderr
+        r = bench_cli("down", env=env, timeout=120)
+        assert f"orphaned apache children {sorted(children)}" in r.stdout
+        assert procs.processes_mentioning(str(state)) == [] and not procs.port_in_use(port)
+    finally:
+        bench_cli("down", env=env)
+        remove_state_dir(state)
+
+
+OWNER = """
+import sys, time
+from pathlib import Path
+from bench import procs, stack
+from bench.knobs import StackSettings
+stack.up(StackSettings(port=procs.free_port(), processes=1).validate(), state=Path(sys.argv[1]))
+print("up", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_dead_owner_is_named():
+    state = make_state_dir()
+    env = {"BENCH_STATE_DIR": str(state)}
+    owner = subprocess.Popen([sys.executable, "-c", OWNER, str(state)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout.readline().strip() == "up"
+        owner.kill()  # like `kill -9` of a bench run: its stack stays up
+        owner.wait(timeout=10)
+        r = bench_cli("status", env=env)
+        assert f"owner     bench process {owner.pid} is gone" in r.stdout
+        r = bench_cli("up", "--port", str(procs.free_port()), env=env)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1
+        assert f"the bench process that started it (pid {owner.pid}) is gone: run `bench down`" in r.stderr
+        assert bench_cli("down", env=env, timeout=120).returncode == 0
+        assert procs.processes_mentioning(str(state)) == []
+    finally:
+        owner.kill()
+        owner.wait(timeout=10)
+        remove_state_dir(state)
+
+
+def test_monitor_survives_a_postgres_restart(own_stack):
+    s = own_stack()
+    monitor = postgres.Monitor(s.admin_dsn)
+    try:
+        before = monitor.sessions_opened()
+        assert isinstance(before, int) and monitor.restarts == []
+        s.pg.restart()
+        after = monitor.sessions_opened()  # the old connection is dead: reconnects once, answers
+        assert isinstance(after, int) and len(monitor.restarts) == 1
+        assert isinstance(monitor.backend_pids(), list)
+        s.pg.stop()
+        assert monitor.sessions_opened() is None and monitor.backend_pids() is None
+        s.pg.start()
+        assert isinstance(monitor.sessions_opened(), int) and len(monitor.restarts) == 2
+    finally:
+        monitor.close()
+    with pytest.raises(psycopg2.OperationalError):
+        psycopg2.connect(s.admin_dsn.replace("passfile=", "passfile=/nonexistent"))
