@@ -6,7 +6,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bench import knobs, plan, stack
+from bench import cpus, knobs, plan, stack
 from bench.record.errors import Parser, UserError
 from bench.vocabulary import DEFAULT_VARIANTS, DEFAULT_WORKLOADS, VARIANTS, WORKLOADS
 
@@ -64,7 +64,7 @@ def _down(args) -> int:
     return 0
 
 
-def _plan_from_args(args) -> plan.Plan:
+def _plan_from_args(args, partition: cpus.Partition) -> plan.Plan:
     workloads = list(WORKLOADS) if args.all else list(DEFAULT_WORKLOADS)
     variants = list(VARIANTS) if args.all else list(DEFAULT_VARIANTS)
     if args.workloads:
@@ -77,7 +77,8 @@ def _plan_from_args(args) -> plan.Plan:
         warmup_s=_default(args, "run", "warmup"),
         trials=_default(args, "run", "trials"),
         queries=args.queries, locust_processes=args.locust_processes, url=args.url, quick=args.quick,
-        connection_close=args.connection_close,
+        connection_close=args.connection_close, generator_cpus=partition.generator_list,
+        cross_check=args.cross_check, saturate=args.saturate, max_p99_ms=args.max_p99,
     ).validate()
 
 
@@ -85,14 +86,16 @@ def _run(args) -> int:
     from bench import run
     from bench.record.results import load_results
 
-    the_plan = _plan_from_args(args)
+    partition = knobs.partition_from_args(args)
+    the_plan = _plan_from_args(args, partition)
     settings = knobs.settings_from_args(args) if the_plan.url is None else None
-    run_dir = run.execute(the_plan, settings, seed=args.seed, label="quick" if args.quick else "")
+    run_dir = run.execute(the_plan, settings, seed=args.seed, label="quick" if args.quick else "",
+                          partition=partition)
     data = load_results(run_dir)
     print()
     print(run.summary_table(data["results"]))
     print()
-    for line in run.speedup_lines(data["speedups"]):
+    for line in run.speedup_lines(data):
         print(line)
     if not args.no_report:
         _build_report(run_dir)
@@ -121,7 +124,7 @@ def _tune(args) -> int:
     run_dir = tune.execute(values, args.workload, args.variant, modes, max_loss, budget, settings,
                            users=args.users, duration=duration, warmup=warmup,
                            trials=_default(args, "tune", "trials"),
-                           locust_processes=args.locust_processes)
+                           locust_processes=args.locust_processes, partition=knobs.partition_from_args(args))
     data = load_tune(run_dir)
     print()
     print(tune.summary_text(data))
@@ -171,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--connection-close", action="store_true",
                    help="the client closes the connection after every request (no keep-alive)")
     p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
+    p.add_argument("--cross-check", action="store_true",
+                   help="also measure each cell with wrk (same connections and CPUs), and the generator's ceiling")
+    p.add_argument("--saturate", action="store_true",
+                   help="raise each cell's users (doubling from --users) until the server or generator is the limit")
+    p.add_argument("--max-p99", type=float, default=100.0, metavar="MS",
+                   help="with --saturate: stop raising users when p99 passes this (default 100 ms)")
     knobs.add_stack_options(p)
     p.set_defaults(func=_run)
     p = sub.add_parser("tune", help="sweep MaxConnectionsPerChild and recommend a value")

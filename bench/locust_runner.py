@@ -14,10 +14,13 @@ from bench.plan import Plan
 from bench.vocabulary import class_name as user_class
 
 
-def command(plan: Plan, host: str, workload: str, variant: str, trial_dir: Path) -> list[str]:
+def command(plan: Plan, host: str, workload: str, variant: str | None, trial_dir: Path,
+            users: int | None = None) -> list[str]:
+    """The Locust command of one trial; `users` overrides the plan's (a saturation probe, a cell's knee)."""
+    users = users or plan.users
     cmd = [
         sys.executable, "-m", "locust", "-f", str(paths.REPO / "scenarios"), "--headless",
-        "--host", host, "-u", str(plan.users), "-r", str(plan.users),
+        "--host", host, "-u", str(users), "-r", str(users),
         "-t", f"{math.ceil(plan.duration_s)}s", "--stop-timeout", "5",
         "--csv", str(trial_dir / "locust"), "--only-summary", "--loglevel", "WARNING",
         "--bench-warmup", f"{plan.warmup_s:g}", "--bench-out", str(trial_dir / "per_pid.json"),

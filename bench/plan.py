@@ -30,6 +30,10 @@ class Plan:
     quick: bool = False
     connection_close: bool = False
     restart: str = "fresh"  # Apache is stopped and started before every trial
+    generator_cpus: str | None = None  # Locust's CPU list (bench/cpus.py); None: not pinned
+    cross_check: bool = False  # wrk on each cell's endpoint after its Locust trial
+    saturate: bool = False     # raise each cell's users until the server or generator is the limit
+    max_p99_ms: float = 100.0  # the p99 bound of --saturate
     order: list[dict] = field(default_factory=list)
 
     def validate(self) -> "Plan":
@@ -49,6 +53,8 @@ class Plan:
         if self.locust_processes < 1 and self.locust_processes != -1:
             raise UserError(f"--locust-processes {self.locust_processes} is not allowed: use 1 or more, "
                             "or -1 for one per core")
+        if self.saturate and not (0 < self.max_p99_ms < 1e6):
+            raise UserError(f"--max-p99 {self.max_p99_ms:g} is not allowed: use a number of milliseconds above 0")
         if self.url is not None and not self.url.startswith(("http://", "https://")):
             raise UserError(f"--url {self.url!r} is not an http:// or https:// URL")
         self.order = interleave(self.workloads, self.variants, self.trials)

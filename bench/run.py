@@ -13,17 +13,18 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bench import access_log, machine, paths, postgres, stack
+from bench import access_log, cpus, faults, machine, paths, postgres, saturation, stack, wrk
 from bench.errors import UserError
 from bench.knobs import StackSettings
 from bench.locust_runner import LocustProcess, command
 from bench.plan import Plan
-from bench.record import stats
+from bench.record import bottleneck
 from bench.record.files import write_json
 from bench.record.results import RunRecord
 from bench.sampler import Sampler, memory_summary
 from bench.vocabulary import url_path
 
+OTHERS_NOTICE = 0.10  # flag a trial when processes not ours used this much of the server CPUs
 SESSION_FLUSH_S = 1.2  # PostgreSQL backends publish session counts at most once a second
 
 
@@ -102,9 +103,12 @@ class Trial:
     """One trial: load one cell for plan.duration_s and turn the raw files into a trial record."""
 
     def __init__(self, run_dir: Path, plan: Plan, step: dict, base_url: str, live: stack.Stack | None,
-                 monitor, restart: bool = True, rel: str | None = None):
+                 monitor: postgres.Monitor | None, restart: bool = True, rel: str | None = None,
+                 partition: cpus.Partition | None = None, users: int | None = None):
         self.plan, self.step, self.base_url, self.live, self.monitor = plan, step, base_url, live, monitor
         self.restart = restart  # False when the caller has just started Apache afresh (bench tune)
+        self.partition = partition or cpus.Partition(None, None)
+        self.users = users or step.get("users") or plan.users
         self.rel = rel or f"trials/{step['seq']:03d}-{step['workload']}-{step['variant']}"
         self.dir = run_dir / self.rel
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -113,14 +117,19 @@ class Trial:
 
     def execute(self) -> dict:
         live, plan, step = self.live, self.plan, self.step
+        offset = sessions_before = pg_started = None
         if live is not None:
             if self.restart:
                 live.apache.restart()
             offset = live.apache.access_log.stat().st_size
-            sessions_before = postgres.sessions_opened(self.monitor) if self.monitor else None
+            if self.monitor is not None:
+                sessions_before = self.monitor.sessions_opened()
+                pg_started = self.monitor.started_at
         t0 = time.time()
-        self.locust = LocustProcess(command(plan, self.base_url, step["workload"], step["variant"], self.dir),
-                                    self.dir / "locust.log")
+        self.locust = LocustProcess(
+            command(plan, self.base_url, step["workload"], step["variant"], self.dir, users=self.users),
+            self.dir / "locust.log", cpus=self.partition.generator)
+        self.locust.check_cpus()
         roots = {"generator": self.locust.pid}
         if live is not None:
             roots["apache"] = live.apache.pid()
@@ -133,7 +142,8 @@ class Trial:
             self.sampler.stop()
         per_pid = self._per_pid()
         start, end = per_pid.get("window") or [t0 + plan.warmup_s, t0 + plan.duration_s]
-        trial = {**step, "dir": self.rel, "started": round(t0, 3), "steady": [round(start, 3), round(end, 3)],
+        trial = {**step, "users": self.users, "dir": self.rel, "started": round(t0, 3),
+                 "steady": [round(start, 3), round(end, 3)],
                  "locust": {k: per_pid.get(k) for k in
                             ("requests", "failures", "rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms")},
                  "pids_seen_by_client": len(per_pid.get("pids", {}))}
@@ -141,18 +151,28 @@ class Trial:
         cpu = {"apache_s": None, "postgres_s": None, "server_s": None,
                "generator_s": None if generator_s is None else round(generator_s, 3),
                "generator_pct": self.sampler.busiest_pct("generator", start, end)}
-        flags = []
+        flags: list[str] = []
+        found: list[str] = []
         if live is None:
             trial["server"] = None
+            trial["slots"] = None
             trial["rps_per_process"] = _per(trial["locust"]["rps"], trial["pids_seen_by_client"])
             trial["requests_per_cpu_second"] = None
             trial["memory"] = {"rss_mb_per_process": None, "pss_mb_per_process": None}
             trial["db_sessions"] = trial["db_sessions_per_1000_requests"] = None
             trial["access_vs_locust"] = None
         else:
-            offset = access_log.copy_slice(live.apache.access_log, offset, self.dir / "access.log")
+            access_log.copy_slice(live.apache.access_log, offset, self.dir / "access.log")
             time.sleep(SESSION_FLUSH_S)
-            sessions = postgres.sessions_opened(self.monitor) - sessions_before if self.monitor else None
+            sessions = None
+            if self.monitor is not None:
+                after = self.monitor.sessions_opened()
+                found += faults.postgres_restarted(pg_started, self.monitor.started_at, t0)
+                if after is None:
+                    found += faults.unreachable("postgres", t0, time.time())
+                # Across a restart the counter is not one series: leave it out rather than guess.
+                if sessions_before is not None and after is not None and not found:
+                    sessions = after - sessions_before
             entries = access_log.read(self.dir / "access.log")
             server = access_log.window_summary(entries, start, end)
             write_json(self.dir / "timeline.json",
@@ -164,8 +184,14 @@ class Trial:
             cpu["server_s"] = round(server_s, 3)
             if live.pg is None:
                 flags.append("server CPU counts Apache only (PostgreSQL is external, --dsn)")
+            # Per process means per slot of the fixed pool: a replaced child takes the same slot, so a kill -9
+            # mid-trial does not turn 4 processes into 5 and lower the figure by a fifth.
+            slots = live.settings.processes
+            if live.settings.max_connections_per_child == 0:
+                found += faults.replaced_children(entries, t0, slots)
             trial["server"] = server
-            trial["rps_per_process"] = _per(server["rps"], server["processes"])
+            trial["slots"] = slots
+            trial["rps_per_process"] = _per(server["rps"], slots)
             trial["requests_per_cpu_second"] = _per(server["requests"], server_s)
             trial["memory"] = memory_summary(self.dir / "samples.jsonl", "apache", start, end)
             trial["db_sessions"] = sessions
@@ -178,16 +204,49 @@ class Trial:
             if bad:
                 flags.append(f"server answered non-2xx: {bad}")
         trial["cpu"] = cpu
-        trial["generator_bound"] = stats.generator_bound(cpu["generator_pct"])
+        trial["bottleneck"] = self._bottleneck(cpu, (start, end), trial["locust"]["mean_ms"])
+        trial["generator_bound"] = trial["bottleneck"]["bottleneck"] in ("generator", "shared")
         trial["failures"] = bool(trial["locust"]["failures"])
-        if trial["generator_bound"]:
-            flags.append(f"generator CPU {cpu['generator_pct']:.0f}% >= {stats.GENERATOR_BOUND_PCT:.0f}%: "
-                         "client-side rps understates the server")
+        if trial["bottleneck"]["bottleneck"] != "server":
+            flags.append(f"limited by {trial['bottleneck']['bottleneck']}: {trial['bottleneck']['reason']}")
+        if (trial["bottleneck"].get("others_util") or 0) >= OTHERS_NOTICE:
+            flags.append(f"other processes used {100 * trial['bottleneck']['others_util']:.0f}% of the server "
+                         "CPUs: a busy machine, figures are lower than on a quiet one")
         if trial["failures"]:
             flags.append(f"{trial['locust']['failures']} failed requests")
-        trial["flags"] = flags
+        trial["faults"] = found
+        trial["flags"] = found + flags
+        if plan.cross_check:
+            trial["wrk"] = self.cross_check()
+            rps = trial["wrk"].get("rps")
+            trial["locust_vs_wrk"] = (round(trial["locust"]["rps"] / rps, 4)
+                                      if rps and trial["locust"]["rps"] is not None else None)
         write_json(self.dir / "trial.json", trial)
         return trial
+
+    def _bottleneck(self, cpu: dict, window: tuple[float, float], mean_ms: float | None) -> bottleneck.Bottleneck:
+        window_s = window[1] - window[0]
+        everything = cpus.available()
+        server_set = self.partition.server or everything
+        generator_set = self.partition.generator or everything
+        return bottleneck.classify(
+            window_s=window_s, server_cpu_s=cpu["server_s"], server_cpus=len(server_set),
+            generator_cpu_s=cpu["generator_s"], generator_cpus=len(generator_set),
+            generator_busiest_pct=cpu["generator_pct"], shared_cpus=bool(server_set & generator_set),
+            users=self.users, mean_ms=mean_ms,
+            server_set_busy_s=self.sampler.busy_between(server_set, *window) if self.live else None,
+            generator_set_busy_s=self.sampler.busy_between(generator_set, *window))
+
+    def cross_check(self) -> dict:
+        """wrk on the same endpoint right after Locust: same connections, same generator CPUs."""
+        seconds = max(3, min(10, round(self.plan.steady_s)))
+        url = self.base_url + url_path(self.step["workload"], self.step["variant"])
+        if self.step["workload"] in ("queries", "updates"):
+            url += f"?queries={self.plan.queries}"
+        out = wrk.measure(url, self.users, seconds, self.partition.generator, self.dir / "wrk.txt",
+                          connection_close=self.plan.connection_close)
+        return {k: out[k] for k in ("rps", "requests", "p50_ms", "p99_ms", "errors", "non_2xx")} | {
+            "duration_s": seconds, "connections": self.users}
 
     def _per_pid(self) -> dict:
         path = self.dir / "per_pid.json"
@@ -207,13 +266,18 @@ def _per(numerator, denominator):
     return round(numerator / denominator, 2) if numerator is not None and denominator else None
 
 
+
 def _fmt(v, spec=",.0f"):
     return "-" if v is None else format(v, spec)
 
 
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"
+
+
 def summary_table(results: list[dict]) -> str:
     head = (f"{'workload':<9} {'variant':<10} {'req/s':>9} {'95% CI':>19} {'p50 ms':>7} {'p99 ms':>7} "
-            f"{'req/s/proc':>10} {'req/CPU-s':>9} {'RSS MB':>7} {'sess/1k':>8}  flags")
+            f"{'req/s/proc':>10} {'req/CPU-s':>9} {'RSS MB':>7} {'sess/1k':>8} {'limit':>9} {'srv CPU':>7}  flags")
     lines = [head, "-" * len(head)]
     for cell in results:
         s = cell["summary"]
@@ -221,48 +285,148 @@ def summary_table(results: list[dict]) -> str:
             continue
         ci = s["rps_ci95"]
         flags = []
-        if s["generator_bound"]:
-            flags.append("GENERATOR-BOUND")
+        if s.get("faults"):
+            flags.append(f"{s['faults']} TRIAL(S) WITH FAULTS")
         if s["failures"]:
             flags.append(f"{s['failures']} FAILURES")
+        if s.get("locust_vs_wrk") is not None:
+            flags.append(f"Locust/wrk {100 * s['locust_vs_wrk']:.0f}%")
+        if (s.get("others_util") or 0) >= OTHERS_NOTICE:
+            flags.append(f"BUSY MACHINE (others used {100 * s['others_util']:.0f}% of the server CPUs)")
         lines.append(
             f"{cell['workload']:<9} {cell['variant']:<10} {_fmt(s['rps']):>9} "
             f"{(_fmt(ci[0]) + ' - ' + _fmt(ci[1])) if ci else '-':>19} {_fmt(s['p50_ms'], '.2f'):>7} "
             f"{_fmt(s['p99_ms'], '.2f'):>7} {_fmt(s['rps_per_process']):>10} "
             f"{_fmt(s['requests_per_cpu_second']):>9} {_fmt(s['rss_mb_per_process'], '.1f'):>7} "
-            f"{_fmt(s['db_sessions_per_1000_requests'], '.1f'):>8}  {' '.join(flags)}")
+            f"{_fmt(s['db_sessions_per_1000_requests'], '.1f'):>8} {s.get('bottleneck') or '-':>9} "
+            f"{_pct(s.get('server_util')):>7}  {' '.join(flags)}")
     return "\n".join(lines)
 
 
-def speedup_lines(speedups: list[dict]) -> list[str]:
-    return [f"{s['variant']} vs {s['baseline']} on {s['workload']}: {s['ratio']:.2f}x "
-            + (f"(95% CI {s['ci95'][0]:.2f}-{s['ci95'][1]:.2f})" if s["ci95"] else "(one trial: no interval)")
-            for s in speedups]
+def speedup_lines(data: dict) -> list[str]:
+    """The headline: each speedup as it may honestly be stated, with the cost ratio beside it."""
+    cost = {(c["workload"], c["variant"]): c for c in data.get("cpu_speedups", [])}
+    wrk_ = {(c["workload"], c["variant"]): c for c in data.get("wrk_speedups", [])}
+    lines = []
+    for s in data.get("speedups", []):
+        text = s.get("text") or f"{s['ratio']:.2f}x"
+        ci = f"95% CI {s['ci95'][0]:.2f}-{s['ci95'][1]:.2f}" if s["ci95"] else "one trial: no interval"
+        line = f"{s['variant']} vs {s['baseline']} on {s['workload']}: {text} ({ci})"
+        key = (s["workload"], s["variant"])
+        if key in cost:
+            line += f"; per server CPU-second {cost[key]['ratio']:.2f}x"
+        if key in wrk_:
+            line += f"; wrk {wrk_[key]['ratio']:.2f}x"
+        lines.append(line)
+    ceiling = data.get("generator_ceiling")
+    if ceiling:
+        lines.append(f"generator ceiling (Locust on /plaintext, {ceiling['users']} users, same CPUs): "
+                     f"{_fmt(ceiling.get('rps'))} req/s"
+                     + (f"; wrk {_fmt(ceiling['wrk_rps'])} req/s" if ceiling.get("wrk_rps") else ""))
+    return lines
+
+
+def _trial_line(result: dict) -> str:
+    server = result["server"] or {}
+    b = result.get("bottleneck") or {}
+    text = (f"    {_fmt(result['locust']['rps'])} req/s (server {_fmt(server.get('rps'))}), "
+            f"p99 {_fmt(result['locust']['p99_ms'], '.2f')} ms, {result.get('users')} users, limit "
+            f"{b.get('bottleneck', '-')} (server CPUs {_pct(b.get('server_util'))} busy"
+            + (f" + {_pct(b['others_util'])} by other processes" if (b.get("others_util") or 0) >= OTHERS_NOTICE
+               else "")
+            + f", busiest Locust process {_pct(b.get('generator_busiest'))} of a core)")
+    if result.get("wrk"):
+        text += f", wrk {_fmt(result['wrk'].get('rps'))} req/s"
+    found = result.get("faults") or []
+    return text + (f"  [{'; '.join(found)}]" if found else "")
+
+
+class Context:
+    """What every trial of a run shares, and the trial under way (to stop it on interrupt)."""
+
+    def __init__(self, run_dir: Path, plan: Plan, base_url: str, live: stack.Stack | None,
+                 monitor: postgres.Monitor | None, partition: cpus.Partition, log):
+        self.run_dir, self.plan, self.base_url, self.live = run_dir, plan, base_url, live
+        self.monitor, self.partition, self.log = monitor, partition, log
+        self.current: Trial | None = None
+
+    def trial(self, step: dict, rel: str | None = None, users: int | None = None) -> dict:
+        self.current = Trial(self.run_dir, self.plan, step, self.base_url, self.live, self.monitor,
+                             rel=rel, partition=self.partition, users=users)
+        result = self.current.execute()
+        self.current = None
+        return result
+
+    def abort(self) -> None:
+        if self.current is not None:
+            self.current.abort()
+
+
+def generator_ceiling(ctx: Context) -> dict:
+    """Locust alone against /plaintext with the run's users and CPUs: what the generator can send at most."""
+    step = {"seq": 0, "trial": 0, "workload": "plaintext", "variant": None}
+    ctx.log(f"generator ceiling: Locust on /plaintext, {ctx.plan.users} users, {ctx.plan.duration_s:g} s")
+    t = ctx.trial(step, rel="ceiling/plaintext")
+    out = {"users": t["users"], "rps": t["locust"]["rps"], "dir": t["dir"],
+           "generator_busiest": t["bottleneck"]["generator_busiest"], "bottleneck": t["bottleneck"]["bottleneck"],
+           "wrk_rps": (t.get("wrk") or {}).get("rps")}
+    ctx.log(f"    Locust {_fmt(out['rps'])} req/s" + (f", wrk {_fmt(out['wrk_rps'])} req/s" if out["wrk_rps"] else ""))
+    return out
+
+
+def saturate_cell(ctx: Context, workload: str, variant: str) -> dict:
+    """Probe one cell at doubling users until something other than the load is the limit; returns the knee."""
+    plan = ctx.plan
+    steps: list[saturation.Step] = []
+    dirs = []
+    reason = None
+    for users in saturation.ladder(plan.users):
+        step = {"seq": 0, "trial": 0, "workload": workload, "variant": variant}
+        t = ctx.trial(step, rel=f"saturation/{workload}-{variant}-u{users:03d}", users=users)
+        steps.append({"users": users, "rps": t["locust"]["rps"], "p99_ms": t["locust"]["p99_ms"],
+                      "bottleneck": t["bottleneck"]["bottleneck"]})
+        dirs.append(t["dir"])
+        ctx.log(f"    saturation {workload}/{variant} at {users} users: {_fmt(t['locust']['rps'])} req/s, "
+                f"p99 {_fmt(t['locust']['p99_ms'], '.2f')} ms, limit {t['bottleneck']['bottleneck']}")
+        reason = saturation.stop_reason(steps, plan.max_p99_ms)
+        if reason:
+            break
+    knee = saturation.knee(steps, plan.max_p99_ms)
+    return {"workload": workload, "variant": variant, "steps": steps, "dirs": dirs, "stop": reason,
+            "knee_users": knee["users"]}
 
 
 def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, label: str = "",
-            log=print) -> Path:
+            log=print, partition: cpus.Partition | None = None) -> Path:
     """Run the whole plan; returns the run folder. settings None means --url (client-side data only)."""
+    partition = partition or cpus.Partition(None, None)
     live = None
     monitor = None
-    trial = None
+    ctx = None
     record = None
     try:
+        if plan.cross_check:
+            wrk.check_installed()
         if plan.url is None:
-            log(f"starting the embedded stack ({settings.processes} Apache processes, port {settings.port}) ...")
+            log(f"starting the embedded stack ({settings.processes} Apache processes, port {settings.port}"
+                + (f", server CPUs {partition.server_list}, generator CPUs {partition.generator_list}"
+                   if partition.server and partition.generator else ", CPUs shared with the generator") + ") ...")
             live = stack.up(settings, seed=seed)
             base_url = live.url
         else:
             base_url = plan.url.rstrip("/")
         checks, server_header = preflight(plan, settings if live else None, base_url)
+        if not partition.server or not partition.generator:
+            checks.append("no CPU partition: Locust shares CPUs with the server, so client-side figures "
+                          "measure their contention (README: 'Why the generator gets its own CPU')")
         run_dir = new_run_dir(label)
         pg_version = None
         if live is not None:
             shutil.copy(live.apache.conf, run_dir / "httpd.conf")
-            pg_settings = postgres.settings(live.dsn)
+            pg_settings = postgres.settings(live.admin_dsn or live.dsn)
             pg_version = pg_settings.get("server_version")
             write_json(run_dir / "postgresql.conf.json", pg_settings)
-            monitor = postgres.connect(live.dsn)
+            monitor = postgres.Monitor(live.admin_dsn or live.dsn)
         environment = {"machine": machine.machine(), "versions": machine.versions(server_header, pg_version)}
         stack_info = None
         if live is not None:
@@ -280,30 +444,36 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
             log(f"check: {line}")
         prime(base_url, plan)
         log(f"run folder: {run_dir}")
+        ctx = Context(run_dir, plan, base_url, live, monitor, partition, log)
+        if plan.cross_check:
+            record.set_extra("generator_ceiling", generator_ceiling(ctx))
+        knees: dict[tuple[str, str], int] = {}
+        if plan.saturate:
+            probes = []
+            for workload in plan.workloads:
+                for variant in plan.variants:
+                    found = saturate_cell(ctx, workload, variant)
+                    probes.append(found)
+                    knees[(workload, variant)] = found["knee_users"]
+                    log(f"    {workload}/{variant}: knee at {found['knee_users']} users ({found['stop']})")
+                    record.set_extra("saturation", probes)
         started = time.monotonic()
         for i, step in enumerate(plan.order):
             remaining = len(plan.order) - i
             per_trial = (time.monotonic() - started) / i if i else plan.duration_s + 6
             log(f"[{step['seq']}/{len(plan.order)}] trial {step['trial']} {step['workload']}/{step['variant']}: "
                 f"{plan.duration_s:g} s (about {remaining * per_trial / 60:.1f} min left)")
-            trial = Trial(run_dir, plan, step, base_url, live, monitor)
-            result = trial.execute()
-            trial = None
+            result = ctx.trial(step, users=knees.get((step["workload"], step["variant"])))
             record.add_trial(result)
-            server = result["server"] or {}
-            log(f"    {_fmt(result['locust']['rps'])} req/s (server {_fmt(server.get('rps'))}), "
-                f"p99 {_fmt(result['locust']['p99_ms'], '.2f')} ms, generator CPU "
-                f"{_fmt(result['cpu']['generator_pct'], '.0f')}%" +
-                (f"  [{'; '.join(result['flags'])}]" if result["flags"] else ""))
+            log(_trial_line(result))
         record.finish(complete=True)
         return run_dir
     except BaseException as exc:
-        if trial is not None:
-            trial.abort()
+        if ctx is not None:
+            ctx.abort()
         if record is not None:
             record.finish(complete=False, note=f"stopped early: {type(exc).__name__} {exc}".strip())
-            log(f"kept {record.trial_count} finished trials in "
-                f"{record.path.parent}")
+            log(f"kept {record.trial_count} finished trials in {record.path.parent}")
         raise
     finally:
         if monitor is not None:

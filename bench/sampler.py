@@ -93,6 +93,10 @@ class Sampler:
     def _tick(self) -> None:
         now = time.time()
         total = {"t": now, "role": "total"}
+        # Busy seconds of every CPU, whoever used them: on a shared machine other processes can fill the
+        # server's CPUs, and the bottleneck must not call that "too few users".
+        for n, c in enumerate(psutil.cpu_times(percpu=True)):
+            total[f"cpu{n}_cpu_s"] = round(sum(c) - c.idle - getattr(c, "iowait", 0.0), 3)
         for role, root_pid in self.roots.items():
             try:
                 root = psutil.Process(root_pid)
@@ -132,6 +136,11 @@ class Sampler:
             return None
         ts, cs = np.array(pts).T
         return float(np.interp(end, ts, cs) - np.interp(start, ts, cs))
+
+    def busy_between(self, cpus: frozenset[int] | set[int], start: float, end: float) -> float | None:
+        """Busy CPU seconds of the given CPUs in [start, end], by every process on the machine."""
+        used = [self.cpu_between(f"cpu{n}", start, end) for n in sorted(cpus)]
+        return None if not used or any(u is None for u in used) else float(sum(used))
 
     def busiest_pct(self, role: str, start: float, end: float) -> float | None:
         """Highest CPU% of any single process of a role over the window (one process tops at one core)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import access_log, machine, postgres, stack, tune_model
+from bench import access_log, cpus, machine, postgres, stack, tune_model
 from bench.apache import Apache
 from bench.errors import UserError
 from bench.knobs import StackSettings
@@ -291,7 +291,8 @@ def _loss(rec: dict) -> float:
 
 def execute(values: list[int], workload: str, variant: str, keepalive_modes: list[bool], max_loss: float,
             budget: tuple[float | None, str], settings: StackSettings, users: int, duration: float,
-            warmup: float, trials: int = 1, locust_processes: int = 1, log=print) -> Path:
+            warmup: float, trials: int = 1, locust_processes: int = 1, log=print,
+            partition: cpus.Partition | None = None) -> Path:
     if workload not in TUNE_WORKLOADS:
         raise UserError(f"--workload {workload!r} is unknown: allowed {', '.join(TUNE_WORKLOADS)}")
     if variant not in VARIANTS:
@@ -309,7 +310,7 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
     complete = False
     try:
         run_dir = new_run_dir("tune")
-        monitor = postgres.connect(live.dsn)
+        monitor = postgres.Monitor(live.admin_dsn or live.dsn)
         # Interleaved like bench run: every point once, then every point again, so drift hits all alike.
         todo = [(t, k, v) for t in range(1, trials + 1) for k in keepalive_modes for v in values]
         record = TuneRecord(
@@ -317,11 +318,13 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
             plan={"values": values, "workload": workload, "variant": variant,
                   "keepalive": ["on" if k else "off" for k in keepalive_modes], "max_loss": max_loss,
                   "memory_budget_mb": budget_mb, "memory_budget_scope": scope, "users": users,
-                  "duration_s": duration, "warmup_s": warmup, "trials": trials},
+                  "duration_s": duration, "warmup_s": warmup, "trials": trials,
+                  "generator_cpus": partition.generator_list if partition else None},
             stack=settings.to_dict(),
             environment={"machine": machine.machine(),
-                         "versions": machine.versions(probe(live.url + "/plaintext")[1].get("Server"),
-                                                      postgres.settings(live.dsn).get("server_version"))},
+                         "versions": machine.versions(
+                             probe(live.url + "/plaintext")[1].get("Server"),
+                             postgres.settings(live.admin_dsn or live.dsn).get("server_version"))},
             todo=[{"keepalive": "on" if k else "off", "value": v, "trial": t} for t, k, v in todo])
         prime(live.url, plan)
         for i, (trial_no, keepalive, value) in enumerate(todo, 1):
@@ -337,7 +340,7 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
             # at one child per second for ten passes, which is not how a long-running server behaves.
             apache_started = process_started(live.apache.pid()) or time.time()
             step = {"seq": i, "trial": trial_no, "workload": workload, "variant": variant}
-            trial = Trial(run_dir, plan, step, live.url, live, monitor, restart=False,
+            trial = Trial(run_dir, plan, step, live.url, live, monitor, restart=False, partition=partition,
                           rel=f"trials/{i:03d}-ka{mode}-n{value}")
             (trial.dir / "httpd.conf").write_text(live.apache.conf.read_text())
             result = trial.execute()
@@ -345,6 +348,7 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
             measured = {"trial": trial_no, "dir": result["dir"], "rps": result["locust"]["rps"],
                         "server_rps": (result["server"] or {}).get("rps"), "p99_ms": result["locust"]["p99_ms"],
                         "failures": result["locust"]["failures"], "generator_bound": result["generator_bound"],
+                        "bottleneck": result["bottleneck"], "faults": result["faults"],
                         "flags": result["flags"],
                         "window_after_start": [round(x - apache_started, 3) for x in result["steady"]],
                         **analyze_point(result, run_dir / result["dir"], settings.processes)}

@@ -12,6 +12,11 @@ the generator over the steady window, the CPU sets they were pinned to, the busi
 - `load`: neither was busy: too few users for the server's speed. In a closed loop the rate is users /
   mean latency (Little's law); the rate is a lower bound, more users would raise it.
 - `unknown`: no server-side CPU data (`--url` runs) and the generator was not busy.
+
+On a shared machine other processes can fill the server's (or the generator's) CPUs. When the CPU set was
+busy (by everyone, from /proc/stat) while our processes used less, the set is still the limit: the label
+is `server` (or `generator`) and `others_util` says how much went to other processes, so a report can say
+the figure is the capacity on a busy machine, not on a quiet one.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ GENERATOR_BUSY = 0.90  # of one core for a Locust process, or of the generator C
 LABELS = ("server", "generator", "shared", "load", "unknown")
 
 
-class Bottleneck(TypedDict):
+class Bottleneck(TypedDict, total=False):
     bottleneck: str
     server_util: float | None       # server CPU-s / (window x server CPUs)
+    server_set_util: float | None   # the server CPUs' busy time by every process (/proc/stat)
+    others_util: float | None       # of the server CPUs, the share used by processes not ours
     generator_util: float | None    # generator CPU-s / (window x generator CPUs)
     generator_busiest: float | None  # busiest Locust process, fraction of one core
     littles_law_rps: float | None   # users / mean latency: what a closed loop of `users` can reach
@@ -39,10 +46,19 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 def classify(*, window_s: float, server_cpu_s: float | None, server_cpus: int | None,
              generator_cpu_s: float | None, generator_cpus: int | None, generator_busiest_pct: float | None,
-             shared_cpus: bool, users: int | None, mean_ms: float | None) -> Bottleneck:
-    """The bottleneck of one trial, with the utilisations that decided it (fractions, rounded to 0.001)."""
+             shared_cpus: bool, users: int | None, mean_ms: float | None,
+             server_set_busy_s: float | None = None, generator_set_busy_s: float | None = None) -> Bottleneck:
+    """The bottleneck of one trial, with the utilisations that decided it (fractions, rounded to 0.001).
+
+    server_set_busy_s / generator_set_busy_s: busy seconds of each CPU set by every process (optional).
+    """
     server_util = _ratio(server_cpu_s, window_s * server_cpus if server_cpus else None)
     generator_util = _ratio(generator_cpu_s, window_s * generator_cpus if generator_cpus else None)
+    set_util = _ratio(server_set_busy_s, window_s * server_cpus if server_cpus else None)
+    others = None if set_util is None or server_util is None or shared_cpus else max(set_util - server_util, 0.0)
+    if not shared_cpus and generator_set_busy_s is not None and generator_cpus:
+        # The generator set's busy time by everyone: Locust plus whatever else runs there.
+        generator_util = max(generator_util or 0.0, generator_set_busy_s / (window_s * generator_cpus))
     busiest = None if generator_busiest_pct is None else generator_busiest_pct / 100
     little = None if not users or not mean_ms else users / (mean_ms / 1000)
     generator_busy = max(busiest or 0.0, generator_util or 0.0) >= GENERATOR_BUSY
@@ -53,10 +69,14 @@ def classify(*, window_s: float, server_cpu_s: float | None, server_cpus: int | 
             label = "shared"
             reason = (f"server and generator share the CPUs and used {100 * together:.0f}% of them "
                       f"(server {100 * (server_util or 0):.0f}%)")
-            return _out(label, server_util, generator_util, busiest, little, reason)
+            return _out(label, server_util, generator_util, busiest, little, reason, set_util, others)
     if server_util is not None and server_util >= SERVER_BUSY:
         label = "server"
         reason = f"server processes used {100 * server_util:.0f}% of their {server_cpus} CPU(s)"
+    elif server_util is not None and set_util is not None and set_util >= SERVER_BUSY and not shared_cpus:
+        label = "server"
+        reason = (f"the server CPU(s) were {100 * set_util:.0f}% busy: {100 * server_util:.0f}% by the server, "
+                  f"{100 * (others or 0):.0f}% by other processes on this machine")
     elif generator_busy:
         label = "generator"
         reason = (f"busiest Locust process at {100 * (busiest or 0):.0f}% of a core"
@@ -70,16 +90,18 @@ def classify(*, window_s: float, server_cpu_s: float | None, server_cpus: int | 
         reason = (f"server CPUs {100 * server_util:.0f}% and busiest Locust process "
                   f"{100 * (busiest or 0):.0f}% busy: too few users"
                   + (f" ({users} users / {mean_ms:.2f} ms = {little:,.0f} req/s)" if little else ""))
-    return _out(label, server_util, generator_util, busiest, little, reason)
+    return _out(label, server_util, generator_util, busiest, little, reason, set_util, others)
 
 
 def _out(label: str, server_util: float | None, generator_util: float | None, busiest: float | None,
-         little: float | None, reason: str) -> Bottleneck:
+         little: float | None, reason: str, set_util: float | None = None,
+         others: float | None = None) -> Bottleneck:
     def r(v: float | None, digits: int = 3) -> float | None:
         return None if v is None else round(v, digits)
 
-    return Bottleneck(bottleneck=label, server_util=r(server_util), generator_util=r(generator_util),
-                      generator_busiest=r(busiest), littles_law_rps=r(little, 1), reason=reason)
+    return Bottleneck(bottleneck=label, server_util=r(server_util), server_set_util=r(set_util),
+                      others_util=r(others), generator_util=r(generator_util), generator_busiest=r(busiest),
+                      littles_law_rps=r(little, 1), reason=reason)
 
 
 def is_capacity(label: str | None) -> bool:

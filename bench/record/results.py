@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 
+from bench.record import bottleneck as bn
 from bench.record import stats
 from bench.record.errors import UserError
 from bench.record.files import now_iso, read_record, record_path, write_json
@@ -62,9 +63,15 @@ class Trial(TypedDict, total=False):
     db_sessions: int | None
     db_sessions_per_1000_requests: float | None
     access_vs_locust: float | None
-    generator_bound: bool
+    generator_bound: bool  # kept for readers of schema-1 folders: bottleneck is generator or shared
     failures: bool
     flags: list[str]
+    users: int                    # Locust users of this trial (the cell's knee with --saturate)
+    slots: int | None             # Apache processes of the fixed pool: rps_per_process = server rps / slots
+    bottleneck: bn.Bottleneck     # what limited the trial, with the utilisations that decided it
+    faults: list[str]             # "postgres restarted at +3.2s", "1 Apache child(ren) replaced ..."
+    wrk: dict[str, Any] | None    # --cross-check: wrk on the same endpoint right after the trial
+    locust_vs_wrk: float | None
 
 
 class Summary(TypedDict):
@@ -86,15 +93,24 @@ class Summary(TypedDict):
     generator_pct: float | None
     failures: int
     generator_bound: bool
+    bottleneck: str | None       # the cell's label: the most common over its trials (bn.cell_label)
+    server_util: float | None    # median fraction of the server CPUs used
+    others_util: float | None    # median fraction of the server CPUs used by processes not ours
+    generator_busiest: float | None
+    faults: int                  # trials with a fault
+    wrk_rps: float | None
+    locust_vs_wrk: float | None
 
 
-class Speedup(TypedDict):
+class Speedup(TypedDict, total=False):
     workload: str
     variant: str
     baseline: str
     ratio: float
     ci95: list[float] | None  # null with a single trial on either side: no interval
     metric: str
+    bottlenecks: dict[str, str | None]  # variant -> its cell's bottleneck, for both sides
+    text: str                 # the ratio as it may honestly be stated ("at least 21.3x (pooled limited by ...)")
 
 
 class CellRecord(TypedDict):
@@ -108,6 +124,7 @@ class CellRecord(TypedDict):
 SPEEDUP_METRICS: dict[str, tuple[str, ...]] = {
     "rps": ("locust", "rps"),
     "requests_per_cpu_second": ("requests_per_cpu_second",),
+    "wrk_rps": ("wrk", "rps"),
 }
 
 
@@ -149,6 +166,13 @@ def summarize(trials: Sequence[Trial]) -> Summary:
         "generator_pct": med("cpu", "generator_pct", digits=1),
         "failures": int(sum(t["locust"]["failures"] or 0 for t in trials)),
         "generator_bound": any(t["generator_bound"] for t in trials),
+        "bottleneck": bn.cell_label(column(trials, "bottleneck", "bottleneck")),
+        "server_util": med("bottleneck", "server_util", digits=3),
+        "others_util": med("bottleneck", "others_util", digits=3),
+        "generator_busiest": med("bottleneck", "generator_busiest", digits=3),
+        "faults": sum(1 for t in trials if t.get("faults")),
+        "wrk_rps": med("wrk", "rps"),
+        "locust_vs_wrk": med("locust_vs_wrk", digits=4),
     }
 
 
@@ -162,9 +186,22 @@ def speedups(cells: Sequence[CellRecord], metric: str = "rps", baseline: str = B
         if variant == baseline or base is None:
             continue
         r = stats.ratio_ci(column(base["trials"], *keys), column(cell["trials"], *keys))
-        if r is not None:
-            out.append({"workload": workload, "variant": variant, "baseline": baseline, "ratio": round(r.ratio, 3),
-                        "ci95": None if r.ci is None else [round(x, 3) for x in r.ci], "metric": metric})
+        if r is None:
+            continue
+        item: Speedup = {"workload": workload, "variant": variant, "baseline": baseline,
+                         "ratio": round(r.ratio, 3), "ci95": None if r.ci is None else [round(x, 3) for x in r.ci],
+                         "metric": metric}
+        if metric == "rps":
+            # Client-side rates are capacities only where the server was the limit: say so beside the ratio.
+            labels = {v: bn.cell_label(column(c["trials"], "bottleneck", "bottleneck"))
+                      for v, c in ((variant, cell), (baseline, base))}
+            fast, slow = (variant, baseline) if r.ratio >= 1 else (baseline, variant)
+            item["bottlenecks"] = labels
+            item["text"] = bn.speedup_phrase(max(r.ratio, 1 / r.ratio) if r.ratio else r.ratio, fast, labels[fast],
+                                             slow, labels[slow])
+            if r.ratio < 1:
+                item["text"] = f"{variant} is slower: {item['text']} in favour of {baseline}"
+        out.append(item)
     return out
 
 
@@ -198,6 +235,13 @@ class RunRecord:
         cells = [c for c in self.data["results"] if c["trials"]]
         self.data["speedups"] = speedups(cells, "rps")
         self.data["cpu_speedups"] = speedups(cells, "requests_per_cpu_second")
+        if any(t.get("wrk") for c in cells for t in c["trials"]):
+            self.data["wrk_speedups"] = speedups(cells, "wrk_rps")
+        self.write()
+
+    def set_extra(self, key: str, value: Any) -> None:
+        """A run-level section beside the cells (generator_ceiling, saturation), written at once."""
+        self.data[key] = value
         self.write()
 
     def finish(self, complete: bool, note: str | None = None) -> None:

@@ -21,7 +21,6 @@ from scipy import stats as sps
 
 SEED = 20261126  # fixed: the same run folder always gives the same intervals
 RESAMPLES = 10_000
-GENERATOR_BOUND_PCT = 90.0  # the busiest Locust process at or above this share of a core: generator-bound
 
 
 def clean(values: Sequence[float | None]) -> np.ndarray:
@@ -180,8 +179,3 @@ def percentiles_ms(micros: Sequence[int] | np.ndarray, points: Sequence[int] = (
     out["max_ms"] = round(float(arr.max()) / 1000, 3)
     return out
 
-
-def generator_bound(generator_pct: float | None) -> bool:
-    """The trial's busiest Locust process used (nearly) a whole core: the client, not the server, set
-    the rate, so its requests/s understate the server."""
-    return generator_pct is not None and generator_pct >= GENERATOR_BOUND_PCT

@@ -91,3 +91,12 @@ def test_few_trials_are_inconclusive():
 def test_significant_but_small_is_no_change():
     v = significance.change_test(A_RUN, A_RUN_AGAIN, higher_is_better=True, run_noise=0.0)
     assert v["verdict"] == "no change" and "not larger than" in v["why"]
+
+
+def test_a_server_cpu_filled_by_other_processes_is_still_the_server_limit():
+    out = classify(server_cpu_s=7.5, server_set_busy_s=9.8, generator_cpu_s=1.0, generator_busiest_pct=10)
+    assert out["bottleneck"] == "server" and out["others_util"] == pytest.approx(0.23)
+    assert "other processes" in out["reason"]
+    # A generator CPU kept busy by others counts as a busy generator set.
+    out = classify(server_cpu_s=3.0, generator_cpu_s=2.0, generator_busiest_pct=20, generator_set_busy_s=9.7)
+    assert out["bottleneck"] == "generator"
