@@ -72,7 +72,8 @@ def chart_page(series: dict[str, PidCounts], start: int, end: int, caption: str,
     """The whole HTML page around `chart_svg`."""
     meta = '<meta http-equiv="refresh" content="2">' if refresh else ""
     return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        # an empty inline icon: otherwise the browser asks for /favicon.ico, which Locust does not serve
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
         f"{meta}<title>Per process: requests/s</title>"
         "<style>body{font-family:system-ui,sans-serif;margin:1.5em}p{color:#444}</style></head><body>"
         "<h1>Requests/s per Apache process</h1>"

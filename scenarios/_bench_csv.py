@@ -22,7 +22,7 @@ from typing import Any
 
 from _bench_histogram import Histogram
 from _bench_perprocess import AGGREGATED, history
-from _bench_recorder import NO_PID, Merger
+from _bench_recorder import NO_PID, Merger, pid_sort_key
 
 STEADY_HEADER = [
     "PID", "Variants", "Request Count", "Failure Count", "Cold Request Count", "Requests/s", "Failures/s",
@@ -39,10 +39,6 @@ def _ms(value: float | None) -> float | str:
     return "" if value is None else round(value, 3)
 
 
-def _pid_sort_key(pid: str) -> tuple[int, int | str]:
-    return (0, int(pid)) if pid.isdigit() else (1, pid)
-
-
 def _steady_row(pid: str, variants: str, hist: Histogram, cold: int, length: float) -> list[Any]:
     rate = (lambda n: n / length) if length > 0 else (lambda _n: 0.0)
     return [
@@ -55,7 +51,7 @@ def steady_rows(merger: Merger, window: tuple[float, float], measures: str) -> l
     """The rows of PREFIX_per_process.csv (without the header); `measures` goes on the Aggregated row."""
     length = window[1] - window[0]
     total, rows = Histogram(), []
-    pids = sorted((p for p in merger.pids if p != NO_PID), key=_pid_sort_key)
+    pids = sorted((p for p in merger.pids if p != NO_PID), key=pid_sort_key)
     for pid in pids:
         live = merger.live.get(pid)
         variants = ", ".join(sorted(live.variants)) if live else ""

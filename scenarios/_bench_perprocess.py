@@ -25,13 +25,9 @@ from typing import Any
 
 from _bench_histogram import Histogram
 from _bench_live import PidCounts
-from _bench_recorder import NO_PID, Merger
+from _bench_recorder import NO_PID, Merger, pid_sort_key
 
 AGGREGATED = "Aggregated"  # Locust's name for its all-rows line
-
-
-def _pid_sort_key(pid: str) -> tuple[int, int | str]:
-    return (0, int(pid)) if pid.isdigit() else (1, pid)
 
 
 def _ms(value: float | None) -> float | None:
@@ -97,7 +93,7 @@ def build_view(
     window = merger.window(start + warmup_s, stop or last_response or start + warmup_s)
     total_counts, total_hist = PidCounts(), Histogram()
     rows = []
-    for pid in sorted(live, key=_pid_sort_key):
+    for pid in sorted(live, key=pid_sort_key):
         hist = merger.pids.get(pid)
         rows.append(
             _row(pid, live[pid], hist, merger.steady_cold.get(pid, 0), ", ".join(sorted(live[pid].variants)),
@@ -128,7 +124,7 @@ def build_view(
 def history(merger: Merger) -> list[tuple[int, str, list[int]]]:
     """(epoch second, PID or "Aggregated", [requests, failures, cold]) per PID per second, in time order."""
     seconds = sorted({sec for pid, c in merger.live.items() if pid != NO_PID for sec in c.seconds})
-    pids = sorted((pid for pid in merger.live if pid != NO_PID), key=_pid_sort_key)
+    pids = sorted((pid for pid in merger.live if pid != NO_PID), key=pid_sort_key)
     out: list[tuple[int, str, list[int]]] = []
     for sec in seconds:
         total = [0, 0, 0]

@@ -64,14 +64,15 @@ class WindowRecorder:
         self, pid: str | None, ms: float, failed: bool, now: float, cold: bool = False, variant: str | None = None
     ) -> None:
         """Count one response that completed at epoch `now`: live from test start, histograms in the window."""
-        if self.warm_end is None or (self.stop is not None and now > self.stop):
+        if self.warm_end is None:
             return
         key = pid or NO_PID
         counts = self.live.get(key)
         if counts is None:
             counts = self.live[key] = PidCounts()
+        # like Locust's own statistics, the live counts include responses that complete while users stop
         counts.add(failed, cold, now, variant)
-        if now < self.warm_end:
+        if now < self.warm_end or (self.stop is not None and now > self.stop):
             return
         hist = self.pids.get(key)
         if hist is None:
@@ -100,7 +101,7 @@ def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def _pid_sort_key(pid: str) -> tuple[int, int | str]:
+def pid_sort_key(pid: str) -> tuple[int, int | str]:
     return (0, int(pid)) if pid.isdigit() else (1, pid)
 
 
@@ -174,7 +175,7 @@ class Merger:
         length = end - start
         p50, p90, p99 = total.percentiles((0.50, 0.90, 0.99))
         pids: dict[str, dict[str, Any]] = {}
-        for pid in sorted((p for p in self.pids if p != NO_PID), key=_pid_sort_key):
+        for pid in sorted((p for p in self.pids if p != NO_PID), key=pid_sort_key):
             hist = self.pids[pid]
             pid_p50, pid_p99 = hist.percentiles((0.50, 0.99))
             pids[pid] = {

@@ -311,10 +311,12 @@ def test_web_ui_tab_route_and_csv_match_the_access_log(live_stack: Any, chromium
         by_pid = {row["PID"]: row for row in steady}
         assert set(by_pid) == set(logged) | {AGGREGATED}
         for pid, row in pid_rows(view).items():
-            # no warm-up: the steady window is the whole test
-            assert int(by_pid[pid]["Request Count"]) == row["steady_requests"] == row["requests"]
+            # no warm-up: the steady window is the whole test until stop; responses that complete while the
+            # users stop (at most one per user) count in `requests` only, as in Locust's own statistics
+            assert int(by_pid[pid]["Request Count"]) == row["steady_requests"]
+            assert row["requests"] - int(USERS) <= row["steady_requests"] <= row["requests"]
             assert float(by_pid[pid]["50%"]) == row["p50_ms"]
-        assert int(by_pid[AGGREGATED]["Request Count"]) == view["rows"][-1]["requests"]
+        assert int(by_pid[AGGREGATED]["Request Count"]) == view["rows"][-1]["steady_requests"]
         history = read_csv(Path(f"{prefix}_per_process_history.csv"))
         assert list(history[0]) == HISTORY_HEADER
         for pid, row in pid_rows(view).items():
@@ -328,7 +330,7 @@ def test_web_ui_tab_route_and_csv_match_the_access_log(live_stack: Any, chromium
         assert _post_text(ui + "/stats/reset") == "ok"
         after_reset = _get(ui + "/per-process")
         reset_at = after_reset["window"][0]
-        wait_for(lambda: _get(ui + "/per-process")["rows"][-1]["requests"] > 500, "traffic after the reset")
+        wait_for(lambda: _get(ui + "/per-process")["rows"][-1]["requests"] > 2000, "traffic after the reset")
         view = stop_and_settle(ui)
         assert view["window"][0] == reset_at
         lines = [line for line in settled_log(log, offset) if line[0] >= reset_at]
