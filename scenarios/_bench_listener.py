@@ -19,6 +19,13 @@ stops, the master waits until every worker the test started with has sent a repo
 (at most 7 s), then writes the result; if the process quits first, it writes at Locust's `quit` event. A
 local runner writes at `test_stop`.
 
+Live view and reset: every process also keeps per-PID counters from test start (`_bench_live`), which
+`current_view` turns into the `/per-process` rows (`_bench_perprocess`, shown by `_bench_webui`). Locust's
+reset (the web UI's button fires `reset_stats`; `--reset-stats` resets at `spawning_complete`) also
+resets these figures and restarts the steady window; the master tells its workers with a custom message.
+With `--csv PREFIX`, the test's end also writes PREFIX_per_process.csv (and, with --csv-full-history,
+PREFIX_per_process_history.csv), see `_bench_csv`.
+
 Output: a short table on the console (always) and, with `--bench-out PATH`, this JSON (atomically):
 
     {
@@ -51,16 +58,23 @@ import uuid
 from typing import Any
 
 import gevent
+from _bench_csv import write_files
+from _bench_live import variant_of_name
 from _bench_options import bench_options
+from _bench_perprocess import build_view, selection_text
 from _bench_recorder import NO_PID, Merger, WindowRecorder
+from _bench_selection import variants_of
+from _bench_users import CEILINGS, VARIANTS
 from locust import events
-from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
 logger = logging.getLogger(__name__)
 console = logging.getLogger("locust.stats_logger")  # Locust's plain console output (no log prefix)
 
 PID_HEADER = "X-Bench-Pid"
+COLD_HEADER = "X-Bench-Cold"
 REPORT_KEY = "modpython_bench_per_pid"
+RESET_MESSAGE = "modpython_bench_reset"  # master -> workers: the stats were reset
 # A worker reports every WORKER_REPORT_INTERVAL s; two intervals and a margin cover one lost beat.
 FINAL_REPORT_TIMEOUT_S = 2 * WORKER_REPORT_INTERVAL + 1
 
@@ -79,6 +93,8 @@ class _State:
         self.warmup_s = 0.0
         self.generation = 0  # counts tests, so a late finalizer cannot touch the next test
         self.workers: set[str] = set()  # on the master: the workers a test started with
+        self.reset_gen = 0  # resets so far (master or local runner), never reset itself
+        self.variants: dict[str, str | None] = {}  # request name -> variant, cached
 
 
 state = _State()
@@ -93,8 +109,10 @@ def _is_worker(environment: Any) -> bool:
 
 
 @events.init.add_listener
-def _on_init(environment: Any, **_kwargs: Any) -> None:
+def _on_init(environment: Any, runner: Any = None, **_kwargs: Any) -> None:
     state.environment = environment
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(RESET_MESSAGE, _on_reset_message)
 
 
 @events.test_start.add_listener
@@ -151,13 +169,78 @@ def _on_request(
     response_time: float | None = None,
     exception: BaseException | None = None,
     response: Any = None,
+    name: str = "",
     **_kwargs: Any,
 ) -> None:
     if response_time is None:
         return
     headers = getattr(response, "headers", None)
     pid = headers.get(PID_HEADER) if headers else None
-    state.local.record(pid, float(response_time), exception is not None, time.time())
+    cold = bool(headers) and headers.get(COLD_HEADER) == "1"
+    variant = state.variants.get(name, "?")
+    if variant == "?":
+        variant = state.variants[name] = variant_of_name(name, VARIANTS, CEILINGS)
+    state.local.record(pid, float(response_time), exception is not None, time.time(), cold, variant)
+
+
+@events.reset_stats.add_listener
+def _on_reset_stats(**_kwargs: Any) -> None:
+    if state.environment is not None and not _is_worker(state.environment):
+        reset(state.environment)
+
+
+@events.spawning_complete.add_listener
+def _on_spawning_complete(**_kwargs: Any) -> None:
+    # --reset-stats: Locust resets its own statistics here (runners.py, on_spawning_complete)
+    environment = state.environment
+    if environment is not None and environment.reset_stats and not _is_worker(environment):
+        reset(environment)
+
+
+def reset(environment: Any) -> None:
+    """Forget the per-process figures so far and restart the steady window (master or local runner)."""
+    now = time.time()
+    state.reset_gen += 1
+    state.merger.reset(now, state.reset_gen)
+    state.local.reset(now, state.reset_gen)
+    if _is_master(environment):
+        environment.runner.send_message(RESET_MESSAGE, {"t": now, "gen": state.reset_gen})
+
+
+def _on_reset_message(msg: Any, **_kwargs: Any) -> None:
+    state.local.reset(float(msg.data["t"]), int(msg.data["gen"]))
+
+
+def selection(environment: Any) -> tuple[list[str], list[str]]:
+    """The User classes the next (or current) test runs, and the variants they measure."""
+    classes = list(environment.user_classes or [])
+    web_ui = environment.web_ui
+    runner = environment.runner
+    available = environment.available_user_classes or {}
+    # the class picker starts with everything selected, which _bench_selection refuses to run
+    if web_ui is not None and web_ui.userclass_picker_is_active and len(classes) >= len(available) > 1:
+        if runner is None or runner.state not in (STATE_RUNNING, STATE_SPAWNING):
+            return [], []
+    return sorted(c.__name__ for c in classes), variants_of(classes)
+
+
+def current_view(environment: Any) -> dict[str, Any]:
+    """The `/per-process` JSON for the current (or last) test (see `_bench_perprocess`)."""
+    if not _is_master(environment) and state.started and not state.finalized:
+        state.merger.add_report("local", state.local.take_report())  # a local runner merges as it goes
+    runner = environment.runner
+    running = runner is not None and runner.state in (STATE_RUNNING, STATE_SPAWNING)
+    classes, variants = selection(environment)
+    return build_view(
+        state.merger,
+        start=state.start_time,
+        warmup_s=state.warmup_s,
+        stop=None if running else state.stop_time,
+        classes=classes,
+        variants=variants,
+        generators=len(state.merger.started_sources()),
+        running=running,
+    )
 
 
 @events.report_to_master.add_listener
@@ -204,6 +287,7 @@ def finalize(environment: Any) -> dict[str, Any] | None:
     summary = state.merger.summary(state.warmup_s, state.start_time + state.warmup_s, stop)
     for line in format_table(summary):
         console.info(line)
+    _write_csv(environment, summary)
     out = bench_options(environment).out
     if out:
         try:
@@ -214,6 +298,23 @@ def finalize(environment: Any) -> dict[str, Any] | None:
         else:
             logger.info("Per-PID steady-state results written to %s", out)
     return summary
+
+
+def _write_csv(environment: Any, summary: dict[str, Any]) -> None:
+    """With --csv PREFIX: the per-process CSV files of this test, beside Locust's."""
+    opts = environment.parsed_options
+    prefix = getattr(opts, "csv_prefix", None) if opts is not None else None
+    if not prefix:
+        return
+    measures, _warning = selection_text(*selection(environment))
+    window = (summary["window"][0], summary["window"][1])
+    try:
+        paths = write_files(prefix, state.merger, window, measures, bool(getattr(opts, "stats_history_enabled", False)))
+    except OSError as exc:
+        logger.error("Could not write the per-process CSV files for --csv %s: %s", prefix, exc)
+        environment.process_exit_code = 1
+    else:
+        logger.info("Per-process CSV written: %s", ", ".join(paths))
 
 
 def write_json(path: str, data: dict[str, Any]) -> None:
@@ -260,4 +361,6 @@ def format_table(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-__all__ = ["NO_PID", "PID_HEADER", "finalize", "format_table", "state", "write_json"]
+__all__ = [
+    "NO_PID", "PID_HEADER", "current_view", "finalize", "format_table", "reset", "selection", "state", "write_json",
+]  # fmt: skip

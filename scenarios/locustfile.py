@@ -24,6 +24,10 @@ At the end of a test a per-PID steady-state table is printed and, with `--bench-
 (shape in `_bench_listener`). Locust's own statistics use 0.01 ms buckets below 10 ms
 (`_bench_bucketing`), so sub-millisecond percentiles are not rounded to 0 or 1 ms.
 
+The web UI gets a "Per process" tab and the routes /per-process (JSON), /per-process/chart and
+/per-process/csv (`_bench_webui`); with --csv PREFIX, PREFIX_per_process.csv (and with
+--csv-full-history PREFIX_per_process_history.csv) are written beside Locust's files (`_bench_csv`).
+
 Shared code lives in `_`-prefixed modules, which Locust does not load as locustfiles.
 """
 
@@ -33,6 +37,7 @@ import _bench_bucketing
 import _bench_listener  # noqa: F401  (registers the per-PID event listeners)
 import _bench_options  # noqa: F401  (registers the command-line options)
 import _bench_selection  # noqa: F401  (registers the class-selection guard)
+import _bench_webui  # noqa: F401  (registers the web UI's "Per process" tab and /per-process routes)
 from _bench_users import build_user
 
 _bench_bucketing.install()
