@@ -115,10 +115,18 @@ def stop_tree(pid: int, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
 
 
 def processes_mentioning(text: str) -> list[psutil.Process]:
-    """Processes whose command line contains text (our config path or data folder)."""
+    """Processes whose command line contains text (our config path or data folder).
+
+    Never this process or its ancestors: the command that cleans up (a test, `bench down` from a shell
+    whose command line names the state folder) must not kill itself.
+    """
+    me = psutil.Process()
+    spared = {me.pid, *(a.pid for a in me.parents())}
     found = []
     for p in psutil.process_iter(["pid", "cmdline"]):
         try:
+            if p.info["pid"] in spared:
+                continue
             if any(text in part for part in (p.info["cmdline"] or [])):
                 found.append(p)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
