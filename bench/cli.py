@@ -77,7 +77,8 @@ def _plan_from_args(args) -> plan.Plan:
         warmup_s=_default(args, "run", "warmup"),
         trials=_default(args, "run", "trials"),
         queries=args.queries, locust_processes=args.locust_processes, url=args.url, quick=args.quick,
-        connection_close=args.connection_close,
+        connection_close=args.connection_close, saturate=args.saturate, max_p99_ms=args.max_p99,
+        cross_check=args.cross_check,
     ).validate()
 
 
@@ -170,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Locust worker processes (Locust's --processes; -1 = one per core)")
     p.add_argument("--connection-close", action="store_true",
                    help="the client closes the connection after every request (no keep-alive)")
+    p.add_argument("--saturate", action="store_true",
+                   help="raise each cell's users (doubling from --users) until the server, the generator or "
+                   "--max-p99 is the limit, and run its trials at the knee")
+    p.add_argument("--max-p99", type=float, default=plan.DEFAULT_MAX_P99_MS, metavar="MS",
+                   help="with --saturate: the p99 bound in milliseconds (default %(default)g)")
+    p.add_argument("--cross-check", action="store_true",
+                   help="also measure each cell's endpoint with wrk right after its Locust trial")
     p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
     knobs.add_stack_options(p)
     p.set_defaults(func=_run)
