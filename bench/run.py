@@ -28,7 +28,7 @@ SESSION_FLUSH_S = 1.2  # PostgreSQL backends publish session counts at most once
 
 
 def new_run_dir(label: str = "") -> Path:
-    base = paths.runs_dir()
+    base = paths.check_runs_dir()
     base.mkdir(parents=True, exist_ok=True)
     name = time.strftime("%Y%m%d-%H%M%S") + (f"-{label}" if label else "")
     run_dir = base / name
@@ -243,6 +243,7 @@ def speedup_lines(speedups: list[dict]) -> list[str]:
 def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, label: str = "",
             log=print) -> Path:
     """Run the whole plan; returns the run folder. settings None means --url (client-side data only)."""
+    paths.check_runs_dir()  # before anything starts
     live = None
     monitor = None
     trial = None
