@@ -173,13 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Locust worker processes (Locust's --processes; -1 = one per core)")
     p.add_argument("--connection-close", action="store_true",
                    help="the client closes the connection after every request (no keep-alive)")
+    p.add_argument("--saturate", action="store_true",
+                   help="raise each cell's users (doubling from --users) until the server, the generator or "
+                   "--max-p99 is the limit, and run its trials at the knee")
+    p.add_argument("--max-p99", type=float, default=plan.DEFAULT_MAX_P99_MS, metavar="MS",
+                   help="with --saturate: the p99 bound in milliseconds (default %(default)g)")
     p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
     p.add_argument("--cross-check", action="store_true",
                    help="also measure each cell with wrk (same connections and CPUs), and the generator's ceiling")
-    p.add_argument("--saturate", action="store_true",
-                   help="raise each cell's users (doubling from --users) until the server or generator is the limit")
-    p.add_argument("--max-p99", type=float, default=100.0, metavar="MS",
-                   help="with --saturate: stop raising users when p99 passes this (default 100 ms)")
     knobs.add_stack_options(p)
     p.set_defaults(func=_run)
     p = sub.add_parser("tune", help="sweep MaxConnectionsPerChild and recommend a value")
@@ -223,6 +224,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # A file or folder of the user's machine (e.g. a run folder made read-only mid-run): one line.
+        print(f"error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

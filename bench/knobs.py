@@ -17,6 +17,23 @@ def parse_on_off(name: str, value: str | bool) -> bool:
     raise UserError(f"{name} {value!r} is not valid: use on or off")
 
 
+def check_dsn(dsn: str) -> None:
+    """A DSN libpq can parse (key=value or URL) with a numeric port: refused here, not after a start."""
+    import psycopg2.extensions
+
+    shown = redact_dsn(dsn)
+    try:
+        params = psycopg2.extensions.parse_dsn(dsn)
+    except psycopg2.ProgrammingError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "not a DSN"
+        if "password" in dsn.lower() or "@" in dsn:
+            reason = "libpq cannot parse it"  # its message may quote the secret
+        raise UserError(f"--dsn {shown!r} is not valid: {reason}") from None
+    for port in (params.get("port") or "").split(","):  # libpq allows one port per host
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise UserError(f"--dsn {shown!r}: port={port} is not a port number (1..65535)")
+
+
 def _check_range(name: str, value: int, low: int, high: int) -> None:
     if not low <= value <= high:
         raise UserError(f"{name} {value} is out of range: allowed {low}..{high}")
@@ -48,6 +65,8 @@ class StackSettings:
             self.server_cpus = cpus.format_cpus(cpus.parse_cpus(self.server_cpus, "--server-cpus"))
         if self.dsn is None:
             self.check_connection_budget()
+        else:
+            check_dsn(self.dsn)
         return self
 
     def check_server_budget(self) -> None:

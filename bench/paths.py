@@ -4,6 +4,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from bench.record.files import check_writable
+
 REPO = Path(__file__).resolve().parent.parent
 HANDLERS = REPO / "handlers"
 
@@ -33,3 +35,9 @@ def state_dir() -> Path:
 
 def runs_dir() -> Path:
     return Path(os.environ.get("BENCH_RUNS_DIR", REPO / "runs")).resolve()
+
+
+def check_runs_dir() -> Path:
+    """The runs folder, once it is known that run folders can be written there (UserError otherwise):
+    checked before a stack starts, so an unwritable folder costs nothing."""
+    return check_writable(runs_dir(), "; set BENCH_RUNS_DIR to a writable folder")

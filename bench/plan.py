@@ -1,9 +1,51 @@
 """The plan of a `bench run`: the matrix of workloads x variants, trial settings and the interleaved order."""
 
+import math
 from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
 
 from bench.errors import UserError
+from bench.saturation import DEFAULT_MAX_P99_MS
 from bench.vocabulary import DEFAULT_VARIANTS, DEFAULT_WORKLOADS
+
+# Sane upper bounds: far above any useful run, low enough that a typo (1e9 s, a million users) is refused
+# before a stack starts instead of running for years or forking without end.
+MAX_DURATION_S = 24 * 3600.0
+MAX_USERS = 10_000
+MAX_TRIALS = 1000
+MAX_LOCUST_PROCESSES = 256
+
+
+def show(value: float) -> str:
+    """A number as the user probably typed it: 25, 2.5, nan, inf, 1e9 (not 1e+09)."""
+    return format(value, "g").replace("e+0", "e").replace("e+", "e")
+
+
+def check_seconds(option: str, value: float, low: float = 0.0, *, allow_low: bool = False,
+                  high: float = MAX_DURATION_S) -> None:
+    """A finite number of seconds in (low, high], or [low, high] with allow_low."""
+    if not math.isfinite(value) or value < low or (value == low and not allow_low) or value > high:
+        bound = ">=" if allow_low else ">"
+        raise UserError(f"{option} {show(value)} is not allowed: use a number of seconds {bound} {show(low)} "
+                        f"and at most {show(high)}")
+
+
+def check_int(option: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise UserError(f"{option} {value} is not allowed: use {low}..{high}")
+
+
+def check_url(option: str, url: str) -> None:
+    """An http(s) URL with a host and, if given, a valid port; parsed, so `http://[::1` is one line."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError as exc:
+        raise UserError(f"{option} {url!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise UserError(f"{option} {url!r} is not an http:// or https:// URL")
+    if not parts.hostname:
+        raise UserError(f"{option} {url!r} has no host: use e.g. http://127.0.0.1:8089")
 
 
 def parse_list(option: str, text: str, allowed: tuple[str, ...]) -> list[str]:
@@ -29,34 +71,32 @@ class Plan:
     url: str | None = None
     quick: bool = False
     connection_close: bool = False
+    saturate: bool = False         # raise each cell's users to its knee before its trials (bench/saturation.py)
+    max_p99_ms: float = DEFAULT_MAX_P99_MS  # the p99 bound of --saturate
+    cross_check: bool = False      # wrk on each cell's endpoint after its Locust trial, and the ceiling
     restart: str = "fresh"  # Apache is stopped and started before every trial
     generator_cpus: str | None = None  # Locust's CPU list (bench/cpus.py); None: not pinned
-    cross_check: bool = False  # wrk on each cell's endpoint after its Locust trial
-    saturate: bool = False     # raise each cell's users until the server or generator is the limit
-    max_p99_ms: float = 100.0  # the p99 bound of --saturate
     order: list[dict] = field(default_factory=list)
 
     def validate(self) -> "Plan":
-        if self.users < 1:
-            raise UserError(f"--users {self.users} is not allowed: use 1 or more")
-        if self.duration_s <= 0:
-            raise UserError(f"--duration {self.duration_s:g} is not allowed: use a positive number of seconds")
-        if self.warmup_s < 0:
-            raise UserError(f"--warmup {self.warmup_s:g} is not allowed: use 0 or more seconds")
+        """Every value checked before anything starts: finite, in a sane range, a parseable URL."""
+        check_int("--users", self.users, 1, MAX_USERS)
+        check_seconds("--duration", self.duration_s)
+        check_seconds("--warmup", self.warmup_s, allow_low=True)
         if self.warmup_s >= self.duration_s:
-            raise UserError(f"--warmup {self.warmup_s:g} is not shorter than the run (--duration "
-                            f"{self.duration_s:g} s, warm-up included): use a shorter warm-up")
-        if self.trials < 1:
-            raise UserError(f"--trials {self.trials} is not allowed: use 1 or more")
+            raise UserError(f"--warmup {show(self.warmup_s)} is not shorter than the run (--duration "
+                            f"{show(self.duration_s)} s, warm-up included): use a shorter warm-up")
+        check_int("--trials", self.trials, 1, MAX_TRIALS)
         if not 1 <= self.queries <= 500:
             raise UserError(f"--queries {self.queries} is out of range: allowed 1..500")
-        if self.locust_processes < 1 and self.locust_processes != -1:
-            raise UserError(f"--locust-processes {self.locust_processes} is not allowed: use 1 or more, "
-                            "or -1 for one per core")
-        if self.saturate and not (0 < self.max_p99_ms < 1e6):
-            raise UserError(f"--max-p99 {self.max_p99_ms:g} is not allowed: use a number of milliseconds above 0")
-        if self.url is not None and not self.url.startswith(("http://", "https://")):
-            raise UserError(f"--url {self.url!r} is not an http:// or https:// URL")
+        if self.locust_processes != -1:
+            if not 1 <= self.locust_processes <= MAX_LOCUST_PROCESSES:
+                raise UserError(f"--locust-processes {self.locust_processes} is not allowed: use 1.."
+                                f"{MAX_LOCUST_PROCESSES}, or -1 for one per core")
+        if not math.isfinite(self.max_p99_ms) or not 0 < self.max_p99_ms <= 3_600_000:
+            raise UserError(f"--max-p99 {show(self.max_p99_ms)} is not allowed: use milliseconds > 0")
+        if self.url is not None:
+            check_url("--url", self.url)
         self.order = interleave(self.workloads, self.variants, self.trials)
         return self
 

@@ -29,7 +29,7 @@ SESSION_FLUSH_S = 1.2  # PostgreSQL backends publish session counts at most once
 
 
 def new_run_dir(label: str = "") -> Path:
-    base = paths.runs_dir()
+    base = paths.check_runs_dir()
     base.mkdir(parents=True, exist_ok=True)
     name = time.strftime("%Y%m%d-%H%M%S") + (f"-{label}" if label else "")
     run_dir = base / name
@@ -399,6 +399,7 @@ def saturate_cell(ctx: Context, workload: str, variant: str) -> dict:
 def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, label: str = "",
             log=print, partition: cpus.Partition | None = None) -> Path:
     """Run the whole plan; returns the run folder. settings None means --url (client-side data only)."""
+    paths.check_runs_dir()  # before anything starts
     partition = partition or cpus.Partition(None, None)
     live = None
     monitor = None

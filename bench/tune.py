@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import access_log, cpus, machine, postgres, stack, tune_model
+from bench import access_log, cpus, machine, paths, postgres, stack, tune_model
 from bench.apache import Apache
 from bench.errors import UserError
 from bench.knobs import StackSettings
-from bench.plan import Plan
+from bench.plan import MAX_TRIALS, Plan, check_int
 from bench.record import stats
 from bench.record.tune import MODEL_TOLERANCE, TuneRecord
 from bench.run import Trial, new_run_dir, prime, probe
@@ -297,12 +297,12 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
         raise UserError(f"--workload {workload!r} is unknown: allowed {', '.join(TUNE_WORKLOADS)}")
     if variant not in VARIANTS:
         raise UserError(f"--variant {variant!r} is unknown: allowed {', '.join(VARIANTS)}")
-    if trials < 1:
-        raise UserError(f"--trials {trials} is not allowed: use 1 or more")
+    check_int("--trials", trials, 1, MAX_TRIALS)
     plan = Plan(workloads=[workload], variants=[variant], users=users, duration_s=duration, warmup_s=warmup,
                 trials=1, locust_processes=locust_processes).validate()
     budget_mb, scope = budget
     settings = replace(settings, leaky=settings.leaky or workload == "leaky")  # the leak is served only when asked
+    paths.check_runs_dir()  # before anything starts
     live = stack.up(settings)
     monitor = None
     trial = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.record.run_folder import Run
 from bench.record.tune import is_tune_folder
 from reports.run.page import build_run_report
 from reports.tune.page import build_tune_report
@@ -19,4 +20,5 @@ def build_report(run_dir: Path | str) -> Path:
     run_dir = Path(run_dir)
     if is_tune_folder(run_dir):
         return build_tune_report(run_dir)
+    Run.open(run_dir).require_cells()  # no trials: an error, not a report of nothing
     return build_run_report(run_dir, tune_sections(run_dir))

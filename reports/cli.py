@@ -3,7 +3,7 @@ bench.record.
 
     python -m reports RUN_DIR
         Build RUN_DIR/report/ (report.html, report.md, summary.json, figures as PNG and SVG).
-    python -m reports compare RUN_A RUN_B [...] [--min-change 5] [--force] [--out DIR]
+    python -m reports compare RUN_A RUN_B [...] [--min-change 10] [--run-noise 0.055] [--force] [--out DIR]
         Compare later runs with the first. Exit 0: no regression; 3: at least one regression.
 
 Any user mistake prints `error: ...` on stderr and exits 1, without a traceback. The compare options and
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.record.errors import Parser, UserError
-from reports.compare import DEFAULT_MIN_CHANGE
+from reports.compare import DEFAULT_MIN_CHANGE, DEFAULT_RUN_NOISE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +38,10 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
                 "are not comparable without --force).")
     p.add_argument("runs", nargs="+", type=Path, help="run folders; the first is the baseline")
     p.add_argument("--min-change", type=float, default=DEFAULT_MIN_CHANGE, metavar="PCT",
-                   help="smallest change in percent called a regression or improvement (default %(default)s)")
+                   help="smallest change in percent called a regression or improvement (default %(default)g)")
+    p.add_argument("--run-noise", type=float, default=DEFAULT_RUN_NOISE, metavar="SD",
+                   help="run-to-run standard deviation of a run's level in log units, as measured on your machine "
+                   "from runs of one commit (default %(default)g, about 5.5%%)")
     p.add_argument("--force", action="store_true",
                    help="compare even when machine or stack settings differ (they are listed in the report)")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -53,13 +56,13 @@ def compare_parser() -> argparse.ArgumentParser:
 
 def run_compare(ns: argparse.Namespace) -> int:
     """Compare, print the verdicts and the path of compare.html; the exit status (0, or 3 on a regression)."""
-    from reports.compare.page import compare_runs  # matplotlib is imported only when there is work
+    # matplotlib is imported only when there is work
+    from reports.compare.page import compare_runs, summary_sentence
 
-    result = compare_runs(ns.runs, min_change=ns.min_change, force=ns.force, out=ns.out)
-    for c in result.regressions:
-        print(f"regression: {c.workload} {c.variant} {c.metric} {c.pct:+.1f}% in {c.run_id}")
-    for c in result.improvements:
-        print(f"improvement: {c.workload} {c.variant} {c.metric} {c.pct:+.1f}% in {c.run_id}")
+    result = compare_runs(ns.runs, min_change=ns.min_change, run_noise=ns.run_noise, force=ns.force, out=ns.out)
+    for c in [*result.regressions, *result.improvements, *result.inconclusive]:
+        print(f"{c.verdict}: {c.workload} {c.variant} {c.metric} {c.pct:+.1f}% in {c.run_id}: {c.why}")
+    print(summary_sentence(result))
     print(result.files[0])
     return result.exit_code
 

@@ -23,16 +23,48 @@ def now_iso() -> str:
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write `data` (text as UTF-8) to `path` atomically."""
+    """Write `data` (text as UTF-8) to `path` atomically; UserError naming the path when it cannot be written."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp: str | None = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(tmp, path)
+    except OSError as exc:
+        _discard(tmp)
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: str | None) -> None:
+    if tmp is not None:
+        try:
+            Path(tmp).unlink(missing_ok=True)
+        except OSError:
+            pass  # the folder became unwritable: nothing more to clean
+
+
+def check_writable(folder: Path | str, hint: str = "") -> Path:
+    """UserError unless files can be created in `folder` (or, when it does not exist yet, in the nearest
+    existing folder above it, where it would be made). Probes with a real file, because root passes every
+    permission check but still meets immutable folders (chattr +i) and read-only mounts."""
+    folder = Path(folder).resolve()
+    probe_in = folder
+    while not probe_in.exists() and probe_in != probe_in.parent:
+        probe_in = probe_in.parent
+    if not probe_in.is_dir():
+        raise UserError(f"cannot write into {folder}: {probe_in} is not a folder{hint}")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=probe_in, prefix=".bench-write-check.")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise UserError(f"cannot write into {folder}: {probe_in} is not writable ({exc.strerror or exc}){hint}") \
+            from None
+    return folder
 
 
 def write_json(path: Path, data: Any) -> None:

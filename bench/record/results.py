@@ -228,16 +228,25 @@ class RunRecord:
         return sum(len(c["trials"]) for c in self.data["results"])
 
     def add_trial(self, trial: Trial) -> None:
+        before = {k: self.data[k] for k in ("results", "speedups", "cpu_speedups")}
+        self.data["results"] = [dict(c) for c in self.data["results"]]
         for cell in self.data["results"]:
             if (cell["workload"], cell["variant"]) == (trial["workload"], trial["variant"]):
-                cell["trials"].append(trial)
+                cell["trials"] = [*cell["trials"], trial]
                 cell["summary"] = summarize(cell["trials"])
         cells = [c for c in self.data["results"] if c["trials"]]
         self.data["speedups"] = speedups(cells, "rps")
         self.data["cpu_speedups"] = speedups(cells, "requests_per_cpu_second")
         if any(t.get("wrk") for c in cells for t in c["trials"]):
             self.data["wrk_speedups"] = speedups(cells, "wrk_rps")
-        self.write()
+        try:
+            self.write()
+        except UserError as exc:
+            # Keep memory equal to the file, so trial_count never claims a trial results.json lacks, and
+            # name the trial that is on disk (its trial.json) but could not be recorded.
+            self.data.update(before)
+            raise UserError(f"{exc}: trial {trial.get('seq')} ({trial.get('dir')}) is on disk but not recorded "
+                            "in results.json") from None
 
     def set_extra(self, key: str, value: Any) -> None:
         """A run-level section beside the cells (generator_ceiling, saturation), written at once."""
@@ -249,7 +258,12 @@ class RunRecord:
         self.data["complete"] = complete
         if note:
             self.data.setdefault("notes", []).append(note)
-        self.write()
+        try:
+            self.write()
+        except UserError:
+            if complete:
+                raise
+            # Stopping early: the error that stopped the run is the one to report, not this repeat of it.
 
     def write(self) -> None:
         write_json(self.path, self.data)

@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Self
 
+from bench.record.errors import UserError
 from bench.record.results import load_results
 from bench.record.values import dig, lst, num, obj
 from bench.vocabulary import VARIANTS
@@ -210,13 +211,27 @@ class Run(RunFolder):
 
     def speedups(self, metric: str = "rps") -> list[dict[str, Any]]:
         """Speedup entries of one metric. The format has one `speedups` list whose entries name their
-        metric; bench also writes the CPU ones under `cpu_speedups`, so both lists are read."""
+        metric; bench also writes the CPU ones under `cpu_speedups`, so both lists are read. Only entries
+        whose two cells are in this record count: a speedup is never shown beside data that is not there."""
         out = []
         for key in ("speedups", "cpu_speedups"):
             for s in lst(self.data.get(key)):
-                if isinstance(s, dict) and s.get("metric", "rps") == metric and num(s.get("ratio")) is not None:
-                    out.append(s)
+                if not isinstance(s, dict) or s.get("metric", "rps") != metric or num(s.get("ratio")) is None:
+                    continue
+                baseline = s.get("baseline") or "naive"
+                if self.cell(str(s.get("workload")), str(s.get("variant"))) is None or \
+                        self.cell(str(s.get("workload")), str(baseline)) is None:
+                    continue
+                out.append(s)
         return out
+
+    def require_cells(self) -> None:
+        """UserError unless at least one workload x variant has trials (or a summary) to report."""
+        if not self.cells:
+            missing = [k for k in ("results", "environment") if k not in self.data]
+            why = f" (no {' or '.join(repr(k) for k in missing)} key)" if missing else ""
+            raise UserError(f"no trials in {self.dir / 'results.json'}{why}: nothing to report or compare; "
+                            "was the run stopped before its first trial ended?")
 
     def trials(self) -> list[dict[str, Any]]:
         every = [t for c in self.cells for t in c.trials]

@@ -63,8 +63,12 @@ def change_test(base: Sequence[float | None], new: Sequence[float | None], *, hi
     within = va + vb
     # Welch-Satterthwaite degrees of freedom of the within-run part; the run term is taken as known.
     df = (within**2 / ((va**2 / (a.size - 1)) + (vb**2 / (b.size - 1)))) if within > 0 else math.inf
-    t = (b.mean() - a.mean()) / se
-    p = float(2 * sps.t.sf(abs(t), df)) if math.isfinite(df) else float(2 * sps.norm.sf(abs(t)))
+    diff = b.mean() - a.mean()
+    if se == 0:  # identical trials and no run noise assumed: a difference is certain, none is none
+        p = 1.0 if diff == 0 else 0.0
+    else:
+        t = diff / se
+        p = float(2 * sps.t.sf(abs(t), df)) if math.isfinite(df) else float(2 * sps.norm.sf(abs(t)))
     worse = (ratio < 1) if higher_is_better else (ratio > 1)
     if p >= alpha:
         return Verdict(ratio=ratio, p_value=p, verdict="no change",

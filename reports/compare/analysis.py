@@ -1,10 +1,11 @@
 """Comparing runs: which settings must match, the change of each metric per workload and variant, and
 its verdict.
 
-A change is the ratio of medians over trials (later run / first run) with a 95% bootstrap interval
-(bench.record.stats.ratio_ci). It is called a regression or an improvement only when the interval
-excludes 1 AND the change exceeds `min_change` percent (pyperf's rule: significant and large enough to
-matter). Runs are only comparable on the same machine and stack settings.
+Every verdict comes from bench.record.significance.change_test on the trial values of both runs: a test of
+the log values that adds run-to-run noise (`run_noise`) to the spread within each run, plus a minimum
+effect (`min_change`, percent). With fewer than 3 trials on a side a cell is "inconclusive" and never a
+regression. Runs are only comparable on the same machine and stack settings, and only when at least one
+workload x variant has trials in both.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.record import significance
 from bench.record.errors import UserError
 from bench.record.run_folder import Cell, Run
-from bench.record.stats import Ratio, ratio_ci
 from bench.record.values import num
-from reports.compare import DEFAULT_MIN_CHANGE
+from reports.compare import DEFAULT_MIN_CHANGE, DEFAULT_RUN_NOISE
 from reports.kit.fmt import setting_text
 
 EXIT_OK = 0
@@ -83,20 +84,24 @@ class Change:
     variant: str
     metric: str
     run_id: str
-    base: float | None
-    value: float | None
-    ratio: Ratio | None
-    verdict: str  # "regression", "improvement", "no significant change", "too few trials", "missing"
+    base: float | None          # the cell's summary median in the first run
+    value: float | None         # ... and in this run
+    ratio: float | None         # median of trial values, this run / first run
+    p_value: float | None
+    verdict: str                # significance.VERDICTS, or "missing" (the cell is in one run only)
+    why: str
+    trials: tuple[int, int]     # trial values on each side
 
     @property
     def pct(self) -> float | None:
-        return None if self.ratio is None else self.ratio.pct
+        return None if self.ratio is None else 100 * (self.ratio - 1)
 
 
 @dataclass
 class Comparison:
     run_ids: list[str]
     min_change: float
+    run_noise: float
     changes: list[Change]
     differences: list[str]
     forced: bool
@@ -116,26 +121,38 @@ class Comparison:
         return EXIT_REGRESSION if self.regressions else EXIT_OK
 
 
-def _values(cell: Cell, metric: str) -> list[float]:
+    @property
+    def inconclusive(self) -> list[Change]:
+        return [c for c in self.changes if c.verdict == "inconclusive"]
+
+
+def _values(cell: Cell | None, metric: str) -> list[float]:
+    if cell is None:
+        return []
     keys, summary_key, _, _ = METRICS[metric]
     vals = cell.values(*keys)
     if not vals and cell.stat(summary_key) is not None:
-        vals = [cell.stat(summary_key)]  # an older run without per-trial values: point only, no interval
+        vals = [cell.stat(summary_key)]  # an older run without per-trial values: one value, inconclusive
     return vals
 
 
-def verdict(ratio: Ratio | None, higher_is_better: bool, min_change: float) -> str:
-    if ratio is None:
-        return "missing"
-    if ratio.lo is None:
-        return "too few trials"
-    if not ratio.excludes_one() or abs(ratio.pct) <= min_change:
-        return "no significant change"
-    better = ratio.ratio > 1 if higher_is_better else ratio.ratio < 1
-    return "improvement" if better else "regression"
+def _change(workload: str, variant: str, metric: str, run_id: str, a: Cell | None, b: Cell | None,
+            min_change: float, run_noise: float) -> Change:
+    _, summary_key, _, higher = METRICS[metric]
+    base_vals, new_vals = _values(a, metric), _values(b, metric)
+    base = None if a is None else a.stat(summary_key)
+    value = None if b is None else b.stat(summary_key)
+    if a is None or b is None:
+        where = "the first run" if b is None else run_id
+        return Change(workload, variant, metric, run_id, base, value, None, None, "missing",
+                      f"only in {where}", (len(base_vals), len(new_vals)))
+    v = significance.change_test(base_vals, new_vals, higher_is_better=higher, min_change_pct=min_change,
+                                 run_noise=run_noise)
+    return Change(workload, variant, metric, run_id, base, value, v["ratio"], v["p_value"], v["verdict"],
+                  v["why"], (len(base_vals), len(new_vals)))
 
 
-def _changes(runs: Sequence[Run], min_change: float) -> list[Change]:
+def _changes(runs: Sequence[Run], min_change: float, run_noise: float) -> list[Change]:
     first = runs[0]
     changes = []
     for other in runs[1:]:
@@ -143,34 +160,49 @@ def _changes(runs: Sequence[Run], min_change: float) -> list[Change]:
         keys += [(c.workload, c.variant) for c in other.cells if (c.workload, c.variant) not in keys]
         for workload, variant in keys:
             a, b = first.cell(workload, variant), other.cell(workload, variant)
-            for metric, (_, summary_key, _, higher) in METRICS.items():
-                base = None if a is None else a.stat(summary_key)
-                value = None if b is None else b.stat(summary_key)
-                ratio = None
-                if a is not None and b is not None:
-                    ratio = ratio_ci(_values(a, metric), _values(b, metric))
-                changes.append(Change(workload, variant, metric, other.run_id, base, value, ratio,
-                                      verdict(ratio, higher, min_change)))
+            for metric in METRICS:
+                changes.append(_change(workload, variant, metric, other.run_id, a, b, min_change, run_noise))
     return changes
 
 
+def _require_common_cells(runs: Sequence[Run]) -> None:
+    """No workload x variant with trials in both runs: nothing was compared, which must not pass a gate."""
+    first = runs[0]
+    mine = {(c.workload, c.variant) for c in first.cells if _values(c, "rps")}
+    for other in runs[1:]:
+        theirs = {(c.workload, c.variant) for c in other.cells if _values(c, "rps")}
+        if not mine & theirs:
+            def cells(run: Run, keys: set) -> str:
+                return ", ".join(sorted(" ".join(k) for k in keys)) or "no trials"
+
+            raise UserError(f"no comparable cell: no workload x variant has trials in both {first.run_id} "
+                            f"({cells(first, mine)}) and {other.run_id} ({cells(other, theirs)})")
 
 
-def compare(run_dirs: Sequence[Path | str], *, min_change: float = DEFAULT_MIN_CHANGE, force: bool = False,
+def check_settings(min_change: float, run_noise: float) -> None:
+    if not math.isfinite(min_change) or not 0 <= min_change < 1000:
+        raise UserError(f"--min-change {min_change:g} is not allowed: use a percentage >= 0 and below 1000")
+    if not math.isfinite(run_noise) or not 0 <= run_noise <= 1:
+        raise UserError(f"--run-noise {run_noise:g} is not allowed: use a standard deviation in log units "
+                        f"from 0 to 1 (default {significance.RUN_NOISE:g}, about 5.5%)")
+
+
+def compare(run_dirs: Sequence[Path | str], *, min_change: float = DEFAULT_MIN_CHANGE,
+            run_noise: float = DEFAULT_RUN_NOISE, force: bool = False,
             out: Path | str | None = None) -> tuple[Comparison, list[Run]]:
     """The comparison of each later run with the first, and the runs read.
 
-    Raises UserError for fewer than two runs, a negative min_change, unreadable runs, or (without force)
-    runs whose machine or stack settings differ.
+    Raises UserError for fewer than two runs, a bad min_change or run_noise, unreadable runs, runs with no
+    workload x variant in common, or (without force) runs whose machine or stack settings differ.
     """
     if len(run_dirs) < 2:
         raise UserError("compare needs at least two run folders")
-    if not math.isfinite(min_change) or min_change < 0:
-        raise UserError(f"--min-change must be a percentage >= 0, got {min_change}")
+    check_settings(min_change, run_noise)
     runs = [Run.open(d) for d in run_dirs]
     diffs = setting_differences(runs)
     if diffs and not force:
         raise UserError("runs are not comparable (" + "; ".join(diffs) + "); pass --force to compare anyway")
+    _require_common_cells(runs)
     out_dir = Path(out) if out is not None else runs[-1].dir / COMPARE_DIR
-    changes = _changes(runs, min_change)
-    return Comparison([r.run_id for r in runs], min_change, changes, diffs, force, out_dir), runs
+    changes = _changes(runs, min_change, run_noise)
+    return Comparison([r.run_id for r in runs], min_change, run_noise, changes, diffs, force, out_dir), runs

@@ -13,11 +13,11 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from bench.record import significance
 from bench.record.errors import UserError
 from bench.record.files import write_atomic
 from bench.record.run_folder import Run
-from bench.record.stats import RESAMPLES
-from reports.compare import DEFAULT_MIN_CHANGE
+from reports.compare import DEFAULT_MIN_CHANGE, DEFAULT_RUN_NOISE
 from reports.compare import figures as F
 from reports.compare.analysis import (
     METRICS,
@@ -45,32 +45,37 @@ def compare_runs(
     run_dirs: Sequence[Path | str],
     *,
     min_change: float = DEFAULT_MIN_CHANGE,
+    run_noise: float = DEFAULT_RUN_NOISE,
     force: bool = False,
     out: Path | str | None = None,
 ) -> Comparison:
     """Compare each later run with the first; write compare.html/.md/.json into `out`.
 
-    `out` defaults to `<last run>/compare/`. Raises UserError for fewer than two runs, a negative
-    min_change, unreadable runs, or (without force) runs whose machine or stack settings differ.
+    `out` defaults to `<last run>/compare/`. Raises UserError for fewer than two runs, a bad min_change or
+    run_noise, unreadable runs, runs with no workload x variant in common, or (without force) runs whose
+    machine or stack settings differ.
     """
-    result, runs = compare(run_dirs, min_change=min_change, force=force, out=out)
+    result, runs = compare(run_dirs, min_change=min_change, run_noise=run_noise, force=force, out=out)
     _write_outputs(result, runs)
     return result
 
 
 # --- output --------------------------------------------------------------------------------------
+def _p(p: float | None) -> str:
+    return DASH if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+
+
 def _table(result: Comparison, metric: str) -> Table:
     label = METRICS[metric][2]
     rows = []
     for c in result.changes:
         if c.metric != metric:
             continue
-        r = c.ratio
-        ci = DASH if r is None or r.lo is None else f"{fmt_pct((r.lo - 1) * 100)} to {fmt_pct((r.hi - 1) * 100)}"
-        rows.append([c.workload, c.variant, c.run_id, fmt_num(c.base), fmt_num(c.value), fmt_pct(c.pct), ci,
-                     c.verdict])
-    return Table(["workload", "variant", "run", f"{label} ({result.run_ids[0]})", f"{label} (run)", "change",
-                  "95% CI", "verdict"], rows, f"{label}: each run vs {result.run_ids[0]}")
+        ratio = DASH if c.ratio is None else f"{c.ratio:.3f}"
+        rows.append([c.workload, c.variant, c.run_id, fmt_num(c.base), fmt_num(c.value), f"{c.trials[0]}/{c.trials[1]}",
+                     ratio, fmt_pct(c.pct), _p(c.p_value), c.verdict, c.why])
+    return Table(["workload", "variant", "run", f"{label} ({result.run_ids[0]})", f"{label} (run)", "trials",
+                  "ratio", "change", "p", "verdict", "why"], rows, f"{label}: each run vs {result.run_ids[0]}")
 
 
 def _settings_table(runs: Sequence[Run]) -> Table:
@@ -78,26 +83,29 @@ def _settings_table(runs: Sequence[Run]) -> Table:
     return Table(["setting", *(r.run_id for r in runs)], rows, "Settings that must match")
 
 
-def _summary_sentence(result: Comparison) -> str:
+def rule_text(result: Comparison) -> str:
+    """The rule every verdict follows, in one sentence (page, Markdown and the CLI)."""
+    return (f"a change is called when p < {significance.ALPHA:g} with run-to-run noise "
+            f"{result.run_noise:g} (log units) added to the spread of the trials, and it exceeds "
+            f"{fmt_num(result.min_change)}%; fewer than {significance.MIN_TRIALS} trials per side: inconclusive")
+
+
+def summary_sentence(result: Comparison) -> str:
     n = len([c for c in result.changes if c.verdict != "missing"])
-    reg, imp = len(result.regressions), len(result.improvements)
-    text = (f"{reg} regression{'s' if reg != 1 else ''} and {imp} improvement{'s' if imp != 1 else ''} "
-            f"among {n} comparisons (a change counts when its 95% CI excludes 0% and it exceeds "
-            f"{fmt_num(result.min_change)}%).")
-    return text
+    reg, imp, inc = len(result.regressions), len(result.improvements), len(result.inconclusive)
+    return (f"{reg} regression{'s' if reg != 1 else ''}, {imp} improvement{'s' if imp != 1 else ''} and "
+            f"{inc} inconclusive among {n} comparisons ({rule_text(result)}).")
 
 
 def _change_figure(result: Comparison) -> Figure | None:
     points = []
     for c in result.changes:
-        if c.ratio is None:
+        if c.pct is None:
             continue
-        lo = None if c.ratio.lo is None else (c.ratio.lo - 1) * 100
-        hi = None if c.ratio.hi is None else (c.ratio.hi - 1) * 100
         label = f"{c.workload} {c.variant} {METRICS[c.metric][2]}"
         if len(result.run_ids) > 2:
             label += f" ({c.run_id})"
-        points.append(F.ChangePoint(label, c.ratio.pct, lo, hi, c.verdict))
+        points.append(F.ChangePoint(label, c.pct, None, None, c.verdict))
     return F.change_figure(points, result.min_change) if points else None
 
 
@@ -112,32 +120,34 @@ def _write_outputs(result: Comparison, runs: Sequence[Run]) -> None:
     else:
         fig_block = save_figure(
             fig, result.out_dir, "change", "Change vs the first run",
-            "Percent change with 95% interval; red: regression, green: improvement, grey band: "
-            f"within ±{fmt_num(result.min_change)}%.",
+            "Percent change of the median over trials; red: regression, green: improvement, grey: no change "
+            f"or inconclusive; grey band: within ±{fmt_num(result.min_change)}% (never called a change).",
         )
-    summary_blocks = [Para(_summary_sentence(result), "headline")]
+    summary_blocks = [Para(summary_sentence(result), "headline")]
     if result.regressions:
         summary_blocks.append(Bullets([
-            f"regression: {c.workload} {c.variant} {METRICS[c.metric][2]} {fmt_pct(c.pct)} in {c.run_id}"
+            f"regression: {c.workload} {c.variant} {METRICS[c.metric][2]} {c.why} in {c.run_id}"
             for c in result.regressions
         ], "warning"))
     if result.improvements:
         summary_blocks.append(Bullets([
-            f"improvement: {c.workload} {c.variant} {METRICS[c.metric][2]} {fmt_pct(c.pct)} in {c.run_id}"
+            f"improvement: {c.workload} {c.variant} {METRICS[c.metric][2]} {c.why} in {c.run_id}"
             for c in result.improvements
         ]))
     if result.differences:
         summary_blocks.append(Para("Compared with --force although these settings differ:", "warning"))
         summary_blocks.append(Bullets(result.differences, "warning"))
     method = (
-        f"Change = median over trials of the later run / median of {result.run_ids[0]}, minus 1. 95% interval: "
-        f"percentile bootstrap of that ratio of medians, each run's trials resampled independently "
-        f"({RESAMPLES:,} resamples, fixed seed). With one trial on either side there is no interval and no verdict. "
-        "For p99 a rise is a regression."
+        f"Ratio = median over trials of the later run / median of {result.run_ids[0]}. Verdict: a Welch-style "
+        "t-test on the log of the trial values whose variance adds 2 x run_noise² (each run has its own "
+        "level, and runs of one commit differ by more than trials of one run do), two-sided; "
+        f"{rule_text(result)}. For p99 a rise is a regression. The defaults come from A/A runs of one commit on "
+        "a 2-core machine (bench/record/significance.py); set --run-noise to what your machine measures."
     )
     doc = Document(
         "mod_python persistence benchmark: comparison", [f"runs: {', '.join(result.run_ids)}",
-                                                          f"min change {fmt_num(result.min_change)}%"],
+                                                          f"min change {fmt_num(result.min_change)}%",
+                                                          f"run noise {result.run_noise:g}"],
         [
             Section("summary", "Summary", summary_blocks),
             Section("rps", "Requests per second", [_table(result, "rps"), fig_block]),
@@ -158,14 +168,18 @@ def _json(result: Comparison) -> dict[str, Any]:
     return {
         "runs": result.run_ids,
         "min_change_pct": result.min_change,
+        "run_noise": result.run_noise,
+        "alpha": significance.ALPHA,
+        "min_trials": significance.MIN_TRIALS,
         "forced": result.forced,
         "differences": result.differences,
         "regressions": len(result.regressions),
+        "improvements": len(result.improvements),
+        "inconclusive": len(result.inconclusive),
         "changes": [
             {"workload": c.workload, "variant": c.variant, "metric": c.metric, "run": c.run_id,
-             "base": c.base, "value": c.value, "ratio": None if c.ratio is None else c.ratio.ratio,
-             "ci95": None if c.ratio is None or c.ratio.lo is None else [c.ratio.lo, c.ratio.hi],
-             "change_pct": c.pct, "verdict": c.verdict}
+             "base": c.base, "value": c.value, "trials": list(c.trials), "ratio": c.ratio,
+             "change_pct": c.pct, "p_value": c.p_value, "verdict": c.verdict, "why": c.why}
             for c in result.changes
         ],
     }

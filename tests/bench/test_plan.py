@@ -1,5 +1,7 @@
 """bench.plan: the interleaved order, list options, validation; bench.vocabulary names."""
 
+import re
+
 import pytest
 
 from bench.errors import UserError
@@ -33,3 +35,23 @@ def test_plan_validation():
     with pytest.raises(UserError, match="--queries 501 is out of range"):
         Plan(queries=501).validate()
     assert Plan(trials=3).validate().order[-1]["seq"] == 3 * 2 * 2
+
+
+def test_plan_refuses_non_finite_and_huge_values():
+    for kwargs, text in [({"duration_s": float("nan")}, "--duration nan"), ({"duration_s": 1e9}, "--duration 1e9"),
+                         ({"warmup_s": float("inf")}, "--warmup inf"), ({"users": 10**6}, "--users 1000000"),
+                         ({"max_p99_ms": 0.0}, "--max-p99 0"), ({"url": "http://[::1"}, "'http://[::1'"),
+                         ({"url": "http://h:99999"}, "'http://h:99999'")]:
+        with pytest.raises(UserError, match=re.escape(text)):
+            Plan(**kwargs).validate()
+
+
+def test_run_options_for_saturation_and_cross_check_reach_the_plan():
+    from bench import cli
+
+    args = cli.build_parser().parse_args(["run", "--saturate", "--max-p99", "250", "--cross-check"])
+    p = cli._plan_from_args(args)
+    assert (p.saturate, p.max_p99_ms, p.cross_check) == (True, 250.0, True)
+    p = cli._plan_from_args(cli.build_parser().parse_args(["run"]))
+    assert (p.saturate, p.max_p99_ms, p.cross_check) == (False, 100.0, False)
+    assert {"saturate", "max_p99_ms", "cross_check"} <= set(p.to_dict())

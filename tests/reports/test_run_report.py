@@ -328,14 +328,39 @@ def test_missing_speedups_and_damaged_trial_files(tmp_path: Path) -> None:
     assert db["ratio"] == pytest.approx(cells[("db", "pooled")]["rps"] / cells[("db", "naive")]["rps"])
 
 
-def test_run_without_results_or_trial_files_still_builds(tmp_path: Path) -> None:
+def test_run_without_trials_is_an_error_not_a_report(tmp_path: Path, capsys) -> None:
+    # Stopped before its first trial ended (issue 9 item 5): nothing to report, exit 1, one line.
     run = _copy(tmp_path)
     shutil.rmtree(run / "trials")
-    _edit(run, lambda d: d.update(results=[], speedups=[], complete=False, finished=None))
+    _edit(run, lambda d: d.update(results=[], complete=False, finished=None))
+    assert main([str(run)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no trials in {run / 'results.json'}") and err.count("\n") == 1
+    assert not (run / "report").exists()
+    from bench import cli  # bench report: the same error
+
+    assert cli.main(["report", str(run)]) == 1 and "error: no trials" in capsys.readouterr().err
+
+
+def test_no_results_or_environment_keys_is_an_error(tmp_path: Path, capsys) -> None:
+    # The stored speedups (17x) must not become a headline beside 0 trials.
+    run = _copy(tmp_path)
+    _edit(run, lambda d: [d.pop("results"), d.pop("environment")])
+    assert main([str(run)]) == 1
+    assert "no 'results' or 'environment' key" in capsys.readouterr().err
+
+
+def test_speedups_only_from_cells_that_are_there(tmp_path: Path) -> None:
+    # One naive trial left, pooled gone: the stored pooled/naive speedup is not shown anywhere.
+    run = _copy(tmp_path)
+
+    def keep_naive(d: dict) -> None:
+        d["results"] = [r for r in d["results"] if r["variant"] == "naive"]
+
+    _edit(run, keep_naive)
     page, md, summ = _build(run)
-    assert "This run has no results yet." in page
-    assert all("skipped" in f for f in summ["figures"].values())
-    assert "0 of 8 planned trials" in md
+    assert not summ["speedups"] and "x faster" not in md.lower()
+    assert not re.search(r"\b\d+(\.\d+)?x\b", md.split("## ")[1]), md.split("## ")[1]
 
 
 # --- the 2x2 split -------------------------------------------------------------------------------

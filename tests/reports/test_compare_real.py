@@ -1,0 +1,54 @@
+"""compare on real trial values (tests/fixtures/compare/README.md says how they were made): an A/A pair of
+one commit passes, a real 2x slowdown of the server fails the gate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reports.cli import main
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "compare"
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> dict[str, Path]:
+    out = {}
+    for name in ("a", "a-again", "busy-server-cpu"):
+        out[name] = tmp_path / name
+        shutil.copytree(FIXTURES / name, out[name])
+    return out
+
+
+def _compare(runs: dict[str, Path], other: str, tmp_path: Path) -> tuple[int, dict]:
+    out = tmp_path / f"cmp-{other}"
+    code = main(["compare", str(runs["a"]), str(runs[other]), "--out", str(out)])
+    data = json.loads((out / "compare.json").read_text())
+    return code, {c["metric"]: c for c in data["changes"]}
+
+
+def test_a_a_calls_no_change_and_passes(runs, tmp_path, capsys) -> None:
+    code, changes = _compare(runs, "a-again", tmp_path)
+    assert code == 0
+    assert {c["verdict"] for c in changes.values()} == {"no change"}
+    assert changes["rps"]["ratio"] == pytest.approx(0.90, abs=0.01) and changes["rps"]["p_value"] > 0.05
+    assert changes["p99_ms"]["p_value"] > 0.05
+    printed = capsys.readouterr().out
+    assert "0 regressions, 0 improvements and 0 inconclusive among 2 comparisons" in printed
+
+
+def test_a_real_2x_slowdown_is_a_regression(runs, tmp_path, capsys) -> None:
+    code, changes = _compare(runs, "busy-server-cpu", tmp_path)
+    assert code == 3
+    rps = changes["rps"]
+    assert rps["verdict"] == "regression" and 0.4 < rps["ratio"] < 0.6 and rps["p_value"] < 0.05
+    assert changes["p99_ms"]["verdict"] == "regression"
+    assert "regression: db naive rps -51.4%" in capsys.readouterr().out
+
+
+def test_deterministic(runs, tmp_path) -> None:
+    first = _compare(runs, "busy-server-cpu", tmp_path)[1]
+    assert _compare(runs, "busy-server-cpu", tmp_path)[1] == first
