@@ -64,7 +64,8 @@ def _down(args) -> int:
     return 0
 
 
-def _plan_from_args(args, partition: cpus.Partition) -> plan.Plan:
+def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
+    partition = partition or knobs.partition_from_args(args)
     workloads = list(WORKLOADS) if args.all else list(DEFAULT_WORKLOADS)
     variants = list(VARIANTS) if args.all else list(DEFAULT_VARIANTS)
     if args.workloads:
