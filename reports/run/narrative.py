@@ -316,6 +316,10 @@ def limit_caveats(run: Run, trials: list[dict[str, Any]]) -> list[str]:
     """What limited the trials, whether the CPUs were partitioned, faults, and a busy machine."""
     out = [c for c in (partition_caveat(run), fault_caveat(trials), busy_caveat(trials)) if c]
     if not has_bottlenecks(run):
+        if trials:
+            out.append("This run folder predates bottleneck labels: whether a rate was the server's capacity or "
+                       "a lower bound held back by the generator or too few users is unknown (only "
+                       "generator-bound trials were flagged).")
         return out
     held = [t for t in trials if trial_limit(t) not in ("server", None)]
     if held:

@@ -83,6 +83,8 @@ def test_old_folders_fall_back_to_generator_bound(reports) -> None:
     assert "skipped" in r["summary"]["figures"]["fig8-saturation"]
     assert r["summary"]["cross_check"] is None and r["summary"]["saturation"] is None
     assert "served" in r["summary"]["headline"][0]["text"]  # the older sentence, unchanged
+    text = " ".join(r["summary"]["caveats"])
+    assert "predates bottleneck labels" in text and "No CPU partition recorded" in text
 
 
 # --- 2. the honest headline -------------------------------------------------------------------------
