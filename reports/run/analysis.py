@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from bench.record import bottleneck as bn
 from bench.record.run_folder import Cell, Run
 from bench.record.stats import Split, decompose_2x2, ratio_ci
-from bench.record.values import num, pair
+from bench.record.values import dig, lst, num, obj, pair
 
 TARGET_RPS = 1000  # the capacity view's example load
 
@@ -25,6 +26,8 @@ class SpeedupRow:
     lo: float | None
     hi: float | None
     origin: str  # "results.json" or "computed" (bootstrap of trial medians, reports.stats)
+    text: str | None = None  # the ratio as it may honestly be stated ("at least 21.30x (pooled limited by ...)")
+    bottlenecks: dict[str, str | None] = field(default_factory=dict)  # variant -> its cell's limit
 
 
 @dataclass
@@ -37,6 +40,45 @@ class CapacityRow:
     processes: int  # processes needed for TARGET_RPS at the measured per-process rate
     mb_pss: float | None
     mb_rss: float | None
+    limit: str | None = None  # what limited the cell; the rate is a capacity only when "server"
+
+    @property
+    def is_capacity(self) -> bool:
+        return bn.is_capacity(self.limit)
+
+
+@dataclass
+class CrossCheckRow:
+    """One cell measured by both instruments: Locust's median req/s and wrk's, right after it."""
+
+    workload: str
+    variant: str
+    locust_rps: float | None
+    wrk_rps: float | None
+    locust_vs_wrk: float | None
+
+
+@dataclass
+class SaturationStep:
+    users: int
+    rps: float | None
+    p99_ms: float | None
+    bottleneck: str | None
+
+
+@dataclass
+class SaturationCell:
+    """`bench run --saturate`: one cell probed at doubling users until something other than the load limited it."""
+
+    workload: str
+    variant: str
+    steps: list[SaturationStep]
+    stop: str | None
+    knee_users: int | None
+
+    @property
+    def knee(self) -> SaturationStep | None:
+        return next((s for s in self.steps if s.users == self.knee_users), None)
 
 
 @dataclass
@@ -48,6 +90,10 @@ class Analysis:
     capacity: list[CapacityRow]
     target_rps: int = TARGET_RPS
     computed: list[str] = field(default_factory=list)  # what this report computed itself
+    cross_check: list[CrossCheckRow] = field(default_factory=list)  # --cross-check: Locust beside wrk
+    wrk_speedups: list[SpeedupRow] = field(default_factory=list)
+    ceiling: dict | None = None  # generator_ceiling: Locust (and wrk) on /plaintext
+    saturation: list[SaturationCell] = field(default_factory=list)
 
 
 def rps_values(cell: Cell) -> list[float]:
@@ -63,9 +109,11 @@ def speedup_rows(run: Run, metric: str = "rps") -> list[SpeedupRow]:
     rows: list[SpeedupRow] = []
     for s in run.speedups(metric):
         lo, hi = pair(s.get("ci95")) or (None, None)
+        text = s.get("text")
         rows.append(SpeedupRow(
             str(s.get("workload")), str(s.get("variant")), str(s.get("baseline") or "naive"),
-            float(s["ratio"]), lo, hi, "results.json",
+            float(s["ratio"]), lo, hi, "results.json", text if isinstance(text, str) else None,
+            {str(k): v for k, v in obj(s.get("bottlenecks")).items()},
         ))
     have = {(r.workload, r.variant, r.baseline) for r in rows}
     # An interrupted run may have trials for both variants but no speedup line yet: compute it.
@@ -79,10 +127,63 @@ def speedup_rows(run: Run, metric: str = "rps") -> list[SpeedupRow]:
             keys = SPEEDUP_METRICS[metric]
             r = ratio_ci(base.values(*keys), cell.values(*keys))
             if r is not None:
-                rows.append(SpeedupRow(workload, cell.variant, "naive", r.ratio, r.lo, r.hi, "computed"))
+                rows.append(_computed_row(metric, base, cell, r.ratio, r.lo, r.hi))
     order_w = {w: i for i, w in enumerate(run.workloads)}
     order_v = {v: i for i, v in enumerate(run.variants)}
     return sorted(rows, key=lambda r: (order_w.get(r.workload, 99), order_v.get(r.variant, 99), r.baseline))
+
+
+def _computed_row(metric: str, base: Cell, cell: Cell, ratio: float, lo: float | None,
+                  hi: float | None) -> SpeedupRow:
+    row = SpeedupRow(cell.workload, cell.variant, base.variant, ratio, lo, hi, "computed")
+    labels = {cell.variant: cell_limit(cell, fallback=False), base.variant: cell_limit(base, fallback=False)}
+    if metric == "rps" and any(labels.values()):
+        # Same wording as bench writes into results.json, so a computed row reads like a recorded one.
+        row.bottlenecks = labels
+        row.text = phrase(ratio, cell.variant, base.variant, labels)
+    return row
+
+
+def phrase(ratio: float, variant: str, baseline: str, labels: dict[str, str | None]) -> str:
+    fast, slow = (variant, baseline) if ratio >= 1 else (baseline, variant)
+    text = bn.speedup_phrase(max(ratio, 1 / ratio) if ratio else ratio, fast, labels.get(fast), slow,
+                             labels.get(slow))
+    return text if ratio >= 1 else f"{variant} is slower: {text} in favour of {baseline}"
+
+
+# --- what limited a cell or a trial ---------------------------------------------------------------
+def trial_limit(trial: dict) -> str | None:
+    """The trial's bottleneck label; older folders only say whether it was generator-bound."""
+    label = dig(trial, "bottleneck", "bottleneck")
+    if isinstance(label, str) and label:
+        return label
+    return "generator" if trial.get("generator_bound") is True else None
+
+
+def cell_limit(cell: Cell, fallback: bool = True) -> str | None:
+    """The cell's label (summary, else the most common over its trials); `fallback`: generator_bound of
+    older folders counts as "generator"."""
+    label = cell.summary.get("bottleneck")
+    if isinstance(label, str) and label:
+        return label
+    label = bn.cell_label([dig(t, "bottleneck", "bottleneck") for t in cell.trials])
+    if label or not fallback:
+        return label
+    return "generator" if cell.summary.get("generator_bound") is True else None
+
+
+def has_bottlenecks(run: Run) -> bool:
+    """True when the run labels its trials (newer folders); older ones only have generator_bound."""
+    return any(isinstance(t.get("bottleneck"), dict) for t in run.trials())
+
+
+def busiest_generator(cell: Cell) -> float | None:
+    """Busiest Locust process, fraction of one core; older folders have it as generator_pct (percent)."""
+    v = cell.stat("generator_busiest")
+    if v is not None:
+        return v
+    pct = cell.stat("generator_pct")
+    return None if pct is None else pct / 100
 
 
 def splits(run: Run) -> dict[str, Split]:
@@ -107,15 +208,54 @@ def capacity(run: Run, target: int = TARGET_RPS) -> list[CapacityRow]:
         procs = math.ceil(target / rpp)
         rows.append(CapacityRow(
             cell.workload, cell.variant, rpp, rss, pss, procs,
-            None if pss is None else procs * pss, None if rss is None else procs * rss,
+            None if pss is None else procs * pss, None if rss is None else procs * rss, cell_limit(cell),
         ))
     return rows
+
+
+def cross_check(run: Run) -> list[CrossCheckRow]:
+    """Cells where wrk measured too (older runs and runs without --cross-check: none)."""
+    rows = []
+    for c in run.cells:
+        if not any(isinstance(t.get("wrk"), dict) for t in c.trials):
+            continue
+        rows.append(CrossCheckRow(c.workload, c.variant, c.stat("rps"), c.stat("wrk_rps"), c.stat("locust_vs_wrk")))
+    return rows
+
+
+def wrk_speedup_rows(run: Run) -> list[SpeedupRow]:
+    rows = []
+    for s in lst(run.data.get("wrk_speedups")):
+        ratio = num(dig(s, "ratio"))
+        if ratio is None:
+            continue
+        lo, hi = pair(s.get("ci95")) or (None, None)
+        rows.append(SpeedupRow(str(s.get("workload")), str(s.get("variant")), str(s.get("baseline") or "naive"),
+                               ratio, lo, hi, "results.json"))
+    return rows
+
+
+def saturation(run: Run) -> list[SaturationCell]:
+    out = []
+    for entry in lst(run.data.get("saturation")):
+        if not isinstance(entry, dict):
+            continue
+        steps = [SaturationStep(int(u), num(dig(s, "rps")), num(dig(s, "p99_ms")), dig(s, "bottleneck"))
+                 for s in lst(entry.get("steps")) if (u := num(dig(s, "users"))) is not None]
+        knee = num(entry.get("knee_users"))
+        stop = entry.get("stop")
+        out.append(SaturationCell(str(entry.get("workload")), str(entry.get("variant")), steps,
+                                  stop if isinstance(stop, str) else None, None if knee is None else int(knee)))
+    return out
 
 
 def analyze(run: Run) -> Analysis:
     rows = speedup_rows(run)
     cpu_rows = speedup_rows(run, "requests_per_cpu_second")
-    an = Analysis(run.cells, rows, cpu_rows, splits(run), capacity(run))
+    ceiling = run.data.get("generator_ceiling")
+    an = Analysis(run.cells, rows, cpu_rows, splits(run), capacity(run), cross_check=cross_check(run),
+                  wrk_speedups=wrk_speedup_rows(run), ceiling=ceiling if isinstance(ceiling, dict) else None,
+                  saturation=saturation(run))
     # Only the format's own `speedups` count as missing; the CPU ones are an extra (their table says
     # "computed" in its "from" column).
     if any(r.origin == "computed" for r in rows):

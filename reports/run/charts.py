@@ -30,6 +30,7 @@ FIGURES = {
     "fig5-memory": "Figure 5: memory per Apache process",
     "fig6-cost": "Figure 6: server CPU and PostgreSQL sessions per request",
     "fig7-timeline": "Figure 7: requests/s over time",
+    "fig8-saturation": "Figure 8: requests/s and p99 against users (saturation)",
 }
 
 URL_NOTE = "This is a --url run: the server side (access log, /proc samples) was not measured."
@@ -288,3 +289,18 @@ def chart_timeline(run: Run, an: Analysis, out_dir: Path) -> tuple[FigureBlock, 
         notes.append(f"Within the steady window the per-second rate varied by at most {worst[0] * 100:.1f}% "
                      f"(coefficient of variation over whole seconds, worst trial: {worst[1]}).")
     return _save(F.timeline_figure(panels), name, out_dir, caption), notes
+
+
+# --- figure 8 ------------------------------------------------------------------------------------
+def chart_saturation(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
+    name = "fig8-saturation"
+    curves = [F.SaturationCurve(c.workload, c.variant, [s.users for s in c.steps], [s.rps for s in c.steps],
+                                [s.p99_ms for s in c.steps], c.knee_users) for c in an.saturation if c.steps]
+    if not curves:
+        return _skip(name, "This run did not probe saturation (bench run --saturate).")
+    bound = num(run.plan.get("max_p99_ms"))
+    caption = ("Requests/s (left) and client-side p99 (right) of each cell as its users doubled, log2 users axis; "
+               "ringed: the knee, the users its trials then ran with. A probe stops when the server is the "
+               "bottleneck, the generator saturates")
+    caption += f" or p99 passes {fmt_num(bound)} ms (dotted)." if bound else " or p99 passes its bound."
+    return _save(F.saturation_figure(curves, bound), name, out_dir, caption)

@@ -81,6 +81,17 @@ class MemSeries(NamedTuple):
     pss_mb: Sequence[float | None]
 
 
+class SaturationCurve(NamedTuple):
+    """One cell's saturation probe: its steps (users doubling) and the knee (the users its trials used)."""
+
+    workload: str
+    variant: str
+    users: Sequence[int]
+    rps: Sequence[float | None]
+    p99_ms: Sequence[float | None]
+    knee_users: int | None = None
+
+
 def variant_color(variant: str, order: Sequence[str] = ()) -> str:
     if variant in VARIANT_COLORS:
         return VARIANT_COLORS[variant]
@@ -357,3 +368,63 @@ def cost_figure(cpu_ms: Sequence[Bar], sessions: Sequence[Bar]) -> Figure:
         ax.set_title(title)
         ax.set_ylabel(ylabel)
     return fig
+
+
+@styled
+def saturation_figure(curves: Sequence[SaturationCurve], max_p99_ms: float | None = None) -> Figure:
+    """Figure 8: requests/s and p99 against users (log2 x), one line per cell, the knee ringed.
+
+    Colour: the variant; line style: the workload. `max_p99_ms`: the p99 bound that stops a probe, dotted.
+    """
+    fig = new_figure(10, 4.2)
+    ax_rps, ax_p99 = fig.subplots(1, 2, sharex=True)
+    variants = _ordered([c.variant for c in curves])
+    workloads = _ordered([c.workload for c in curves])
+    for c in curves:
+        style = {"color": variant_color(c.variant, variants), "linestyle": _DASHES[workloads.index(c.workload) % 4],
+                 "marker": "o", "label": short(f"{c.workload} {c.variant}")}
+        for ax, ys in ((ax_rps, c.rps), (ax_p99, c.p99_ms)):
+            vals = [np.nan if y is None or y <= 0 else y for y in ys]
+            ax.plot(list(c.users), vals, **style)
+            _mark_knee(ax, c, vals, style["color"])
+    for ax, title, ylabel in ((ax_rps, "Requests/s against users", "requests/s (log scale)"),
+                              (ax_p99, "p99 against users", "p99 response time (ms, log scale)")):
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt_num(v)))
+        ax.yaxis.set_minor_formatter(FuncFormatter(_minor_log_label))
+        ax.set_xlabel("Locust users (log2 scale)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(True, which="major", axis="both", alpha=0.3)
+    users = sorted({u for c in curves for u in c.users})
+    if users:
+        ax_rps.set_xticks(users)
+        ax_rps.set_xlim(users[0] / 1.5, users[-1] * 1.5)
+    if max_p99_ms:
+        ax_p99.axhline(max_p99_ms, color="#555555", linewidth=0.8, linestyle=":", label=f"p99 bound {max_p99_ms:g} ms")
+    if curves:
+        ax_rps.legend(loc="upper left")
+        ax_p99.legend(loc="upper left")
+    fig.suptitle("Saturation: each cell at doubling users (ringed: the knee)", fontweight="bold", fontsize=10.5)
+    return fig
+
+
+def _minor_log_label(v: float, _pos: int) -> str:
+    # 2x and 5x of each decade only: a short range still gets labels, a long one does not crowd.
+    if v <= 0:
+        return ""
+    lead = round(v / 10 ** math.floor(math.log10(v)))
+    return fmt_num(v) if lead in (2, 5) else ""
+
+
+def _mark_knee(ax, curve: SaturationCurve, ys: Sequence[float], color: str) -> None:
+    if curve.knee_users not in curve.users:
+        return
+    y = ys[list(curve.users).index(curve.knee_users)]
+    if np.isnan(y):
+        return
+    ax.scatter([curve.knee_users], [y], s=160, facecolors="none", edgecolors=color, linewidths=1.8, zorder=5)
+    ax.annotate(f"knee {curve.knee_users}", (curve.knee_users, y), xytext=(8, -10), textcoords="offset points",
+                fontsize=7.5, color="#333333")

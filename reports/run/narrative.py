@@ -8,12 +8,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.record.bottleneck import LIMITED_BY
 from bench.record.run_folder import Run
 from bench.record.values import dig, lst, num, obj
 from reports.kit.fmt import fmt_ci, fmt_num, fmt_ratio
-from reports.run.analysis import Analysis, CapacityRow, SpeedupRow, cpu_ms_per_request, trial_label
+from reports.run.analysis import (
+    Analysis,
+    CapacityRow,
+    SpeedupRow,
+    cpu_ms_per_request,
+    has_bottlenecks,
+    trial_label,
+    trial_limit,
+)
 
 ACCESS_LOG_TOLERANCE = 0.02  # access log vs Locust counts: above this, say so
+BUSY_MACHINE = 0.10  # others_util from here on: say the machine was busy (bench run flags the same)
+NOT_PARTITIONED = ("Not partitioned: Locust shared the CPUs with the server, so the client-side rates measure "
+                   "their contention, not the server alone (requests per server CPU-second do not depend on it).")
+
+
+def limited_by(label: str | None) -> str:
+    """A bottleneck label in words: "the server", "too few users" ..."""
+    if label is None:
+        return "-"
+    return "the server" if label == "server" else LIMITED_BY.get(label, label)
 
 
 def headline_rows(run: Run, an: Analysis) -> list[SpeedupRow]:
@@ -28,21 +47,38 @@ def headline_rows(run: Run, an: Analysis) -> list[SpeedupRow]:
     return out
 
 
-def headline_text(run: Run, row: SpeedupRow) -> str:
+def _ci_words(run: Run, row: SpeedupRow) -> str:
     new, base = run.cell(row.workload, row.variant), run.cell(row.workload, row.baseline)
     single = any(c is not None and len(c.trials) < 2 for c in (new, base))
     if row.lo is None:
-        ci = "no interval: fewer than 2 trials"
-    elif single:
-        ci = f"95% CI {fmt_ci(row.lo, row.hi)}, from a single trial: no real interval"
-    else:
-        ci = f"95% CI {fmt_ci(row.lo, row.hi)}"
-    text = (f"{row.variant} served {fmt_ratio(row.ratio)} the requests/s of {row.baseline} "
-            f"on {row.workload} ({ci})")
-    cell = new
-    if cell is not None and cell.summary.get("generator_bound") is True:
-        text += f"; the {row.variant} trials were generator-bound, so the server's true ratio is likely higher"
+        return "no interval: fewer than 2 trials"
+    if single:
+        return f"95% CI {fmt_ci(row.lo, row.hi)}, from a single trial: no real interval"
+    return f"95% CI {fmt_ci(row.lo, row.hi)}"
+
+
+def headline_text(run: Run, row: SpeedupRow, an: Analysis | None = None) -> str:
+    """The speedup as it may honestly be stated (what limited each side), and beside it the cost ratio."""
+    ci = _ci_words(run, row)
+    if row.text:
+        text = f"Requests/s, {row.variant} over {row.baseline} on {row.workload}: {row.text} ({ci})"
+    else:  # older folders: no labels, only generator_bound
+        text = (f"{row.variant} served {fmt_ratio(row.ratio)} the requests/s of {row.baseline} "
+                f"on {row.workload} ({ci})")
+        cell = run.cell(row.workload, row.variant)
+        if cell is not None and cell.summary.get("generator_bound") is True:
+            text += f"; the {row.variant} trials were generator-bound, so the server's true ratio is likely higher"
+    cost = cost_row(an, row) if an is not None else None
+    if cost is not None:
+        cost_ci = f" (95% CI {fmt_ci(cost.lo, cost.hi)})" if cost.lo is not None else ""
+        text += (f". Per server CPU-second, {row.variant} did {fmt_ratio(cost.ratio)}{cost_ci} the work of "
+                 f"{row.baseline}: a cost ratio that does not depend on the load generator")
     return text + "."
+
+
+def cost_row(an: Analysis, row: SpeedupRow) -> SpeedupRow | None:
+    return next((r for r in an.cpu_speedups if (r.workload, r.variant, r.baseline)
+                 == (row.workload, row.variant, row.baseline)), None)
 
 
 def rate_sentence(run: Run, row: SpeedupRow) -> str | None:
@@ -85,17 +121,18 @@ def capacity_sentences(run: Run, an: Analysis) -> tuple[list[str], str]:
         if not rows:
             continue
         main = rows.get("pooled") or max(rows.values(), key=lambda r: r.rps_per_process)
-        text = f"To serve {an.target_rps} req/s of {main.variant} {workload} you need about {_procs(main)}"
+        text = f"To serve {an.target_rps} req/s of {main.variant} {workload} you need {_about(main)} {_procs(main)}"
         if main.mb_pss is not None:
-            text += f", about {fmt_num(main.mb_pss)} MB (PSS)"
+            text += f", {_about(main)} {fmt_num(main.mb_pss)} MB (PSS)"
         elif main.mb_rss is not None:
-            text += f", about {fmt_num(main.mb_rss)} MB (RSS)"
+            text += f", {_about(main)} {fmt_num(main.mb_rss)} MB (RSS)"
         naive = rows.get("naive")
         if naive is not None and naive is not main:
-            text += f"; with naive handlers about {_procs(naive)}"
+            text += f"; with naive handlers {_about(naive)} {_procs(naive)}"
             if naive.mb_pss is not None:
                 text += f", {fmt_num(naive.mb_pss)} MB"
-        out.append(text + ".")
+        out.append(text + "." + _capacity_basis([main] + ([naive] if naive is not None and naive is not main
+                                                         else [])))
     stack = run.stack or {}
     procs, users, cores = stack.get("processes"), run.plan.get("users"), run.machine.get("cores")
     basis = "Per-process rates are requests/s divided by the processes serving"
@@ -105,6 +142,27 @@ def capacity_sentences(run: Run, an: Analysis) -> tuple[list[str], str]:
               "Memory is processes x median PSS per process (PSS shares common pages fairly; "
               "RSS x processes over-counts shared libraries).")
     return out, basis
+
+
+def _about(row: CapacityRow) -> str:
+    # Not server-bound: a process can serve more than measured, so fewer processes may do.
+    return "at most" if row.limit is not None and not row.is_capacity else "about"
+
+
+def per_process_words(row: CapacityRow) -> str:
+    """Requests/s per process, called a capacity only when the server was the limit."""
+    if row.limit is None:
+        return f"{fmt_num(row.rps_per_process)} req/s per process"
+    if row.is_capacity:
+        return f"{fmt_num(row.rps_per_process)} req/s per process (capacity: the server was the limit)"
+    return (f"at least {fmt_num(row.rps_per_process)} req/s per process (a lower bound: limited by "
+            f"{limited_by(row.limit)})")
+
+
+def _capacity_basis(rows: list[CapacityRow]) -> str:
+    if all(r.limit is None for r in rows):
+        return ""
+    return " " + "; ".join(f"{r.variant}: {per_process_words(r)}" for r in rows) + "."
 
 
 def _procs(row: CapacityRow) -> str:
@@ -181,8 +239,9 @@ def caveats(run: Run, an: Analysis) -> list[str]:
             more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
             text += ". Missing: " + "; ".join(shown) + more
         out.append(text + ". Intervals and speedups use the trials present.")
+    out += limit_caveats(run, trials)
     bound = [t for t in trials if t.get("generator_bound") is True]
-    if bound:
+    if bound and not has_bottlenecks(run):
         out.append(
             f"{len(bound)} of {len(trials)} trials {'was' if len(bound) == 1 else 'were'} generator-bound "
             "(Locust ran out of CPU): " + ", ".join(trial_label(t) for t in bound)
@@ -250,6 +309,95 @@ def caveats(run: Run, an: Analysis) -> list[str]:
         out.append("Computed by this report because results.json lacks them: " + "; ".join(an.computed) + ".")
     if run.problems:
         out.append("Some trial files could not be used: " + "; ".join(dict.fromkeys(run.problems)) + ".")
+    return out
+
+
+def limit_caveats(run: Run, trials: list[dict[str, Any]]) -> list[str]:
+    """What limited the trials, whether the CPUs were partitioned, faults, and a busy machine."""
+    out = [c for c in (partition_caveat(run), fault_caveat(trials), busy_caveat(trials)) if c]
+    if not has_bottlenecks(run):
+        if trials:
+            out.append("This run folder predates bottleneck labels: whether a rate was the server's capacity or "
+                       "a lower bound held back by the generator or too few users is unknown (only "
+                       "generator-bound trials were flagged).")
+        return out
+    held = [t for t in trials if trial_limit(t) not in ("server", None)]
+    if held:
+        by_label: dict[str, list[str]] = {}
+        for t in held:
+            by_label.setdefault(limited_by(trial_limit(t)), []).append(trial_label(t))
+        parts = "; ".join(f"{label}: {', '.join(names)}" for label, names in by_label.items())
+        out.append(f"{len(held)} of {len(trials)} trials {'was' if len(held) == 1 else 'were'} not limited by the "
+                   f"server ({parts}). Their requests/s are lower bounds of what the server can do, not "
+                   "capacities; speedups involving them read \"at least\", \"at most\" or \"about\". Requests "
+                   "per server CPU-second do not depend on the generator.")
+    return out
+
+
+def partition_caveat(run: Run) -> str | None:
+    if run.source != "embedded" or run.stack is None:
+        return None
+    server, generator = run.stack.get("server_cpus"), run.plan.get("generator_cpus")
+    if "server_cpus" not in run.stack and "generator_cpus" not in run.plan:
+        return ("No CPU partition recorded (a run folder from before partitioning existed): Locust most likely "
+                "shared the CPUs with the server.")
+    return None if server and generator else NOT_PARTITIONED
+
+
+def fault_caveat(trials: list[dict[str, Any]]) -> str | None:
+    faulty = [f"{trial_label(t)}: {'; '.join(str(f) for f in lst(t.get('faults')))}"
+              for t in trials if lst(t.get("faults"))]
+    if not faulty:
+        return None
+    return ("Faults during trials (their figures include the disruption): " + "; ".join(faulty) + ".")
+
+
+def busy_caveat(trials: list[dict[str, Any]]) -> str | None:
+    busy = [(v, t) for t in trials if (v := num(dig(t, "bottleneck", "others_util"))) is not None
+            and v >= BUSY_MACHINE]
+    if not busy:
+        return None
+    worst = max(v for v, _ in busy)
+    names = ", ".join(f"{trial_label(t)} ({v * 100:.0f}%)" for v, t in busy)
+    return (f"A busy machine: processes not of this benchmark used up to {worst * 100:.0f}% of the server CPUs "
+            f"in {names}. Rates there are lower than on a quiet machine; \"limited by the server\" means the "
+            "server's CPUs were full, not that the server alone filled them.")
+
+
+def cross_check_sentences(an: Analysis) -> list[str]:
+    out = []
+    for r in an.cross_check:
+        if r.locust_vs_wrk is None:
+            continue
+        out.append(f"{r.workload} {r.variant}: Locust {fmt_num(r.locust_rps)} req/s, wrk {fmt_num(r.wrk_rps)} "
+                   f"req/s (Locust at {r.locust_vs_wrk * 100:.0f}% of wrk).")
+    wrk = {(w.workload, w.variant, w.baseline): w for w in an.wrk_speedups}
+    for s in an.speedups:
+        w = wrk.get((s.workload, s.variant, s.baseline))
+        if w is not None:
+            out.append(f"{s.variant}/{s.baseline} on {s.workload}: Locust {fmt_ratio(s.ratio)}, wrk "
+                       f"{fmt_ratio(w.ratio)}; the two instruments differ by {abs(s.ratio / w.ratio - 1) * 100:.0f}%.")
+    c = an.ceiling
+    if c:
+        text = (f"Generator ceiling: Locust alone on /plaintext with {fmt_num(num(c.get('users')))} users sent "
+                f"{fmt_num(num(c.get('rps')))} req/s")
+        if num(c.get("wrk_rps")) is not None:
+            text += f" (wrk {fmt_num(num(c.get('wrk_rps')))} req/s)"
+        if num(c.get("generator_busiest")) is not None:
+            text += f"; its busiest process used {num(c.get('generator_busiest')) * 100:.0f}% of a core"
+        out.append(text + ". A cell whose Locust rate comes near it measures the generator, not the server.")
+    return out
+
+
+def saturation_sentences(an: Analysis) -> list[str]:
+    out = []
+    for cell in an.saturation:
+        knee = cell.knee
+        if knee is None:
+            continue
+        out.append(f"{cell.workload} {cell.variant}: knee at {knee.users} users, {fmt_num(knee.rps)} req/s, "
+                   f"p99 {fmt_num(knee.p99_ms)} ms, limited by {limited_by(knee.bottleneck)}; stopped after "
+                   f"{cell.steps[-1].users} users: {cell.stop or 'no reason recorded'}.")
     return out
 
 

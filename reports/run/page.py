@@ -24,16 +24,30 @@ from reports.kit.page import (
     write_report,
 )
 from reports.run import charts
-from reports.run.analysis import Analysis, analyze, cpu_ms_per_request, trial_label
+from reports.run.analysis import (
+    Analysis,
+    CapacityRow,
+    SpeedupRow,
+    analyze,
+    busiest_generator,
+    cell_limit,
+    cpu_ms_per_request,
+    trial_label,
+    trial_limit,
+)
 from reports.run.narrative import (
     SPLIT_METHOD,
     capacity_sentences,
     caveats,
+    cost_row,
     cost_sentences,
+    cross_check_sentences,
     headline_rows,
     headline_text,
+    limited_by,
     memory_sentences,
     rate_sentence,
+    saturation_sentences,
     split_sentences,
     trial_flags,
 )
@@ -61,7 +75,7 @@ def _figures(run: Run, an: Analysis, out: Path) -> tuple[dict[str, FigureBlock],
     figs = {}
     notes: dict[str, list[str]] = {}
     for fn in (charts.chart_rps, charts.chart_speedup, charts.chart_latency, charts.chart_per_process_rps,
-               charts.chart_per_process_timeline, charts.chart_cost):
+               charts.chart_per_process_timeline, charts.chart_cost, charts.chart_saturation):
         block = fn(run, an, out)
         figs[block.name] = block
     block, notes["memory"] = charts.chart_memory(run, an, out)
@@ -72,6 +86,10 @@ def _figures(run: Run, an: Analysis, out: Path) -> tuple[dict[str, FigureBlock],
 
 
 # --- tables --------------------------------------------------------------------------------------
+def _pct(fraction: float | None) -> str:
+    return DASH if fraction is None else f"{fraction * 100:.0f}%"
+
+
 def throughput_table(an: Analysis) -> Table:
     rows = []
     for c in an.cells:
@@ -80,10 +98,14 @@ def throughput_table(an: Analysis) -> Table:
         rows.append([
             c.workload, c.variant, fmt_num(c.stat("trials") or len(c.trials)), fmt_num(c.stat("rps")),
             fmt_ci(lo, hi), fmt_num(fails) if fails is not None else DASH,
-            "yes" if c.summary.get("generator_bound") is True else "no",
+            cell_limit(c) or DASH, _pct(c.stat("server_util")), _pct(busiest_generator(c)),
         ])
-    return Table(["workload", "variant", "trials", "req/s", "95% CI", "failures", "generator-bound"], rows,
-                 "Steady-state requests/s, median over trials (Locust)")
+    return Table(["workload", "variant", "trials", "req/s", "95% CI", "failures", "limited by", "server CPU",
+                  "busiest Locust"], rows,
+                 "Steady-state requests/s, median over trials (Locust). Limited by: server (a capacity), "
+                 "generator or shared (Locust's limit), load (too few users): all but server are lower bounds. "
+                 "Server CPU: share of the server's CPUs its processes used; busiest Locust: one process, "
+                 "share of a core")
 
 
 def latency_table(an: Analysis) -> Table:
@@ -93,10 +115,15 @@ def latency_table(an: Analysis) -> Table:
                  "Client-side response times, median over trials")
 
 
-def speedup_table(rows_in: list, caption: str = "Requests/s relative to the baseline") -> Table:
+def speedup_table(rows_in: list[SpeedupRow], caption: str = "Requests/s relative to the baseline") -> Table:
     rows = [[r.workload, r.variant, r.baseline, fmt_ratio(r.ratio), fmt_ci(r.lo, r.hi, "x"), r.origin]
             for r in rows_in]
-    return Table(["workload", "variant", "baseline", "speedup", "95% CI", "from"], rows, caption)
+    headers = ["workload", "variant", "baseline", "speedup", "95% CI", "from"]
+    if any(r.text for r in rows_in):  # what limited each side: how the ratio may be stated
+        headers.append("stated as")
+        for row, r in zip(rows, rows_in, strict=True):
+            row.append(r.text or DASH)
+    return Table(headers, rows, caption)
 
 
 def split_table(an: Analysis) -> Table:
@@ -114,12 +141,19 @@ def split_table(an: Analysis) -> Table:
 
 def capacity_table(an: Analysis) -> Table:
     t = an.target_rps
-    rows = [[r.workload, r.variant, fmt_num(r.rps_per_process), fmt_num(r.rss_mb), fmt_num(r.pss_mb),
-             str(r.processes), fmt_num(r.mb_pss), fmt_num(r.mb_rss)] for r in an.capacity]
-    return Table(["workload", "variant", "req/s per process", "RSS MB", "PSS MB", f"processes for {t}",
+    rows = [[r.workload, r.variant, fmt_num(r.rps_per_process), _rate_kind(r), fmt_num(r.rss_mb),
+             fmt_num(r.pss_mb), str(r.processes), fmt_num(r.mb_pss), fmt_num(r.mb_rss)] for r in an.capacity]
+    return Table(["workload", "variant", "req/s per process", "rate is", "RSS MB", "PSS MB", f"processes for {t}",
                   "MB (PSS)", "MB (RSS)"], rows,
                  f"Capacity: processes and memory for {t} req/s at the measured per-process rate "
-                 "(RSS/PSS: median MB per process)")
+                 "(RSS/PSS: median MB per process). The rate is a capacity only where the server was the limit; "
+                 "elsewhere it is a lower bound (at least that much) and the processes an upper bound")
+
+
+def _rate_kind(row: CapacityRow) -> str:
+    if row.limit is None:
+        return DASH
+    return "capacity" if row.is_capacity else f"at least (limited by {limited_by(row.limit)})"
 
 
 def cost_table(an: Analysis) -> Table:
@@ -139,21 +173,63 @@ def trials_table(run: Run) -> Table:
         rows.append([
             fmt_num(num(t.get("seq"))) if num(t.get("seq")) is not None else DASH,
             str(t.get("workload")), str(t.get("variant")), str(t.get("trial")),
+            fmt_num(num(t.get("users"))),
             fmt_num(num(dig(t, "locust", "rps"))), fmt_num(num(dig(t, "server", "rps"))),
             fmt_num(num(dig(t, "locust", "p99_ms"))), fmt_num(num(dig(t, "locust", "failures"))),
+            trial_limit(t) or DASH, _pct(num(dig(t, "bottleneck", "server_util"))),
             DASH if gen is None else f"{gen:.0f}%", fmt_num(num(dig(t, "server", "processes"))),
             "; ".join(str(f) for f in t.get("flags") or []),
         ])
-    return Table(["#", "workload", "variant", "trial", "req/s (Locust)", "req/s (access log)", "p99 ms",
-                  "failures", "generator CPU", "processes", "flags"], rows,
+    return Table(["#", "workload", "variant", "trial", "users", "req/s (Locust)", "req/s (access log)", "p99 ms",
+                  "failures", "limited by", "server CPU", "generator CPU", "processes", "flags"], rows,
                  collapsed=f"Every trial ({len(rows)}), in the order run")
+
+
+def cross_check_table(an: Analysis) -> Table:
+    rows = [[r.workload, r.variant, fmt_num(r.locust_rps), fmt_num(r.wrk_rps), _pct(r.locust_vs_wrk)]
+            for r in an.cross_check]
+    return Table(["workload", "variant", "Locust req/s", "wrk req/s", "Locust/wrk"], rows,
+                 "Each cell measured by Locust and, right after, by wrk (same connections, same generator CPUs)")
+
+
+def cross_speedup_table(an: Analysis) -> Table:
+    wrk = {(w.workload, w.variant, w.baseline): w for w in an.wrk_speedups}
+    rows = []
+    for s in an.speedups:
+        w = wrk.get((s.workload, s.variant, s.baseline))
+        if w is None:
+            continue
+        rows.append([s.workload, s.variant, s.baseline, fmt_ratio(s.ratio), fmt_ratio(w.ratio),
+                     fmt_ratio(s.ratio / w.ratio)])
+    return Table(["workload", "variant", "baseline", "Locust speedup", "wrk speedup", "Locust/wrk"], rows,
+                 "The speedup as each instrument measured it")
+
+
+def ceiling_table(ceiling: dict[str, Any]) -> Table:
+    busiest = num(ceiling.get("generator_busiest"))
+    row = [fmt_num(num(ceiling.get("users"))), fmt_num(num(ceiling.get("rps"))), fmt_num(num(ceiling.get("wrk_rps"))),
+           _pct(busiest), str(ceiling.get("bottleneck") or DASH)]
+    return Table(["users", "Locust req/s", "wrk req/s", "busiest Locust", "limited by"], [row],
+                 "Generator ceiling: Locust (and wrk) alone on /plaintext, same users and CPUs")
+
+
+def saturation_table(an: Analysis) -> Table:
+    rows = []
+    for cell in an.saturation:
+        for i, step in enumerate(cell.steps):
+            last = i == len(cell.steps) - 1
+            rows.append([cell.workload, cell.variant, str(step.users), fmt_num(step.rps), fmt_num(step.p99_ms),
+                         step.bottleneck or DASH, "knee" if step.users == cell.knee_users else "",
+                         (cell.stop or DASH) if last else ""])
+    return Table(["workload", "variant", "users", "req/s", "p99 ms", "limited by", "knee", "stopped because"], rows,
+                 "Saturation (--saturate): each cell at doubling users; the knee is the users the trials ran with")
 
 
 # --- document ------------------------------------------------------------------------------------
 def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[str, list[str]],
             cav: list[str]) -> Document:
     heads = headline_rows(run, an)
-    summary_blocks: list[Block] = [Para(headline_text(run, r), "headline") for r in heads]
+    summary_blocks: list[Block] = [Para(headline_text(run, r, an), "headline") for r in heads]
     if not an.cells:
         summary_blocks.append(Para("This run has no results yet.", "warning"))
     elif not heads:
@@ -203,6 +279,7 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
     sections = [
         Section("summary", "Summary", summary_blocks),
         Section("throughput", "Throughput", throughput),
+        *extra_sections(an, figs),
         Section("latency", "Latency", [latency_table(an), figs["fig3-latency"]]),
         Section("capacity", "Per process and capacity", per_process),
         Section("memory", "Memory", memory),
@@ -215,8 +292,40 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
     return Document(f"mod_python persistence benchmark: run {run.run_id}", meta, sections)
 
 
+def extra_sections(an: Analysis, figs: dict[str, FigureBlock]) -> list[Section]:
+    """The cross-check (--cross-check) and saturation (--saturate) sections, when the run has them."""
+    out = []
+    if an.cross_check or an.ceiling:
+        blocks: list[Block] = bullets(cross_check_sentences(an))
+        if an.cross_check:
+            blocks.append(cross_check_table(an))
+        if an.wrk_speedups:
+            blocks.append(cross_speedup_table(an))
+        if an.ceiling:
+            blocks.append(ceiling_table(an.ceiling))
+        out.append(Section("cross-check", "Cross-check with wrk", blocks))
+    if an.saturation:
+        out.append(Section("saturation", "Saturation", [*bullets(saturation_sentences(an)), figs["fig8-saturation"],
+                                                        saturation_table(an)]))
+    return out
+
+
+def partition_rows(run: Run) -> list[tuple[str, str]]:
+    """Where the server and the generator ran (null: not partitioned, they shared every CPU)."""
+    if run.stack is None and "generator_cpus" not in run.plan:
+        return []
+    server = (run.stack or {}).get("server_cpus")
+    generator = run.plan.get("generator_cpus")
+    shared = "not partitioned: Locust shared the CPUs with the server"
+    return [("server CPUs", str(server) if server else shared),
+            ("generator CPUs", str(generator) if generator else shared)]
+
+
 def setup_blocks(run: Run) -> list[Block]:
     blocks = environment_blocks(run)
+    cpus = partition_rows(run)
+    if cpus:
+        blocks.append(KeyValues(cpus, "CPU partition (server: Apache and PostgreSQL; generator: Locust)"))
     plan = kv(run.plan, skip=("order",))
     if plan:
         blocks.append(KeyValues(plan, "Plan (bench run options)"))
@@ -248,6 +357,28 @@ def _effect(e: Any) -> dict[str, Any]:
     return {"factor": e.factor, "ci95": None if e.lo is None else [e.lo, e.hi]}
 
 
+def _headline(run: Run, an: Analysis, r: SpeedupRow) -> dict[str, Any]:
+    cost = cost_row(an, r)
+    return {"workload": r.workload, "variant": r.variant, "baseline": r.baseline, "ratio": r.ratio,
+            "ci95": None if r.lo is None else [r.lo, r.hi], "stated_as": r.text, "bottlenecks": r.bottlenecks or None,
+            "cost_ratio": None if cost is None else cost.ratio,
+            "cost_ci95": None if cost is None or cost.lo is None else [cost.lo, cost.hi],
+            "text": headline_text(run, r, an)}
+
+
+def _cross_check(an: Analysis) -> dict[str, Any] | None:
+    if not an.cross_check and not an.ceiling:
+        return None
+    wrk = {(w.workload, w.variant, w.baseline): w.ratio for w in an.wrk_speedups}
+    return {
+        "cells": [vars(r) for r in an.cross_check],
+        "speedups": [{"workload": s.workload, "variant": s.variant, "baseline": s.baseline, "locust": s.ratio,
+                      "wrk": wrk[(s.workload, s.variant, s.baseline)]}
+                     for s in an.speedups if (s.workload, s.variant, s.baseline) in wrk],
+        "generator_ceiling": an.ceiling,
+    }
+
+
 def summary(run: Run, an: Analysis, figs: dict[str, FigureBlock], cav: list[str]) -> dict[str, Any]:
     """The headline numbers the report shows, machine-readable; values are results.json's, unrounded."""
     cells = []
@@ -258,7 +389,12 @@ def summary(run: Run, an: Analysis, figs: dict[str, FigureBlock], cav: list[str]
             "rps": s.get("rps"), "rps_ci95": s.get("rps_ci95"),
             **{k: s.get(k) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "rps_per_process",
                                      "requests_per_cpu_second", "rss_mb_per_process", "pss_mb_per_process",
-                                     "db_sessions_per_1000_requests", "failures", "generator_bound")},
+                                     "db_sessions_per_1000_requests", "failures", "generator_bound",
+                                     "server_util", "others_util", "generator_busiest", "wrk_rps",
+                                     "locust_vs_wrk")},
+            "bottleneck": cell_limit(c),
+            "rate_is_capacity": None if cell_limit(c) is None else cell_limit(c) == "server",
+            "faulty_trials": s.get("faults"),
             "cpu_ms_per_request": cpu_ms_per_request(c.stat("requests_per_cpu_second")),
         })
     return {
@@ -266,18 +402,23 @@ def summary(run: Run, an: Analysis, figs: dict[str, FigureBlock], cav: list[str]
         "run_id": run.run_id,
         "source": run.source,
         "complete": run.complete,
-        "headline": [
-            {"workload": r.workload, "variant": r.variant, "baseline": r.baseline, "ratio": r.ratio,
-             "ci95": None if r.lo is None else [r.lo, r.hi], "text": headline_text(run, r)}
-            for r in headline_rows(run, an)
-        ],
+        "headline": [_headline(run, an, r) for r in headline_rows(run, an)],
         "cells": cells,
         "speedups": [
             {"workload": r.workload, "variant": r.variant, "baseline": r.baseline, "ratio": r.ratio,
-             "ci95": None if r.lo is None else [r.lo, r.hi], "from": r.origin, "metric": metric}
+             "ci95": None if r.lo is None else [r.lo, r.hi], "from": r.origin, "metric": metric,
+             **({"text": r.text, "bottlenecks": r.bottlenecks} if r.text else {})}
             for metric, rows in (("rps", an.speedups), ("requests_per_cpu_second", an.cpu_speedups))
             for r in rows
         ],
+        "cpu_partition": dict(partition_rows(run)) or None,
+        "cross_check": _cross_check(an),
+        "saturation": [
+            {"workload": c.workload, "variant": c.variant, "knee_users": c.knee_users,
+             "knee_rps": c.knee.rps if c.knee else None, "knee_bottleneck": c.knee.bottleneck if c.knee else None,
+             "stop": c.stop, "steps": [vars(s) for s in c.steps]}
+            for c in an.saturation
+        ] or None,
         "split": [
             {"workload": w, "method": "log-ratio decomposition (Shapley) of the 2x2, medians over trials",
              "total": _effect(s.total), "pooling": _effect(s.pooling), "caching": _effect(s.caching),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.record import stats
+from bench.record import bottleneck, stats
 
 
 def test_median_ci_contains_median_and_is_reproducible():
@@ -36,5 +36,12 @@ def test_theil_sen_ignores_a_one_off_step():
 
 
 def test_generator_bound_threshold():
-    assert stats.generator_bound(stats.GENERATOR_BOUND_PCT) and not stats.generator_bound(89.9)
-    assert not stats.generator_bound(None)
+    # stats.generator_bound moved into the bottleneck classification: a Locust process at GENERATOR_BUSY
+    # of a core is the limit, just below it is not.
+    def label(busiest_pct: float | None) -> str:
+        return bottleneck.classify(window_s=10, server_cpu_s=2, server_cpus=1, generator_cpu_s=None,
+                                   generator_cpus=1, generator_busiest_pct=busiest_pct, shared_cpus=False,
+                                   users=4, mean_ms=1.0)["bottleneck"]
+
+    assert label(100 * bottleneck.GENERATOR_BUSY) == "generator" and label(89.9) != "generator"
+    assert label(None) != "generator"

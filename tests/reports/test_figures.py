@@ -47,6 +47,11 @@ CASES = {
     "cost": lambda: F.cost_figure([F.Bar("db", "naive", 3.25), F.Bar("db", "pooled", 0.22)],
                                   [F.Bar("db", "naive", 1000), F.Bar("db", "pooled", 0)]),
     "cost-one-side": lambda: F.cost_figure([F.Bar("db", "naive", 3.25)], []),
+    "saturation": lambda: F.saturation_figure(
+        [F.SaturationCurve("db", "naive", [4, 8, 16], [45.0, 70.0, 71.0], [121.0, 180.0, None], 8),
+         F.SaturationCurve("db", "pooled", [4, 8, 16, 32], [1000, 1900, 2400, 2450], [12.3, 15.0, 30.0, 95.0], 16)],
+        100.0),
+    "saturation-empty": lambda: F.saturation_figure([]),
     "change": lambda: CF.change_figure([CF.ChangePoint("db pooled req/s", -30.0, -35.0, -25.0, "regression"),
                                        CF.ChangePoint("db naive req/s", 1.0, None, None, "too few trials")], 5.0),
 }
