@@ -74,23 +74,24 @@ def test_cache_is_bounded():
                                      {"Authorization": "Basic !!!"}, {"Authorization": "Digest x=1"},
                                      {"Authorization": "Basic " + base64.b64encode(b"\xff:\xfe").decode()}],
                          ids=["missing", "wrong-password", "unknown-user", "malformed", "other-scheme", "not-utf8"])
-def test_refused_with_401_and_a_challenge(live_stack, variant, headers):
-    status, resp_headers, _ = get(f"{live_stack.url}/{variant}/auth", headers=headers)
+def test_refused_with_401_and_a_challenge(server_stack, variant, headers):
+    status, resp_headers, _ = get(f"{server_stack.url}/{variant}/auth", headers=headers)
     assert status == 401
     assert resp_headers["WWW-Authenticate"].startswith('Basic realm="bench"')
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_right_credentials_get_the_db_response(live_stack, variant):
+def test_right_credentials_get_the_db_response(server_stack, variant):
     for _ in range(3):
-        status, headers, body = get(f"{live_stack.url}/{variant}/auth", headers=basic(AUTH_USER, AUTH_PASSWORD))
+        status, headers, body = get(f"{server_stack.url}/{variant}/auth",
+                                    headers=basic(AUTH_USER, AUTH_PASSWORD))
         assert status == 200 and headers["Content-Type"] == "application/json"
         assert body.startswith(b'{"id": ') and int(headers["X-Bench-Pid"]) > 0
 
 
 @pytest.fixture
-def other_user(live_stack):
-    conn = psycopg2.connect(live_stack.admin_dsn)
+def other_user(server_stack):
+    conn = psycopg2.connect(server_stack.admin_dsn)
     conn.autocommit = True
 
     def set_password(password: str) -> None:
@@ -114,8 +115,12 @@ def keepalive_get(conn: http.client.HTTPConnection, path: str, headers: dict) ->
     return resp.status, resp.getheader("X-Bench-Pid")
 
 
-def test_changed_password_naive_at_once_cached_within_the_ttl(live_stack, other_user):
-    url = urlsplit(live_stack.url)
+def test_changed_password_naive_at_once_cached_within_the_ttl(server_stack, other_user):
+    if server_stack.settings.server == "mod_wsgi":
+        # A keep-alive connection pins an Apache child, not a mod_wsgi daemon process: which process (and
+        # which cache) answers is not ours to choose there.
+        pytest.skip("mod_wsgi daemon mode: the connection does not pin the serving process")
+    url = urlsplit(server_stack.url)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)  # one connection: one process
     try:
         status, pid = keepalive_get(conn, "/pooled/auth", basic(OTHER_USER, OTHER_PASSWORD))
@@ -129,15 +134,15 @@ def test_changed_password_naive_at_once_cached_within_the_ttl(live_stack, other_
         conn.close()
 
 
-def test_no_credentials_in_any_log(live_stack, other_user):
+def test_no_credentials_in_any_log(server_stack, other_user):
     for variant in VARIANTS:
         for headers in (basic(OTHER_USER, OTHER_PASSWORD), basic(OTHER_USER, WRONG), basic(WRONG, WRONG)):
-            assert get(f"{live_stack.url}/{variant}/auth", headers=headers)[0] in (200, 401)
+            assert get(f"{server_stack.url}/{variant}/auth", headers=headers)[0] in (200, 401)
     secrets = [OTHER_PASSWORD, WRONG]
     secrets += [basic(OTHER_USER, p)["Authorization"].split()[1] for p in (OTHER_PASSWORD, WRONG)]
-    for log in (live_stack.apache.access_log, live_stack.apache.error_log):
+    for log in (server_stack.apache.access_log, server_stack.apache.error_log):
         text = log.read_text(errors="replace")
-        assert "/auth" in text or log == live_stack.apache.error_log
+        assert "/auth" in text or log == server_stack.apache.error_log
         for secret in secrets:
             assert secret not in text, (log, secret)
 
@@ -177,10 +182,10 @@ def _lookups_after(live_stack, variant: str, n: int) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_the_cache_avoids_the_database(live_stack, variant):
+def test_the_cache_avoids_the_database(server_stack, variant):
     n = 30
-    processes = live_stack.settings.processes
-    lookups, sessions = _lookups_after(live_stack, variant, n)
+    processes = server_stack.settings.processes
+    lookups, sessions = _lookups_after(server_stack, variant, n)
     if variant in ("naive", "pool-only"):
         assert lookups == n  # every request checks against bench_user
     else:

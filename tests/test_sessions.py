@@ -20,8 +20,8 @@ def cookie_of(headers) -> str:
 
 
 @pytest.mark.parametrize("store", ["process", "shared"])
-def test_cookie_set_when_absent_and_counts(live_stack, store):
-    url = f"{live_stack.url}/session/{store}"
+def test_cookie_set_when_absent_and_counts(server_stack, store):
+    url = f"{server_stack.url}/session/{store}"
     status, headers, body = get(url)
     assert status == 200 and headers["Content-Type"] == "application/json"
     sid = cookie_of(headers)
@@ -48,12 +48,12 @@ def test_foreign_cookie_gets_a_new_session(live_stack, cookie):
     assert status == 200 and len(cookie_of(headers)) == 32
 
 
-def test_shared_counter_is_seen_by_every_process(live_stack):
-    status, headers, _ = get(f"{live_stack.url}/session/shared")
+def test_shared_counter_is_seen_by_every_process(server_stack):
+    status, headers, _ = get(f"{server_stack.url}/session/shared")
     sid = cookie_of(headers)
     counts = []
     for _ in range(30):
-        _, headers, body = get(f"{live_stack.url}/session/shared",
+        _, headers, body = get(f"{server_stack.url}/session/shared",
                                headers={"Cookie": f"{SESSION_COOKIE}={sid}", "Connection": "close"})
         data = json.loads(body)
         counts.append(data["count"])
