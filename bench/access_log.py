@@ -1,7 +1,8 @@
 """The Apache access log written by our LogFormat: server-side counts and latency no client can distort.
 
 Line format (see httpd.conf.tmpl):
-    <end epoch s.us> <pid %P> <keep-alive request number %k> <status> <service us %D> <bytes> <method>
+    <end epoch s.us> <serving Python process: X-Bench-Pid, "-" -> 0 when Apache answered alone>
+    <keep-alive request number %k> <status> <service us %D> <bytes> <method>
     <path+query> <X-Bench-Cold or -> <X-Bench-Served or ->
 """
 
@@ -31,7 +32,8 @@ def parse_line(line: str) -> Entry | None:
     if len(parts) < 10:
         return None
     try:
-        return Entry(t=float(parts[0]), pid=int(parts[1]), keepalive=int(parts[2]), status=int(parts[3]),
+        return Entry(t=float(parts[0]), pid=0 if parts[1] == "-" else int(parts[1]), keepalive=int(parts[2]),
+                     status=int(parts[3]),
                      micros=int(parts[4]), path=parts[7], cold=parts[8] == "1",
                      served=int(parts[9]) if parts[9].isdigit() else None)
     except ValueError:

@@ -1,4 +1,4 @@
-"""The `bench` command: up, status, down, run, tune, report, compare."""
+"""The `bench` command: up, status, down, run, tune, sessions, report, compare."""
 
 import argparse
 import json
@@ -135,6 +135,19 @@ def _tune(args) -> int:
     return 0
 
 
+def _sessions(args) -> int:
+    from bench import sessions
+
+    processes = sessions.parse_processes(args.processes)
+    modes = sessions.parse_keepalive(args.keepalive)
+    base = knobs.StackSettings(port=args.port, server_cpus=knobs.partition_from_args(args).server_list)
+    run_dir = sessions.execute(base, processes, modes, args.requests)
+    print()
+    print(sessions.summary_table(json.loads((run_dir / "sessions.json").read_text())))
+    print(f"run folder: {run_dir}")
+    return 0
+
+
 def _report(args) -> int:
     _build_report(Path(args.run_dir))
     return 0
@@ -198,6 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true")
     knobs.add_stack_options(p, keepalive=False)
     p.set_defaults(func=_tune)
+    p = sub.add_parser("sessions", help="state is per process: how often a returning client is forgotten")
+    p.add_argument("--processes", default="1,2,4,8", help="comma list of process counts (default 1,2,4,8)")
+    p.add_argument("--keepalive", default="both", help="on, off or both (default both)")
+    p.add_argument("--requests", type=int, default=200, help="requests per endpoint and setting (default 200)")
+    p.add_argument("--port", type=int, default=knobs.StackSettings.port, help="Apache port on 127.0.0.1")
+    p.add_argument("--server-cpus", metavar="LIST", help="CPUs of Apache and PostgreSQL (as for bench up)")
+    p.add_argument("--no-partition", action="store_true", help="do not pin the server to CPUs")
+    p.set_defaults(func=_sessions)
     p = sub.add_parser("report", help="build the report of a run folder")
     p.add_argument("run_dir")
     p.set_defaults(func=_report)

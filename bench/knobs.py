@@ -6,6 +6,9 @@ from bench import cpus
 from bench.errors import UserError
 from bench.secrets import redact_dsn
 
+SERVERS = ("mod_python", "mod_wsgi")
+WSGI_MODES = ("daemon", "embedded")
+
 
 def parse_on_off(name: str, value: str | bool) -> bool:
     if isinstance(value, bool):
@@ -52,6 +55,8 @@ class StackSettings:
     dsn: str | None = None
     server_cpus: str | None = None  # Linux CPU list for Apache and PostgreSQL; None = not pinned
     leaky: bool = False             # serve /{variant}/leaky, the memory-leak demonstration
+    server: str = "mod_python"      # or mod_wsgi: the same handlers through handlers/wsgi_entry.py
+    wsgi_mode: str = "daemon"       # mod_wsgi only: daemon (WSGIDaemonProcess) or embedded (in the children)
 
     def validate(self) -> "StackSettings":
         _check_range("--port", self.port, 1, 65535)
@@ -61,6 +66,10 @@ class StackSettings:
         _check_range("--max-keepalive-requests", self.max_keepalive_requests, 0, 10**9)
         _check_range("--pool-size", self.pool_size, 1, 100)
         _check_range("--pg-max-connections", self.pg_max_connections, 10, 10000)
+        if self.server not in SERVERS:
+            raise UserError(f"--server {self.server!r} is not valid: use {' or '.join(SERVERS)}")
+        if self.wsgi_mode not in WSGI_MODES:
+            raise UserError(f"--wsgi-mode {self.wsgi_mode!r} is not valid: use {' or '.join(WSGI_MODES)}")
         if self.server_cpus is not None:
             self.server_cpus = cpus.format_cpus(cpus.parse_cpus(self.server_cpus, "--server-cpus"))
         if self.dsn is None:
@@ -123,6 +132,9 @@ def add_stack_options(parser, keepalive: bool = True, generator: bool = True) ->
     parser.add_argument("--server-cpus", metavar="LIST",
                         help="CPUs of Apache and PostgreSQL, Linux list syntax (0-2,5); default: all but the last "
                         "when there are 2 or more")
+    parser.add_argument("--server", default=d.server, help="mod_python or mod_wsgi (default mod_python)")
+    parser.add_argument("--wsgi-mode", default=d.wsgi_mode,
+                        help="with --server mod_wsgi: daemon (WSGIDaemonProcess, default) or embedded")
     if generator:
         parser.add_argument("--generator-cpus", metavar="LIST",
                             help="CPUs of the Locust processes (default: the last CPU); never shared with the server")
@@ -149,6 +161,8 @@ def settings_from_args(args) -> StackSettings:
         dsn=args.dsn,
         server_cpus=partition_from_args(args).server_list,
         leaky=getattr(args, "leaky", False),
+        server=getattr(args, "server", "mod_python"),
+        wsgi_mode=getattr(args, "wsgi_mode", "daemon"),
     ).validate()
     settings.check_server_budget()
     return settings

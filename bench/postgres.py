@@ -1,6 +1,7 @@
 """PostgreSQL: the embedded private cluster (initdb in the state folder) or an existing server (--dsn)."""
 
 import glob
+import hashlib
 import os
 import shutil
 import time
@@ -8,13 +9,13 @@ from pathlib import Path
 
 import psycopg2
 
-from bench import cpus, procs, secrets
+from bench import cpus, procs, secrets, vocabulary
 from bench.errors import UserError
 
 SEED_SQL = Path(__file__).with_name("seed.sql")
 DB_NAME = "bench"
 ADMIN_ROLE = "bench_admin"  # the suite's own superuser: setup and monitoring, never the handlers
-APP_ROLE = "bench_app"      # the handlers' role: read world/fortune, update world, nothing else
+APP_ROLE = "bench_app"      # the handlers' role: read world/fortune/bench_user, update world and bench_session
 # Settings worth recording with every run.
 RECORDED = ("server_version", "max_connections", "shared_buffers", "work_mem", "fsync",
             "synchronous_commit", "wal_level", "max_wal_size", "listen_addresses", "port")
@@ -126,7 +127,8 @@ class EmbeddedPostgres:
         conn.close()
 
     def create_app_role(self) -> None:
-        """The handlers' role: log in, read world and fortune, update world; nothing else. Once the tables exist."""
+        """The handlers' role: log in, read world, fortune and bench_user, update world, insert and update
+        bench_session; nothing else. Once the tables exist."""
         password = secrets.find_password(self.dsn)
         conn = psycopg2.connect(self.admin_dsn)
         conn.autocommit = True
@@ -139,6 +141,10 @@ class EmbeddedPostgres:
             cur.execute(f"GRANT CONNECT ON DATABASE {DB_NAME} TO {APP_ROLE}")
             cur.execute(f"GRANT SELECT ON world, fortune TO {APP_ROLE}")
             cur.execute(f"GRANT UPDATE ON world TO {APP_ROLE}")
+            # The auth phase reads the accounts; /session/shared upserts its counter (SELECT: the upsert
+            # reads the old count and RETURNs the new one).
+            cur.execute(f"GRANT SELECT ON bench_user TO {APP_ROLE}")
+            cur.execute(f"GRANT SELECT, INSERT, UPDATE ON bench_session TO {APP_ROLE}")
         conn.close()
 
     def processes(self) -> list[int]:
@@ -157,7 +163,7 @@ def connect(dsn: str):
 
 
 def ensure_tables(dsn: str, seed: bool) -> str:
-    """Create and fill world/fortune when missing. Returns what was done.
+    """Create and fill world/fortune (and bench_user/bench_session) when missing. Returns what was done.
 
     Tables are created only in a database the connecting role owns, or when told --seed; existing
     tables are never dropped or changed.
@@ -165,6 +171,9 @@ def ensure_tables(dsn: str, seed: bool) -> str:
     conn = connect(dsn)
     try:
         with conn.cursor() as cur:
+            cur.execute("SELECT pg_get_userbyid(datdba) = current_user FROM pg_database "
+                        "WHERE datname = current_database()")
+            allowed = cur.fetchone()[0] or seed
             cur.execute("SELECT to_regclass('world') IS NOT NULL, to_regclass('fortune') IS NOT NULL")
             have_world, have_fortune = cur.fetchone()
             if have_world and have_fortune:
@@ -173,20 +182,38 @@ def ensure_tables(dsn: str, seed: bool) -> str:
                 if worlds < 10000 or fortunes < 12:
                     raise UserError(f"tables world ({worlds} rows) and fortune ({fortunes} rows) exist but are "
                                     "not the TechEmpower data set (10000 and 12 rows); the suite will not change them")
-                return "tables present"
-            if have_world or have_fortune:
-                raise UserError("only one of the tables world and fortune exists; the suite will not touch it")
-            cur.execute("SELECT pg_get_userbyid(datdba) = current_user FROM pg_database "
-                        "WHERE datname = current_database()")
-            owns = cur.fetchone()[0]
-            if not (owns or seed):
-                raise UserError("the database of --dsn is not owned by its user and has no world/fortune tables: "
-                                "pass --seed to create them there")
-            cur.execute(SEED_SQL.read_text(encoding="utf-8"))
-            cur.execute("ANALYZE world; ANALYZE fortune")
-            return "tables created"
+                done = "tables present"
+            else:
+                if have_world or have_fortune:
+                    raise UserError("only one of the tables world and fortune exists; the suite will not touch it")
+                if not allowed:
+                    raise UserError("the database of --dsn is not owned by its user and has no world/fortune "
+                                    "tables: pass --seed to create them there")
+                cur.execute(SEED_SQL.read_text(encoding="utf-8"))
+                cur.execute("ANALYZE world; ANALYZE fortune")
+                done = "tables created"
+            if allowed:
+                _ensure_auth_and_session_tables(cur)
+            return done
     finally:
         conn.close()
+
+
+def _ensure_auth_and_session_tables(cur) -> None:
+    """bench_user (the auth workload's accounts, seeded with AUTH_USER) and bench_session (/session/shared),
+    created when missing; an existing bench_user row is left as it is."""
+    cur.execute("CREATE TABLE IF NOT EXISTS bench_user (name text PRIMARY KEY, salt bytea NOT NULL, "
+                "hash bytea NOT NULL)")
+    cur.execute("CREATE TABLE IF NOT EXISTS bench_session (id text PRIMARY KEY, visits integer NOT NULL)")
+    salt = os.urandom(16)
+    digest = password_hash(vocabulary.AUTH_PASSWORD, salt)
+    cur.execute("INSERT INTO bench_user (name, salt, hash) VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING",
+                (vocabulary.AUTH_USER, salt, digest))
+
+
+def password_hash(password: str, salt: bytes) -> bytes:
+    """The stored form of a bench_user password (handlers/auth.py checks it the same way)."""
+    return hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, vocabulary.AUTH_ITERATIONS)
 
 
 def settings(dsn: str) -> dict:

@@ -22,7 +22,7 @@ from bench.record import bottleneck
 from bench.record.files import write_json
 from bench.record.results import RunRecord
 from bench.sampler import Sampler, memory_summary
-from bench.vocabulary import url_path
+from bench.vocabulary import request_headers, url_path
 
 OTHERS_NOTICE = 0.10  # flag a trial when processes not ours used this much of the server CPUs
 SESSION_FLUSH_S = 1.2  # PostgreSQL backends publish session counts at most once a second
@@ -41,10 +41,10 @@ def new_run_dir(label: str = "") -> Path:
     return run_dir
 
 
-def probe(url: str) -> tuple[int, dict]:
+def probe(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict]:
     """(status, headers) of a GET; UserError when nothing answers."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as r:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as r:
             r.read()
             return r.status, dict(r.headers)
     except urllib.error.HTTPError as e:
@@ -65,7 +65,8 @@ def prime(base_url: str, plan: Plan, requests: int = 200) -> None:
     try:
         for cell in plan.order[: len(plan.workloads) * len(plan.variants)]:
             for _ in range(requests):
-                conn.request("GET", f"{url.path}{url_path(cell['workload'], cell['variant'])}?queries={plan.queries}")
+                conn.request("GET", f"{url.path}{url_path(cell['workload'], cell['variant'])}?queries={plan.queries}",
+                             headers=request_headers(cell["workload"]))
                 conn.getresponse().read()
     except (OSError, http.client.HTTPException):
         pass  # priming is best effort; the trials report any real failure
@@ -79,7 +80,7 @@ def preflight(plan: Plan, settings: StackSettings | None, base_url: str) -> tupl
     server_header = ""
     for cell in plan.order[: len(plan.workloads) * len(plan.variants)]:
         path = url_path(cell["workload"], cell["variant"])
-        status, headers = probe(base_url + path)
+        status, headers = probe(base_url + path, request_headers(cell["workload"]))
         if status != 200:
             raise UserError(f"{base_url}{path} answered HTTP {status}: the server does not serve the handlers "
                             "(expected 200)")

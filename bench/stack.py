@@ -64,7 +64,7 @@ def up(settings: StackSettings, seed: bool = False, state: Path | None = None, o
     command can tell that the stack outlived it; `bench up` passes False (the stack is meant to outlive it).
     """
     state = state or paths.state_dir()
-    check_installed()
+    check_installed(settings.server)
     _refuse_existing(state)
     if procs.port_in_use(settings.port):
         raise UserError(f"port {settings.port} on 127.0.0.1 is in use: choose another with --port")

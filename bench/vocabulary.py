@@ -6,8 +6,13 @@ other interpreters; tests/test_vocabulary.py pins those copies to this module.
 
 from __future__ import annotations
 
-# TechEmpower workloads that touch the database and, for fortunes, a template.
-WORKLOADS = ("db", "queries", "updates", "fortunes")
+import base64
+
+# TechEmpower workloads that touch the database and, for fortunes, a template; auth is db behind an
+# authentication phase (HTTP Basic against bench_user).
+WORKLOADS = ("db", "queries", "updates", "fortunes", "auth")
+# Served behind the authentication phase.
+AUTHENTICATED = ("auth",)
 # The 2x2 in a fixed reading order: baseline first, the full persistence last.
 VARIANTS = ("naive", "pool-only", "cache-only", "pooled")
 BASELINE = "naive"
@@ -15,6 +20,16 @@ BASELINE = "naive"
 CEILINGS = ("plaintext", "json")
 # Demonstration only (bench tune): /pooled/leaky answers like db but leaks memory on purpose.
 DEMONSTRATIONS = ("leaky",)
+
+# State is per process: /session/process (a module global) and /session/shared (PostgreSQL), no variant.
+SESSIONS = ("process", "shared")
+SESSION_COOKIE = "bench_session"
+
+# The seeded account of bench_user and its hash's iteration count (handlers/auth.py keeps a pinned copy).
+AUTH_USER = "bench"
+AUTH_PASSWORD = "bench"
+AUTH_ITERATIONS = 1000
+AUTH_CACHE_TTL_S = 60.0
 
 DEFAULT_WORKLOADS = ("db", "fortunes")
 DEFAULT_VARIANTS = ("naive", "pooled")
@@ -29,3 +44,16 @@ def class_name(workload: str, variant: str | None = None) -> str:
 def url_path(workload: str, variant: str | None = None) -> str:
     """The endpoint: `/{variant}/{workload}`, or `/{ceiling}` for a ceiling."""
     return f"/{variant}/{workload}" if variant else f"/{workload}"
+
+
+def session_class_name(store: str) -> str:
+    """The Locust User class of a session endpoint: `"process"` -> `"ProcessSession"`."""
+    return store.capitalize() + "Session"
+
+
+def request_headers(workload: str) -> dict[str, str]:
+    """Headers a client needs for an endpoint: the seeded account's HTTP Basic credentials for auth."""
+    if workload not in AUTHENTICATED:
+        return {}
+    token = base64.b64encode(f"{AUTH_USER}:{AUTH_PASSWORD}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}

@@ -7,6 +7,10 @@
 | cache-only | new per request, always closed   | compiled once per process         |
 | pooled     | per-process pool                 | compiled once per process         |
 
+The authentication phase (workload auth) follows the same split: naive and cache-only connect per request
+for the credential check, pool-only and pooled use the pool, and cache-only and pooled also keep verified
+credentials in a per-process cache (auth.CredentialCache, 60 s TTL) that skips the database on a hit.
+
 Templates are mod_python PSP files. We call the PSP parser (`_psp.parsestring`) and `compile`
 ourselves, because `mod_python.psp.PSP` caches compiled code by file name + mtime and by the
 template string: a per-request variant built on it would be silently cached.
@@ -14,9 +18,10 @@ template string: a per-request variant built on it would be silently cached.
 
 import os
 
+import auth
 import psycopg2
 import psycopg2.pool
-from mod_python import _psp
+from mod_python import _psp  # importable outside Apache too: the WSGI adapter uses the same parser
 
 VARIANTS = ("naive", "pool-only", "cache-only", "pooled")
 
@@ -25,6 +30,7 @@ VARIANTS = ("naive", "pool-only", "cache-only", "pooled")
 _settings = {"dsn": None, "pool_size": 1, "template_dir": None}
 _pool = None
 _compiled = {}
+_credentials = auth.CredentialCache()
 
 
 def configure(dsn, pool_size, template_dir):
@@ -63,10 +69,27 @@ def _get_pool():
 class Resources:
     """What one request may use; `cold` records whether it had to build anything."""
 
-    def __init__(self, pooled_connection, cached_template):
+    def __init__(self, pooled_connection, cached_template, cached_credentials=False):
         self.pooled_connection = pooled_connection
         self.cached_template = cached_template
+        self.cached_credentials = cached_credentials
         self.cold = False
+
+    def check_credentials(self, user, password):
+        """True when bench_user holds this user with this password; a cache hit never touches the database."""
+        if self.cached_credentials and _credentials.hit(user, password):
+            return True
+
+        def work(conn):
+            with conn.cursor() as cur:
+                cur.execute(auth.LOOKUP_SQL, (user,))
+                return cur.fetchone()
+
+        ok = auth.verify(self.with_connection(work), password)
+        if ok and self.cached_credentials:
+            self.cold = True  # the cache had to be filled, like a template compiled on first use
+            _credentials.remember(user, password)
+        return ok
 
     def with_connection(self, work):
         """Run work(conn) on a connection and return its result."""
@@ -119,6 +142,7 @@ def for_variant(variant):
     return Resources(
         pooled_connection=variant in ("pool-only", "pooled"),
         cached_template=variant in ("cache-only", "pooled"),
+        cached_credentials=variant in ("cache-only", "pooled"),
     )
 
 

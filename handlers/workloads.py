@@ -107,7 +107,9 @@ def json_ceiling(params, resources):
     return JSON_TYPE, json.dumps({"message": "Hello, World!"}).encode()
 
 
-DATABASE_WORKLOADS = {"db": db, "queries": queries, "updates": updates, "fortunes": fortunes}
+# auth answers like db, behind the authentication phase (the entry points check the credentials first).
+DATABASE_WORKLOADS = {"db": db, "queries": queries, "updates": updates, "fortunes": fortunes, "auth": db}
+AUTHENTICATED = ("auth",)
 CEILINGS = {"plaintext": plaintext, "json": json_ceiling}
 
 

@@ -11,6 +11,7 @@ task is tagged `db` and `naive`, `PooledDb`'s `db` and `pooled`, the ceilings `p
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,14 @@ from _bench_options import bench_options
 from locust import FastHttpUser, constant, tag
 
 VARIANTS = ("naive", "pool-only", "cache-only", "pooled")
-WORKLOADS = ("db", "queries", "updates", "fortunes")
+WORKLOADS = ("db", "queries", "updates", "fortunes", "auth")
+# Served behind the authentication phase (HTTP Basic with the seeded account, bench/bench).
+AUTHENTICATED = ("auth",)
+AUTH_USER = "bench"
+AUTH_PASSWORD = "bench"
+# State is per process: /session/process (module global) vs /session/shared (PostgreSQL).
+SESSIONS = ("process", "shared")
+SESSION_TAG = "session"
 CEILINGS = ("plaintext", "json")
 # Demonstration only (bench tune): /pooled/leaky answers like db but leaks memory on purpose.
 DEMONSTRATIONS = ("leaky",)
@@ -112,8 +120,22 @@ def check_json(response: Any, _queries: int) -> str | None:
     return None
 
 
+def check_session(response: Any, _queries: int) -> str | None:
+    reason = _status_and_type(response, "application/json")
+    if reason:
+        return reason
+    body = _json_body(response)
+    if not isinstance(body, dict) or "pid" not in body or "count" not in body:
+        return "body is not a session JSON object"
+    if (response.headers or {}).get("X-Bench-Session-Known") not in ("0", "1"):
+        return "no X-Bench-Session-Known header"
+    return None
+
+
 CHECKS: dict[str, Check] = {
     "db": check_db,
+    "auth": check_db,
+    "session": check_session,
     "leaky": check_db,
     "queries": check_rows,
     "updates": check_rows,
@@ -136,7 +158,11 @@ class BenchUser(FastHttpUser):
         # read per user, at spawn time: the web UI may change the options between tests
         opts = bench_options(self.environment)
         self.queries = opts.queries
-        self.request_headers: dict[str, str] | None = {"Connection": "close"} if opts.close_connection else None
+        headers = {"Connection": "close"} if opts.close_connection else {}
+        if self.workload in AUTHENTICATED:
+            token = base64.b64encode(f"{AUTH_USER}:{AUTH_PASSWORD}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        self.request_headers: dict[str, str] | None = headers or None
 
     def fetch(self) -> None:
         """GET this class's endpoint once and check the response."""
@@ -186,3 +212,26 @@ def build_user(workload: str, variant: str | None, module: str) -> type[BenchUse
         },
     )
     return cls
+
+
+def session_class_name(store: str) -> str:
+    """`"process"` -> `"ProcessSession"`."""
+    return store.capitalize() + "Session"
+
+
+def build_session_user(store: str, module: str) -> type[BenchUser]:
+    """The User class of /session/{store}: each user keeps its bench_session cookie (FastHttpUser's cookie
+    jar), so it is a returning client; X-Bench-Session-Known says whether the serving process knew it."""
+    assert store in SESSIONS, store
+    name = session_class_name(store)
+    path = f"/session/{store}"
+
+    def task(user: BenchUser) -> None:
+        user.fetch()
+
+    task.__name__ = task.__qualname__ = f"get_session_{store}"
+    return type(name, (BenchUser,), {
+        "__module__": module, "__qualname__": name, "__doc__": f"GET {path} keeping the cookie; tags: session, "
+        f"{store}.", "workload": "session", "variant": None, "path": path,
+        "tasks": [tag(SESSION_TAG, store)(task)],
+    })

@@ -1,12 +1,14 @@
 """Locust scenarios for the mod_python persistence benchmark: `locust -f scenarios --host URL CLASS`.
 
-One User class per workload x variant, plus the two ceilings (18 in all), and PooledLeaky, a demonstration
-of a memory leak for `bench tune` (never a measurement of a variant):
+One User class per workload x variant, plus the two ceilings and the two session classes (24 in all), and
+PooledLeaky, a demonstration of a memory leak for `bench tune` (never a measurement of a variant):
 
     NaiveDb        PoolOnlyDb        CacheOnlyDb        PooledDb         GET /{variant}/db
     NaiveQueries   PoolOnlyQueries   CacheOnlyQueries   PooledQueries    GET /{variant}/queries?queries=N
     NaiveUpdates   PoolOnlyUpdates   CacheOnlyUpdates   PooledUpdates    GET /{variant}/updates?queries=N
     NaiveFortunes  PoolOnlyFortunes  CacheOnlyFortunes  PooledFortunes   GET /{variant}/fortunes
+    NaiveAuth      PoolOnlyAuth      CacheOnlyAuth      PooledAuth       GET /{variant}/auth (HTTP Basic)
+    ProcessSession SharedSession                                         GET /session/{process,shared}
     Plaintext      Json                                                  GET /plaintext, GET /json
 
 Each class's task is tagged with its workload and its variant (`db`, `pooled`; the ceilings with
@@ -38,7 +40,7 @@ import _bench_listener  # noqa: F401  (registers the per-PID event listeners)
 import _bench_options  # noqa: F401  (registers the command-line options)
 import _bench_selection  # noqa: F401  (registers the class-selection guard)
 import _bench_webui  # noqa: F401  (registers the web UI's "Per process" tab and /per-process routes)
-from _bench_users import build_user
+from _bench_users import build_session_user, build_user
 
 _bench_bucketing.install()
 
@@ -61,6 +63,16 @@ NaiveFortunes = build_user("fortunes", "naive", __name__)
 PoolOnlyFortunes = build_user("fortunes", "pool-only", __name__)
 CacheOnlyFortunes = build_user("fortunes", "cache-only", __name__)
 PooledFortunes = build_user("fortunes", "pooled", __name__)
+
+# The authentication phase (HTTP Basic, the seeded bench/bench account) in front of db.
+NaiveAuth = build_user("auth", "naive", __name__)
+PoolOnlyAuth = build_user("auth", "pool-only", __name__)
+CacheOnlyAuth = build_user("auth", "cache-only", __name__)
+PooledAuth = build_user("auth", "pooled", __name__)
+
+# State is per process: returning clients (they keep their cookie) of a module-global vs a shared counter.
+ProcessSession = build_session_user("process", __name__)
+SharedSession = build_session_user("shared", __name__)
 
 # Demonstration for `bench tune` only: pooled db plus an unbounded per-request cache (a deliberate leak).
 PooledLeaky = build_user("leaky", "pooled", __name__)

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(apache2 libapache2-mod-python python3-psycopg2 postgresql python3-venv python3-pip wrk)
+packages=(apache2 libapache2-mod-python libapache2-mod-wsgi-py3 python3-psycopg2 postgresql python3-venv python3-pip wrk)
 if [ "${1:-}" = "--tests" ]; then
   packages+=(chromium)
 fi

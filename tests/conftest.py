@@ -59,6 +59,26 @@ def live_stack():
         shutil.rmtree(state, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def live_wsgi_stack():
+    """The same stack served by mod_wsgi in daemon mode (2 daemon processes)."""
+    state = make_state_dir()
+    settings = StackSettings(port=procs.free_port(), processes=2, server="mod_wsgi",
+                             server_cpus=cpus.partition().server_list).validate()
+    s = stack.up(settings, state=state)
+    try:
+        yield s
+    finally:
+        stack.down(state)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(params=["mod_python", "mod_wsgi"])
+def server_stack(request):
+    """Each test once per server: the mod_python stack and the mod_wsgi (daemon mode) stack."""
+    return request.getfixturevalue("live_stack" if request.param == "mod_python" else "live_wsgi_stack")
+
+
 def get(url: str, headers: dict | None = None, timeout: float = 10):
     """(status, headers, body) of a GET; errors are returned, not raised."""
     req = urllib.request.Request(url, headers=headers or {})

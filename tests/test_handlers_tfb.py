@@ -1,4 +1,5 @@
-"""Every workload x variant against the TechEmpower verification rules, on the real stack."""
+"""Every workload x variant against the TechEmpower verification rules, on the real stack, under mod_python and
+under mod_wsgi (daemon mode)."""
 
 import html
 import json
@@ -38,18 +39,18 @@ def check_world(obj) -> None:
     assert 1 <= obj["id"] <= 10000 and 1 <= obj["randomNumber"] <= 10000
 
 
-def test_plaintext_and_json(live_stack):
-    status, headers, body = get(live_stack.url + "/plaintext")
+def test_plaintext_and_json(server_stack):
+    status, headers, body = get(server_stack.url + "/plaintext")
     assert status == 200 and body == b"Hello, World!"
     check_common_headers(headers, body, "text/plain")
-    status, headers, body = get(live_stack.url + "/json")
+    status, headers, body = get(server_stack.url + "/json")
     assert status == 200 and json.loads(body) == {"message": "Hello, World!"}
     check_common_headers(headers, body, "application/json")
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_db(live_stack, variant):
-    status, headers, body = get(f"{live_stack.url}/{variant}/db")
+def test_db(server_stack, variant):
+    status, headers, body = get(f"{server_stack.url}/{variant}/db")
     assert status == 200
     check_common_headers(headers, body, "application/json")
     check_world(json.loads(body))
@@ -58,9 +59,9 @@ def test_db(live_stack, variant):
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("workload", ["queries", "updates"])
 @pytest.mark.parametrize("arg,count", [("2", 2), ("0", 1), ("foo", 1), ("", 1), ("501", 500), (None, 1)])
-def test_query_count_clamping(live_stack, variant, workload, arg, count):
+def test_query_count_clamping(server_stack, variant, workload, arg, count):
     query = "" if arg is None else f"?queries={arg}"
-    status, headers, body = get(f"{live_stack.url}/{variant}/{workload}{query}")
+    status, headers, body = get(f"{server_stack.url}/{variant}/{workload}{query}")
     assert status == 200
     check_common_headers(headers, body, "application/json")
     rows = json.loads(body)
@@ -69,11 +70,11 @@ def test_query_count_clamping(live_stack, variant, workload, arg, count):
         check_world(row)
 
 
-def test_updates_are_persisted(live_stack):
+def test_updates_are_persisted(server_stack):
     import psycopg2
 
-    _, _, body = get(f"{live_stack.url}/pooled/updates?queries=5")
-    conn = psycopg2.connect(live_stack.dsn)
+    _, _, body = get(f"{server_stack.url}/pooled/updates?queries=5")
+    conn = psycopg2.connect(server_stack.dsn)
     with conn.cursor() as cur:
         for row in json.loads(body):
             cur.execute("SELECT randomnumber FROM world WHERE id = %s", (row["id"],))
@@ -88,8 +89,8 @@ def parse_fortunes(body: str) -> list[tuple[int, str]]:
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_fortunes(live_stack, variant):
-    status, headers, body = get(f"{live_stack.url}/{variant}/fortunes")
+def test_fortunes(server_stack, variant):
+    status, headers, body = get(f"{server_stack.url}/{variant}/fortunes")
     assert status == 200
     check_common_headers(headers, body, "text/html; charset=utf-8")
     text = body.decode("utf-8")
@@ -102,12 +103,12 @@ def test_fortunes(live_stack, variant):
 
 
 @pytest.mark.parametrize("path", ["/nope", "/naive/nope", "/pooled", "/other/db", "/naive/plaintext", "/a/b/c"])
-def test_unknown_paths_404(live_stack, path):
-    status, headers, _ = get(live_stack.url + path)
+def test_unknown_paths_404(server_stack, path):
+    status, headers, _ = get(server_stack.url + path)
     assert status == 404
     assert "X-Bench-Pid" not in headers
 
 
-def test_server_status_loopback(live_stack):
-    status, _, body = get(live_stack.url + "/server-status?auto")
+def test_server_status_loopback(server_stack):
+    status, _, body = get(server_stack.url + "/server-status?auto")
     assert status == 200 and b"BusyWorkers" in body

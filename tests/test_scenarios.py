@@ -36,8 +36,9 @@ from _bench_recorder import NO_PID, Merger, WindowRecorder  # noqa: E402
 
 FAKE_PIDS = ("4101", "4102", "4103")
 ALL_CLASSES = [
-    f"{v}{w}" for w in ("Db", "Queries", "Updates", "Fortunes") for v in ("Naive", "PoolOnly", "CacheOnly", "Pooled")
-] + ["Plaintext", "Json", "PooledLeaky"]
+    f"{v}{w}" for w in ("Db", "Queries", "Updates", "Fortunes", "Auth")
+    for v in ("Naive", "PoolOnly", "CacheOnly", "Pooled")
+] + ["Plaintext", "Json", "PooledLeaky", "ProcessSession", "SharedSession"]
 
 
 # --------------------------------------------------------------------------- unit: histogram, recorder
@@ -198,7 +199,7 @@ class FakeServer:
             return 200, "text/plain", b"Hello, World!"
         if workload == "json":
             return 200, "application/json", b'{"message": "Hello, World!"}'
-        if workload == "db":
+        if workload in ("db", "auth"):
             return 200, "application/json", b'{"id": 42, "randomNumber": 7}'
         if workload in ("queries", "updates"):
             raw = urllib.parse.parse_qs(url.query).get("queries", ["1"])[0]
@@ -396,17 +397,17 @@ def test_close_connection_from_config_file_and_env(server: FakeServer, tmp_path:
 
 def test_tags_select_classes_and_failed_checks_have_reasons(tmp_path: Path) -> None:
     prefix = tmp_path / "run"
-    # Pooled* sort last: without the pruning, Locust would hand the 4 users to classes left without tasks
+    # Pooled* sort last: without the pruning, Locust would hand the 5 users to classes left without tasks
     with FakeServer(wrong_type_prefix="/pooled/db") as fake:
         proc = run_locust(
             tmp_path,
-            "--headless", "-u", "4", "-r", "4", "-t", "2s", "--host", fake.url, "--tags", "pooled",
+            "--headless", "-u", "5", "-r", "5", "-t", "2s", "--host", fake.url, "--tags", "pooled",
             "--queries", "3", "--csv", str(prefix),
         )  # fmt: skip
     assert proc.returncode == 1, proc.stderr[-3000:]  # Locust's exit code when requests failed
     rows = read_stats_csv(prefix)
     names = set(rows) - {"Aggregated"}
-    assert names == {"/pooled/db", "/pooled/queries", "/pooled/updates", "/pooled/fortunes"}
+    assert names == {"/pooled/db", "/pooled/queries", "/pooled/updates", "/pooled/fortunes", "/pooled/auth"}
     bad = rows["/pooled/db"]
     assert int(bad["Request Count"]) > 0 and bad["Failure Count"] == bad["Request Count"]
     for name in names - {"/pooled/db"}:

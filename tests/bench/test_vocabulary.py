@@ -34,12 +34,28 @@ def test_handlers_copies():
     assert workloads["DATABASE_WORKLOADS"] == vocabulary.WORKLOADS
     assert workloads["CEILINGS"] == vocabulary.CEILINGS
     assert workloads["DEMONSTRATIONS"] == vocabulary.DEMONSTRATIONS
+    assert workloads["AUTHENTICATED"] == vocabulary.AUTHENTICATED
+    auth = constants(REPO / "handlers" / "auth.py")
+    assert (auth["ITERATIONS"], auth["CACHE_TTL_S"]) == (vocabulary.AUTH_ITERATIONS, vocabulary.AUTH_CACHE_TTL_S)
+    sessions = constants(REPO / "handlers" / "sessions.py")
+    assert sessions["COOKIE"] == vocabulary.SESSION_COOKIE
+    assert tuple(sessions["SESSIONS"]) == vocabulary.SESSIONS
 
 
 def test_scenarios_copies():
     users = constants(REPO / "scenarios" / "_bench_users.py")
-    for name in ("VARIANTS", "WORKLOADS", "CEILINGS", "DEMONSTRATIONS"):
+    for name in ("VARIANTS", "WORKLOADS", "CEILINGS", "DEMONSTRATIONS", "AUTHENTICATED", "SESSIONS"):
         assert users[name] == getattr(vocabulary, name), name
+    assert (users["AUTH_USER"], users["AUTH_PASSWORD"]) == (vocabulary.AUTH_USER, vocabulary.AUTH_PASSWORD)
+
+
+def test_scenarios_declare_every_class():
+    text = (REPO / "scenarios" / "locustfile.py").read_text()
+    names = [vocabulary.class_name(w, v) for w in vocabulary.WORKLOADS for v in vocabulary.VARIANTS]
+    names += [vocabulary.class_name(c) for c in vocabulary.CEILINGS]
+    names += [vocabulary.session_class_name(s) for s in vocabulary.SESSIONS]
+    for name in names:
+        assert f"\n{name} = build_" in text, name
 
 
 def _scenario_class_name():
