@@ -62,7 +62,8 @@ def window_summary(entries: list[Entry], start: float, end: float) -> dict:
     seconds = max(end - start, 1e-9)
     by_pid: dict[int, list[int]] = defaultdict(list)
     for e in inside:
-        by_pid[e.pid].append(e.micros)
+        if e.pid:  # 0: answered by Apache itself, not by a handler process
+            by_pid[e.pid].append(e.micros)
     per_process = [
         {"pid": pid, "requests": len(m), "rps": round(len(m) / seconds, 2)} | percentiles_ms(m, (50, 99))
         for pid, m in sorted(by_pid.items())

@@ -19,7 +19,8 @@ def replaced_children(entries: Iterable[Entry], t0: float, slots: int) -> list[s
     """
     first: dict[int, float] = {}
     for e in entries:
-        first.setdefault(e.pid, e.t)
+        if e.pid:  # 0: Apache answered by itself (no handler, no X-Bench-Pid)
+            first.setdefault(e.pid, e.t)
     if len(first) <= slots:
         return []
     late = sorted(first.values())[slots:]
