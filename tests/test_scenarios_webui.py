@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_reports_browser import CHROMIUM, FLAGS, Page, WebSocket
+from chromium import CHROMIUM, FLAGS, Page, WebSocket
 from test_scenarios import _get, _post, master_port_args, run_locust, web_locust
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scenarios"))
