@@ -15,6 +15,7 @@ DEFAULTS: dict[str, dict[str, tuple]] = {
     "run": {"trials": (3, 2), "duration": (25.0, 10.0), "warmup": (5.0, 3.0)},
     "tune": {"trials": (2, 1), "duration": (20.0, 8.0), "warmup": (4.0, 2.0),
              "values": ("0,1,10,100,1000,10000", "0,10,1000")},
+    "tune-processes": {"values": ("1,2,4,8,16,32", "1,2,4,8")},
 }
 
 
@@ -113,6 +114,10 @@ def _tune(args) -> int:
     from bench import tune
     from bench.record.tune import load_tune
 
+    if args.knob == "processes":
+        return _tune_processes(args)
+    if args.knob != "max-connections-per-child":
+        raise UserError(f"--knob {args.knob!r} is unknown: use max-connections-per-child or processes")
     values = tune.parse_values(_default(args, "tune", "values"))
     modes = tune.parse_keepalive(args.keepalive)
     max_loss = tune.parse_loss(args.max_loss)
@@ -128,6 +133,36 @@ def _tune(args) -> int:
     data = load_tune(run_dir)
     print()
     print(tune.summary_text(data))
+    if not args.no_report:
+        _build_report(run_dir)
+    print(f"run folder: {run_dir}")
+    return 0
+
+
+def _tune_processes(args) -> int:
+    from bench import tune, tune_processes
+    from bench.record.tune import load_tune
+
+    given = args.values if args.values is not None else DEFAULTS["tune-processes"]["values"][1 if args.quick else 0]
+    values = tune_processes.parse_values(given)
+    if args.keepalive not in ("on", "off", "both"):
+        raise UserError(f"--keepalive {args.keepalive!r} is not valid: use on or off")
+    keepalive = args.keepalive != "off"  # one mode per sizing sweep; "both" (the default) means on
+    budget = tune.parse_budget(args.memory_budget)
+    if args.memory_budget and ":" not in args.memory_budget:
+        budget = (budget[0], "total")  # sizing the pool: a bare size is what all the children may use
+    max_p99 = args.max_p99 if args.max_p99 is not None else tune_processes.DEFAULT_MAX_P99_MS
+    args.keepalive = "on"
+    settings = knobs.settings_from_args(args)
+    run_dir = tune_processes.execute(values, args.workload, args.variant, keepalive, max_p99, budget, settings,
+                                     users=args.users, duration=_default(args, "tune", "duration"),
+                                     warmup=_default(args, "tune", "warmup"),
+                                     trials=_default(args, "tune", "trials"),
+                                     locust_processes=args.locust_processes,
+                                     partition=knobs.partition_from_args(args))
+    data = load_tune(run_dir)
+    print()
+    print(tune_processes.summary_text(data))
     if not args.no_report:
         _build_report(run_dir)
     print(f"run folder: {run_dir}")
@@ -182,14 +217,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --saturate: stop raising users when p99 passes this (default 100 ms)")
     knobs.add_stack_options(p)
     p.set_defaults(func=_run)
-    p = sub.add_parser("tune", help="sweep MaxConnectionsPerChild and recommend a value")
+    p = sub.add_parser("tune", help="sweep MaxConnectionsPerChild (or the process count) and recommend a value")
+    p.add_argument("--knob", default="max-connections-per-child",
+                   help="max-connections-per-child (default) or processes (sizes MaxRequestWorkers)")
     p.add_argument("--values", help=f"comma list of MaxConnectionsPerChild values ({_defaults_text('tune', 'values')}"
-                   "); 0 = never recycle is always measured")
+                   "); 0 = never recycle is always measured. With --knob processes: process counts "
+                   f"({_defaults_text('tune-processes', 'values')})")
+    p.add_argument("--max-p99", type=float, metavar="MS",
+                   help="with --knob processes: the largest acceptable p99 (default 100 ms)")
     p.add_argument("--workload", default="fortunes", help="db, queries, updates, fortunes or leaky (default fortunes)")
     p.add_argument("--variant", default="pooled", help="naive, pool-only, cache-only or pooled (default pooled)")
     p.add_argument("--keepalive", default="both", help="on, off or both (default both)")
     p.add_argument("--max-loss", default="1", help="largest acceptable throughput loss in percent (default 1)")
-    p.add_argument("--memory-budget", help="RSS limit per child (300MB) or for all children (total:2GB)")
+    p.add_argument("--memory-budget", help="RSS limit per child (300MB) or for all children (total:2GB); "
+                   "--knob processes: PSS, and a bare size means all children")
     _add_trial_options(p, "tune", "point", "trials per point, interleaved")
     p.add_argument("--quick", action="store_true", help="a sweep of a few minutes")
     p.add_argument("--locust-processes", type=int, default=1)
