@@ -52,7 +52,7 @@ class Apache:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.port}"
+        return f"http://{self.settings.listen}:{self.settings.port}"
 
     def render(self) -> str:
         s = self.settings
@@ -61,7 +61,7 @@ class Apache:
             # As root with no User line the children would keep uid 0.
             user_lines = f"User {self.user.pw_name}\nGroup #{self.user.pw_gid}\n"
         return Template(TEMPLATE.read_text()).substitute(
-            state=self.state, port=s.port, modules=MODULES, user_lines=user_lines,
+            state=self.state, listen=s.listen, port=s.port, modules=MODULES, user_lines=user_lines,
             processes=s.processes, max_spare=s.processes + 1,
             max_connections_per_child=s.max_connections_per_child,
             keepalive="On" if s.keepalive else "Off", keepalive_timeout=s.keepalive_timeout,

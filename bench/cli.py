@@ -80,6 +80,7 @@ def _plan_from_args(args, partition: cpus.Partition) -> plan.Plan:
         queries=args.queries, locust_processes=args.locust_processes, url=args.url, quick=args.quick,
         connection_close=args.connection_close, generator_cpus=partition.generator_list,
         cross_check=args.cross_check, saturate=args.saturate, max_p99_ms=args.max_p99,
+        workers=args.workers, master_bind=args.master_bind or "127.0.0.1", master_port=args.master_port,
     ).validate()
 
 
@@ -90,6 +91,7 @@ def _run(args) -> int:
     partition = knobs.partition_from_args(args)
     the_plan = _plan_from_args(args, partition)
     settings = knobs.settings_from_args(args) if the_plan.url is None else None
+    _exposure_warnings(the_plan, settings)
     run_dir = run.execute(the_plan, settings, seed=args.seed, label="quick" if args.quick else "",
                           partition=partition)
     data = load_results(run_dir)
@@ -102,6 +104,21 @@ def _run(args) -> int:
         _build_report(run_dir)
     print(f"run folder: {run_dir}")
     return 0
+
+
+def _exposure_warnings(the_plan: plan.Plan, settings: knobs.StackSettings | None) -> None:
+    """Say what listens beyond loopback, and how to start the workers."""
+    from bench.locust_runner import worker_command
+
+    if settings is not None and settings.listen != "127.0.0.1":
+        print(f"warning: Apache listens on {settings.listen}, port {settings.port} (reachable from that network); "
+              "PostgreSQL stays on 127.0.0.1", file=sys.stderr)
+    if the_plan.workers:
+        if the_plan.master_bind != "127.0.0.1":
+            print(f"warning: the Locust master listens on {the_plan.master_bind}, port {the_plan.master_port} "
+                  "(workers connect there)", file=sys.stderr)
+        print(f"each trial waits up to {the_plan.workers_wait_s:g} s for {the_plan.workers} Locust worker(s); on the "
+              f"load machine(s) run: {worker_command(the_plan)}", file=sys.stderr)
 
 
 def _build_report(run_dir: Path) -> None:
@@ -215,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="raise each cell's users (doubling from --users) until the server or generator is the limit")
     p.add_argument("--max-p99", type=float, default=100.0, metavar="MS",
                    help="with --saturate: stop raising users when p99 passes this (default 100 ms)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="drive the load through N Locust workers started elsewhere (Locust's master/worker)")
+    p.add_argument("--master-bind", metavar="ADDR", help="with --workers: the master's address (default 127.0.0.1)")
+    p.add_argument("--master-port", type=int, default=5557, help="with --workers: the master's port (default 5557)")
     knobs.add_stack_options(p)
     p.set_defaults(func=_run)
     p = sub.add_parser("tune", help="sweep MaxConnectionsPerChild (or the process count) and recommend a value")

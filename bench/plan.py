@@ -34,6 +34,10 @@ class Plan:
     cross_check: bool = False  # wrk on each cell's endpoint after its Locust trial
     saturate: bool = False     # raise each cell's users until the server or generator is the limit
     max_p99_ms: float = 100.0  # the p99 bound of --saturate
+    workers: int = 0           # Locust workers started elsewhere (--workers): the suite runs only the master
+    master_bind: str = "127.0.0.1"
+    master_port: int = 5557
+    workers_wait_s: float = 60.0  # how long each trial's master waits for them
     order: list[dict] = field(default_factory=list)
 
     def validate(self) -> "Plan":
@@ -57,6 +61,10 @@ class Plan:
             raise UserError(f"--max-p99 {self.max_p99_ms:g} is not allowed: use a number of milliseconds above 0")
         if self.url is not None and not self.url.startswith(("http://", "https://")):
             raise UserError(f"--url {self.url!r} is not an http:// or https:// URL")
+        if self.workers < 0 or (self.workers and self.locust_processes != 1):
+            raise UserError(f"--workers {self.workers} is not allowed: use 1 or more, without --locust-processes")
+        if not 1 <= self.master_port <= 65535:
+            raise UserError(f"--master-port {self.master_port} is out of range: allowed 1..65535")
         self.order = interleave(self.workloads, self.variants, self.trials)
         return self
 
