@@ -81,6 +81,7 @@ def _plan_from_args(args, partition: cpus.Partition) -> plan.Plan:
         connection_close=args.connection_close, generator_cpus=partition.generator_list,
         cross_check=args.cross_check, saturate=args.saturate, max_p99_ms=args.max_p99,
         workers=args.workers, master_bind=args.master_bind or "127.0.0.1", master_port=args.master_port,
+        workers_wait_s=args.workers_wait,
     ).validate()
 
 
@@ -236,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="drive the load through N Locust workers started elsewhere (Locust's master/worker)")
     p.add_argument("--master-bind", metavar="ADDR", help="with --workers: the master's address (default 127.0.0.1)")
     p.add_argument("--master-port", type=int, default=5557, help="with --workers: the master's port (default 5557)")
+    p.add_argument("--workers-wait", type=float, default=60.0, metavar="S",
+                   help="with --workers: how long each trial waits for them to connect (default 60 s)")
     knobs.add_stack_options(p)
     p.set_defaults(func=_run)
     p = sub.add_parser("tune", help="sweep MaxConnectionsPerChild (or the process count) and recommend a value")

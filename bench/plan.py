@@ -63,6 +63,8 @@ class Plan:
             raise UserError(f"--url {self.url!r} is not an http:// or https:// URL")
         if self.workers < 0 or (self.workers and self.locust_processes != 1):
             raise UserError(f"--workers {self.workers} is not allowed: use 1 or more, without --locust-processes")
+        if not 0 < self.workers_wait_s <= 3600:
+            raise UserError(f"--workers-wait {self.workers_wait_s:g} is out of range: allowed above 0, up to 3600 s")
         if not 1 <= self.master_port <= 65535:
             raise UserError(f"--master-port {self.master_port} is out of range: allowed 1..65535")
         self.order = interleave(self.workloads, self.variants, self.trials)
