@@ -354,6 +354,9 @@ def _trial_line(result: dict) -> str:
             + f", busiest Locust process {_pct(b.get('generator_busiest'))} of a core)")
     if result.get("wrk"):
         text += f", wrk {_fmt(result['wrk'].get('rps'))} req/s"
+    if result.get("workers"):
+        text += ", workers " + ", ".join(f"{w.get('host')}/{w.get('pid')} {_fmt(w.get('cpu_pct'), '.0f')}% CPU"
+                                         for w in result["workers"].values())
     found = result.get("faults") or []
     return text + (f"  [{'; '.join(found)}]" if found else "")
 
