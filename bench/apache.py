@@ -60,7 +60,7 @@ class Apache:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.port}"
+        return f"http://{self.settings.listen}:{self.settings.port}"
 
     def render(self) -> str:
         s = self.settings
@@ -73,7 +73,7 @@ class Apache:
                       leaky="On" if s.leaky else "Off", wsgi_mode_lines=self._wsgi_mode_lines())
         server_block = Template(SERVER_TEMPLATES[s.server].read_text()).substitute(values)
         return Template(TEMPLATE.read_text()).substitute(
-            server_block=server_block, user_lines=user_lines, **values,
+            server_block=server_block, user_lines=user_lines, listen=s.listen, **values,
             processes=s.processes, max_spare=s.processes + 1,
             max_connections_per_child=s.max_connections_per_child,
             keepalive="On" if s.keepalive else "Off", keepalive_timeout=s.keepalive_timeout,

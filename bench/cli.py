@@ -15,6 +15,7 @@ DEFAULTS: dict[str, dict[str, tuple]] = {
     "run": {"trials": (3, 2), "duration": (25.0, 10.0), "warmup": (5.0, 3.0)},
     "tune": {"trials": (2, 1), "duration": (20.0, 8.0), "warmup": (4.0, 2.0),
              "values": ("0,1,10,100,1000,10000", "0,10,1000")},
+    "tune-processes": {"values": ("1,2,4,8,16,32", "1,2,4,8")},
 }
 
 
@@ -80,6 +81,8 @@ def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
         queries=args.queries, locust_processes=args.locust_processes, url=args.url, quick=args.quick,
         connection_close=args.connection_close, generator_cpus=partition.generator_list,
         cross_check=args.cross_check, saturate=args.saturate, max_p99_ms=args.max_p99,
+        workers=args.workers, master_bind=args.master_bind or "127.0.0.1", master_port=args.master_port,
+        workers_wait_s=args.workers_wait,
     ).validate()
 
 
@@ -90,6 +93,7 @@ def _run(args) -> int:
     partition = knobs.partition_from_args(args)
     the_plan = _plan_from_args(args, partition)
     settings = knobs.settings_from_args(args) if the_plan.url is None else None
+    _exposure_warnings(the_plan, settings)
     run_dir = run.execute(the_plan, settings, seed=args.seed, label="quick" if args.quick else "",
                           partition=partition)
     data = load_results(run_dir)
@@ -104,6 +108,21 @@ def _run(args) -> int:
     return 0
 
 
+def _exposure_warnings(the_plan: plan.Plan, settings: knobs.StackSettings | None) -> None:
+    """Say what listens beyond loopback, and how to start the workers."""
+    from bench.locust_runner import worker_command
+
+    if settings is not None and settings.listen != "127.0.0.1":
+        print(f"warning: Apache listens on {settings.listen}, port {settings.port} (reachable from that network); "
+              "PostgreSQL stays on 127.0.0.1", file=sys.stderr)
+    if the_plan.workers:
+        if the_plan.master_bind != "127.0.0.1":
+            print(f"warning: the Locust master listens on {the_plan.master_bind}, port {the_plan.master_port} "
+                  "(workers connect there)", file=sys.stderr)
+        print(f"each trial waits up to {the_plan.workers_wait_s:g} s for {the_plan.workers} Locust worker(s); on the "
+              f"load machine(s) run: {worker_command(the_plan)}", file=sys.stderr)
+
+
 def _build_report(run_dir: Path) -> None:
     from reports.build import build_report
 
@@ -114,6 +133,10 @@ def _tune(args) -> int:
     from bench import tune
     from bench.record.tune import load_tune
 
+    if args.knob == "processes":
+        return _tune_processes(args)
+    if args.knob != "max-connections-per-child":
+        raise UserError(f"--knob {args.knob!r} is unknown: use max-connections-per-child or processes")
     values = tune.parse_values(_default(args, "tune", "values"))
     modes = tune.parse_keepalive(args.keepalive)
     max_loss = tune.parse_loss(args.max_loss)
@@ -144,6 +167,36 @@ def _sessions(args) -> int:
     run_dir = sessions.execute(base, processes, modes, args.requests)
     print()
     print(sessions.summary_table(json.loads((run_dir / "sessions.json").read_text())))
+    print(f"run folder: {run_dir}")
+    return 0
+
+
+def _tune_processes(args) -> int:
+    from bench import tune, tune_processes
+    from bench.record.tune import load_tune
+
+    given = args.values if args.values is not None else DEFAULTS["tune-processes"]["values"][1 if args.quick else 0]
+    values = tune_processes.parse_values(given)
+    if args.keepalive not in ("on", "off", "both"):
+        raise UserError(f"--keepalive {args.keepalive!r} is not valid: use on or off")
+    keepalive = args.keepalive != "off"  # one mode per sizing sweep; "both" (the default) means on
+    budget = tune.parse_budget(args.memory_budget)
+    if args.memory_budget and ":" not in args.memory_budget:
+        budget = (budget[0], "total")  # sizing the pool: a bare size is what all the children may use
+    max_p99 = args.max_p99 if args.max_p99 is not None else tune_processes.DEFAULT_MAX_P99_MS
+    args.keepalive = "on"
+    settings = knobs.settings_from_args(args)
+    run_dir = tune_processes.execute(values, args.workload, args.variant, keepalive, max_p99, budget, settings,
+                                     users=args.users, duration=_default(args, "tune", "duration"),
+                                     warmup=_default(args, "tune", "warmup"),
+                                     trials=_default(args, "tune", "trials"),
+                                     locust_processes=args.locust_processes,
+                                     partition=knobs.partition_from_args(args))
+    data = load_tune(run_dir)
+    print()
+    print(tune_processes.summary_text(data))
+    if not args.no_report:
+        _build_report(run_dir)
     print(f"run folder: {run_dir}")
     return 0
 
@@ -195,16 +248,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
     p.add_argument("--cross-check", action="store_true",
                    help="also measure each cell with wrk (same connections and CPUs), and the generator's ceiling")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="drive the load through N Locust workers started elsewhere (Locust's master/worker)")
+    p.add_argument("--master-bind", metavar="ADDR", help="with --workers: the master's address (default 127.0.0.1)")
+    p.add_argument("--master-port", type=int, default=5557, help="with --workers: the master's port (default 5557)")
+    p.add_argument("--workers-wait", type=float, default=60.0, metavar="S",
+                   help="with --workers: how long each trial waits for them to connect (default 60 s)")
     knobs.add_stack_options(p)
     p.set_defaults(func=_run)
-    p = sub.add_parser("tune", help="sweep MaxConnectionsPerChild and recommend a value")
+    p = sub.add_parser("tune", help="sweep MaxConnectionsPerChild (or the process count) and recommend a value")
+    p.add_argument("--knob", default="max-connections-per-child",
+                   help="max-connections-per-child (default) or processes (sizes MaxRequestWorkers)")
     p.add_argument("--values", help=f"comma list of MaxConnectionsPerChild values ({_defaults_text('tune', 'values')}"
-                   "); 0 = never recycle is always measured")
+                   "); 0 = never recycle is always measured. With --knob processes: process counts "
+                   f"({_defaults_text('tune-processes', 'values')})")
+    p.add_argument("--max-p99", type=float, metavar="MS",
+                   help="with --knob processes: the largest acceptable p99 (default 100 ms)")
     p.add_argument("--workload", default="fortunes", help="db, queries, updates, fortunes or leaky (default fortunes)")
     p.add_argument("--variant", default="pooled", help="naive, pool-only, cache-only or pooled (default pooled)")
     p.add_argument("--keepalive", default="both", help="on, off or both (default both)")
     p.add_argument("--max-loss", default="1", help="largest acceptable throughput loss in percent (default 1)")
-    p.add_argument("--memory-budget", help="RSS limit per child (300MB) or for all children (total:2GB)")
+    p.add_argument("--memory-budget", help="RSS limit per child (300MB) or for all children (total:2GB); "
+                   "--knob processes: PSS, and a bare size means all children")
     _add_trial_options(p, "tune", "point", "trials per point, interleaved")
     p.add_argument("--quick", action="store_true", help="a sweep of a few minutes")
     p.add_argument("--locust-processes", type=int, default=1)

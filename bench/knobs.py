@@ -57,6 +57,7 @@ class StackSettings:
     leaky: bool = False             # serve /{variant}/leaky, the memory-leak demonstration
     server: str = "mod_python"      # or mod_wsgi: the same handlers through handlers/wsgi_entry.py
     wsgi_mode: str = "daemon"       # mod_wsgi only: daemon (WSGIDaemonProcess) or embedded (in the children)
+    listen: str = "127.0.0.1"       # Apache's address (--listen); PostgreSQL stays on loopback
 
     def validate(self) -> "StackSettings":
         _check_range("--port", self.port, 1, 65535)
@@ -70,6 +71,7 @@ class StackSettings:
             raise UserError(f"--server {self.server!r} is not valid: use {' or '.join(SERVERS)}")
         if self.wsgi_mode not in WSGI_MODES:
             raise UserError(f"--wsgi-mode {self.wsgi_mode!r} is not valid: use {' or '.join(WSGI_MODES)}")
+        self.listen = check_listen(self.listen)
         if self.server_cpus is not None:
             self.server_cpus = cpus.format_cpus(cpus.parse_cpus(self.server_cpus, "--server-cpus"))
         if self.dsn is None:
@@ -106,6 +108,23 @@ class StackSettings:
         return asdict(self) | {"dsn": redact_dsn(self.dsn)}
 
 
+def check_listen(addr: str) -> str:
+    """An IPv4 address this machine has (Apache binds it); loopback unless the user names another."""
+    import ipaddress
+    import socket
+
+    try:
+        ipaddress.IPv4Address(addr)
+    except ValueError as exc:
+        raise UserError(f"--listen {addr!r} is not an IPv4 address (e.g. 10.0.0.5)") from exc
+    try:
+        with socket.socket() as s:
+            s.bind((addr, 0))
+    except OSError as exc:
+        raise UserError(f"--listen {addr}: no interface of this machine has that address ({exc.strerror})") from exc
+    return addr
+
+
 def add_stack_options(parser, keepalive: bool = True, generator: bool = True) -> None:
     """The options of `bench up`, shared by `bench run` and `bench tune` (which sweeps keep-alive itself);
     generator=False (bench up) leaves out --generator-cpus."""
@@ -124,6 +143,8 @@ def add_stack_options(parser, keepalive: bool = True, generator: bool = True) ->
                         help="pooled connections per Apache process (default 1: prefork serves one at a time)")
     parser.add_argument("--pg-max-connections", type=int, default=d.pg_max_connections,
                         help="max_connections of the embedded PostgreSQL (default 100)")
+    parser.add_argument("--listen", default=d.listen, metavar="ADDR",
+                        help="Apache's address (default 127.0.0.1); another exposes the server to that network")
     parser.add_argument("--dsn", default=None, help="use an existing PostgreSQL instead of the embedded one")
     parser.add_argument("--seed", action="store_true",
                         help="with --dsn: create and fill the tables even in a database the user does not own")
@@ -163,6 +184,7 @@ def settings_from_args(args) -> StackSettings:
         leaky=getattr(args, "leaky", False),
         server=getattr(args, "server", "mod_python"),
         wsgi_mode=getattr(args, "wsgi_mode", "daemon"),
+        listen=getattr(args, "listen", "127.0.0.1"),
     ).validate()
     settings.check_server_budget()
     return settings

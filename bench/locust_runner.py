@@ -28,13 +28,35 @@ def command(plan: Plan, host: str, workload: str, variant: str | None, trial_dir
     ]
     if plan.connection_close:
         cmd.append("--close-connection")
-    if plan.locust_processes != 1:
+    if plan.workers:
+        # Workers started elsewhere: this master waits for them (bounded) and drives the test through them.
+        cmd += ["--master", "--master-bind-host", plan.master_bind, "--master-bind-port", str(plan.master_port),
+                "--expect-workers", str(plan.workers), "--expect-workers-max-wait", f"{plan.workers_wait_s:g}"]
+    elif plan.locust_processes != 1:
         # Forked workers talk to their master over a port: pick a free one, not Locust's fixed 5557.
         port = str(procs.free_port())
         # Bound to loopback: Locust's default master bind host is every interface.
         cmd += ["--processes", str(plan.locust_processes), "--master-bind-host", "127.0.0.1",
                 "--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port]
     return [*cmd, user_class(workload, variant)]
+
+
+def worker_command(plan: Plan) -> str:
+    """What to run on each load machine. Locust's master tells its workers to quit when its test ends and
+    the suite starts a master per trial, so the workers run in a loop."""
+    host = "HOST" if plan.master_bind in ("0.0.0.0", "*") else plan.master_bind
+    return (f"while :; do locust -f scenarios --worker --master-host {host} --master-port {plan.master_port}; "
+            "sleep 1; done")
+
+
+def workers_missing(log: Path, plan: Plan) -> UserError | None:
+    """The error for a master that gave up waiting for its workers, or None."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    if "Gave up waiting for workers" not in text:
+        return None
+    return UserError(f"{plan.workers} Locust worker(s) did not connect to {plan.master_bind}:{plan.master_port} "
+                     f"within {plan.workers_wait_s:g} s; start them on the load machine(s), from a checkout of "
+                     f"this suite: {worker_command(plan)}")
 
 
 class LocustProcess:

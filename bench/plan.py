@@ -76,6 +76,10 @@ class Plan:
     cross_check: bool = False      # wrk on each cell's endpoint after its Locust trial, and the ceiling
     restart: str = "fresh"  # Apache is stopped and started before every trial
     generator_cpus: str | None = None  # Locust's CPU list (bench/cpus.py); None: not pinned
+    workers: int = 0           # Locust workers started elsewhere (--workers): the suite runs only the master
+    master_bind: str = "127.0.0.1"
+    master_port: int = 5557
+    workers_wait_s: float = 60.0  # how long each trial's master waits for them
     order: list[dict] = field(default_factory=list)
 
     def validate(self) -> "Plan":
@@ -97,6 +101,13 @@ class Plan:
             raise UserError(f"--max-p99 {show(self.max_p99_ms)} is not allowed: use milliseconds > 0")
         if self.url is not None:
             check_url("--url", self.url)
+        if self.workers < 0 or (self.workers and self.locust_processes != 1):
+            raise UserError(f"--workers {self.workers} is not allowed: use 1 or more, without --locust-processes")
+        if not math.isfinite(self.workers_wait_s) or not 0 < self.workers_wait_s <= 3600:
+            raise UserError(f"--workers-wait {show(self.workers_wait_s)} is out of range: allowed above 0, "
+                            "up to 3600 s")
+        if not 1 <= self.master_port <= 65535:
+            raise UserError(f"--master-port {self.master_port} is out of range: allowed 1..65535")
         self.order = interleave(self.workloads, self.variants, self.trials)
         return self
 

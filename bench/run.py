@@ -16,7 +16,7 @@ from pathlib import Path
 from bench import access_log, cpus, faults, machine, paths, postgres, saturation, stack, wrk
 from bench.errors import UserError
 from bench.knobs import StackSettings
-from bench.locust_runner import LocustProcess, command
+from bench.locust_runner import LocustProcess, command, workers_missing
 from bench.plan import Plan
 from bench.record import bottleneck
 from bench.record.files import write_json
@@ -138,9 +138,12 @@ class Trial:
                 roots["postgres"] = live.pg.pid()
         self.sampler = Sampler(roots, self.dir / "samples.jsonl").start()
         try:
-            self.locust.wait(timeout=plan.duration_s + 90)
+            self.locust.wait(timeout=plan.duration_s + 90 + (plan.workers_wait_s if plan.workers else 0))
         finally:
             self.sampler.stop()
+        missing = workers_missing(self.dir / "locust.log", plan) if plan.workers else None
+        if missing is not None:
+            raise missing
         per_pid = self._per_pid()
         start, end = per_pid.get("window") or [t0 + plan.warmup_s, t0 + plan.duration_s]
         trial = {**step, "users": self.users, "dir": self.rel, "started": round(t0, 3),
@@ -152,6 +155,14 @@ class Trial:
         cpu = {"apache_s": None, "postgres_s": None, "server_s": None,
                "generator_s": None if generator_s is None else round(generator_s, 3),
                "generator_pct": self.sampler.busiest_pct("generator", start, end)}
+        if plan.workers:
+            # The load comes from workers elsewhere: their own CPU reports, the busiest one decides.
+            workers = per_pid.get("workers") or {}
+            trial["workers"] = workers
+            used = [w["cpu_s"] for w in workers.values() if w.get("cpu_s") is not None]
+            pcts = [w["cpu_pct"] for w in workers.values() if w.get("cpu_pct") is not None]
+            cpu["generator_s"] = round(sum(used), 3) if used else None
+            cpu["generator_pct"] = max(pcts) if pcts else None
         flags: list[str] = []
         found: list[str] = []
         if live is None:
@@ -230,6 +241,12 @@ class Trial:
         everything = cpus.available()
         server_set = self.partition.server or everything
         generator_set = self.partition.generator or everything
+        if self.plan.workers:  # remote workers: one core each as far as Locust goes, not our CPUs
+            return bottleneck.classify(
+                window_s=window_s, server_cpu_s=cpu["server_s"], server_cpus=len(server_set),
+                generator_cpu_s=cpu["generator_s"], generator_cpus=self.plan.workers,
+                generator_busiest_pct=cpu["generator_pct"], shared_cpus=False, users=self.users, mean_ms=mean_ms,
+                server_set_busy_s=self.sampler.busy_between(server_set, *window) if self.live else None)
         return bottleneck.classify(
             window_s=window_s, server_cpu_s=cpu["server_s"], server_cpus=len(server_set),
             generator_cpu_s=cpu["generator_s"], generator_cpus=len(generator_set),
@@ -338,6 +355,9 @@ def _trial_line(result: dict) -> str:
             + f", busiest Locust process {_pct(b.get('generator_busiest'))} of a core)")
     if result.get("wrk"):
         text += f", wrk {_fmt(result['wrk'].get('rps'))} req/s"
+    if result.get("workers"):
+        text += ", workers " + ", ".join(f"{w.get('host')}/{w.get('pid')} {_fmt(w.get('cpu_pct'), '.0f')}% CPU"
+                                         for w in result["workers"].values())
     found = result.get("faults") or []
     return text + (f"  [{'; '.join(found)}]" if found else "")
 

@@ -315,7 +315,7 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
         todo = [(t, k, v) for t in range(1, trials + 1) for k in keepalive_modes for v in values]
         record = TuneRecord(
             run_dir,
-            plan={"values": values, "workload": workload, "variant": variant,
+            plan={"knob": "max-connections-per-child", "values": values, "workload": workload, "variant": variant,
                   "keepalive": ["on" if k else "off" for k in keepalive_modes], "max_loss": max_loss,
                   "memory_budget_mb": budget_mb, "memory_budget_scope": scope, "users": users,
                   "duration_s": duration, "warmup_s": warmup, "trials": trials,

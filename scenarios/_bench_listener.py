@@ -38,7 +38,10 @@ Output: a short table on the console (always) and, with `--bench-out PATH`, this
         "1234": {"requests": 12800, "failures": 0, "p50_ms": 0.905, "p99_ms": 2.005, "max_ms": 20.3}
       },
       "no_pid": 0,                           # responses without the header (connection errors, not our server)
-      "generators": 1                        # Locust processes that ran the test (workers, or 1 if local)
+      "generators": 1,                       # Locust processes that ran the test (workers, or 1 if local)
+      "workers": {                           # on a master only: each worker's own CPU over the window
+        "host_abc123": {"host": "loadgen1", "pid": 4321, "cpu_s": 7.9, "seconds": 9.0, "cpu_pct": 87.8}
+      }
     }
 
 Percentiles are nearest-rank, reported as the midpoint of their bin (so within 0.005 ms below 10 ms),
@@ -52,6 +55,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import tempfile
 import time
 import uuid
@@ -74,6 +78,7 @@ console = logging.getLogger("locust.stats_logger")  # Locust's plain console out
 PID_HEADER = "X-Bench-Pid"
 COLD_HEADER = "X-Bench-Cold"
 REPORT_KEY = "modpython_bench_per_pid"
+CPU_KEY = "modpython_bench_cpu"  # worker -> master: the worker's own CPU seconds, with every report
 RESET_MESSAGE = "modpython_bench_reset"  # master -> workers: the stats were reset
 # A worker reports every WORKER_REPORT_INTERVAL s; two intervals and a margin cover one lost beat.
 FINAL_REPORT_TIMEOUT_S = 2 * WORKER_REPORT_INTERVAL + 1
@@ -95,6 +100,7 @@ class _State:
         self.workers: set[str] = set()  # on the master: the workers a test started with
         self.reset_gen = 0  # resets so far (master or local runner), never reset itself
         self.variants: dict[str, str | None] = {}  # request name -> variant, cached
+        self.cpu: dict[str, list[dict[str, Any]]] = {}  # on the master: each worker's CPU reports
 
 
 state = _State()
@@ -132,6 +138,7 @@ def _on_test_start(environment: Any, **_kwargs: Any) -> None:
     if _is_master(environment):
         clients = runner.clients
         state.workers = {c.id for c in [*clients.ready, *clients.spawning, *clients.running]}
+        state.cpu = {}
 
 
 def _run_id(environment: Any) -> str | None:
@@ -246,6 +253,33 @@ def current_view(environment: Any) -> dict[str, Any]:
 @events.report_to_master.add_listener
 def _on_report_to_master(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
     data[REPORT_KEY] = state.local.take_report()
+    data[CPU_KEY] = cpu_report()
+
+
+def cpu_report() -> dict[str, Any]:
+    """This process's CPU seconds so far (user + system), on its own clock: the master turns two reports
+    into a CPU share, so a worker on another machine says itself how busy it was."""
+    t = os.times()
+    return {"t": time.time(), "cpu_s": t.user + t.system, "pid": os.getpid(), "host": socket.gethostname()}
+
+
+def worker_cpu(reports: dict[str, list[dict[str, Any]]], start: float, end: float) -> dict[str, dict[str, Any]]:
+    """Per worker: CPU seconds and % of one core between its first report after `start` (or the last
+    before it) and its last report up to `end` plus one report interval (the final one comes after stop)."""
+    out = {}
+    for client_id, rows in sorted(reports.items()):
+        before = [r for r in rows if r["t"] <= start]
+        inside = [r for r in rows if start < r["t"] <= end + WORKER_REPORT_INTERVAL]
+        first = before[-1] if before else (inside[0] if inside else None)
+        last = inside[-1] if inside else None
+        if first is None or last is None or last["t"] <= first["t"]:
+            out[client_id] = {"host": rows[-1]["host"], "pid": rows[-1]["pid"], "cpu_s": None, "cpu_pct": None}
+            continue
+        used = last["cpu_s"] - first["cpu_s"]
+        out[client_id] = {"host": last["host"], "pid": last["pid"], "cpu_s": round(used, 3),
+                          "seconds": round(last["t"] - first["t"], 3),
+                          "cpu_pct": round(100 * used / (last["t"] - first["t"]), 1)}
+    return out
 
 
 @events.worker_report.add_listener
@@ -253,6 +287,9 @@ def _on_worker_report(client_id: str, data: dict[str, Any], **_kwargs: Any) -> N
     report = data.get(REPORT_KEY)
     if report is not None:
         state.merger.add_report(client_id, report)
+    cpu = data.get(CPU_KEY)
+    if isinstance(cpu, dict):
+        state.cpu.setdefault(client_id, []).append(cpu)
 
 
 @events.quit.add_listener
@@ -285,6 +322,8 @@ def finalize(environment: Any) -> dict[str, Any] | None:
         state.merger.add_report("local", state.local.take_report())
     stop = state.stop_time or time.time()
     summary = state.merger.summary(state.warmup_s, state.start_time + state.warmup_s, stop)
+    if _is_master(environment):
+        summary["workers"] = worker_cpu(state.cpu, *summary["window"])
     for line in format_table(summary):
         console.info(line)
     _write_csv(environment, summary)

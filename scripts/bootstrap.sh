@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(apache2 libapache2-mod-python libapache2-mod-wsgi-py3 python3-psycopg2 postgresql python3-venv python3-pip wrk)
 if [ "${1:-}" = "--tests" ]; then
-  packages+=(chromium)
+  packages+=(chromium iproute2)  # iproute2: `ip netns` of the two-machine test
 fi
 
 missing=()

@@ -16,9 +16,20 @@ from bench.record.schema import Upgrade
 from bench.record.schema import upgrade as upgrade_schema
 from bench.record.values import num
 
-SCHEMA = 1
+SCHEMA = 2
 FILE = "tune.json"
-UPGRADES: dict[int, Upgrade] = {}  # none yet: schema 1 is the first
+KNOBS = ("max-connections-per-child", "processes")
+
+
+def _upgrade_1(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 knew one knob: its plan gains `knob`."""
+    plan = data.get("plan")
+    if isinstance(plan, dict):
+        plan = {"knob": "max-connections-per-child", **plan}
+    return data | {"schema": 2, "plan": plan}
+
+
+UPGRADES: dict[int, Upgrade] = {1: _upgrade_1}
 MODES = ("on", "off")  # keep-alive modes, in reading order
 MODEL_TOLERANCE = 0.10  # above this error anywhere the recommendation comes from the measured points
 
@@ -133,6 +144,11 @@ def tune_path(path: Path | str) -> Path:
     return record_path(path, FILE)
 
 
+def knob_of(data: dict[str, Any]) -> str:
+    """The swept knob of a loaded tune record."""
+    return (data.get("plan") or {}).get("knob", KNOBS[0])
+
+
 def is_tune_folder(path: Path | str) -> bool:
     """A folder written by `bench tune`: tune.json and no results.json."""
     p = Path(path)
@@ -159,6 +175,9 @@ def _check_shape(data: dict[str, Any], file: Path) -> None:
     for key in ("plan", "stack", "environment", "modes", "advice"):
         if data.get(key) is not None and not isinstance(data[key], dict):
             raise UserError(f"damaged {file}: \"{key}\" must be an object or null")
+    knob = (data.get("plan") or {}).get("knob", KNOBS[0])
+    if knob not in KNOBS:
+        raise UserError(f"damaged {file}: plan \"knob\" is {knob!r}, expected one of {', '.join(KNOBS)}")
     for p in data.get("points", []):
         if p.get("keepalive") not in MODES or num(p.get("value")) is None:
             raise UserError(f"damaged {file}: every point needs \"keepalive\" (on/off) and a numeric \"value\"")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.record.tune import knob_of
 from bench.record.tune_folder import TuneRun, mode_label
 from bench.record.values import lst, num, pair
 from reports.kit.document import (
@@ -36,6 +37,7 @@ from reports.kit.page import (
     write_report,
 )
 from reports.tune import charts as tune_charts
+from reports.tune import processes
 from reports.tune.charts import signed_error
 from reports.tune.narrative import (
     caveats,
@@ -62,6 +64,8 @@ def build_tune_report(run_dir: Path) -> Path:
     Raises UserError when tune.json is missing, damaged or of an unknown schema.
     """
     run = TuneRun.open(run_dir)
+    if knob_of(run.data) == "processes":
+        return processes.build(run)
     out = prepare_out(run, tune_charts.FIGURES)
     figs = {}
     for fn in (tune_charts.chart_throughput, tune_charts.chart_memory, tune_charts.chart_check):

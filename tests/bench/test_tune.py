@@ -120,3 +120,25 @@ def test_bad_input_before_anything_starts(tmp_path, args, message):
     assert r.returncode == 1 and r.stderr.startswith("error: ") and message in r.stderr
     assert r.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_processes_sweep_recommends_max_request_workers(tmp_path):
+    env = tune_env(tmp_path)
+    r = bench_cli("tune", "--knob", "processes", "--workload", "db", "--values", "1,2", "--keepalive", "on",
+                  "--port", str(procs.free_port()), "--duration", "4", "--warmup", "1", "--trials", "1",
+                  "--users", "2", "--no-report", env=env, timeout=300)
+    assert r.returncode == 0, r.stderr + r.stdout
+    data = tune_json(env)
+    assert data["schema"] == 2 and data["plan"]["knob"] == "processes" and data["complete"]
+    points = {p["value"]: p for p in data["points"]}
+    assert set(points) == {1, 2}
+    for n, p in points.items():
+        t = p["trials"][0]
+        assert t["users"] == max(2 * n, 2) and t["bottleneck"] in ("server", "generator", "shared", "load")
+        assert p["pss_mb"] > 0 and p["requests_per_cpu_second"] > 0
+        assert f"MaxRequestWorkers {n}\n" in (Path(env["BENCH_RUNS_DIR"]).iterdir().__next__() / t["dir"]
+                                             / "httpd.conf").read_text()
+    n = data["sizing"]["value"]
+    assert n in (1, 2) and f"MaxRequestWorkers {n}" in data["advice"]["directives"]
+    assert f"    MaxRequestWorkers {n}\n" in r.stdout and "bound it" in r.stdout
+    assert procs.processes_mentioning(env["BENCH_STATE_DIR"]) == []

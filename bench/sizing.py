@@ -1,0 +1,150 @@
+"""How many prefork processes: the recommendation of `bench tune --knob processes`, from measured points.
+
+Pure functions of the points (no stack, no I/O), so every constraint can be tested on synthetic data.
+Four constraints, the tightest wins and is named:
+
+- knee: the fewest processes whose requests/s is within KNEE_TOLERANCE of the best (more buy nothing);
+- p99: points whose p99 passes --max-p99 are not candidates;
+- memory: processes x PSS per process within --memory-budget (per child: PSS within it);
+- connections: processes x connections per process + reserved <= PostgreSQL's max_connections.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+KNEE_TOLERANCE = 0.05   # "within a few %" of the best rate: two points closer than this are one rate here
+RESERVED_CONNECTIONS = 3  # the suite's own sessions (monitor, admin); bench.knobs counts the same 3
+POOLED_VARIANTS = ("pooled", "pool-only")
+
+
+class SizingPoint(TypedDict, total=False):
+    value: int            # processes
+    rps: float | None
+    p99_ms: float | None
+    pss_mb: float | None  # PSS per Apache process (median)
+
+
+def connections_per_process(variant: str, pool_size: int) -> int:
+    """Peak PostgreSQL connections one process holds: its pool, or (connect per request) the one of the
+    request it is serving: prefork serves one request at a time, so the peak is one per busy process."""
+    return pool_size if variant in POOLED_VARIANTS else 1
+
+
+def memory_cap(pss_mb: float | None, budget_mb: float | None, scope: str) -> int | None:
+    """The most processes the budget holds (None: no budget or no PSS measured)."""
+    if budget_mb is None or not pss_mb:
+        return None
+    if scope == "child":
+        return 0 if pss_mb > budget_mb else None  # a per-child budget caps no count, it only refuses
+    return int(budget_mb // pss_mb)
+
+
+def connection_cap(max_connections: int, per_process: int, reserved: int = RESERVED_CONNECTIONS) -> int:
+    return max((max_connections - reserved) // max(per_process, 1), 0)
+
+
+def recommend(points: list[SizingPoint], *, variant: str, pool_size: int, max_connections: int,
+              max_p99_ms: float | None = None, budget_mb: float | None = None, scope: str = "total",
+              tolerance: float = KNEE_TOLERANCE) -> dict[str, Any]:
+    """The recommended number of processes, the bound of each constraint and which one bound the result."""
+    measured = sorted((p for p in points if p.get("rps")), key=lambda p: p["value"])
+    if not measured:
+        return {"value": None, "binding": None, "reason": "no point was measured"}
+    pss = _median([p["pss_mb"] for p in measured if p.get("pss_mb")])
+    per_process = connections_per_process(variant, pool_size)
+    caps = {"memory": memory_cap(pss, budget_mb, scope), "connections": connection_cap(max_connections, per_process)}
+    fits = [p for p in measured if all(c is None or p["value"] <= c for c in caps.values())]
+    within_p99 = [p for p in fits if max_p99_ms is None or p.get("p99_ms") is None or p["p99_ms"] <= max_p99_ms]
+    knee_all = _knee(measured, tolerance)
+    out: dict[str, Any] = {"knee": knee_all["value"], "best_rps": max(p["rps"] for p in measured),
+                           "pss_mb": pss, "memory_cap": caps["memory"], "connection_cap": caps["connections"],
+                           "connections_per_process": per_process, "max_p99_ms": max_p99_ms,
+                           "p99_cap": _p99_cap(measured, max_p99_ms)}
+    if not fits:
+        tight = min((k for k in caps if caps[k] is not None), key=lambda k: caps[k])
+        return out | {"value": None, "binding": tight,
+                      "reason": f"no measured point fits the {tight} bound ({caps[tight]} processes)"}
+    if not within_p99:
+        smallest = fits[0]
+        return out | {"value": smallest["value"], "binding": "p99", "within": False,
+                      "reason": f"no point kept p99 within {max_p99_ms:g} ms; the fewest processes measured "
+                                f"({smallest['value']}) had the lowest queueing"}
+    chosen = _knee(within_p99, tolerance)
+    knee_fits = _knee(fits, tolerance)
+    if chosen["value"] != knee_fits["value"]:
+        binding = "p99"
+    elif chosen["value"] != knee_all["value"]:
+        binding = min((k for k in caps if caps[k] is not None), key=lambda k: caps[k])
+    else:
+        binding = "knee"
+    return out | {"value": chosen["value"], "rps": chosen["rps"], "p99_ms": chosen.get("p99_ms"),
+                  "binding": binding, "within": True}
+
+
+def _knee(points: list[SizingPoint], tolerance: float) -> SizingPoint:
+    best = max(p["rps"] for p in points)
+    return min((p for p in points if p["rps"] >= best * (1 - tolerance)), key=lambda p: p["value"])
+
+
+def _p99_cap(points: list[SizingPoint], max_p99_ms: float | None) -> int | None:
+    """The most processes measured before p99 first passed the bound (None: no bound or never passed)."""
+    if max_p99_ms is None:
+        return None
+    ok = None
+    for p in points:
+        if p.get("p99_ms") is not None and p["p99_ms"] > max_p99_ms:
+            return ok
+        ok = p["value"]
+    return None
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def directives(n: int) -> list[str]:
+    """A fixed pool of n, as measured: every child warm, no spawning at 1/s behind a burst."""
+    return [f"StartServers {n}", f"MinSpareServers {n}", f"MaxSpareServers {n + 1}", f"MaxRequestWorkers {n}",
+            f"ServerLimit {n}"]
+
+
+BINDING_TEXT = {
+    "knee": "the knee of throughput bound it: more processes did not raise requests/s by more than {tol:.0f}%",
+    "p99": "the p99 bound ({p99:g} ms) bound it: more processes queued longer than that",
+    "memory": "memory bound it: {cap} x {pss:.1f} MB PSS is what --memory-budget holds",
+    "connections": "PostgreSQL's connection budget bound it: {cap} x {per} connection(s) + "
+                   f"{RESERVED_CONNECTIONS} reserved <= max_connections {{maxc}}",
+}
+
+
+def reasoning(rec: dict[str, Any], *, variant: str, workload: str, max_connections: int) -> str:
+    if rec.get("value") is None:
+        return rec.get("reason", "nothing to recommend")
+    n = rec["value"]
+    parts = [f"{variant}/{workload}: {n} process(es) served {rec.get('rps') or 0:,.0f} req/s "
+             f"(best measured {rec['best_rps']:,.0f}, knee at {rec['knee']})."]
+    if rec.get("within") is False:
+        parts.append(rec["reason"] + ".")
+    else:
+        parts.append(_capital(BINDING_TEXT[rec["binding"]].format(
+            tol=100 * KNEE_TOLERANCE, p99=rec.get("max_p99_ms") or 0, cap=_cap_of(rec), pss=rec.get("pss_mb") or 0,
+            per=rec["connections_per_process"], maxc=max_connections)) + ".")
+    limits = ["no memory cap" if rec.get("memory_cap") is None else f"memory allows {rec['memory_cap']}",
+              f"connections allow {rec['connection_cap']} ({rec['connections_per_process']} per process)"]
+    if rec.get("p99_cap") is not None:
+        limits.append(f"p99 stayed within {rec['max_p99_ms']:g} ms up to {rec['p99_cap']}")
+    parts.append("Bounds: " + ", ".join(limits) + ".")
+    return " ".join(parts)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _cap_of(rec: dict[str, Any]) -> Any:
+    return {"memory": rec.get("memory_cap"), "connections": rec.get("connection_cap")}.get(rec["binding"], rec["value"])

@@ -1,0 +1,204 @@
+"""`bench tune --knob processes`: sweep the number of prefork processes and size MaxRequestWorkers.
+
+Each point is a fresh Apache start with a fixed pool of N children (a pool per process), loaded at
+users = max(2 x N, --users): every child has a request in flight and one queued, so the server, not the
+load, is the limit unless the generator is (each trial records its bottleneck). The saturation ladder of
+bench/saturation.py would cost 2-4 extra trials per point; at 2 x N a prefork pool is already saturated
+(one request per child at a time), so the ladder is not used. Trials are interleaved (every point, then
+every point again) and tune.json is rewritten after each. The recommendation is bench.sizing's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from bench import cpus, machine, postgres, sizing, stack
+from bench.apache import Apache
+from bench.errors import UserError
+from bench.knobs import StackSettings
+from bench.plan import Plan
+from bench.record.tune import TuneRecord
+from bench.run import Trial, new_run_dir, prime, probe
+from bench.vocabulary import VARIANTS
+
+KNOB = "processes"
+DEFAULT_MAX_P99_MS = 100.0
+
+
+def parse_values(text: str) -> list[int]:
+    try:
+        values = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError as exc:
+        raise UserError(f"--values {text!r} is not a comma list of process counts >= 1 (e.g. 1,2,4,8)") from exc
+    if not values or values[0] < 1 or values[-1] > 256:
+        raise UserError(f"--values {text!r} is not a comma list of process counts 1..256 (e.g. 1,2,4,8)")
+    return values
+
+
+def users_for(n: int, users: int) -> int:
+    return max(2 * n, users)
+
+
+def fitting_values(values: list[int], settings: StackSettings, log=print) -> list[int]:
+    """Drop the counts whose worst case does not fit PostgreSQL's max_connections, saying so."""
+    keep = []
+    for n in values:
+        need = replace(settings, processes=n).connections_needed
+        if need > settings.pg_max_connections:
+            log(f"dropped {n} processes: {n} x (pool {settings.pool_size} + 1 per-request) + 3 = {need} "
+                f"PostgreSQL connections > max_connections {settings.pg_max_connections}")
+        else:
+            keep.append(n)
+    if not keep:
+        raise UserError(f"no --values fit PostgreSQL's max_connections {settings.pg_max_connections} with "
+                        f"--pool-size {settings.pool_size}: lower the values or raise --pg-max-connections")
+    return keep
+
+
+def over_memory(values: list[int], pss_mb: float | None, budget_mb: float | None, scope: str) -> list[int]:
+    """The counts whose N x PSS passes a total budget (per child: all of them when one child passes it)."""
+    cap = sizing.memory_cap(pss_mb, budget_mb, scope)
+    return [] if cap is None else [n for n in values if n > cap]
+
+
+def sizing_points(record: dict) -> list[sizing.SizingPoint]:
+    return [{"value": p["value"], "rps": p.get("rps"), "p99_ms": p.get("p99_ms"), "pss_mb": p.get("pss_mb")}
+            for p in record["points"]]
+
+
+def conclude(record: dict) -> tuple[dict, dict]:
+    """(the recommendation, the advice: directive lines and reasoning) from tune.json's data."""
+    plan, st = record["plan"], record["stack"]
+    rec = sizing.recommend(sizing_points(record), variant=plan["variant"], pool_size=st["pool_size"],
+                           max_connections=st["pg_max_connections"], max_p99_ms=plan.get("max_p99_ms"),
+                           budget_mb=plan.get("memory_budget_mb"), scope=plan.get("memory_budget_scope", "total"))
+    text = sizing.reasoning(rec, variant=plan["variant"], workload=plan["workload"],
+                            max_connections=st["pg_max_connections"])
+    if plan.get("keepalive") == ["on"]:
+        text += (" With keep-alive, a client beyond the N held connections waits for a whole kept-alive connection "
+                 "(up to MaxKeepAliveRequests requests), so p99 at 2 x N users measures that queue; "
+                 "--keepalive off queues per request.")
+    bounds = [p for p in record["points"] if p.get("generator_bound")]
+    if bounds:
+        text += (" Generator-bound at " + ", ".join(str(p["value"]) for p in bounds) + " processes: those rates "
+                 "are lower bounds; load from more machines (bench run --workers) to see past them.")
+    if record.get("dropped"):
+        text += " Not measured: " + "; ".join(record["dropped"]) + "."
+    return rec, {"directives": sizing.directives(rec["value"]) if rec.get("value") else [], "reasoning": text,
+                 "binding": rec.get("binding")}
+
+
+def execute(values: list[int], workload: str, variant: str, keepalive: bool, max_p99_ms: float,
+            budget: tuple[float | None, str], settings: StackSettings, users: int, duration: float,
+            warmup: float, trials: int = 1, locust_processes: int = 1, log=print,
+            partition: cpus.Partition | None = None) -> Path:
+    if variant not in VARIANTS:
+        raise UserError(f"--variant {variant!r} is unknown: allowed {', '.join(VARIANTS)}")
+    if trials < 1:
+        raise UserError(f"--trials {trials} is not allowed: use 1 or more")
+    budget_mb, scope = budget
+    kept = fitting_values(values, settings, log)
+    dropped = [f"{n} processes (PostgreSQL connection budget)" for n in values if n not in kept]
+    values = kept
+    plan = Plan(workloads=[workload], variants=[variant], users=users, duration_s=duration, warmup_s=warmup,
+                trials=1, locust_processes=locust_processes).validate()
+    mode = "on" if keepalive else "off"
+    live = stack.up(replace(settings, processes=values[0], keepalive=keepalive))
+    monitor = trial = record = None
+    complete = False
+    try:
+        run_dir = new_run_dir("tune-processes")
+        monitor = postgres.Monitor(live.admin_dsn or live.dsn)
+        todo = [(t, n) for t in range(1, trials + 1) for n in values]
+        record = TuneRecord(
+            run_dir,
+            plan={"knob": KNOB, "values": values, "workload": workload, "variant": variant, "keepalive": [mode],
+                  "max_p99_ms": max_p99_ms, "memory_budget_mb": budget_mb, "memory_budget_scope": scope,
+                  "users": users, "users_rule": "max(2 x processes, --users)", "duration_s": duration,
+                  "warmup_s": warmup, "trials": trials,
+                  "generator_cpus": partition.generator_list if partition else None},
+            stack=settings.to_dict(),
+            environment={"machine": machine.machine(),
+                         "versions": machine.versions(
+                             probe(live.url + "/plaintext")[1].get("Server"),
+                             postgres.settings(live.admin_dsn or live.dsn).get("server_version"))},
+            todo=[{"keepalive": mode, "value": n, "trial": t} for t, n in todo])
+        record.data["dropped"] = dropped
+        prime(live.url, plan)
+        skip: set[int] = set()
+        for i, (trial_no, n) in enumerate(todo, 1):
+            if n in skip:
+                continue
+            u = users_for(n, users)
+            log(f"[{i}/{len(todo)}] {n} processes, {u} users, KeepAlive {mode}, trial {trial_no}: {duration:g} s")
+            live.apache.stop()
+            live.settings = replace(settings, processes=n, keepalive=keepalive)  # Trial counts slots from it
+            live.apache = Apache(live.state, live.settings, live.dsn)
+            live.apache.prepare()
+            live.apache.start()
+            step = {"seq": i, "trial": trial_no, "workload": workload, "variant": variant, "users": u}
+            trial = Trial(run_dir, plan, step, live.url, live, monitor, restart=False, partition=partition,
+                          rel=f"trials/{i:03d}-p{n}", users=u)
+            (trial.dir / "httpd.conf").write_text(live.apache.conf.read_text())
+            result = trial.execute()
+            trial = None
+            b = result["bottleneck"]
+            measured = {"trial": trial_no, "dir": result["dir"], "users": u, "rps": result["locust"]["rps"],
+                        "server_rps": (result["server"] or {}).get("rps"), "p99_ms": result["locust"]["p99_ms"],
+                        "server_p99_ms": (result["server"] or {}).get("p99_ms"),
+                        "failures": result["locust"]["failures"], "generator_bound": result["generator_bound"],
+                        "bottleneck": b["bottleneck"], "server_util": b.get("server_util"),
+                        "generator_busiest": b.get("generator_busiest"),
+                        "requests_per_cpu_second": result["requests_per_cpu_second"],
+                        "pss_mb": result["memory"]["pss_mb_per_process"],
+                        "rss_mb": result["memory"]["rss_mb_per_process"],
+                        "db_sessions_per_1000_requests": result["db_sessions_per_1000_requests"],
+                        "faults": result["faults"], "flags": result["flags"]}
+            record.add_trial(mode, n, measured)
+            log(f"    {measured['rps'] or 0:,.0f} req/s, p99 {measured['p99_ms'] or 0:.2f} ms, "
+                f"{measured['requests_per_cpu_second'] or 0:,.0f} req/CPU-s, PSS {measured['pss_mb'] or 0:.1f} MB, "
+                f"limit {b['bottleneck']}")
+            for m in over_memory([v for v in values if v not in skip], measured["pss_mb"], budget_mb, scope):
+                skip.add(m)
+                record.data["dropped"].append(f"{m} processes (x {measured['pss_mb']:.1f} MB PSS passes "
+                                              "--memory-budget)")
+                record.data["missing"] = [x for x in record.data["missing"] if x["value"] != m]
+                log(f"dropped {m} processes: {m} x {measured['pss_mb']:.1f} MB PSS passes the memory budget")
+        complete = True
+        return run_dir
+    except BaseException:
+        if trial is not None:
+            trial.abort()
+        raise
+    finally:
+        if record is not None:
+            rec, adv = conclude(record.data)
+            record.data["sizing"] = rec
+            record.finish({}, adv, complete)
+        if monitor is not None:
+            monitor.close()
+        stack.down(live.state)
+
+
+def _opt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def summary_text(record: dict) -> str:
+    binding_n = (record.get("sizing") or {}).get("value")
+    lines = [f"{'procs':>5} {'users':>5} {'req/s':>9} {'p99 ms':>8} {'req/CPU-s':>9} {'PSS MB':>7} "
+             f"{'N x PSS':>8} {'limit':>9}"]
+    for p in sorted(record["points"], key=lambda p: p["value"]):
+        limits = sorted({t.get("bottleneck") or "-" for t in p["trials"]})
+        lines.append(f"{p['value']:>5} {p['trials'][0].get('users', '-'):>5} {_opt(p.get('rps'), ',.0f'):>9} "
+                     f"{_opt(p.get('p99_ms'), '.2f'):>8} {_opt(p.get('requests_per_cpu_second'), ',.0f'):>9} "
+                     f"{_opt(p.get('pss_mb'), '.1f'):>7} "
+                     f"{_opt(p['pss_mb'] * p['value'] if p.get('pss_mb') else None, '.0f'):>8} "
+                     f"{'/'.join(limits):>9}" + ("  <- recommended" if p["value"] == binding_n else ""))
+    if record["missing"]:
+        lines.append("not measured: " + ", ".join(f"{m['value']} processes trial {m['trial']}"
+                                                  for m in record["missing"]))
+    a = record.get("advice") or {}
+    lines += ["", "recommended:"] + [f"    {d}" for d in a.get("directives", [])] + ["", a.get("reasoning", "")]
+    return "\n".join(lines)

@@ -1,0 +1,156 @@
+"""The report of a `bench tune --knob processes` folder: throughput and p99 against processes, memory
+against processes, the recommended count with the constraint that bound it marked.
+
+Reached from reports.tune.page.build_tune_report when tune.json's plan says knob "processes". Reads
+tune.json as written (bench.record.tune.load_tune), tolerantly: an interrupted sweep has fewer fields.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, ScalarFormatter
+
+from bench.record.tune_folder import TuneRun
+from bench.record.values import num
+from reports.kit.document import Block, Bullets, Code, Document, FigureBlock, KeyValues, Para, Section, Table
+from reports.kit.files import save_figure
+from reports.kit.fmt import DASH, fmt_num
+from reports.kit.page import environment_blocks, figure_files, kv, meta_line, prepare_out, write_report
+
+FIGURES = {
+    "sizing1-throughput": "Figure 1: requests/s and p99 against the number of processes",
+    "sizing2-memory": "Figure 2: Apache memory (processes x PSS) against the number of processes",
+}
+SUMMARY_SCHEMA = 1
+MARK = "#d1495b"
+
+
+def _points(run: TuneRun) -> list[dict[str, Any]]:
+    return sorted((p for p in run.data.get("points", []) if num(p.get("value"))), key=lambda p: p["value"])
+
+
+def _sizing(run: TuneRun) -> dict[str, Any]:
+    s = run.data.get("sizing")
+    return s if isinstance(s, dict) else {}
+
+
+def _n_axis(ax, xs: list[int]) -> None:
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_locator(FixedLocator(xs))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_locator(FixedLocator([]))
+
+
+def _mark(ax, rec: dict[str, Any]) -> None:
+    n = num(rec.get("value"))
+    if n:
+        ax.axvline(n, color=MARK, linestyle="--", linewidth=1)
+        ax.annotate(f"recommended {n:g}\n(bound by {rec.get('binding')})", (n, 1), xycoords=("data", "axes fraction"),
+                    xytext=(4, -4), textcoords="offset points", va="top", fontsize=8, color=MARK)
+
+
+def chart_throughput(run: TuneRun, out: Path) -> FigureBlock:
+    pts = [p for p in _points(run) if num(p.get("rps"))]
+    if not pts:
+        return FigureBlock("sizing1-throughput", FIGURES["sizing1-throughput"], skipped="no point was measured")
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.add_subplot()
+    xs = [p["value"] for p in pts]
+    ax.plot(xs, [p["rps"] for p in pts], "o-", color="#00798c", label="requests/s (Locust)")
+    _n_axis(ax, xs)
+    ax.set_xlabel("Apache processes (MaxRequestWorkers)")
+    ax.set_ylabel("requests/s")
+    ax.set_ylim(bottom=0)
+    ax2 = ax.twinx()
+    p99 = [(p["value"], p["p99_ms"]) for p in pts if num(p.get("p99_ms")) is not None]
+    if p99:
+        ax2.plot(*zip(*p99, strict=True), "s:", color="#edae49", label="p99 ms")
+    bound = num(run.plan.get("max_p99_ms"))
+    if bound:
+        ax2.axhline(bound, color="#edae49", linewidth=0.8, alpha=0.6)
+    ax2.set_ylabel("p99 ms")
+    ax2.set_ylim(bottom=0)
+    _mark(ax, _sizing(run))
+    fig.legend(loc="lower right", fontsize=8)
+    return save_figure(fig, out, "sizing1-throughput", FIGURES["sizing1-throughput"],
+                       "Each point a fresh Apache with that many prefork children, loaded at max(2 x N, --users) "
+                       "users; the dotted line is p99 and its bound.")
+
+
+def chart_memory(run: TuneRun, out: Path) -> FigureBlock:
+    pts = [p for p in _points(run) if num(p.get("pss_mb"))]
+    if not pts:
+        return FigureBlock("sizing2-memory", FIGURES["sizing2-memory"], skipped="no PSS was sampled")
+    fig = Figure(figsize=(7, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    xs = [p["value"] for p in pts]
+    ax.plot(xs, [p["value"] * p["pss_mb"] for p in pts], "o-", color="#8e6cc7", label="processes x PSS (MB)")
+    budget = num(run.plan.get("memory_budget_mb"))
+    if budget and run.plan.get("memory_budget_scope") == "total":
+        ax.axhline(budget, color=MARK, linewidth=0.8, label="--memory-budget")
+    _n_axis(ax, xs)
+    ax.set_xlabel("Apache processes")
+    ax.set_ylabel("MB")
+    ax.set_ylim(bottom=0)
+    _mark(ax, _sizing(run))
+    ax.legend(fontsize=8)
+    return save_figure(fig, out, "sizing2-memory", FIGURES["sizing2-memory"],
+                       "PSS per child (median over children, from the sampler) times the number of children.")
+
+
+def points_table(run: TuneRun) -> Table:
+    rec_n = _sizing(run).get("value")
+    rows = []
+    for p in _points(run):
+        limits = sorted({str(t.get("bottleneck") or DASH) for t in p.get("trials", [])})
+        rows.append([f"{p['value']}" + (" (recommended)" if p["value"] == rec_n else ""),
+                     fmt_num(p.get("rps")), fmt_num(p.get("p99_ms")),
+                     fmt_num(p.get("requests_per_cpu_second")), fmt_num(p.get("pss_mb")),
+                     fmt_num(p["value"] * p["pss_mb"] if num(p.get("pss_mb")) else None),
+                     fmt_num(p.get("db_sessions_per_1000_requests")), "/".join(limits)])
+    return Table(["processes", "req/s", "p99 ms", "req/CPU-s", "PSS MB", "N x PSS MB", "sessions/1k req",
+                  "limit"], rows, "Medians over each point's trials; limit: the bottleneck of each trial")
+
+
+def bounds_table(rec: dict[str, Any]) -> Table:
+    binding = rec.get("binding")
+    rows = [[name + (" (binding)" if key == binding else ""), DASH if value is None else str(value)]
+            for key, name, value in (("knee", "knee of throughput", rec.get("knee")),
+                                     ("p99", "p99 within bound up to", rec.get("p99_cap")),
+                                     ("memory", "memory budget allows", rec.get("memory_cap")),
+                                     ("connections", "connection budget allows", rec.get("connection_cap")))]
+    return Table(["constraint", "processes"], rows, "The tightest constraint sets MaxRequestWorkers")
+
+
+def build(run: TuneRun) -> Path:
+    out = prepare_out(run, FIGURES)
+    figs = {b.name: b for b in (chart_throughput(run, out), chart_memory(run, out))}
+    rec = _sizing(run)
+    directives = [str(d) for d in (run.advice.get("directives") or [])]
+    head: list[Block] = []
+    if directives:
+        head.append(Code("\n".join(directives), "Paste into the prefork section of httpd.conf:", "apache"))
+    reasoning = run.advice.get("reasoning") or "the sweep stopped before the tuner concluded"
+    head += [Para(f"Why: {reasoning}"), bounds_table(rec)]
+    dropped = run.data.get("dropped") or []
+    sections = [
+        Section("recommendation", "Recommendation", head),
+        Section("throughput", "Throughput and p99 against processes", [points_table(run), figs["sizing1-throughput"]]),
+        Section("memory", "Memory against processes", [figs["sizing2-memory"]]),
+        Section("notes", "Not measured", [Bullets([str(d) for d in dropped]) if dropped else Para("Nothing.")]),
+        Section("setup", "Machine, versions and settings",
+                [*environment_blocks(run), KeyValues(kv(run.plan), "Plan (bench tune options)"),
+                 KeyValues(kv(run.stack), "Stack (the sweep sets the process count per point)")]),
+    ]
+    meta = meta_line(run, "tune", f"{run.variant}/{run.workload}", f"{len(_points(run))} process counts")
+    doc = Document(f"mod_python process-pool sizing: run {run.run_id}", meta, sections)
+    summary = {"schema": SUMMARY_SCHEMA, "kind": "tune", "knob": "processes", "run_id": run.run_id,
+               "complete": run.complete, "workload": run.workload, "variant": run.variant,
+               "directives": directives, "reasoning": run.advice.get("reasoning"), "sizing": rec,
+               "points": [{k: p.get(k) for k in ("value", "rps", "p99_ms", "requests_per_cpu_second", "pss_mb")}
+                          for p in _points(run)],
+               "dropped": dropped, "figures": figure_files(figs)}
+    return write_report(out, doc, summary)
