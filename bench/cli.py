@@ -131,7 +131,6 @@ def _build_report(run_dir: Path) -> None:
 
 def _tune(args) -> int:
     from bench import tune
-    from bench.record.tune import load_tune
 
     if args.knob == "processes":
         return _tune_processes(args)
@@ -149,13 +148,7 @@ def _tune(args) -> int:
                            users=args.users, duration=duration, warmup=warmup,
                            trials=_default(args, "tune", "trials"),
                            locust_processes=args.locust_processes, partition=knobs.partition_from_args(args))
-    data = load_tune(run_dir)
-    print()
-    print(tune.summary_text(data))
-    if not args.no_report:
-        _build_report(run_dir)
-    print(f"run folder: {run_dir}")
-    return 0
+    return _tune_done(run_dir, tune.summary_text, args)
 
 
 def _sessions(args) -> int:
@@ -173,7 +166,6 @@ def _sessions(args) -> int:
 
 def _tune_processes(args) -> int:
     from bench import tune, tune_processes
-    from bench.record.tune import load_tune
 
     given = args.values if args.values is not None else DEFAULTS["tune-processes"]["values"][1 if args.quick else 0]
     values = tune_processes.parse_values(given)
@@ -192,9 +184,15 @@ def _tune_processes(args) -> int:
                                      trials=_default(args, "tune", "trials"),
                                      locust_processes=args.locust_processes,
                                      partition=knobs.partition_from_args(args))
-    data = load_tune(run_dir)
+    return _tune_done(run_dir, tune_processes.summary_text, args)
+
+
+def _tune_done(run_dir: Path, summary_text, args) -> int:
+    """The end of every sweep: its terminal summary from tune.json, the report, the folder."""
+    from bench.record.tune import load_tune
+
     print()
-    print(tune_processes.summary_text(data))
+    print(summary_text(load_tune(run_dir)))
     if not args.no_report:
         _build_report(run_dir)
     print(f"run folder: {run_dir}")

@@ -7,21 +7,19 @@ reported. Every point is written to tune.json as soon as it is measured.
 
 import json
 import re
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from bench import access_log, cpus, machine, paths, postgres, stack, tune_model
-from bench.apache import Apache
+from bench import access_log, cpus, tune_model
 from bench.errors import UserError
 from bench.knobs import StackSettings
 from bench.plan import MAX_TRIALS, Plan, check_int
 from bench.record import stats
 from bench.record.tune import MODEL_TOLERANCE, TuneRecord
-from bench.run import Trial, new_run_dir, prime, probe
-from bench.sampler import process_started
+from bench.run import prime
+from bench.sweep import Sweep
 from bench.vocabulary import DEMONSTRATIONS, VARIANTS, WORKLOADS
 
 TUNE_WORKLOADS = (*WORKLOADS, *DEMONSTRATIONS)
@@ -302,76 +300,49 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
                 trials=1, locust_processes=locust_processes).validate()
     budget_mb, scope = budget
     settings = replace(settings, leaky=settings.leaky or workload == "leaky")  # the leak is served only when asked
-    paths.check_runs_dir()  # before anything starts
-    live = stack.up(settings)
-    monitor = None
-    trial = None
-    record = None
-    complete = False
-    try:
-        run_dir = new_run_dir("tune")
-        monitor = postgres.Monitor(live.admin_dsn or live.dsn)
+    with Sweep(settings, "tune", partition) as sweep:
         # Interleaved like bench run: every point once, then every point again, so drift hits all alike.
         todo = [(t, k, v) for t in range(1, trials + 1) for k in keepalive_modes for v in values]
         record = TuneRecord(
-            run_dir,
+            sweep.run_dir,
             plan={"knob": "max-connections-per-child", "values": values, "workload": workload, "variant": variant,
                   "keepalive": ["on" if k else "off" for k in keepalive_modes], "max_loss": max_loss,
                   "memory_budget_mb": budget_mb, "memory_budget_scope": scope, "users": users,
                   "duration_s": duration, "warmup_s": warmup, "trials": trials,
-                  "generator_cpus": partition.generator_list if partition else None},
-            stack=settings.to_dict(),
-            environment={"machine": machine.machine(),
-                         "versions": machine.versions(
-                             probe(live.url + "/plaintext")[1].get("Server"),
-                             postgres.settings(live.admin_dsn or live.dsn).get("server_version"))},
+                  "generator_cpus": sweep.partition.generator_list},
+            stack=settings.to_dict(), environment=sweep.environment(),
             todo=[{"keepalive": "on" if k else "off", "value": v, "trial": t} for t, k, v in todo])
-        prime(live.url, plan)
-        for i, (trial_no, keepalive, value) in enumerate(todo, 1):
-            mode = "on" if keepalive else "off"
-            log(f"[{i}/{len(todo)}] MaxConnectionsPerChild {value}, KeepAlive {mode}, trial {trial_no}: "
-                f"{duration:g} s (about {(len(todo) - i + 1) * (duration + 6) / 60:.1f} min left)")
-            point_settings = replace(settings, keepalive=keepalive, max_connections_per_child=value)
-            live.apache.stop()
-            live.apache = Apache(live.state, point_settings, live.dsn)
-            live.apache.prepare()
-            live.apache.start()
-            # A fresh start, not a graceful restart: after a graceful one prefork holds its respawn rate
-            # at one child per second for ten passes, which is not how a long-running server behaves.
-            apache_started = process_started(live.apache.pid()) or time.time()
-            step = {"seq": i, "trial": trial_no, "workload": workload, "variant": variant}
-            trial = Trial(run_dir, plan, step, live.url, live, monitor, restart=False, partition=partition,
-                          rel=f"trials/{i:03d}-ka{mode}-n{value}")
-            (trial.dir / "httpd.conf").write_text(live.apache.conf.read_text())
-            result = trial.execute()
-            trial = None
-            measured = {"trial": trial_no, "dir": result["dir"], "rps": result["locust"]["rps"],
-                        "server_rps": (result["server"] or {}).get("rps"), "p99_ms": result["locust"]["p99_ms"],
-                        "failures": result["locust"]["failures"], "generator_bound": result["generator_bound"],
-                        "bottleneck": result["bottleneck"], "faults": result["faults"],
-                        "flags": result["flags"],
-                        "window_after_start": [round(x - apache_started, 3) for x in result["steady"]],
-                        **analyze_point(result, run_dir / result["dir"], settings.processes)}
-            if value > 0 and not measured["children_spawned_per_s"]:
-                measured["flags"] = [*measured["flags"], "no child was replaced inside the window: this trial "
-                                     "did not measure recycling (a child outlives the window)"]
-            record.add_trial(mode, value, measured)
-            log(f"    {measured['rps'] or 0:,.0f} req/s, p99 {measured['p99_ms'] or 0:.2f} ms, "
-                f"{measured['children_spawned_per_s']:.1f} children/s, {measured['requests_per_connection']} req/conn")
-        complete = True
-        return run_dir
-    except BaseException:
-        if trial is not None:
-            trial.abort()
-        raise
-    finally:
-        if record is not None:
+        complete = False
+        try:
+            prime(sweep.url, plan)
+            for i, (trial_no, keepalive, value) in enumerate(todo, 1):
+                mode = "on" if keepalive else "off"
+                log(f"[{i}/{len(todo)}] MaxConnectionsPerChild {value}, KeepAlive {mode}, trial {trial_no}: "
+                    f"{duration:g} s (about {(len(todo) - i + 1) * (duration + 6) / 60:.1f} min left)")
+                step = {"seq": i, "trial": trial_no, "workload": workload, "variant": variant}
+                result, apache_started = sweep.point(
+                    plan, step, replace(settings, keepalive=keepalive, max_connections_per_child=value),
+                    rel=f"trials/{i:03d}-ka{mode}-n{value}")
+                measured = {"trial": trial_no, "dir": result["dir"], "rps": result["locust"]["rps"],
+                            "server_rps": (result["server"] or {}).get("rps"), "p99_ms": result["locust"]["p99_ms"],
+                            "failures": result["locust"]["failures"], "generator_bound": result["generator_bound"],
+                            "bottleneck": result["bottleneck"], "faults": result["faults"],
+                            "flags": result["flags"],
+                            "window_after_start": [round(x - apache_started, 3) for x in result["steady"]],
+                            **analyze_point(result, sweep.run_dir / result["dir"], settings.processes)}
+                if value > 0 and not measured["children_spawned_per_s"]:
+                    measured["flags"] = [*measured["flags"], "no child was replaced inside the window: this "
+                                         "trial did not measure recycling (a child outlives the window)"]
+                record.add_trial(mode, value, measured)
+                log(f"    {measured['rps'] or 0:,.0f} req/s, p99 {measured['p99_ms'] or 0:.2f} ms, "
+                    f"{measured['children_spawned_per_s']:.1f} children/s, "
+                    f"{measured['requests_per_connection']} req/conn")
+            complete = True
+        finally:
             modes = {mode: conclude(record.points(mode), settings.processes, max_loss, budget_mb, scope)
                      for mode in record.data["plan"]["keepalive"]}
             record.finish(modes, advice(record.data | {"modes": modes}), complete)
-        if monitor is not None:
-            monitor.close()
-        stack.down(live.state)
+    return sweep.run_dir
 
 
 def _opt(value, spec: str) -> str:

@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from bench import cpus, machine, postgres, sizing, stack
-from bench.apache import Apache
+from bench import cpus, sizing
 from bench.errors import UserError
 from bench.knobs import StackSettings
 from bench.plan import Plan
 from bench.record.tune import TuneRecord
-from bench.run import Trial, new_run_dir, prime, probe
+from bench.run import prime
+from bench.sweep import Sweep
 from bench.vocabulary import VARIANTS
 
 KNOB = "processes"
@@ -104,81 +104,58 @@ def execute(values: list[int], workload: str, variant: str, keepalive: bool, max
     plan = Plan(workloads=[workload], variants=[variant], users=users, duration_s=duration, warmup_s=warmup,
                 trials=1, locust_processes=locust_processes).validate()
     mode = "on" if keepalive else "off"
-    live = stack.up(replace(settings, processes=values[0], keepalive=keepalive))
-    monitor = trial = record = None
-    complete = False
-    try:
-        run_dir = new_run_dir("tune-processes")
-        monitor = postgres.Monitor(live.admin_dsn or live.dsn)
+    with Sweep(replace(settings, processes=values[0], keepalive=keepalive), "tune-processes", partition) as sweep:
         todo = [(t, n) for t in range(1, trials + 1) for n in values]
         record = TuneRecord(
-            run_dir,
+            sweep.run_dir,
             plan={"knob": KNOB, "values": values, "workload": workload, "variant": variant, "keepalive": [mode],
                   "max_p99_ms": max_p99_ms, "memory_budget_mb": budget_mb, "memory_budget_scope": scope,
                   "users": users, "users_rule": "max(2 x processes, --users)", "duration_s": duration,
-                  "warmup_s": warmup, "trials": trials,
-                  "generator_cpus": partition.generator_list if partition else None},
-            stack=settings.to_dict(),
-            environment={"machine": machine.machine(),
-                         "versions": machine.versions(
-                             probe(live.url + "/plaintext")[1].get("Server"),
-                             postgres.settings(live.admin_dsn or live.dsn).get("server_version"))},
+                  "warmup_s": warmup, "trials": trials, "generator_cpus": sweep.partition.generator_list},
+            stack=settings.to_dict(), environment=sweep.environment(),
             todo=[{"keepalive": mode, "value": n, "trial": t} for t, n in todo])
         record.data["dropped"] = dropped
-        prime(live.url, plan)
-        skip: set[int] = set()
-        for i, (trial_no, n) in enumerate(todo, 1):
-            if n in skip:
-                continue
-            u = users_for(n, users)
-            log(f"[{i}/{len(todo)}] {n} processes, {u} users, KeepAlive {mode}, trial {trial_no}: {duration:g} s")
-            live.apache.stop()
-            live.settings = replace(settings, processes=n, keepalive=keepalive)  # Trial counts slots from it
-            live.apache = Apache(live.state, live.settings, live.dsn)
-            live.apache.prepare()
-            live.apache.start()
-            step = {"seq": i, "trial": trial_no, "workload": workload, "variant": variant, "users": u}
-            trial = Trial(run_dir, plan, step, live.url, live, monitor, restart=False, partition=partition,
-                          rel=f"trials/{i:03d}-p{n}", users=u)
-            (trial.dir / "httpd.conf").write_text(live.apache.conf.read_text())
-            result = trial.execute()
-            trial = None
-            b = result["bottleneck"]
-            measured = {"trial": trial_no, "dir": result["dir"], "users": u, "rps": result["locust"]["rps"],
-                        "server_rps": (result["server"] or {}).get("rps"), "p99_ms": result["locust"]["p99_ms"],
-                        "server_p99_ms": (result["server"] or {}).get("p99_ms"),
-                        "failures": result["locust"]["failures"], "generator_bound": result["generator_bound"],
-                        "bottleneck": b["bottleneck"], "server_util": b.get("server_util"),
-                        "generator_busiest": b.get("generator_busiest"),
-                        "requests_per_cpu_second": result["requests_per_cpu_second"],
-                        "pss_mb": result["memory"]["pss_mb_per_process"],
-                        "rss_mb": result["memory"]["rss_mb_per_process"],
-                        "db_sessions_per_1000_requests": result["db_sessions_per_1000_requests"],
-                        "faults": result["faults"], "flags": result["flags"]}
-            record.add_trial(mode, n, measured)
-            log(f"    {measured['rps'] or 0:,.0f} req/s, p99 {measured['p99_ms'] or 0:.2f} ms, "
-                f"{measured['requests_per_cpu_second'] or 0:,.0f} req/CPU-s, PSS {measured['pss_mb'] or 0:.1f} MB, "
-                f"limit {b['bottleneck']}")
-            for m in over_memory([v for v in values if v not in skip], measured["pss_mb"], budget_mb, scope):
-                skip.add(m)
-                record.data["dropped"].append(f"{m} processes (x {measured['pss_mb']:.1f} MB PSS passes "
-                                              "--memory-budget)")
-                record.data["missing"] = [x for x in record.data["missing"] if x["value"] != m]
-                log(f"dropped {m} processes: {m} x {measured['pss_mb']:.1f} MB PSS passes the memory budget")
-        complete = True
-        return run_dir
-    except BaseException:
-        if trial is not None:
-            trial.abort()
-        raise
-    finally:
-        if record is not None:
+        complete = False
+        try:
+            prime(sweep.url, plan)
+            skip: set[int] = set()
+            for i, (trial_no, n) in enumerate(todo, 1):
+                if n in skip:
+                    continue
+                u = users_for(n, users)
+                log(f"[{i}/{len(todo)}] {n} processes, {u} users, KeepAlive {mode}, trial {trial_no}: "
+                    f"{duration:g} s")
+                step = {"seq": i, "trial": trial_no, "workload": workload, "variant": variant, "users": u}
+                result, _ = sweep.point(plan, step, replace(settings, processes=n, keepalive=keepalive),
+                                        rel=f"trials/{i:03d}-p{n}", users=u)
+                b = result["bottleneck"]
+                measured = {"trial": trial_no, "dir": result["dir"], "users": u, "rps": result["locust"]["rps"],
+                            "server_rps": (result["server"] or {}).get("rps"), "p99_ms": result["locust"]["p99_ms"],
+                            "server_p99_ms": (result["server"] or {}).get("p99_ms"),
+                            "failures": result["locust"]["failures"], "generator_bound": result["generator_bound"],
+                            "bottleneck": b["bottleneck"], "server_util": b.get("server_util"),
+                            "generator_busiest": b.get("generator_busiest"),
+                            "requests_per_cpu_second": result["requests_per_cpu_second"],
+                            "pss_mb": result["memory"]["pss_mb_per_process"],
+                            "rss_mb": result["memory"]["rss_mb_per_process"],
+                            "db_sessions_per_1000_requests": result["db_sessions_per_1000_requests"],
+                            "faults": result["faults"], "flags": result["flags"]}
+                record.add_trial(mode, n, measured)
+                log(f"    {measured['rps'] or 0:,.0f} req/s, p99 {measured['p99_ms'] or 0:.2f} ms, "
+                    f"{measured['requests_per_cpu_second'] or 0:,.0f} req/CPU-s, PSS {measured['pss_mb'] or 0:.1f} "
+                    f"MB, limit {b['bottleneck']}")
+                for m in over_memory([v for v in values if v not in skip], measured["pss_mb"], budget_mb, scope):
+                    skip.add(m)
+                    record.data["dropped"].append(f"{m} processes (x {measured['pss_mb']:.1f} MB PSS passes "
+                                                  "--memory-budget)")
+                    record.data["missing"] = [x for x in record.data["missing"] if x["value"] != m]
+                    log(f"dropped {m} processes: {m} x {measured['pss_mb']:.1f} MB PSS passes the memory budget")
+            complete = True
+        finally:
             rec, adv = conclude(record.data)
             record.data["sizing"] = rec
             record.finish({}, adv, complete)
-        if monitor is not None:
-            monitor.close()
-        stack.down(live.state)
+    return sweep.run_dir
 
 
 def _opt(value, spec: str) -> str:

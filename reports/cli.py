@@ -62,6 +62,8 @@ def run_compare(ns: argparse.Namespace) -> int:
     result = compare_runs(ns.runs, min_change=ns.min_change, run_noise=ns.run_noise, force=ns.force, out=ns.out)
     for c in [*result.regressions, *result.improvements, *result.inconclusive]:
         print(f"{c.verdict}: {c.workload} {c.variant} {c.metric} {c.pct:+.1f}% in {c.run_id}: {c.why}")
+    for line in result.busy:
+        print(f"warning: {line}")
     print(summary_sentence(result))
     print(result.files[0])
     return result.exit_code

@@ -107,6 +107,7 @@ class Comparison:
     forced: bool
     out_dir: Path
     files: list[Path] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)  # cells measured while other processes held the server CPUs
 
     @property
     def regressions(self) -> list[Change]:
@@ -205,4 +206,21 @@ def compare(run_dirs: Sequence[Path | str], *, min_change: float = DEFAULT_MIN_C
     _require_common_cells(runs)
     out_dir = Path(out) if out is not None else runs[-1].dir / COMPARE_DIR
     changes = _changes(runs, min_change, run_noise)
-    return Comparison([r.run_id for r in runs], min_change, run_noise, changes, diffs, force, out_dir), runs
+    return Comparison([r.run_id for r in runs], min_change, run_noise, changes, diffs, force, out_dir,
+                      busy=busy_cells(runs)), runs
+
+
+BUSY_NOTICE = 0.10  # of the server CPUs used by processes not the server's (bench/record/bottleneck.py)
+
+
+def busy_cells(runs: Sequence[Run]) -> list[str]:
+    """Cells whose trials ran while other processes used a share of the server CPUs: their rates are lower
+    than on a quiet machine, and the run-to-run noise assumed by the test may not cover it."""
+    out = []
+    for run in runs:
+        for cell in run.cells:
+            share = num(cell.summary.get("others_util"))
+            if share is not None and share >= BUSY_NOTICE:
+                out.append(f"{run.run_id} {cell.label}: other processes used {100 * share:.0f}% of the server "
+                           "CPUs (a busy machine: compare again on a quiet one before trusting a change)")
+    return out

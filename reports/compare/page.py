@@ -134,6 +134,8 @@ def _write_outputs(result: Comparison, runs: Sequence[Run]) -> None:
             f"improvement: {c.workload} {c.variant} {METRICS[c.metric][2]} {c.why} in {c.run_id}"
             for c in result.improvements
         ]))
+    if result.busy:
+        summary_blocks.append(Bullets(result.busy, "warning"))
     if result.differences:
         summary_blocks.append(Para("Compared with --force although these settings differ:", "warning"))
         summary_blocks.append(Bullets(result.differences, "warning"))
@@ -167,6 +169,7 @@ def _write_outputs(result: Comparison, runs: Sequence[Run]) -> None:
 def _json(result: Comparison) -> dict[str, Any]:
     return {
         "runs": result.run_ids,
+        "busy": result.busy,
         "min_change_pct": result.min_change,
         "run_noise": result.run_noise,
         "alpha": significance.ALPHA,

@@ -79,7 +79,9 @@ def test_leaky_growth_is_measured(sweep, tmp_path):
     pooled = {p["value"]: p for p in sweep[1]["points"]}[0]
     # The leak keeps 2 KB (plus a dict entry) per request: the growth rate must show at least that.
     assert leaky["growth_kb_per_request"] >= 1.9
-    assert leaky["rss_mb_end_of_life"] > leaky["fresh_rss_mb"] + 5
+    # ... and the children end visibly bigger than they started (how much depends on how many requests this
+    # machine served in the short trial: the rate above is what is asserted).
+    assert leaky["rss_mb_end_of_life"] > leaky["fresh_rss_mb"] + 1
     # pooled keeps nothing per request: flat (well under the leak's 2 KB). Full-suite runs once saw ~4 KB
     # here; Apache now starts with a clean environment (issue 9 items 10 and 14).
     assert abs(pooled["growth_kb_per_request"]) < 0.5, pooled["growth_kb_per_request"]

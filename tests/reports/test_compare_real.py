@@ -52,3 +52,19 @@ def test_a_real_2x_slowdown_is_a_regression(runs, tmp_path, capsys) -> None:
 def test_deterministic(runs, tmp_path) -> None:
     first = _compare(runs, "busy-server-cpu", tmp_path)[1]
     assert _compare(runs, "busy-server-cpu", tmp_path)[1] == first
+
+
+def test_default_runs_of_one_commit_pass_and_a_busy_machine_is_named(tmp_path, capsys) -> None:
+    a, b = tmp_path / "default-a", tmp_path / "default-b"
+    shutil.copytree(FIXTURES / "default-a", a)
+    shutil.copytree(FIXTURES / "default-b", b)
+    out = tmp_path / "cmp"
+    code = main(["compare", str(a), str(b), "--out", str(out)])
+    data = json.loads((out / "compare.json").read_text())
+    assert code == 0
+    assert len(data["changes"]) == 8 and {c["verdict"] for c in data["changes"]} == {"no change"}
+    # The second run shares its server CPU with other processes: every cell of it is named, none of the first.
+    assert len(data["busy"]) == 4 and all(line.startswith(b.name) or "20261126-082759" in line
+                                          for line in data["busy"])
+    printed = capsys.readouterr().out
+    assert printed.count("warning: 20261126-082759") == 4 and "20261126-082155" not in printed.split("0 regr")[0]

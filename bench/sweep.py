@@ -1,0 +1,80 @@
+"""The skeleton every `bench tune` sweep shares, whatever its knob.
+
+Stack up once; one run folder; a monitoring connection that survives a PostgreSQL restart; per point a fresh
+Apache started with that point's settings (not a graceful restart: after one, prefork holds its respawn
+rate at one child per second for ten passes, which is not how a long-running server behaves) and one trial
+through `bench.run.Trial`, the same trial `bench run` measures with; on any exit the trial under way
+stopped, the monitor closed and the stack stopped. The caller concludes its record inside the `with`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import cpus, machine, paths, postgres, stack
+from bench.apache import Apache
+from bench.knobs import StackSettings
+from bench.plan import Plan
+from bench.run import Trial, new_run_dir, probe
+from bench.sampler import process_started
+
+
+class Sweep:
+    def __init__(self, settings: StackSettings, label: str, partition: cpus.Partition | None = None):
+        self.settings = settings
+        self.label = label
+        self.partition = partition or cpus.Partition(None, None)
+        self.live: stack.Stack | None = None
+        self.monitor: postgres.Monitor | None = None
+        self.run_dir: Path | None = None
+        self._trial: Trial | None = None
+
+    def __enter__(self) -> Sweep:
+        paths.check_runs_dir()  # before anything starts
+        self.live = stack.up(self.settings)
+        try:
+            self.run_dir = new_run_dir(self.label)
+            self.monitor = postgres.Monitor(self.live.admin_dsn or self.live.dsn)
+        except BaseException:
+            stack.down(self.live.state)
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._trial is not None:
+            self._trial.abort()
+        if self.monitor is not None:
+            self.monitor.close()
+        if self.live is not None:
+            stack.down(self.live.state)
+
+    @property
+    def url(self) -> str:
+        return self.live.url
+
+    def environment(self) -> dict:
+        """Machine facts and versions, recorded with every sweep."""
+        live = self.live
+        return {"machine": machine.machine(),
+                "versions": machine.versions(probe(live.url + "/plaintext")[1].get("Server"),
+                                             postgres.settings(live.admin_dsn or live.dsn).get("server_version"))}
+
+    def point(self, plan: Plan, step: dict, settings: StackSettings, rel: str,
+              users: int | None = None) -> tuple[dict, float]:
+        """One trial on a fresh Apache with `settings`; returns the trial record and when Apache started."""
+        live = self.live
+        live.apache.stop()
+        # The trial reads slots and recycling from live.settings: they must be this point's.
+        live.settings = settings
+        live.apache = Apache(live.state, settings, live.dsn)
+        live.apache.prepare()
+        live.apache.start()
+        started = process_started(live.apache.pid()) or time.time()
+        self._trial = Trial(self.run_dir, plan, step, live.url, live, self.monitor, restart=False,
+                            partition=self.partition, rel=rel, users=users)
+        (self._trial.dir / "httpd.conf").write_text(live.apache.conf.read_text())
+        result = self._trial.execute()
+        self._trial = None
+        return result, started
