@@ -80,7 +80,18 @@ def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
         queries=args.queries, locust_processes=args.locust_processes, url=args.url, quick=args.quick,
         connection_close=args.connection_close, generator_cpus=partition.generator_list,
         cross_check=args.cross_check, saturate=args.saturate, max_p99_ms=args.max_p99,
+        servers=_servers_from_args(args),
     ).validate()
+
+
+def _servers_from_args(args) -> list[str] | None:
+    """--servers mod_python,mod_wsgi: checked against the known servers; None without it (one server)."""
+    if args.servers is None:
+        return None
+    servers = plan.parse_list("--servers", args.servers, knobs.SERVERS)
+    if args.server != knobs.StackSettings.server and args.server not in servers:
+        raise UserError(f"--server {args.server} is not among --servers {','.join(servers)}: give one of the two")
+    return servers
 
 
 def _run(args) -> int:
@@ -89,6 +100,8 @@ def _run(args) -> int:
 
     partition = knobs.partition_from_args(args)
     the_plan = _plan_from_args(args, partition)
+    if the_plan.servers:
+        args.server = the_plan.servers[0]  # the stack starts with the first; each trial switches to its own
     settings = knobs.settings_from_args(args) if the_plan.url is None else None
     run_dir = run.execute(the_plan, settings, seed=args.seed, label="quick" if args.quick else "",
                           partition=partition)
@@ -195,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
     p.add_argument("--cross-check", action="store_true",
                    help="also measure each cell with wrk (same connections and CPUs), and the generator's ceiling")
+    p.add_argument("--servers", metavar="LIST",
+                   help=f"comma list of {', '.join(knobs.SERVERS)}: run every cell under each, interleaved "
+                   "(default: the one --server)")
     knobs.add_stack_options(p)
     p.set_defaults(func=_run)
     p = sub.add_parser("tune", help="sweep MaxConnectionsPerChild and recommend a value")
