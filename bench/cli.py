@@ -157,6 +157,8 @@ def _sessions(args) -> int:
     run_dir = sessions.execute(base, processes, modes, args.requests)
     print()
     print(sessions.summary_table(json.loads((run_dir / "sessions.json").read_text())))
+    if not args.no_report:
+        _build_report(run_dir)
     print(f"run folder: {run_dir}")
     return 0
 
@@ -234,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=knobs.StackSettings.port, help="Apache port on 127.0.0.1")
     p.add_argument("--server-cpus", metavar="LIST", help="CPUs of Apache and PostgreSQL (as for bench up)")
     p.add_argument("--no-partition", action="store_true", help="do not pin the server to CPUs")
+    p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
     p.set_defaults(func=_sessions)
     p = sub.add_parser("report", help="build the report of a run folder")
     p.add_argument("run_dir")

@@ -90,6 +90,8 @@ class Summary(TypedDict):
     requests_per_cpu_second: float | None
     rss_mb_per_process: float | None
     pss_mb_per_process: float | None
+    pss_mb_total: float | None    # all Apache processes together (parent, children, mod_wsgi daemons)
+    pss_mb_serving: float | None  # per process that served requests (access-log PIDs: mod_wsgi's daemons)
     db_sessions_per_1000_requests: float | None
     generator_pct: float | None
     failures: int
@@ -178,6 +180,8 @@ def summarize(trials: Sequence[Trial]) -> Summary:
         "requests_per_cpu_second": med("requests_per_cpu_second", digits=1),
         "rss_mb_per_process": med("memory", "rss_mb_per_process"),
         "pss_mb_per_process": med("memory", "pss_mb_per_process"),
+        "pss_mb_total": med("memory", "pss_mb_total"),
+        "pss_mb_serving": med("memory", "pss_mb_serving"),
         "db_sessions_per_1000_requests": med("db_sessions_per_1000_requests", digits=3),
         "generator_pct": med("cpu", "generator_pct", digits=1),
         "failures": int(sum(t["locust"]["failures"] or 0 for t in trials)),
@@ -305,6 +309,9 @@ def load_results(path: Path | str) -> dict[str, Any]:
 
 
 def _why_absent(folder: Path) -> str:
+    if (folder / "sessions.json").is_file():
+        return (": it is a `bench sessions` folder (sessions.json); `bench report` builds its page, compare reads "
+                "`bench run` folders only")
     if (folder / "tune.json").is_file():
         return (": it is a `bench tune` folder (tune.json); "
                 "`python -m reports` builds its report, compare reads `bench run` folders only")
