@@ -101,6 +101,10 @@ def _run(args) -> int:
     partition = knobs.partition_from_args(args)
     the_plan = _plan_from_args(args, partition)
     if the_plan.servers:
+        from bench.apache import check_installed
+
+        for server in the_plan.servers:  # before anything starts, not at the first trial of the second server
+            check_installed(server)
         args.server = the_plan.servers[0]  # the stack starts with the first; each trial switches to its own
     settings = knobs.settings_from_args(args) if the_plan.url is None else None
     run_dir = run.execute(the_plan, settings, seed=args.seed, label="quick" if args.quick else "",
