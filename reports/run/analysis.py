@@ -230,7 +230,9 @@ def capacity(run: Run, target: int = TARGET_RPS) -> list[CapacityRow]:
         rpp = cell.stat("rps_per_process")
         if rpp is None or rpp <= 0:
             continue
-        rss, pss = cell.stat("rss_mb_per_process"), cell.stat("pss_mb_per_process")
+        # PSS of the processes that served (mod_wsgi: the daemons, not the relaying children) when recorded.
+        serving = cell.stat("pss_mb_serving")
+        rss, pss = cell.stat("rss_mb_per_process"), serving if serving is not None else cell.stat("pss_mb_per_process")
         procs = math.ceil(target / rpp)
         rows.append(CapacityRow(
             cell.workload, cell.variant, rpp, rss, pss, procs,

@@ -159,7 +159,8 @@ def capacity_table(an: Analysis) -> Table:
     return Table(_heads(an.multi_server, "req/s per process", "rate is", "RSS MB", "PSS MB", f"processes for {t}",
                         "MB (PSS)", "MB (RSS)"), rows,
                  f"Capacity: processes and memory for {t} req/s at the measured per-process rate "
-                 "(RSS/PSS: median MB per process). The rate is a capacity only where the server was the limit; "
+                 "(RSS/PSS: median MB per process; PSS of the processes that served requests where recorded). "
+                 "The rate is a capacity only where the server was the limit; "
                  "elsewhere it is a lower bound (at least that much) and the processes an upper bound")
 
 

@@ -17,7 +17,7 @@ from test_run_report import md_tables, shows, table
 from reports.build import build_report
 
 RUNS = Path(__file__).resolve().parent.parent / "fixtures" / "runs"
-SERVERS = "SERVERS_ID"   # --servers mod_python,mod_wsgi --workloads db --variants naive,pooled --trials 1
+SERVERS = "20261126-082612"  # --servers mod_python,mod_wsgi --workloads db --variants naive,pooled --trials 1
 AUTH = "AUTH_ID"         # --servers mod_python,mod_wsgi --workloads db,fortunes,auth --variants naive,pooled --quick
 ONE_SERVER = "20261126-013457"
 
