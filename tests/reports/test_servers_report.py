@@ -18,7 +18,7 @@ from reports.build import build_report
 
 RUNS = Path(__file__).resolve().parent.parent / "fixtures" / "runs"
 SERVERS = "20261126-082612"  # --servers mod_python,mod_wsgi --workloads db --variants naive,pooled --trials 1
-AUTH = "AUTH_ID"         # --servers mod_python,mod_wsgi --workloads db,fortunes,auth --variants naive,pooled --quick
+AUTH = "20261126-082715-quick"  # the same servers, --workloads db,fortunes,auth --quick
 ONE_SERVER = "20261126-013457"
 
 
