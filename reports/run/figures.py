@@ -154,7 +154,9 @@ def _grouped_bars(
         ax.set_ylim(bottom=0)
         ax.margins(y=0.12)
     if series:
-        ax.legend(ncols=min(len(series), 4), loc="upper left", bbox_to_anchor=(0, 1.0))
+        # Long names ("pooled mod_wsgi" under --servers) in 4 columns would squeeze the axes to nothing.
+        wide = max(len(short(s)) for s in series) > 12
+        ax.legend(ncols=min(len(series), 2 if wide else 4), loc="upper left", bbox_to_anchor=(0, 1.0))
 
 
 @styled
