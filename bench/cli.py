@@ -83,7 +83,18 @@ def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
         cross_check=args.cross_check, saturate=args.saturate, max_p99_ms=args.max_p99,
         workers=args.workers, master_bind=args.master_bind or "127.0.0.1", master_port=args.master_port,
         workers_wait_s=args.workers_wait,
+        servers=_servers_from_args(args),
     ).validate()
+
+
+def _servers_from_args(args) -> list[str] | None:
+    """--servers mod_python,mod_wsgi: checked against the known servers; None without it (one server)."""
+    if args.servers is None:
+        return None
+    servers = plan.parse_list("--servers", args.servers, knobs.SERVERS)
+    if args.server != knobs.StackSettings.server and args.server not in servers:
+        raise UserError(f"--server {args.server} is not among --servers {','.join(servers)}: give one of the two")
+    return servers
 
 
 def _run(args) -> int:
@@ -92,6 +103,12 @@ def _run(args) -> int:
 
     partition = knobs.partition_from_args(args)
     the_plan = _plan_from_args(args, partition)
+    if the_plan.servers:
+        from bench.apache import check_installed
+
+        for server in the_plan.servers:  # before anything starts, not at the first trial of the second server
+            check_installed(server)
+        args.server = the_plan.servers[0]  # the stack starts with the first; each trial switches to its own
     settings = knobs.settings_from_args(args) if the_plan.url is None else None
     _exposure_warnings(the_plan, settings)
     run_dir = run.execute(the_plan, settings, seed=args.seed, label="quick" if args.quick else "",
@@ -160,6 +177,8 @@ def _sessions(args) -> int:
     run_dir = sessions.execute(base, processes, modes, args.requests)
     print()
     print(sessions.summary_table(json.loads((run_dir / "sessions.json").read_text())))
+    if not args.no_report:
+        _build_report(run_dir)
     print(f"run folder: {run_dir}")
     return 0
 
@@ -252,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--master-port", type=int, default=5557, help="with --workers: the master's port (default 5557)")
     p.add_argument("--workers-wait", type=float, default=60.0, metavar="S",
                    help="with --workers: how long each trial waits for them to connect (default 60 s)")
+    p.add_argument("--servers", metavar="LIST",
+                   help=f"comma list of {', '.join(knobs.SERVERS)}: run every cell under each, interleaved "
+                   "(default: the one --server)")
     knobs.add_stack_options(p)
     p.set_defaults(func=_run)
     p = sub.add_parser("tune", help="sweep MaxConnectionsPerChild (or the process count) and recommend a value")
@@ -281,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=knobs.StackSettings.port, help="Apache port on 127.0.0.1")
     p.add_argument("--server-cpus", metavar="LIST", help="CPUs of Apache and PostgreSQL (as for bench up)")
     p.add_argument("--no-partition", action="store_true", help="do not pin the server to CPUs")
+    p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
     p.set_defaults(func=_sessions)
     p = sub.add_parser("report", help="build the report of a run folder")
     p.add_argument("run_dir")

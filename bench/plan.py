@@ -80,6 +80,9 @@ class Plan:
     master_bind: str = "127.0.0.1"
     master_port: int = 5557
     workers_wait_s: float = 60.0  # how long each trial's master waits for them
+    # --servers: the Apache modules interleaved in one run (each step then names its server); None: the one
+    # server of the stack settings, and steps carry no server (the format of runs before --servers)
+    servers: list[str] | None = None
     order: list[dict] = field(default_factory=list)
 
     def validate(self) -> "Plan":
@@ -108,7 +111,13 @@ class Plan:
                             "up to 3600 s")
         if not 1 <= self.master_port <= 65535:
             raise UserError(f"--master-port {self.master_port} is out of range: allowed 1..65535")
-        self.order = interleave(self.workloads, self.variants, self.trials)
+        if self.servers is not None:
+            if not self.servers:
+                raise UserError("--servers is empty: name at least one server")
+            if self.url is not None:
+                raise UserError("--servers needs the embedded stack (it restarts Apache with each server): "
+                                "drop --url or --servers")
+        self.order = interleave(self.workloads, self.variants, self.trials, self.servers)
         return self
 
     def to_dict(self) -> dict:
@@ -118,13 +127,26 @@ class Plan:
     def steady_s(self) -> float:
         return self.duration_s - self.warmup_s
 
+    def cells(self) -> list[dict]:
+        """Each planned cell once (the first trial round), in the plan's order."""
+        return [step for step in self.order if step["trial"] == 1]
 
-def interleave(workloads: list[str], variants: list[str], trials: int) -> list[dict]:
-    """Trial 1 of every cell, then trial 2 of every cell...: A B A B, so drift hits every variant alike."""
-    order = []
+
+def interleave(workloads: list[str], variants: list[str], trials: int,
+               servers: list[str] | None = None) -> list[dict]:
+    """Trial 1 of every cell, then trial 2 of every cell...: A B A B, so drift hits every variant alike.
+
+    With servers, each workload x variant is run under every server back to back (mod_python then
+    mod_wsgi for naive db, then for pooled db, ...): the server comparison of a cell is the closest in time.
+    """
+    order: list[dict] = []
     for t in range(1, trials + 1):
         for w in workloads:
             for v in variants:
-                order.append({"seq": len(order) + 1, "trial": t, "workload": w, "variant": v})
+                for server in servers or [None]:
+                    step = {"seq": len(order) + 1, "trial": t, "workload": w, "variant": v}
+                    if server is not None:
+                        step["server"] = server
+                    order.append(step)
     return order
 

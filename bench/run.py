@@ -11,9 +11,11 @@ import shutil
 import time
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 from bench import access_log, cpus, faults, machine, paths, postgres, saturation, stack, wrk
+from bench.apache import Apache
 from bench.errors import UserError
 from bench.knobs import StackSettings
 from bench.locust_runner import LocustProcess, command, workers_missing
@@ -54,6 +56,31 @@ def probe(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict]:
         raise UserError(f"--url {url} is unreachable: {reason}") from e
 
 
+def use_server(live: stack.Stack | None, server: str | None) -> bool:
+    """Make the stack serve through `server` (--servers); True when Apache was started afresh here.
+
+    The same state folder, port, PostgreSQL and handler secret; only the generated httpd.conf changes (as
+    `bench tune` does for a setting), so the new server starts exactly as `bench up --server` would."""
+    if live is None or server is None or live.apache.settings.server == server:
+        return False
+    live.apache.stop()
+    live.apache = Apache(live.state, replace(live.apache.settings, server=server), live.dsn)
+    live.apache.prepare()
+    live.apache.start()
+    return True
+
+
+def cell_name(step: dict) -> str:
+    """workload/variant, and under --servers the server: how progress lines name a cell."""
+    return f"{step['workload']}/{step['variant']}" + (f" on {step['server']}" if step.get("server") else "")
+
+
+def trial_dir(step: dict) -> str:
+    """trials/NNN-workload-variant[-server]: the folder of one trial (docs/results-format.md)."""
+    server = f"-{step['server']}" if step.get("server") else ""
+    return f"trials/{step['seq']:03d}-{step['workload']}-{step['variant']}{server}"
+
+
 def prime(base_url: str, plan: Plan, requests: int = 200) -> None:
     """Warm what outlives Apache restarts before trial 1 (PostgreSQL's buffers, the OS page cache), so
     the first trial is not measured on a cold machine. Nothing here is recorded."""
@@ -63,7 +90,7 @@ def prime(base_url: str, plan: Plan, requests: int = 200) -> None:
     url = urlsplit(base_url)
     conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
     try:
-        for cell in plan.order[: len(plan.workloads) * len(plan.variants)]:
+        for cell in {(c["workload"], c["variant"]): c for c in plan.cells()}.values():
             for _ in range(requests):
                 conn.request("GET", f"{url.path}{url_path(cell['workload'], cell['variant'])}?queries={plan.queries}",
                              headers=request_headers(cell["workload"]))
@@ -78,7 +105,7 @@ def preflight(plan: Plan, settings: StackSettings | None, base_url: str) -> tupl
     """Checks before any load; returns the messages to show and the Server header seen."""
     checks = []
     server_header = ""
-    for cell in plan.order[: len(plan.workloads) * len(plan.variants)]:
+    for cell in {(c["workload"], c["variant"]): c for c in plan.cells()}.values():
         path = url_path(cell["workload"], cell["variant"])
         status, headers = probe(base_url + path, request_headers(cell["workload"]))
         if status != 200:
@@ -100,6 +127,22 @@ def preflight(plan: Plan, settings: StackSettings | None, base_url: str) -> tupl
     return checks, server_header
 
 
+def other_servers(live: stack.Stack | None, plan: Plan, base_url: str, checks: list[str]) -> dict[str, str]:
+    """--servers: the pre-flight probes under every server after the first (the stack was started with it);
+    returns each server's generated httpd.conf. Nothing without --servers."""
+    if live is None or not plan.servers:
+        return {}
+    confs = {}
+    for server in plan.servers:
+        use_server(live, server)
+        if server != plan.servers[0]:
+            preflight(plan, None, base_url)
+        confs[server] = live.apache.conf.read_text()
+    checks.append(f"servers interleaved: {', '.join(plan.servers)}; before each trial Apache is started afresh "
+                  "with that server's httpd.conf (httpd-<server>.conf in the run folder)")
+    return confs
+
+
 class Trial:
     """One trial: load one cell for plan.duration_s and turn the raw files into a trial record."""
 
@@ -110,7 +153,7 @@ class Trial:
         self.restart = restart  # False when the caller has just started Apache afresh (bench tune)
         self.partition = partition or cpus.Partition(None, None)
         self.users = users or step.get("users") or plan.users
-        self.rel = rel or f"trials/{step['seq']:03d}-{step['workload']}-{step['variant']}"
+        self.rel = rel or trial_dir(step)
         self.dir = run_dir / self.rel
         self.dir.mkdir(parents=True, exist_ok=True)
         self.locust: LocustProcess | None = None
@@ -120,8 +163,10 @@ class Trial:
         live, plan, step = self.live, self.plan, self.step
         offset = sessions_before = pg_started = None
         if live is not None:
-            if self.restart:
+            if self.restart and not use_server(live, step.get("server")):
                 live.apache.restart()
+            if step.get("server"):  # the run folder's httpd.conf is the first server's
+                (self.dir / "httpd.conf").write_text(live.apache.conf.read_text())
             offset = live.apache.access_log.stat().st_size
             if self.monitor is not None:
                 sessions_before = self.monitor.sessions_opened()
@@ -146,7 +191,11 @@ class Trial:
             raise missing
         per_pid = self._per_pid()
         start, end = per_pid.get("window") or [t0 + plan.warmup_s, t0 + plan.duration_s]
-        trial = {**step, "users": self.users, "dir": self.rel, "started": round(t0, 3),
+        # A trial's "server" is its access-log summary (below); the module that served it is server_module.
+        cell = {k: v for k, v in step.items() if k != "server"}
+        if step.get("server"):
+            cell["server_module"] = step["server"]
+        trial = {**cell, "users": self.users, "dir": self.rel, "started": round(t0, 3),
                  "steady": [round(start, 3), round(end, 3)],
                  "locust": {k: per_pid.get(k) for k in
                             ("requests", "failures", "rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms")},
@@ -205,7 +254,8 @@ class Trial:
             trial["slots"] = slots
             trial["rps_per_process"] = _per(server["rps"], slots)
             trial["requests_per_cpu_second"] = _per(server["requests"], server_s)
-            trial["memory"] = memory_summary(self.dir / "samples.jsonl", "apache", start, end)
+            trial["memory"] = memory_summary(self.dir / "samples.jsonl", "apache", start, end,
+                                             {p["pid"] for p in server["per_process"]})
             trial["db_sessions"] = sessions
             trial["db_sessions_per_1000_requests"] = (
                 None if sessions is None or not entries else round(1000 * sessions / len(entries), 3))
@@ -294,7 +344,9 @@ def _pct(v) -> str:
 
 
 def summary_table(results: list[dict]) -> str:
-    head = (f"{'workload':<9} {'variant':<10} {'req/s':>9} {'95% CI':>19} {'p50 ms':>7} {'p99 ms':>7} "
+    servers = any(cell.get("server") for cell in results)  # --servers: one more column
+    head = (f"{'workload':<9} {'variant':<10} " + (f"{'server':<10} " if servers else "")
+            + f"{'req/s':>9} {'95% CI':>19} {'p50 ms':>7} {'p99 ms':>7} "
             f"{'req/s/proc':>10} {'req/CPU-s':>9} {'RSS MB':>7} {'sess/1k':>8} {'limit':>9} {'srv CPU':>7}  flags")
     lines = [head, "-" * len(head)]
     for cell in results:
@@ -312,7 +364,8 @@ def summary_table(results: list[dict]) -> str:
         if (s.get("others_util") or 0) >= OTHERS_NOTICE:
             flags.append(f"BUSY MACHINE (others used {100 * s['others_util']:.0f}% of the server CPUs)")
         lines.append(
-            f"{cell['workload']:<9} {cell['variant']:<10} {_fmt(s['rps']):>9} "
+            f"{cell['workload']:<9} {cell['variant']:<10} " + (f"{cell.get('server') or '-':<10} " if servers else "")
+            + f"{_fmt(s['rps']):>9} "
             f"{(_fmt(ci[0]) + ' - ' + _fmt(ci[1])) if ci else '-':>19} {_fmt(s['p50_ms'], '.2f'):>7} "
             f"{_fmt(s['p99_ms'], '.2f'):>7} {_fmt(s['rps_per_process']):>10} "
             f"{_fmt(s['requests_per_cpu_second']):>9} {_fmt(s['rss_mb_per_process'], '.1f'):>7} "
@@ -323,14 +376,15 @@ def summary_table(results: list[dict]) -> str:
 
 def speedup_lines(data: dict) -> list[str]:
     """The headline: each speedup as it may honestly be stated, with the cost ratio beside it."""
-    cost = {(c["workload"], c["variant"]): c for c in data.get("cpu_speedups", [])}
-    wrk_ = {(c["workload"], c["variant"]): c for c in data.get("wrk_speedups", [])}
+    cost = {(c["workload"], c["variant"], c.get("server")): c for c in data.get("cpu_speedups", [])}
+    wrk_ = {(c["workload"], c["variant"], c.get("server")): c for c in data.get("wrk_speedups", [])}
     lines = []
     for s in data.get("speedups", []):
         text = s.get("text") or f"{s['ratio']:.2f}x"
         ci = f"95% CI {s['ci95'][0]:.2f}-{s['ci95'][1]:.2f}" if s["ci95"] else "one trial: no interval"
-        line = f"{s['variant']} vs {s['baseline']} on {s['workload']}: {text} ({ci})"
-        key = (s["workload"], s["variant"])
+        on = s["workload"] + (f" under {s['server']}" if s.get("server") else "")
+        line = f"{s['variant']} vs {s['baseline']} on {on}: {text} ({ci})"
+        key = (s["workload"], s["variant"], s.get("server"))
         if key in cost:
             line += f"; per server CPU-second {cost[key]['ratio']:.2f}x"
         if key in wrk_:
@@ -395,15 +449,16 @@ def generator_ceiling(ctx: Context) -> dict:
     return out
 
 
-def saturate_cell(ctx: Context, workload: str, variant: str) -> dict:
+def saturate_cell(ctx: Context, workload: str, variant: str, server: str | None = None) -> dict:
     """Probe one cell at doubling users until something other than the load is the limit; returns the knee."""
     plan = ctx.plan
+    tag = f"-{server}" if server else ""
     steps: list[saturation.Step] = []
     dirs = []
     reason = None
     for users in saturation.ladder(plan.users):
-        step = {"seq": 0, "trial": 0, "workload": workload, "variant": variant}
-        t = ctx.trial(step, rel=f"saturation/{workload}-{variant}-u{users:03d}", users=users)
+        step = {"seq": 0, "trial": 0, "workload": workload, "variant": variant} | ({"server": server} if server else {})
+        t = ctx.trial(step, rel=f"saturation/{workload}-{variant}{tag}-u{users:03d}", users=users)
         steps.append({"users": users, "rps": t["locust"]["rps"], "p99_ms": t["locust"]["p99_ms"],
                       "bottleneck": t["bottleneck"]["bottleneck"]})
         dirs.append(t["dir"])
@@ -413,8 +468,8 @@ def saturate_cell(ctx: Context, workload: str, variant: str) -> dict:
         if reason:
             break
     knee = saturation.knee(steps, plan.max_p99_ms)
-    return {"workload": workload, "variant": variant, "steps": steps, "dirs": dirs, "stop": reason,
-            "knee_users": knee["users"]}
+    return {"workload": workload, "variant": variant, **({"server": server} if server else {}), "steps": steps,
+            "dirs": dirs, "stop": reason, "knee_users": knee["users"]}
 
 
 def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, label: str = "",
@@ -438,13 +493,19 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
         else:
             base_url = plan.url.rstrip("/")
         checks, server_header = preflight(plan, settings if live else None, base_url)
+        confs = other_servers(live, plan, base_url, checks)
         if not partition.server or not partition.generator:
             checks.append("no CPU partition: Locust shares CPUs with the server, so client-side figures "
                           "measure their contention (README: 'Why the generator gets its own CPU')")
         run_dir = new_run_dir(label)
         pg_version = None
         if live is not None:
-            shutil.copy(live.apache.conf, run_dir / "httpd.conf")
+            if confs:  # the first server's, as the stack was started
+                (run_dir / "httpd.conf").write_text(next(iter(confs.values())))
+            else:
+                shutil.copy(live.apache.conf, run_dir / "httpd.conf")
+            for server, text in confs.items():
+                (run_dir / f"httpd-{server}.conf").write_text(text)
             pg_settings = postgres.settings(live.admin_dsn or live.dsn)
             pg_version = pg_settings.get("server_version")
             write_json(run_dir / "postgresql.conf.json", pg_settings)
@@ -457,7 +518,7 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
                            "embedded" if live else "url", checks)
         if live is not None:
             # Also as files beside results.json; kept inline so results.json alone reproduces the setup.
-            record.data["httpd_conf"] = live.apache.conf.read_text()
+            record.data["httpd_conf"] = next(iter(confs.values()), None) or live.apache.conf.read_text()
             record.data["postgres_settings"] = pg_settings
             record.write()
         if live is None:
@@ -469,23 +530,23 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
         ctx = Context(run_dir, plan, base_url, live, monitor, partition, log)
         if plan.cross_check:
             record.set_extra("generator_ceiling", generator_ceiling(ctx))
-        knees: dict[tuple[str, str], int] = {}
+        knees: dict[tuple[str, str, str | None], int] = {}
         if plan.saturate:
             probes = []
-            for workload in plan.workloads:
-                for variant in plan.variants:
-                    found = saturate_cell(ctx, workload, variant)
-                    probes.append(found)
-                    knees[(workload, variant)] = found["knee_users"]
-                    log(f"    {workload}/{variant}: knee at {found['knee_users']} users ({found['stop']})")
-                    record.set_extra("saturation", probes)
+            for cell in plan.cells():
+                key = (cell["workload"], cell["variant"], cell.get("server"))
+                found = saturate_cell(ctx, *key)
+                probes.append(found)
+                knees[key] = found["knee_users"]
+                log(f"    {cell_name(cell)}: knee at {found['knee_users']} users ({found['stop']})")
+                record.set_extra("saturation", probes)
         started = time.monotonic()
         for i, step in enumerate(plan.order):
             remaining = len(plan.order) - i
             per_trial = (time.monotonic() - started) / i if i else plan.duration_s + 6
-            log(f"[{step['seq']}/{len(plan.order)}] trial {step['trial']} {step['workload']}/{step['variant']}: "
+            log(f"[{step['seq']}/{len(plan.order)}] trial {step['trial']} {cell_name(step)}: "
                 f"{plan.duration_s:g} s (about {remaining * per_trial / 60:.1f} min left)")
-            result = ctx.trial(step, users=knees.get((step["workload"], step["variant"])))
+            result = ctx.trial(step, users=knees.get((step["workload"], step["variant"], step.get("server"))))
             record.add_trial(result)
             log(_trial_line(result))
         record.finish(complete=True)

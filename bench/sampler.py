@@ -157,8 +157,10 @@ class Sampler:
         return None if best is None else round(float(best), 1)
 
 
-def memory_summary(samples: Path, role: str, start: float, end: float) -> dict:
-    """Median over processes of each process's median RSS/PSS in the window, in MB."""
+def memory_summary(samples: Path, role: str, start: float, end: float, serving: set[int] | None = None) -> dict:
+    """Median over processes of each process's median RSS/PSS in the window, in MB; also the PSS of all
+    of them together and, given the PIDs that served requests (the access log's), the median PSS of those:
+    under mod_wsgi's daemon mode the relaying Apache children and the Python daemons are both Apache's."""
     rss: dict[int, list[int]] = {}
     pss: dict[int, list[int]] = {}
     with open(samples) as f:
@@ -173,4 +175,8 @@ def memory_summary(samples: Path, role: str, start: float, end: float) -> dict:
     def med(d):
         return round(float(np.median([np.median(v) for v in d.values()])) / 1024, 2) if d else None
 
-    return {"rss_mb_per_process": med(rss), "pss_mb_per_process": med(pss)}
+    out = {"rss_mb_per_process": med(rss), "pss_mb_per_process": med(pss),
+           "pss_mb_total": round(sum(float(np.median(v)) for v in pss.values()) / 1024, 2) if pss else None}
+    if serving is not None:
+        out["pss_mb_serving"] = med({pid: v for pid, v in pss.items() if pid in serving})
+    return out

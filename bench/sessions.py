@@ -27,7 +27,7 @@ from pathlib import Path
 from bench import access_log, machine, paths, stack
 from bench.errors import UserError
 from bench.knobs import StackSettings
-from bench.record.files import write_json
+from bench.record.files import now_iso, write_json
 from bench.vocabulary import SESSION_COOKIE, SESSIONS
 
 CLIENTS = 8
@@ -154,7 +154,8 @@ def execute(base: StackSettings, processes: list[int], keepalive: list[bool], re
         n += 1
         run_dir = run_dir.with_name(f"{time.strftime('%Y%m%d-%H%M%S')}-sessions-{n}")
     run_dir.mkdir(parents=True)
-    record = {"kind": "sessions", "clients": CLIENTS, "visit_requests": VISIT_REQUESTS, "seed": SEED,
+    record = {"kind": "sessions", "run_id": run_dir.name, "created": now_iso(),
+              "clients": CLIENTS, "visit_requests": VISIT_REQUESTS, "seed": SEED,
               "requests_per_endpoint": requests, "settings": base.to_dict(),
               "environment": {"machine": machine.machine()}, "results": [], "complete": False}
     write_json(run_dir / "sessions.json", record)
@@ -164,6 +165,7 @@ def execute(base: StackSettings, processes: list[int], keepalive: list[bool], re
             record["results"].append(measure_one(base, n_proc, ka, requests, state))
             write_json(run_dir / "sessions.json", record)
     record["complete"] = True
+    record["finished"] = now_iso()
     write_json(run_dir / "sessions.json", record)
     return run_dir
 

@@ -72,6 +72,7 @@ class Trial(TypedDict, total=False):
     faults: list[str]             # "postgres restarted at +3.2s", "1 Apache child(ren) replaced ..."
     wrk: dict[str, Any] | None    # --cross-check: wrk on the same endpoint right after the trial
     locust_vs_wrk: float | None
+    server_module: str            # --servers: the Apache module that served it ("server" is the access log's)
 
 
 class Summary(TypedDict):
@@ -89,6 +90,8 @@ class Summary(TypedDict):
     requests_per_cpu_second: float | None
     rss_mb_per_process: float | None
     pss_mb_per_process: float | None
+    pss_mb_total: float | None    # all Apache processes together (parent, children, mod_wsgi daemons)
+    pss_mb_serving: float | None  # per process that served requests (access-log PIDs: mod_wsgi's daemons)
     db_sessions_per_1000_requests: float | None
     generator_pct: float | None
     failures: int
@@ -111,13 +114,28 @@ class Speedup(TypedDict, total=False):
     metric: str
     bottlenecks: dict[str, str | None]  # variant -> its cell's bottleneck, for both sides
     text: str                 # the ratio as it may honestly be stated ("at least 21.3x (pooled limited by ...)")
+    server: str               # --servers: both sides ran under this server
 
 
-class CellRecord(TypedDict):
+class CellRecord(TypedDict, total=False):
     workload: str
     variant: str
+    server: str               # --servers only: mod_python or mod_wsgi; absent in runs without --servers
     trials: list[Trial]
     summary: Summary | None
+
+
+CellKey = tuple[str, str, str | None]
+
+
+def cell_key(cell: CellRecord | dict[str, Any]) -> CellKey:
+    """(workload, variant, server) of a cell record or a plan step; server None without --servers."""
+    return cell["workload"], cell["variant"], cell.get("server")
+
+
+def trial_key(trial: Trial | dict[str, Any]) -> CellKey:
+    """The cell a trial belongs to (a trial's "server" is its access-log summary; its module is server_module)."""
+    return trial["workload"], trial["variant"], trial.get("server_module")
 
 
 # metric name in results.json -> the per-trial value it is a ratio of
@@ -162,6 +180,8 @@ def summarize(trials: Sequence[Trial]) -> Summary:
         "requests_per_cpu_second": med("requests_per_cpu_second", digits=1),
         "rss_mb_per_process": med("memory", "rss_mb_per_process"),
         "pss_mb_per_process": med("memory", "pss_mb_per_process"),
+        "pss_mb_total": med("memory", "pss_mb_total"),
+        "pss_mb_serving": med("memory", "pss_mb_serving"),
         "db_sessions_per_1000_requests": med("db_sessions_per_1000_requests", digits=3),
         "generator_pct": med("cpu", "generator_pct", digits=1),
         "failures": int(sum(t["locust"]["failures"] or 0 for t in trials)),
@@ -177,12 +197,12 @@ def summarize(trials: Sequence[Trial]) -> Summary:
 
 
 def speedups(cells: Sequence[CellRecord], metric: str = "rps", baseline: str = BASELINE) -> list[Speedup]:
-    """Every variant against `baseline` on the same workload: ratio of medians with a bootstrap CI."""
+    """Every variant against `baseline` on the same workload and server: ratio of medians with a bootstrap CI."""
     keys = SPEEDUP_METRICS[metric]
-    by_key = {(c["workload"], c["variant"]): c for c in cells}
+    by_key = {cell_key(c): c for c in cells}
     out: list[Speedup] = []
-    for (workload, variant), cell in by_key.items():
-        base = by_key.get((workload, baseline))
+    for (workload, variant, server), cell in by_key.items():
+        base = by_key.get((workload, baseline, server))
         if variant == baseline or base is None:
             continue
         r = stats.ratio_ci(column(base["trials"], *keys), column(cell["trials"], *keys))
@@ -191,6 +211,8 @@ def speedups(cells: Sequence[CellRecord], metric: str = "rps", baseline: str = B
         item: Speedup = {"workload": workload, "variant": variant, "baseline": baseline,
                          "ratio": round(r.ratio, 3), "ci95": None if r.ci is None else [round(x, 3) for x in r.ci],
                          "metric": metric}
+        if server is not None:
+            item["server"] = server
         if metric == "rps":
             # Client-side rates are capacities only where the server was the limit: say so beside the ratio.
             labels = {v: bn.cell_label(column(c["trials"], "bottleneck", "bottleneck"))
@@ -218,9 +240,11 @@ class RunRecord:
             "checks": checks, "results": [], "speedups": [], "cpu_speedups": [],
         }
         for step in plan.get("order", []):
-            key = (step["workload"], step["variant"])
-            if key not in [(c["workload"], c["variant"]) for c in self.data["results"]]:
-                self.data["results"].append({"workload": key[0], "variant": key[1], "trials": [], "summary": None})
+            key = cell_key(step)
+            if key not in [cell_key(c) for c in self.data["results"]]:
+                server = {"server": key[2]} if key[2] is not None else {}
+                self.data["results"].append({"workload": key[0], "variant": key[1], **server, "trials": [],
+                                             "summary": None})
         self.write()
 
     @property
@@ -231,7 +255,7 @@ class RunRecord:
         before = {k: self.data[k] for k in ("results", "speedups", "cpu_speedups")}
         self.data["results"] = [dict(c) for c in self.data["results"]]
         for cell in self.data["results"]:
-            if (cell["workload"], cell["variant"]) == (trial["workload"], trial["variant"]):
+            if cell_key(cell) == trial_key(trial):
                 cell["trials"] = [*cell["trials"], trial]
                 cell["summary"] = summarize(cell["trials"])
         cells = [c for c in self.data["results"] if c["trials"]]
@@ -285,6 +309,9 @@ def load_results(path: Path | str) -> dict[str, Any]:
 
 
 def _why_absent(folder: Path) -> str:
+    if (folder / "sessions.json").is_file():
+        return (": it is a `bench sessions` folder (sessions.json); `bench report` builds its page, compare reads "
+                "`bench run` folders only")
     if (folder / "tune.json").is_file():
         return (": it is a `bench tune` folder (tune.json); "
                 "`python -m reports` builds its report, compare reads `bench run` folders only")

@@ -22,16 +22,22 @@ from bench.vocabulary import VARIANTS
 
 @dataclass
 class Cell:
-    """One workload x variant: its trials and its summary (medians over trials)."""
+    """One workload x variant (x server, in a --servers run): its trials and its summary (medians over trials)."""
 
     workload: str
     variant: str
     trials: list[dict[str, Any]]
     summary: dict[str, Any]
+    server: str | None = None  # --servers runs only: the Apache module (mod_python, mod_wsgi)
+
+    @property
+    def series(self) -> str:
+        """The variant, and under --servers its server: what tells cells of one workload apart."""
+        return self.variant if self.server is None else f"{self.variant} {self.server}"
 
     @property
     def label(self) -> str:
-        return f"{self.workload} {self.variant}"
+        return f"{self.workload} {self.series}"
 
     def values(self, *keys: str) -> list[float]:
         """A numeric field of every trial that has it, e.g. values("locust", "rps")."""
@@ -179,16 +185,30 @@ class Run(RunFolder):
             trials = [t for t in lst(entry.get("trials")) if isinstance(t, dict)]
             if not trials and not isinstance(entry.get("summary"), dict):
                 continue  # planned but not run yet (bench lists every cell up front)
-            cells.append(Cell(str(entry["workload"]), str(entry["variant"]), trials, obj(entry.get("summary"))))
+            server = entry.get("server")
+            cells.append(Cell(str(entry["workload"]), str(entry["variant"]), trials, obj(entry.get("summary")),
+                              str(server) if server else None))
         order_w = {w: i for i, w in enumerate(self.workloads)}
         order_v = {v: i for i, v in enumerate(self.variants)}
-        return sorted(cells, key=lambda c: (order_w.get(c.workload, 99), order_v.get(c.variant, 99)))
+        order_s = {s: i for i, s in enumerate(self.servers)}
+        return sorted(cells, key=lambda c: (order_w.get(c.workload, 99), order_v.get(c.variant, 99),
+                                            order_s.get(c.server or "", 99)))
 
-    def cell(self, workload: str, variant: str) -> Cell | None:
+    def cell(self, workload: str, variant: str, server: str | None = None) -> Cell | None:
+        """The cell of workload x variant under `server` (None: a run without --servers)."""
         for c in self.cells:
-            if c.workload == workload and c.variant == variant:
+            if c.workload == workload and c.variant == variant and c.server == server:
                 return c
         return None
+
+    @property
+    def servers(self) -> list[str]:
+        """The servers a --servers run interleaved, in the plan's order; [] for every other run."""
+        return self._planned_then_found("servers", "server")
+
+    @property
+    def multi_server(self) -> bool:
+        return len(self.servers) > 1
 
     def _planned_then_found(self, plan_key: str, key: str) -> list[str]:
         # The plan's order first (what the user asked for), then anything else the results hold.
@@ -219,8 +239,9 @@ class Run(RunFolder):
                 if not isinstance(s, dict) or s.get("metric", "rps") != metric or num(s.get("ratio")) is None:
                     continue
                 baseline = s.get("baseline") or "naive"
-                if self.cell(str(s.get("workload")), str(s.get("variant"))) is None or \
-                        self.cell(str(s.get("workload")), str(baseline)) is None:
+                server = s.get("server") or None
+                if self.cell(str(s.get("workload")), str(s.get("variant")), server) is None or \
+                        self.cell(str(s.get("workload")), str(baseline), server) is None:
                     continue
                 out.append(s)
         return out
@@ -252,7 +273,8 @@ class Run(RunFolder):
         seq = num(trial.get("seq"))
         if seq is None:
             return None
-        return f"trials/{int(seq):03d}-{trial.get('workload')}-{trial.get('variant')}"
+        server = f"-{trial['server_module']}" if trial.get("server_module") else ""
+        return f"trials/{int(seq):03d}-{trial.get('workload')}-{trial.get('variant')}{server}"
 
     def timeline(self, trial: dict[str, Any]) -> dict[str, Any] | None:
         """The trial's timeline.json, checked: seconds/requests of equal length, per_pid lists."""

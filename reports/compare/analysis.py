@@ -157,21 +157,22 @@ def _changes(runs: Sequence[Run], min_change: float, run_noise: float) -> list[C
     first = runs[0]
     changes = []
     for other in runs[1:]:
-        keys = [(c.workload, c.variant) for c in first.cells]
-        keys += [(c.workload, c.variant) for c in other.cells if (c.workload, c.variant) not in keys]
-        for workload, variant in keys:
-            a, b = first.cell(workload, variant), other.cell(workload, variant)
+        # --servers runs: a cell is workload x variant x server, shown as "pooled mod_wsgi" (Cell.series).
+        keys = list(dict.fromkeys((c.workload, c.variant, c.server) for c in [*first.cells, *other.cells]))
+        for workload, variant, server in keys:
+            a, b = first.cell(workload, variant, server), other.cell(workload, variant, server)
+            shown = variant if server is None else f"{variant} {server}"
             for metric in METRICS:
-                changes.append(_change(workload, variant, metric, other.run_id, a, b, min_change, run_noise))
+                changes.append(_change(workload, shown, metric, other.run_id, a, b, min_change, run_noise))
     return changes
 
 
 def _require_common_cells(runs: Sequence[Run]) -> None:
     """No workload x variant with trials in both runs: nothing was compared, which must not pass a gate."""
     first = runs[0]
-    mine = {(c.workload, c.variant) for c in first.cells if _values(c, "rps")}
+    mine = {(c.workload, c.series) for c in first.cells if _values(c, "rps")}
     for other in runs[1:]:
-        theirs = {(c.workload, c.variant) for c in other.cells if _values(c, "rps")}
+        theirs = {(c.workload, c.series) for c in other.cells if _values(c, "rps")}
         if not mine & theirs:
             def cells(run: Run, keys: set) -> str:
                 return ", ".join(sorted(" ".join(k) for k in keys)) or "no trials"

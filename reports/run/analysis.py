@@ -28,6 +28,12 @@ class SpeedupRow:
     origin: str  # "results.json" or "computed" (bootstrap of trial medians, reports.stats)
     text: str | None = None  # the ratio as it may honestly be stated ("at least 21.30x (pooled limited by ...)")
     bottlenecks: dict[str, str | None] = field(default_factory=dict)  # variant -> its cell's limit
+    server: str | None = None  # --servers: both sides ran under this server
+
+    @property
+    def where(self) -> str:
+        """The workload, and under --servers its server: "db" or "db under mod_wsgi"."""
+        return where(self.workload, self.server)
 
 
 @dataclass
@@ -41,6 +47,7 @@ class CapacityRow:
     mb_pss: float | None
     mb_rss: float | None
     limit: str | None = None  # what limited the cell; the rate is a capacity only when "server"
+    server: str | None = None
 
     @property
     def is_capacity(self) -> bool:
@@ -56,6 +63,7 @@ class CrossCheckRow:
     locust_rps: float | None
     wrk_rps: float | None
     locust_vs_wrk: float | None
+    server: str | None = None
 
 
 @dataclass
@@ -94,6 +102,20 @@ class Analysis:
     wrk_speedups: list[SpeedupRow] = field(default_factory=list)
     ceiling: dict | None = None  # generator_ceiling: Locust (and wrk) on /plaintext
     saturation: list[SaturationCell] = field(default_factory=list)
+    servers: list[str] = field(default_factory=list)  # --servers runs: the servers compared
+
+    @property
+    def multi_server(self) -> bool:
+        return len(self.servers) > 1
+
+
+def where(workload: str, server: str | None) -> str:
+    return workload if server is None else f"{workload} under {server}"
+
+
+def server_groups(run: Run) -> list[tuple[str, str | None]]:
+    """(workload, server) pairs in report order: one per workload without --servers."""
+    return [(w, s) for w in run.workloads for s in (run.servers or [None])]
 
 
 def rps_values(cell: Cell) -> list[float]:
@@ -113,16 +135,17 @@ def speedup_rows(run: Run, metric: str = "rps") -> list[SpeedupRow]:
         rows.append(SpeedupRow(
             str(s.get("workload")), str(s.get("variant")), str(s.get("baseline") or "naive"),
             float(s["ratio"]), lo, hi, "results.json", text if isinstance(text, str) else None,
-            {str(k): v for k, v in obj(s.get("bottlenecks")).items()},
+            {str(k): v for k, v in obj(s.get("bottlenecks")).items()}, s.get("server") or None,
         ))
-    have = {(r.workload, r.variant, r.baseline) for r in rows}
+    have = {(r.workload, r.variant, r.baseline, r.server) for r in rows}
     # An interrupted run may have trials for both variants but no speedup line yet: compute it.
-    for workload in run.workloads:
-        base = run.cell(workload, "naive")
+    for workload, server in server_groups(run):
+        base = run.cell(workload, "naive", server)
         if base is None:
             continue
         for cell in run.cells:
-            if cell.workload != workload or cell.variant == "naive" or (workload, cell.variant, "naive") in have:
+            if cell.workload != workload or cell.server != server or cell.variant == "naive" \
+                    or (workload, cell.variant, "naive", server) in have:
                 continue
             keys = SPEEDUP_METRICS[metric]
             r = ratio_ci(base.values(*keys), cell.values(*keys))
@@ -130,12 +153,14 @@ def speedup_rows(run: Run, metric: str = "rps") -> list[SpeedupRow]:
                 rows.append(_computed_row(metric, base, cell, r.ratio, r.lo, r.hi))
     order_w = {w: i for i, w in enumerate(run.workloads)}
     order_v = {v: i for i, v in enumerate(run.variants)}
-    return sorted(rows, key=lambda r: (order_w.get(r.workload, 99), order_v.get(r.variant, 99), r.baseline))
+    order_s = {s: i for i, s in enumerate(run.servers)}
+    return sorted(rows, key=lambda r: (order_w.get(r.workload, 99), order_v.get(r.variant, 99),
+                                       order_s.get(r.server or "", 99), r.baseline))
 
 
 def _computed_row(metric: str, base: Cell, cell: Cell, ratio: float, lo: float | None,
                   hi: float | None) -> SpeedupRow:
-    row = SpeedupRow(cell.workload, cell.variant, base.variant, ratio, lo, hi, "computed")
+    row = SpeedupRow(cell.workload, cell.variant, base.variant, ratio, lo, hi, "computed", server=cell.server)
     labels = {cell.variant: cell_limit(cell, fallback=False), base.variant: cell_limit(base, fallback=False)}
     if metric == "rps" and any(labels.values()):
         # Same wording as bench writes into results.json, so a computed row reads like a recorded one.
@@ -187,14 +212,15 @@ def busiest_generator(cell: Cell) -> float | None:
 
 
 def splits(run: Run) -> dict[str, Split]:
+    """Per workload ("db", or under --servers "db under mod_wsgi"): the 2x2 split when all four variants ran."""
     out = {}
-    for workload in run.workloads:
-        cells = [run.cell(workload, v) for v in ("naive", "pool-only", "cache-only", "pooled")]
+    for workload, server in server_groups(run):
+        cells = [run.cell(workload, v, server) for v in ("naive", "pool-only", "cache-only", "pooled")]
         if any(c is None for c in cells):
             continue
         split = decompose_2x2(*(rps_values(c) for c in cells if c is not None))
         if split is not None:
-            out[workload] = split
+            out[where(workload, server)] = split
     return out
 
 
@@ -204,11 +230,14 @@ def capacity(run: Run, target: int = TARGET_RPS) -> list[CapacityRow]:
         rpp = cell.stat("rps_per_process")
         if rpp is None or rpp <= 0:
             continue
-        rss, pss = cell.stat("rss_mb_per_process"), cell.stat("pss_mb_per_process")
+        # PSS of the processes that served (mod_wsgi: the daemons, not the relaying children) when recorded.
+        serving = cell.stat("pss_mb_serving")
+        rss, pss = cell.stat("rss_mb_per_process"), serving if serving is not None else cell.stat("pss_mb_per_process")
         procs = math.ceil(target / rpp)
         rows.append(CapacityRow(
             cell.workload, cell.variant, rpp, rss, pss, procs,
             None if pss is None else procs * pss, None if rss is None else procs * rss, cell_limit(cell),
+            cell.server,
         ))
     return rows
 
@@ -219,7 +248,8 @@ def cross_check(run: Run) -> list[CrossCheckRow]:
     for c in run.cells:
         if not any(isinstance(t.get("wrk"), dict) for t in c.trials):
             continue
-        rows.append(CrossCheckRow(c.workload, c.variant, c.stat("rps"), c.stat("wrk_rps"), c.stat("locust_vs_wrk")))
+        rows.append(CrossCheckRow(c.workload, c.variant, c.stat("rps"), c.stat("wrk_rps"), c.stat("locust_vs_wrk"),
+                                  c.server))
     return rows
 
 
@@ -231,7 +261,7 @@ def wrk_speedup_rows(run: Run) -> list[SpeedupRow]:
             continue
         lo, hi = pair(s.get("ci95")) or (None, None)
         rows.append(SpeedupRow(str(s.get("workload")), str(s.get("variant")), str(s.get("baseline") or "naive"),
-                               ratio, lo, hi, "results.json"))
+                               ratio, lo, hi, "results.json", server=s.get("server") or None))
     return rows
 
 
@@ -255,7 +285,7 @@ def analyze(run: Run) -> Analysis:
     ceiling = run.data.get("generator_ceiling")
     an = Analysis(run.cells, rows, cpu_rows, splits(run), capacity(run), cross_check=cross_check(run),
                   wrk_speedups=wrk_speedup_rows(run), ceiling=ceiling if isinstance(ceiling, dict) else None,
-                  saturation=saturation(run))
+                  saturation=saturation(run), servers=run.servers)
     # Only the format's own `speedups` count as missing; the CPU ones are an extra (their table says
     # "computed" in its "from" column).
     if any(r.origin == "computed" for r in rows):
@@ -274,4 +304,5 @@ def trial_label(trial: dict) -> str:
     n = num(trial.get("trial"))
     head = f"#{int(seq):03d} " if seq is not None else ""
     tail = f" trial {int(n)}" if n is not None else ""
-    return f"{head}{trial.get('workload')} {trial.get('variant')}{tail}"
+    server = f" {trial['server_module']}" if trial.get("server_module") else ""
+    return f"{head}{trial.get('workload')} {trial.get('variant')}{server}{tail}"

@@ -31,6 +31,7 @@ FIGURES = {
     "fig6-cost": "Figure 6: server CPU and PostgreSQL sessions per request",
     "fig7-timeline": "Figure 7: requests/s over time",
     "fig8-saturation": "Figure 8: requests/s and p99 against users (saturation)",
+    "fig9-servers": "Figure 9: mod_python and mod_wsgi, cell by cell",
 }
 
 URL_NOTE = "This is a --url run: the server side (access log, /proc samples) was not measured."
@@ -62,7 +63,7 @@ def chart_rps(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
         rps = c.stat("rps")
         if rps is not None:
             lo, hi = pair(c.summary.get("rps_ci95")) or (None, None)
-            bars.append(F.Bar(c.workload, c.variant, rps, lo, hi))
+            bars.append(F.Bar(c.workload, c.series, rps, lo, hi))
     if not bars:
         return _skip(name, "No workload/variant has a requests/s summary yet.")
     best = max(bars, key=lambda b: b.value)
@@ -87,7 +88,8 @@ def split_bars(an: Analysis) -> list[F.Bar]:
 
 def chart_speedup(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
     name = "fig2-speedup"
-    bars = [F.Bar(r.workload, r.variant, r.ratio, r.lo, r.hi) for r in an.speedups if r.baseline == "naive"]
+    bars = [F.Bar(r.workload, r.variant if r.server is None else f"{r.variant} {r.server}", r.ratio, r.lo, r.hi)
+            for r in an.speedups if r.baseline == "naive"]
     if not bars:
         why = ("No naive baseline in this run, so no speedup." if "naive" not in run.variants
                else "Only the naive variant has results, so there is nothing to compare it with.")
@@ -109,7 +111,7 @@ def chart_latency(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
     for c in an.cells:
         vals = [c.stat(k) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")]
         if any(v is not None for v in vals):
-            rows.append(F.Latency(c.workload, c.variant, *vals))
+            rows.append(F.Latency(c.workload, c.series, *vals))
     if not rows:
         return _skip(name, "No latency percentiles in the summaries.")
     p99 = [(r.p99_ms, r) for r in rows if r.p99_ms is not None]
@@ -133,12 +135,12 @@ def chart_per_process_rps(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
             for p in lst(dig(t, "server", "per_process")):
                 rps = num(dig(p, "rps"))
                 if rps is not None:
-                    points.append(F.PidPoint(c.workload, c.variant, str(dig(p, "pid")), rps))
+                    points.append(F.PidPoint(c.workload, c.series, str(dig(p, "pid")), rps))
     if not points:
         return _skip(name, URL_NOTE if run.source == "url" else "No trial has server.per_process data.")
     parts = []
     for c in an.cells:
-        mine = sorted(p.rps for p in points if p.workload == c.workload and p.variant == c.variant)
+        mine = sorted(p.rps for p in points if p.workload == c.workload and p.variant == c.series)
         if mine:
             parts.append(f"{c.label} {fmt_num(statistics.median(mine))} "
                          f"({fmt_num(mine[0])}–{fmt_num(mine[-1])})")
@@ -204,7 +206,7 @@ def chart_memory(run: Run, an: Analysis, out_dir: Path) -> tuple[FigureBlock, li
                 pss = num(s.get("pss_kb"))
                 key = (str(t.get("seq")), str(s.get("pid")))
                 per_proc[key].append((float(s["t"]), rss / 1024, None if pss is None else pss / 1024))
-                variant_of[key] = c.variant
+                variant_of[key] = c.series
     if not per_proc:
         return _skip(name, URL_NOTE if run.source == "url" else "No Apache samples (samples.jsonl)."), []
     t0 = min(p[0] for pts in per_proc.values() for p in pts)
@@ -243,10 +245,10 @@ def chart_cost(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
     for c in an.cells:
         ms = cpu_ms_per_request(c.stat("requests_per_cpu_second"))
         if ms is not None:
-            cpu.append(F.Bar(c.workload, c.variant, ms))
+            cpu.append(F.Bar(c.workload, c.series, ms))
         s = c.stat("db_sessions_per_1000_requests")
         if s is not None:
-            sessions.append(F.Bar(c.workload, c.variant, s))
+            sessions.append(F.Bar(c.workload, c.series, s))
     if not cpu and not sessions:
         return _skip(name, URL_NOTE if run.source == "url" else "No CPU or PostgreSQL session data.")
     caption = ("Left: server CPU time (Apache children + PostgreSQL backends) per request, "
@@ -304,3 +306,26 @@ def chart_saturation(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
                "bottleneck, the generator saturates")
     caption += f" or p99 passes {fmt_num(bound)} ms (dotted)." if bound else " or p99 passes its bound."
     return _save(F.saturation_figure(curves, bound), name, out_dir, caption)
+
+
+# --- figure 9 ------------------------------------------------------------------------------------
+def chart_servers(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
+    name = "fig9-servers"
+    if not run.multi_server:
+        return _skip(name, "This run measured one server (bench run --servers mod_python,mod_wsgi compares two).")
+    rps, cpu, pss = [], [], []
+    for c in an.cells:
+        group, server = f"{c.workload}\n{c.variant}", c.server or "-"
+        if (v := c.stat("rps")) is not None:
+            lo, hi = pair(c.summary.get("rps_ci95")) or (None, None)
+            rps.append(F.Bar(group, server, v, lo, hi))
+        if (v := c.stat("requests_per_cpu_second")) is not None:
+            cpu.append(F.Bar(group, server, v))
+        if (v := c.stat("pss_mb_serving")) is not None or (v := c.stat("pss_mb_per_process")) is not None:
+            pss.append(F.Bar(group, server, v))
+    if not rps:
+        return _skip(name, "No cell has a requests/s summary yet.")
+    caption = ("Each workload and variant under each server, medians over trials. Left: the client's requests/s; "
+               "middle: requests per server CPU-second (Apache + PostgreSQL, independent of the generator); right: "
+               "PSS of each process that served requests (mod_python's children, mod_wsgi's daemons).")
+    return _save(F.servers_figure(rps, cpu, pss), name, out_dir, caption)

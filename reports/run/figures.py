@@ -154,7 +154,9 @@ def _grouped_bars(
         ax.set_ylim(bottom=0)
         ax.margins(y=0.12)
     if series:
-        ax.legend(ncols=min(len(series), 4), loc="upper left", bbox_to_anchor=(0, 1.0))
+        # Long names ("pooled mod_wsgi" under --servers) in 4 columns would squeeze the axes to nothing.
+        wide = max(len(short(s)) for s in series) > 12
+        ax.legend(ncols=min(len(series), 2 if wide else 4), loc="upper left", bbox_to_anchor=(0, 1.0))
 
 
 @styled
@@ -428,3 +430,25 @@ def _mark_knee(ax, curve: SaturationCurve, ys: Sequence[float], color: str) -> N
     ax.scatter([curve.knee_users], [y], s=160, facecolors="none", edgecolors=color, linewidths=1.8, zorder=5)
     ax.annotate(f"knee {curve.knee_users}", (curve.knee_users, y), xytext=(8, -10), textcoords="offset points",
                 fontsize=7.5, color="#333333")
+
+
+@styled
+def servers_figure(rps: Sequence[Bar], cpu: Sequence[Bar], pss: Sequence[Bar]) -> Figure:
+    """Figure 9: each workload x variant (group) under each server (series): requests/s, requests per server
+    CPU-second and PSS per serving process."""
+    fig = new_figure(13, 4.4)
+    for ax, bars, title, ylabel in zip(
+        fig.subplots(1, 3), (rps, cpu, pss),
+        ("Requests per second (95% CI)", "Requests per server CPU-second", "PSS per serving process"),
+        ("requests/s (median over trials)", "requests / (Apache + PostgreSQL CPU s)", "MB (median)"), strict=True,
+    ):
+        if bars:
+            _grouped_bars(ax, bars)
+            top = max(b.hi if b.hi is not None else b.value for b in bars)
+            ax.set_ylim(0, top * 1.3 if top > 0 else 1.0)
+        else:
+            ax.text(0.5, 0.5, "no data in this run", ha="center", va="center", transform=ax.transAxes)
+            ax.set_xticks([])
+        ax.set_title(title)
+        ax.set_ylabel(ylabel)
+    return fig

@@ -18,6 +18,7 @@ from reports.run.analysis import (
     SpeedupRow,
     cpu_ms_per_request,
     has_bottlenecks,
+    server_groups,
     trial_label,
     trial_limit,
 )
@@ -36,10 +37,10 @@ def limited_by(label: str | None) -> str:
 
 
 def headline_rows(run: Run, an: Analysis) -> list[SpeedupRow]:
-    """Per workload, the speedup of `pooled` over naive (or the largest one when pooled is absent)."""
+    """Per workload (and server), the speedup of `pooled` over naive (or the largest one when pooled is absent)."""
     out = []
-    for workload in run.workloads:
-        rows = [r for r in an.speedups if r.workload == workload and r.baseline == "naive"]
+    for workload, server in server_groups(run):
+        rows = [r for r in an.speedups if r.workload == workload and r.server == server and r.baseline == "naive"]
         if not rows:
             continue
         pooled = [r for r in rows if r.variant == "pooled"]
@@ -48,7 +49,7 @@ def headline_rows(run: Run, an: Analysis) -> list[SpeedupRow]:
 
 
 def _ci_words(run: Run, row: SpeedupRow) -> str:
-    new, base = run.cell(row.workload, row.variant), run.cell(row.workload, row.baseline)
+    new, base = run.cell(row.workload, row.variant, row.server), run.cell(row.workload, row.baseline, row.server)
     single = any(c is not None and len(c.trials) < 2 for c in (new, base))
     if row.lo is None:
         return "no interval: fewer than 2 trials"
@@ -61,11 +62,11 @@ def headline_text(run: Run, row: SpeedupRow, an: Analysis | None = None) -> str:
     """The speedup as it may honestly be stated (what limited each side), and beside it the cost ratio."""
     ci = _ci_words(run, row)
     if row.text:
-        text = f"Requests/s, {row.variant} over {row.baseline} on {row.workload}: {row.text} ({ci})"
+        text = f"Requests/s, {row.variant} over {row.baseline} on {row.where}: {row.text} ({ci})"
     else:  # older folders: no labels, only generator_bound
         text = (f"{row.variant} served {fmt_ratio(row.ratio)} the requests/s of {row.baseline} "
-                f"on {row.workload} ({ci})")
-        cell = run.cell(row.workload, row.variant)
+                f"on {row.where} ({ci})")
+        cell = run.cell(row.workload, row.variant, row.server)
         if cell is not None and cell.summary.get("generator_bound") is True:
             text += f"; the {row.variant} trials were generator-bound, so the server's true ratio is likely higher"
     cost = cost_row(an, row) if an is not None else None
@@ -77,15 +78,15 @@ def headline_text(run: Run, row: SpeedupRow, an: Analysis | None = None) -> str:
 
 
 def cost_row(an: Analysis, row: SpeedupRow) -> SpeedupRow | None:
-    return next((r for r in an.cpu_speedups if (r.workload, r.variant, r.baseline)
-                 == (row.workload, row.variant, row.baseline)), None)
+    return next((r for r in an.cpu_speedups if (r.workload, r.variant, r.baseline, r.server)
+                 == (row.workload, row.variant, row.baseline, row.server)), None)
 
 
 def rate_sentence(run: Run, row: SpeedupRow) -> str | None:
-    new, base = run.cell(row.workload, row.variant), run.cell(row.workload, row.baseline)
+    new, base = run.cell(row.workload, row.variant, row.server), run.cell(row.workload, row.baseline, row.server)
     if new is None or base is None or new.stat("rps") is None or base.stat("rps") is None:
         return None
-    return (f"On {row.workload}: {row.variant} {fmt_num(new.stat('rps'))} req/s, "
+    return (f"On {row.where}: {row.variant} {fmt_num(new.stat('rps'))} req/s, "
             f"{row.baseline} {fmt_num(base.stat('rps'))} req/s (medians over trials).")
 
 
@@ -116,12 +117,14 @@ SPLIT_METHOD = (
 def capacity_sentences(run: Run, an: Analysis) -> tuple[list[str], str]:
     """One sentence per workload, and the sentence saying what the numbers rest on."""
     out = []
-    for workload in run.workloads:
-        rows = {r.variant: r for r in an.capacity if r.workload == workload}
+    for workload, server in server_groups(run):
+        rows = {r.variant: r for r in an.capacity if r.workload == workload and r.server == server}
         if not rows:
             continue
         main = rows.get("pooled") or max(rows.values(), key=lambda r: r.rps_per_process)
-        text = f"To serve {an.target_rps} req/s of {main.variant} {workload} you need {_about(main)} {_procs(main)}"
+        served = f" under {server}" if server else ""
+        text = (f"To serve {an.target_rps} req/s of {main.variant} {workload}{served} you need {_about(main)} "
+                f"{_procs(main)}")
         if main.mb_pss is not None:
             text += f", {_about(main)} {fmt_num(main.mb_pss)} MB (PSS)"
         elif main.mb_rss is not None:
@@ -171,10 +174,10 @@ def _procs(row: CapacityRow) -> str:
 
 def cost_sentences(run: Run, an: Analysis) -> list[str]:
     out = []
-    for workload in run.workloads:
+    for workload, server in server_groups(run):
         parts = []
         for variant in run.variants:
-            cell = run.cell(workload, variant)
+            cell = run.cell(workload, variant, server)
             if cell is None:
                 continue
             ms = cpu_ms_per_request(cell.stat("requests_per_cpu_second"))
@@ -188,8 +191,9 @@ def cost_sentences(run: Run, an: Analysis) -> list[str]:
                 bits.append(f"{fmt_num(sess)} PostgreSQL sessions per 1000 requests")
             parts.append(f"{variant} {' and '.join(bits)}")
         if parts:
-            text = f"Per request on {workload}: " + "; ".join(parts) + "."
-            eff = [r for r in an.cpu_speedups if r.workload == workload and r.variant == "pooled"]
+            text = f"Per request on {workload}{f' under {server}' if server else ''}: " + "; ".join(parts) + "."
+            eff = [r for r in an.cpu_speedups
+                   if r.workload == workload and r.server == server and r.variant == "pooled"]
             if eff:
                 r = eff[0]
                 ci = f" (95% CI {fmt_ci(r.lo, r.hi)})" if r.lo is not None else ""
@@ -371,9 +375,9 @@ def cross_check_sentences(an: Analysis) -> list[str]:
             continue
         out.append(f"{r.workload} {r.variant}: Locust {fmt_num(r.locust_rps)} req/s, wrk {fmt_num(r.wrk_rps)} "
                    f"req/s (Locust at {r.locust_vs_wrk * 100:.0f}% of wrk).")
-    wrk = {(w.workload, w.variant, w.baseline): w for w in an.wrk_speedups}
+    wrk = {(w.workload, w.variant, w.baseline, w.server): w for w in an.wrk_speedups}
     for s in an.speedups:
-        w = wrk.get((s.workload, s.variant, s.baseline))
+        w = wrk.get((s.workload, s.variant, s.baseline, s.server))
         if w is not None:
             out.append(f"{s.variant}/{s.baseline} on {s.workload}: Locust {fmt_ratio(s.ratio)}, wrk "
                        f"{fmt_ratio(w.ratio)}; the two instruments differ by {abs(s.ratio / w.ratio - 1) * 100:.0f}%.")

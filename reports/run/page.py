@@ -51,6 +51,7 @@ from reports.run.narrative import (
     split_sentences,
     trial_flags,
 )
+from reports.run.servers import auth_section, auth_summary, servers_section, servers_summary
 
 SUMMARY_SCHEMA = 1
 
@@ -75,7 +76,8 @@ def _figures(run: Run, an: Analysis, out: Path) -> tuple[dict[str, FigureBlock],
     figs = {}
     notes: dict[str, list[str]] = {}
     for fn in (charts.chart_rps, charts.chart_speedup, charts.chart_latency, charts.chart_per_process_rps,
-               charts.chart_per_process_timeline, charts.chart_cost, charts.chart_saturation):
+               charts.chart_per_process_timeline, charts.chart_cost, charts.chart_saturation,
+               charts.chart_servers):
         block = fn(run, an, out)
         figs[block.name] = block
     block, notes["memory"] = charts.chart_memory(run, an, out)
@@ -86,6 +88,16 @@ def _figures(run: Run, an: Analysis, out: Path) -> tuple[dict[str, FigureBlock],
 
 
 # --- tables --------------------------------------------------------------------------------------
+def _heads(multi: bool, *rest: str) -> list[str]:
+    """workload, variant (and server in a --servers run), then the table's own columns."""
+    return ["workload", "variant", *(["server"] if multi else []), *rest]
+
+
+def _keys(multi: bool, row) -> list[str]:
+    """The key cells of a row of any table (a Cell or a row with workload/variant/server)."""
+    return [row.workload, row.variant, *([row.server or DASH] if multi else [])]
+
+
 def _pct(fraction: float | None) -> str:
     return DASH if fraction is None else f"{fraction * 100:.0f}%"
 
@@ -96,12 +108,12 @@ def throughput_table(an: Analysis) -> Table:
         lo, hi = pair(c.summary.get("rps_ci95")) or (None, None)
         fails = c.stat("failures")
         rows.append([
-            c.workload, c.variant, fmt_num(c.stat("trials") or len(c.trials)), fmt_num(c.stat("rps")),
+            *_keys(an.multi_server, c), fmt_num(c.stat("trials") or len(c.trials)), fmt_num(c.stat("rps")),
             fmt_ci(lo, hi), fmt_num(fails) if fails is not None else DASH,
             cell_limit(c) or DASH, _pct(c.stat("server_util")), _pct(busiest_generator(c)),
         ])
-    return Table(["workload", "variant", "trials", "req/s", "95% CI", "failures", "limited by", "server CPU",
-                  "busiest Locust"], rows,
+    return Table(_heads(an.multi_server, "trials", "req/s", "95% CI", "failures", "limited by", "server CPU",
+                        "busiest Locust"), rows,
                  "Steady-state requests/s, median over trials (Locust). Limited by: server (a capacity), "
                  "generator or shared (Locust's limit), load (too few users): all but server are lower bounds. "
                  "Server CPU: share of the server's CPUs its processes used; busiest Locust: one process, "
@@ -109,16 +121,17 @@ def throughput_table(an: Analysis) -> Table:
 
 
 def latency_table(an: Analysis) -> Table:
-    rows = [[c.workload, c.variant, *(fmt_num(c.stat(k)) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms"))]
+    rows = [[*_keys(an.multi_server, c), *(fmt_num(c.stat(k)) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms"))]
             for c in an.cells]
-    return Table(["workload", "variant", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows,
+    return Table(_heads(an.multi_server, "p50 ms", "p90 ms", "p99 ms", "max ms"), rows,
                  "Client-side response times, median over trials")
 
 
 def speedup_table(rows_in: list[SpeedupRow], caption: str = "Requests/s relative to the baseline") -> Table:
-    rows = [[r.workload, r.variant, r.baseline, fmt_ratio(r.ratio), fmt_ci(r.lo, r.hi, "x"), r.origin]
+    multi = any(r.server for r in rows_in)
+    rows = [[*_keys(multi, r), r.baseline, fmt_ratio(r.ratio), fmt_ci(r.lo, r.hi, "x"), r.origin]
             for r in rows_in]
-    headers = ["workload", "variant", "baseline", "speedup", "95% CI", "from"]
+    headers = _heads(multi, "baseline", "speedup", "95% CI", "from")
     if any(r.text for r in rows_in):  # what limited each side: how the ratio may be stated
         headers.append("stated as")
         for row, r in zip(rows, rows_in, strict=True):
@@ -141,12 +154,13 @@ def split_table(an: Analysis) -> Table:
 
 def capacity_table(an: Analysis) -> Table:
     t = an.target_rps
-    rows = [[r.workload, r.variant, fmt_num(r.rps_per_process), _rate_kind(r), fmt_num(r.rss_mb),
+    rows = [[*_keys(an.multi_server, r), fmt_num(r.rps_per_process), _rate_kind(r), fmt_num(r.rss_mb),
              fmt_num(r.pss_mb), str(r.processes), fmt_num(r.mb_pss), fmt_num(r.mb_rss)] for r in an.capacity]
-    return Table(["workload", "variant", "req/s per process", "rate is", "RSS MB", "PSS MB", f"processes for {t}",
-                  "MB (PSS)", "MB (RSS)"], rows,
+    return Table(_heads(an.multi_server, "req/s per process", "rate is", "RSS MB", "PSS MB", f"processes for {t}",
+                        "MB (PSS)", "MB (RSS)"), rows,
                  f"Capacity: processes and memory for {t} req/s at the measured per-process rate "
-                 "(RSS/PSS: median MB per process). The rate is a capacity only where the server was the limit; "
+                 "(RSS/PSS: median MB per process; PSS of the processes that served requests where recorded). "
+                 "The rate is a capacity only where the server was the limit; "
                  "elsewhere it is a lower bound (at least that much) and the processes an upper bound")
 
 
@@ -160,19 +174,21 @@ def cost_table(an: Analysis) -> Table:
     rows = []
     for c in an.cells:
         rpcs = c.stat("requests_per_cpu_second")
-        rows.append([c.workload, c.variant, fmt_num(rpcs), fmt_num(cpu_ms_per_request(rpcs)),
+        rows.append([*_keys(an.multi_server, c), fmt_num(rpcs), fmt_num(cpu_ms_per_request(rpcs)),
                      fmt_num(c.stat("db_sessions_per_1000_requests"))])
-    return Table(["workload", "variant", "req per server CPU-s", "CPU ms/request", "PG sessions/1000 req"], rows,
+    return Table(_heads(an.multi_server, "req per server CPU-s", "CPU ms/request", "PG sessions/1000 req"), rows,
                  "Server cost per request (Apache children + PostgreSQL backends)")
 
 
 def trials_table(run: Run) -> Table:
+    multi = run.multi_server
     rows = []
     for t in run.trials():
         gen = num(dig(t, "cpu", "generator_pct"))
         rows.append([
             fmt_num(num(t.get("seq"))) if num(t.get("seq")) is not None else DASH,
-            str(t.get("workload")), str(t.get("variant")), str(t.get("trial")),
+            str(t.get("workload")), str(t.get("variant")), *([str(t.get("server_module") or DASH)] if multi else []),
+            str(t.get("trial")),
             fmt_num(num(t.get("users"))),
             fmt_num(num(dig(t, "locust", "rps"))), fmt_num(num(dig(t, "server", "rps"))),
             fmt_num(num(dig(t, "locust", "p99_ms"))), fmt_num(num(dig(t, "locust", "failures"))),
@@ -180,28 +196,28 @@ def trials_table(run: Run) -> Table:
             DASH if gen is None else f"{gen:.0f}%", fmt_num(num(dig(t, "server", "processes"))),
             "; ".join(str(f) for f in t.get("flags") or []),
         ])
-    return Table(["#", "workload", "variant", "trial", "users", "req/s (Locust)", "req/s (access log)", "p99 ms",
+    return Table(["#", *_heads(multi, "trial", "users"), "req/s (Locust)", "req/s (access log)", "p99 ms",
                   "failures", "limited by", "server CPU", "generator CPU", "processes", "flags"], rows,
                  collapsed=f"Every trial ({len(rows)}), in the order run")
 
 
 def cross_check_table(an: Analysis) -> Table:
-    rows = [[r.workload, r.variant, fmt_num(r.locust_rps), fmt_num(r.wrk_rps), _pct(r.locust_vs_wrk)]
+    rows = [[*_keys(an.multi_server, r), fmt_num(r.locust_rps), fmt_num(r.wrk_rps), _pct(r.locust_vs_wrk)]
             for r in an.cross_check]
-    return Table(["workload", "variant", "Locust req/s", "wrk req/s", "Locust/wrk"], rows,
+    return Table(_heads(an.multi_server, "Locust req/s", "wrk req/s", "Locust/wrk"), rows,
                  "Each cell measured by Locust and, right after, by wrk (same connections, same generator CPUs)")
 
 
 def cross_speedup_table(an: Analysis) -> Table:
-    wrk = {(w.workload, w.variant, w.baseline): w for w in an.wrk_speedups}
+    wrk = {(w.workload, w.variant, w.baseline, w.server): w for w in an.wrk_speedups}
     rows = []
     for s in an.speedups:
-        w = wrk.get((s.workload, s.variant, s.baseline))
+        w = wrk.get((s.workload, s.variant, s.baseline, s.server))
         if w is None:
             continue
-        rows.append([s.workload, s.variant, s.baseline, fmt_ratio(s.ratio), fmt_ratio(w.ratio),
+        rows.append([*_keys(an.multi_server, s), s.baseline, fmt_ratio(s.ratio), fmt_ratio(w.ratio),
                      fmt_ratio(s.ratio / w.ratio)])
-    return Table(["workload", "variant", "baseline", "Locust speedup", "wrk speedup", "Locust/wrk"], rows,
+    return Table(_heads(an.multi_server, "baseline", "Locust speedup", "wrk speedup", "Locust/wrk"), rows,
                  "The speedup as each instrument measured it")
 
 
@@ -280,6 +296,7 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
         Section("summary", "Summary", summary_blocks),
         Section("throughput", "Throughput", throughput),
         *extra_sections(an, figs),
+        *(s for s in (servers_section(run, figs["fig9-servers"]), auth_section(run)) if s is not None),
         Section("latency", "Latency", [latency_table(an), figs["fig3-latency"]]),
         Section("capacity", "Per process and capacity", per_process),
         Section("memory", "Memory", memory),
@@ -359,8 +376,9 @@ def _effect(e: Any) -> dict[str, Any]:
 
 def _headline(run: Run, an: Analysis, r: SpeedupRow) -> dict[str, Any]:
     cost = cost_row(an, r)
-    return {"workload": r.workload, "variant": r.variant, "baseline": r.baseline, "ratio": r.ratio,
-            "ci95": None if r.lo is None else [r.lo, r.hi], "stated_as": r.text, "bottlenecks": r.bottlenecks or None,
+    return {"workload": r.workload, "variant": r.variant, **({"server": r.server} if r.server else {}),
+            "baseline": r.baseline, "ratio": r.ratio, "ci95": None if r.lo is None else [r.lo, r.hi],
+            "stated_as": r.text, "bottlenecks": r.bottlenecks or None,
             "cost_ratio": None if cost is None else cost.ratio,
             "cost_ci95": None if cost is None or cost.lo is None else [cost.lo, cost.hi],
             "text": headline_text(run, r, an)}
@@ -369,12 +387,12 @@ def _headline(run: Run, an: Analysis, r: SpeedupRow) -> dict[str, Any]:
 def _cross_check(an: Analysis) -> dict[str, Any] | None:
     if not an.cross_check and not an.ceiling:
         return None
-    wrk = {(w.workload, w.variant, w.baseline): w.ratio for w in an.wrk_speedups}
+    wrk = {(w.workload, w.variant, w.baseline, w.server): w.ratio for w in an.wrk_speedups}
     return {
         "cells": [vars(r) for r in an.cross_check],
         "speedups": [{"workload": s.workload, "variant": s.variant, "baseline": s.baseline, "locust": s.ratio,
-                      "wrk": wrk[(s.workload, s.variant, s.baseline)]}
-                     for s in an.speedups if (s.workload, s.variant, s.baseline) in wrk],
+                      "wrk": wrk[(s.workload, s.variant, s.baseline, s.server)]}
+                     for s in an.speedups if (s.workload, s.variant, s.baseline, s.server) in wrk],
         "generator_ceiling": an.ceiling,
     }
 
@@ -385,10 +403,12 @@ def summary(run: Run, an: Analysis, figs: dict[str, FigureBlock], cav: list[str]
     for c in an.cells:
         s = c.summary
         cells.append({
-            "workload": c.workload, "variant": c.variant, "trials": s.get("trials", len(c.trials)),
+            "workload": c.workload, "variant": c.variant, **({"server": c.server} if c.server else {}),
+            "trials": s.get("trials", len(c.trials)),
             "rps": s.get("rps"), "rps_ci95": s.get("rps_ci95"),
             **{k: s.get(k) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "rps_per_process",
                                      "requests_per_cpu_second", "rss_mb_per_process", "pss_mb_per_process",
+                                     "pss_mb_total", "pss_mb_serving",
                                      "db_sessions_per_1000_requests", "failures", "generator_bound",
                                      "server_util", "others_util", "generator_busiest", "wrk_rps",
                                      "locust_vs_wrk")},
@@ -405,13 +425,16 @@ def summary(run: Run, an: Analysis, figs: dict[str, FigureBlock], cav: list[str]
         "headline": [_headline(run, an, r) for r in headline_rows(run, an)],
         "cells": cells,
         "speedups": [
-            {"workload": r.workload, "variant": r.variant, "baseline": r.baseline, "ratio": r.ratio,
+            {"workload": r.workload, "variant": r.variant, **({"server": r.server} if r.server else {}),
+             "baseline": r.baseline, "ratio": r.ratio,
              "ci95": None if r.lo is None else [r.lo, r.hi], "from": r.origin, "metric": metric,
              **({"text": r.text, "bottlenecks": r.bottlenecks} if r.text else {})}
             for metric, rows in (("rps", an.speedups), ("requests_per_cpu_second", an.cpu_speedups))
             for r in rows
         ],
         "cpu_partition": dict(partition_rows(run)) or None,
+        "servers": servers_summary(run),
+        "auth_phase": auth_summary(run),
         "cross_check": _cross_check(an),
         "saturation": [
             {"workload": c.workload, "variant": c.variant, "knee_users": c.knee_users,
@@ -428,7 +451,8 @@ def summary(run: Run, an: Analysis, figs: dict[str, FigureBlock], cav: list[str]
         "capacity": {
             "target_rps": an.target_rps,
             "rows": [
-                {"workload": r.workload, "variant": r.variant, "rps_per_process": r.rps_per_process,
+                {"workload": r.workload, "variant": r.variant, **({"server": r.server} if r.server else {}),
+                 "rps_per_process": r.rps_per_process,
                  "rss_mb_per_process": r.rss_mb, "pss_mb_per_process": r.pss_mb, "processes": r.processes,
                  "mb_pss": r.mb_pss, "mb_rss": r.mb_rss}
                 for r in an.capacity

@@ -55,3 +55,41 @@ def test_run_options_for_saturation_and_cross_check_reach_the_plan():
     p = cli._plan_from_args(cli.build_parser().parse_args(["run"]))
     assert (p.saturate, p.max_p99_ms, p.cross_check) == (False, 100.0, False)
     assert {"saturate", "max_p99_ms", "cross_check"} <= set(p.to_dict())
+
+
+def test_interleave_runs_each_cell_under_every_server_back_to_back():
+    order = interleave(["db"], ["naive", "pooled"], 2, ["mod_python", "mod_wsgi"])
+    assert [(s["trial"], s["variant"], s["server"]) for s in order] == [
+        (1, "naive", "mod_python"), (1, "naive", "mod_wsgi"), (1, "pooled", "mod_python"), (1, "pooled", "mod_wsgi"),
+        (2, "naive", "mod_python"), (2, "naive", "mod_wsgi"), (2, "pooled", "mod_python"), (2, "pooled", "mod_wsgi")]
+    assert [s["seq"] for s in order] == list(range(1, 9))
+    p = Plan(workloads=["db", "auth"], variants=["naive", "pooled"], trials=2,
+             servers=["mod_python", "mod_wsgi"]).validate()
+    assert len(p.order) == 2 * 2 * 2 * 2 and len(p.cells()) == 8
+    assert {(c["workload"], c["variant"], c["server"]) for c in p.cells()} == {
+        (w, v, s) for w in ("db", "auth") for v in ("naive", "pooled") for s in ("mod_python", "mod_wsgi")}
+
+
+def test_plan_without_servers_is_unchanged():
+    p = Plan(trials=2).validate()
+    assert all("server" not in s for s in p.order)
+    assert p.servers is None and p.to_dict()["servers"] is None
+    assert p.order == interleave(["db", "fortunes"], ["naive", "pooled"], 2)
+
+
+def test_servers_option_is_checked_against_the_known_servers():
+    from bench import cli
+
+    def plan_of(*argv):
+        return cli._plan_from_args(cli.build_parser().parse_args(["run", *argv]))
+
+    assert plan_of("--servers", "mod_python,mod_wsgi").servers == ["mod_python", "mod_wsgi"]
+    assert plan_of("--servers", "mod_wsgi, mod_wsgi").servers == ["mod_wsgi"]
+    with pytest.raises(UserError, match="--servers: unknown 'uwsgi'; allowed mod_python, mod_wsgi"):
+        plan_of("--servers", "mod_python,uwsgi")
+    with pytest.raises(UserError, match="--servers is empty"):
+        plan_of("--servers", ",")
+    with pytest.raises(UserError, match="--server mod_wsgi is not among --servers mod_python"):
+        plan_of("--servers", "mod_python", "--server", "mod_wsgi")
+    with pytest.raises(UserError, match="--servers needs the embedded stack"):
+        plan_of("--servers", "mod_python,mod_wsgi", "--url", "http://127.0.0.1:8089")

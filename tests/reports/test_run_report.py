@@ -138,37 +138,48 @@ def test_html_is_self_contained(built) -> None:
     assert "Content-Security-Policy" in page
 
 
+def cell_key(entry: dict) -> tuple:
+    """(workload, variant), and in a --servers run (cells with "server") the server too."""
+    return (entry["workload"], entry["variant"], *([entry["server"]] if entry.get("server") else []))
+
+
+def key_headers(res: dict) -> tuple[str, ...]:
+    """The key columns of the run report's cell tables: a --servers run adds "server"."""
+    return ("workload", "variant", *(["server"] if any(e.get("server") for e in res["results"]) else []))
+
+
 def test_summary_json_equals_results_json(built) -> None:
     res, summ = built["results"], built["summary"]
-    cells = {(c["workload"], c["variant"]): c for c in summ["cells"]}
+    cells = {cell_key(c): c for c in summ["cells"]}
     assert len(cells) == len(res["results"])
     for entry in res["results"]:
-        mine = cells[(entry["workload"], entry["variant"])]
+        mine = cells[cell_key(entry)]
         for key, value in entry["summary"].items():
             if key in mine:
                 assert mine[key] == value, (entry["workload"], entry["variant"], key)
     # bench also writes "cpu_speedups" (metric requests_per_cpu_second) beside the format's "speedups".
-    speedups = {(s["workload"], s["variant"], s["baseline"], s.get("metric", "rps")): s
+    speedups = {(*cell_key(s), s["baseline"], s.get("metric", "rps")): s
                 for s in res.get("speedups", []) + res.get("cpu_speedups", [])}
     for s in summ["speedups"]:
         if s["from"] == "results.json":
-            src = speedups[(s["workload"], s["variant"], s["baseline"], s["metric"])]
+            src = speedups[(*cell_key(s), s["baseline"], s["metric"])]
             assert s["ratio"] == src["ratio"] and s["ci95"] == src["ci95"]
-    assert {k for k in speedups if k[3] == "rps"} <= {
-        (s["workload"], s["variant"], s["baseline"], s["metric"]) for s in summ["speedups"]}
+    assert {k for k in speedups if k[-1] == "rps"} <= {
+        (*cell_key(s), s["baseline"], s["metric"]) for s in summ["speedups"]}
     for h in summ["headline"]:
-        src = speedups[(h["workload"], h["variant"], h["baseline"], "rps")]
+        src = speedups[(*cell_key(h), h["baseline"], "rps")]
         assert h["ratio"] == src["ratio"] and h["ci95"] == src["ci95"]
     assert summ["run_id"] == res["run_id"] and summ["complete"] == res["complete"]
 
 
 def test_markdown_tables_show_results_json_numbers(built) -> None:
     res, md = built["results"], built["md"]
-    thr = table(md, "workload", "variant", "trials", "req/s")
-    lat = table(md, "workload", "variant", "p50 ms")
+    heads = key_headers(res)
+    thr = table(md, *heads, "trials", "req/s", key=len(heads))
+    lat = table(md, *heads, "p50 ms", key=len(heads))
     for entry in res["results"]:
         s = entry["summary"]
-        key = (entry["workload"], entry["variant"])
+        key = cell_key(entry)
         row = thr[key]
         assert shows(row["req/s"], s["rps"]), (key, row["req/s"], s["rps"])
         lo, hi = ci_parts(row["95% CI"])
@@ -181,11 +192,11 @@ def test_markdown_tables_show_results_json_numbers(built) -> None:
         for col, k in (("p50 ms", "p50_ms"), ("p90 ms", "p90_ms"), ("p99 ms", "p99_ms"), ("max ms", "max_ms")):
             assert shows(lat[key][col], s[k]), (key, col)
     if res.get("speedups"):
-        sp = table(md, "workload", "variant", "baseline", "speedup")
+        sp = table(md, *heads, "baseline", "speedup", key=len(heads))
         for s in res["speedups"]:
             if s.get("metric", "rps") != "rps":
                 continue
-            row = sp[(s["workload"], s["variant"])]
+            row = sp[cell_key(s)]
             assert shows(row["speedup"], s["ratio"])
             if s["ci95"] is None:  # a single trial on either side: no interval
                 assert row["95% CI"] == "–"
@@ -200,10 +211,11 @@ def test_markdown_cost_and_capacity_match(built) -> None:
                    for k in ("requests_per_cpu_second", "db_sessions_per_1000_requests"))
     if not has_cost:  # a --url run: no server-side cost, so no table of dashes
         assert "req per server CPU-s" not in md
-    cost = table(md, "workload", "variant", "req per server CPU-s") if has_cost else {}
-    cap_rows = {k: v for k, v in table(md, "workload", "variant", "req/s per process").items()}
+    heads = key_headers(res)
+    cost = table(md, *heads, "req per server CPU-s", key=len(heads)) if has_cost else {}
+    cap_rows = {k: v for k, v in table(md, *heads, "req/s per process", key=len(heads)).items()}
     for entry in res["results"]:
-        s, key = entry["summary"], (entry["workload"], entry["variant"])
+        s, key = entry["summary"], cell_key(entry)
         if has_cost:
             assert shows(cost[key]["req per server CPU-s"], s["requests_per_cpu_second"])
             assert shows(cost[key]["PG sessions/1000 req"], s["db_sessions_per_1000_requests"])
@@ -213,10 +225,12 @@ def test_markdown_cost_and_capacity_match(built) -> None:
             row = cap_rows[key]
             assert shows(row["req/s per process"], s["rps_per_process"])
             assert int(row["processes for 1000"]) == math.ceil(1000 / s["rps_per_process"])
-            if s.get("pss_mb_per_process") is not None:
-                expect = math.ceil(1000 / s["rps_per_process"]) * s["pss_mb_per_process"]
+            # PSS of the processes that served (newer folders), else of every Apache process.
+            pss = s.get("pss_mb_serving") if s.get("pss_mb_serving") is not None else s.get("pss_mb_per_process")
+            if pss is not None:
+                expect = math.ceil(1000 / s["rps_per_process"]) * pss
                 assert shows(row["MB (PSS)"], expect)
-                assert shows(row["PSS MB"], s["pss_mb_per_process"]) and shows(row["RSS MB"], s["rss_mb_per_process"])
+                assert shows(row["PSS MB"], pss) and shows(row["RSS MB"], s["rss_mb_per_process"])
 
 
 def test_headline_sentence_matches_speedups(built) -> None:
@@ -229,7 +243,8 @@ def test_headline_sentence_matches_speedups(built) -> None:
     assert pooled
     for s in pooled:
         if s.get("text"):  # newer folders: the honest wording bench wrote, as it is (tests/reports/test_limits.py)
-            assert f"Requests/s, pooled over naive on {s['workload']}: {s['text']} (" in html.unescape(md)
+            where = s["workload"] + (f" under {s['server']}" if s.get("server") else "")
+            assert f"Requests/s, pooled over naive on {where}: {s['text']} (" in html.unescape(md)
             continue
         m = found[(s["workload"], "pooled")]
         assert shows(m[2], s["ratio"]) and shows(m[5], s["ci95"][0]) and shows(m[6], s["ci95"][1])

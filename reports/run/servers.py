@@ -1,0 +1,250 @@
+"""Two sections of the run report that compare cells across a dimension other than the variant:
+
+- "mod_python and mod_wsgi" (a `bench run --servers` run): each variant of each workload under each server,
+  requests/s, per-process throughput, memory (PSS) and latency, and every server's ratio to the first.
+- "Cost of the authentication phase" (a run with the `auth` and `db` workloads): auth is db behind a
+  PythonAuthenHandler, so auth vs db on the same variant (and server) is the price of the phase.
+
+Both read nothing but the run folder (bench.record); ratios of medians come with bench.record.stats'
+bootstrap interval over trials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bench.record.run_folder import Cell, Run
+from bench.record.stats import ratio_ci
+from reports.kit.document import Block, Bullets, FigureBlock, Para, Section, Table
+from reports.kit.fmt import DASH, fmt_ci, fmt_num, fmt_ratio
+from reports.run.analysis import cell_limit, cpu_ms_per_request, server_groups, where
+
+AUTH, PLAIN = "auth", "db"
+
+
+@dataclass
+class Ratio:
+    ratio: float | None
+    lo: float | None = None
+    hi: float | None = None
+
+    def text(self) -> str:
+        if self.ratio is None:
+            return DASH
+        ci = f" ({fmt_ci(self.lo, self.hi, 'x')})" if self.lo is not None else ""
+        return fmt_ratio(self.ratio) + ci
+
+
+def trial_ratio(base: Cell, new: Cell, *keys: str) -> Ratio:
+    """median(new)/median(base) of a per-trial value, with its 95% interval (none from one trial)."""
+    r = ratio_ci(base.values(*keys), new.values(*keys))
+    return Ratio(None) if r is None else Ratio(r.ratio, r.lo, r.hi)
+
+
+def stat_ratio(base: Cell, new: Cell, key: str) -> Ratio:
+    """new/base of a summary median that has no per-trial series worth resampling (memory, p99)."""
+    a, b = base.stat(key), new.stat(key)
+    return Ratio(b / a if a and b is not None else None)
+
+
+def serving_pss(cell: Cell) -> float | None:
+    """PSS per process that served requests (mod_wsgi daemon mode: the daemons, not the relaying children);
+    older folders only have the median over every Apache process."""
+    v = cell.stat("pss_mb_serving")
+    return v if v is not None else cell.stat("pss_mb_per_process")
+
+
+# --- mod_python and mod_wsgi --------------------------------------------------------------------
+def server_pairs(run: Run) -> list[tuple[Cell, Cell]]:
+    """(first server's cell, another server's cell) for every workload x variant that ran under both."""
+    if not run.multi_server:
+        return []
+    first, *others = run.servers
+    pairs = []
+    for workload in run.workloads:
+        for variant in run.variants:
+            base = run.cell(workload, variant, first)
+            for server in others:
+                other = run.cell(workload, variant, server)
+                if base is not None and other is not None:
+                    pairs.append((base, other))
+    return pairs
+
+
+def servers_table(run: Run) -> Table:
+    rows = []
+    for c in run.cells:
+        rows.append([c.workload, c.variant, c.server or DASH, fmt_num(c.stat("rps")),
+                     fmt_num(c.stat("rps_per_process")), fmt_num(c.stat("requests_per_cpu_second")),
+                     fmt_num(serving_pss(c)), fmt_num(c.stat("pss_mb_total")), fmt_num(c.stat("p50_ms")),
+                     fmt_num(c.stat("p99_ms")), fmt_num(c.stat("server_p50_ms")), cell_limit(c) or DASH])
+    return Table(["workload", "variant", "server", "req/s", "req/s per process", "req per server CPU-s",
+                  "PSS MB per serving process", "PSS MB all Apache processes", "p50 ms", "p99 ms",
+                  "server p50 ms", "limited by"], rows,
+                 "Each cell under each server, medians over trials. Serving processes: those the access log names "
+                 "(X-Bench-Pid: mod_python's children, mod_wsgi's daemons); all Apache processes adds the parent "
+                 "and, under mod_wsgi daemon mode, the relaying children")
+
+
+def server_ratio_table(run: Run) -> Table:
+    rows = []
+    for base, other in server_pairs(run):
+        rows.append([base.workload, base.variant, f"{other.server} / {base.server}",
+                     trial_ratio(base, other, "locust", "rps").text(),
+                     stat_ratio(base, other, "rps_per_process").text(),
+                     trial_ratio(base, other, "requests_per_cpu_second").text(),
+                     fmt_ratio(_ratio(serving_pss(base), serving_pss(other))),
+                     stat_ratio(base, other, "pss_mb_total").text(), stat_ratio(base, other, "p99_ms").text()])
+    return Table(["workload", "variant", "servers", "req/s", "req/s per process", "req per server CPU-s",
+                  "PSS per serving process", "PSS all processes", "p99"], rows,
+                 "Ratios of medians (95% bootstrap interval over trials where there are 2 or more); above 1x: "
+                 "the later server has more of it")
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return b / a if a and b is not None else None
+
+
+def server_sentences(run: Run) -> list[str]:
+    out = []
+    for base, other in server_pairs(run):
+        rps = trial_ratio(base, other, "locust", "rps")
+        cost = trial_ratio(base, other, "requests_per_cpu_second")
+        if rps.ratio is None:
+            continue
+        text = (f"{base.variant} {base.workload}: {other.server} served {rps.text()} the requests/s of "
+                f"{base.server} ({fmt_num(other.stat('rps'))} vs {fmt_num(base.stat('rps'))})")
+        if cost.ratio is not None:
+            text += f", {cost.text()} the requests per server CPU-second"
+        pss_b, pss_o = serving_pss(base), serving_pss(other)
+        if pss_b is not None and pss_o is not None:
+            text += f"; PSS per serving process {fmt_num(pss_o)} vs {fmt_num(pss_b)} MB"
+        limits = {cell_limit(base), cell_limit(other)} - {None}
+        if limits and limits != {"server"}:
+            text += f" (limited by {', '.join(sorted(limits))}: rates are lower bounds, the CPU ratio is the fairer)"
+        out.append(text + ".")
+    return out
+
+
+def servers_section(run: Run, figure: FigureBlock) -> Section | None:
+    if not run.multi_server:
+        return None
+    blocks: list[Block] = [*_bullets(server_sentences(run)), servers_table(run), server_ratio_table(run), figure,
+                           Para("Each cell ran under every server back to back within a trial round, Apache started "
+                                "afresh with that server's httpd.conf (httpd-<server>.conf in the run folder); "
+                                "the handlers, workloads and resource strategies are the same code.", "note")]
+    return Section("servers", "mod_python and mod_wsgi", blocks)
+
+
+# --- the authentication phase -------------------------------------------------------------------
+@dataclass
+class AuthRow:
+    variant: str
+    server: str | None
+    db: Cell
+    auth: Cell
+    rps: Ratio
+    cost: Ratio
+
+    @property
+    def extra_cpu_ms(self) -> float | None:
+        """Server CPU the phase adds per request: auth's CPU ms per request minus db's."""
+        a = cpu_ms_per_request(self.auth.stat("requests_per_cpu_second"))
+        d = cpu_ms_per_request(self.db.stat("requests_per_cpu_second"))
+        return None if a is None or d is None else a - d
+
+
+def auth_rows(run: Run) -> list[AuthRow]:
+    rows = []
+    for workload, server in server_groups(run):
+        if workload != AUTH:
+            continue
+        for variant in run.variants:
+            db, auth = run.cell(PLAIN, variant, server), run.cell(AUTH, variant, server)
+            if db is None or auth is None:
+                continue
+            rows.append(AuthRow(variant, server, db, auth, trial_ratio(db, auth, "locust", "rps"),
+                                trial_ratio(db, auth, "requests_per_cpu_second")))
+    return rows
+
+
+def auth_table(rows: list[AuthRow], multi: bool) -> Table:
+    out = []
+    for r in rows:
+        out.append([r.variant, *([r.server or DASH] if multi else []), fmt_num(r.db.stat("rps")),
+                    fmt_num(r.auth.stat("rps")), r.rps.text(), fmt_num(r.db.stat("requests_per_cpu_second")),
+                    fmt_num(r.auth.stat("requests_per_cpu_second")), r.cost.text(), _signed(r.extra_cpu_ms),
+                    fmt_num(r.auth.stat("db_sessions_per_1000_requests"))])
+    return Table(["variant", *(["server"] if multi else []), "db req/s", "auth req/s", "auth/db req/s",
+                  "db req per CPU-s", "auth req per CPU-s", "auth/db per CPU-s", "CPU ms added per request",
+                  "auth PG sessions/1000 req"], out,
+                 "auth is db behind the authentication phase (HTTP Basic checked against bench_user); ratios of "
+                 "medians with their 95% interval over trials. 1x: the phase costs nothing")
+
+
+def _signed(ms: float | None) -> str:
+    return DASH if ms is None else ("+" if ms >= 0 else "") + fmt_num(ms)
+
+
+def auth_sentences(rows: list[AuthRow]) -> list[str]:
+    out = []
+    for r in rows:
+        if r.rps.ratio is None:
+            continue
+        on = where(f"the {r.variant} variant", r.server)
+        text = f"On {on}, auth served {r.rps.text()} the requests/s of db"
+        if r.cost.ratio is not None:
+            text += f" and {r.cost.text()} the requests per server CPU-second"
+        if r.extra_cpu_ms is not None:
+            text += f": the authentication phase adds {fmt_num(r.extra_cpu_ms)} ms of server CPU per request"
+        out.append(text + ".")
+    if out:
+        out.append("naive and pool-only check the password against PostgreSQL on every request (naive opens a "
+                   "second connection for it); cache-only and pooled keep verified credentials in the process for "
+                   "60 s, so the phase costs them almost nothing once the cache is warm.")
+    return out
+
+
+def auth_section(run: Run) -> Section | None:
+    rows = auth_rows(run)
+    if not rows:
+        if AUTH in run.workloads:
+            return Section("auth", "Cost of the authentication phase",
+                           [Para("The cost of the phase is auth against db on the same variant; this run has no "
+                                 "db cell to compare with (run `bench run --workloads db,auth`).", "note")])
+        return None
+    return Section("auth", "Cost of the authentication phase",
+                   [*_bullets(auth_sentences(rows)), auth_table(rows, run.multi_server)])
+
+
+def _ratio_json(r: Ratio) -> dict[str, Any]:
+    return {"ratio": r.ratio, "ci95": None if r.lo is None else [r.lo, r.hi]}
+
+
+def servers_summary(run: Run) -> list[dict[str, Any]] | None:
+    """summary.json: every server against the first, per workload x variant; None for a one-server run."""
+    if not run.multi_server:
+        return None
+    return [{"workload": b.workload, "variant": b.variant, "server": o.server, "against": b.server,
+             "rps": _ratio_json(trial_ratio(b, o, "locust", "rps")),
+             "rps_per_process": stat_ratio(b, o, "rps_per_process").ratio,
+             "requests_per_cpu_second": _ratio_json(trial_ratio(b, o, "requests_per_cpu_second")),
+             "pss_mb_serving": [serving_pss(b), serving_pss(o)], "pss_mb_total": [b.stat("pss_mb_total"),
+                                                                                 o.stat("pss_mb_total")],
+             "p99_ms": [b.stat("p99_ms"), o.stat("p99_ms")]}
+            for b, o in server_pairs(run)]
+
+
+def auth_summary(run: Run) -> list[dict[str, Any]] | None:
+    """summary.json: auth against db per variant (and server); None without both workloads."""
+    rows = auth_rows(run)
+    if not rows:
+        return None
+    return [{"variant": r.variant, **({"server": r.server} if r.server else {}), "db_rps": r.db.stat("rps"),
+             "auth_rps": r.auth.stat("rps"), "rps": _ratio_json(r.rps), "requests_per_cpu_second": _ratio_json(r.cost),
+             "cpu_ms_added_per_request": r.extra_cpu_ms} for r in rows]
+
+
+def _bullets(items: list[str]) -> list[Block]:
+    return [Bullets(items)] if items else []

@@ -1,0 +1,1 @@
+"""The report of a `bench sessions` folder (sessions.json)."""
