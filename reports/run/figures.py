@@ -347,6 +347,23 @@ def memory_figure(series: Sequence[MemSeries]) -> Figure:
     return fig
 
 
+def _bar_panel(ax, bars: Sequence[Bar], title: str, ylabel: str, symlog: bool = False) -> None:
+    """One panel of grouped bars (room above the tallest bar or interval), or a note when there is no data."""
+    if bars:
+        if symlog:
+            _grouped_bars(ax, bars, symlog=True)
+            ax.set_ylim(0, max(max(b.value for b in bars), 1.0) * 8)
+        else:
+            _grouped_bars(ax, bars)
+            top = max(b.hi if b.hi is not None else b.value for b in bars)
+            ax.set_ylim(0, top * 1.3 if top > 0 else 1.0)
+    else:
+        ax.text(0.5, 0.5, "no data in this run", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+
+
 @styled
 def cost_figure(cpu_ms: Sequence[Bar], sessions: Sequence[Bar]) -> Figure:
     """Figure 6: server CPU per request (ms) and PostgreSQL sessions per 1000 requests."""
@@ -356,19 +373,7 @@ def cost_figure(cpu_ms: Sequence[Bar], sessions: Sequence[Bar]) -> Figure:
         (ax_cpu, cpu_ms, "Server CPU per request", "ms of CPU (Apache + PostgreSQL)", {}),
         (ax_db, sessions, "PostgreSQL sessions per 1000 requests", "sessions (symlog)", {"symlog": True}),
     ):
-        if bars:
-            _grouped_bars(ax, bars, **kwargs)
-            if kwargs.get("symlog"):
-                top = max(b.value for b in bars)
-                ax.set_ylim(0, max(top, 1.0) * 8)
-            else:
-                top = max(b.value for b in bars)
-                ax.set_ylim(0, top * 1.3 if top > 0 else 1.0)
-        else:
-            ax.text(0.5, 0.5, "no data in this run", ha="center", va="center", transform=ax.transAxes)
-            ax.set_xticks([])
-        ax.set_title(title)
-        ax.set_ylabel(ylabel)
+        _bar_panel(ax, bars, title, ylabel, **kwargs)
     return fig
 
 
@@ -442,13 +447,5 @@ def servers_figure(rps: Sequence[Bar], cpu: Sequence[Bar], pss: Sequence[Bar]) -
         ("Requests per second (95% CI)", "Requests per server CPU-second", "PSS per serving process"),
         ("requests/s (median over trials)", "requests / (Apache + PostgreSQL CPU s)", "MB (median)"), strict=True,
     ):
-        if bars:
-            _grouped_bars(ax, bars)
-            top = max(b.hi if b.hi is not None else b.value for b in bars)
-            ax.set_ylim(0, top * 1.3 if top > 0 else 1.0)
-        else:
-            ax.text(0.5, 0.5, "no data in this run", ha="center", va="center", transform=ax.transAxes)
-            ax.set_xticks([])
-        ax.set_title(title)
-        ax.set_ylabel(ylabel)
+        _bar_panel(ax, bars, title, ylabel)
     return fig
