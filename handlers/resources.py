@@ -69,11 +69,15 @@ def _get_pool():
 class Resources:
     """What one request may use; `cold` records whether it had to build anything."""
 
-    def __init__(self, pooled_connection, cached_template, cached_credentials=False):
+    def __init__(self, pooled_connection, cached_template):
         self.pooled_connection = pooled_connection
         self.cached_template = cached_template
-        self.cached_credentials = cached_credentials
         self.cold = False
+
+    @property
+    def cached_credentials(self):
+        # The variants that keep compiled templates in the process keep verified credentials there too.
+        return self.cached_template
 
     def check_credentials(self, user, password):
         """True when bench_user holds this user with this password; a cache hit never touches the database."""
@@ -142,7 +146,6 @@ def for_variant(variant):
     return Resources(
         pooled_connection=variant in ("pool-only", "pooled"),
         cached_template=variant in ("cache-only", "pooled"),
-        cached_credentials=variant in ("cache-only", "pooled"),
     )
 
 

@@ -45,32 +45,26 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
-@pytest.fixture(scope="session")
-def live_stack():
+def _session_stack(**settings):
+    """A stack of 2 processes on the default CPU partition, as `bench up` would start it; removed after."""
     state = make_state_dir()
-    # The default CPU partition, as `bench up` would use it (server on all CPUs but the last).
-    settings = StackSettings(port=procs.free_port(), processes=2,
-                             server_cpus=cpus.partition().server_list).validate()
-    s = stack.up(settings, state=state)
+    s = stack.up(StackSettings(port=procs.free_port(), processes=2, server_cpus=cpus.partition().server_list,
+                               **settings).validate(), state=state)
     try:
         yield s
     finally:
-        stack.down(state)
-        shutil.rmtree(state, ignore_errors=True)
+        remove_state_dir(state)
+
+
+@pytest.fixture(scope="session")
+def live_stack():
+    yield from _session_stack()
 
 
 @pytest.fixture(scope="session")
 def live_wsgi_stack():
     """The same stack served by mod_wsgi in daemon mode (2 daemon processes)."""
-    state = make_state_dir()
-    settings = StackSettings(port=procs.free_port(), processes=2, server="mod_wsgi",
-                             server_cpus=cpus.partition().server_list).validate()
-    s = stack.up(settings, state=state)
-    try:
-        yield s
-    finally:
-        stack.down(state)
-        shutil.rmtree(state, ignore_errors=True)
+    yield from _session_stack(server="mod_wsgi")
 
 
 @pytest.fixture(params=["mod_python", "mod_wsgi"])

@@ -147,6 +147,9 @@ def _grouped_bars(
     ax.set_xticks(range(len(groups)), [short(g) for g in groups])
     if symlog:
         ax.set_yscale("symlog", linthresh=1.0)
+        # The symlog formatter writes mathtext ($\mathdefault{10^{3}}$), which the style shows raw
+        # (text.parse_math off: labels come from run data): plain numbers instead.
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.set_ylim(bottom=0)
     elif log:
         ax.set_yscale("log")

@@ -19,6 +19,7 @@ from reports.kit.document import Block, Bullets, Code, Document, FigureBlock, Ke
 from reports.kit.files import save_figure
 from reports.kit.fmt import DASH, fmt_num
 from reports.kit.page import environment_blocks, figure_files, kv, meta_line, prepare_out, write_report
+from reports.kit.style import new_figure, styled
 
 FIGURES = {
     "sizing1-throughput": "Figure 1: requests/s and p99 against the number of processes",
@@ -56,7 +57,14 @@ def chart_throughput(run: TuneRun, out: Path) -> FigureBlock:
     pts = [p for p in _points(run) if num(p.get("rps"))]
     if not pts:
         return FigureBlock("sizing1-throughput", FIGURES["sizing1-throughput"], skipped="no point was measured")
-    fig = Figure(figsize=(7, 4), layout="constrained")
+    return save_figure(throughput_figure(run, pts), out, "sizing1-throughput", FIGURES["sizing1-throughput"],
+                       "Each point a fresh Apache with that many prefork children, loaded at max(2 x N, --users) "
+                       "users; the dotted line is p99 and its bound.")
+
+
+@styled
+def throughput_figure(run: TuneRun, pts: list[dict[str, Any]]) -> Figure:
+    fig = new_figure(7, 4)
     ax = fig.add_subplot()
     xs = [p["value"] for p in pts]
     ax.plot(xs, [p["rps"] for p in pts], "o-", color="#00798c", label="requests/s (Locust)")
@@ -75,16 +83,20 @@ def chart_throughput(run: TuneRun, out: Path) -> FigureBlock:
     ax2.set_ylim(bottom=0)
     _mark(ax, _sizing(run))
     fig.legend(loc="lower right", fontsize=8)
-    return save_figure(fig, out, "sizing1-throughput", FIGURES["sizing1-throughput"],
-                       "Each point a fresh Apache with that many prefork children, loaded at max(2 x N, --users) "
-                       "users; the dotted line is p99 and its bound.")
+    return fig
 
 
 def chart_memory(run: TuneRun, out: Path) -> FigureBlock:
     pts = [p for p in _points(run) if num(p.get("pss_mb"))]
     if not pts:
         return FigureBlock("sizing2-memory", FIGURES["sizing2-memory"], skipped="no PSS was sampled")
-    fig = Figure(figsize=(7, 3.5), layout="constrained")
+    return save_figure(memory_figure(run, pts), out, "sizing2-memory", FIGURES["sizing2-memory"],
+                       "PSS per child (median over children, from the sampler) times the number of children.")
+
+
+@styled
+def memory_figure(run: TuneRun, pts: list[dict[str, Any]]) -> Figure:
+    fig = new_figure(7, 3.5)
     ax = fig.add_subplot()
     xs = [p["value"] for p in pts]
     ax.plot(xs, [p["value"] * p["pss_mb"] for p in pts], "o-", color="#8e6cc7", label="processes x PSS (MB)")
@@ -97,8 +109,7 @@ def chart_memory(run: TuneRun, out: Path) -> FigureBlock:
     ax.set_ylim(bottom=0)
     _mark(ax, _sizing(run))
     ax.legend(fontsize=8)
-    return save_figure(fig, out, "sizing2-memory", FIGURES["sizing2-memory"],
-                       "PSS per child (median over children, from the sampler) times the number of children.")
+    return fig
 
 
 def points_table(run: TuneRun) -> Table:
