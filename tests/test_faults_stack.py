@@ -1,9 +1,11 @@
 """Issue 9 items 3, 9, 10, 11 and the reconnecting Monitor, on real servers."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -11,11 +13,26 @@ import psycopg2
 import pytest
 from conftest import REPO, bench_cli, get, make_state_dir, remove_state_dir
 
-from bench import postgres, procs, stack
+from bench import paths, postgres, procs, stack
 from bench.errors import UserError
 from bench.knobs import StackSettings
 
-VENV = REPO / ".venv"
+
+@pytest.fixture
+def readable_venv():
+    """A throwaway virtual environment the Apache user can read, wherever the checkout lives.
+
+    The checkout's own .venv would do only when its parents are world-searchable: in a private clone
+    (mode 700, like /root) the children could not see it, and the inherited-venv failure would not happen.
+    """
+    d = Path(tempfile.mkdtemp(prefix="modpython-bench-test-venv-", dir="/var/tmp"))
+    try:
+        d.chmod(0o755)
+        subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(d)], check=True, timeout=60)
+        assert paths._reachable_by_others(d / "bin" / "python3")
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def wait(check, timeout: float = 20) -> bool:
@@ -67,15 +84,15 @@ def test_leaky_is_served_only_when_asked(live_stack, own_stack):
     assert get(s.url + "/pooled/leaky")[0] == 200
 
 
-def venv_env(state: Path) -> dict:
+def venv_env(state: Path, venv: Path) -> dict:
     """An activated virtual environment, as `source .venv/bin/activate` leaves it."""
-    return {"BENCH_STATE_DIR": str(state), "VIRTUAL_ENV": str(VENV),
-            "PATH": f"{VENV / 'bin'}:{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
+    return {"BENCH_STATE_DIR": str(state), "VIRTUAL_ENV": str(venv),
+            "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
 
 
-def test_bench_up_from_an_activated_venv(tmp_path):
+def test_bench_up_from_an_activated_venv(readable_venv):
     state = make_state_dir()
-    env = venv_env(state)
+    env = venv_env(state, readable_venv)
     port = procs.free_port()
     try:
         r = bench_cli("up", "--port", str(port), "--processes", "2", env=env, timeout=120)
@@ -87,11 +104,11 @@ def test_bench_up_from_an_activated_venv(tmp_path):
         for pid in servers:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
             assert not [e for e in environ if e.startswith((b"VIRTUAL_ENV=", b"PYTHONPATH=", b"PYTHONHOME="))]
-            assert f"{VENV}".encode() not in b"".join(environ), pid
+            assert str(readable_venv).encode() not in b"".join(environ), pid
         for pid in s.apache.children():
             maps = Path(f"/proc/{pid}/maps").read_text()
             # The children run Debian's Python and psycopg2, nothing of the venv (issue 9 item 14).
-            assert str(VENV) not in maps and ".tox" not in maps
+            assert str(readable_venv) not in maps and ".tox" not in maps
             if "_psycopg" in maps:
                 assert "/usr/lib/python3/dist-packages/psycopg2/" in maps
     finally:
@@ -99,10 +116,11 @@ def test_bench_up_from_an_activated_venv(tmp_path):
         remove_state_dir(state)
 
 
-def test_children_that_cannot_serve_fail_fast_with_the_error_log(monkeypatch):
+def test_children_that_cannot_serve_fail_fast_with_the_error_log(monkeypatch, readable_venv):
     """What an inherited venv did before the clean environment: every request fails. Stop in seconds, say why."""
     clean = procs.clean_env
-    monkeypatch.setattr(procs, "clean_env", lambda user=None: {**clean(user), "PATH": f"{VENV / 'bin'}:/usr/bin:/bin"})
+    path = f"{readable_venv / 'bin'}:/usr/bin:/bin"
+    monkeypatch.setattr(procs, "clean_env", lambda user=None: {**clean(user), "PATH": path})
     state = make_state_dir()
     started = time.monotonic()
     with pytest.raises(UserError, match=r"Apache started but cannot serve .*No module named 'mod_python'") as err:
