@@ -140,3 +140,51 @@ def sessions_table(record: dict[str, Any]) -> str:
     lines.append("forgotten: returning requests served by another process than the one that issued the cookie "
                  "(/session/process); /session/shared forgets none. ms: median server time (%D).")
     return "\n".join(lines)
+
+
+# bench tune ---------------------------------------------------------------------------------------------------
+# TODO(merge): bench/tune.py and bench/tune_processes.py (another branch) still carry their own copies
+# (`summary_text`, `_opt`); point bench/cli.py's `_tune_done` at these two and delete those.
+
+def tune_table(record: dict[str, Any]) -> str:
+    """The table after `bench tune` (MaxConnectionsPerChild): measured points, the model's check, the
+    directive lines (tune.json)."""
+    lines = [f"{'keepalive':<9} {'N':>6} {'req/s':>9} {'p99 ms':>7} {'children/s':>10} {'req/child':>9} "
+             f"{'req/conn':>8} {'RSS MB':>7}  model"]
+    for mode, c in record["modes"].items():
+        checks = {x["value"]: x for x in (c.get("check") or [])}
+        for p in [p for p in record["points"] if p["keepalive"] == mode]:
+            chk = checks.get(p["value"], {})
+            lines.append(
+                f"{mode:<9} {p['value']:>6} {p['rps'] or 0:>9,.0f} {p['p99_ms'] or 0:>7.2f} "
+                f"{p['children_spawned_per_s']:>10.2f} {fmt(p['requests_per_child'], ',.0f'):>9} "
+                f"{fmt(p['requests_per_connection'], '.1f'):>8} {fmt(p['rss_mb_end_of_life'], '.1f'):>7}  "
+                + (f"{chk['predicted_rps']:,.0f} ({100 * chk['error']:.1f}% off)" if chk.get("error") is not None
+                   else DASH))
+    if record["missing"]:
+        lines.append("not measured: " + ", ".join(f"N={m['value']} keepalive {m['keepalive']} trial {m['trial']}"
+                                                  for m in record["missing"]))
+    return "\n".join(lines + _advice_lines(record))
+
+
+def processes_table(record: dict[str, Any]) -> str:
+    """The table after `bench tune --knob processes`: one line per pool size, the recommended one marked."""
+    binding_n = (record.get("sizing") or {}).get("value")
+    lines = [f"{'procs':>5} {'users':>5} {'req/s':>9} {'p99 ms':>8} {'req/CPU-s':>9} {'PSS MB':>7} "
+             f"{'N x PSS':>8} {'limit':>9}"]
+    for p in sorted(record["points"], key=lambda p: p["value"]):
+        limits = sorted({t.get("bottleneck") or DASH for t in p["trials"]})
+        lines.append(f"{p['value']:>5} {p['trials'][0].get('users', DASH):>5} {fmt(p.get('rps'), ',.0f'):>9} "
+                     f"{fmt(p.get('p99_ms'), '.2f'):>8} {fmt(p.get('requests_per_cpu_second'), ',.0f'):>9} "
+                     f"{fmt(p.get('pss_mb'), '.1f'):>7} "
+                     f"{fmt(p['pss_mb'] * p['value'] if p.get('pss_mb') else None, '.0f'):>8} "
+                     f"{'/'.join(limits):>9}" + ("  <- recommended" if p["value"] == binding_n else ""))
+    if record["missing"]:
+        lines.append("not measured: " + ", ".join(f"{m['value']} processes trial {m['trial']}"
+                                                  for m in record["missing"]))
+    return "\n".join(lines + _advice_lines(record))
+
+
+def _advice_lines(record: dict[str, Any]) -> list[str]:
+    a = record.get("advice") or {}
+    return ["", "recommended:"] + [f"    {d}" for d in a.get("directives", [])] + ["", a.get("reasoning", "")]

@@ -47,3 +47,18 @@ def test_run_keeps_its_re_exports_for_the_sweeps() -> None:
 
     assert run.Trial is trial.Trial and run.use_server is trial.use_server
     assert callable(run.new_run_dir) and callable(run.probe) and callable(run.prime)
+
+
+def test_tune_tables_from_tune_json() -> None:
+    from bench.record.tune import load_tune
+
+    record = load_tune(FIXTURES / "tune" / "20261126-012712-tune")
+    lines = console.tune_table(record).splitlines()
+    assert lines[0].split() == ["keepalive", "N", "req/s", "p99", "ms", "children/s", "req/child", "req/conn",
+                                "RSS", "MB", "model"]
+    assert len(lines) > 1 + len(record["points"]) and "recommended:" in lines
+    sized = {"points": [{"value": 2, "rps": 2001.0, "p99_ms": None, "requests_per_cpu_second": 900.0,
+                         "pss_mb": 12.25, "trials": [{"users": 8, "bottleneck": "server"}]}],
+             "sizing": {"value": 2}, "missing": [], "advice": None}
+    assert console.processes_table(sized).splitlines()[1] == (
+        "    2     8     2,001        -       900    12.2       24    server  <- recommended")
