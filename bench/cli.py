@@ -98,7 +98,7 @@ def _servers_from_args(args) -> list[str] | None:
 
 
 def _run(args) -> int:
-    from bench import run
+    from bench import console, run
     from bench.record.results import load_results
 
     partition = knobs.partition_from_args(args)
@@ -115,9 +115,9 @@ def _run(args) -> int:
                           partition=partition)
     data = load_results(run_dir)
     print()
-    print(run.summary_table(data["results"]))
+    print(console.run_table(data["results"]))
     print()
-    for line in run.speedup_lines(data):
+    for line in console.speedup_lines(data):
         print(line)
     if not args.no_report:
         _build_report(run_dir)
@@ -169,14 +169,14 @@ def _tune(args) -> int:
 
 
 def _sessions(args) -> int:
-    from bench import sessions
+    from bench import console, sessions
 
     processes = sessions.parse_processes(args.processes)
     modes = sessions.parse_keepalive(args.keepalive)
     base = knobs.StackSettings(port=args.port, server_cpus=knobs.partition_from_args(args).server_list)
     run_dir = sessions.execute(base, processes, modes, args.requests)
     print()
-    print(sessions.summary_table(json.loads((run_dir / "sessions.json").read_text())))
+    print(console.sessions_table(json.loads((run_dir / "sessions.json").read_text())))
     if not args.no_report:
         _build_report(run_dir)
     print(f"run folder: {run_dir}")

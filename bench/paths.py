@@ -1,7 +1,8 @@
-"""Where things live: the repository, the state folder of a running stack, the run folders."""
+"""Where things live: the repository, the state folder of a running stack, the run folders (and their names)."""
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 from bench.record.files import check_writable
@@ -41,3 +42,22 @@ def check_runs_dir() -> Path:
     """The runs folder, once it is known that run folders can be written there (UserError otherwise):
     checked before a stack starts, so an unwritable folder costs nothing."""
     return check_writable(runs_dir(), "; set BENCH_RUNS_DIR to a writable folder")
+
+
+def new_run_folder(kind: str = "") -> Path:
+    """A new, empty run folder: runs/<YYYYmmdd-HHMMSS>[-<kind>][-<n>] ("quick", "sessions", "tune", ...).
+
+    The one place run folders are named, so `bench run`, `bench sessions` and `bench tune` sort together by
+    time and never share a folder: two runs started in the same second get -2, -3, ... (mkdir without
+    exist_ok is the check, so two processes cannot both take a name)."""
+    base = check_runs_dir()
+    base.mkdir(parents=True, exist_ok=True)
+    name = time.strftime("%Y%m%d-%H%M%S") + (f"-{kind}" if kind else "")
+    folder, n = base / name, 1
+    while True:
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            n += 1
+            folder = base / f"{name}-{n}"

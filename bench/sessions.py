@@ -27,7 +27,7 @@ from pathlib import Path
 from bench import access_log, machine, paths, stack
 from bench.errors import UserError
 from bench.knobs import StackSettings
-from bench.record.files import now_iso, write_json
+from bench.record.sessions import SessionsRecord
 from bench.vocabulary import SESSION_COOKIE, SESSIONS
 
 CLIENTS = 8
@@ -148,43 +148,12 @@ def execute(base: StackSettings, processes: list[int], keepalive: list[bool], re
     if requests < 2 * VISIT_REQUESTS:
         raise UserError(f"--requests {requests} is too few: use at least {2 * VISIT_REQUESTS}")
     state = state or paths.state_dir()
-    run_dir = paths.runs_dir() / (time.strftime("%Y%m%d-%H%M%S") + "-sessions")
-    n = 1
-    while run_dir.exists():
-        n += 1
-        run_dir = run_dir.with_name(f"{time.strftime('%Y%m%d-%H%M%S')}-sessions-{n}")
-    run_dir.mkdir(parents=True)
-    record = {"kind": "sessions", "run_id": run_dir.name, "created": now_iso(),
-              "clients": CLIENTS, "visit_requests": VISIT_REQUESTS, "seed": SEED,
-              "requests_per_endpoint": requests, "settings": base.to_dict(),
-              "environment": {"machine": machine.machine()}, "results": [], "complete": False}
-    write_json(run_dir / "sessions.json", record)
+    run_dir = paths.new_run_folder("sessions")
+    record = SessionsRecord(run_dir, clients=CLIENTS, visit_requests=VISIT_REQUESTS, seed=SEED, requests=requests,
+                            settings=base.to_dict(), environment={"machine": machine.machine()})
     for n_proc in processes:
         for ka in keepalive:
             log(f"{n_proc} processes, keep-alive {'on' if ka else 'off'}: {requests} requests per endpoint ...")
-            record["results"].append(measure_one(base, n_proc, ka, requests, state))
-            write_json(run_dir / "sessions.json", record)
-    record["complete"] = True
-    record["finished"] = now_iso()
-    write_json(run_dir / "sessions.json", record)
+            record.add_result(measure_one(base, n_proc, ka, requests, state))
+    record.finish()
     return run_dir
-
-
-def _fmt(v, spec: str) -> str:
-    return "-" if v is None else format(v, spec)
-
-
-def summary_table(record: dict) -> str:
-    head = (f"{'procs':>5} {'keep-alive':>10} {'forgotten':>9} {'expected':>8} {'unknown':>8} {'pids':>4} "
-            f"{'process ms':>10} {'shared ms':>9} {'shared +ms':>10} {'shared unknown':>14}")
-    lines = [head, "-" * len(head)]
-    for r in record["results"]:
-        p, s = r["process"], r["shared"]
-        lines.append(f"{r['processes']:>5} {'on' if r['keepalive'] else 'off':>10} "
-                     f"{_fmt(p['forgotten_rate'], '.0%'):>9} {_fmt(r['expected_forgotten_rate'], '.0%'):>8} "
-                     f"{_fmt(p['unknown_rate'], '.0%'):>8} {p['pids_seen']:>4} {_fmt(p['server_ms_p50'], '.3f'):>10} "
-                     f"{_fmt(s['server_ms_p50'], '.3f'):>9} {_fmt(r['shared_extra_ms'], '+.3f'):>10} "
-                     f"{_fmt(s['unknown_rate'], '.0%'):>14}")
-    lines.append("forgotten: returning requests served by another process than the one that issued the cookie "
-                 "(/session/process); /session/shared forgets none. ms: median server time (%D).")
-    return "\n".join(lines)

@@ -8,7 +8,7 @@ import psycopg2.errors
 import pytest
 from conftest import get, make_state_dir
 
-from bench import cpus, procs, sessions
+from bench import console, cpus, procs, sessions
 from bench.knobs import StackSettings
 from bench.vocabulary import SESSION_COOKIE
 
@@ -86,7 +86,7 @@ def test_forgotten_rate_with_1_and_4_processes(tmp_path, monkeypatch):
     # Without keep-alive new connections spread over the 4 processes (expected about 75% forgotten).
     assert four["process"]["forgotten_rate"] > 0.2 and four["process"]["pids_seen"] >= 2
     assert four["shared"]["unknown"] == 0  # the shared store never forgets
-    assert "forgotten" in sessions.summary_table(record)
+    assert "forgotten" in console.sessions_table(record)
 
 
 @pytest.mark.parametrize("args,message", [

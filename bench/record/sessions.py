@@ -1,7 +1,9 @@
-"""sessions.json (`bench sessions`, docs/results-format.md): its loader and the folder as readers see it.
+"""sessions.json (`bench sessions`, docs/results-format.md): its schema, its writer, its loader and the
+folder as readers see it.
 
-bench/sessions.py writes the file (through bench.record.files.write_json) after every configuration;
-reports read it only through `load_sessions` / `SessionsRun`.
+bench/sessions.py measures and hands each configuration to `SessionsRecord`, which rewrites the file after
+every one (an interrupted run keeps what it finished); reports read it only through `load_sessions` /
+`SessionsRun`, which upgrade files written before the schema number existed.
 """
 
 from __future__ import annotations
@@ -10,12 +12,50 @@ from pathlib import Path
 from typing import Any
 
 from bench.record.errors import UserError
-from bench.record.files import read_record, record_path
+from bench.record.files import now_iso, read_record, record_path, write_json
 from bench.record.run_folder import RunFolder
+from bench.record.schema import Upgrade
+from bench.record.schema import upgrade as upgrade_schema
 from bench.record.values import lst, num
 
 FILE = "sessions.json"
 KIND = "sessions"
+SCHEMA = 1
+UNVERSIONED = 0  # files written before sessions.json had a "schema": read as version 0
+
+
+def _upgrade_0(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 0 is version 1 without the number (and, when stopped early, without "finished").
+    return {"finished": None} | data | {"schema": 1}
+
+
+UPGRADES: dict[int, Upgrade] = {UNVERSIONED: _upgrade_0}
+
+
+class SessionsRecord:
+    """sessions.json while `bench sessions` runs: the header at the start, one result per configuration."""
+
+    def __init__(self, run_dir: Path, *, clients: int, visit_requests: int, seed: int, requests: int,
+                 settings: dict[str, Any], environment: dict[str, Any]):
+        self.path = run_dir / FILE
+        self.data: dict[str, Any] = {
+            "schema": SCHEMA, "kind": KIND, "run_id": run_dir.name, "created": now_iso(), "finished": None,
+            "complete": False, "clients": clients, "visit_requests": visit_requests, "seed": seed,
+            "requests_per_endpoint": requests, "settings": settings, "environment": environment, "results": []}
+        self.write()
+
+    def write(self) -> None:
+        write_json(self.path, self.data)
+
+    def add_result(self, result: dict[str, Any]) -> None:
+        """One configuration (process count x keep-alive mode), on disk the moment it is measured."""
+        self.data["results"].append(result)
+        self.write()
+
+    def finish(self) -> None:
+        self.data["complete"] = True
+        self.data["finished"] = now_iso()
+        self.write()
 
 
 def is_sessions_folder(path: Path | str) -> bool:
@@ -28,6 +68,9 @@ def load_sessions(path: Path | str) -> dict[str, Any]:
     """Read and check sessions.json; `path` is the folder or the file. One-line UserError when unusable."""
     data = read_record(path, FILE)
     source = record_path(path, FILE)
+    if "schema" not in data:
+        data = data | {"schema": UNVERSIONED}
+    data = upgrade_schema(data, "sessions", SCHEMA, UPGRADES, source)
     if data.get("kind") != KIND:
         raise UserError(f"damaged {source}: \"kind\" is {data.get('kind')!r}, expected {KIND!r}")
     if not isinstance(data.get("results"), list) or not all(isinstance(r, dict) for r in data["results"]):

@@ -55,3 +55,37 @@ def test_compare_on_a_sessions_folder_names_the_file(tmp_path: Path) -> None:
     run = _folder(tmp_path, [_result(2, False, 40, 0.3)])
     with pytest.raises(UserError, match=r"it is a `bench sessions` folder \(sessions\.json\)"):
         load_results(run)
+
+
+def test_sessions_json_without_schema_is_upgraded_on_load(tmp_path: Path) -> None:
+    from bench.record.sessions import SCHEMA, load_sessions
+
+    run = _folder(tmp_path, [_result(2, False, 40, 0.3)], complete=False)  # written before the schema number
+    data = load_sessions(run)
+    assert data["schema"] == SCHEMA and data["finished"] is None and len(data["results"]) == 1
+
+
+def test_sessions_record_writes_what_the_loader_reads(tmp_path: Path) -> None:
+    from bench.record.sessions import SCHEMA, SessionsRecord, load_sessions
+
+    run = tmp_path / "20261126-090000-sessions"
+    run.mkdir()
+    record = SessionsRecord(run, clients=8, visit_requests=5, seed=11, requests=100, settings={"processes": 4},
+                            environment={"machine": {"cores": 2}})
+    assert load_sessions(run)["results"] == [] and not load_sessions(run)["complete"]
+    record.add_result(_result(4, False, 68, 0.3))
+    record.finish()
+    data = load_sessions(run)
+    assert data["schema"] == SCHEMA and data["complete"] and data["finished"] and data["run_id"] == run.name
+    assert "| 4 | off | 76% | 75% |" in html.unescape((build_report(run).parent / "report.md").read_text())
+
+
+def test_sessions_json_of_a_newer_schema_is_refused_in_one_line(tmp_path: Path) -> None:
+    from bench.record.sessions import load_sessions
+
+    run = _folder(tmp_path, [_result(2, False, 40, 0.3)])
+    data = json.loads((run / "sessions.json").read_text())
+    (run / "sessions.json").write_text(json.dumps(data | {"schema": 99}))
+    with pytest.raises(UserError, match=r"unsupported sessions schema 99 .*newer suite") as exc:
+        load_sessions(run)
+    assert "\n" not in str(exc.value)

@@ -1,0 +1,190 @@
+"""What the bench commands print on the terminal: the tables and lines of `bench run` and `bench sessions`.
+
+Read from the records (results.json, sessions.json, trial dicts), never from live objects, so what is
+printed is what was written. Every number goes through `fmt`: one rule for "not measured" ("-") and one
+place for the digits. The report (reports/) has its own formatter (reports/kit/fmt.py) for HTML and
+Markdown; the terminal keeps plain ASCII and fixed-width columns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DASH = "-"
+OTHERS_NOTICE = 0.10  # flag a trial when processes not ours used this much of the server CPUs
+
+
+def fmt(value: float | None, spec: str = ",.0f", scale: float = 1, unit: str = "") -> str:
+    """`value` (times `scale`) formatted by `spec`, then `unit`; "-" when it was not measured (None)."""
+    if value is None:
+        return DASH
+    return format(value if scale == 1 else value * scale, spec) + unit
+
+
+def pct(fraction: float | None) -> str:
+    """A fraction as a whole percent: 0.42 -> "42%"; "-" when not measured."""
+    return fmt(fraction, ".0f", scale=100, unit="%")
+
+
+def busy(others_util: float | None) -> bool:
+    """True when other processes used enough of the server CPUs to say so."""
+    return (others_util or 0) >= OTHERS_NOTICE
+
+
+# bench run ---------------------------------------------------------------------------------------------------
+
+def run_table(results: list[dict[str, Any]]) -> str:
+    """The table after `bench run`: one line per cell (results.json "results"), medians over its trials."""
+    servers = any(cell.get("server") for cell in results)  # --servers: one more column
+    head = (f"{'workload':<9} {'variant':<10} " + (f"{'server':<10} " if servers else "")
+            + f"{'req/s':>9} {'95% CI':>19} {'p50 ms':>7} {'p99 ms':>7} "
+            f"{'req/s/proc':>10} {'req/CPU-s':>9} {'RSS MB':>7} {'sess/1k':>8} {'limit':>9} {'srv CPU':>7}  flags")
+    lines = [head, "-" * len(head)]
+    for cell in results:
+        s = cell["summary"]
+        if not s:
+            continue
+        ci = s["rps_ci95"]
+        lines.append(
+            f"{cell['workload']:<9} {cell['variant']:<10} " + (f"{cell.get('server') or DASH:<10} " if servers else "")
+            + f"{fmt(s['rps']):>9} "
+            f"{(fmt(ci[0]) + ' - ' + fmt(ci[1])) if ci else DASH:>19} {fmt(s['p50_ms'], '.2f'):>7} "
+            f"{fmt(s['p99_ms'], '.2f'):>7} {fmt(s['rps_per_process']):>10} "
+            f"{fmt(s['requests_per_cpu_second']):>9} {fmt(s['rss_mb_per_process'], '.1f'):>7} "
+            f"{fmt(s['db_sessions_per_1000_requests'], '.1f'):>8} {s.get('bottleneck') or DASH:>9} "
+            f"{pct(s.get('server_util')):>7}  {' '.join(_cell_flags(s))}")
+    return "\n".join(lines)
+
+
+def _cell_flags(s: dict[str, Any]) -> list[str]:
+    flags = []
+    if s.get("faults"):
+        flags.append(f"{s['faults']} TRIAL(S) WITH FAULTS")
+    if s["failures"]:
+        flags.append(f"{s['failures']} FAILURES")
+    if s.get("locust_vs_wrk") is not None:
+        flags.append(f"Locust/wrk {pct(s['locust_vs_wrk'])}")
+    if busy(s.get("others_util")):
+        flags.append(f"BUSY MACHINE (others used {pct(s['others_util'])} of the server CPUs)")
+    return flags
+
+
+def speedup_lines(data: dict[str, Any]) -> list[str]:
+    """The headline: each speedup as it may honestly be stated, with the cost ratio beside it."""
+    cost = {(c["workload"], c["variant"], c.get("server")): c for c in data.get("cpu_speedups", [])}
+    wrk_ = {(c["workload"], c["variant"], c.get("server")): c for c in data.get("wrk_speedups", [])}
+    lines = []
+    for s in data.get("speedups", []):
+        text = s.get("text") or f"{s['ratio']:.2f}x"
+        ci = f"95% CI {s['ci95'][0]:.2f}-{s['ci95'][1]:.2f}" if s["ci95"] else "one trial: no interval"
+        on = s["workload"] + (f" under {s['server']}" if s.get("server") else "")
+        line = f"{s['variant']} vs {s['baseline']} on {on}: {text} ({ci})"
+        key = (s["workload"], s["variant"], s.get("server"))
+        if key in cost:
+            line += f"; per server CPU-second {cost[key]['ratio']:.2f}x"
+        if key in wrk_:
+            line += f"; wrk {wrk_[key]['ratio']:.2f}x"
+        lines.append(line)
+    ceiling = data.get("generator_ceiling")
+    if ceiling:
+        lines.append(f"generator ceiling (Locust on /plaintext, {ceiling['users']} users, same CPUs): "
+                     f"{fmt(ceiling.get('rps'))} req/s"
+                     + (f"; wrk {fmt(ceiling['wrk_rps'])} req/s" if ceiling.get("wrk_rps") else ""))
+    return lines
+
+
+def trial_line(result: dict[str, Any]) -> str:
+    """The progress line under each trial of `bench run` (a trial.json dict)."""
+    server = result["server"] or {}
+    b = result.get("bottleneck") or {}
+    text = (f"    {fmt(result['locust']['rps'])} req/s (server {fmt(server.get('rps'))}), "
+            f"p99 {fmt(result['locust']['p99_ms'], '.2f')} ms, {result.get('users')} users, limit "
+            f"{b.get('bottleneck', DASH)} (server CPUs {pct(b.get('server_util'))} busy"
+            + (f" + {pct(b['others_util'])} by other processes" if busy(b.get("others_util")) else "")
+            + f", busiest Locust process {pct(b.get('generator_busiest'))} of a core)")
+    if result.get("wrk"):
+        text += f", wrk {fmt(result['wrk'].get('rps'))} req/s"
+    if result.get("workers"):
+        text += ", workers " + ", ".join(f"{w.get('host')}/{w.get('pid')} {fmt(w.get('cpu_pct'), '.0f')}% CPU"
+                                         for w in result["workers"].values())
+    found = result.get("faults") or []
+    return text + (f"  [{'; '.join(found)}]" if found else "")
+
+
+def ceiling_line(ceiling: dict[str, Any]) -> str:
+    """The progress line after the generator-ceiling trial (results.json "generator_ceiling")."""
+    return f"    Locust {fmt(ceiling['rps'])} req/s" + (
+        f", wrk {fmt(ceiling['wrk_rps'])} req/s" if ceiling.get("wrk_rps") else "")
+
+
+def saturation_line(workload: str, variant: str, users: int, result: dict[str, Any]) -> str:
+    """The progress line after one step of a saturation probe (a trial dict)."""
+    return (f"    saturation {workload}/{variant} at {users} users: {fmt(result['locust']['rps'])} req/s, "
+            f"p99 {fmt(result['locust']['p99_ms'], '.2f')} ms, limit {result['bottleneck']['bottleneck']}")
+
+
+# bench sessions ----------------------------------------------------------------------------------------------
+
+def sessions_table(record: dict[str, Any]) -> str:
+    """The table after `bench sessions`: one line per process count and keep-alive mode (sessions.json)."""
+    head = (f"{'procs':>5} {'keep-alive':>10} {'forgotten':>9} {'expected':>8} {'unknown':>8} {'pids':>4} "
+            f"{'process ms':>10} {'shared ms':>9} {'shared +ms':>10} {'shared unknown':>14}")
+    lines = [head, "-" * len(head)]
+    for r in record["results"]:
+        p, s = r["process"], r["shared"]
+        lines.append(f"{r['processes']:>5} {'on' if r['keepalive'] else 'off':>10} "
+                     f"{fmt(p['forgotten_rate'], '.0%'):>9} {fmt(r['expected_forgotten_rate'], '.0%'):>8} "
+                     f"{fmt(p['unknown_rate'], '.0%'):>8} {p['pids_seen']:>4} {fmt(p['server_ms_p50'], '.3f'):>10} "
+                     f"{fmt(s['server_ms_p50'], '.3f'):>9} {fmt(r['shared_extra_ms'], '+.3f'):>10} "
+                     f"{fmt(s['unknown_rate'], '.0%'):>14}")
+    lines.append("forgotten: returning requests served by another process than the one that issued the cookie "
+                 "(/session/process); /session/shared forgets none. ms: median server time (%D).")
+    return "\n".join(lines)
+
+
+# bench tune ---------------------------------------------------------------------------------------------------
+# TODO(merge): bench/tune.py and bench/tune_processes.py (another branch) still carry their own copies
+# (`summary_text`, `_opt`); point bench/cli.py's `_tune_done` at these two and delete those.
+
+def tune_table(record: dict[str, Any]) -> str:
+    """The table after `bench tune` (MaxConnectionsPerChild): measured points, the model's check, the
+    directive lines (tune.json)."""
+    lines = [f"{'keepalive':<9} {'N':>6} {'req/s':>9} {'p99 ms':>7} {'children/s':>10} {'req/child':>9} "
+             f"{'req/conn':>8} {'RSS MB':>7}  model"]
+    for mode, c in record["modes"].items():
+        checks = {x["value"]: x for x in (c.get("check") or [])}
+        for p in [p for p in record["points"] if p["keepalive"] == mode]:
+            chk = checks.get(p["value"], {})
+            lines.append(
+                f"{mode:<9} {p['value']:>6} {p['rps'] or 0:>9,.0f} {p['p99_ms'] or 0:>7.2f} "
+                f"{p['children_spawned_per_s']:>10.2f} {fmt(p['requests_per_child'], ',.0f'):>9} "
+                f"{fmt(p['requests_per_connection'], '.1f'):>8} {fmt(p['rss_mb_end_of_life'], '.1f'):>7}  "
+                + (f"{chk['predicted_rps']:,.0f} ({100 * chk['error']:.1f}% off)" if chk.get("error") is not None
+                   else DASH))
+    if record["missing"]:
+        lines.append("not measured: " + ", ".join(f"N={m['value']} keepalive {m['keepalive']} trial {m['trial']}"
+                                                  for m in record["missing"]))
+    return "\n".join(lines + _advice_lines(record))
+
+
+def processes_table(record: dict[str, Any]) -> str:
+    """The table after `bench tune --knob processes`: one line per pool size, the recommended one marked."""
+    binding_n = (record.get("sizing") or {}).get("value")
+    lines = [f"{'procs':>5} {'users':>5} {'req/s':>9} {'p99 ms':>8} {'req/CPU-s':>9} {'PSS MB':>7} "
+             f"{'N x PSS':>8} {'limit':>9}"]
+    for p in sorted(record["points"], key=lambda p: p["value"]):
+        limits = sorted({t.get("bottleneck") or DASH for t in p["trials"]})
+        lines.append(f"{p['value']:>5} {p['trials'][0].get('users', DASH):>5} {fmt(p.get('rps'), ',.0f'):>9} "
+                     f"{fmt(p.get('p99_ms'), '.2f'):>8} {fmt(p.get('requests_per_cpu_second'), ',.0f'):>9} "
+                     f"{fmt(p.get('pss_mb'), '.1f'):>7} "
+                     f"{fmt(p['pss_mb'] * p['value'] if p.get('pss_mb') else None, '.0f'):>8} "
+                     f"{'/'.join(limits):>9}" + ("  <- recommended" if p["value"] == binding_n else ""))
+    if record["missing"]:
+        lines.append("not measured: " + ", ".join(f"{m['value']} processes trial {m['trial']}"
+                                                  for m in record["missing"]))
+    return "\n".join(lines + _advice_lines(record))
+
+
+def _advice_lines(record: dict[str, Any]) -> list[str]:
+    a = record.get("advice") or {}
+    return ["", "recommended:"] + [f"    {d}" for d in a.get("directives", [])] + ["", a.get("reasoning", "")]

@@ -1,0 +1,64 @@
+"""What `bench run` and `bench sessions` print (bench/console.py) and how run folders are named (bench/paths.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bench import console, paths
+from bench.record.results import load_results
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def test_fmt_is_the_one_rule_for_missing_and_digits() -> None:
+    assert console.fmt(None) == "-" and console.fmt(None, ".2f") == "-" and console.pct(None) == "-"
+    assert console.fmt(12345.6) == "12,346" and console.fmt(0.5, ".2f") == "0.50"
+    assert console.pct(0.424) == "42%" and console.fmt(0.755, ".0%") == "76%"
+    assert console.fmt(0.25, "+.3f") == "+0.250"
+
+
+@pytest.mark.parametrize("folder", sorted(p.parent.name for p in (FIXTURES / "runs").glob("*/results.json")))
+def test_run_table_and_lines_of_every_fixture(folder: str) -> None:
+    data = load_results(FIXTURES / "runs" / folder)
+    table = console.run_table(data["results"]).splitlines()
+    assert table[0].startswith("workload  variant") and set(table[1]) == {"-"}
+    assert len({len(line) for line in table[:2]}) == 1
+    for line in console.speedup_lines(data):
+        assert re.search(r" vs \S+ on \S+", line) or line.startswith("generator ceiling")
+    for trial in (t for cell in data["results"] for t in cell["trials"]):
+        assert re.match(r"    ([\d,]+|-) req/s \(server ([\d,]+|-)\), p99 ", console.trial_line(trial))
+
+
+def test_new_run_folder_names_by_time_and_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCH_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setattr(paths.time, "strftime", lambda _: "20261126-083000")
+    first, second, plain = (paths.new_run_folder("sessions"), paths.new_run_folder("sessions"),
+                            paths.new_run_folder())
+    assert [p.name for p in (first, second, plain)] == [
+        "20261126-083000-sessions", "20261126-083000-sessions-2", "20261126-083000"]
+    assert all(p.is_dir() and not any(p.iterdir()) for p in (first, second, plain))
+
+
+def test_run_keeps_its_re_exports_for_the_sweeps() -> None:
+    from bench import run, trial
+
+    assert run.Trial is trial.Trial and run.use_server is trial.use_server
+    assert callable(run.new_run_dir) and callable(run.probe) and callable(run.prime)
+
+
+def test_tune_tables_from_tune_json() -> None:
+    from bench.record.tune import load_tune
+
+    record = load_tune(FIXTURES / "tune" / "20261126-012712-tune")
+    lines = console.tune_table(record).splitlines()
+    assert lines[0].split() == ["keepalive", "N", "req/s", "p99", "ms", "children/s", "req/child", "req/conn",
+                                "RSS", "MB", "model"]
+    assert len(lines) > 1 + len(record["points"]) and "recommended:" in lines
+    sized = {"points": [{"value": 2, "rps": 2001.0, "p99_ms": None, "requests_per_cpu_second": 900.0,
+                         "pss_mb": 12.25, "trials": [{"users": 8, "bottleneck": "server"}]}],
+             "sizing": {"value": 2}, "missing": [], "advice": None}
+    assert console.processes_table(sized).splitlines()[1] == (
+        "    2     8     2,001        -       900    12.2       24    server  <- recommended")
