@@ -1,11 +1,13 @@
-"""bench.tune (option parsing, conclusions), bench.tune_model and bench.prefork_sim, without servers."""
+"""bench.tune.recycling (option parsing, conclusions), bench.tune.model and bench.tune.prefork_sim, without servers."""
 
 import math
 
 import pytest
 
-from bench import prefork_sim, tune, tune_model
 from bench.errors import UserError
+from bench.tune import model as tune_model
+from bench.tune import options, prefork_sim
+from bench.tune import recycling as tune
 
 
 @pytest.mark.parametrize("text,ok", [("0,10,100", [0, 10, 100]), ("100,10", [0, 10, 100]), ("5", [0, 5])])
@@ -20,16 +22,16 @@ def test_parse_values_rejects(text):
 
 
 def test_parse_loss_and_budget():
-    assert tune.parse_loss("1") == pytest.approx(0.01)
-    assert tune.parse_loss("2.5%") == pytest.approx(0.025)
+    assert options.parse_loss("1") == pytest.approx(0.01)
+    assert options.parse_loss("2.5%") == pytest.approx(0.025)
     for bad in ("0", "100", "x", "-1"):
         with pytest.raises(UserError, match="--max-loss"):
-            tune.parse_loss(bad)
-    assert tune.parse_budget("300MB") == (300, "child")
-    assert tune.parse_budget("total:2GB") == (2048, "total")
+            options.parse_loss(bad)
+    assert options.parse_budget("300MB") == (300, "child")
+    assert options.parse_budget("total:2GB") == (2048, "total")
     for bad in ("12XB", "each:1GB", "0MB"):
         with pytest.raises(UserError, match="--memory-budget"):
-            tune.parse_budget(bad)
+            options.parse_budget(bad)
 
 
 def model(**kw):

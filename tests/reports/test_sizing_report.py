@@ -2,7 +2,7 @@
 
 import json
 
-from bench import tune_processes
+from bench.tune import processes as tune_processes
 from reports.build import build_report
 
 CURVE = [(1, 2000, 5, 12), (2, 3600, 6, 12), (4, 4000, 9, 12), (8, 4100, 30, 12)]
