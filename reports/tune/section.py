@@ -15,7 +15,7 @@ from bench.record.tune import FILE as TUNE_FILE
 from bench.record.tune_folder import TuneRun
 from reports.kit.document import Block, Code, Para, Section
 from reports.tune.narrative import headline
-from reports.tune.page import recommendation_table
+from reports.tune.recycling import recommendation_table
 
 
 def tune_sections(run_dir: Path) -> list[Section]:
@@ -34,8 +34,8 @@ def tune_sections(run_dir: Path) -> list[Section]:
         blocks.append(Para(head, "headline"))
     if run.directives:
         blocks.append(Code("\n".join(run.directives), "Paste into the prefork section of httpd.conf:", "apache"))
-    if run.advice.get("reasoning"):
-        blocks.append(Para(f"Why: {run.advice['reasoning']}"))
+    if run.reasoning:
+        blocks.append(Para(f"Why: {run.reasoning}"))
     if run.modes:
         blocks.append(recommendation_table(run))
     if not blocks:
