@@ -6,7 +6,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bench import cpus, knobs, plan, stack
+from bench import cpus, knobs, plan, servers, stack
 from bench.record.errors import Parser, UserError
 from bench.vocabulary import DEFAULT_VARIANTS, DEFAULT_WORKLOADS, VARIANTS, WORKLOADS
 
@@ -93,10 +93,10 @@ def _servers_from_args(args) -> list[str] | None:
     """--servers mod_python,mod_wsgi: checked against the known servers; None without it (one server)."""
     if args.servers is None:
         return None
-    servers = plan.parse_list("--servers", args.servers, knobs.SERVERS)
-    if args.server != knobs.StackSettings.server and args.server not in servers:
-        raise UserError(f"--server {args.server} is not among --servers {','.join(servers)}: give one of the two")
-    return servers
+    chosen = plan.parse_list("--servers", args.servers, tuple(servers.SERVERS))
+    if args.server != servers.DEFAULT_SERVER and args.server not in chosen:
+        raise UserError(f"--server {args.server} is not among --servers {','.join(chosen)}: give one of the two")
+    return chosen
 
 
 def _run(args) -> int:
@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers-wait", type=float, default=60.0, metavar="S",
                    help="with --workers: how long each trial waits for them to connect (default 60 s)")
     p.add_argument("--servers", metavar="LIST",
-                   help=f"comma list of {', '.join(knobs.SERVERS)}: run every cell under each, interleaved "
+                   help=f"comma list of {', '.join(servers.SERVERS)}: run every cell under each, interleaved "
                    "(default: the one --server)")
     knobs.add_stack_options(p)
     p.set_defaults(func=_run)
