@@ -5,7 +5,8 @@ anything starts (`parse`: a one-line UserError naming the bad value and what is 
 httpd.conf directive(s) its recommendation writes, what predicts it (a model, or MEASURED_ONLY), sweeps
 (`run`), and turns a finished sweep into its recommendation: directive lines and reasoning in tune.json's
 "advice", printed by `summary_text`. Adding a knob is one module holding a `Knob` subclass plus its entry
-in bench.tune.KNOBS (and, for its report, one module plus its entry in reports.tune.page.REPORTS).
+in bench.tune.KNOBS; its name joins tune.json's list (bench.record.tune.KNOBS) and its report is one module
+plus an entry in reports.tune.page.REPORTS (tests/bench/test_tune_units.py pins the three lists equal).
 """
 
 from __future__ import annotations

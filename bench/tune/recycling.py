@@ -20,6 +20,7 @@ from bench.errors import UserError
 from bench.knobs import StackSettings
 from bench.plan import MAX_TRIALS, Plan, check_int
 from bench.record.tune import MODEL_TOLERANCE, TuneRecord
+from bench.servers import DEFAULT_SERVER, PREFORK_RECYCLING, SERVERS, Recycling
 from bench.tune import model as tune_model
 from bench.tune.knobs import Knob, advice_lines, opt
 from bench.tune.options import TuneOptions, check_workload, parse_budget, parse_keepalive, parse_loss
@@ -258,7 +259,17 @@ def advice(record: dict) -> dict:
     if keepalive:
         sentences.append("Apache counts connections, not requests: with keep-alive a child serves "
                          f"N x {k:g} requests here, and as many as its clients send on other servers.")
+    recycling = _server_recycling(record.get("stack") or {})
+    if recycling != PREFORK_RECYCLING:
+        sentences.append(f"Under this server --max-connections-per-child is written as {recycling.directive}, "
+                         f"which counts {recycling.counts}: set that to the value above.")
     return {"directives": directives, "reasoning": " ".join(sentences), "mode": best_mode}
+
+
+def _server_recycling(stack: dict) -> Recycling:
+    """What the recycling knob is called under the server the sweep ran (older records: mod_python)."""
+    server = SERVERS.get(stack.get("server") or DEFAULT_SERVER, SERVERS[DEFAULT_SERVER])
+    return server.recycling(stack.get("wsgi_mode"))
 
 
 def _loss(rec: dict) -> float:
