@@ -24,6 +24,7 @@ FIGURES = {
     "sizing2-memory": "Figure 2: Apache memory (processes x PSS) against the number of processes",
 }
 SUMMARY_SCHEMA = 1
+SECTION_TITLE = "Process count (bench tune --knob processes)"  # in a run report (reports.tune.section)
 MARK = "#d1495b"
 
 
@@ -127,16 +128,22 @@ def bounds_table(rec: Sizing) -> Table:
     return Table(["constraint", "processes"], rows, "The tightest constraint sets MaxRequestWorkers")
 
 
+def recommendation(run: TuneRun) -> list[Block]:
+    """The directives, the reasoning and the bounds: the head of this report, and what a run report shows
+    when this sweep's tune.json sits next to its results.json."""
+    head: list[Block] = []
+    if run.directives:
+        head.append(Code("\n".join(run.directives), "Paste into the prefork section of httpd.conf:", "apache"))
+    reasoning = run.reasoning or "the sweep stopped before the tuner concluded"
+    return [*head, Para(f"Why: {reasoning}"), bounds_table(run.sizing)]
+
+
 def build(run: TuneRun) -> Path:
     out = prepare_out(run, FIGURES)
     figs = {b.name: b for b in (chart_throughput(run, out), chart_memory(run, out))}
     rec = run.sizing
     directives = run.directives
-    head: list[Block] = []
-    if directives:
-        head.append(Code("\n".join(directives), "Paste into the prefork section of httpd.conf:", "apache"))
-    reasoning = run.reasoning or "the sweep stopped before the tuner concluded"
-    head += [Para(f"Why: {reasoning}"), bounds_table(rec)]
+    head = recommendation(run)
     dropped = run.dropped
     sections = [
         Section("recommendation", "Recommendation", head),

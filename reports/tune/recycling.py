@@ -50,6 +50,7 @@ from reports.tune.narrative import (
 )
 
 SUMMARY_SCHEMA = 1
+SECTION_TITLE = "MaxConnectionsPerChild (bench tune)"  # in a run report (reports.tune.section)
 POINT_KEYS = ("rps", "rps_ci95", "server_rps", "p99_ms", "failures", "generator_bound", "flags",
               "children_seen", "children_spawned_per_s", "requests_per_child", "requests_per_connection",
               "connections", "warmup_ms", "startup_ms", "service_ms_mean", "rss_mb_end_of_life",
@@ -67,6 +68,21 @@ def build(run: TuneRun) -> Path:
     figs[block.name] = block
     cav = caveats(run, child_notes)  # after the figures: they record unreadable trial files in run.problems
     return write_report(out, compose(run, figs, cav), summary(run, figs, cav))
+
+
+def recommendation(run: TuneRun) -> list[Block]:
+    """The recommendation a run report shows when this sweep's tune.json sits next to its results.json."""
+    blocks: list[Block] = []
+    head = headline(run)
+    if head:
+        blocks.append(Para(head, "headline"))
+    if run.directives:
+        blocks.append(Code("\n".join(run.directives), "Paste into the prefork section of httpd.conf:", "apache"))
+    if run.reasoning:
+        blocks.append(Para(f"Why: {run.reasoning}"))
+    if run.modes:
+        blocks.append(recommendation_table(run))
+    return blocks
 
 
 # --- tables --------------------------------------------------------------------------------------
