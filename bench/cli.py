@@ -212,6 +212,11 @@ def _add_trial_options(p: argparse.ArgumentParser, command: str, unit: str, tria
     p.add_argument("--trials", type=int, help=f"{trials_help} ({_defaults_text(command, 'trials')})")
 
 
+def _or_list(names) -> str:
+    *rest, last = names
+    return f"{', '.join(rest)} or {last}" if rest else last
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -250,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     knobs.add_stack_options(p)
     p.set_defaults(func=_run)
     from bench.tune import DEFAULT_KNOB, KNOBS
+    from bench.tune.options import TUNE_WORKLOADS
 
     p = sub.add_parser("tune", help=f"sweep a knob ({' or '.join(k.title for k in KNOBS.values())}) and "
                        "recommend a value")
@@ -259,8 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
         f"{name}: {k.values_help} ({_full_quick_text(k.default_values)})" for name, k in KNOBS.items()))
     p.add_argument("--max-p99", type=float, metavar="MS",
                    help="with --knob processes: the largest acceptable p99 (default 100 ms)")
-    p.add_argument("--workload", default="fortunes", help="db, queries, updates, fortunes or leaky (default fortunes)")
-    p.add_argument("--variant", default="pooled", help="naive, pool-only, cache-only or pooled (default pooled)")
+    p.add_argument("--workload", default="fortunes", help=f"{_or_list(TUNE_WORKLOADS)} (default fortunes)")
+    p.add_argument("--variant", default="pooled", help=f"{_or_list(VARIANTS)} (default pooled)")
     p.add_argument("--keepalive", default="both", help="on, off or both (default both)")
     p.add_argument("--max-loss", default="1", help="largest acceptable throughput loss in percent (default 1)")
     p.add_argument("--memory-budget", help="RSS limit per child (300MB) or for all children (total:2GB); "

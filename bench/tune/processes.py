@@ -185,7 +185,7 @@ class ProcessesKnob(Knob):
     """The prefork pool's size: StartServers ... MaxRequestWorkers, one fixed count."""
 
     name = NAME
-    title = "the process count (MaxRequestWorkers)"
+    title = "the prefork process count, sizing MaxRequestWorkers"
     directives = ("StartServers", "MinSpareServers", "MaxSpareServers", "MaxRequestWorkers", "ServerLimit")
     model = MEASURED_ONLY  # bench.tune.sizing picks among measured counts; nothing predicts between them
     default_values = ("1,2,4,8,16,32", "1,2,4,8")
