@@ -163,6 +163,16 @@ class Point:
 
 
 @dataclass
+class ApacheSamples:
+    """A trial's Apache memory over time (its samples.jsonl) and its clock (its trial.json)."""
+
+    rss_kb: list[tuple[str, float, float]]  # (pid, epoch seconds, RSS KB) of each Apache sample with an RSS
+    first_t: float | None                   # the earliest sample of any role
+    started: float | None                   # when Apache started
+    steady: tuple[float, float] | None      # the steady window, epoch seconds
+
+
+@dataclass
 class Check:
     """The model's prediction for one measured point (tune.json modes[mode].check[])."""
 
@@ -433,6 +443,17 @@ class TuneRun(RunFolder):
         return Mode(mode, obj(obj(self.data.get("modes")).get(mode)))
 
     # --- files -----------------------------------------------------------------------------------
+    def apache_samples(self, trial: TuneTrial) -> ApacheSamples | None:
+        """The trial's Apache samples and clock; None when its samples.jsonl is missing."""
+        rows = self.samples(trial.data)
+        if rows is None:
+            return None
+        info = self.trial_json(trial) or {}
+        rss = [(str(r.get("pid")), float(r["t"]), kb) for r in rows
+               if r.get("role") == "apache" and (kb := num(r.get("rss_kb"))) is not None]
+        return ApacheSamples(rss, min((float(r["t"]) for r in rows), default=None), num(info.get("started")),
+                             pair(info.get("steady")))
+
     def trial_json(self, trial: TuneTrial) -> dict[str, Any] | None:
         base = self.trial_path(trial.data)
         data = None if base is None else self.read_json(base / "trial.json")

@@ -11,7 +11,6 @@ from matplotlib.figure import Figure
 
 from bench.record.tune import MODEL_TOLERANCE
 from bench.record.tune_folder import Point, TuneRun, mode_label
-from bench.record.values import num, pair
 from reports.kit.document import FigureBlock
 from reports.kit.files import save_figure
 from reports.kit.fmt import fmt_num
@@ -178,24 +177,23 @@ def _child_panel(run: TuneRun, point: Point) -> tuple[TF.ChildPanel | None, str 
     """The panel of a point's first trial with usable samples, or why there is none."""
     why = None
     for t in point.trials:
-        rows = run.samples(t.data)
-        if rows is None:
+        samples = run.apache_samples(t)
+        if samples is None:
             why = f"{t.dir or 'the trial folder'}/samples.jsonl is missing"
             continue
-        info = run.trial_json(t) or {}
-        apache = [r for r in rows if r.get("role") == "apache" and sane(num(r.get("rss_kb"))) is not None]
+        apache = [(pid, ts, kb) for pid, ts, kb in samples.rss_kb if sane(kb) is not None]
         if not apache:
             why = f"{t.dir}/samples.jsonl has no Apache samples"
             continue
-        t0 = sane(num(info.get("started")))
+        t0 = sane(samples.started)
         if t0 is None:  # Apache and the sampler start together: the first sample is close enough
-            t0 = min(float(r["t"]) for r in rows)
-        steady = pair(info.get("steady"))
+            t0 = samples.first_t
+        steady = samples.steady
         window = (steady[0] - t0, steady[1] - t0) if steady else t.window
         by_pid: dict[str, list[tuple[float, float]]] = {}
-        for r in apache:
-            if (age := sane(float(r["t"]) - t0)) is not None:
-                by_pid.setdefault(str(r.get("pid")), []).append((age, (num(r["rss_kb"]) or 0) / 1024))
+        for pid, ts, kb in apache:
+            if (age := sane(ts - t0)) is not None:
+                by_pid.setdefault(pid, []).append((age, kb / 1024))
         children = []
         for pid, pts in sorted(by_pid.items(), key=lambda kv: min(kv[1])):
             pts.sort()
