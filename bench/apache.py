@@ -1,6 +1,6 @@
-"""Apache 2.4 + mod_python or mod_wsgi: the generated httpd.conf, start, graceful restart, stop."""
+"""Apache 2.4 + one of bench.servers (mod_python, mod_wsgi): the generated httpd.conf, start, graceful
+restart, stop. What differs between the servers is in bench.servers, not here."""
 
-import grp
 import os
 import re
 import shutil
@@ -17,13 +17,10 @@ import psutil
 from bench import cpus, paths, procs, secrets
 from bench.errors import UserError
 from bench.knobs import StackSettings
+from bench.servers import DEFAULT_SERVER, SERVERS
 
 MODULES = Path("/usr/lib/apache2/modules")
 TEMPLATE = Path(__file__).with_name("httpd.conf.tmpl")
-SERVER_TEMPLATES = {"mod_python": Path(__file__).with_name("server_mod_python.conf.tmpl"),
-                    "mod_wsgi": Path(__file__).with_name("server_mod_wsgi.conf.tmpl")}
-MODULE_FILES = {"mod_python": ("mod_python.so", "libapache2-mod-python"),
-                "mod_wsgi": ("mod_wsgi.so", "libapache2-mod-wsgi-py3")}
 BINARY = "/usr/sbin/apache2"
 EMBEDDED_PYTHON = "/usr/bin/python3"  # Debian's Python, the one libapache2-mod-python links
 START_TIMEOUT_S = 30
@@ -32,14 +29,13 @@ FATAL = re.compile(r"Fatal Python error|Traceback|ImportError|ModuleNotFoundErro
                    r"Configuration Failed|python_init|AH00016|AH00020")
 
 
-def check_installed(server: str = "mod_python") -> None:
+def check_installed(server: str = DEFAULT_SERVER) -> None:
     if not Path(BINARY).exists():
         raise UserError(f"Apache not found ({BINARY}): install the apache2 package")
-    # The WSGI adapter still uses mod_python's PSP parser (mod_python._psp), so both need mod_python.
-    for name in {"mod_python", server}:
-        so, package = MODULE_FILES[name]
-        if not (MODULES / so).exists():
-            raise UserError(f"{name} not found ({MODULES / so}): install {package}")
+    for name in (*SERVERS[server].needs, server):
+        s = SERVERS[name]
+        if not (MODULES / s.module_file).exists():
+            raise UserError(f"{name} not found ({MODULES / s.module_file}): install {s.package}")
 
 
 class Apache:
@@ -68,10 +64,13 @@ class Apache:
         if self.user is not None:
             # As root with no User line the children would keep uid 0.
             user_lines = f"User {self.user.pw_name}\nGroup #{self.user.pw_gid}\n"
+        server = SERVERS[s.server]
         values = dict(state=self.state, port=s.port, modules=MODULES, handlers=self.handlers, server=s.server,
                       dsn=self.handler_dsn().replace('"', '\\"'), pool_size=s.pool_size,
-                      leaky="On" if s.leaky else "Off", wsgi_mode_lines=self._wsgi_mode_lines())
-        server_block = Template(SERVER_TEMPLATES[s.server].read_text()).substitute(values)
+                      leaky="On" if s.leaky else "Off", entry_point=server.entry_point,
+                      entry_module=Path(server.entry_point).stem,
+                      server_lines=server.conf_lines(s, self.handlers, self.user))
+        server_block = Template(server.template.read_text()).substitute(values)
         return Template(TEMPLATE.read_text()).substitute(
             server_block=server_block, user_lines=user_lines, listen=s.listen, **values,
             processes=s.processes, max_spare=s.processes + 1,
@@ -79,23 +78,6 @@ class Apache:
             keepalive="On" if s.keepalive else "Off", keepalive_timeout=s.keepalive_timeout,
             max_keepalive_requests=s.max_keepalive_requests,
         )
-
-    def _wsgi_mode_lines(self) -> str:
-        """mod_wsgi daemon mode: N single-threaded daemon processes (as the Apache user) do the Python work,
-        the prefork children only relay to them over Unix sockets; embedded mode: the children run it."""
-        s = self.settings
-        if s.wsgi_mode == "embedded":
-            return f'WSGIPythonPath "{self.handlers}"'
-        user = ""
-        if self.user is not None:  # as root: never uid 0 (mod_wsgi defaults to the Apache User anyway)
-            user = f" user={self.user.pw_name} group={grp.getgrgid(self.user.pw_gid).gr_name}"
-        # maximum-requests counts requests (MaxConnectionsPerChild, for the relaying children, connections).
-        recycle = f" maximum-requests={s.max_connections_per_child}" if s.max_connections_per_child else ""
-        return (f'WSGIDaemonProcess bench processes={s.processes} threads=1{user}{recycle} '
-                f'python-path="{self.handlers}"\n'
-                "WSGIProcessGroup bench\n"
-                "# No Python in the relaying children: only the daemons run it.\n"
-                "WSGIRestrictEmbedded On")
 
     def handler_dsn(self) -> str:
         """The DSN written into httpd.conf: no password; passfile= names the Apache user's 0600 copy when the

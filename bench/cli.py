@@ -6,17 +6,15 @@ import signal
 import sys
 from pathlib import Path
 
-from bench import cpus, knobs, plan, stack
+from bench import cpus, knobs, plan, servers, stack
 from bench.record.errors import Parser, UserError
 from bench.vocabulary import DEFAULT_VARIANTS, DEFAULT_WORKLOADS, VARIANTS, WORKLOADS
 
 # command -> option -> (full, quick): every default that --quick changes, in one table.
 DEFAULTS: dict[str, dict[str, tuple]] = {
     "run": {"trials": (3, 2), "duration": (25.0, 10.0), "warmup": (5.0, 3.0)},
-    "tune": {"trials": (2, 1), "duration": (20.0, 8.0), "warmup": (4.0, 2.0),
-             "values": ("0,1,10,100,1000,10000", "0,10,1000")},
-    "tune-processes": {"values": ("1,2,4,8,16,32", "1,2,4,8")},
-}
+    "tune": {"trials": (2, 1), "duration": (20.0, 8.0), "warmup": (4.0, 2.0)},
+}  # each tune knob's --values defaults are its own (bench.tune.knobs.Knob.default_values)
 
 
 def _default(args, command: str, option: str):
@@ -26,7 +24,11 @@ def _default(args, command: str, option: str):
 
 
 def _defaults_text(command: str, option: str) -> str:
-    full, quick = (format(v, "g") if isinstance(v, float) else v for v in DEFAULTS[command][option])
+    return _full_quick_text(DEFAULTS[command][option])
+
+
+def _full_quick_text(defaults: tuple) -> str:
+    full, quick = (format(v, "g") if isinstance(v, float) else v for v in defaults)
     return f"default {full}; quick {quick}"
 
 
@@ -91,10 +93,10 @@ def _servers_from_args(args) -> list[str] | None:
     """--servers mod_python,mod_wsgi: checked against the known servers; None without it (one server)."""
     if args.servers is None:
         return None
-    servers = plan.parse_list("--servers", args.servers, knobs.SERVERS)
-    if args.server != knobs.StackSettings.server and args.server not in servers:
-        raise UserError(f"--server {args.server} is not among --servers {','.join(servers)}: give one of the two")
-    return servers
+    chosen = plan.parse_list("--servers", args.servers, tuple(servers.SERVERS))
+    if args.server != servers.DEFAULT_SERVER and args.server not in chosen:
+        raise UserError(f"--server {args.server} is not among --servers {','.join(chosen)}: give one of the two")
+    return chosen
 
 
 def _run(args) -> int:
@@ -147,25 +149,19 @@ def _build_report(run_dir: Path) -> None:
 
 
 def _tune(args) -> int:
-    from bench import tune
+    from bench.tune import knob
+    from bench.tune.options import TuneOptions
 
-    if args.knob == "processes":
-        return _tune_processes(args)
-    if args.knob != "max-connections-per-child":
-        raise UserError(f"--knob {args.knob!r} is unknown: use max-connections-per-child or processes")
-    values = tune.parse_values(_default(args, "tune", "values"))
-    modes = tune.parse_keepalive(args.keepalive)
-    max_loss = tune.parse_loss(args.max_loss)
-    budget = tune.parse_budget(args.memory_budget)
-    duration = _default(args, "tune", "duration")
-    warmup = _default(args, "tune", "warmup")
+    k = knob(args.knob)
+    parsed = k.parse(TuneOptions(
+        values=args.values, workload=args.workload, variant=args.variant, keepalive=args.keepalive,
+        max_loss=args.max_loss, max_p99=args.max_p99, memory_budget=args.memory_budget, users=args.users,
+        duration=_default(args, "tune", "duration"), warmup=_default(args, "tune", "warmup"),
+        trials=_default(args, "tune", "trials"), locust_processes=args.locust_processes, quick=args.quick))
     args.keepalive = "on"  # the sweep sets it per point
     settings = knobs.settings_from_args(args)
-    run_dir = tune.execute(values, args.workload, args.variant, modes, max_loss, budget, settings,
-                           users=args.users, duration=duration, warmup=warmup,
-                           trials=_default(args, "tune", "trials"),
-                           locust_processes=args.locust_processes, partition=knobs.partition_from_args(args))
-    return _tune_done(run_dir, tune.summary_text, args)
+    run_dir = k.run(parsed, settings, knobs.partition_from_args(args))
+    return _tune_done(run_dir, k.summary_text, args)
 
 
 def _sessions(args) -> int:
@@ -181,29 +177,6 @@ def _sessions(args) -> int:
         _build_report(run_dir)
     print(f"run folder: {run_dir}")
     return 0
-
-
-def _tune_processes(args) -> int:
-    from bench import tune, tune_processes
-
-    given = args.values if args.values is not None else DEFAULTS["tune-processes"]["values"][1 if args.quick else 0]
-    values = tune_processes.parse_values(given)
-    if args.keepalive not in ("on", "off", "both"):
-        raise UserError(f"--keepalive {args.keepalive!r} is not valid: use on or off")
-    keepalive = args.keepalive != "off"  # one mode per sizing sweep; "both" (the default) means on
-    budget = tune.parse_budget(args.memory_budget)
-    if args.memory_budget and ":" not in args.memory_budget:
-        budget = (budget[0], "total")  # sizing the pool: a bare size is what all the children may use
-    max_p99 = args.max_p99 if args.max_p99 is not None else tune_processes.DEFAULT_MAX_P99_MS
-    args.keepalive = "on"
-    settings = knobs.settings_from_args(args)
-    run_dir = tune_processes.execute(values, args.workload, args.variant, keepalive, max_p99, budget, settings,
-                                     users=args.users, duration=_default(args, "tune", "duration"),
-                                     warmup=_default(args, "tune", "warmup"),
-                                     trials=_default(args, "tune", "trials"),
-                                     locust_processes=args.locust_processes,
-                                     partition=knobs.partition_from_args(args))
-    return _tune_done(run_dir, tune_processes.summary_text, args)
 
 
 def _tune_done(run_dir: Path, summary_text, args) -> int:
@@ -239,6 +212,11 @@ def _add_trial_options(p: argparse.ArgumentParser, command: str, unit: str, tria
     p.add_argument("--trials", type=int, help=f"{trials_help} ({_defaults_text(command, 'trials')})")
 
 
+def _or_list(names) -> str:
+    *rest, last = names
+    return f"{', '.join(rest)} or {last}" if rest else last
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -272,20 +250,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers-wait", type=float, default=60.0, metavar="S",
                    help="with --workers: how long each trial waits for them to connect (default 60 s)")
     p.add_argument("--servers", metavar="LIST",
-                   help=f"comma list of {', '.join(knobs.SERVERS)}: run every cell under each, interleaved "
+                   help=f"comma list of {', '.join(servers.SERVERS)}: run every cell under each, interleaved "
                    "(default: the one --server)")
     knobs.add_stack_options(p)
     p.set_defaults(func=_run)
-    p = sub.add_parser("tune", help="sweep MaxConnectionsPerChild (or the process count) and recommend a value")
-    p.add_argument("--knob", default="max-connections-per-child",
-                   help="max-connections-per-child (default) or processes (sizes MaxRequestWorkers)")
-    p.add_argument("--values", help=f"comma list of MaxConnectionsPerChild values ({_defaults_text('tune', 'values')}"
-                   "); 0 = never recycle is always measured. With --knob processes: process counts "
-                   f"({_defaults_text('tune-processes', 'values')})")
+    from bench.tune import DEFAULT_KNOB, KNOBS
+    from bench.tune.options import TUNE_WORKLOADS
+
+    p = sub.add_parser("tune", help=f"sweep a knob ({' or '.join(k.title for k in KNOBS.values())}) and "
+                       "recommend a value")
+    p.add_argument("--knob", default=DEFAULT_KNOB,
+                   help=" or ".join(f"{name} ({k.title})" for name, k in KNOBS.items()) + f" (default {DEFAULT_KNOB})")
+    p.add_argument("--values", help="comma list of the knob's values: " + "; ".join(
+        f"{name}: {k.values_help} ({_full_quick_text(k.default_values)})" for name, k in KNOBS.items()))
     p.add_argument("--max-p99", type=float, metavar="MS",
                    help="with --knob processes: the largest acceptable p99 (default 100 ms)")
-    p.add_argument("--workload", default="fortunes", help="db, queries, updates, fortunes or leaky (default fortunes)")
-    p.add_argument("--variant", default="pooled", help="naive, pool-only, cache-only or pooled (default pooled)")
+    p.add_argument("--workload", default="fortunes", help=f"{_or_list(TUNE_WORKLOADS)} (default fortunes)")
+    p.add_argument("--variant", default="pooled", help=f"{_or_list(VARIANTS)} (default pooled)")
     p.add_argument("--keepalive", default="both", help="on, off or both (default both)")
     p.add_argument("--max-loss", default="1", help="largest acceptable throughput loss in percent (default 1)")
     p.add_argument("--memory-budget", help="RSS limit per child (300MB) or for all children (total:2GB); "

@@ -5,9 +5,11 @@ from dataclasses import asdict, dataclass
 from bench import cpus
 from bench.errors import UserError
 from bench.secrets import redact_dsn
+from bench.servers import DEFAULT_SERVER
+from bench.servers import SERVERS as SERVER_FACTS
 
-SERVERS = ("mod_python", "mod_wsgi")
-WSGI_MODES = ("daemon", "embedded")
+SERVERS = tuple(SERVER_FACTS)
+WSGI_MODES = SERVER_FACTS["mod_wsgi"].modes
 
 
 def parse_on_off(name: str, value: str | bool) -> bool:
@@ -55,7 +57,7 @@ class StackSettings:
     dsn: str | None = None
     server_cpus: str | None = None  # Linux CPU list for Apache and PostgreSQL; None = not pinned
     leaky: bool = False             # serve /{variant}/leaky, the memory-leak demonstration
-    server: str = "mod_python"      # or mod_wsgi: the same handlers through handlers/wsgi_entry.py
+    server: str = DEFAULT_SERVER    # one of bench.servers.SERVERS: the same handlers through its entry point
     wsgi_mode: str = "daemon"       # mod_wsgi only: daemon (WSGIDaemonProcess) or embedded (in the children)
     listen: str = "127.0.0.1"       # Apache's address (--listen); PostgreSQL stays on loopback
 
@@ -153,7 +155,7 @@ def add_stack_options(parser, keepalive: bool = True, generator: bool = True) ->
     parser.add_argument("--server-cpus", metavar="LIST",
                         help="CPUs of Apache and PostgreSQL, Linux list syntax (0-2,5); default: all but the last "
                         "when there are 2 or more")
-    parser.add_argument("--server", default=d.server, help="mod_python or mod_wsgi (default mod_python)")
+    parser.add_argument("--server", default=d.server, help=f"{' or '.join(SERVERS)} (default {d.server})")
     parser.add_argument("--wsgi-mode", default=d.wsgi_mode,
                         help="with --server mod_wsgi: daemon (WSGIDaemonProcess, default) or embedded")
     if generator:
@@ -182,7 +184,7 @@ def settings_from_args(args) -> StackSettings:
         dsn=args.dsn,
         server_cpus=partition_from_args(args).server_list,
         leaky=getattr(args, "leaky", False),
-        server=getattr(args, "server", "mod_python"),
+        server=getattr(args, "server", DEFAULT_SERVER),
         wsgi_mode=getattr(args, "wsgi_mode", "daemon"),
         listen=getattr(args, "listen", "127.0.0.1"),
     ).validate()

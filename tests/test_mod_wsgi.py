@@ -61,6 +61,23 @@ def test_settings_record_the_server(live_wsgi_stack):
     assert StackSettings().to_dict()["server"] == "mod_python"
 
 
+def test_servers_table_holds_what_differs():
+    from pathlib import Path
+
+    from bench.servers import SERVERS
+
+    wsgi, python = SERVERS["mod_wsgi"], SERVERS["mod_python"]
+    assert wsgi.needs == ("mod_python",) and wsgi.template.is_file() and python.template.is_file()
+    assert (python.serving_process(), wsgi.serving_process("daemon")) == ("the prefork child", "the daemon process")
+    assert wsgi.recycling("daemon").counts == "requests" and python.recycling().counts == "connections"
+    recycled = StackSettings(server="mod_wsgi", max_connections_per_child=50)
+    lines = wsgi.conf_lines(recycled, Path("/h"), None)
+    assert "WSGIDaemonProcess bench processes=4 threads=1 maximum-requests=50" in lines
+    assert wsgi.conf_lines(StackSettings(server="mod_wsgi", wsgi_mode="embedded"), Path("/h"), None) == \
+        'WSGIPythonPath "/h"'
+    assert python.conf_lines(StackSettings(), Path("/h"), None) == ""
+
+
 def test_embedded_mode_serves_in_the_children():
     state = make_state_dir()
     settings = StackSettings(port=procs.free_port(), processes=2, server="mod_wsgi", wsgi_mode="embedded",

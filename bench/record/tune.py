@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 
-from bench.record import stats
 from bench.record.errors import UserError
 from bench.record.files import now_iso, read_record, record_path, write_json
 from bench.record.schema import Upgrade
@@ -78,6 +77,8 @@ _NOT_AGGREGATED = ("trial", "dir", "flags", "window_after_start")
 
 def summarize_point(trials: Sequence[PointTrial]) -> dict[str, Any]:
     """A point's figures: medians over its trials (rps with its 95% interval), failures summed."""
+    from bench.record import stats  # scipy: loaded by the writer, not by every reader of the knob names
+
     out: dict[str, Any] = {}
     for key, value in trials[0].items():
         if key in _NOT_AGGREGATED:

@@ -1,9 +1,10 @@
 """A `bench tune` run folder as readers see it: tune.json plus the per-trial files, read tolerantly.
 
 tune.json passes `bench.record.tune.load_tune` (schema gate, shape check) first. Past that check every
-value is read defensively (a missing key, a null or a wrong type becomes None), because an interrupted
-sweep writes fewer fields; unreadable per-trial files are recorded in `TuneRun.problems`
-(bench.record.run_folder.RunFolder), never raised.
+value is read once, here, defensively (a missing key, a null or a wrong type becomes None, which is not 0),
+because an interrupted sweep writes fewer fields: the report reads the attributes of `TuneRun`, `Point`,
+`TuneTrial`, `Mode`, `Check`, `Missing` and `Sizing`, not tune.json's dicts. Unreadable per-trial files are
+recorded in `TuneRun.problems` (bench.record.run_folder.RunFolder), never raised.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from bench.record import stats
 from bench.record.run_folder import RunFolder
 from bench.record.tune import MODES as MODE_ORDER
-from bench.record.tune import load_tune
+from bench.record.tune import knob_of, load_tune
 from bench.record.values import dig, lst, num, obj, pair
 
 
@@ -23,9 +24,73 @@ def mode_label(mode: str) -> str:
     return f"keep-alive {mode}"
 
 
+def _int(value: Any) -> int | None:
+    n = num(value)
+    return None if n is None else int(n)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+@dataclass
+class TuneTrial:
+    """One trial of a point, as tune.json holds it (the trial's own files: TuneRun.trial_json, samples)."""
+
+    data: dict[str, Any]
+
+    def stat(self, key: str) -> float | None:
+        return num(self.data.get(key))
+
+    @property
+    def trial(self) -> int | None:
+        return _int(self.data.get("trial"))
+
+    @property
+    def dir(self) -> str | None:
+        return _str(self.data.get("dir"))
+
+    @property
+    def rps(self) -> float | None:
+        return self.stat("rps")
+
+    @property
+    def server_rps(self) -> float | None:
+        return self.stat("server_rps")
+
+    @property
+    def p99_ms(self) -> float | None:
+        return self.stat("p99_ms")
+
+    @property
+    def failures(self) -> float | None:
+        return self.stat("failures")
+
+    @property
+    def generator_bound(self) -> bool:
+        return self.data.get("generator_bound") is True
+
+    @property
+    def window(self) -> tuple[float, float] | None:
+        """The steady window, seconds after Apache started."""
+        return pair(self.data.get("window_after_start"))
+
+    @property
+    def flags(self) -> list[str]:
+        return [str(f) for f in lst(self.data.get("flags"))]
+
+    @property
+    def bottleneck(self) -> str | None:
+        return _str(self.data.get("bottleneck"))
+
+    @property
+    def users(self) -> int | None:
+        return _int(self.data.get("users"))
+
+
 @dataclass
 class Point:
-    """One measured MaxConnectionsPerChild value in one keep-alive mode: medians over its trials."""
+    """One measured value of the knob (in one keep-alive mode): medians over its trials."""
 
     mode: str
     n: int
@@ -35,12 +100,40 @@ class Point:
         return num(self.data.get(key))
 
     @property
-    def trials(self) -> list[dict[str, Any]]:
-        return [t for t in lst(self.data.get("trials")) if isinstance(t, dict)]
+    def trials(self) -> list[TuneTrial]:
+        return [TuneTrial(t) for t in lst(self.data.get("trials")) if isinstance(t, dict)]
 
     @property
     def rps(self) -> float | None:
         return self.stat("rps")
+
+    @property
+    def server_rps(self) -> float | None:
+        return self.stat("server_rps")
+
+    @property
+    def p99_ms(self) -> float | None:
+        return self.stat("p99_ms")
+
+    @property
+    def pss_mb(self) -> float | None:
+        """PSS per Apache process (the processes knob)."""
+        return self.stat("pss_mb")
+
+    @property
+    def pss_mb_total(self) -> float | None:
+        """Processes x PSS per process (the processes knob: the point's value is the count)."""
+        return None if self.pss_mb is None else self.n * self.pss_mb
+
+    @property
+    def bottlenecks(self) -> list[str]:
+        """The limit of each trial (server, generator, ...), each once; "-" where a trial named none."""
+        return sorted({t.bottleneck or "-" for t in self.trials})
+
+    @property
+    def users(self) -> int | None:
+        """The users of its first trial (the processes knob loads each count at its own users)."""
+        return self.trials[0].users if self.trials else None
 
     @property
     def ci(self) -> tuple[float, float] | None:
@@ -66,7 +159,93 @@ class Point:
     @property
     def window_s(self) -> float | None:
         """Length of the steady window (median over trials), from window_after_start."""
-        return stats.median([w[1] - w[0] for t in self.trials if (w := pair(t.get("window_after_start")))])
+        return stats.median([w[1] - w[0] for t in self.trials if (w := t.window)])
+
+
+@dataclass
+class ApacheSamples:
+    """A trial's Apache memory over time (its samples.jsonl) and its clock (its trial.json)."""
+
+    rss_kb: list[tuple[str, float, float]]  # (pid, epoch seconds, RSS KB) of each Apache sample with an RSS
+    first_t: float | None                   # the earliest sample of any role
+    started: float | None                   # when Apache started
+    steady: tuple[float, float] | None      # the steady window, epoch seconds
+
+
+@dataclass
+class Check:
+    """The model's prediction for one measured point (tune.json modes[mode].check[])."""
+
+    data: dict[str, Any]
+
+    @property
+    def n(self) -> int:
+        return int(num(self.data.get("value")) or 0)
+
+    @property
+    def measured(self) -> float | None:
+        return num(self.data.get("measured_rps"))
+
+    @property
+    def predicted(self) -> float | None:
+        return num(self.data.get("predicted_rps"))
+
+    @property
+    def error(self) -> float | None:
+        return num(self.data.get("error"))
+
+    @property
+    def signed_error(self) -> float | None:
+        """(predicted - measured) / measured. The size is tune.json's `error` (from the unrounded prediction;
+        predicted_rps is rounded to 0.1, too coarse at a few req/s), the sign from the two rates."""
+        meas, pred, err = self.measured, self.predicted, self.error
+        if err is None:
+            return None if not meas or pred is None else (pred - meas) / meas
+        return -err if pred is not None and meas is not None and pred < meas else err
+
+
+@dataclass
+class Missing:
+    """A planned trial not measured (tune.json missing[])."""
+
+    data: dict[str, Any]
+
+    @property
+    def value(self) -> int | None:
+        return _int(self.data.get("value"))
+
+    @property
+    def mode(self) -> str:
+        return str(self.data.get("keepalive"))
+
+    @property
+    def trial(self) -> int | None:
+        return _int(self.data.get("trial"))
+
+
+@dataclass
+class Sizing:
+    """The processes knob's recommendation (tune.json "sizing", bench.tune.sizing): the count and each bound."""
+
+    data: dict[str, Any]
+
+    def _count(self, key: str) -> int | None:
+        return _int(self.data.get(key))
+
+    @property
+    def value(self) -> int | None:
+        """The recommended count; None when nothing was recommended (0 is not a count)."""
+        return self._count("value") or None
+
+    @property
+    def binding(self) -> str | None:
+        return _str(self.data.get("binding"))
+
+    @property
+    def bounds(self) -> list[tuple[str, int | None]]:
+        """(constraint, processes it allows) in the report's order: knee, p99, memory, connections."""
+        return [("knee", self._count("knee")), ("p99", self._count("p99_cap")),
+                ("memory", self._count("memory_cap")), ("connections", self._count("connection_cap"))]
 
 
 @dataclass
@@ -94,8 +273,9 @@ class Mode:
         return sorted(out)
 
     @property
-    def checks(self) -> list[dict[str, Any]]:
-        return [c for c in lst(self.data.get("check")) if isinstance(c, dict) and num(c.get("value")) is not None]
+    def checks(self) -> list[Check]:
+        return [Check(c) for c in lst(self.data.get("check"))
+                if isinstance(c, dict) and num(c.get("value")) is not None]
 
     @property
     def max_error(self) -> float | None:
@@ -127,6 +307,11 @@ class Mode:
         return None, ""
 
     @property
+    def rec_rss_mb(self) -> float | None:
+        """RSS at the end of a child's life at the recommended N."""
+        return num((self.recommendation or {}).get("rss_end_mb"))
+
+    @property
     def source(self) -> str | None:
         rec = self.recommendation
         return None if rec is None or not rec.get("source") else str(rec["source"])
@@ -150,8 +335,47 @@ class TuneRun(RunFolder):
 
     # --- top level -------------------------------------------------------------------------------
     @property
+    def knob(self) -> str:
+        """The swept knob (tune.json plan "knob"; schema 1 knew only max-connections-per-child)."""
+        return knob_of(self.data)
+
+    @property
     def stack(self) -> dict[str, Any]:
         return obj(self.data.get("stack"))
+
+    @property
+    def server(self) -> str:
+        """The Apache module the sweep ran under (older records: mod_python, the only one then)."""
+        return str(self.stack.get("server") or "mod_python")
+
+    @property
+    def max_keepalive_requests(self) -> int | None:
+        return _int(self.stack.get("max_keepalive_requests"))
+
+    @property
+    def max_loss(self) -> float | None:
+        return num(self.plan.get("max_loss"))
+
+    @property
+    def max_p99_ms(self) -> float | None:
+        return num(self.plan.get("max_p99_ms"))
+
+    @property
+    def memory_budget_mb(self) -> float | None:
+        return num(self.plan.get("memory_budget_mb"))
+
+    @property
+    def memory_budget_scope(self) -> str | None:
+        return _str(self.plan.get("memory_budget_scope"))
+
+    @property
+    def finished(self) -> str | None:
+        return _str(self.data.get("finished"))
+
+    @property
+    def concluded(self) -> bool:
+        """Whether tune.json holds the per-mode conclusions (model, check, recommendation)."""
+        return bool(obj(self.data.get("modes")))
 
     @property
     def workload(self) -> str:
@@ -175,13 +399,26 @@ class TuneRun(RunFolder):
         return [str(d) for d in lst(self.advice.get("directives"))]
 
     @property
+    def reasoning(self) -> str | None:
+        return _str(self.advice.get("reasoning"))
+
+    @property
+    def sizing(self) -> Sizing:
+        return Sizing(obj(self.data.get("sizing")))
+
+    @property
+    def dropped(self) -> list[str]:
+        """Values the sweep did not measure, each with why (the processes knob)."""
+        return [str(d) for d in lst(self.data.get("dropped"))]
+
+    @property
     def advice_mode(self) -> str | None:
         m = self.advice.get("mode")
         return m if m in MODE_ORDER else None
 
     @property
-    def missing(self) -> list[dict[str, Any]]:
-        return [m for m in lst(self.data.get("missing")) if isinstance(m, dict)]
+    def missing(self) -> list[Missing]:
+        return [Missing(m) for m in lst(self.data.get("missing")) if isinstance(m, dict)]
 
     # --- points and modes ------------------------------------------------------------------------
     @cached_property
@@ -206,8 +443,19 @@ class TuneRun(RunFolder):
         return Mode(mode, obj(obj(self.data.get("modes")).get(mode)))
 
     # --- files -----------------------------------------------------------------------------------
-    def trial_json(self, trial: dict[str, Any]) -> dict[str, Any] | None:
-        base = self.trial_path(trial)
+    def apache_samples(self, trial: TuneTrial) -> ApacheSamples | None:
+        """The trial's Apache samples and clock; None when its samples.jsonl is missing."""
+        rows = self.samples(trial.data)
+        if rows is None:
+            return None
+        info = self.trial_json(trial) or {}
+        rss = [(str(r.get("pid")), float(r["t"]), kb) for r in rows
+               if r.get("role") == "apache" and (kb := num(r.get("rss_kb"))) is not None]
+        return ApacheSamples(rss, min((float(r["t"]) for r in rows), default=None), num(info.get("started")),
+                             pair(info.get("steady")))
+
+    def trial_json(self, trial: TuneTrial) -> dict[str, Any] | None:
+        base = self.trial_path(trial.data)
         data = None if base is None else self.read_json(base / "trial.json")
         return data if isinstance(data, dict) else None
 
@@ -215,7 +463,7 @@ class TuneRun(RunFolder):
         """(trial dir, text) of the first trial folder that kept its generated httpd.conf."""
         for p in self.points:
             for t in p.trials:
-                base = self.trial_path(t)
+                base = self.trial_path(t.data)
                 if base is not None and (base / "httpd.conf").is_file():
                     try:
                         return self.rel(base), (base / "httpd.conf").read_text(encoding="utf-8", errors="replace")

@@ -31,7 +31,7 @@ FIGURES = {
     "fig6-cost": "Figure 6: server CPU and PostgreSQL sessions per request",
     "fig7-timeline": "Figure 7: requests/s over time",
     "fig8-saturation": "Figure 8: requests/s and p99 against users (saturation)",
-    "fig9-servers": "Figure 9: mod_python and mod_wsgi, cell by cell",
+    "fig9-servers": "Figure 9: each server, cell by cell",
 }
 
 URL_NOTE = "This is a --url run: the server side (access log, /proc samples) was not measured."

@@ -1,7 +1,8 @@
 """Two sections of the run report that compare cells across a dimension other than the variant:
 
-- "mod_python and mod_wsgi" (a `bench run --servers` run): each variant of each workload under each server,
-  requests/s, per-process throughput, memory (PSS) and latency, and every server's ratio to the first.
+- the servers (a `bench run --servers` run; titled with the servers the record holds, "mod_python and
+  mod_wsgi"): each variant of each workload under each server, requests/s, per-process throughput, memory
+  (PSS) and latency, and every server's ratio to the first.
 - "Cost of the authentication phase" (a run with the `auth` and `db` workloads): auth is db behind a
   PythonAuthenHandler, so auth vs db on the same variant (and server) is the price of the phase.
 
@@ -55,7 +56,7 @@ def serving_pss(cell: Cell) -> float | None:
     return v if v is not None else cell.stat("pss_mb_per_process")
 
 
-# --- mod_python and mod_wsgi --------------------------------------------------------------------
+# --- the servers of a --servers run -------------------------------------------------------------
 def server_pairs(run: Run) -> list[tuple[Cell, Cell]]:
     """(first server's cell, another server's cell) for every workload x variant that ran under both."""
     if not run.multi_server:
@@ -134,7 +135,13 @@ def servers_section(run: Run, figure: FigureBlock) -> Section | None:
                            Para("Each cell ran under every server back to back within a trial round, Apache started "
                                 "afresh with that server's httpd.conf (httpd-<server>.conf in the run folder); "
                                 "the handlers, workloads and resource strategies are the same code.", "note")]
-    return Section("servers", "mod_python and mod_wsgi", blocks)
+    return Section("servers", servers_title(run), blocks)
+
+
+def servers_title(run: Run) -> str:
+    """The servers the record holds, in the plan's order: "mod_python and mod_wsgi"."""
+    *rest, last = run.servers
+    return f"{', '.join(rest)} and {last}" if rest else last
 
 
 # --- the authentication phase -------------------------------------------------------------------

@@ -11,7 +11,6 @@ from matplotlib.figure import Figure
 
 from bench.record.tune import MODEL_TOLERANCE
 from bench.record.tune_folder import Point, TuneRun, mode_label
-from bench.record.values import num, pair
 from reports.kit.document import FigureBlock
 from reports.kit.files import save_figure
 from reports.kit.fmt import fmt_num
@@ -101,10 +100,10 @@ def chart_throughput(run: TuneRun, out_dir: Path) -> FigureBlock:
 # --- figure 2 ------------------------------------------------------------------------------------
 def budget_line(run: TuneRun) -> tuple[float | None, str]:
     """The memory budget as MB per child, and its legend label; (None, "") without a budget."""
-    budget = num(run.plan.get("memory_budget_mb"))
+    budget = run.memory_budget_mb
     if budget is None:
         return None, ""
-    if run.plan.get("memory_budget_scope") == "total":
+    if run.memory_budget_scope == "total":
         procs = run.processes
         if not procs:
             return None, ""
@@ -123,7 +122,7 @@ def chart_memory(run: TuneRun, out_dir: Path) -> FigureBlock:
     for m in run.modes:
         c = run.conclusion(m)
         if c.rec_n and sane(c.rec_n):
-            marks.append(TF.Mark(m, c.rec_n, sane(num((c.recommendation or {}).get("rss_end_mb")))))
+            marks.append(TF.Mark(m, c.rec_n, sane(c.rec_rss_mb)))
     if not rss and not pss and not curves:
         return _skip(name, "No point has end-of-life memory (no Apache samples were recorded).")
     budget, label = budget_line(run)
@@ -139,24 +138,14 @@ def chart_memory(run: TuneRun, out_dir: Path) -> FigureBlock:
 
 
 # --- figure 3 ------------------------------------------------------------------------------------
-def signed_error(check: dict) -> float | None:
-    """(predicted - measured) / measured. The size is tune.json's `error` (from the unrounded prediction;
-    predicted_rps is rounded to 0.1, too coarse at a few req/s), the sign from the two rates."""
-    meas, pred, err = num(check.get("measured_rps")), num(check.get("predicted_rps")), num(check.get("error"))
-    if err is None:
-        return None if not meas or pred is None else (pred - meas) / meas
-    return -err if pred is not None and meas is not None and pred < meas else err
-
-
 def chart_check(run: TuneRun, out_dir: Path) -> FigureBlock:
     name = "tune3-model-check"
     checks = []
     for m in run.modes:
         for c in run.conclusion(m).checks:
-            meas, pred = sane(num(c.get("measured_rps"))), sane(num(c.get("predicted_rps")))
-            err = sane(signed_error(c))
+            meas, pred, err = sane(c.measured), sane(c.predicted), sane(c.signed_error)
             if meas is not None and pred is not None and err is not None:
-                checks.append(TF.CheckPoint(m, int(num(c["value"]) or 0), meas, pred, err))
+                checks.append(TF.CheckPoint(m, c.n, meas, pred, err))
     if not checks:
         return _skip(name, "tune.json has no model check (the sweep stopped before the model was fitted).")
     worst = max(checks, key=lambda c: abs(c.error))
@@ -188,24 +177,23 @@ def _child_panel(run: TuneRun, point: Point) -> tuple[TF.ChildPanel | None, str 
     """The panel of a point's first trial with usable samples, or why there is none."""
     why = None
     for t in point.trials:
-        rows = run.samples(t)
-        if rows is None:
-            why = f"{t.get('dir') or 'the trial folder'}/samples.jsonl is missing"
+        samples = run.apache_samples(t)
+        if samples is None:
+            why = f"{t.dir or 'the trial folder'}/samples.jsonl is missing"
             continue
-        info = run.trial_json(t) or {}
-        apache = [r for r in rows if r.get("role") == "apache" and sane(num(r.get("rss_kb"))) is not None]
+        apache = [(pid, ts, kb) for pid, ts, kb in samples.rss_kb if sane(kb) is not None]
         if not apache:
-            why = f"{t.get('dir')}/samples.jsonl has no Apache samples"
+            why = f"{t.dir}/samples.jsonl has no Apache samples"
             continue
-        t0 = sane(num(info.get("started")))
+        t0 = sane(samples.started)
         if t0 is None:  # Apache and the sampler start together: the first sample is close enough
-            t0 = min(float(r["t"]) for r in rows)
-        steady = pair(info.get("steady"))
-        window = (steady[0] - t0, steady[1] - t0) if steady else pair(t.get("window_after_start"))
+            t0 = samples.first_t
+        steady = samples.steady
+        window = (steady[0] - t0, steady[1] - t0) if steady else t.window
         by_pid: dict[str, list[tuple[float, float]]] = {}
-        for r in apache:
-            if (age := sane(float(r["t"]) - t0)) is not None:
-                by_pid.setdefault(str(r.get("pid")), []).append((age, (num(r["rss_kb"]) or 0) / 1024))
+        for pid, ts, kb in apache:
+            if (age := sane(ts - t0)) is not None:
+                by_pid.setdefault(pid, []).append((age, kb / 1024))
         children = []
         for pid, pts in sorted(by_pid.items(), key=lambda kv: min(kv[1])):
             pts.sort()

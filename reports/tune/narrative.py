@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from bench.record.tune import MODEL_TOLERANCE
 from bench.record.tune_folder import Mode, Point, TuneRun, mode_label
-from bench.record.values import num
 from reports.kit.fmt import fmt_num
 
 DEMO_WORKLOADS = {"leaky": "leaks memory on purpose, to show what recycling is for"}
@@ -51,8 +50,8 @@ def headline(run: TuneRun) -> str | None:
     loss, kind = c.rec_loss
     text = f"Recommended: MaxConnectionsPerChild {n} with KeepAlive {m.capitalize()}"
     if loss is not None:
-        text += f", {loss_text(loss, kind)} (limit {pct(num(run.plan.get('max_loss')), 2)})"
-    rss = num((c.recommendation or {}).get("rss_end_mb"))
+        text += f", {loss_text(loss, kind)} (limit {pct(run.max_loss, 2)})"
+    rss = c.rec_rss_mb
     if rss is not None:
         text += f"; a child ends its life near {fmt_num(rss)} MB RSS"
     return text + "."
@@ -80,13 +79,13 @@ def mode_sentence(run: TuneRun, mode: str) -> str:
                 "tolerance)"
     loss, kind = c.rec_loss
     text += f"; {loss_text(loss, kind)}; a child serves {requests_per_child_text(c, n)}"
-    rss = num((c.recommendation or {}).get("rss_end_mb"))
+    rss = c.rec_rss_mb
     if rss is not None:
         text += f" and ends near {fmt_num(rss)} MB RSS"
     if c.within is False:
         text += ". No value met both the loss limit and the memory budget: this one keeps memory within the budget"
     elif c.within is True:
-        budget = num(run.plan.get("memory_budget_mb"))
+        budget = run.memory_budget_mb
         text += "; it meets the loss limit" + (" and the memory budget" if budget is not None else "")
     return text + "."
 
@@ -151,7 +150,7 @@ def recycling_sentences(run: TuneRun) -> list[str]:
         text = f"Requests per connection actually seen (median over points): {seen}."
         k_on = ka.get("on")
         if k_on is not None and k_on > 1.05:
-            mkr = run.stack.get("max_keepalive_requests")
+            mkr = run.max_keepalive_requests
             text += (f" Apache counts connections, not requests: with keep-alive on a child recycled at N "
                      f"connections serves about N x {fmt_num(k_on)} requests here"
                      + (f" (MaxKeepAliveRequests {mkr})" if mkr is not None else "")
@@ -187,16 +186,16 @@ def memory_sentences(run: TuneRun) -> list[str]:
     if fresh:
         out.append("A fresh, warm child (its first sample in the steady window) had "
                    + "; ".join(f"{fmt_num(v)} MB RSS with {mode_label(m)}" for m, v in fresh.items()) + ".")
-    budget = num(run.plan.get("memory_budget_mb"))
+    budget = run.memory_budget_mb
     if budget is None:
         m = run.advice_mode
-        rss = num(((run.conclusion(m).recommendation or {}) if m else {}).get("rss_end_mb"))
+        rss = run.conclusion(m).rec_rss_mb if m else None
         text = "No memory budget was set (--memory-budget): the recommendation only limits the throughput loss"
         if rss is not None and m is not None:
             text += f", and at it a child ends near {fmt_num(rss)} MB RSS"
         out.append(text + ". Set a budget to cap memory.")
     else:
-        scope = run.plan.get("memory_budget_scope")
+        scope = run.memory_budget_scope
         where = "for all children together" if scope == "total" else "per child"
         out.append(f"Memory budget: {fmt_num(budget)} MB RSS {where}.")
     return out
@@ -209,9 +208,9 @@ def model_sentences(run: TuneRun) -> list[str]:
         err = c.max_error
         if err is None:
             continue
-        checks = [x for x in c.checks if num(x.get("error")) is not None]
-        worst = max(checks, key=lambda x: num(x.get("error")) or 0, default=None)
-        at = f" (at N = {int(num(worst['value']) or 0)})" if worst is not None and err > 0 else ""
+        checks = [x for x in c.checks if x.error is not None]
+        worst = max(checks, key=lambda x: x.error or 0, default=None)
+        at = f" (at N = {worst.n})" if worst is not None and err > 0 else ""
         text = f"{mode_label(m).capitalize()}: the model's largest error was {pct(err)}{at}"
         if c.model_ok is False or err > MODEL_TOLERANCE:
             text += f", over the {pct(MODEL_TOLERANCE, 0)} tolerance"
@@ -229,14 +228,14 @@ def caveats(run: TuneRun, notes: list[str]) -> list[str]:
     missing = run.missing
     if not run.complete or missing:
         text = "The sweep is incomplete (interrupted or crashed"
-        text += ", no finish time)" if run.data.get("finished") is None else ")"
+        text += ", no finish time)" if run.finished is None else ")"
         if missing:
-            shown = [f"N = {m.get('value')} {mode_label(str(m.get('keepalive')))} trial {m.get('trial')}"
+            shown = [f"N = {m.value} {mode_label(m.mode)} trial {m.trial}"
                      for m in missing[:20]]
             more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
             text += f"; not measured ({len(missing)}): " + "; ".join(shown) + more
         out.append(text + ". The model and the recommendation use the points that were measured.")
-    if not run.data.get("modes"):
+    if not run.concluded:
         out.append("tune.json holds no conclusions (model, check, recommendation): the sweep stopped before them.")
     bound = [p.label for p in run.points if p.generator_bound]
     if bound:

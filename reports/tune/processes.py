@@ -1,20 +1,18 @@
 """The report of a `bench tune --knob processes` folder: throughput and p99 against processes, memory
 against processes, the recommended count with the constraint that bound it marked.
 
-Reached from reports.tune.page.build_tune_report when tune.json's plan says knob "processes". Reads
-tune.json as written (bench.record.tune.load_tune), tolerantly: an interrupted sweep has fewer fields.
+Reached from reports.tune.page.build_tune_report (registered there under the knob's name). Reads the
+typed tune folder (bench.record.tune_folder): an interrupted sweep has fewer fields, read as None there.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, ScalarFormatter
 
-from bench.record.tune_folder import TuneRun
-from bench.record.values import num
+from bench.record.tune_folder import Point, Sizing, TuneRun
 from reports.kit.document import Block, Bullets, Code, Document, FigureBlock, KeyValues, Para, Section, Table
 from reports.kit.files import save_figure
 from reports.kit.fmt import DASH, fmt_num
@@ -26,16 +24,12 @@ FIGURES = {
     "sizing2-memory": "Figure 2: Apache memory (processes x PSS) against the number of processes",
 }
 SUMMARY_SCHEMA = 1
+SECTION_TITLE = "Process count (bench tune --knob processes)"  # in a run report (reports.tune.section)
 MARK = "#d1495b"
 
 
-def _points(run: TuneRun) -> list[dict[str, Any]]:
-    return sorted((p for p in run.data.get("points", []) if num(p.get("value"))), key=lambda p: p["value"])
-
-
-def _sizing(run: TuneRun) -> dict[str, Any]:
-    s = run.data.get("sizing")
-    return s if isinstance(s, dict) else {}
+def _points(run: TuneRun) -> list[Point]:
+    return sorted((p for p in run.points if p.n), key=lambda p: p.n)
 
 
 def _n_axis(ax, xs: list[int]) -> None:
@@ -45,16 +39,16 @@ def _n_axis(ax, xs: list[int]) -> None:
     ax.xaxis.set_minor_locator(FixedLocator([]))
 
 
-def _mark(ax, rec: dict[str, Any]) -> None:
-    n = num(rec.get("value"))
+def _mark(ax, rec: Sizing) -> None:
+    n = rec.value
     if n:
         ax.axvline(n, color=MARK, linestyle="--", linewidth=1)
-        ax.annotate(f"recommended {n:g}\n(bound by {rec.get('binding')})", (n, 1), xycoords=("data", "axes fraction"),
+        ax.annotate(f"recommended {n:g}\n(bound by {rec.binding})", (n, 1), xycoords=("data", "axes fraction"),
                     xytext=(4, -4), textcoords="offset points", va="top", fontsize=8, color=MARK)
 
 
 def chart_throughput(run: TuneRun, out: Path) -> FigureBlock:
-    pts = [p for p in _points(run) if num(p.get("rps"))]
+    pts = [p for p in _points(run) if p.rps]
     if not pts:
         return FigureBlock("sizing1-throughput", FIGURES["sizing1-throughput"], skipped="no point was measured")
     return save_figure(throughput_figure(run, pts), out, "sizing1-throughput", FIGURES["sizing1-throughput"],
@@ -63,31 +57,31 @@ def chart_throughput(run: TuneRun, out: Path) -> FigureBlock:
 
 
 @styled
-def throughput_figure(run: TuneRun, pts: list[dict[str, Any]]) -> Figure:
+def throughput_figure(run: TuneRun, pts: list[Point]) -> Figure:
     fig = new_figure(7, 4)
     ax = fig.add_subplot()
-    xs = [p["value"] for p in pts]
-    ax.plot(xs, [p["rps"] for p in pts], "o-", color="#00798c", label="requests/s (Locust)")
+    xs = [p.n for p in pts]
+    ax.plot(xs, [p.rps for p in pts], "o-", color="#00798c", label="requests/s (Locust)")
     _n_axis(ax, xs)
     ax.set_xlabel("Apache processes (MaxRequestWorkers)")
     ax.set_ylabel("requests/s")
     ax.set_ylim(bottom=0)
     ax2 = ax.twinx()
-    p99 = [(p["value"], p["p99_ms"]) for p in pts if num(p.get("p99_ms")) is not None]
+    p99 = [(p.n, p.p99_ms) for p in pts if p.p99_ms is not None]
     if p99:
         ax2.plot(*zip(*p99, strict=True), "s:", color="#edae49", label="p99 ms")
-    bound = num(run.plan.get("max_p99_ms"))
+    bound = run.max_p99_ms
     if bound:
         ax2.axhline(bound, color="#edae49", linewidth=0.8, alpha=0.6)
     ax2.set_ylabel("p99 ms")
     ax2.set_ylim(bottom=0)
-    _mark(ax, _sizing(run))
+    _mark(ax, run.sizing)
     fig.legend(loc="lower right", fontsize=8)
     return fig
 
 
 def chart_memory(run: TuneRun, out: Path) -> FigureBlock:
-    pts = [p for p in _points(run) if num(p.get("pss_mb"))]
+    pts = [p for p in _points(run) if p.pss_mb]
     if not pts:
         return FigureBlock("sizing2-memory", FIGURES["sizing2-memory"], skipped="no PSS was sampled")
     return save_figure(memory_figure(run, pts), out, "sizing2-memory", FIGURES["sizing2-memory"],
@@ -95,73 +89,77 @@ def chart_memory(run: TuneRun, out: Path) -> FigureBlock:
 
 
 @styled
-def memory_figure(run: TuneRun, pts: list[dict[str, Any]]) -> Figure:
+def memory_figure(run: TuneRun, pts: list[Point]) -> Figure:
     fig = new_figure(7, 3.5)
     ax = fig.add_subplot()
-    xs = [p["value"] for p in pts]
-    ax.plot(xs, [p["value"] * p["pss_mb"] for p in pts], "o-", color="#8e6cc7", label="processes x PSS (MB)")
-    budget = num(run.plan.get("memory_budget_mb"))
-    if budget and run.plan.get("memory_budget_scope") == "total":
+    xs = [p.n for p in pts]
+    ax.plot(xs, [p.pss_mb_total for p in pts], "o-", color="#8e6cc7", label="processes x PSS (MB)")
+    budget = run.memory_budget_mb
+    if budget and run.memory_budget_scope == "total":
         ax.axhline(budget, color=MARK, linewidth=0.8, label="--memory-budget")
     _n_axis(ax, xs)
     ax.set_xlabel("Apache processes")
     ax.set_ylabel("MB")
     ax.set_ylim(bottom=0)
-    _mark(ax, _sizing(run))
+    _mark(ax, run.sizing)
     ax.legend(fontsize=8)
     return fig
 
 
 def points_table(run: TuneRun) -> Table:
-    rec_n = _sizing(run).get("value")
+    rec_n = run.sizing.value
     rows = []
     for p in _points(run):
-        limits = sorted({str(t.get("bottleneck") or DASH) for t in p.get("trials", [])})
-        rows.append([f"{p['value']}" + (" (recommended)" if p["value"] == rec_n else ""),
-                     fmt_num(p.get("rps")), fmt_num(p.get("p99_ms")),
-                     fmt_num(p.get("requests_per_cpu_second")), fmt_num(p.get("pss_mb")),
-                     fmt_num(p["value"] * p["pss_mb"] if num(p.get("pss_mb")) else None),
-                     fmt_num(p.get("db_sessions_per_1000_requests")), "/".join(limits)])
+        rows.append([f"{p.n}" + (" (recommended)" if p.n == rec_n else ""),
+                     fmt_num(p.rps), fmt_num(p.p99_ms), fmt_num(p.stat("requests_per_cpu_second")),
+                     fmt_num(p.pss_mb), fmt_num(p.pss_mb_total if p.pss_mb else None),
+                     fmt_num(p.stat("db_sessions_per_1000_requests")), "/".join(p.bottlenecks)])
     return Table(["processes", "req/s", "p99 ms", "req/CPU-s", "PSS MB", "N x PSS MB", "sessions/1k req",
                   "limit"], rows, "Medians over each point's trials; limit: the bottleneck of each trial")
 
 
-def bounds_table(rec: dict[str, Any]) -> Table:
-    binding = rec.get("binding")
-    rows = [[name + (" (binding)" if key == binding else ""), DASH if value is None else str(value)]
-            for key, name, value in (("knee", "knee of throughput", rec.get("knee")),
-                                     ("p99", "p99 within bound up to", rec.get("p99_cap")),
-                                     ("memory", "memory budget allows", rec.get("memory_cap")),
-                                     ("connections", "connection budget allows", rec.get("connection_cap")))]
+BOUND_NAMES = {"knee": "knee of throughput", "p99": "p99 within bound up to", "memory": "memory budget allows",
+               "connections": "connection budget allows"}
+
+
+def bounds_table(rec: Sizing) -> Table:
+    rows = [[BOUND_NAMES[key] + (" (binding)" if key == rec.binding else ""), DASH if value is None else str(value)]
+            for key, value in rec.bounds]
     return Table(["constraint", "processes"], rows, "The tightest constraint sets MaxRequestWorkers")
+
+
+def recommendation(run: TuneRun) -> list[Block]:
+    """The directives, the reasoning and the bounds: the head of this report, and what a run report shows
+    when this sweep's tune.json sits next to its results.json."""
+    head: list[Block] = []
+    if run.directives:
+        head.append(Code("\n".join(run.directives), "Paste into the prefork section of httpd.conf:", "apache"))
+    reasoning = run.reasoning or "the sweep stopped before the tuner concluded"
+    return [*head, Para(f"Why: {reasoning}"), bounds_table(run.sizing)]
 
 
 def build(run: TuneRun) -> Path:
     out = prepare_out(run, FIGURES)
     figs = {b.name: b for b in (chart_throughput(run, out), chart_memory(run, out))}
-    rec = _sizing(run)
-    directives = [str(d) for d in (run.advice.get("directives") or [])]
-    head: list[Block] = []
-    if directives:
-        head.append(Code("\n".join(directives), "Paste into the prefork section of httpd.conf:", "apache"))
-    reasoning = run.advice.get("reasoning") or "the sweep stopped before the tuner concluded"
-    head += [Para(f"Why: {reasoning}"), bounds_table(rec)]
-    dropped = run.data.get("dropped") or []
+    rec = run.sizing
+    directives = run.directives
+    head = recommendation(run)
+    dropped = run.dropped
     sections = [
         Section("recommendation", "Recommendation", head),
         Section("throughput", "Throughput and p99 against processes", [points_table(run), figs["sizing1-throughput"]]),
         Section("memory", "Memory against processes", [figs["sizing2-memory"]]),
-        Section("notes", "Not measured", [Bullets([str(d) for d in dropped]) if dropped else Para("Nothing.")]),
+        Section("notes", "Not measured", [Bullets(dropped) if dropped else Para("Nothing.")]),
         Section("setup", "Machine, versions and settings",
                 [*environment_blocks(run), KeyValues(kv(run.plan), "Plan (bench tune options)"),
                  KeyValues(kv(run.stack), "Stack (the sweep sets the process count per point)")]),
     ]
     meta = meta_line(run, "tune", f"{run.variant}/{run.workload}", f"{len(_points(run))} process counts")
-    doc = Document(f"mod_python process-pool sizing: run {run.run_id}", meta, sections)
+    doc = Document(f"{run.server} process-pool sizing: run {run.run_id}", meta, sections)
     summary = {"schema": SUMMARY_SCHEMA, "kind": "tune", "knob": "processes", "run_id": run.run_id,
                "complete": run.complete, "workload": run.workload, "variant": run.variant,
-               "directives": directives, "reasoning": run.advice.get("reasoning"), "sizing": rec,
-               "points": [{k: p.get(k) for k in ("value", "rps", "p99_ms", "requests_per_cpu_second", "pss_mb")}
+               "directives": directives, "reasoning": run.reasoning, "sizing": rec.data,
+               "points": [{k: p.data.get(k) for k in ("value", "rps", "p99_ms", "requests_per_cpu_second", "pss_mb")}
                           for p in _points(run)],
                "dropped": dropped, "figures": figure_files(figs)}
     return write_report(out, doc, summary)

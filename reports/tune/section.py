@@ -1,8 +1,8 @@
 """Extra report sections that depend on optional files in a `bench run` folder.
 
 A folder written by `bench tune` (tune.json, no results.json) gets a report of its own (reports.tune.page).
-When a tune.json sits next to a results.json (copied there by hand), the run report gains a short
-MaxConnectionsPerChild section: the directives, the reasoning and the per-mode recommendation.
+When a tune.json sits next to a results.json (copied there by hand), the run report gains a short section
+on the swept knob: its recommendation as that knob's report shows it (reports.tune.page.REPORTS).
 build_report appends whatever this returns to both the HTML and the Markdown.
 """
 
@@ -13,9 +13,8 @@ from pathlib import Path
 from bench.record.errors import UserError
 from bench.record.tune import FILE as TUNE_FILE
 from bench.record.tune_folder import TuneRun
-from reports.kit.document import Block, Code, Para, Section
-from reports.tune.narrative import headline
-from reports.tune.page import recommendation_table
+from reports.kit.document import Para, Section
+from reports.tune.page import knob_report
 
 
 def tune_sections(run_dir: Path) -> list[Section]:
@@ -24,22 +23,14 @@ def tune_sections(run_dir: Path) -> list[Section]:
         return []
     try:
         run = TuneRun.open(run_dir)
+        report = knob_report(run)
     except UserError:
         # The run report is about results.json: an optional file it cannot read must not stop it.
         # `python -m reports` on the tune folder itself reports what is wrong with tune.json.
         return []
-    blocks: list[Block] = []
-    head = headline(run)
-    if head:
-        blocks.append(Para(head, "headline"))
-    if run.directives:
-        blocks.append(Code("\n".join(run.directives), "Paste into the prefork section of httpd.conf:", "apache"))
-    if run.advice.get("reasoning"):
-        blocks.append(Para(f"Why: {run.advice['reasoning']}"))
-    if run.modes:
-        blocks.append(recommendation_table(run))
+    blocks = report.recommendation(run)
     if not blocks:
         return []
     blocks.append(Para(f"From {TUNE_FILE} (bench tune run {run.run_id}); its full report has the sweep, the "
                        "model's check and the figures.", "note"))
-    return [Section("tune", "MaxConnectionsPerChild (bench tune)", blocks)]
+    return [Section("tune", report.section_title, blocks)]

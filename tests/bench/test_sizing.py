@@ -1,13 +1,14 @@
-"""bench.sizing on synthetic points: each constraint binding in turn, and the directive lines."""
+"""bench.tune.sizing on synthetic points: each constraint binding in turn, and the directive lines."""
 
 import json
 
 import pytest
 
-from bench import sizing, tune_processes
 from bench.errors import UserError
 from bench.knobs import StackSettings
 from bench.record.tune import load_tune
+from bench.tune import processes as tune_processes
+from bench.tune import sizing
 
 # A typical curve on 2 cores: throughput flattens from 4 processes, p99 grows with the queue (2 x N users).
 CURVE = [

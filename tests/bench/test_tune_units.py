@@ -1,11 +1,13 @@
-"""bench.tune (option parsing, conclusions), bench.tune_model and bench.prefork_sim, without servers."""
+"""bench.tune.recycling (option parsing, conclusions), bench.tune.model and bench.tune.prefork_sim, without servers."""
 
 import math
 
 import pytest
 
-from bench import prefork_sim, tune, tune_model
 from bench.errors import UserError
+from bench.tune import model as tune_model
+from bench.tune import options, prefork_sim
+from bench.tune import recycling as tune
 
 
 @pytest.mark.parametrize("text,ok", [("0,10,100", [0, 10, 100]), ("100,10", [0, 10, 100]), ("5", [0, 5])])
@@ -20,16 +22,16 @@ def test_parse_values_rejects(text):
 
 
 def test_parse_loss_and_budget():
-    assert tune.parse_loss("1") == pytest.approx(0.01)
-    assert tune.parse_loss("2.5%") == pytest.approx(0.025)
+    assert options.parse_loss("1") == pytest.approx(0.01)
+    assert options.parse_loss("2.5%") == pytest.approx(0.025)
     for bad in ("0", "100", "x", "-1"):
         with pytest.raises(UserError, match="--max-loss"):
-            tune.parse_loss(bad)
-    assert tune.parse_budget("300MB") == (300, "child")
-    assert tune.parse_budget("total:2GB") == (2048, "total")
+            options.parse_loss(bad)
+    assert options.parse_budget("300MB") == (300, "child")
+    assert options.parse_budget("total:2GB") == (2048, "total")
     for bad in ("12XB", "each:1GB", "0MB"):
         with pytest.raises(UserError, match="--memory-budget"):
-            tune.parse_budget(bad)
+            options.parse_budget(bad)
 
 
 def model(**kw):
@@ -94,3 +96,36 @@ def test_conclude_checks_model_against_points():
     assert check[10]["error"] == pytest.approx(abs(predicted - 20.0) / 20.0, abs=0.01)
     assert c["max_error"] == max(x["error"] for x in c["check"])
     assert not math.isnan(c["max_error"])
+
+
+def test_knobs_are_looked_up_by_name_in_every_registry():
+    from bench.record.tune import KNOBS as RECORD_KNOBS
+    from bench.tune import DEFAULT_KNOB, KNOBS, knob
+    from bench.tune.knobs import MEASURED_ONLY
+    from reports.tune.page import REPORTS
+
+    # The tuner, the record's shape check and the report know the same knobs, the default first.
+    assert tuple(KNOBS) == RECORD_KNOBS == tuple(REPORTS) and DEFAULT_KNOB == RECORD_KNOBS[0]
+    for name, k in KNOBS.items():
+        assert k.name == name and k.directives and k.model and k.folder_label
+        for text in k.default_values:
+            assert k.parse_values(text)
+        with pytest.raises(UserError, match=r"--values 'x'") as exc:
+            k.parse_values("x")
+        assert "\n" not in str(exc.value)
+    assert KNOBS["processes"].model == MEASURED_ONLY and KNOBS[DEFAULT_KNOB].model != MEASURED_ONLY
+    with pytest.raises(UserError, match="--knob 'threads' is unknown: use max-connections-per-child or processes"):
+        knob("threads")
+
+
+def test_advice_names_the_servers_recycling_directive():
+    point = {"value": 0, "rps": 1000.0, "trials": []}
+    modes = {"on": {"recommendation": {"value": 1000, "predicted_loss": 0.001, "source": "model"},
+                    "model": {"r0": 1000.0, "requests_per_connection": 1.0, "child_cost_ms": 50.0,
+                              "growth_kb_per_request": None}, "model_ok": True}}
+    record = {"points": [point], "modes": modes, "stack": {"max_keepalive_requests": 100},
+              "plan": {"variant": "pooled", "workload": "db", "max_loss": 0.01}}
+    assert tune.advice(record)["directives"][0] == "MaxConnectionsPerChild 1000"
+    assert "maximum-requests" not in tune.advice(record)["reasoning"]
+    wsgi = record | {"stack": {"max_keepalive_requests": 100, "server": "mod_wsgi", "wsgi_mode": "daemon"}}
+    assert "WSGIDaemonProcess maximum-requests, which counts requests" in tune.advice(wsgi)["reasoning"]

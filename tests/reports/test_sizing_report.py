@@ -2,7 +2,7 @@
 
 import json
 
-from bench import tune_processes
+from bench.tune import processes as tune_processes
 from reports.build import build_report
 
 CURVE = [(1, 2000, 5, 12), (2, 3600, 6, 12), (4, 4000, 9, 12), (8, 4100, 30, 12)]
@@ -35,3 +35,22 @@ def test_processes_report_marks_the_binding_constraint(tmp_path):
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
     assert summary["knob"] == "processes" and set(summary["figures"]) == {"sizing1-throughput", "sizing2-memory"}
     assert (tmp_path / "report" / "sizing2-memory.png").exists()
+
+
+def test_processes_tune_json_next_to_results_json_adds_its_own_section(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from reports.tune.section import tune_sections
+
+    run = tmp_path / "run"
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "runs" / "20261126-010203", run)
+    (run / "tune.json").write_text(json.dumps(_record()))
+    [section] = tune_sections(run)
+    md = (build_report(run).parent / "report.md").read_text()
+    assert section.title == "Process count (bench tune --knob processes)"
+    assert "## Process count (bench tune --knob processes)" in md and "## MaxConnectionsPerChild" not in md
+    assert "MaxRequestWorkers 2" in md and "memory budget allows (binding)" in md
+    # A mod_wsgi sweep is titled so; older records, which name no server, were mod_python's.
+    (tmp_path / "tune.json").write_text(json.dumps(_record() | {"stack": {"server": "mod_wsgi"}}))
+    assert "mod_wsgi process-pool sizing" in build_report(tmp_path).read_text()

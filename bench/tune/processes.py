@@ -5,24 +5,26 @@ users = max(2 x N, --users): every child has a request in flight and one queued,
 load, is the limit unless the generator is (each trial records its bottleneck). The saturation ladder of
 bench/saturation.py would cost 2-4 extra trials per point; at 2 x N a prefork pool is already saturated
 (one request per child at a time), so the ladder is not used. Trials are interleaved (every point, then
-every point again) and tune.json is rewritten after each. The recommendation is bench.sizing's.
+every point again) and tune.json is rewritten after each. The recommendation is bench.tune.sizing's.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from bench import cpus, sizing
+from bench import cpus
 from bench.errors import UserError
 from bench.knobs import StackSettings
 from bench.plan import Plan
 from bench.record.tune import TuneRecord
-from bench.run import prime
-from bench.sweep import Sweep
+from bench.tune import sizing
+from bench.tune.knobs import MEASURED_ONLY, Knob, advice_lines, opt
+from bench.tune.options import TuneOptions, parse_budget
 from bench.vocabulary import VARIANTS
 
-KNOB = "processes"
+NAME = "processes"
 DEFAULT_MAX_P99_MS = 100.0
 
 
@@ -93,6 +95,9 @@ def execute(values: list[int], workload: str, variant: str, keepalive: bool, max
             budget: tuple[float | None, str], settings: StackSettings, users: int, duration: float,
             warmup: float, trials: int = 1, locust_processes: int = 1, log=print,
             partition: cpus.Partition | None = None) -> Path:
+    from bench.run import prime  # the measuring machinery: loaded by a sweep, not by `bench --help`
+    from bench.tune.sweep import Sweep
+
     if variant not in VARIANTS:
         raise UserError(f"--variant {variant!r} is unknown: allowed {', '.join(VARIANTS)}")
     if trials < 1:
@@ -104,11 +109,12 @@ def execute(values: list[int], workload: str, variant: str, keepalive: bool, max
     plan = Plan(workloads=[workload], variants=[variant], users=users, duration_s=duration, warmup_s=warmup,
                 trials=1, locust_processes=locust_processes).validate()
     mode = "on" if keepalive else "off"
-    with Sweep(replace(settings, processes=values[0], keepalive=keepalive), "tune-processes", partition) as sweep:
+    with Sweep(replace(settings, processes=values[0], keepalive=keepalive), ProcessesKnob.folder_label,
+               partition) as sweep:
         todo = [(t, n) for t in range(1, trials + 1) for n in values]
         record = TuneRecord(
             sweep.run_dir,
-            plan={"knob": KNOB, "values": values, "workload": workload, "variant": variant, "keepalive": [mode],
+            plan={"knob": NAME, "values": values, "workload": workload, "variant": variant, "keepalive": [mode],
                   "max_p99_ms": max_p99_ms, "memory_budget_mb": budget_mb, "memory_budget_scope": scope,
                   "users": users, "users_rule": "max(2 x processes, --users)", "duration_s": duration,
                   "warmup_s": warmup, "trials": trials, "generator_cpus": sweep.partition.generator_list},
@@ -158,24 +164,55 @@ def execute(values: list[int], workload: str, variant: str, keepalive: bool, max
     return sweep.run_dir
 
 
-def _opt(value, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
 def summary_text(record: dict) -> str:
     binding_n = (record.get("sizing") or {}).get("value")
     lines = [f"{'procs':>5} {'users':>5} {'req/s':>9} {'p99 ms':>8} {'req/CPU-s':>9} {'PSS MB':>7} "
              f"{'N x PSS':>8} {'limit':>9}"]
     for p in sorted(record["points"], key=lambda p: p["value"]):
         limits = sorted({t.get("bottleneck") or "-" for t in p["trials"]})
-        lines.append(f"{p['value']:>5} {p['trials'][0].get('users', '-'):>5} {_opt(p.get('rps'), ',.0f'):>9} "
-                     f"{_opt(p.get('p99_ms'), '.2f'):>8} {_opt(p.get('requests_per_cpu_second'), ',.0f'):>9} "
-                     f"{_opt(p.get('pss_mb'), '.1f'):>7} "
-                     f"{_opt(p['pss_mb'] * p['value'] if p.get('pss_mb') else None, '.0f'):>8} "
+        lines.append(f"{p['value']:>5} {p['trials'][0].get('users', '-'):>5} {opt(p.get('rps'), ',.0f'):>9} "
+                     f"{opt(p.get('p99_ms'), '.2f'):>8} {opt(p.get('requests_per_cpu_second'), ',.0f'):>9} "
+                     f"{opt(p.get('pss_mb'), '.1f'):>7} "
+                     f"{opt(p['pss_mb'] * p['value'] if p.get('pss_mb') else None, '.0f'):>8} "
                      f"{'/'.join(limits):>9}" + ("  <- recommended" if p["value"] == binding_n else ""))
     if record["missing"]:
         lines.append("not measured: " + ", ".join(f"{m['value']} processes trial {m['trial']}"
                                                   for m in record["missing"]))
-    a = record.get("advice") or {}
-    lines += ["", "recommended:"] + [f"    {d}" for d in a.get("directives", [])] + ["", a.get("reasoning", "")]
-    return "\n".join(lines)
+    return "\n".join(lines + advice_lines(record))
+
+
+class ProcessesKnob(Knob):
+    """The prefork pool's size: StartServers ... MaxRequestWorkers, one fixed count."""
+
+    name = NAME
+    title = "the prefork process count, sizing MaxRequestWorkers"
+    directives = ("StartServers", "MinSpareServers", "MaxSpareServers", "MaxRequestWorkers", "ServerLimit")
+    model = MEASURED_ONLY  # bench.tune.sizing picks among measured counts; nothing predicts between them
+    default_values = ("1,2,4,8,16,32", "1,2,4,8")
+    values_help = "process counts"
+    folder_label = "tune-processes"
+
+    def parse_values(self, text: str) -> list[int]:
+        return parse_values(text)
+
+    def parse(self, opts: TuneOptions) -> dict[str, Any]:
+        values = self.parse_values(self.values_text(opts.values, opts.quick))
+        if opts.keepalive not in ("on", "off", "both"):
+            raise UserError(f"--keepalive {opts.keepalive!r} is not valid: use on or off")
+        budget = parse_budget(opts.memory_budget)
+        if opts.memory_budget and ":" not in opts.memory_budget:
+            budget = (budget[0], "total")  # sizing the pool: a bare size is what all the children may use
+        return {"values": values, "workload": opts.workload, "variant": opts.variant,
+                "keepalive": opts.keepalive != "off",  # one mode per sizing sweep; "both" (the default) means on
+                "max_p99_ms": opts.max_p99 if opts.max_p99 is not None else DEFAULT_MAX_P99_MS,
+                "budget": budget, "users": opts.users, "duration": opts.duration, "warmup": opts.warmup,
+                "trials": opts.trials, "locust_processes": opts.locust_processes}
+
+    def run(self, parsed: dict[str, Any], settings: StackSettings, partition: cpus.Partition) -> Path:
+        return execute(settings=settings, partition=partition, **parsed)
+
+    def summary_text(self, record: dict[str, Any]) -> str:
+        return summary_text(record)
+
+
+KNOB = ProcessesKnob()

@@ -1,28 +1,31 @@
-"""`bench tune`: sweep MaxConnectionsPerChild with KeepAlive on and off, measure, model, recommend.
+"""`bench tune --knob max-connections-per-child` (the default): sweep MaxConnectionsPerChild with KeepAlive
+on and off, measure, model (bench.tune.model), recommend.
 
 Apache counts connections, not requests: with keep-alive one child serves N connections x the requests
 each connection carries. Both modes are measured and the requests per connection actually seen are
 reported. Every point is written to tune.json as soon as it is measured.
 """
 
+from __future__ import annotations
+
 import json
-import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from bench import access_log, cpus, tune_model
+from bench import cpus
 from bench.errors import UserError
 from bench.knobs import StackSettings
 from bench.plan import MAX_TRIALS, Plan, check_int
-from bench.record import stats
 from bench.record.tune import MODEL_TOLERANCE, TuneRecord
-from bench.run import prime
-from bench.sweep import Sweep
-from bench.vocabulary import DEMONSTRATIONS, VARIANTS, WORKLOADS
+from bench.servers import DEFAULT_SERVER, PREFORK_RECYCLING, SERVERS, Recycling
+from bench.tune import model as tune_model
+from bench.tune.knobs import Knob, advice_lines, opt
+from bench.tune.options import TuneOptions, check_workload, parse_budget, parse_keepalive, parse_loss
 
-TUNE_WORKLOADS = (*WORKLOADS, *DEMONSTRATIONS)
+NAME = "max-connections-per-child"
 
 
 def parse_values(text: str) -> list[int]:
@@ -37,39 +40,11 @@ def parse_values(text: str) -> list[int]:
     return values
 
 
-def parse_loss(text: str) -> float:
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*%?\s*", text)
-    if not m or not 0 < float(m.group(1)) < 100:
-        raise UserError(f"--max-loss {text!r} is not valid: a percentage above 0 and below 100, e.g. 1 or 2.5%")
-    return float(m.group(1)) / 100
-
-
-_UNITS = {"": 1, "k": 2**-10, "kb": 2**-10, "kib": 2**-10, "m": 1, "mb": 1, "mib": 1, "g": 1024, "gb": 1024,
-          "gib": 1024}
-
-
-def parse_budget(text: str | None) -> tuple[float | None, str]:
-    """'300MB' (per child) or 'total:2GB' (all children) -> (MB, scope)."""
-    if text is None:
-        return None, "child"
-    scope, _, amount = text.rpartition(":")
-    scope = scope or "child"
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", amount)
-    if scope not in ("child", "total") or not m or m.group(2).lower() not in _UNITS or float(m.group(1)) <= 0:
-        raise UserError(f"--memory-budget {text!r} is not valid: a size like 300MB or 1.5GB per child, "
-                        "or total:2GB for all children")
-    return float(m.group(1)) * _UNITS[m.group(2).lower()], scope
-
-
-def parse_keepalive(text: str) -> list[bool]:
-    modes = {"on": [True], "off": [False], "both": [True, False]}
-    if text not in modes:
-        raise UserError(f"--keepalive {text!r} is not valid: use on, off or both")
-    return modes[text]
-
-
 def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
     """Recycling facts of one trial from its access log and memory samples."""
+    from bench import access_log
+    from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
+
     entries = access_log.read(trial_dir / "access.log")
     start, end = trial["steady"]
     window = [e for e in entries if start <= e.t < end]
@@ -155,6 +130,7 @@ def _growth(samples: dict[int, dict], per_pid: dict[int, list], start: float) ->
     of the steady window: a child that warmed late, on a loaded machine, has its one-off step before it):
     its slope is the growth, its value at zero requests the size of a fresh warm child.
     """
+    from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
     slopes, fresh = [], []
     for pid, info in samples.items():
         rows = per_pid.get(pid)
@@ -180,12 +156,14 @@ def unrecycled_rps(points: list[dict]) -> float | None:
     N = 0 and any N whose children outlived the window ran the same server; pooling their trials makes
     the baseline that every loss is measured against less hostage to one noisy trial.
     """
+    from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
     return stats.median([t["rps"] for p in points for t in p["trials"]
                          if p["value"] == 0 or not t.get("children_spawned_per_s")])
 
 
 def build_model(points: list[dict], processes: int) -> tune_model.Model | None:
     """Model inputs from the measured points of one keep-alive mode."""
+    from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
     base = next((p for p in points if p["value"] == 0 and p.get("rps")), None)
     if base is None:
         return None
@@ -204,6 +182,7 @@ def build_model(points: list[dict], processes: int) -> tune_model.Model | None:
 def conclude(points: list[dict], processes: int, max_loss: float, budget_mb: float | None,
              scope: str) -> dict:
     """Model, its check against the sweep, and the recommendation for one keep-alive mode."""
+    from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
     model = build_model(points, processes)
     if model is None:
         return {"model": None, "recommendation": None,
@@ -280,7 +259,17 @@ def advice(record: dict) -> dict:
     if keepalive:
         sentences.append("Apache counts connections, not requests: with keep-alive a child serves "
                          f"N x {k:g} requests here, and as many as its clients send on other servers.")
+    recycling = _server_recycling(record.get("stack") or {})
+    if recycling != PREFORK_RECYCLING:
+        sentences.append(f"Under this server --max-connections-per-child is written as {recycling.directive}, "
+                         f"which counts {recycling.counts}: set that to the value above.")
     return {"directives": directives, "reasoning": " ".join(sentences), "mode": best_mode}
+
+
+def _server_recycling(stack: dict) -> Recycling:
+    """What the recycling knob is called under the server the sweep ran (older records: mod_python)."""
+    server = SERVERS.get(stack.get("server") or DEFAULT_SERVER, SERVERS[DEFAULT_SERVER])
+    return server.recycling(stack.get("wsgi_mode"))
 
 
 def _loss(rec: dict) -> float:
@@ -291,21 +280,21 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
             budget: tuple[float | None, str], settings: StackSettings, users: int, duration: float,
             warmup: float, trials: int = 1, locust_processes: int = 1, log=print,
             partition: cpus.Partition | None = None) -> Path:
-    if workload not in TUNE_WORKLOADS:
-        raise UserError(f"--workload {workload!r} is unknown: allowed {', '.join(TUNE_WORKLOADS)}")
-    if variant not in VARIANTS:
-        raise UserError(f"--variant {variant!r} is unknown: allowed {', '.join(VARIANTS)}")
+    from bench.run import prime  # the measuring machinery: loaded by a sweep, not by `bench --help`
+    from bench.tune.sweep import Sweep
+
+    check_workload(workload, variant)
     check_int("--trials", trials, 1, MAX_TRIALS)
     plan = Plan(workloads=[workload], variants=[variant], users=users, duration_s=duration, warmup_s=warmup,
                 trials=1, locust_processes=locust_processes).validate()
     budget_mb, scope = budget
     settings = replace(settings, leaky=settings.leaky or workload == "leaky")  # the leak is served only when asked
-    with Sweep(settings, "tune", partition) as sweep:
+    with Sweep(settings, RecyclingKnob.folder_label, partition) as sweep:
         # Interleaved like bench run: every point once, then every point again, so drift hits all alike.
         todo = [(t, k, v) for t in range(1, trials + 1) for k in keepalive_modes for v in values]
         record = TuneRecord(
             sweep.run_dir,
-            plan={"knob": "max-connections-per-child", "values": values, "workload": workload, "variant": variant,
+            plan={"knob": NAME, "values": values, "workload": workload, "variant": variant,
                   "keepalive": ["on" if k else "off" for k in keepalive_modes], "max_loss": max_loss,
                   "memory_budget_mb": budget_mb, "memory_budget_scope": scope, "users": users,
                   "duration_s": duration, "warmup_s": warmup, "trials": trials,
@@ -345,10 +334,6 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
     return sweep.run_dir
 
 
-def _opt(value, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
 def summary_text(record: dict) -> str:
     """The terminal summary: measured points, the model's check, the directive lines."""
     lines = [f"{'keepalive':<9} {'N':>6} {'req/s':>9} {'p99 ms':>7} {'children/s':>10} {'req/child':>9} "
@@ -359,13 +344,42 @@ def summary_text(record: dict) -> str:
             chk = checks.get(p["value"], {})
             lines.append(
                 f"{mode:<9} {p['value']:>6} {p['rps'] or 0:>9,.0f} {p['p99_ms'] or 0:>7.2f} "
-                f"{p['children_spawned_per_s']:>10.2f} {_opt(p['requests_per_child'], ',.0f'):>9} "
-                f"{_opt(p['requests_per_connection'], '.1f'):>8} {_opt(p['rss_mb_end_of_life'], '.1f'):>7}  "
+                f"{p['children_spawned_per_s']:>10.2f} {opt(p['requests_per_child'], ',.0f'):>9} "
+                f"{opt(p['requests_per_connection'], '.1f'):>8} {opt(p['rss_mb_end_of_life'], '.1f'):>7}  "
                 + (f"{chk['predicted_rps']:,.0f} ({100 * chk['error']:.1f}% off)" if chk.get("error") is not None
                    else "-"))
     if record["missing"]:
         lines.append("not measured: " + ", ".join(f"N={m['value']} keepalive {m['keepalive']} trial {m['trial']}"
                                                   for m in record["missing"]))
-    a = record.get("advice") or {}
-    lines += ["", "recommended:"] + [f"    {d}" for d in a.get("directives", [])] + ["", a.get("reasoning", "")]
-    return "\n".join(lines)
+    return "\n".join(lines + advice_lines(record))
+
+
+class RecyclingKnob(Knob):
+    """MaxConnectionsPerChild: how many connections a prefork child serves before it is replaced."""
+
+    name = NAME
+    title = "MaxConnectionsPerChild"
+    directives = ("MaxConnectionsPerChild", "KeepAlive", "MaxKeepAliveRequests")
+    model = "bench.tune.model: prefork's respawn rule simulated, fitted to the measured cost of a new child"
+    default_values = ("0,1,10,100,1000,10000", "0,10,1000")
+    values_help = "MaxConnectionsPerChild values; 0 = never recycle is always measured"
+    folder_label = "tune"
+
+    def parse_values(self, text: str) -> list[int]:
+        return parse_values(text)
+
+    def parse(self, opts: TuneOptions) -> dict[str, Any]:
+        return {"values": self.parse_values(self.values_text(opts.values, opts.quick)),
+                "workload": opts.workload, "variant": opts.variant,
+                "keepalive_modes": parse_keepalive(opts.keepalive), "max_loss": parse_loss(opts.max_loss),
+                "budget": parse_budget(opts.memory_budget), "users": opts.users, "duration": opts.duration,
+                "warmup": opts.warmup, "trials": opts.trials, "locust_processes": opts.locust_processes}
+
+    def run(self, parsed: dict[str, Any], settings: StackSettings, partition: cpus.Partition) -> Path:
+        return execute(settings=settings, partition=partition, **parsed)
+
+    def summary_text(self, record: dict[str, Any]) -> str:
+        return summary_text(record)
+
+
+KNOB = RecyclingKnob()

@@ -5,14 +5,14 @@ rate R0 measured without recycling with the other serving children (one child al
 mean service time), after paying C seconds of start-up (fork to first request) and warm-up (extra service
 time of its cold requests), both measured. How fast Apache replaces exited children is not a cost
 we measure but a rule we know: prefork replaces them once a second, doubling how many per pass (see
-prefork_sim). Throughput R(N) comes from simulating that; memory at the end of a child's life is
+bench.tune.prefork_sim). Throughput R(N) comes from simulating that; memory at the end of a child's life is
 M(N) = M_fresh + g * L, with g the RSS growth per request measured without recycling.
 """
 
 import math
 from dataclasses import dataclass
 
-from bench import prefork_sim
+from bench.tune import prefork_sim
 
 GRID = sorted({m * 10**e for e in range(0, 7) for m in (1, 2, 5)})
 

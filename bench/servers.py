@@ -1,0 +1,96 @@
+"""The Apache modules the suite serves its handlers with, as data: one `Server` per `--server` value.
+
+A server names its module file and the Debian package that installs it, the httpd.conf block it adds
+(server_<name>.conf.tmpl), the handler entry point Apache calls, the conf lines that depend on its mode,
+which process its handlers' X-Bench-Pid names (what the access log counts as "serving"), and what the
+recycling knob is called there and what it counts. bench.apache renders from it, bench.knobs and the CLI
+take their choices from it. Adding a server is one entry in SERVERS (plus its template and its tests).
+"""
+
+from __future__ import annotations
+
+import grp
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pwd
+
+    from bench.knobs import StackSettings
+
+HERE = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Recycling:
+    """How a server replaces its Python processes: the directive that sets it and what it counts."""
+
+    directive: str  # what bench's --max-connections-per-child writes
+    counts: str     # "connections" or "requests"
+
+
+PREFORK_RECYCLING = Recycling("MaxConnectionsPerChild", "connections")
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str                      # --server NAME; results.json's server_module
+    module_file: str               # in /usr/lib/apache2/modules
+    package: str                   # the Debian package that installs it
+    entry_point: str               # the file under handlers/ Apache calls
+    needs: tuple[str, ...] = ()    # other servers whose module it needs installed too
+    modes: tuple[str, ...] = ()    # --wsgi-mode values (empty: one way to run)
+
+    @property
+    def template(self) -> Path:
+        return HERE / f"server_{self.name}.conf.tmpl"
+
+    def conf_lines(self, settings: StackSettings, handlers: Path, user: pwd.struct_passwd | None) -> str:
+        """The lines of its block that depend on the settings (${server_lines} in its template)."""
+        return ""
+
+    def serving_process(self, mode: str | None = None) -> str:
+        """What the handlers' X-Bench-Pid names: the process that runs the Python."""
+        return "the prefork child"
+
+    def recycling(self, mode: str | None = None) -> Recycling:
+        return PREFORK_RECYCLING
+
+
+@dataclass(frozen=True)
+class ModWsgi(Server):
+    """mod_wsgi: daemon mode (WSGIDaemonProcess: N single-threaded daemons run the Python, the prefork children
+    only relay to them over Unix sockets) or embedded mode (the children run it, as under mod_python)."""
+
+    def conf_lines(self, settings: StackSettings, handlers: Path, user: pwd.struct_passwd | None) -> str:
+        if settings.wsgi_mode == "embedded":
+            return f'WSGIPythonPath "{handlers}"'
+        owner = ""
+        if user is not None:  # as root: never uid 0 (mod_wsgi defaults to the Apache User anyway)
+            owner = f" user={user.pw_name} group={grp.getgrgid(user.pw_gid).gr_name}"
+        # maximum-requests counts requests (MaxConnectionsPerChild, for the relaying children, connections).
+        n = settings.max_connections_per_child
+        recycle = f" maximum-requests={n}" if n else ""
+        return (f'WSGIDaemonProcess bench processes={settings.processes} threads=1{owner}{recycle} '
+                f'python-path="{handlers}"\n'
+                "WSGIProcessGroup bench\n"
+                "# No Python in the relaying children: only the daemons run it.\n"
+                "WSGIRestrictEmbedded On")
+
+    def serving_process(self, mode: str | None = None) -> str:
+        return "the prefork child" if mode == "embedded" else "the daemon process"
+
+    def recycling(self, mode: str | None = None) -> Recycling:
+        return PREFORK_RECYCLING if mode == "embedded" else \
+            Recycling("WSGIDaemonProcess maximum-requests", "requests")
+
+
+# --server NAME -> its facts; the first is the default.
+SERVERS: dict[str, Server] = {s.name: s for s in (
+    Server("mod_python", "mod_python.so", "libapache2-mod-python", "handler_entry.py"),
+    # The WSGI adapter still uses mod_python's PSP parser (mod_python._psp), so it needs mod_python too.
+    ModWsgi("mod_wsgi", "mod_wsgi.so", "libapache2-mod-wsgi-py3", "wsgi_entry.py", needs=("mod_python",),
+            modes=("daemon", "embedded")),
+)}
+DEFAULT_SERVER = next(iter(SERVERS))

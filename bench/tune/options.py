@@ -1,0 +1,68 @@
+"""The options every `bench tune` knob shares, as given and as parsed: loss, memory budget, keep-alive."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bench.errors import UserError
+from bench.vocabulary import DEMONSTRATIONS, VARIANTS, WORKLOADS
+
+TUNE_WORKLOADS = (*WORKLOADS, *DEMONSTRATIONS)
+
+
+@dataclass
+class TuneOptions:
+    """`bench tune`'s options as the user gave them (strings unparsed): each knob parses what it uses."""
+
+    values: str | None
+    workload: str
+    variant: str
+    keepalive: str = "both"
+    max_loss: str = "1"
+    max_p99: float | None = None
+    memory_budget: str | None = None
+    users: int = 4
+    duration: float = 20.0
+    warmup: float = 4.0
+    trials: int = 1
+    locust_processes: int = 1
+    quick: bool = False
+
+
+def check_workload(workload: str, variant: str, workloads: tuple[str, ...] = TUNE_WORKLOADS) -> None:
+    if workload not in workloads:
+        raise UserError(f"--workload {workload!r} is unknown: allowed {', '.join(workloads)}")
+    if variant not in VARIANTS:
+        raise UserError(f"--variant {variant!r} is unknown: allowed {', '.join(VARIANTS)}")
+
+
+def parse_loss(text: str) -> float:
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*%?\s*", text)
+    if not m or not 0 < float(m.group(1)) < 100:
+        raise UserError(f"--max-loss {text!r} is not valid: a percentage above 0 and below 100, e.g. 1 or 2.5%")
+    return float(m.group(1)) / 100
+
+
+_UNITS = {"": 1, "k": 2**-10, "kb": 2**-10, "kib": 2**-10, "m": 1, "mb": 1, "mib": 1, "g": 1024, "gb": 1024,
+          "gib": 1024}
+
+
+def parse_budget(text: str | None) -> tuple[float | None, str]:
+    """'300MB' (per child) or 'total:2GB' (all children) -> (MB, scope)."""
+    if text is None:
+        return None, "child"
+    scope, _, amount = text.rpartition(":")
+    scope = scope or "child"
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", amount)
+    if scope not in ("child", "total") or not m or m.group(2).lower() not in _UNITS or float(m.group(1)) <= 0:
+        raise UserError(f"--memory-budget {text!r} is not valid: a size like 300MB or 1.5GB per child, "
+                        "or total:2GB for all children")
+    return float(m.group(1)) * _UNITS[m.group(2).lower()], scope
+
+
+def parse_keepalive(text: str) -> list[bool]:
+    modes = {"on": [True], "off": [False], "both": [True, False]}
+    if text not in modes:
+        raise UserError(f"--keepalive {text!r} is not valid: use on, off or both")
+    return modes[text]

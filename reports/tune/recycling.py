@@ -1,0 +1,283 @@
+"""The report of a `bench tune --knob max-connections-per-child` folder: runs/<id>/report/{report.html,
+report.md, summary.json, tune*.png/svg}.
+
+Reached through reports.tune.page.build_tune_report (registered there under the knob's name). Same page,
+same renderers and the same escaping as a run report; the numbers come from tune.json as written, read
+through bench.record.tune_folder (summary.json repeats them unrounded); only the loss against N = 0 is
+computed here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.record.tune_folder import TuneRun, mode_label
+from reports.kit.document import (
+    Block,
+    Bullets,
+    Code,
+    Document,
+    FigureBlock,
+    KeyValues,
+    Para,
+    Pre,
+    Section,
+    Table,
+)
+from reports.kit.fmt import DASH, fmt_ci, fmt_num, fmt_signed_pct, setting_text
+from reports.kit.page import (
+    bullets,
+    caveat_note,
+    environment_blocks,
+    figure_files,
+    kv,
+    meta_line,
+    prepare_out,
+    write_report,
+)
+from reports.tune import charts as tune_charts
+from reports.tune.narrative import (
+    caveats,
+    headline,
+    loss_sentences,
+    measured_loss,
+    memory_sentences,
+    mode_sentence,
+    model_sentences,
+    pct,
+    recycling_sentences,
+)
+
+SUMMARY_SCHEMA = 1
+SECTION_TITLE = "MaxConnectionsPerChild (bench tune)"  # in a run report (reports.tune.section)
+POINT_KEYS = ("rps", "rps_ci95", "server_rps", "p99_ms", "failures", "generator_bound", "flags",
+              "children_seen", "children_spawned_per_s", "requests_per_child", "requests_per_connection",
+              "connections", "warmup_ms", "startup_ms", "service_ms_mean", "rss_mb_end_of_life",
+              "pss_mb_end_of_life", "fresh_rss_mb", "growth_kb_per_request")
+
+
+def build(run: TuneRun) -> Path:
+    """Write the report of a MaxConnectionsPerChild sweep into `run.dir/report/`; returns report.html's path."""
+    out = prepare_out(run, tune_charts.FIGURES)
+    figs = {}
+    for fn in (tune_charts.chart_throughput, tune_charts.chart_memory, tune_charts.chart_check):
+        block = fn(run, out)
+        figs[block.name] = block
+    block, child_notes = tune_charts.chart_child_memory(run, out)
+    figs[block.name] = block
+    cav = caveats(run, child_notes)  # after the figures: they record unreadable trial files in run.problems
+    return write_report(out, compose(run, figs, cav), summary(run, figs, cav))
+
+
+def recommendation(run: TuneRun) -> list[Block]:
+    """The recommendation a run report shows when this sweep's tune.json sits next to its results.json."""
+    blocks: list[Block] = []
+    head = headline(run)
+    if head:
+        blocks.append(Para(head, "headline"))
+    if run.directives:
+        blocks.append(Code("\n".join(run.directives), "Paste into the prefork section of httpd.conf:", "apache"))
+    if run.reasoning:
+        blocks.append(Para(f"Why: {run.reasoning}"))
+    if run.modes:
+        blocks.append(recommendation_table(run))
+    return blocks
+
+
+# --- tables --------------------------------------------------------------------------------------
+def _n(n: int) -> str:
+    return "0 (never)" if n == 0 else str(n)
+
+
+def recommendation_table(run: TuneRun) -> Table:
+    rows = []
+    for m in run.modes:
+        c = run.conclusion(m)
+        loss, kind = c.rec_loss
+        rows.append([
+            m, DASH if c.rec_n is None else str(c.rec_n), c.source or DASH,
+            DASH if loss is None else f"{pct(loss, 2)} ({kind})", fmt_num(c.rec_rss_mb),
+            DASH if c.within is None else ("yes" if c.within else "no"), pct(c.max_error),
+        ])
+    return Table(["keep-alive", "MaxConnectionsPerChild", "from", "throughput loss", "end-of-life RSS MB",
+                  "within limits", "model's max error"], rows,
+                 "The recommendation for each keep-alive mode")
+
+
+def points_table(run: TuneRun) -> Table:
+    rows = []
+    for p in run.points:
+        lo, hi = p.ci or (None, None)
+        loss = measured_loss(run, p)
+        rows.append([
+            p.mode, _n(p.n), str(len(p.trials)), fmt_num(p.rps), fmt_ci(lo, hi),
+            DASH if loss is None or p.n == 0 else f"{-loss * 100:+.1f}%", fmt_num(p.server_rps),
+            fmt_num(p.p99_ms), fmt_num(p.failures), "yes" if p.generator_bound else "no",
+            "; ".join(p.flags),
+        ])
+    return Table(["keep-alive", "N", "trials", "req/s", "95% CI", "vs N = 0", "req/s (log)", "p99 ms",
+                  "failures", "generator-bound", "flags"], rows,
+                 "Measured points: steady-state requests/s, medians over trials (Locust; \"log\": the access log)")
+
+
+def check_table(run: TuneRun) -> Table:
+    rows = []
+    for m in run.modes:
+        for c in run.conclusion(m).checks:
+            signed = c.signed_error
+            rows.append([m, _n(c.n), fmt_num(c.measured), fmt_num(c.predicted),
+                         DASH if signed is None else fmt_signed_pct(signed)])
+    return Table(["keep-alive", "N", "measured req/s", "predicted req/s", "error"], rows,
+                 "The model's requests/s for each point's window against the measurement")
+
+
+def model_table(run: TuneRun) -> Table | None:
+    params = [("r0", "requests/s without recycling (R0)"), ("per_process_rps", "requests/s per process"),
+              ("child_max_rps", "one child alone, requests/s (1 / service time)"),
+              ("child_cost_ms", "cost of a new child, ms (start-up + warm-up)"),
+              ("requests_per_connection", "requests per connection (k)"), ("fresh_rss_mb", "fresh child RSS, MB"),
+              ("growth_kb_per_request", "RSS growth per request, KB")]
+    modes = [m for m in run.modes if run.conclusion(m).model]
+    if not modes:
+        return None
+    rows = [[label, *(fmt_num(run.conclusion(m).param(key)) for m in modes)] for key, label in params]
+    return Table(["model input", *(mode_label(m) for m in modes)], rows,
+                 "What the model was fitted to (measured at N = 0 and at the points that replaced children)")
+
+
+def recycling_table(run: TuneRun) -> Table:
+    rows = []
+    for p in run.points:
+        rows.append([p.mode, _n(p.n), *(fmt_num(p.stat(k)) for k in (
+            "children_seen", "children_spawned_per_s", "requests_per_child", "requests_per_connection",
+            "connections", "startup_ms", "warmup_ms", "service_ms_mean"))])
+    return Table(["keep-alive", "N", "children", "new per s", "req per child", "req per conn", "connections",
+                  "start-up ms", "warm-up ms", "service ms"], rows,
+                 "Recycling as measured in each point's steady window: children seen, new children per second, "
+                 "requests per child and per connection (access log and /proc; medians over trials)")
+
+
+def memory_table(run: TuneRun) -> Table:
+    rows = [[p.mode, _n(p.n), *(fmt_num(p.stat(k)) for k in (
+        "rss_mb_end_of_life", "pss_mb_end_of_life", "fresh_rss_mb", "growth_kb_per_request"))] for p in run.points]
+    return Table(["keep-alive", "N", "RSS at end of life MB", "PSS at end of life MB", "fresh RSS MB",
+                  "growth KB/request"], rows, "Memory per child (median over the children seen)")
+
+
+def trials_table(run: TuneRun) -> Table:
+    rows = []
+    for p in run.points:
+        for t in p.trials:
+            w = t.window
+            rows.append([
+                p.mode, _n(p.n), str(t.trial), t.dir or DASH,
+                fmt_num(t.rps), fmt_num(t.server_rps), fmt_num(t.p99_ms),
+                fmt_num(t.failures), "yes" if t.generator_bound else "no",
+                DASH if w is None else f"{fmt_num(w[0])}–{fmt_num(w[1])}",
+                "; ".join(t.flags),
+            ])
+    return Table(["keep-alive", "N", "trial", "folder", "req/s", "req/s (log)", "p99 ms", "failures",
+                  "generator-bound", "window s", "flags"], rows,
+                 collapsed=f"Every trial ({len(rows)}; window: seconds after Apache started)")
+
+
+# --- document ------------------------------------------------------------------------------------
+def compose(run: TuneRun, figs: dict[str, FigureBlock], cav: list[str]) -> Document:
+    head = headline(run)
+    rec: list[Block] = [Para(head, "headline")] if head else []
+    if run.directives:
+        rec.append(Code("\n".join(run.directives), "Paste into the prefork section of httpd.conf:", "apache"))
+    else:
+        rec.append(Para("No directives to recommend: " + (run.reasoning
+                                                           or "the sweep stopped before the tuner concluded")
+                        + ".", "warning"))
+    reasoning = run.reasoning
+    if run.directives and reasoning:
+        rec.append(Para(f"Why: {reasoning}"))
+    if run.modes:
+        rec += [recommendation_table(run), Bullets([mode_sentence(run, m) for m in run.modes])]
+    if cav:
+        rec.append(caveat_note(cav, "sweep"))
+
+    throughput: list[Block] = [points_table(run), *bullets(loss_sentences(run)), figs["tune1-throughput"]]
+    model: list[Block] = [*bullets(model_sentences(run))]
+    table = model_table(run)
+    if table is not None:
+        model.append(table)
+    if any(run.conclusion(m).checks for m in run.modes):
+        model.append(check_table(run))
+    model += [figs["tune3-model-check"], Para(
+        "The model: a child serves N x k requests, sharing the rate measured without recycling with the other "
+        "children, after paying the measured start-up and warm-up; Apache's prefork parent replaces exited "
+        "children in its once-a-second maintenance pass, doubling how many it starts per pass (simulated). "
+        "Memory at the end of a life is the fresh size plus the growth per request x N x k.", "note")]
+    recycling: list[Block] = [*bullets(recycling_sentences(run)), recycling_table(run)]
+    memory: list[Block] = [*bullets(memory_sentences(run)), memory_table(run), figs["tune2-memory"],
+                           figs["tune4-child-memory"]]
+    cav_blocks: list[Block] = [Bullets(cav, "warning")] if cav else [Para("None found in this sweep's data.")]
+
+    sections = [
+        Section("recommendation", "Recommendation", rec),
+        Section("throughput", "Throughput against MaxConnectionsPerChild", throughput),
+        Section("model", "The model and its check", model),
+        Section("recycling", "What recycling costs, measured", recycling),
+        Section("memory", "Memory", memory),
+        Section("caveats", "Caveats", cav_blocks),
+        Section("setup", "Machine, versions and settings", setup_blocks(run)),
+    ]
+    meta = meta_line(run, "tune", f"{run.variant}/{run.workload}", f"{len(run.points)} points")
+    return Document(f"{run.server} MaxConnectionsPerChild tuning: run {run.run_id}", meta, sections)
+
+
+def setup_blocks(run: TuneRun) -> list[Block]:
+    blocks = environment_blocks(run)
+    if run.plan:
+        blocks.append(KeyValues(kv(run.plan), "Plan (bench tune options)"))
+    if run.stack:
+        blocks.append(KeyValues(kv(run.stack), "Stack (Apache and PostgreSQL settings; the sweep sets KeepAlive "
+                                                "and MaxConnectionsPerChild per point)"))
+    top = [(k, setting_text(run.data.get(k))) for k in ("run_id", "kind", "created", "finished", "complete")]
+    top.append(("tune schema", setting_text(run.data.get("schema"))))
+    blocks.append(KeyValues(top, "Run"))
+    if any(p.trials for p in run.points):
+        blocks.append(trials_table(run))
+    conf = run.httpd_conf()
+    if conf is not None:
+        blocks.append(Pre(f"httpd.conf of {conf[0]} (the generated Apache configuration)", conf[1], "apache"))
+    return blocks
+
+
+# --- summary.json --------------------------------------------------------------------------------
+def summary(run: TuneRun, figs: dict[str, FigureBlock], cav: list[str]) -> dict[str, Any]:
+    """What the report shows, machine-readable; values are tune.json's, unrounded."""
+    modes = {}
+    for m in run.modes:
+        c = run.conclusion(m)
+        modes[m] = {
+            "recommendation": c.recommendation, "max_error": c.max_error, "model_ok": c.model_ok,
+            "model": {k: v for k, v in c.model.items() if k != "curve"} or None,
+            "check": [x.data for x in c.checks], "reason": c.reason,
+        }
+    points = []
+    for p in run.points:
+        entry: dict[str, Any] = {"keepalive": p.mode, "value": p.n, "trials": len(p.trials)}
+        entry |= {k: p.data.get(k) for k in POINT_KEYS}
+        entry["loss_vs_never"] = None if p.n == 0 else measured_loss(run, p)  # computed here: 1 - rps / rps(N=0)
+        points.append(entry)
+    return {
+        "schema": SUMMARY_SCHEMA,
+        "kind": "tune",
+        "run_id": run.run_id,
+        "complete": run.complete,
+        "workload": run.workload,
+        "variant": run.variant,
+        "directives": run.directives,
+        "reasoning": run.reasoning,
+        "mode": run.advice_mode,
+        "modes": modes,
+        "points": points,
+        "missing": [m.data for m in run.missing],
+        "caveats": cav,
+        "figures": figure_files(figs),
+    }
