@@ -143,8 +143,7 @@ def sessions_table(record: dict[str, Any]) -> str:
 
 
 # bench tune ---------------------------------------------------------------------------------------------------
-# TODO(merge): bench/tune.py and bench/tune_processes.py (another branch) still carry their own copies
-# (`summary_text`, `_opt`); point bench/cli.py's `_tune_done` at these two and delete those.
+# Each knob's summary_text (bench/tune/) prints one of these.
 
 def tune_table(record: dict[str, Any]) -> str:
     """The table after `bench tune` (MaxConnectionsPerChild): measured points, the model's check, the

@@ -21,12 +21,8 @@ from bench.knobs import StackSettings
 from bench.plan import Plan
 from bench.record.files import write_json
 from bench.record.results import RunRecord
-from bench.trial import Trial, trial_dir, use_server
+from bench.trial import Trial, use_server
 from bench.vocabulary import request_headers, url_path
-
-# Re-exported for the sweeps of `bench tune` (bench/sweep.py imports them from here).
-# TODO(merge): import them from bench.trial / bench.paths there, then drop this line.
-__all__ = ["Context", "Trial", "execute", "new_run_dir", "probe", "prime", "trial_dir", "use_server"]
 
 
 def new_run_dir(label: str = "") -> Path:

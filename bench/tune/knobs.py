@@ -57,14 +57,3 @@ def lookup(knobs: dict[str, Knob], name: str) -> Knob:
     if name not in knobs:
         raise UserError(f"--knob {name!r} is unknown: use {' or '.join(knobs)}")
     return knobs[name]
-
-
-def opt(value: float | None, spec: str) -> str:
-    """A number for a terminal table, "-" when it was not measured."""
-    return "-" if value is None else format(value, spec)
-
-
-def advice_lines(record: dict[str, Any]) -> list[str]:
-    """The tail every knob's summary shares: the directive lines to paste and the reasoning."""
-    a = record.get("advice") or {}
-    return ["", "recommended:"] + [f"    {d}" for d in a.get("directives", [])] + ["", a.get("reasoning", "")]

@@ -14,13 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import cpus
+from bench import console, cpus
 from bench.errors import UserError
 from bench.knobs import StackSettings
 from bench.plan import Plan
 from bench.record.tune import TuneRecord
 from bench.tune import sizing
-from bench.tune.knobs import MEASURED_ONLY, Knob, advice_lines, opt
+from bench.tune.knobs import MEASURED_ONLY, Knob
 from bench.tune.options import TuneOptions, parse_budget
 from bench.vocabulary import VARIANTS
 
@@ -164,23 +164,6 @@ def execute(values: list[int], workload: str, variant: str, keepalive: bool, max
     return sweep.run_dir
 
 
-def summary_text(record: dict) -> str:
-    binding_n = (record.get("sizing") or {}).get("value")
-    lines = [f"{'procs':>5} {'users':>5} {'req/s':>9} {'p99 ms':>8} {'req/CPU-s':>9} {'PSS MB':>7} "
-             f"{'N x PSS':>8} {'limit':>9}"]
-    for p in sorted(record["points"], key=lambda p: p["value"]):
-        limits = sorted({t.get("bottleneck") or "-" for t in p["trials"]})
-        lines.append(f"{p['value']:>5} {p['trials'][0].get('users', '-'):>5} {opt(p.get('rps'), ',.0f'):>9} "
-                     f"{opt(p.get('p99_ms'), '.2f'):>8} {opt(p.get('requests_per_cpu_second'), ',.0f'):>9} "
-                     f"{opt(p.get('pss_mb'), '.1f'):>7} "
-                     f"{opt(p['pss_mb'] * p['value'] if p.get('pss_mb') else None, '.0f'):>8} "
-                     f"{'/'.join(limits):>9}" + ("  <- recommended" if p["value"] == binding_n else ""))
-    if record["missing"]:
-        lines.append("not measured: " + ", ".join(f"{m['value']} processes trial {m['trial']}"
-                                                  for m in record["missing"]))
-    return "\n".join(lines + advice_lines(record))
-
-
 class ProcessesKnob(Knob):
     """The prefork pool's size: StartServers ... MaxRequestWorkers, one fixed count."""
 
@@ -212,7 +195,7 @@ class ProcessesKnob(Knob):
         return execute(settings=settings, partition=partition, **parsed)
 
     def summary_text(self, record: dict[str, Any]) -> str:
-        return summary_text(record)
+        return console.processes_table(record)
 
 
 KNOB = ProcessesKnob()

@@ -15,14 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from bench import cpus
+from bench import console, cpus
 from bench.errors import UserError
 from bench.knobs import StackSettings
 from bench.plan import MAX_TRIALS, Plan, check_int
 from bench.record.tune import MODEL_TOLERANCE, TuneRecord
 from bench.servers import DEFAULT_SERVER, PREFORK_RECYCLING, SERVERS, Recycling
 from bench.tune import model as tune_model
-from bench.tune.knobs import Knob, advice_lines, opt
+from bench.tune.knobs import Knob
 from bench.tune.options import TuneOptions, check_workload, parse_budget, parse_keepalive, parse_loss
 
 NAME = "max-connections-per-child"
@@ -334,26 +334,6 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
     return sweep.run_dir
 
 
-def summary_text(record: dict) -> str:
-    """The terminal summary: measured points, the model's check, the directive lines."""
-    lines = [f"{'keepalive':<9} {'N':>6} {'req/s':>9} {'p99 ms':>7} {'children/s':>10} {'req/child':>9} "
-             f"{'req/conn':>8} {'RSS MB':>7}  model"]
-    for mode, c in record["modes"].items():
-        checks = {x["value"]: x for x in (c.get("check") or [])}
-        for p in [p for p in record["points"] if p["keepalive"] == mode]:
-            chk = checks.get(p["value"], {})
-            lines.append(
-                f"{mode:<9} {p['value']:>6} {p['rps'] or 0:>9,.0f} {p['p99_ms'] or 0:>7.2f} "
-                f"{p['children_spawned_per_s']:>10.2f} {opt(p['requests_per_child'], ',.0f'):>9} "
-                f"{opt(p['requests_per_connection'], '.1f'):>8} {opt(p['rss_mb_end_of_life'], '.1f'):>7}  "
-                + (f"{chk['predicted_rps']:,.0f} ({100 * chk['error']:.1f}% off)" if chk.get("error") is not None
-                   else "-"))
-    if record["missing"]:
-        lines.append("not measured: " + ", ".join(f"N={m['value']} keepalive {m['keepalive']} trial {m['trial']}"
-                                                  for m in record["missing"]))
-    return "\n".join(lines + advice_lines(record))
-
-
 class RecyclingKnob(Knob):
     """MaxConnectionsPerChild: how many connections a prefork child serves before it is replaced."""
 
@@ -379,7 +359,7 @@ class RecyclingKnob(Knob):
         return execute(settings=settings, partition=partition, **parsed)
 
     def summary_text(self, record: dict[str, Any]) -> str:
-        return summary_text(record)
+        return console.tune_table(record)
 
 
 KNOB = RecyclingKnob()

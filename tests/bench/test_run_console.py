@@ -42,13 +42,6 @@ def test_new_run_folder_names_by_time_and_kind(tmp_path: Path, monkeypatch: pyte
     assert all(p.is_dir() and not any(p.iterdir()) for p in (first, second, plain))
 
 
-def test_run_keeps_its_re_exports_for_the_sweeps() -> None:
-    from bench import run, trial
-
-    assert run.Trial is trial.Trial and run.use_server is trial.use_server
-    assert callable(run.new_run_dir) and callable(run.probe) and callable(run.prime)
-
-
 def test_tune_tables_from_tune_json() -> None:
     from bench.record.tune import load_tune
 
