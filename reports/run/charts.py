@@ -79,9 +79,12 @@ def chart_rps(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
 
 # --- figure 2 ------------------------------------------------------------------------------------
 def split_bars(an: Analysis) -> list[F.Bar]:
-    bars = []
+    bars: list[F.Bar] = []
+    if an.square is None:
+        return bars
+    labels = F.split_labels(an.square)
     for workload, s in an.splits.items():
-        for label, eff in (("pooling", s.pooling), ("template caching", s.caching), ("total (pooled)", s.total)):
+        for label, eff in zip(labels, (s.pooling, s.caching, s.total), strict=True):
             bars.append(F.Bar(workload, label, eff.factor, eff.lo, eff.hi))
     return bars
 
@@ -99,7 +102,8 @@ def chart_speedup(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
                f"{best.series} on {best.group}, {fmt_ratio(best.value)}.")
     split = split_bars(an)
     if split:
-        caption += (" Right: the 2x2 split of pooled/naive into pooling and template caching "
+        first, second, _ = F.split_labels(an.square)
+        caption += (f" Right: the 2x2 split of {an.square.both}/{an.square.base} into {first} and {second} "
                     "(log-ratio decomposition; see the Throughput section for the method).")
     return _save(F.speedup_figure(bars, split), name, out_dir, caption)
 

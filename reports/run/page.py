@@ -1,6 +1,6 @@
 """The page of a `bench run` folder: runs/<id>/report/{report.html, report.md, summary.json, fig*.png, fig*.svg}.
 
-Reads nothing but the run folder (DESIGN: a report can be rebuilt years later on another machine).
+Reads nothing but the run folder (docs/design.md: a report can be rebuilt years later on another machine).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.record.attribution import FACTORS
 from bench.record.run_folder import Run
 from bench.record.values import dig, num, pair
 from reports.kit.document import Block, Bullets, Document, FigureBlock, KeyValues, Para, Pre, Section, Table
@@ -36,7 +37,6 @@ from reports.run.analysis import (
     trial_limit,
 )
 from reports.run.narrative import (
-    SPLIT_METHOD,
     capacity_sentences,
     caveats,
     cost_row,
@@ -48,7 +48,9 @@ from reports.run.narrative import (
     memory_sentences,
     rate_sentence,
     saturation_sentences,
+    split_method,
     split_sentences,
+    step_sentences,
     trial_flags,
 )
 from reports.run.servers import auth_section, auth_summary, servers_section, servers_summary
@@ -140,6 +142,9 @@ def speedup_table(rows_in: list[SpeedupRow], caption: str = "Requests/s relative
 
 
 def split_table(an: Analysis) -> Table:
+    """The 2x2 split; only called when the table's square ran (an.square set), in its names."""
+    sq = an.square
+    assert sq is not None
     rows = []
     for w, s in an.splits.items():
         share = s.pooling_share
@@ -148,8 +153,9 @@ def split_table(an: Analysis) -> Table:
             fmt_ratio(s.caching.factor), fmt_ci(s.caching.lo, s.caching.hi, "x"),
             fmt_ratio(s.interaction.factor), DASH if share is None else f"{share * 100:.0f}%",
         ])
-    return Table(["workload", "pooled/naive", "pooling", "95% CI", "template caching", "95% CI", "interaction",
-                  "pooling share"], rows, "Where pooled's speedup comes from (2x2 log-ratio split)")
+    first, second = FACTORS[sq.first], FACTORS[sq.second]
+    return Table(["workload", f"{sq.both}/{sq.base}", first, "95% CI", second, "95% CI", "interaction",
+                  f"{first} share"], rows, f"Where {sq.both}'s speedup comes from (2x2 log-ratio split)")
 
 
 def capacity_table(an: Analysis) -> Table:
@@ -265,11 +271,15 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
     if an.speedups:
         throughput.append(speedup_table(an.speedups))
     throughput.append(figs["fig2-speedup"])
-    if an.splits:
-        throughput += [split_table(an), Bullets(split_sentences(an)), Para(SPLIT_METHOD, "note")]
-    elif an.speedups:
-        throughput.append(Para("The split into pooling and template caching needs all four variants "
-                               "(naive, pool-only, cache-only, pooled) of a workload; this run has not.", "note"))
+    if an.splits and an.square:
+        throughput += [split_table(an), Bullets(split_sentences(an)), Para(split_method(an.square), "note")]
+    elif an.speedups and an.square:
+        first, second = FACTORS[an.square.first], FACTORS[an.square.second]
+        throughput.append(Para(f"The split into {first} and {second} needs all four variants "
+                               f"({', '.join(an.square.variants)}) of a workload; this run has not.", "note"))
+    if an.steps:
+        throughput += [speedup_table(an.steps, "One factor at a time: requests/s of X relative to Y, variants "
+                                               "that differ by one kept resource"), Bullets(step_sentences(an))]
 
     per_process: list[Block] = []
     if cap:
