@@ -15,26 +15,16 @@ from matplotlib.figure import Figure
 from bench.record.run_folder import Cell, Run
 from bench.record.values import dig, lst, num, pair
 from reports.kit.document import FigureBlock
+from reports.kit.figures import FigureSpec, titles
 from reports.kit.files import save_figure
 from reports.kit.fmt import fmt_num, fmt_ratio
 from reports.run import figures as F
 from reports.run.analysis import Analysis, cpu_ms_per_request, trial_label
 
-# name -> title; the order is the report's order. Files are <name>.png and <name>.svg.
-FIGURES = {
-    "fig1-rps": "Figure 1: requests/s by workload and variant",
-    "fig2-speedup": "Figure 2: speedup over naive",
-    "fig3-latency": "Figure 3: latency percentiles",
-    "fig4a-per-process-rps": "Figure 4a: requests/s per Apache process",
-    "fig4b-per-process-timeline": "Figure 4b: requests per process over time",
-    "fig5-memory": "Figure 5: memory per Apache process",
-    "fig6-cost": "Figure 6: server CPU and PostgreSQL sessions per request",
-    "fig7-timeline": "Figure 7: requests/s over time",
-    "fig8-saturation": "Figure 8: requests/s and p99 against users (saturation)",
-    "fig9-servers": "Figure 9: mod_python and mod_wsgi, cell by cell",
-}
-
 URL_NOTE = "This is a --url run: the server side (access log, /proc samples) was not measured."
+
+
+# The figures are registered at the end of this module (REGISTRY); FIGURES: name -> title, from it.
 
 
 def _skip(name: str, why: str) -> FigureBlock:
@@ -333,3 +323,23 @@ def chart_servers(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
                "middle: requests per server CPU-second (Apache + PostgreSQL, independent of the generator); right: "
                "PSS of each process that served requests (mod_python's children, mod_wsgi's daemons).")
     return _save(F.servers_figure(rps, cpu, pss), name, out_dir, caption)
+
+
+# --- the registry: one entry per figure, in the report's order -------------------------------------
+# (name, title, chart function, the id of the section it closes; the page may place it earlier in it)
+REGISTRY = [
+    FigureSpec("fig1-rps", "Figure 1: requests/s by workload and variant", chart_rps, "throughput"),
+    FigureSpec("fig2-speedup", "Figure 2: speedup over naive", chart_speedup, "throughput"),
+    FigureSpec("fig3-latency", "Figure 3: latency percentiles", chart_latency, "latency"),
+    FigureSpec("fig4a-per-process-rps", "Figure 4a: requests/s per Apache process", chart_per_process_rps,
+               "capacity"),
+    FigureSpec("fig4b-per-process-timeline", "Figure 4b: requests per process over time",
+               chart_per_process_timeline, "capacity"),
+    FigureSpec("fig5-memory", "Figure 5: memory per Apache process", chart_memory, "memory"),
+    FigureSpec("fig6-cost", "Figure 6: server CPU and PostgreSQL sessions per request", chart_cost, "cost"),
+    FigureSpec("fig7-timeline", "Figure 7: requests/s over time", chart_timeline, "over-time"),
+    FigureSpec("fig8-saturation", "Figure 8: requests/s and p99 against users (saturation)", chart_saturation,
+               "saturation"),
+    FigureSpec("fig9-servers", "Figure 9: mod_python and mod_wsgi, cell by cell", chart_servers, "servers"),
+]
+FIGURES = titles(REGISTRY)

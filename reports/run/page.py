@@ -13,6 +13,7 @@ from bench.record.attribution import FACTORS
 from bench.record.run_folder import Run
 from bench.record.values import dig, num, pair
 from reports.kit.document import Block, Bullets, Document, FigureBlock, KeyValues, Para, Pre, Section, Table
+from reports.kit.figures import Drawn, draw
 from reports.kit.fmt import DASH, fmt_ci, fmt_num, fmt_ratio, setting_text
 from reports.kit.page import (
     bullets,
@@ -67,26 +68,11 @@ def build_run_report(run_dir: Path, extra: Sequence[Section] = ()) -> Path:
     run = Run.open(run_dir)
     out = prepare_out(run, charts.FIGURES)
     an = analyze(run)
-    figures, notes = _figures(run, an, out)
+    drawn = draw(charts.REGISTRY, run, an, out)
     cav = caveats(run, an)  # after the figures: they record unreadable trial files in run.problems
-    doc = compose(run, an, figures, notes, cav)
+    doc = compose(run, an, drawn, cav)
     doc.sections += extra
-    return write_report(out, doc, summary(run, an, figures, cav))
-
-
-def _figures(run: Run, an: Analysis, out: Path) -> tuple[dict[str, FigureBlock], dict[str, list[str]]]:
-    figs = {}
-    notes: dict[str, list[str]] = {}
-    for fn in (charts.chart_rps, charts.chart_speedup, charts.chart_latency, charts.chart_per_process_rps,
-               charts.chart_per_process_timeline, charts.chart_cost, charts.chart_saturation,
-               charts.chart_servers):
-        block = fn(run, an, out)
-        figs[block.name] = block
-    block, notes["memory"] = charts.chart_memory(run, an, out)
-    figs[block.name] = block
-    block, notes["timeline"] = charts.chart_timeline(run, an, out)
-    figs[block.name] = block
-    return figs, notes
+    return write_report(out, doc, summary(run, an, drawn.blocks, cav))
 
 
 # --- tables --------------------------------------------------------------------------------------
@@ -248,7 +234,7 @@ def saturation_table(an: Analysis) -> Table:
 
 
 # --- document ------------------------------------------------------------------------------------
-def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[str, list[str]],
+def compose(run: Run, an: Analysis, figs: Drawn,
             cav: list[str]) -> Document:
     heads = headline_rows(run, an)
     summary_blocks: list[Block] = [Para(headline_text(run, r, an), "headline") for r in heads]
@@ -267,10 +253,11 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
     if cav:
         summary_blocks.append(caveat_note(cav, "run"))
 
-    throughput: list[Block] = [throughput_table(an), figs["fig1-rps"]]
+    # Figures 1, 2, 8 and 9 sit among their section's tables; every other figure closes its section.
+    throughput: list[Block] = [throughput_table(an), figs.take("fig1-rps")]
     if an.speedups:
         throughput.append(speedup_table(an.speedups))
-    throughput.append(figs["fig2-speedup"])
+    throughput.append(figs.take("fig2-speedup"))
     if an.splits and an.square:
         throughput += [split_table(an), Bullets(split_sentences(an)), Para(split_method(an.square), "note")]
     elif an.speedups and an.square:
@@ -284,9 +271,8 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
     per_process: list[Block] = []
     if cap:
         per_process += [Bullets(cap), capacity_table(an), Para(cap_basis, "note")]
-    per_process += [figs["fig4a-per-process-rps"], figs["fig4b-per-process-timeline"]]
 
-    memory = bullets(memory_sentences(run, an) + notes.get("memory", [])) + [figs["fig5-memory"]]
+    memory = bullets(memory_sentences(run, an) + figs.notes["fig5-memory"])
     cost = bullets(cost_sentences(run, an))
     table = cost_table(an)
     if any(cell != DASH for row in table.rows for cell in row[2:]):  # a --url run has none of it
@@ -294,8 +280,7 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
     if an.cpu_speedups:
         cost.append(speedup_table(an.cpu_speedups, "Requests per server CPU-second relative to the baseline "
                                                    "(the efficiency view: independent of the load generator)"))
-    cost.append(figs["fig6-cost"])
-    over_time = bullets(notes.get("timeline", [])) + [figs["fig7-timeline"]]
+    over_time = bullets(figs.notes["fig7-timeline"])
 
     cav_blocks: list[Block] = [Bullets(cav, "warning")] if cav else [Para("None found in this run's data.")]
     flags = trial_flags(run)
@@ -304,14 +289,14 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
 
     sections = [
         Section("summary", "Summary", summary_blocks),
-        Section("throughput", "Throughput", throughput),
+        Section("throughput", "Throughput", throughput + figs.rest("throughput")),
         *extra_sections(an, figs),
-        *(s for s in (servers_section(run, figs["fig9-servers"]), auth_section(run)) if s is not None),
-        Section("latency", "Latency", [latency_table(an), figs["fig3-latency"]]),
-        Section("capacity", "Per process and capacity", per_process),
-        Section("memory", "Memory", memory),
-        Section("cost", "Cost per request", cost),
-        Section("over-time", "Over time", over_time),
+        *(s for s in (servers_section(run, figs.take("fig9-servers")), auth_section(run)) if s is not None),
+        Section("latency", "Latency", [latency_table(an), *figs.rest("latency")]),
+        Section("capacity", "Per process and capacity", per_process + figs.rest("capacity")),
+        Section("memory", "Memory", memory + figs.rest("memory")),
+        Section("cost", "Cost per request", cost + figs.rest("cost")),
+        Section("over-time", "Over time", over_time + figs.rest("over-time")),
         Section("caveats", "Caveats", cav_blocks),
         Section("setup", "Machine, versions and settings", setup_blocks(run)),
     ]
@@ -319,7 +304,7 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
     return Document(f"mod_python persistence benchmark: run {run.run_id}", meta, sections)
 
 
-def extra_sections(an: Analysis, figs: dict[str, FigureBlock]) -> list[Section]:
+def extra_sections(an: Analysis, figs: Drawn) -> list[Section]:
     """The cross-check (--cross-check) and saturation (--saturate) sections, when the run has them."""
     out = []
     if an.cross_check or an.ceiling:
@@ -332,8 +317,8 @@ def extra_sections(an: Analysis, figs: dict[str, FigureBlock]) -> list[Section]:
             blocks.append(ceiling_table(an.ceiling))
         out.append(Section("cross-check", "Cross-check with wrk", blocks))
     if an.saturation:
-        out.append(Section("saturation", "Saturation", [*bullets(saturation_sentences(an)), figs["fig8-saturation"],
-                                                        saturation_table(an)]))
+        out.append(Section("saturation", "Saturation", [*bullets(saturation_sentences(an)),
+                                                        figs.take("fig8-saturation"), saturation_table(an)]))
     return out
 
 
