@@ -39,7 +39,7 @@ from reports.kit.document import (
 )
 from reports.kit.figures import FigureSpec, draw, titles
 from reports.kit.files import save_figure
-from reports.kit.fmt import DASH, fmt_num, fmt_pct, setting_text
+from reports.kit.fmt import dash_or, fmt_num, fmt_pct, setting_text
 
 
 def compare_runs(
@@ -63,7 +63,7 @@ def compare_runs(
 
 # --- output --------------------------------------------------------------------------------------
 def _p(p: float | None) -> str:
-    return DASH if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+    return dash_or(p, lambda v: "< 0.001" if v < 0.001 else f"{v:.3f}")
 
 
 def _table(result: Comparison, metric: str) -> Table:
@@ -72,7 +72,7 @@ def _table(result: Comparison, metric: str) -> Table:
     for c in result.changes:
         if c.metric != metric:
             continue
-        ratio = DASH if c.ratio is None else f"{c.ratio:.3f}"
+        ratio = dash_or(c.ratio, lambda r: f"{r:.3f}")
         rows.append([c.workload, c.variant, c.run_id, fmt_num(c.base), fmt_num(c.value), f"{c.trials[0]}/{c.trials[1]}",
                      ratio, fmt_pct(c.pct), _p(c.p_value), c.verdict, c.why])
     return Table(["workload", "variant", "run", f"{label} ({result.run_ids[0]})", f"{label} (run)", "trials",

@@ -11,10 +11,10 @@ from typing import Any
 
 from bench.record.attribution import FACTORS
 from bench.record.run_folder import Run
-from bench.record.values import dig, num, pair
+from bench.record.values import num, pair
 from reports.kit.document import Block, Bullets, Document, FigureBlock, KeyValues, Para, Pre, Section, Table
 from reports.kit.figures import Drawn, draw
-from reports.kit.fmt import DASH, fmt_ci, fmt_num, fmt_ratio, setting_text
+from reports.kit.fmt import DASH, dash_or, fmt_ci, fmt_num, fmt_ratio, fmt_share, setting_text
 from reports.kit.page import (
     bullets,
     caveat_note,
@@ -86,10 +86,6 @@ def _keys(multi: bool, row) -> list[str]:
     return [row.workload, row.variant, *([row.server or DASH] if multi else [])]
 
 
-def _pct(fraction: float | None) -> str:
-    return DASH if fraction is None else f"{fraction * 100:.0f}%"
-
-
 def throughput_table(an: Analysis) -> Table:
     rows = []
     for c in an.cells:
@@ -98,7 +94,7 @@ def throughput_table(an: Analysis) -> Table:
         rows.append([
             *_keys(an.multi_server, c), fmt_num(c.stat("trials") or len(c.trials)), fmt_num(c.stat("rps")),
             fmt_ci(lo, hi), fmt_num(fails) if fails is not None else DASH,
-            cell_limit(c) or DASH, _pct(c.stat("server_util")), _pct(busiest_generator(c)),
+            cell_limit(c) or DASH, fmt_share(c.stat("server_util")), fmt_share(busiest_generator(c)),
         ])
     return Table(_heads(an.multi_server, "trials", "req/s", "95% CI", "failures", "limited by", "server CPU",
                         "busiest Locust"), rows,
@@ -137,7 +133,7 @@ def split_table(an: Analysis) -> Table:
         rows.append([
             w, fmt_ratio(s.total.factor), fmt_ratio(s.pooling.factor), fmt_ci(s.pooling.lo, s.pooling.hi, "x"),
             fmt_ratio(s.caching.factor), fmt_ci(s.caching.lo, s.caching.hi, "x"),
-            fmt_ratio(s.interaction.factor), DASH if share is None else f"{share * 100:.0f}%",
+            fmt_ratio(s.interaction.factor), fmt_share(share),
         ])
     first, second = FACTORS[sq.first], FACTORS[sq.second]
     return Table(["workload", f"{sq.both}/{sq.base}", first, "95% CI", second, "95% CI", "interaction",
@@ -175,18 +171,12 @@ def cost_table(an: Analysis) -> Table:
 def trials_table(run: Run) -> Table:
     multi = run.multi_server
     rows = []
-    for t in run.trials():
-        gen = num(dig(t, "cpu", "generator_pct"))
+    for t in run.trial_rows():
         rows.append([
-            fmt_num(num(t.get("seq"))) if num(t.get("seq")) is not None else DASH,
-            str(t.get("workload")), str(t.get("variant")), *([str(t.get("server_module") or DASH)] if multi else []),
-            str(t.get("trial")),
-            fmt_num(num(t.get("users"))),
-            fmt_num(num(dig(t, "locust", "rps"))), fmt_num(num(dig(t, "server", "rps"))),
-            fmt_num(num(dig(t, "locust", "p99_ms"))), fmt_num(num(dig(t, "locust", "failures"))),
-            trial_limit(t) or DASH, _pct(num(dig(t, "bottleneck", "server_util"))),
-            DASH if gen is None else f"{gen:.0f}%", fmt_num(num(dig(t, "server", "processes"))),
-            "; ".join(str(f) for f in t.get("flags") or []),
+            fmt_num(t.seq), t.workload, t.variant, *([t.server or DASH] if multi else []), t.trial,
+            fmt_num(t.users), fmt_num(t.locust_rps), fmt_num(t.server_rps), fmt_num(t.p99_ms), fmt_num(t.failures),
+            trial_limit(t.raw) or DASH, fmt_share(t.server_util), dash_or(t.generator_pct, lambda g: f"{g:.0f}%"),
+            fmt_num(t.processes), "; ".join(t.flags),
         ])
     return Table(["#", *_heads(multi, "trial", "users"), "req/s (Locust)", "req/s (access log)", "p99 ms",
                   "failures", "limited by", "server CPU", "generator CPU", "processes", "flags"], rows,
@@ -194,7 +184,7 @@ def trials_table(run: Run) -> Table:
 
 
 def cross_check_table(an: Analysis) -> Table:
-    rows = [[*_keys(an.multi_server, r), fmt_num(r.locust_rps), fmt_num(r.wrk_rps), _pct(r.locust_vs_wrk)]
+    rows = [[*_keys(an.multi_server, r), fmt_num(r.locust_rps), fmt_num(r.wrk_rps), fmt_share(r.locust_vs_wrk)]
             for r in an.cross_check]
     return Table(_heads(an.multi_server, "Locust req/s", "wrk req/s", "Locust/wrk"), rows,
                  "Each cell measured by Locust and, right after, by wrk (same connections, same generator CPUs)")
@@ -216,7 +206,7 @@ def cross_speedup_table(an: Analysis) -> Table:
 def ceiling_table(ceiling: dict[str, Any]) -> Table:
     busiest = num(ceiling.get("generator_busiest"))
     row = [fmt_num(num(ceiling.get("users"))), fmt_num(num(ceiling.get("rps"))), fmt_num(num(ceiling.get("wrk_rps"))),
-           _pct(busiest), str(ceiling.get("bottleneck") or DASH)]
+           fmt_share(busiest), str(ceiling.get("bottleneck") or DASH)]
     return Table(["users", "Locust req/s", "wrk req/s", "busiest Locust", "limited by"], [row],
                  "Generator ceiling: Locust (and wrk) alone on /plaintext, same users and CPUs")
 
