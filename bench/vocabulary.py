@@ -1,7 +1,7 @@
 """The suite's vocabulary, defined once: workloads, variants, ceilings, Locust class names, URL shapes.
 
 handlers/ (mod_python's interpreter) and scenarios/ (Locust's) keep their own copies because they run in
-other interpreters; tests/test_vocabulary.py pins those copies to this module.
+other interpreters; tests/bench/test_vocabulary.py pins those copies to this module.
 """
 
 from __future__ import annotations
@@ -13,8 +13,19 @@ import base64
 WORKLOADS = ("db", "queries", "updates", "fortunes", "auth")
 # Served behind the authentication phase.
 AUTHENTICATED = ("auth",)
-# The 2x2 in a fixed reading order: baseline first, the full persistence last.
-VARIANTS = ("naive", "pool-only", "cache-only", "pooled")
+# What a variant may keep in the process across requests, one factor each: the name is the attribute of
+# handlers/resources.Resources that switches it on, the value what a report calls its effect.
+FACTORS = {"pooled_connection": "pooling", "cached_template": "template caching"}
+# Every variant and the factors it keeps, in a fixed reading order: baseline first, the full persistence
+# last. The first two factors make the 2x2 whose speedup a report splits; any other variant one factor away
+# from another is reported as "X vs Y". A new variant is one line here (and its copies, pinned by the test).
+VARIANT_FACTORS = {
+    "naive": (),
+    "pool-only": ("pooled_connection",),
+    "cache-only": ("cached_template",),
+    "pooled": ("pooled_connection", "cached_template"),
+}
+VARIANTS = tuple(VARIANT_FACTORS)
 BASELINE = "naive"
 # Served without a variant: no database, no template (the server's upper bound).
 CEILINGS = ("plaintext", "json")

@@ -2,23 +2,18 @@
 /plaintext and /json through app.py (shared with the WSGI adapter).
 
 Configured by the generated httpd.conf with PythonOption bench.dsn, bench.pool_size, bench.template_dir and
-bench.leaky. `authenhandler` is the PythonAuthenHandler of /{variant}/auth (HTTP Basic against bench_user);
-`handler` is the content handler.
+bench.leaky (parsed by options.py, as for the WSGI adapter). `authenhandler` is the PythonAuthenHandler of
+/{variant}/auth (HTTP Basic against bench_user); `handler` is the content handler.
 """
 
 import app
+import options
 import resources
 from mod_python import apache
 
 
 def _configure(req):
-    options = req.get_options()
-    app.configure(
-        dsn=options.get("bench.dsn", ""),
-        pool_size=int(options.get("bench.pool_size", "1")),
-        template_dir=options.get("bench.template_dir", ""),
-        leaky=options.get("bench.leaky", "Off").lower() == "on",
-    )
+    app.configure(**options.parse(req.get_options()))
     # Close pooled connections when this child exits (recycling, SIGTERM); atexit is unreliable here.
     apache.register_cleanup(resources.close_pool)
 

@@ -23,7 +23,16 @@ import psycopg2
 import psycopg2.pool
 from mod_python import _psp  # importable outside Apache too: the WSGI adapter uses the same parser
 
-VARIANTS = ("naive", "pool-only", "cache-only", "pooled")
+# A copy of bench.vocabulary's table (this module runs in mod_python's interpreter), pinned by
+# tests/bench/test_vocabulary.py: each factor is a keyword of Resources, each variant the factors it keeps.
+FACTORS = ("pooled_connection", "cached_template")
+VARIANT_FACTORS = {
+    "naive": (),
+    "pool-only": ("pooled_connection",),
+    "cache-only": ("cached_template",),
+    "pooled": ("pooled_connection", "cached_template"),
+}
+VARIANTS = tuple(VARIANT_FACTORS)
 
 # Per-process state. Apache forks the children before any request, so these are built lazily in
 # the child and never shared across processes.
@@ -69,7 +78,7 @@ def _get_pool():
 class Resources:
     """What one request may use; `cold` records whether it had to build anything."""
 
-    def __init__(self, pooled_connection, cached_template):
+    def __init__(self, pooled_connection=False, cached_template=False):
         self.pooled_connection = pooled_connection
         self.cached_template = cached_template
         self.cold = False
@@ -143,10 +152,9 @@ class Resources:
 
 
 def for_variant(variant):
-    return Resources(
-        pooled_connection=variant in ("pool-only", "pooled"),
-        cached_template=variant in ("cache-only", "pooled"),
-    )
+    """The resources of a variant of VARIANT_FACTORS: each factor it keeps switched on, the others off."""
+    kept = VARIANT_FACTORS.get(variant, ())  # an unknown name keeps nothing, as before the table
+    return Resources(**{factor: factor in kept for factor in FACTORS})
 
 
 def close_pool(data=None):

@@ -2,29 +2,25 @@
 through app.py.
 
 Configured by the generated httpd.conf with SetEnv bench.dsn, bench.pool_size, bench.template_dir and
-bench.leaky (mod_wsgi passes them in environ). The authentication phase of /{variant}/auth runs here, in
-the process that serves the request, before the content: mod_wsgi's own WSGIAuthUserScript would run it in
-the Apache children instead of the daemon processes, so its cache and pool would be other processes' than
-the content's (and the connection budget would double). Apache only forwards the Authorization header to
-the application with WSGIPassAuthorization On.
+bench.leaky (mod_wsgi passes them in environ; parsed by options.py, as for mod_python). The authentication
+phase of /{variant}/auth runs here, in the process that serves the request, before the content: mod_wsgi's
+own WSGIAuthUserScript would run it in the Apache children instead of the daemon processes, so its cache and
+pool would be other processes' than the content's (and the connection budget would double). Apache only
+forwards the Authorization header to the application with WSGIPassAuthorization On.
 """
 
 import atexit
 import sys
 
 import app
+import options
 import resources
 
 _REASONS = {200: "200 OK", 401: "401 Unauthorized", 404: "404 Not Found", 503: "503 Service Unavailable"}
 
 
 def _configure(environ):
-    app.configure(
-        dsn=environ.get("bench.dsn", ""),
-        pool_size=int(environ.get("bench.pool_size", "1")),
-        template_dir=environ.get("bench.template_dir", ""),
-        leaky=environ.get("bench.leaky", "Off").lower() == "on",
-    )
+    app.configure(**options.parse(environ))
     # mod_wsgi runs atexit handlers when a daemon (or embedded child) shuts down.
     atexit.register(resources.close_pool)
 

@@ -19,7 +19,14 @@ from typing import Any
 from _bench_options import bench_options
 from locust import FastHttpUser, constant, tag
 
-VARIANTS = ("naive", "pool-only", "cache-only", "pooled")
+# A copy of bench.vocabulary's variant table (Locust's interpreter), pinned by tests/bench/test_vocabulary.py.
+VARIANT_FACTORS = {
+    "naive": (),
+    "pool-only": ("pooled_connection",),
+    "cache-only": ("cached_template",),
+    "pooled": ("pooled_connection", "cached_template"),
+}
+VARIANTS = tuple(VARIANT_FACTORS)
 WORKLOADS = ("db", "queries", "updates", "fortunes", "auth")
 # Served behind the authentication phase (HTTP Basic with the seeded account, bench/bench).
 AUTHENTICATED = ("auth",)

@@ -20,6 +20,38 @@ from bench.record.values import dig, lst, num, obj
 from bench.vocabulary import VARIANTS
 
 
+@dataclass(frozen=True)
+class TrialRow:
+    """One trial of results.json, checked once: every number is a float or None (missing, null or not a
+    number), never 0 for "not recorded". `TrialRow.of` is the one constructor; `raw` keeps the record."""
+
+    raw: dict[str, Any]
+    seq: float | None
+    workload: str
+    variant: str
+    server: str | None
+    trial: str
+    users: float | None
+    locust_rps: float | None
+    server_rps: float | None  # from the access log
+    p99_ms: float | None
+    failures: float | None
+    server_util: float | None  # fraction of the server's CPUs its processes used
+    generator_pct: float | None
+    processes: float | None
+    flags: tuple[str, ...]
+
+    @classmethod
+    def of(cls, t: dict[str, Any]) -> TrialRow:
+        return cls(
+            t, num(t.get("seq")), str(t.get("workload")), str(t.get("variant")), t.get("server_module") or None,
+            str(t.get("trial")), num(t.get("users")), num(dig(t, "locust", "rps")), num(dig(t, "server", "rps")),
+            num(dig(t, "locust", "p99_ms")), num(dig(t, "locust", "failures")),
+            num(dig(t, "bottleneck", "server_util")), num(dig(t, "cpu", "generator_pct")),
+            num(dig(t, "server", "processes")), tuple(str(f) for f in lst(t.get("flags"))),
+        )
+
+
 @dataclass
 class Cell:
     """One workload x variant (x server, in a --servers run): its trials and its summary (medians over trials)."""
@@ -257,6 +289,10 @@ class Run(RunFolder):
     def trials(self) -> list[dict[str, Any]]:
         every = [t for c in self.cells for t in c.trials]
         return sorted(every, key=lambda t: num(t.get("seq")) or 0)
+
+    def trial_rows(self) -> list[TrialRow]:
+        """The trials in the order run, as typed rows."""
+        return [TrialRow.of(t) for t in self.trials()]
 
     def missing_trials(self) -> list[dict[str, Any]]:
         """Planned trials (plan.order) that have no record in results.json."""

@@ -37,8 +37,9 @@ from reports.kit.document import (
     render_html,
     render_markdown,
 )
+from reports.kit.figures import FigureSpec, draw, titles
 from reports.kit.files import save_figure
-from reports.kit.fmt import DASH, fmt_num, fmt_pct, setting_text
+from reports.kit.fmt import dash_or, fmt_num, fmt_pct, setting_text
 
 
 def compare_runs(
@@ -62,7 +63,7 @@ def compare_runs(
 
 # --- output --------------------------------------------------------------------------------------
 def _p(p: float | None) -> str:
-    return DASH if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+    return dash_or(p, lambda v: "< 0.001" if v < 0.001 else f"{v:.3f}")
 
 
 def _table(result: Comparison, metric: str) -> Table:
@@ -71,7 +72,7 @@ def _table(result: Comparison, metric: str) -> Table:
     for c in result.changes:
         if c.metric != metric:
             continue
-        ratio = DASH if c.ratio is None else f"{c.ratio:.3f}"
+        ratio = dash_or(c.ratio, lambda r: f"{r:.3f}")
         rows.append([c.workload, c.variant, c.run_id, fmt_num(c.base), fmt_num(c.value), f"{c.trials[0]}/{c.trials[1]}",
                      ratio, fmt_pct(c.pct), _p(c.p_value), c.verdict, c.why])
     return Table(["workload", "variant", "run", f"{label} ({result.run_ids[0]})", f"{label} (run)", "trials",
@@ -109,20 +110,29 @@ def _change_figure(result: Comparison) -> Figure | None:
     return F.change_figure(points, result.min_change) if points else None
 
 
+def chart_change(result: Comparison) -> FigureBlock:
+    name, title = "change", FIGURES["change"]
+    fig = _change_figure(result)
+    if fig is None:
+        return FigureBlock(name, title, skipped="No metric present in both runs.")
+    return save_figure(
+        fig, result.out_dir, name, title,
+        "Percent change of the median over trials; red: regression, green: improvement, grey: no change "
+        f"or inconclusive; grey band: within ±{fmt_num(result.min_change)}% (never called a change).",
+    )
+
+
+# The comparison's figures: (name, title, chart function, the section it closes).
+REGISTRY = [FigureSpec("change", "Change vs the first run", chart_change, "rps")]
+FIGURES = titles(REGISTRY)
+
+
 def _write_outputs(result: Comparison, runs: Sequence[Run]) -> None:
     try:
         result.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot write the comparison into {result.out_dir}: {exc.strerror or exc}") from None
-    fig = _change_figure(result)
-    if fig is None:
-        fig_block = FigureBlock("change", "Change vs the first run", skipped="No metric present in both runs.")
-    else:
-        fig_block = save_figure(
-            fig, result.out_dir, "change", "Change vs the first run",
-            "Percent change of the median over trials; red: regression, green: improvement, grey: no change "
-            f"or inconclusive; grey band: within ±{fmt_num(result.min_change)}% (never called a change).",
-        )
+    figs = draw(REGISTRY, result)
     summary_blocks = [Para(summary_sentence(result), "headline")]
     if result.regressions:
         summary_blocks.append(Bullets([
@@ -152,8 +162,8 @@ def _write_outputs(result: Comparison, runs: Sequence[Run]) -> None:
                                                           f"run noise {result.run_noise:g}"],
         [
             Section("summary", "Summary", summary_blocks),
-            Section("rps", "Requests per second", [_table(result, "rps"), fig_block]),
-            Section("p99", "p99 latency", [_table(result, "p99_ms")]),
+            Section("rps", "Requests per second", [_table(result, "rps"), *figs.rest("rps")]),
+            Section("p99", "p99 latency", [_table(result, "p99_ms"), *figs.rest("p99")]),
             Section("settings", "Settings", [_settings_table(runs),
                                              KeyValues([(r.run_id, str(r.dir)) for r in runs], "Run folders")]),
             Section("method", "Method", [Para(method, "note")]),

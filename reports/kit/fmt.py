@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 DASH = "–"
@@ -33,13 +34,23 @@ def fmt_num(value: float | None) -> str:
 
 
 def fmt_ratio(value: float | None) -> str:
-    return DASH if value is None else f"{fmt_num(value)}x"
+    return dash_or(value, lambda v: f"{fmt_num(v)}x")
 
 
 def fmt_ci(lo: float | None, hi: float | None, unit: str = "") -> str:
     if lo is None or hi is None:
         return DASH
     return f"{fmt_num(lo)}{unit}–{fmt_num(hi)}{unit}"
+
+
+def dash_or(value: Any, render: Callable[[Any], str]) -> str:
+    """`render(value)`, or the dash for a missing value: the one None-to-dash rule of every table."""
+    return DASH if value is None else render(value)
+
+
+def fmt_share(fraction: float | None) -> str:
+    """A fraction as a whole percent: 0.42 -> "42%"."""
+    return dash_or(fraction, lambda f: f"{f * 100:.0f}%")
 
 
 def fmt_pct(value: float | None) -> str:

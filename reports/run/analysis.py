@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from bench.record import attribution
 from bench.record import bottleneck as bn
 from bench.record.run_folder import Cell, Run
 from bench.record.stats import Split, decompose_2x2, ratio_ci
@@ -103,6 +104,9 @@ class Analysis:
     ceiling: dict | None = None  # generator_ceiling: Locust (and wrk) on /plaintext
     saturation: list[SaturationCell] = field(default_factory=list)
     servers: list[str] = field(default_factory=list)  # --servers runs: the servers compared
+    # One factor at a time outside the 2x2 ("X vs Y", baseline = Y), from the variant table.
+    steps: list[SpeedupRow] = field(default_factory=list)
+    square: attribution.Square | None = field(default_factory=attribution.square)  # the 2x2 the split uses
 
     @property
     def multi_server(self) -> bool:
@@ -212,16 +216,34 @@ def busiest_generator(cell: Cell) -> float | None:
 
 
 def splits(run: Run) -> dict[str, Split]:
-    """Per workload ("db", or under --servers "db under mod_wsgi"): the 2x2 split when all four variants ran."""
-    out = {}
+    """Per workload ("db", or under --servers "db under mod_wsgi"): the 2x2 split when the four variants of the
+    table's square ran."""
+    out: dict[str, Split] = {}
+    sq = attribution.square()
+    if sq is None:
+        return out
     for workload, server in server_groups(run):
-        cells = [run.cell(workload, v, server) for v in ("naive", "pool-only", "cache-only", "pooled")]
+        cells = [run.cell(workload, v, server) for v in sq.variants]
         if any(c is None for c in cells):
             continue
         split = decompose_2x2(*(rps_values(c) for c in cells if c is not None))
         if split is not None:
             out[where(workload, server)] = split
     return out
+
+
+def step_rows(run: Run) -> list[SpeedupRow]:
+    """Requests/s of each one-factor step the split and the speedup table do not show: "X vs Y"."""
+    rows = []
+    for workload, server in server_groups(run):
+        for step in attribution.steps(run.variants):
+            new, base = run.cell(workload, step.new, server), run.cell(workload, step.base, server)
+            if new is None or base is None:
+                continue
+            r = ratio_ci(rps_values(base), rps_values(new))
+            if r is not None:
+                rows.append(_computed_row("rps", base, new, r.ratio, r.lo, r.hi))
+    return rows
 
 
 def capacity(run: Run, target: int = TARGET_RPS) -> list[CapacityRow]:
@@ -285,7 +307,7 @@ def analyze(run: Run) -> Analysis:
     ceiling = run.data.get("generator_ceiling")
     an = Analysis(run.cells, rows, cpu_rows, splits(run), capacity(run), cross_check=cross_check(run),
                   wrk_speedups=wrk_speedup_rows(run), ceiling=ceiling if isinstance(ceiling, dict) else None,
-                  saturation=saturation(run), servers=run.servers)
+                  saturation=saturation(run), servers=run.servers, steps=step_rows(run))
     # Only the format's own `speedups` count as missing; the CPU ones are an extra (their table says
     # "computed" in its "from" column).
     if any(r.origin == "computed" for r in rows):

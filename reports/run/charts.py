@@ -15,26 +15,16 @@ from matplotlib.figure import Figure
 from bench.record.run_folder import Cell, Run
 from bench.record.values import dig, lst, num, pair
 from reports.kit.document import FigureBlock
+from reports.kit.figures import FigureSpec, titles
 from reports.kit.files import save_figure
 from reports.kit.fmt import fmt_num, fmt_ratio
 from reports.run import figures as F
 from reports.run.analysis import Analysis, cpu_ms_per_request, trial_label
 
-# name -> title; the order is the report's order. Files are <name>.png and <name>.svg.
-FIGURES = {
-    "fig1-rps": "Figure 1: requests/s by workload and variant",
-    "fig2-speedup": "Figure 2: speedup over naive",
-    "fig3-latency": "Figure 3: latency percentiles",
-    "fig4a-per-process-rps": "Figure 4a: requests/s per Apache process",
-    "fig4b-per-process-timeline": "Figure 4b: requests per process over time",
-    "fig5-memory": "Figure 5: memory per Apache process",
-    "fig6-cost": "Figure 6: server CPU and PostgreSQL sessions per request",
-    "fig7-timeline": "Figure 7: requests/s over time",
-    "fig8-saturation": "Figure 8: requests/s and p99 against users (saturation)",
-    "fig9-servers": "Figure 9: each server, cell by cell",
-}
-
 URL_NOTE = "This is a --url run: the server side (access log, /proc samples) was not measured."
+
+
+# The figures are registered at the end of this module (REGISTRY); FIGURES: name -> title, from it.
 
 
 def _skip(name: str, why: str) -> FigureBlock:
@@ -79,9 +69,12 @@ def chart_rps(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
 
 # --- figure 2 ------------------------------------------------------------------------------------
 def split_bars(an: Analysis) -> list[F.Bar]:
-    bars = []
+    bars: list[F.Bar] = []
+    if an.square is None:
+        return bars
+    labels = F.split_labels(an.square)
     for workload, s in an.splits.items():
-        for label, eff in (("pooling", s.pooling), ("template caching", s.caching), ("total (pooled)", s.total)):
+        for label, eff in zip(labels, (s.pooling, s.caching, s.total), strict=True):
             bars.append(F.Bar(workload, label, eff.factor, eff.lo, eff.hi))
     return bars
 
@@ -99,7 +92,8 @@ def chart_speedup(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
                f"{best.series} on {best.group}, {fmt_ratio(best.value)}.")
     split = split_bars(an)
     if split:
-        caption += (" Right: the 2x2 split of pooled/naive into pooling and template caching "
+        first, second, _ = F.split_labels(an.square)
+        caption += (f" Right: the 2x2 split of {an.square.both}/{an.square.base} into {first} and {second} "
                     "(log-ratio decomposition; see the Throughput section for the method).")
     return _save(F.speedup_figure(bars, split), name, out_dir, caption)
 
@@ -329,3 +323,23 @@ def chart_servers(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
                "middle: requests per server CPU-second (Apache + PostgreSQL, independent of the generator); right: "
                "PSS of each process that served requests (mod_python's children, mod_wsgi's daemons).")
     return _save(F.servers_figure(rps, cpu, pss), name, out_dir, caption)
+
+
+# --- the registry: one entry per figure, in the report's order -------------------------------------
+# (name, title, chart function, the id of the section it closes; the page may place it earlier in it)
+REGISTRY = [
+    FigureSpec("fig1-rps", "Figure 1: requests/s by workload and variant", chart_rps, "throughput"),
+    FigureSpec("fig2-speedup", "Figure 2: speedup over naive", chart_speedup, "throughput"),
+    FigureSpec("fig3-latency", "Figure 3: latency percentiles", chart_latency, "latency"),
+    FigureSpec("fig4a-per-process-rps", "Figure 4a: requests/s per Apache process", chart_per_process_rps,
+               "capacity"),
+    FigureSpec("fig4b-per-process-timeline", "Figure 4b: requests per process over time",
+               chart_per_process_timeline, "capacity"),
+    FigureSpec("fig5-memory", "Figure 5: memory per Apache process", chart_memory, "memory"),
+    FigureSpec("fig6-cost", "Figure 6: server CPU and PostgreSQL sessions per request", chart_cost, "cost"),
+    FigureSpec("fig7-timeline", "Figure 7: requests/s over time", chart_timeline, "over-time"),
+    FigureSpec("fig8-saturation", "Figure 8: requests/s and p99 against users (saturation)", chart_saturation,
+               "saturation"),
+    FigureSpec("fig9-servers", "Figure 9: each server, cell by cell", chart_servers, "servers"),
+]
+FIGURES = titles(REGISTRY)

@@ -16,12 +16,27 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
+from bench.record import VARIANTS
+from bench.record.attribution import FACTORS, Square, square
 from reports.kit.fmt import fmt_num
 from reports.kit.style import new_figure, short, styled
 
-VARIANT_COLORS = {"naive": "#d1495b", "pool-only": "#edae49", "cache-only": "#8e6cc7", "pooled": "#00798c"}
-# Same colours as the single-factor variants (pool-only, cache-only) and pooled, so both panels read alike.
-SPLIT_COLORS = {"pooling": "#edae49", "template caching": "#8e6cc7", "total (pooled)": "#00798c"}
+# The variant table's variants in its order take these; a variant past them takes _FALLBACK.
+VARIANT_COLORS = dict(zip(VARIANTS, ("#d1495b", "#edae49", "#8e6cc7", "#00798c"), strict=False))
+
+
+def split_labels(sq: Square) -> tuple[str, str, str]:
+    """The split panel's series: the first factor's effect, the second's, the total ("total (pooled)")."""
+    return FACTORS[sq.first], FACTORS[sq.second], f"total ({sq.both})"
+
+
+def split_colors(sq: Square | None) -> dict[str, str]:
+    """Same colours as the single-factor variants and the full one, so both panels read alike."""
+    if sq is None:
+        return {}
+    return dict(zip(split_labels(sq), (variant_color(v) for v in sq.variants[1:]), strict=True))
+
+
 _FALLBACK = ["#30638e", "#003d5b", "#6a994e", "#bc4749", "#7f5539", "#577590"]
 
 
@@ -179,14 +194,14 @@ def rps_figure(bars: Sequence[Bar]) -> Figure:
 def speedup_figure(speedups: Sequence[Bar], split: Sequence[Bar] = ()) -> Figure:
     """Figure 2: speedup over naive (series = variant) and, when given, the 2x2 split per workload.
 
-    `split` bars use series names "pooling", "template caching", "total (pooled)".
+    `split` bars use the series names of `split_labels` ("pooling", "template caching", "total (pooled)").
     """
     fig = new_figure(10 if split else 8, 4.2)
     axes = fig.subplots(1, 2 if split else 1, squeeze=False)[0]
     _ratio_bars(axes[0], speedups, "requests/s relative to naive (log scale)", "Speedup over naive (95% CI)")
     if split:
         _ratio_bars(axes[1], split, "factor (log scale)", "Where the speedup comes from (2x2 log-ratio split)",
-                    colors=SPLIT_COLORS)
+                    colors=split_colors(square()))
     return fig
 
 

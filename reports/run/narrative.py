@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.record.attribution import FACTORS, Square
 from bench.record.bottleneck import LIMITED_BY
 from bench.record.run_folder import Run
 from bench.record.values import dig, lst, num, obj
@@ -91,27 +92,41 @@ def rate_sentence(run: Run, row: SpeedupRow) -> str | None:
 
 
 def split_sentences(an: Analysis) -> list[str]:
+    sq = an.square
+    if sq is None:
+        return []
+    first, second = FACTORS[sq.first], FACTORS[sq.second]
     out = []
     for workload, s in an.splits.items():
         share = s.pooling_share
-        share_txt = "" if share is None else f"; pooling is {share * 100:.0f}% of the gain on a log scale"
+        share_txt = "" if share is None else f"; {first} is {share * 100:.0f}% of the gain on a log scale"
         out.append(
-            f"On {workload}, of the {fmt_ratio(s.total.factor)} of pooled over naive, pooling accounts for "
-            f"{fmt_ratio(s.pooling.factor)} (95% CI {fmt_ci(s.pooling.lo, s.pooling.hi)}) and template "
-            f"caching for {fmt_ratio(s.caching.factor)} (95% CI {fmt_ci(s.caching.lo, s.caching.hi)})"
+            f"On {workload}, of the {fmt_ratio(s.total.factor)} of {sq.both} over {sq.base}, {first} accounts for "
+            f"{fmt_ratio(s.pooling.factor)} (95% CI {fmt_ci(s.pooling.lo, s.pooling.hi)}) and {second} "
+            f"for {fmt_ratio(s.caching.factor)} (95% CI {fmt_ci(s.caching.lo, s.caching.hi)})"
             f"{share_txt}; the interaction is {fmt_ratio(s.interaction.factor)}."
         )
     return out
 
 
-SPLIT_METHOD = (
-    "Method: log-ratio decomposition of the 2x2 (the Shapley split of two factors). With L the log of a "
-    "cell's median requests/s, pooling = mean(L[pool-only] - L[naive], L[pooled] - L[cache-only]) and "
-    "caching = mean(L[cache-only] - L[naive], L[pooled] - L[pool-only]); the two add up to "
-    "L[pooled] - L[naive] exactly and are shown as factors. The interaction "
-    "L[pooled] - L[pool-only] - L[cache-only] + L[naive] is above 1x when the two together buy more than "
-    "each alone. Intervals: 95% percentile bootstrap over trials (10,000 resamples, fixed seed)."
-)
+def split_method(sq: Square) -> str:
+    """How the split is computed, in the variant names of the table's square; "pooling" and "caching" are
+    the effects of its first and second factor (stats.Split's fields)."""
+    b, f, s, both = (f"L[{v}]" for v in sq.variants)
+    return (
+        "Method: log-ratio decomposition of the 2x2 (the Shapley split of two factors). With L the log of a "
+        f"cell's median requests/s, pooling = mean({f} - {b}, {both} - {s}) and "
+        f"caching = mean({s} - {b}, {both} - {f}); the two add up to "
+        f"{both} - {b} exactly and are shown as factors. The interaction "
+        f"{both} - {f} - {s} + {b} is above 1x when the two together buy more than "
+        "each alone. Intervals: 95% percentile bootstrap over trials (10,000 resamples, fixed seed)."
+    )
+
+
+def step_sentences(an: Analysis) -> list[str]:
+    """One factor at a time, for variants outside the 2x2: "On db, prepared vs pooled: 1.20x (95% CI ...)"."""
+    return [f"On {r.where}, {r.variant} vs {r.baseline}: {fmt_ratio(r.ratio)} (95% CI {fmt_ci(r.lo, r.hi)}), "
+            "the effect of the one factor they differ by." for r in an.steps]
 
 
 def capacity_sentences(run: Run, an: Analysis) -> tuple[list[str], str]:

@@ -1,6 +1,6 @@
 """The page of a `bench run` folder: runs/<id>/report/{report.html, report.md, summary.json, fig*.png, fig*.svg}.
 
-Reads nothing but the run folder (DESIGN: a report can be rebuilt years later on another machine).
+Reads nothing but the run folder (docs/design.md: a report can be rebuilt years later on another machine).
 """
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.record.attribution import FACTORS
 from bench.record.run_folder import Run
-from bench.record.values import dig, num, pair
+from bench.record.values import num, pair
 from reports.kit.document import Block, Bullets, Document, FigureBlock, KeyValues, Para, Pre, Section, Table
-from reports.kit.fmt import DASH, fmt_ci, fmt_num, fmt_ratio, setting_text
+from reports.kit.figures import Drawn, draw
+from reports.kit.fmt import DASH, dash_or, fmt_ci, fmt_num, fmt_ratio, fmt_share, setting_text
 from reports.kit.page import (
     bullets,
     caveat_note,
@@ -36,7 +38,6 @@ from reports.run.analysis import (
     trial_limit,
 )
 from reports.run.narrative import (
-    SPLIT_METHOD,
     capacity_sentences,
     caveats,
     cost_row,
@@ -48,7 +49,9 @@ from reports.run.narrative import (
     memory_sentences,
     rate_sentence,
     saturation_sentences,
+    split_method,
     split_sentences,
+    step_sentences,
     trial_flags,
 )
 from reports.run.servers import auth_section, auth_summary, servers_section, servers_summary
@@ -65,26 +68,11 @@ def build_run_report(run_dir: Path, extra: Sequence[Section] = ()) -> Path:
     run = Run.open(run_dir)
     out = prepare_out(run, charts.FIGURES)
     an = analyze(run)
-    figures, notes = _figures(run, an, out)
+    drawn = draw(charts.REGISTRY, run, an, out)
     cav = caveats(run, an)  # after the figures: they record unreadable trial files in run.problems
-    doc = compose(run, an, figures, notes, cav)
+    doc = compose(run, an, drawn, cav)
     doc.sections += extra
-    return write_report(out, doc, summary(run, an, figures, cav))
-
-
-def _figures(run: Run, an: Analysis, out: Path) -> tuple[dict[str, FigureBlock], dict[str, list[str]]]:
-    figs = {}
-    notes: dict[str, list[str]] = {}
-    for fn in (charts.chart_rps, charts.chart_speedup, charts.chart_latency, charts.chart_per_process_rps,
-               charts.chart_per_process_timeline, charts.chart_cost, charts.chart_saturation,
-               charts.chart_servers):
-        block = fn(run, an, out)
-        figs[block.name] = block
-    block, notes["memory"] = charts.chart_memory(run, an, out)
-    figs[block.name] = block
-    block, notes["timeline"] = charts.chart_timeline(run, an, out)
-    figs[block.name] = block
-    return figs, notes
+    return write_report(out, doc, summary(run, an, drawn.blocks, cav))
 
 
 # --- tables --------------------------------------------------------------------------------------
@@ -98,10 +86,6 @@ def _keys(multi: bool, row) -> list[str]:
     return [row.workload, row.variant, *([row.server or DASH] if multi else [])]
 
 
-def _pct(fraction: float | None) -> str:
-    return DASH if fraction is None else f"{fraction * 100:.0f}%"
-
-
 def throughput_table(an: Analysis) -> Table:
     rows = []
     for c in an.cells:
@@ -110,7 +94,7 @@ def throughput_table(an: Analysis) -> Table:
         rows.append([
             *_keys(an.multi_server, c), fmt_num(c.stat("trials") or len(c.trials)), fmt_num(c.stat("rps")),
             fmt_ci(lo, hi), fmt_num(fails) if fails is not None else DASH,
-            cell_limit(c) or DASH, _pct(c.stat("server_util")), _pct(busiest_generator(c)),
+            cell_limit(c) or DASH, fmt_share(c.stat("server_util")), fmt_share(busiest_generator(c)),
         ])
     return Table(_heads(an.multi_server, "trials", "req/s", "95% CI", "failures", "limited by", "server CPU",
                         "busiest Locust"), rows,
@@ -140,16 +124,20 @@ def speedup_table(rows_in: list[SpeedupRow], caption: str = "Requests/s relative
 
 
 def split_table(an: Analysis) -> Table:
+    """The 2x2 split; only called when the table's square ran (an.square set), in its names."""
+    sq = an.square
+    assert sq is not None
     rows = []
     for w, s in an.splits.items():
         share = s.pooling_share
         rows.append([
             w, fmt_ratio(s.total.factor), fmt_ratio(s.pooling.factor), fmt_ci(s.pooling.lo, s.pooling.hi, "x"),
             fmt_ratio(s.caching.factor), fmt_ci(s.caching.lo, s.caching.hi, "x"),
-            fmt_ratio(s.interaction.factor), DASH if share is None else f"{share * 100:.0f}%",
+            fmt_ratio(s.interaction.factor), fmt_share(share),
         ])
-    return Table(["workload", "pooled/naive", "pooling", "95% CI", "template caching", "95% CI", "interaction",
-                  "pooling share"], rows, "Where pooled's speedup comes from (2x2 log-ratio split)")
+    first, second = FACTORS[sq.first], FACTORS[sq.second]
+    return Table(["workload", f"{sq.both}/{sq.base}", first, "95% CI", second, "95% CI", "interaction",
+                  f"{first} share"], rows, f"Where {sq.both}'s speedup comes from (2x2 log-ratio split)")
 
 
 def capacity_table(an: Analysis) -> Table:
@@ -183,18 +171,12 @@ def cost_table(an: Analysis) -> Table:
 def trials_table(run: Run) -> Table:
     multi = run.multi_server
     rows = []
-    for t in run.trials():
-        gen = num(dig(t, "cpu", "generator_pct"))
+    for t in run.trial_rows():
         rows.append([
-            fmt_num(num(t.get("seq"))) if num(t.get("seq")) is not None else DASH,
-            str(t.get("workload")), str(t.get("variant")), *([str(t.get("server_module") or DASH)] if multi else []),
-            str(t.get("trial")),
-            fmt_num(num(t.get("users"))),
-            fmt_num(num(dig(t, "locust", "rps"))), fmt_num(num(dig(t, "server", "rps"))),
-            fmt_num(num(dig(t, "locust", "p99_ms"))), fmt_num(num(dig(t, "locust", "failures"))),
-            trial_limit(t) or DASH, _pct(num(dig(t, "bottleneck", "server_util"))),
-            DASH if gen is None else f"{gen:.0f}%", fmt_num(num(dig(t, "server", "processes"))),
-            "; ".join(str(f) for f in t.get("flags") or []),
+            fmt_num(t.seq), t.workload, t.variant, *([t.server or DASH] if multi else []), t.trial,
+            fmt_num(t.users), fmt_num(t.locust_rps), fmt_num(t.server_rps), fmt_num(t.p99_ms), fmt_num(t.failures),
+            trial_limit(t.raw) or DASH, fmt_share(t.server_util), dash_or(t.generator_pct, lambda g: f"{g:.0f}%"),
+            fmt_num(t.processes), "; ".join(t.flags),
         ])
     return Table(["#", *_heads(multi, "trial", "users"), "req/s (Locust)", "req/s (access log)", "p99 ms",
                   "failures", "limited by", "server CPU", "generator CPU", "processes", "flags"], rows,
@@ -202,7 +184,7 @@ def trials_table(run: Run) -> Table:
 
 
 def cross_check_table(an: Analysis) -> Table:
-    rows = [[*_keys(an.multi_server, r), fmt_num(r.locust_rps), fmt_num(r.wrk_rps), _pct(r.locust_vs_wrk)]
+    rows = [[*_keys(an.multi_server, r), fmt_num(r.locust_rps), fmt_num(r.wrk_rps), fmt_share(r.locust_vs_wrk)]
             for r in an.cross_check]
     return Table(_heads(an.multi_server, "Locust req/s", "wrk req/s", "Locust/wrk"), rows,
                  "Each cell measured by Locust and, right after, by wrk (same connections, same generator CPUs)")
@@ -224,7 +206,7 @@ def cross_speedup_table(an: Analysis) -> Table:
 def ceiling_table(ceiling: dict[str, Any]) -> Table:
     busiest = num(ceiling.get("generator_busiest"))
     row = [fmt_num(num(ceiling.get("users"))), fmt_num(num(ceiling.get("rps"))), fmt_num(num(ceiling.get("wrk_rps"))),
-           _pct(busiest), str(ceiling.get("bottleneck") or DASH)]
+           fmt_share(busiest), str(ceiling.get("bottleneck") or DASH)]
     return Table(["users", "Locust req/s", "wrk req/s", "busiest Locust", "limited by"], [row],
                  "Generator ceiling: Locust (and wrk) alone on /plaintext, same users and CPUs")
 
@@ -242,7 +224,7 @@ def saturation_table(an: Analysis) -> Table:
 
 
 # --- document ------------------------------------------------------------------------------------
-def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[str, list[str]],
+def compose(run: Run, an: Analysis, figs: Drawn,
             cav: list[str]) -> Document:
     heads = headline_rows(run, an)
     summary_blocks: list[Block] = [Para(headline_text(run, r, an), "headline") for r in heads]
@@ -261,22 +243,26 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
     if cav:
         summary_blocks.append(caveat_note(cav, "run"))
 
-    throughput: list[Block] = [throughput_table(an), figs["fig1-rps"]]
+    # Figures 1, 2, 8 and 9 sit among their section's tables; every other figure closes its section.
+    throughput: list[Block] = [throughput_table(an), figs.take("fig1-rps")]
     if an.speedups:
         throughput.append(speedup_table(an.speedups))
-    throughput.append(figs["fig2-speedup"])
-    if an.splits:
-        throughput += [split_table(an), Bullets(split_sentences(an)), Para(SPLIT_METHOD, "note")]
-    elif an.speedups:
-        throughput.append(Para("The split into pooling and template caching needs all four variants "
-                               "(naive, pool-only, cache-only, pooled) of a workload; this run has not.", "note"))
+    throughput.append(figs.take("fig2-speedup"))
+    if an.splits and an.square:
+        throughput += [split_table(an), Bullets(split_sentences(an)), Para(split_method(an.square), "note")]
+    elif an.speedups and an.square:
+        first, second = FACTORS[an.square.first], FACTORS[an.square.second]
+        throughput.append(Para(f"The split into {first} and {second} needs all four variants "
+                               f"({', '.join(an.square.variants)}) of a workload; this run has not.", "note"))
+    if an.steps:
+        throughput += [speedup_table(an.steps, "One factor at a time: requests/s of X relative to Y, variants "
+                                               "that differ by one kept resource"), Bullets(step_sentences(an))]
 
     per_process: list[Block] = []
     if cap:
         per_process += [Bullets(cap), capacity_table(an), Para(cap_basis, "note")]
-    per_process += [figs["fig4a-per-process-rps"], figs["fig4b-per-process-timeline"]]
 
-    memory = bullets(memory_sentences(run, an) + notes.get("memory", [])) + [figs["fig5-memory"]]
+    memory = bullets(memory_sentences(run, an) + figs.notes["fig5-memory"])
     cost = bullets(cost_sentences(run, an))
     table = cost_table(an)
     if any(cell != DASH for row in table.rows for cell in row[2:]):  # a --url run has none of it
@@ -284,8 +270,7 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
     if an.cpu_speedups:
         cost.append(speedup_table(an.cpu_speedups, "Requests per server CPU-second relative to the baseline "
                                                    "(the efficiency view: independent of the load generator)"))
-    cost.append(figs["fig6-cost"])
-    over_time = bullets(notes.get("timeline", [])) + [figs["fig7-timeline"]]
+    over_time = bullets(figs.notes["fig7-timeline"])
 
     cav_blocks: list[Block] = [Bullets(cav, "warning")] if cav else [Para("None found in this run's data.")]
     flags = trial_flags(run)
@@ -294,14 +279,14 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
 
     sections = [
         Section("summary", "Summary", summary_blocks),
-        Section("throughput", "Throughput", throughput),
+        Section("throughput", "Throughput", throughput + figs.rest("throughput")),
         *extra_sections(an, figs),
-        *(s for s in (servers_section(run, figs["fig9-servers"]), auth_section(run)) if s is not None),
-        Section("latency", "Latency", [latency_table(an), figs["fig3-latency"]]),
-        Section("capacity", "Per process and capacity", per_process),
-        Section("memory", "Memory", memory),
-        Section("cost", "Cost per request", cost),
-        Section("over-time", "Over time", over_time),
+        *(s for s in (servers_section(run, figs.take("fig9-servers")), auth_section(run)) if s is not None),
+        Section("latency", "Latency", [latency_table(an), *figs.rest("latency")]),
+        Section("capacity", "Per process and capacity", per_process + figs.rest("capacity")),
+        Section("memory", "Memory", memory + figs.rest("memory")),
+        Section("cost", "Cost per request", cost + figs.rest("cost")),
+        Section("over-time", "Over time", over_time + figs.rest("over-time")),
         Section("caveats", "Caveats", cav_blocks),
         Section("setup", "Machine, versions and settings", setup_blocks(run)),
     ]
@@ -309,7 +294,7 @@ def compose(run: Run, an: Analysis, figs: dict[str, FigureBlock], notes: dict[st
     return Document(f"mod_python persistence benchmark: run {run.run_id}", meta, sections)
 
 
-def extra_sections(an: Analysis, figs: dict[str, FigureBlock]) -> list[Section]:
+def extra_sections(an: Analysis, figs: Drawn) -> list[Section]:
     """The cross-check (--cross-check) and saturation (--saturate) sections, when the run has them."""
     out = []
     if an.cross_check or an.ceiling:
@@ -322,8 +307,8 @@ def extra_sections(an: Analysis, figs: dict[str, FigureBlock]) -> list[Section]:
             blocks.append(ceiling_table(an.ceiling))
         out.append(Section("cross-check", "Cross-check with wrk", blocks))
     if an.saturation:
-        out.append(Section("saturation", "Saturation", [*bullets(saturation_sentences(an)), figs["fig8-saturation"],
-                                                        saturation_table(an)]))
+        out.append(Section("saturation", "Saturation", [*bullets(saturation_sentences(an)),
+                                                        figs.take("fig8-saturation"), saturation_table(an)]))
     return out
 
 

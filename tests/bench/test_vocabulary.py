@@ -27,10 +27,28 @@ def constants(path: Path) -> dict[str, object]:
     return out
 
 
+def literal(path: Path, name: str) -> object:
+    """The whole literal assigned to `name` at module level (a dict with its values, unlike `constants`)."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
+            return ast.literal_eval(node.value)
+    raise KeyError(name)
+
+
+def test_variant_table_copies():
+    # The variant table: the same variants with the same factors in every interpreter.
+    for path in (REPO / "handlers" / "resources.py", REPO / "scenarios" / "_bench_users.py"):
+        assert literal(path, "VARIANT_FACTORS") == vocabulary.VARIANT_FACTORS, path
+        assert "VARIANTS = tuple(VARIANT_FACTORS)" in path.read_text(), path
+    assert literal(REPO / "handlers" / "resources.py", "FACTORS") == tuple(vocabulary.FACTORS)
+    assert vocabulary.VARIANTS == tuple(vocabulary.VARIANT_FACTORS)
+    assert all(set(kept) <= set(vocabulary.FACTORS) for kept in vocabulary.VARIANT_FACTORS.values())
+
+
 def test_handlers_copies():
     resources = constants(REPO / "handlers" / "resources.py")  # imports mod_python: parsed, not imported
     workloads = constants(REPO / "handlers" / "workloads.py")
-    assert resources["VARIANTS"] == vocabulary.VARIANTS
+    assert resources["VARIANT_FACTORS"] == vocabulary.VARIANTS  # its keys; VARIANTS = tuple(VARIANT_FACTORS)
     assert workloads["DATABASE_WORKLOADS"] == vocabulary.WORKLOADS
     assert workloads["CEILINGS"] == vocabulary.CEILINGS
     assert workloads["DEMONSTRATIONS"] == vocabulary.DEMONSTRATIONS
@@ -44,7 +62,8 @@ def test_handlers_copies():
 
 def test_scenarios_copies():
     users = constants(REPO / "scenarios" / "_bench_users.py")
-    for name in ("VARIANTS", "WORKLOADS", "CEILINGS", "DEMONSTRATIONS", "AUTHENTICATED", "SESSIONS"):
+    assert users["VARIANT_FACTORS"] == vocabulary.VARIANTS  # its keys; VARIANTS = tuple(VARIANT_FACTORS)
+    for name in ("WORKLOADS", "CEILINGS", "DEMONSTRATIONS", "AUTHENTICATED", "SESSIONS"):
         assert users[name] == getattr(vocabulary, name), name
     assert (users["AUTH_USER"], users["AUTH_PASSWORD"]) == (vocabulary.AUTH_USER, vocabulary.AUTH_PASSWORD)
 

@@ -1,0 +1,94 @@
+"""Which variants a speedup can be attributed with, read from the variant table (bench.vocabulary).
+
+Two shapes, both found from the factors each variant keeps, never from variant names:
+
+- the **square**: the baseline, the baseline plus the first factor, plus the second, plus both. When all four
+  ran, the report splits the full speedup into the two factors (stats.decompose_2x2).
+- a **step**: two variants that differ by exactly one factor, reported as "X vs Y" with its ratio. Steps that
+  the square or the speedup table already shows (an edge of the square, or a step up from the baseline) are
+  left out, so a variant outside the 2x2 (one more factor) gets its own line and the 2x2 reads as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from bench.vocabulary import BASELINE, FACTORS, VARIANT_FACTORS
+
+__all__ = ["FACTORS", "VARIANT_FACTORS", "Square", "Step", "square", "steps"]  # reports read the table here
+
+Table = Mapping[str, Sequence[str]]  # variant -> the factors it keeps
+
+
+@dataclass(frozen=True)
+class Square:
+    """The four variants of a 2x2 over factors (first, second), in stats.decompose_2x2's argument order."""
+
+    base: str
+    first_only: str  # baseline + the first factor ("pool-only")
+    second_only: str  # baseline + the second factor ("cache-only")
+    both: str  # "pooled"
+    first: str  # the factor names, as in FACTORS
+    second: str
+
+    @property
+    def variants(self) -> tuple[str, str, str, str]:
+        return self.base, self.first_only, self.second_only, self.both
+
+
+@dataclass(frozen=True)
+class Step:
+    """`new` keeps exactly one factor more than `base`: their ratio is that factor's effect."""
+
+    new: str
+    base: str
+    factor: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.new} vs {self.base}"
+
+
+def _by_factors(table: Table) -> dict[frozenset[str], str]:
+    return {frozenset(kept): name for name, kept in table.items()}
+
+
+def square(table: Table | None = None, factors: Sequence[str] | None = None,
+           baseline: str = BASELINE) -> Square | None:
+    """The 2x2 of the first two factors at the baseline, or None when the table lacks one of its corners.
+    table and factors default to the vocabulary's, read at call time (a test may swap them)."""
+    table = VARIANT_FACTORS if table is None else table
+    factors = tuple(FACTORS) if factors is None else factors
+    if len(factors) < 2 or baseline not in table:
+        return None
+    first, second = factors[0], factors[1]
+    base = frozenset(table[baseline])
+    named = _by_factors(table)
+    corners = [named.get(base | extra) for extra in (frozenset({first}), frozenset({second}),
+                                                      frozenset({first, second}))]
+    if any(c is None for c in corners):
+        return None
+    return Square(baseline, corners[0], corners[1], corners[2], first, second)
+
+
+def steps(present: Sequence[str], table: Table | None = None, factors: Sequence[str] | None = None,
+          baseline: str = BASELINE) -> list[Step]:
+    """One-factor steps between variants that ran, minus those the split and the speedup table show."""
+    table = VARIANT_FACTORS if table is None else table
+    sq = square(table, factors, baseline)
+    edges = set()
+    if sq is not None and all(v in present for v in sq.variants):
+        edges = {(sq.first_only, sq.base), (sq.second_only, sq.base), (sq.both, sq.first_only),
+                 (sq.both, sq.second_only)}
+    known = [v for v in table if v in present]
+    out = []
+    for new in known:
+        for base in known:
+            extra = set(table[new]) - set(table[base])
+            if len(extra) != 1 or not set(table[base]) <= set(table[new]):
+                continue
+            if base == baseline or (new, base) in edges:
+                continue
+            out.append(Step(new, base, extra.pop()))
+    return out
