@@ -247,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_up)
     p = sub.add_parser("run", help="the full comparison: Locust against the variants, trials, results, report")
     p.add_argument("--workloads", help=f"comma list of {', '.join(WORKLOADS)} (default db,fortunes)")
-    p.add_argument("--variants", help=f"comma list of {', '.join(VARIANTS)} (default naive,pooled)")
+    p.add_argument("--variants", help=f"comma list of {', '.join(VARIANTS)} (default {','.join(DEFAULT_VARIANTS)})")
     p.add_argument("--all", action="store_true", help="every workload and the 2x2 of variants")
     _add_trial_options(p, "run", "trial", "trials per workload x variant")
     p.add_argument("--quick", action="store_true", help="a short run: under 3 minutes on 2 cores")
@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-p99", type=float, metavar="MS",
                    help="with --knob processes: the largest acceptable p99 (default 100 ms)")
     p.add_argument("--workload", default="fortunes", help="db, queries, updates, fortunes or leaky (default fortunes)")
-    p.add_argument("--variant", default="pooled", help="naive, pool-only, cache-only or pooled (default pooled)")
+    p.add_argument("--variant", default="pooled", help=f"one of {', '.join(VARIANTS)} (default pooled)")
     p.add_argument("--keepalive", default="both", help="on, off or both (default both)")
     p.add_argument("--max-loss", default="1", help="largest acceptable throughput loss in percent (default 1)")
     p.add_argument("--memory-budget", help="RSS limit per child (300MB) or for all children (total:2GB); "

@@ -22,9 +22,9 @@ from bench.locust_runner import LocustProcess, command, workers_missing
 from bench.plan import Plan
 from bench.record import bottleneck
 from bench.record.files import write_json
-from bench.record.results import RunRecord
+from bench.record.results import RunRecord, step_speedups
 from bench.sampler import Sampler, memory_summary
-from bench.vocabulary import request_headers, url_path
+from bench.vocabulary import BASELINE, request_headers, url_path
 
 OTHERS_NOTICE = 0.10  # flag a trial when processes not ours used this much of the server CPUs
 SESSION_FLUSH_S = 1.2  # PostgreSQL backends publish session counts at most once a second
@@ -375,16 +375,23 @@ def summary_table(results: list[dict]) -> str:
 
 
 def speedup_lines(data: dict) -> list[str]:
-    """The headline: each speedup as it may honestly be stated, with the cost ratio beside it."""
-    cost = {(c["workload"], c["variant"], c.get("server")): c for c in data.get("cpu_speedups", [])}
-    wrk_ = {(c["workload"], c["variant"], c.get("server")): c for c in data.get("wrk_speedups", [])}
+    """The headline: each speedup as it may honestly be stated, with the cost ratio beside it; then the
+    one-factor steps the variant table finds among the variants that ran ("prepared vs pooled")."""
+    ran = [c for c in data.get("results", []) if c.get("trials")]
+
+    def keyed(entries: list[dict]) -> dict[tuple, dict]:
+        return {(c["workload"], c["variant"], c.get("baseline") or BASELINE, c.get("server")): c for c in entries}
+
+    cost = keyed([*data.get("cpu_speedups", []), *step_speedups(ran, "requests_per_cpu_second")])
+    wrk_ = keyed([*data.get("wrk_speedups", []),
+                  *(step_speedups(ran, "wrk_rps") if data.get("wrk_speedups") else [])])
     lines = []
-    for s in data.get("speedups", []):
+    for s in [*data.get("speedups", []), *step_speedups(ran)]:
         text = s.get("text") or f"{s['ratio']:.2f}x"
         ci = f"95% CI {s['ci95'][0]:.2f}-{s['ci95'][1]:.2f}" if s["ci95"] else "one trial: no interval"
         on = s["workload"] + (f" under {s['server']}" if s.get("server") else "")
         line = f"{s['variant']} vs {s['baseline']} on {on}: {text} ({ci})"
-        key = (s["workload"], s["variant"], s.get("server"))
+        key = (s["workload"], s["variant"], s.get("baseline") or BASELINE, s.get("server"))
         if key in cost:
             line += f"; per server CPU-second {cost[key]['ratio']:.2f}x"
         if key in wrk_:
