@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_up)
     p = sub.add_parser("run", help="the full comparison: Locust against the variants, trials, results, report")
     p.add_argument("--workloads", help=f"comma list of {', '.join(WORKLOADS)} (default db,fortunes)")
-    p.add_argument("--variants", help=f"comma list of {', '.join(VARIANTS)} (default naive,pooled)")
+    p.add_argument("--variants", help=f"comma list of {', '.join(VARIANTS)} (default {','.join(DEFAULT_VARIANTS)})")
     p.add_argument("--all", action="store_true", help="every workload and the 2x2 of variants")
     _add_trial_options(p, "run", "trial", "trials per workload x variant")
     p.add_argument("--quick", action="store_true", help="a short run: under 3 minutes on 2 cores")

@@ -70,16 +70,26 @@ def _cell_flags(s: dict[str, Any]) -> list[str]:
 
 
 def speedup_lines(data: dict[str, Any]) -> list[str]:
-    """The headline: each speedup as it may honestly be stated, with the cost ratio beside it."""
-    cost = {(c["workload"], c["variant"], c.get("server")): c for c in data.get("cpu_speedups", [])}
-    wrk_ = {(c["workload"], c["variant"], c.get("server")): c for c in data.get("wrk_speedups", [])}
+    """The headline: each speedup as it may honestly be stated, with the cost ratio beside it; then the
+    one-factor steps the variant table finds among the variants that ran ("prepared vs pooled")."""
+    from bench.record.results import step_speedups  # statistics (scipy): loaded when a run prints, not at start
+    from bench.vocabulary import BASELINE
+
+    ran = [c for c in data.get("results", []) if c.get("trials")]
+
+    def keyed(entries: list[dict]) -> dict[tuple, dict]:
+        return {(c["workload"], c["variant"], c.get("baseline") or BASELINE, c.get("server")): c for c in entries}
+
+    cost = keyed([*data.get("cpu_speedups", []), *step_speedups(ran, "requests_per_cpu_second")])
+    wrk_ = keyed([*data.get("wrk_speedups", []),
+                  *(step_speedups(ran, "wrk_rps") if data.get("wrk_speedups") else [])])
     lines = []
-    for s in data.get("speedups", []):
+    for s in [*data.get("speedups", []), *step_speedups(ran)]:
         text = s.get("text") or f"{s['ratio']:.2f}x"
         ci = f"95% CI {s['ci95'][0]:.2f}-{s['ci95'][1]:.2f}" if s["ci95"] else "one trial: no interval"
         on = s["workload"] + (f" under {s['server']}" if s.get("server") else "")
         line = f"{s['variant']} vs {s['baseline']} on {on}: {text} ({ci})"
-        key = (s["workload"], s["variant"], s.get("server"))
+        key = (s["workload"], s["variant"], s.get("baseline") or BASELINE, s.get("server"))
         if key in cost:
             line += f"; per server CPU-second {cost[key]['ratio']:.2f}x"
         if key in wrk_:

@@ -15,7 +15,8 @@ WORKLOADS = ("db", "queries", "updates", "fortunes", "auth")
 AUTHENTICATED = ("auth",)
 # What a variant may keep in the process across requests, one factor each: the name is the attribute of
 # handlers/resources.Resources that switches it on, the value what a report calls its effect.
-FACTORS = {"pooled_connection": "pooling", "cached_template": "template caching"}
+FACTORS = {"pooled_connection": "pooling", "cached_template": "template caching",
+           "prepared_statements": "prepared statements"}
 # Every variant and the factors it keeps, in a fixed reading order: baseline first, the full persistence
 # last. The first two factors make the 2x2 whose speedup a report splits; any other variant one factor away
 # from another is reported as "X vs Y". A new variant is one line here (and its copies, pinned by the test).
@@ -24,6 +25,8 @@ VARIANT_FACTORS = {
     "pool-only": ("pooled_connection",),
     "cache-only": ("cached_template",),
     "pooled": ("pooled_connection", "cached_template"),
+    # Outside the 2x2: pooled plus server-side prepared statements, which live on the kept connection.
+    "prepared": ("pooled_connection", "cached_template", "prepared_statements"),
 }
 VARIANTS = tuple(VARIANT_FACTORS)
 BASELINE = "naive"

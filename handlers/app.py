@@ -4,6 +4,8 @@
 Every response of a handler carries X-Bench-Pid (the serving Python process: the Apache child under
 mod_python or mod_wsgi embedded mode, the daemon process under mod_wsgi daemon mode), X-Bench-Served
 (requests this process has served, a module global) and X-Bench-Cold: 1 when it had to build a resource.
+A variant that prepares statements adds X-Bench-Prepared: how many it had to prepare on its connection for
+this request (0 once the connection has them all).
 """
 
 import json
@@ -124,4 +126,6 @@ def handle(path, query, cookie_header, user, log_error, cold=False):
     headers += [("X-Bench-Pid", pid()), ("X-Bench-Served", str(_state["served"]))]
     if res.cold or cold:
         headers.append(("X-Bench-Cold", "1"))
+    if res.prepared_statements:
+        headers.append(("X-Bench-Prepared", str(res.prepared)))
     return Response(status, content_type, body, headers)

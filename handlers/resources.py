@@ -6,6 +6,9 @@
 | pool-only  | per-process pool                 | read + parsed + compiled per request |
 | cache-only | new per request, always closed   | compiled once per process         |
 | pooled     | per-process pool                 | compiled once per process         |
+| prepared   | per-process pool                 | compiled once per process         |
+
+prepared also keeps the workloads' statements prepared on the pooled connection (see Resources.execute).
 
 The authentication phase (workload auth) follows the same split: naive and cache-only connect per request
 for the credential check, pool-only and pooled use the pool, and cache-only and pooled also keep verified
@@ -14,23 +17,41 @@ credentials in a per-process cache (auth.CredentialCache, 60 s TTL) that skips t
 Templates are mod_python PSP files. We call the PSP parser (`_psp.parsestring`) and `compile`
 ourselves, because `mod_python.psp.PSP` caches compiled code by file name + mtime and by the
 template string: a per-request variant built on it would be silently cached.
+
+Prepared statements. psycopg2 has no client API for server-side prepared statements, so the prepared
+variant sends SQL: `PREPARE name AS <the workload's SQL with $1..$n>` the first time a connection runs a
+statement, then `EXECUTE name (...)` (psycopg2 quotes the values as it would for the plain query). Autocommit
+sessions keep them until the session ends. Which names a connection has prepared is kept per connection
+object in a WeakKeyDictionary, so:
+- it is safe with the pool: prefork serves one request at a time per process (mod_wsgi daemons run one
+  thread), and each process has its own pool, so a connection, and the statements on it, is only ever used
+  by the request that holds it;
+- a reconnect re-prepares: a connection discarded after an OperationalError (a PostgreSQL restart) takes its
+  entry with it (the key is gone), and its replacement is a new object with no names;
+- a session that lost its statements while the object lived (DISCARD ALL, a pooler in between) answers
+  "prepared statement does not exist": the statement is prepared again and executed once more.
+The non-prepared variants run the very same SQL with ordinary parameters, so only this object differs.
 """
 
 import os
+import re
+import weakref
 
 import auth
 import psycopg2
+import psycopg2.errors
 import psycopg2.pool
 from mod_python import _psp  # importable outside Apache too: the WSGI adapter uses the same parser
 
 # A copy of bench.vocabulary's table (this module runs in mod_python's interpreter), pinned by
 # tests/bench/test_vocabulary.py: each factor is a keyword of Resources, each variant the factors it keeps.
-FACTORS = ("pooled_connection", "cached_template")
+FACTORS = ("pooled_connection", "cached_template", "prepared_statements")
 VARIANT_FACTORS = {
     "naive": (),
     "pool-only": ("pooled_connection",),
     "cache-only": ("cached_template",),
     "pooled": ("pooled_connection", "cached_template"),
+    "prepared": ("pooled_connection", "cached_template", "prepared_statements"),
 }
 VARIANTS = tuple(VARIANT_FACTORS)
 
@@ -40,6 +61,11 @@ _settings = {"dsn": None, "pool_size": 1, "template_dir": None}
 _pool = None
 _compiled = {}
 _credentials = auth.CredentialCache()
+# connection -> names of the statements prepared in its session; an entry dies with its connection.
+_prepared = weakref.WeakKeyDictionary()
+# name -> (PREPARE text, EXECUTE text with psycopg2 placeholders); the SQL of a name never changes.
+_statement_texts = {}
+_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 def configure(dsn, pool_size, template_dir):
@@ -57,6 +83,18 @@ def _compile(name):
     with open(path, "rb") as f:
         source = _psp.parsestring(f.read())
     return compile(source, path, "exec")
+
+
+def _statement_text(name, sql):
+    texts = _statement_texts.get(name)
+    if texts is None:
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"not a statement name: {name!r}")
+        parts = sql.split("%s")
+        numbered = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
+        args = f" ({', '.join(['%s'] * (len(parts) - 1))})" if len(parts) > 1 else ""
+        texts = _statement_texts[name] = (f"PREPARE {name} AS {numbered}", f"EXECUTE {name}{args}")
+    return texts
 
 
 def _getconn(pool):
@@ -78,10 +116,12 @@ def _get_pool():
 class Resources:
     """What one request may use; `cold` records whether it had to build anything."""
 
-    def __init__(self, pooled_connection=False, cached_template=False):
+    def __init__(self, pooled_connection=False, cached_template=False, prepared_statements=False):
         self.pooled_connection = pooled_connection
         self.cached_template = cached_template
+        self.prepared_statements = prepared_statements
         self.cold = False
+        self.prepared = 0  # statements this request had to prepare (X-Bench-Prepared)
 
     @property
     def cached_credentials(self):
@@ -95,7 +135,7 @@ class Resources:
 
         def work(conn):
             with conn.cursor() as cur:
-                cur.execute(auth.LOOKUP_SQL, (user,))
+                self.execute(cur, "auth_lookup", auth.LOOKUP_SQL, (user,))
                 return cur.fetchone()
 
         ok = auth.verify(self.with_connection(work), password)
@@ -103,6 +143,33 @@ class Resources:
             self.cold = True  # the cache had to be filled, like a template compiled on first use
             _credentials.remember(user, password)
         return ok
+
+    def execute(self, cur, name, sql, params=None):
+        """Run the statement `name` (its SQL and psycopg2 parameters) on cur: prepared once per connection when
+        this variant prepares, an ordinary parameterised query otherwise."""
+        if not self.prepared_statements:
+            cur.execute(sql, params)
+            return
+        prepare, execute = _statement_text(name, sql)
+        names = _prepared.setdefault(cur.connection, set())
+        if name not in names:
+            self._prepare(cur, prepare)
+            names.add(name)
+        try:
+            cur.execute(execute, params)
+        except psycopg2.errors.InvalidSqlStatementName:
+            # The session lost it while the connection object lived: prepare again, once (autocommit, so the
+            # failed EXECUTE left no transaction to roll back).
+            self._prepare(cur, prepare)
+            cur.execute(execute, params)
+
+    def _prepare(self, cur, prepare):
+        try:
+            cur.execute(prepare)
+        except psycopg2.errors.DuplicatePreparedStatement:
+            return  # already in this session (prepared before its name was recorded): nothing was built
+        self.cold = True  # preparing is building a resource, like compiling a template
+        self.prepared += 1
 
     def with_connection(self, work):
         """Run work(conn) on a connection and return its result."""

@@ -1,8 +1,12 @@
 """The TechEmpower workloads, each written once as a function of (params, resources).
 
 A workload never opens a connection or compiles a template itself: it asks `resources`, which is
-the only thing that differs between the variants. Rows are never cached, only connections and
-compiled templates.
+the only thing that differs between the variants. Rows are never cached, only connections,
+compiled templates and prepared statements.
+
+Each query is named and its SQL written once here; a workload runs it with
+`resources.execute(cur, name, sql, params)`, which prepares it (the prepared variant) or runs it as an
+ordinary parameterised query (every other variant): the same SQL either way.
 """
 
 import html
@@ -30,8 +34,21 @@ def _random_id():
     return random.randint(1, WORLD_ROWS)
 
 
-def _read_world(cur, world_id):
-    cur.execute("SELECT id, randomnumber FROM world WHERE id = %s", (world_id,))
+WORLD_BY_ID = "SELECT id, randomnumber FROM world WHERE id = %s"
+ALL_FORTUNES = "SELECT id, message FROM fortune"
+
+
+def update_worlds(n):
+    """(name, SQL) of the batched UPDATE of n rows. A statement per batch size (as TechEmpower entries that
+    prepare do): at most 500 names, and a run uses one or a few sizes. The casts give the VALUES their type
+    when PostgreSQL prepares the statement (an untyped $n in VALUES would be text)."""
+    values = ",".join(["(%s::int, %s::int)"] * n)
+    return (f"update_worlds_{n}",
+            f"UPDATE world SET randomnumber = v.r FROM (VALUES {values}) AS v(i, r) WHERE world.id = v.i")
+
+
+def _read_world(cur, resources, world_id):
+    resources.execute(cur, "world_by_id", WORLD_BY_ID, (world_id,))
     row = cur.fetchone()
     return {"id": row[0], "randomNumber": row[1]}
 
@@ -39,7 +56,7 @@ def _read_world(cur, world_id):
 def db(params, resources):
     def work(conn):
         with conn.cursor() as cur:
-            return _read_world(cur, _random_id())
+            return _read_world(cur, resources, _random_id())
 
     return JSON_TYPE, json.dumps(resources.with_connection(work)).encode()
 
@@ -49,7 +66,7 @@ def queries(params, resources):
 
     def work(conn):
         with conn.cursor() as cur:
-            return [_read_world(cur, _random_id()) for _ in range(n)]
+            return [_read_world(cur, resources, _random_id()) for _ in range(n)]
 
     return JSON_TYPE, json.dumps(resources.with_connection(work)).encode()
 
@@ -59,16 +76,13 @@ def updates(params, resources):
 
     def work(conn):
         with conn.cursor() as cur:
-            worlds = [_read_world(cur, _random_id()) for _ in range(n)]
+            worlds = [_read_world(cur, resources, _random_id()) for _ in range(n)]
             for world in worlds:
                 world["randomNumber"] = _random_id()
             # One batched UPDATE, rows in id order so concurrent requests cannot deadlock.
             pairs = sorted((w["id"], w["randomNumber"]) for w in worlds)
-            values = ",".join(["(%s, %s)"] * len(pairs))
-            cur.execute(
-                f"UPDATE world SET randomnumber = v.r FROM (VALUES {values}) AS v(i, r) WHERE world.id = v.i",
-                [x for pair in pairs for x in pair],
-            )
+            name, sql = update_worlds(len(pairs))
+            resources.execute(cur, name, sql, [x for pair in pairs for x in pair])
             return worlds
 
     return JSON_TYPE, json.dumps(resources.with_connection(work)).encode()
@@ -87,7 +101,7 @@ class _Buffer:
 def fortunes(params, resources):
     def work(conn):
         with conn.cursor() as cur:
-            cur.execute("SELECT id, message FROM fortune")
+            resources.execute(cur, "all_fortunes", ALL_FORTUNES)
             return cur.fetchall()
 
     rows = resources.with_connection(work)

@@ -25,6 +25,7 @@ VARIANT_FACTORS = {
     "pool-only": ("pooled_connection",),
     "cache-only": ("cached_template",),
     "pooled": ("pooled_connection", "cached_template"),
+    "prepared": ("pooled_connection", "cached_template", "prepared_statements"),
 }
 VARIANTS = tuple(VARIANT_FACTORS)
 WORKLOADS = ("db", "queries", "updates", "fortunes", "auth")

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from bench import vocabulary
+
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 sys.path.insert(0, str(SCENARIOS))
 
@@ -35,10 +37,9 @@ from _bench_histogram import Histogram, bin_bounds, bin_index  # noqa: E402
 from _bench_recorder import NO_PID, Merger, WindowRecorder  # noqa: E402
 
 FAKE_PIDS = ("4101", "4102", "4103")
-ALL_CLASSES = [
-    f"{v}{w}" for w in ("Db", "Queries", "Updates", "Fortunes", "Auth")
-    for v in ("Naive", "PoolOnly", "CacheOnly", "Pooled")
-] + ["Plaintext", "Json", "PooledLeaky", "ProcessSession", "SharedSession"]
+# Every class the locustfile declares: one per workload x variant of the table, then the others.
+ALL_CLASSES = [vocabulary.class_name(w, v) for w in vocabulary.WORKLOADS for v in vocabulary.VARIANTS] + [
+    "Plaintext", "Json", "PooledLeaky", "ProcessSession", "SharedSession"]
 
 
 # --------------------------------------------------------------------------- unit: histogram, recorder

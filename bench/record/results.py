@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 
+from bench.record import attribution, stats
 from bench.record import bottleneck as bn
-from bench.record import stats
 from bench.record.errors import UserError
 from bench.record.files import now_iso, read_record, record_path, write_json
 from bench.record.schema import upgrade as upgrade_schema
@@ -198,33 +198,48 @@ def summarize(trials: Sequence[Trial]) -> Summary:
 
 def speedups(cells: Sequence[CellRecord], metric: str = "rps", baseline: str = BASELINE) -> list[Speedup]:
     """Every variant against `baseline` on the same workload and server: ratio of medians with a bootstrap CI."""
-    keys = SPEEDUP_METRICS[metric]
+    by_key = {cell_key(c): c for c in cells}
+    pairs = [(cell, by_key.get((workload, baseline, server))) for (workload, variant, server), cell in by_key.items()
+             if variant != baseline]
+    return [s for cell, base in pairs if base is not None and (s := _speedup(cell, base, metric)) is not None]
+
+
+def step_speedups(cells: Sequence[CellRecord], metric: str = "rps") -> list[Speedup]:
+    """The one-factor steps of the variant table that ran ("prepared vs pooled"), as speedups of `new` over
+    `base`. Not written to results.json: a report computes them from the cells (bench.record.attribution)."""
     by_key = {cell_key(c): c for c in cells}
     out: list[Speedup] = []
-    for (workload, variant, server), cell in by_key.items():
-        base = by_key.get((workload, baseline, server))
-        if variant == baseline or base is None:
-            continue
-        r = stats.ratio_ci(column(base["trials"], *keys), column(cell["trials"], *keys))
-        if r is None:
-            continue
-        item: Speedup = {"workload": workload, "variant": variant, "baseline": baseline,
-                         "ratio": round(r.ratio, 3), "ci95": None if r.ci is None else [round(x, 3) for x in r.ci],
-                         "metric": metric}
-        if server is not None:
-            item["server"] = server
-        if metric == "rps":
-            # Client-side rates are capacities only where the server was the limit: say so beside the ratio.
-            labels = {v: bn.cell_label(column(c["trials"], "bottleneck", "bottleneck"))
-                      for v, c in ((variant, cell), (baseline, base))}
-            fast, slow = (variant, baseline) if r.ratio >= 1 else (baseline, variant)
-            item["bottlenecks"] = labels
-            item["text"] = bn.speedup_phrase(max(r.ratio, 1 / r.ratio) if r.ratio else r.ratio, fast, labels[fast],
-                                             slow, labels[slow])
-            if r.ratio < 1:
-                item["text"] = f"{variant} is slower: {item['text']} in favour of {baseline}"
-        out.append(item)
+    for step in attribution.steps(sorted({v for _, v, _ in by_key}, key=str)):
+        for (workload, variant, server), cell in by_key.items():
+            base = by_key.get((workload, step.base, server))
+            if variant == step.new and base is not None and (s := _speedup(cell, base, metric)) is not None:
+                out.append(s)
     return out
+
+
+def _speedup(cell: CellRecord, base: CellRecord, metric: str) -> Speedup | None:
+    keys = SPEEDUP_METRICS[metric]
+    workload, variant, server = cell_key(cell)
+    baseline = base["variant"]
+    r = stats.ratio_ci(column(base["trials"], *keys), column(cell["trials"], *keys))
+    if r is None:
+        return None
+    item: Speedup = {"workload": workload, "variant": variant, "baseline": baseline,
+                     "ratio": round(r.ratio, 3), "ci95": None if r.ci is None else [round(x, 3) for x in r.ci],
+                     "metric": metric}
+    if server is not None:
+        item["server"] = server
+    if metric == "rps":
+        # Client-side rates are capacities only where the server was the limit: say so beside the ratio.
+        labels = {v: bn.cell_label(column(c["trials"], "bottleneck", "bottleneck"))
+                  for v, c in ((variant, cell), (baseline, base))}
+        fast, slow = (variant, baseline) if r.ratio >= 1 else (baseline, variant)
+        item["bottlenecks"] = labels
+        item["text"] = bn.speedup_phrase(max(r.ratio, 1 / r.ratio) if r.ratio else r.ratio, fast, labels[fast],
+                                         slow, labels[slow])
+        if r.ratio < 1:
+            item["text"] = f"{variant} is slower: {item['text']} in favour of {baseline}"
+    return item
 
 
 # --- writing ---------------------------------------------------------------------------------------

@@ -1,0 +1,34 @@
+"""`bench run` prints the variant table's one-factor steps ("prepared vs pooled") after the speedups, with their
+interval and cost ratio; results.json keeps only the speedups over the baseline (a report computes the steps)."""
+
+from __future__ import annotations
+
+from bench.record.results import speedups, step_speedups
+from bench.console import speedup_lines
+
+RPS = {"naive": 500.0, "pooled": 5000.0, "prepared": 6000.0}
+
+
+def _cell(variant: str, workload: str = "db") -> dict:
+    trials = [{"locust": {"rps": RPS[variant] + i}, "requests_per_cpu_second": 2 * (RPS[variant] + i)}
+              for i in range(3)]
+    return {"workload": workload, "variant": variant, "trials": trials, "summary": {}}
+
+
+def test_prepared_vs_pooled_is_printed_with_its_interval():
+    cells = [_cell("pooled"), _cell("prepared"), _cell("pooled", "queries"), _cell("prepared", "queries")]
+    data = {"results": cells, "speedups": speedups(cells), "cpu_speedups": speedups(cells, "requests_per_cpu_second")}
+    assert data["speedups"] == []  # no naive baseline ran
+    lines = speedup_lines(data)
+    assert [line.split(":")[0] for line in lines] == ["prepared vs pooled on db", "prepared vs pooled on queries"]
+    assert all("95% CI" in line and "per server CPU-second 1.20x" in line for line in lines)
+
+
+def test_steps_come_after_the_speedups_and_keep_their_own_cost_ratio():
+    cells = [_cell("naive"), _cell("pooled"), _cell("prepared")]
+    data = {"results": cells, "speedups": speedups(cells), "cpu_speedups": speedups(cells, "requests_per_cpu_second")}
+    lines = speedup_lines(data)
+    assert [line.split(":")[0] for line in lines] == [
+        "pooled vs naive on db", "prepared vs naive on db", "prepared vs pooled on db"]
+    assert "per server CPU-second 11.98x" in lines[1] and "per server CPU-second 1.20x" in lines[2]
+    assert [(s["variant"], s["baseline"]) for s in step_speedups(cells)] == [("prepared", "pooled")]
