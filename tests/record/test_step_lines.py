@@ -3,8 +3,8 @@ interval and cost ratio; results.json keeps only the speedups over the baseline 
 
 from __future__ import annotations
 
-from bench.record.results import speedups, step_speedups
 from bench.console import speedup_lines
+from bench.record.results import speedups, step_speedups
 
 RPS = {"naive": 500.0, "pooled": 5000.0, "prepared": 6000.0}
 
