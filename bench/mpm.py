@@ -68,6 +68,24 @@ def front_slots(settings: StackSettings) -> tuple[int, int]:
     return (p, t)
 
 
+def python_preload(settings: StackSettings) -> str:
+    """mod_python under worker/event: import the handlers at child start, before its threads take requests.
+    Measured: a cold child's first concurrent requests each import handler_entry, and one thread sees
+    psycopg2 half-initialised by another ("ImportError: cannot import name 'encodings' from '_psycopg'", HTTP
+    500 until the child exits). PythonImport runs in the child's init, one thread, in the interpreter the
+    requests use (named after ServerName, 127.0.0.1). Prefork keeps importing on the first request (its cold
+    start is part of what bench tune measures)."""
+    if settings.server != "mod_python" or settings.mpm not in THREADED:
+        return ""
+    from pathlib import Path
+
+    from bench.servers import SERVERS
+
+    module = Path(SERVERS[settings.server].entry_point).stem
+    return ("# Import the handlers at child start, before its threads take requests (bench.mpm.python_preload).\n"
+            f"PythonImport {module} 127.0.0.1")
+
+
 def lines(settings: StackSettings, modules: str) -> dict[str, str]:
     """${mpm_load} and ${mpm_pool} of httpd.conf.tmpl."""
     mpm = settings.mpm

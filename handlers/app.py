@@ -44,7 +44,7 @@ def configure(dsn, pool_size, template_dir, leaky, threads=1, test_sleep=False):
     with _lock:
         if _state["configured"]:
             return False
-        resources.configure(dsn=dsn, pool_size=pool_size, template_dir=template_dir)
+        resources.configure(dsn=dsn, pool_size=pool_size, template_dir=template_dir, threads=threads)
         _state["leaky"] = leaky
         _state["test_sleep"] = test_sleep
         _state["threads"] = threads

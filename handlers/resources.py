@@ -35,7 +35,8 @@ The non-prepared variants run the very same SQL with ordinary parameters, so onl
 
 Threads (worker/event MPM, mod_wsgi daemons with threads=N): the T threads of a process share its pool, its
 compiled templates and its credential cache. The pool is psycopg2's ThreadedConnectionPool (getconn/putconn
-under its own lock), up to `pool_size` connections, which bench sizes to at least the threads; its getconn
+under its own lock) of `pool_size` connections, which bench sizes to at least the threads, all opened with the
+pool (psycopg2 closes a returned connection beyond minconn, so minconn = the threads keeps them); its getconn
 raises PoolError when every connection is out instead of waiting, so a semaphore of the same size makes a
 thread wait for a connection rather than fail. The pool is built once, lazily, in the child after fork, under
 a lock (two threads of a cold process must not build two pools); a template is compiled once per process
@@ -67,7 +68,7 @@ VARIANTS = tuple(VARIANT_FACTORS)
 
 # Per-process state. Apache forks the children before any request, so these are built lazily in
 # the child and never shared across processes.
-_settings = {"dsn": None, "pool_size": 1, "template_dir": None}
+_settings = {"dsn": None, "pool_size": 1, "template_dir": None, "threads": 1}
 _pool = None
 _pool_slots = None  # a BoundedSemaphore of pool_size: a thread waits for a free connection
 _pool_lock = threading.Lock()
@@ -82,9 +83,9 @@ _statement_texts = {}
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-def configure(dsn, pool_size, template_dir):
+def configure(dsn, pool_size, template_dir, threads=1):
     """pool_size: the most connections the pool opens (bench writes at least the process's threads)."""
-    _settings.update(dsn=dsn, pool_size=pool_size, template_dir=template_dir)
+    _settings.update(dsn=dsn, pool_size=pool_size, template_dir=template_dir, threads=threads)
 
 
 def _connect():
@@ -130,8 +131,11 @@ def _get_pool():
             return _pool, False
         size = max(int(_settings["pool_size"]), 1)
         _pool_slots = threading.BoundedSemaphore(size)
-        # minconn=1 opens the connection now, in the child, on its first request.
-        _pool = psycopg2.pool.ThreadedConnectionPool(1, size, dsn=_settings["dsn"])
+        # minconn = the threads: psycopg2's pools close a returned connection when minconn are already idle,
+        # so with minconn=1 every thread beyond the first would reconnect per request. Opened now, in the
+        # child, on its first request (never before fork); prefork: one, as before threads.
+        keep = min(max(int(_settings["threads"]), 1), size)
+        _pool = psycopg2.pool.ThreadedConnectionPool(keep, size, dsn=_settings["dsn"])
         return _pool, True
 
 
