@@ -55,11 +55,13 @@ def heatmap_figure(points: list[dict[str, Any]], chosen: tuple[int, int] | None)
     ax.set_yticks(range(len(ps)), [str(p) for p in ps])
     ax.set_xlabel("threads per process")
     ax.set_ylabel("processes")
+    top = max((p.get("rps") or 0) for p in points)
     for p in points:
         x, y = ts.index(p["threads"]), ps.index(p["processes"])
         p99 = p.get("p99_ms")
+        light = (p.get("rps") or 0) > 0.6 * top  # viridis is light at the top: dark text there
         ax.text(x, y, f"{fmt_num(p.get('rps'))}\np99 {fmt_num(p99)} ms", ha="center", va="center", fontsize=8,
-                color="white")
+                color="black" if light else "white")
     if chosen and chosen[0] in ps and chosen[1] in ts:
         x, y = ts.index(chosen[1]), ps.index(chosen[0])
         ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, edgecolor=MARK, linewidth=3))
