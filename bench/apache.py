@@ -14,7 +14,7 @@ from string import Template
 
 import psutil
 
-from bench import cpus, paths, procs, secrets
+from bench import cpus, mpm, paths, procs, secrets
 from bench.errors import UserError
 from bench.knobs import StackSettings
 from bench.servers import DEFAULT_SERVER, SERVERS
@@ -36,6 +36,13 @@ def check_installed(server: str = DEFAULT_SERVER) -> None:
         s = SERVERS[name]
         if not (MODULES / s.module_file).exists():
             raise UserError(f"{name} not found ({MODULES / s.module_file}): install {s.package}")
+
+
+def threading_values(s: StackSettings) -> dict:
+    """The server templates' ${threads} (requests one Python process serves at once) and ${pool_size}, the
+    pool a process needs: at least one connection per thread."""
+    return {"threads": mpm.python_threads(s), "pool_size": s.pool_per_process,
+            "test_sleep": "On" if s.test_sleep else "Off", "python_preload": mpm.python_preload(s)}
 
 
 class Apache:
@@ -70,13 +77,14 @@ class Apache:
                       leaky="On" if s.leaky else "Off", entry_point=server.entry_point,
                       entry_module=Path(server.entry_point).stem,
                       server_lines=server.conf_lines(s, self.handlers, self.user))
+        values |= threading_values(s)
         server_block = Template(server.template.read_text()).substitute(values)
         return Template(TEMPLATE.read_text()).substitute(
             server_block=server_block, user_lines=user_lines, listen=s.listen, **values,
             processes=s.processes, max_spare=s.processes + 1,
             max_connections_per_child=s.max_connections_per_child,
             keepalive="On" if s.keepalive else "Off", keepalive_timeout=s.keepalive_timeout,
-            max_keepalive_requests=s.max_keepalive_requests,
+            max_keepalive_requests=s.max_keepalive_requests, **mpm.lines(s, MODULES),
         )
 
     def handler_dsn(self) -> str:

@@ -121,10 +121,21 @@ def _run(args) -> int:
     print()
     for line in console.speedup_lines(data):
         print(line)
+    _per_process_lines(run_dir)
     if not args.no_report:
         _build_report(run_dir)
     print(f"run folder: {run_dir}")
     return 0
+
+
+def _per_process_lines(run_dir: Path) -> None:
+    """Per Python process: busy threads, CPU, req/CPU-s (bench.per_process), from the trials."""
+    from bench.per_process import table
+
+    text = table(run_dir)
+    if text:
+        print()
+        print(text)
 
 
 def _exposure_warnings(the_plan: plan.Plan, settings: knobs.StackSettings | None) -> None:

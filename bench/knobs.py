@@ -2,7 +2,7 @@
 
 from dataclasses import asdict, dataclass
 
-from bench import cpus
+from bench import cpus, mpm
 from bench.errors import UserError
 from bench.secrets import redact_dsn
 from bench.servers import DEFAULT_SERVER
@@ -60,6 +60,11 @@ class StackSettings:
     server: str = DEFAULT_SERVER    # one of bench.servers.SERVERS: the same handlers through its entry point
     wsgi_mode: str = "daemon"       # mod_wsgi only: daemon (WSGIDaemonProcess) or embedded (in the children)
     listen: str = "127.0.0.1"       # Apache's address (--listen); PostgreSQL stays on loopback
+    # Threads (bench.mpm): the Apache MPM, and requests one Python process serves at once (ThreadsPerChild
+    # under worker/event, WSGIDaemonProcess threads= under mod_wsgi daemon mode).
+    mpm: str = "prefork"
+    threads: int = 1
+    test_sleep: bool = False        # tests only (no option): serve /{variant}/sleep?ms=N, a pg_sleep on a connection
 
     def validate(self) -> "StackSettings":
         _check_range("--port", self.port, 1, 65535)
@@ -73,6 +78,7 @@ class StackSettings:
             raise UserError(f"--server {self.server!r} is not valid: use {' or '.join(SERVERS)}")
         if self.wsgi_mode not in WSGI_MODES:
             raise UserError(f"--wsgi-mode {self.wsgi_mode!r} is not valid: use {' or '.join(WSGI_MODES)}")
+        mpm.check(self)
         self.listen = check_listen(self.listen)
         if self.server_cpus is not None:
             self.server_cpus = cpus.format_cpus(cpus.parse_cpus(self.server_cpus, "--server-cpus"))
@@ -89,19 +95,33 @@ class StackSettings:
         if self.dsn is not None:
             postgres.check_connection_budget(
                 self.dsn, self.connections_needed,
-                f"--processes {self.processes} x (--pool-size {self.pool_size} + 1 per-request connection) + 3")
+                f"{self.budget_text} + 3")
 
     @property
     def connections_needed(self) -> int:
-        """Each process may hold its pool and, serving a connect-per-request variant, one more; +3 for us."""
-        return self.processes * (self.pool_size + 1) + 3
+        """Each process may hold its pool and, serving a connect-per-request variant, one more per thread;
+        +3 for us."""
+        return self.processes * (self.pool_per_process + self.threads) + 3
+
+    @property
+    def pool_per_process(self) -> int:
+        """The pool one process keeps: --pool-size, and at least one connection per thread (a thread that
+        finds the pool exhausted would wait for another's request)."""
+        return max(self.pool_size, self.threads)
+
+    @property
+    def budget_text(self) -> str:
+        """How connections_needed counts, in the options' words."""
+        if self.threads == 1:
+            return f"--processes {self.processes} x (--pool-size {self.pool_size} + 1 per-request connection)"
+        return (f"--processes {self.processes} x (pool {self.pool_per_process} + --threads {self.threads} "
+                "per-request connections)")
 
     def check_connection_budget(self) -> None:
         """The worst case must fit PostgreSQL's max_connections, or naive requests meet "too many clients"."""
         if self.connections_needed > self.pg_max_connections:
             raise UserError(
-                f"--processes {self.processes} x (--pool-size {self.pool_size} + 1 per-request connection) needs "
-                f"{self.connections_needed} PostgreSQL connections but max_connections is "
+                f"{self.budget_text} needs {self.connections_needed} PostgreSQL connections but max_connections is "
                 f"{self.pg_max_connections}: lower one or raise --pg-max-connections"
             )
 
@@ -158,11 +178,22 @@ def add_stack_options(parser, keepalive: bool = True, generator: bool = True) ->
     parser.add_argument("--server", default=d.server, help=f"{' or '.join(SERVERS)} (default {d.server})")
     parser.add_argument("--wsgi-mode", default=d.wsgi_mode,
                         help="with --server mod_wsgi: daemon (WSGIDaemonProcess, default) or embedded")
+    add_threading_options(parser)
     if generator:
         parser.add_argument("--generator-cpus", metavar="LIST",
                             help="CPUs of the Locust processes (default: the last CPU); never shared with the server")
     parser.add_argument("--no-partition", action="store_true",
                         help="do not pin the server and the load generator to separate CPUs")
+
+
+def add_threading_options(parser) -> None:
+    """--mpm and --threads (bench.mpm): requests served at once per Python process."""
+    parser.add_argument("--mpm", default=StackSettings.mpm,
+                        help=f"Apache MPM: {' or '.join(mpm.MPMS)} (default prefork); worker/event run --threads "
+                        "per child")
+    parser.add_argument("--threads", type=int, default=StackSettings.threads,
+                        help="threads per Python process: ThreadsPerChild under worker/event, WSGIDaemonProcess "
+                        "threads= under mod_wsgi daemon mode (default 1)")
 
 
 def partition_from_args(args) -> cpus.Partition:
@@ -187,6 +218,8 @@ def settings_from_args(args) -> StackSettings:
         server=getattr(args, "server", DEFAULT_SERVER),
         wsgi_mode=getattr(args, "wsgi_mode", "daemon"),
         listen=getattr(args, "listen", "127.0.0.1"),
+        mpm=getattr(args, "mpm", StackSettings.mpm),
+        threads=getattr(args, "threads", StackSettings.threads),
     ).validate()
     settings.check_server_budget()
     return settings

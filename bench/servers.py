@@ -72,7 +72,7 @@ class ModWsgi(Server):
         # maximum-requests counts requests (MaxConnectionsPerChild, for the relaying children, connections).
         n = settings.max_connections_per_child
         recycle = f" maximum-requests={n}" if n else ""
-        return (f'WSGIDaemonProcess bench processes={settings.processes} threads=1{owner}{recycle} '
+        return (f'WSGIDaemonProcess bench processes={settings.processes} threads={settings.threads}{owner}{recycle} '
                 f'python-path="{handlers}"\n'
                 "WSGIProcessGroup bench\n"
                 "# No Python in the relaying children: only the daemons run it.\n"

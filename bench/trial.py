@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from bench import access_log, cpus, faults, postgres, stack, wrk
+from bench import access_log, cpus, faults, per_process, postgres, stack, wrk
 from bench.apache import Apache
 from bench.console import busy
 from bench.errors import UserError
@@ -161,6 +161,9 @@ class Trial:
             trial["memory"] = memory_summary(self.dir / "samples.jsonl", "apache", start, end,
                                              {p["pid"] for p in server["per_process"]})
             trial["db_sessions"] = sessions
+            # Threads: busy threads, CPU and req/CPU-s of each serving process (bench.per_process).
+            trial["threads"] = live.settings.threads
+            trial["per_process_threads"] = per_process.figures(entries, self.dir / "samples.jsonl", start, end)
             trial["db_sessions_per_1000_requests"] = (
                 None if sessions is None or not entries else round(1000 * sessions / len(entries), 3))
             locust_n = trial["locust"]["requests"] or 0

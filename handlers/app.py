@@ -5,11 +5,16 @@ Every response of a handler carries X-Bench-Pid (the serving Python process: the
 mod_python or mod_wsgi embedded mode, the daemon process under mod_wsgi daemon mode), X-Bench-Served
 (requests this process has served, a module global) and X-Bench-Cold: 1 when it had to build a resource.
 A variant that prepares statements adds X-Bench-Prepared: how many it had to prepare on its connection for
-this request (0 once the connection has them all).
+this request (0 once the connection has them all). X-Bench-Thread is the serving thread's id (the kernel's
+tid, as Apache's %{tid}P): under a threaded server one process serves several requests at once.
+
+Threads share this module: the served counter is counted under a lock, and configure runs once per process
+(the first requests of a cold threaded process may arrive together).
 """
 
 import json
 import os
+import threading
 import urllib.parse
 
 import auth
@@ -18,7 +23,8 @@ import resources
 import sessions
 import workloads
 
-_state = {"served": 0, "leaky": False, "pid": str(os.getpid()), "configured": False}
+_state = {"served": 0, "leaky": False, "test_sleep": False, "pid": str(os.getpid()), "configured": False}
+_lock = threading.Lock()
 
 
 class Response:
@@ -33,12 +39,25 @@ def configured():
     return _state["configured"]
 
 
-def configure(dsn, pool_size, template_dir, leaky):
-    resources.configure(dsn=dsn, pool_size=pool_size, template_dir=template_dir)
-    _state["leaky"] = leaky
-    # The module may have been imported before a fork: take the pid in the serving process.
-    _state["pid"] = str(os.getpid())
-    _state["configured"] = True
+def configure(dsn, pool_size, template_dir, leaky, threads=1, test_sleep=False):
+    """Configure this process once; True for the call that did (it registers the cleanups)."""
+    with _lock:
+        if _state["configured"]:
+            return False
+        resources.configure(dsn=dsn, pool_size=pool_size, template_dir=template_dir, threads=threads)
+        _state["leaky"] = leaky
+        _state["test_sleep"] = test_sleep
+        _state["threads"] = threads
+        # The module may have been imported before a fork: take the pid in the serving process.
+        _state["pid"] = str(os.getpid())
+        _state["configured"] = True
+        return True
+
+
+def _count():
+    with _lock:
+        _state["served"] += 1
+        return _state["served"]
 
 
 def pid():
@@ -56,6 +75,8 @@ def _route(path):
         func = workloads.DATABASE_WORKLOADS.get(parts[1])
         if func is None and _state["leaky"]:
             func = workloads.DEMONSTRATIONS.get(parts[1])
+        if func is None and _state["test_sleep"]:
+            func = workloads.TEST_ONLY.get(parts[1])
         return func, parts[0], "workload"
     return None, None, None
 
@@ -101,7 +122,7 @@ def handle(path, query, cookie_header, user, log_error, cold=False):
         return None
     if kind == "workload" and needs_auth(path) and user is None:
         return unauthorized()  # the authentication phase did not run: refuse rather than serve unprotected
-    _state["served"] += 1
+    served = _count()
     headers = []
     try:
         if kind == "session":
@@ -123,7 +144,8 @@ def handle(path, query, cookie_header, user, log_error, cold=False):
         # Short body to the client, details to the error log; never a traceback.
         log_error(f"bench: {path} {type(exc).__name__}: {str(exc).strip()}")
         return _error(503, "database unavailable\n")
-    headers += [("X-Bench-Pid", pid()), ("X-Bench-Served", str(_state["served"]))]
+    headers += [("X-Bench-Pid", pid()), ("X-Bench-Served", str(served)),
+                ("X-Bench-Thread", str(threading.get_native_id()))]
     if res.cold or cold:
         headers.append(("X-Bench-Cold", "1"))
     if res.prepared_statements:

@@ -8,7 +8,9 @@ the count into a real application.
 The cache (cache-only and pooled variants) keeps, per process, which (user, password) pairs were verified
 and until when: an HMAC of the pair under a key made in this process, never the password itself. A hit
 skips the database and the hash. Entries live CACHE_TTL_S seconds, so a changed or removed password stops
-working within that time; failed checks are never cached.
+working within that time; failed checks are never cached. Under a threaded server (worker/event, mod_wsgi
+threads=N) the threads of a process share the cache: a lock keeps an expiry (get, then del) and a clear from
+racing another thread's lookup.
 """
 
 import base64
@@ -16,6 +18,7 @@ import binascii
 import hashlib
 import hmac
 import os
+import threading
 import time
 
 # Pinned to bench.vocabulary by tests/bench/test_vocabulary.py (the suite seeds the table with them).
@@ -68,21 +71,25 @@ class CredentialCache:
         self.clock = clock
         self._key = os.urandom(32)
         self._until = {}
+        self._lock = threading.Lock()
 
     def _digest(self, user, password):
         return hmac.new(self._key, f"{user}\0{password}".encode(), hashlib.sha256).digest()
 
     def hit(self, user, password):
         digest = self._digest(user, password)
-        until = self._until.get(digest)
-        if until is None:
-            return False
-        if until <= self.clock():
-            del self._until[digest]
-            return False
-        return True
+        with self._lock:
+            until = self._until.get(digest)
+            if until is None:
+                return False
+            if until <= self.clock():
+                del self._until[digest]
+                return False
+            return True
 
     def remember(self, user, password):
-        if len(self._until) >= self.max_entries:
-            self._until.clear()
-        self._until[self._digest(user, password)] = self.clock() + self.ttl
+        digest = self._digest(user, password)
+        with self._lock:
+            if len(self._until) >= self.max_entries:
+                self._until.clear()
+            self._until[digest] = self.clock() + self.ttl

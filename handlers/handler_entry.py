@@ -13,9 +13,9 @@ from mod_python import apache
 
 
 def _configure(req):
-    app.configure(**options.parse(req.get_options()))
-    # Close pooled connections when this child exits (recycling, SIGTERM); atexit is unreliable here.
-    apache.register_cleanup(resources.close_pool)
+    if app.configure(**options.parse(req.get_options())):
+        # Close pooled connections when this child exits (recycling, SIGTERM); atexit is unreliable here.
+        apache.register_cleanup(resources.close_pool)
 
 
 def _logger(req):

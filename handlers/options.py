@@ -8,6 +8,9 @@ OPTIONS = {
     "bench.template_dir": ("template_dir", ""),
     "bench.leaky": ("leaky", "Off"),
 }
+# Written by bench for threaded servers and tests; passed on only when set (app.configure's defaults
+# otherwise: 1 thread, no test-only routes).
+OPTIONAL = {"bench.threads": "threads", "bench.test_sleep": "test_sleep"}
 
 
 def parse(settings):
@@ -15,4 +18,9 @@ def parse(settings):
     raw = {key: settings.get(name, default) for name, (key, default) in OPTIONS.items()}
     raw["pool_size"] = int(raw["pool_size"])
     raw["leaky"] = raw["leaky"].lower() == "on"
+    given = {key: settings.get(name) for name, key in OPTIONAL.items() if settings.get(name) is not None}
+    if "threads" in given:
+        raw["threads"] = int(given["threads"])
+    if "test_sleep" in given:
+        raw["test_sleep"] = given["test_sleep"].lower() == "on"
     return raw

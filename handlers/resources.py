@@ -23,18 +23,29 @@ variant sends SQL: `PREPARE name AS <the workload's SQL with $1..$n>` the first 
 statement, then `EXECUTE name (...)` (psycopg2 quotes the values as it would for the plain query). Autocommit
 sessions keep them until the session ends. Which names a connection has prepared is kept per connection
 object in a WeakKeyDictionary, so:
-- it is safe with the pool: prefork serves one request at a time per process (mod_wsgi daemons run one
-  thread), and each process has its own pool, so a connection, and the statements on it, is only ever used
-  by the request that holds it;
+- it is safe with the pool: a connection, and the statements on it, is only ever used by the request that
+  holds it (prefork serves one request at a time; under threads the pool hands a connection to one thread at a
+  time), and each process has its own pool; the dictionary itself is shared by the threads of a process, so
+  its lookups and inserts (and the removals its weak references trigger) run under a lock;
 - a reconnect re-prepares: a connection discarded after an OperationalError (a PostgreSQL restart) takes its
   entry with it (the key is gone), and its replacement is a new object with no names;
 - a session that lost its statements while the object lived (DISCARD ALL, a pooler in between) answers
   "prepared statement does not exist": the statement is prepared again and executed once more.
 The non-prepared variants run the very same SQL with ordinary parameters, so only this object differs.
+
+Threads (worker/event MPM, mod_wsgi daemons with threads=N): the T threads of a process share its pool, its
+compiled templates and its credential cache. The pool is psycopg2's ThreadedConnectionPool (getconn/putconn
+under its own lock) of `pool_size` connections, which bench sizes to at least the threads, all opened with the
+pool (psycopg2 closes a returned connection beyond minconn, so minconn = the threads keeps them); its getconn
+raises PoolError when every connection is out instead of waiting, so a semaphore of the same size makes a
+thread wait for a connection rather than fail. The pool is built once, lazily, in the child after fork, under
+a lock (two threads of a cold process must not build two pools); a template is compiled once per process
+under a lock, the second thread waiting for the first's code object.
 """
 
 import os
 import re
+import threading
 import weakref
 
 import auth
@@ -57,9 +68,13 @@ VARIANTS = tuple(VARIANT_FACTORS)
 
 # Per-process state. Apache forks the children before any request, so these are built lazily in
 # the child and never shared across processes.
-_settings = {"dsn": None, "pool_size": 1, "template_dir": None}
+_settings = {"dsn": None, "pool_size": 1, "template_dir": None, "threads": 1}
 _pool = None
+_pool_slots = None  # a BoundedSemaphore of pool_size: a thread waits for a free connection
+_pool_lock = threading.Lock()
 _compiled = {}
+_compile_lock = threading.Lock()
+_prepared_lock = threading.Lock()
 _credentials = auth.CredentialCache()
 # connection -> names of the statements prepared in its session; an entry dies with its connection.
 _prepared = weakref.WeakKeyDictionary()
@@ -68,8 +83,9 @@ _statement_texts = {}
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-def configure(dsn, pool_size, template_dir):
-    _settings.update(dsn=dsn, pool_size=pool_size, template_dir=template_dir)
+def configure(dsn, pool_size, template_dir, threads=1):
+    """pool_size: the most connections the pool opens (bench writes at least the process's threads)."""
+    _settings.update(dsn=dsn, pool_size=pool_size, template_dir=template_dir, threads=threads)
 
 
 def _connect():
@@ -106,11 +122,21 @@ def _getconn(pool):
 
 
 def _get_pool():
-    global _pool
-    if _pool is None:
-        # minconn=1 opens the connection now, in the child, on its first request.
-        _pool = psycopg2.pool.SimpleConnectionPool(1, _settings["pool_size"], dsn=_settings["dsn"])
-    return _pool
+    """(the pool, whether this call built it)."""
+    global _pool, _pool_slots
+    if _pool is not None:
+        return _pool, False
+    with _pool_lock:
+        if _pool is not None:
+            return _pool, False
+        size = max(int(_settings["pool_size"]), 1)
+        _pool_slots = threading.BoundedSemaphore(size)
+        # minconn = the threads: psycopg2's pools close a returned connection when minconn are already idle,
+        # so with minconn=1 every thread beyond the first would reconnect per request. Opened now, in the
+        # child, on its first request (never before fork); prefork: one, as before threads.
+        keep = min(max(int(_settings["threads"]), 1), size)
+        _pool = psycopg2.pool.ThreadedConnectionPool(keep, size, dsn=_settings["dsn"])
+        return _pool, True
 
 
 class Resources:
@@ -151,7 +177,8 @@ class Resources:
             cur.execute(sql, params)
             return
         prepare, execute = _statement_text(name, sql)
-        names = _prepared.setdefault(cur.connection, set())
+        with _prepared_lock:
+            names = _prepared.setdefault(cur.connection, set())
         if name not in names:
             self._prepare(cur, prepare)
             names.add(name)
@@ -183,9 +210,13 @@ class Resources:
             conn.close()
 
     def _with_pooled(self, work):
-        if _pool is None:
+        pool, built = _get_pool()
+        if built:
             self.cold = True
-        pool = _get_pool()
+        with _pool_slots:
+            return self._on_pooled(pool, work)
+
+    def _on_pooled(self, pool, work):
         conn = _getconn(pool)
         try:
             result = work(conn)
@@ -213,8 +244,11 @@ class Resources:
             return _compile(name)
         code = _compiled.get(name)
         if code is None:
-            self.cold = True
-            code = _compiled[name] = _compile(name)
+            with _compile_lock:
+                code = _compiled.get(name)  # another thread may have compiled it while this one waited
+                if code is None:
+                    self.cold = True
+                    code = _compiled[name] = _compile(name)
         return code
 
 
@@ -228,6 +262,7 @@ def close_pool(data=None):
     """Child-exit cleanup (registered with apache.register_cleanup, which calls it with one data argument):
     close pooled connections, so PostgreSQL sees a clean goodbye instead of a dropped socket."""
     global _pool
-    if _pool is not None:
-        _pool.closeall()
-        _pool = None
+    with _pool_lock:
+        if _pool is not None:
+            _pool.closeall()
+            _pool = None

@@ -8,6 +8,7 @@ process (or the database) already knew its session: X-Bench-Session-Known: 0|1.
 
 import re
 import secrets
+import threading
 
 COOKIE = "bench_session"
 COOKIE_ATTRIBUTES = "Path=/session; HttpOnly; SameSite=Lax"
@@ -18,6 +19,7 @@ UPSERT_SQL = ("INSERT INTO bench_session (id, visits) VALUES (%s, 1) "
               "ON CONFLICT (id) DO UPDATE SET visits = bench_session.visits + 1 RETURNING visits")
 
 _visits = {}  # this process's sessions: exactly the state that is not shared
+_visits_lock = threading.Lock()  # the threads of one process share _visits: read-modify-write under it
 
 
 def session_id(cookie_header):
@@ -35,11 +37,12 @@ def new_session_id():
 
 def visit_process(sid):
     """(known, visits) from this process's memory."""
-    known = sid in _visits
-    if not known and len(_visits) >= MAX_SESSIONS:
-        _visits.clear()
-    _visits[sid] = _visits.get(sid, 0) + 1
-    return known, _visits[sid]
+    with _visits_lock:
+        known = sid in _visits
+        if not known and len(_visits) >= MAX_SESSIONS:
+            _visits.clear()
+        visits = _visits[sid] = _visits.get(sid, 0) + 1
+    return known, visits
 
 
 def visit_shared(sid, resources):

@@ -141,3 +141,24 @@ def leaky(params, resources):
 
 
 DEMONSTRATIONS = {"leaky": leaky}
+
+# Tests only (StackSettings.test_sleep, no CLI option): hold a connection for ?ms= milliseconds (at most 5 s)
+# with pg_sleep, so a test can keep N requests in flight at once and count the server's connections.
+SLEEP_SQL = "SELECT pg_sleep(%s)"
+
+
+def sleep(params, resources):
+    try:
+        ms = min(max(int(params.get("ms", ["100"])[0]), 0), 5000)
+    except (ValueError, IndexError):
+        ms = 100
+
+    def work(conn):
+        with conn.cursor() as cur:
+            resources.execute(cur, "test_sleep", SLEEP_SQL, (ms / 1000,))
+            return {"slept_ms": ms}
+
+    return JSON_TYPE, json.dumps(resources.with_connection(work)).encode()
+
+
+TEST_ONLY = {"sleep": sleep}

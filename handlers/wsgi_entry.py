@@ -20,9 +20,9 @@ _REASONS = {200: "200 OK", 401: "401 Unauthorized", 404: "404 Not Found", 503: "
 
 
 def _configure(environ):
-    app.configure(**options.parse(environ))
-    # mod_wsgi runs atexit handlers when a daemon (or embedded child) shuts down.
-    atexit.register(resources.close_pool)
+    if app.configure(**options.parse(environ)):
+        # mod_wsgi runs atexit handlers when a daemon (or embedded child) shuts down.
+        atexit.register(resources.close_pool)
 
 
 def _log_error(text):

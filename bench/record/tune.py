@@ -17,7 +17,7 @@ from bench.record.values import num
 
 SCHEMA = 2
 FILE = "tune.json"
-KNOBS = ("max-connections-per-child", "processes")
+KNOBS = ("max-connections-per-child", "processes", "threads", "processes,threads")
 
 
 def _upgrade_1(data: dict[str, Any]) -> dict[str, Any]:

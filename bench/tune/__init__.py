@@ -8,15 +8,16 @@
 - prefork_sim.py  the model's simulation of how prefork replaces exited children
 - processes.py    knob processes: the prefork pool's size (MaxRequestWorkers)
 - sizing.py       its recommendation from the measured points (measured only: no model)
+- threads.py      knobs threads (at fixed --processes) and processes,threads (the grid): processes x threads
 
 A new knob is one module with a `Knob` subclass and one entry in KNOBS below.
 """
 
-from bench.tune import processes, recycling
+from bench.tune import processes, recycling, threads
 from bench.tune.knobs import Knob, lookup
 
 # --knob NAME -> its definition; the first is the default.
-KNOBS: dict[str, Knob] = {k.name: k for k in (recycling.KNOB, processes.KNOB)}
+KNOBS: dict[str, Knob] = {k.name: k for k in (recycling.KNOB, processes.KNOB, threads.KNOB, threads.GRID_KNOB)}
 DEFAULT_KNOB = next(iter(KNOBS))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from bench.record.errors import UserError
 from bench.record.tune_folder import TuneRun
 from reports.kit.document import Block
-from reports.tune import processes, recycling
+from reports.tune import processes, recycling, threads
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class KnobReport:
 REPORTS: dict[str, KnobReport] = {
     "max-connections-per-child": KnobReport(recycling.build, recycling.recommendation, recycling.SECTION_TITLE),
     "processes": KnobReport(processes.build, processes.recommendation, processes.SECTION_TITLE),
+    "threads": KnobReport(threads.build, threads.recommendation, threads.SECTION_TITLE),
+    "processes,threads": KnobReport(threads.build, threads.recommendation, threads.SECTION_TITLE),
 }
 
 
