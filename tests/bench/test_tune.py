@@ -12,6 +12,7 @@ import pytest
 from conftest import REPO, bench_cli, make_state_dir
 
 from bench import procs
+from bench.record.tune import SCHEMA as TUNE_SCHEMA
 
 COMMON = ["--duration", "5", "--warmup", "1", "--trials", "1", "--processes", "2", "--users", "2", "--no-report"]
 
@@ -131,7 +132,7 @@ def test_processes_sweep_recommends_max_request_workers(tmp_path):
                   "--users", "2", "--no-report", env=env, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
     data = tune_json(env)
-    assert data["schema"] == 2 and data["plan"]["knob"] == "processes" and data["complete"]
+    assert data["schema"] == TUNE_SCHEMA and data["plan"]["knob"] == "processes" and data["complete"]
     points = {p["value"]: p for p in data["points"]}
     assert set(points) == {1, 2}
     for n, p in points.items():
