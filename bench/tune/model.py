@@ -12,8 +12,10 @@ How much of an empty slot's share the other children absorb is measured, not ass
 one child served while a slot was empty, read from the access logs of the points that recycled
 (bench.tune.recycling.slot_rates). A child is held for longer than its service time %D: with keep-alive it
 is bound to one client connection, and in a closed loop every other child holds its own client, so the
-others cannot take the empty slot's requests (measured: slot_rps stays near R0 / processes, where 1 / %D
-would claim full absorption). Without a recycling point to read it from, 1 / %D is the bound used.
+others cannot take the empty slot's requests (measured on leaky, keep-alive off: slot_rps 97 req/s against
+a share of 103, where 1 / %D = 442 claimed full absorption). Without a recycling point to read it from,
+1 / %D is the bound used. What the model still misses (a fresh child serves slower for hundreds of requests,
+far beyond its "cold" ones) is caught by the confirmation step (bench.tune.confirm), which measures.
 """
 
 import math
