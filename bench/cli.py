@@ -168,7 +168,8 @@ def _tune(args) -> int:
         values=args.values, workload=args.workload, variant=args.variant, keepalive=args.keepalive,
         max_loss=args.max_loss, max_p99=args.max_p99, memory_budget=args.memory_budget, users=args.users,
         duration=_default(args, "tune", "duration"), warmup=_default(args, "tune", "warmup"),
-        trials=_default(args, "tune", "trials"), locust_processes=args.locust_processes, quick=args.quick))
+        trials=_default(args, "tune", "trials"), locust_processes=args.locust_processes, quick=args.quick,
+        confirm=not args.no_confirm, confirm_max_duration=args.confirm_max_duration))
     args.keepalive = "on"  # the sweep sets it per point
     settings = knobs.settings_from_args(args)
     run_dir = k.run(parsed, settings, knobs.partition_from_args(args))
@@ -285,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_trial_options(p, "tune", "point", "trials per point, interleaved")
     p.add_argument("--quick", action="store_true", help="a sweep of a few minutes")
     p.add_argument("--locust-processes", type=int, default=1)
+    p.add_argument("--no-confirm", action="store_true",
+                   help="max-connections-per-child: do not measure the recommended value against 0 (it is then "
+                   "printed as unconfirmed)")
+    p.add_argument("--confirm-max-duration", type=float, default=120.0, metavar="S",
+                   help="seconds per confirmation trial at most (default %(default)g; said when it binds)")
     p.add_argument("--no-report", action="store_true")
     knobs.add_stack_options(p, keepalive=False)
     p.set_defaults(func=_tune)

@@ -156,24 +156,67 @@ def sessions_table(record: dict[str, Any]) -> str:
 # Each knob's summary_text (bench/tune/) prints one of these.
 
 def tune_table(record: dict[str, Any]) -> str:
-    """The table after `bench tune` (MaxConnectionsPerChild): measured points, the model's check, the
-    directive lines (tune.json)."""
+    """The table after `bench tune` (MaxConnectionsPerChild): measured points, the model's check (out of
+    sample only: a point the model was fitted to says "fitted"), the confirmation, the directive lines."""
     lines = [f"{'keepalive':<9} {'N':>6} {'req/s':>9} {'p99 ms':>7} {'children/s':>10} {'req/child':>9} "
              f"{'req/conn':>8} {'RSS MB':>7}  model"]
     for mode, c in record["modes"].items():
         checks = {x["value"]: x for x in (c.get("check") or [])}
         for p in [p for p in record["points"] if p["keepalive"] == mode]:
-            chk = checks.get(p["value"], {})
             lines.append(
                 f"{mode:<9} {p['value']:>6} {p['rps'] or 0:>9,.0f} {p['p99_ms'] or 0:>7.2f} "
                 f"{p['children_spawned_per_s']:>10.2f} {fmt(p['requests_per_child'], ',.0f'):>9} "
                 f"{fmt(p['requests_per_connection'], '.1f'):>8} {fmt(p['rss_mb_end_of_life'], '.1f'):>7}  "
-                + (f"{chk['predicted_rps']:,.0f} ({100 * chk['error']:.1f}% off)" if chk.get("error") is not None
-                   else DASH))
+                + _check_text(checks.get(p["value"], {})))
     if record["missing"]:
         lines.append("not measured: " + ", ".join(f"N={m['value']} keepalive {m['keepalive']} trial {m['trial']}"
                                                   for m in record["missing"]))
-    return "\n".join(lines + _advice_lines(record))
+    for mode, c in record["modes"].items():
+        oos = c.get("out_of_sample") or {}
+        if c.get("model") and oos:
+            fitted = ", ".join(str(v) for v in c.get("fitted_to") or [])
+            err = oos.get("max_error")
+            lines.append(f"model, keep-alive {mode}: fitted to N = {fitted or DASH}; error out of sample: "
+                         + (f"{100 * err:.1f}% ({oos.get('text')})" if err is not None else str(oos.get("text"))))
+    return "\n".join(lines + _confirmation_lines(record.get("confirmation") or {}) + _advice_lines(record))
+
+
+def _check_text(chk: dict[str, Any]) -> str:
+    if chk.get("held_out_error") is not None:
+        return f"{chk['held_out_predicted_rps']:,.0f} ({100 * chk['held_out_error']:.1f}% off, held out)"
+    if "held_out_error" in chk and chk.get("recycled"):
+        return f"{chk['predicted_rps']:,.0f} (fitted to it: not a check)"
+    if chk.get("error") is not None and "held_out_error" not in chk:  # a record from before the check
+        return f"{chk['predicted_rps']:,.0f} ({100 * chk['error']:.1f}% off, in sample)"
+    return DASH
+
+
+def _confirmation_lines(conf: dict[str, Any]) -> list[str]:
+    status = conf.get("status")
+    if status in (None, "none"):
+        return []
+    if status == "skipped":
+        return ["", "confirmation: skipped (--no-confirm): the recommended value is UNCONFIRMED"]
+    if conf.get("value") is None:
+        return ["", f"confirmation: {status}: the recommended value is UNCONFIRMED"]
+    rounds = conf.get("rounds") or []
+    lines = ["", f"confirmation (keep-alive {conf.get('mode')}, measured against N = 0, interleaved, "
+             f"{conf.get('trials_per_value', DASH)} trials each):"]
+    for r in rounds:
+        lines.append(f"    round {r['round']}: N = {', '.join(str(v) for v in r['values'])}, {r['duration_s']:g} s "
+                     "per trial" + (f" (CAPPED: {r['needed_s']:g} s were needed for {conf.get('lives', 3)} lives "
+                                    f"per slot; --confirm-max-duration {conf.get('cap_s'):g})" if r["capped"] else ""))
+    for r in conf.get("results") or []:
+        ci = r.get("loss_ci95")
+        pi = r.get("prediction_interval")
+        lines.append(f"    N = {r['value']:<6} measured loss {fmt(r['measured_loss'], '.1%')} "
+                     f"(95% CI {fmt(ci[0], '.1%') if ci else DASH} to {fmt(ci[1], '.1%') if ci else DASH})  "
+                     f"predicted {fmt(r['predicted_loss'], '.1%')} "
+                     f"({fmt(pi[0], '.1%') if pi else DASH} to {fmt(pi[1], '.1%') if pi else DASH})  "
+                     f"end-of-life RSS {fmt(r['rss_mb_end_of_life'], '.1f')} MB, "
+                     f"PSS {fmt(r['pss_mb_end_of_life'], '.1f')} MB")
+    lines.append(f"    {conf.get('sentence', '')}")
+    return lines
 
 
 def processes_table(record: dict[str, Any]) -> str:

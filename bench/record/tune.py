@@ -15,7 +15,7 @@ from bench.record.schema import Upgrade
 from bench.record.schema import upgrade as upgrade_schema
 from bench.record.values import num
 
-SCHEMA = 2
+SCHEMA = 3
 FILE = "tune.json"
 KNOBS = ("max-connections-per-child", "processes", "threads", "processes,threads")
 
@@ -28,7 +28,19 @@ def _upgrade_1(data: dict[str, Any]) -> dict[str, Any]:
     return data | {"schema": 2, "plan": plan}
 
 
-UPGRADES: dict[int, Upgrade] = {1: _upgrade_1}
+def _upgrade_2(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 had no confirmation step: its recommendation was never measured (status "none"), and its
+    model check was in sample (each mode's out_of_sample says so)."""
+    modes = data.get("modes")
+    if isinstance(modes, dict):
+        modes = {m: (c | {"out_of_sample": {"method": None, "max_error": None,
+                                            "text": "not checked out of sample (a record from before the check)"}}
+                     if isinstance(c, dict) and c.get("model") and "out_of_sample" not in c else c)
+                 for m, c in modes.items()}
+    return data | {"schema": 3, "modes": modes, "confirmation": data.get("confirmation", {"status": "none"})}
+
+
+UPGRADES: dict[int, Upgrade] = {1: _upgrade_1, 2: _upgrade_2}
 MODES = ("on", "off")  # keep-alive modes, in reading order
 MODEL_TOLERANCE = 0.10  # above this error anywhere the recommendation comes from the measured points
 
@@ -57,6 +69,43 @@ class PointTrial(TypedDict, total=False):
     pss_mb_end_of_life: float | None
     growth_kb_per_request: float | None
     fresh_rss_mb: float | None
+
+
+class ConfirmResult(TypedDict, total=False):
+    """One value measured by the confirmation step against N = 0 (bench.tune.confirm.result)."""
+
+    value: int
+    round: int
+    trials: int
+    base_trials: int
+    measured_loss: float | None
+    loss_ci95: list[float] | None
+    predicted_loss: float | None
+    prediction_interval: list[float] | None
+    within_prediction: bool | None
+    meets_loss: bool
+    meets_memory: bool
+    rss_mb_end_of_life: float | None
+    pss_mb_end_of_life: float | None
+
+
+class Confirmation(TypedDict, total=False):
+    """tune.json "confirmation" (schema 3): status is confirmed, smaller, larger, memory wins, over the limit,
+    incomplete, not run, skipped (--no-confirm) or none (a record from before the step)."""
+
+    status: str
+    mode: str
+    model_value: int
+    value: int
+    sentence: str
+    measured_loss: float | None
+    loss_ci95: list[float] | None
+    rss_mb_end_of_life: float | None
+    pss_mb_end_of_life: float | None
+    cap_s: float
+    capped: bool
+    rounds: list[dict[str, Any]]  # values, duration_s, needed_s, capped, trials (PointTrial + value)
+    results: list[ConfirmResult]
 
 
 class Point(TypedDict, total=False):
@@ -173,7 +222,7 @@ def _check_shape(data: dict[str, Any], file: Path) -> None:
         value = data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise UserError(f"damaged {file}: \"{key}\" must be a list of objects")
-    for key in ("plan", "stack", "environment", "modes", "advice"):
+    for key in ("plan", "stack", "environment", "modes", "advice", "confirmation"):
         if data.get(key) is not None and not isinstance(data[key], dict):
             raise UserError(f"damaged {file}: \"{key}\" must be an object or null")
     knob = (data.get("plan") or {}).get("knob", KNOBS[0])

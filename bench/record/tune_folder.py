@@ -195,6 +195,19 @@ class Check:
         return num(self.data.get("error"))
 
     @property
+    def held_out_predicted(self) -> float | None:
+        """The prediction of a model fitted without this point (leave-one-out; schema 3)."""
+        return num(self.data.get("held_out_predicted_rps"))
+
+    @property
+    def held_out_error(self) -> float | None:
+        return num(self.data.get("held_out_error"))
+
+    @property
+    def recycled(self) -> bool:
+        return self.data.get("recycled") is True
+
+    @property
     def signed_error(self) -> float | None:
         """(predicted - measured) / measured. The size is tune.json's `error` (from the unrounded prediction;
         predicted_rps is rounded to 0.1, too coarse at a few req/s), the sign from the two rates."""
@@ -202,6 +215,81 @@ class Check:
         if err is None:
             return None if not meas or pred is None else (pred - meas) / meas
         return -err if pred is not None and meas is not None and pred < meas else err
+
+
+@dataclass
+class ConfirmResult:
+    """One value the confirmation step measured against N = 0 (tune.json confirmation.results[])."""
+
+    data: dict[str, Any]
+
+    @property
+    def n(self) -> int:
+        return int(num(self.data.get("value")) or 0)
+
+    def stat(self, key: str) -> float | None:
+        return num(self.data.get(key))
+
+    @property
+    def loss_ci(self) -> tuple[float, float] | None:
+        return pair(self.data.get("loss_ci95"))
+
+    @property
+    def prediction_interval(self) -> tuple[float, float] | None:
+        return pair(self.data.get("prediction_interval"))
+
+    @property
+    def within_prediction(self) -> bool | None:
+        w = self.data.get("within_prediction")
+        return w if isinstance(w, bool) else None
+
+    @property
+    def trials(self) -> int | None:
+        return _int(self.data.get("trials"))
+
+
+@dataclass
+class Confirmation:
+    """The confirmation step (tune.json "confirmation", schema 3): what the recommended value measured.
+    status "none": a record from before the step (nothing was measured); "skipped": --no-confirm."""
+
+    data: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return str(self.data.get("status") or "none")
+
+    @property
+    def ran(self) -> bool:
+        return self.status not in ("none", "skipped", "not run")
+
+    @property
+    def value(self) -> int | None:
+        return _int(self.data.get("value"))
+
+    @property
+    def mode(self) -> str | None:
+        return _str(self.data.get("mode"))
+
+    @property
+    def sentence(self) -> str | None:
+        return _str(self.data.get("sentence"))
+
+    @property
+    def results(self) -> list[ConfirmResult]:
+        return [ConfirmResult(r) for r in lst(self.data.get("results")) if isinstance(r, dict)]
+
+    @property
+    def rounds(self) -> list[dict[str, Any]]:
+        return [r for r in lst(self.data.get("rounds")) if isinstance(r, dict)]
+
+    @property
+    def capped(self) -> bool:
+        return self.data.get("capped") is True
+
+    @property
+    def cap_s(self) -> float | None:
+        return num(self.data.get("cap_s"))
 
 
 @dataclass
@@ -279,7 +367,25 @@ class Mode:
 
     @property
     def max_error(self) -> float | None:
+        """The largest in-sample residual (the points the model was fitted to); see out_of_sample."""
         return num(self.data.get("max_error"))
+
+    @property
+    def out_of_sample(self) -> dict[str, Any]:
+        """method (leave-one-out, or None: not checked), max_error, text (schema 3; older: upgraded to None)."""
+        return obj(self.data.get("out_of_sample"))
+
+    @property
+    def oos_error(self) -> float | None:
+        return num(self.out_of_sample.get("max_error"))
+
+    @property
+    def oos_text(self) -> str | None:
+        return _str(self.out_of_sample.get("text"))
+
+    @property
+    def fitted_to(self) -> list[int]:
+        return [int(v) for v in lst(self.data.get("fitted_to")) if num(v) is not None]
 
     @property
     def model_ok(self) -> bool | None:
@@ -415,6 +521,10 @@ class TuneRun(RunFolder):
     def advice_mode(self) -> str | None:
         m = self.advice.get("mode")
         return m if m in MODE_ORDER else None
+
+    @property
+    def confirmation(self) -> Confirmation:
+        return Confirmation(obj(self.data.get("confirmation")))
 
     @property
     def missing(self) -> list[Missing]:

@@ -1,12 +1,21 @@
 """The recycling model of `bench tune`: what MaxConnectionsPerChild = N costs in throughput and saves in memory.
 
 A child serves L = N * k requests (k = requests per connection: 1 without keep-alive), sharing the server's
-rate R0 measured without recycling with the other serving children (one child alone serves at most 1 / its
-mean service time), after paying C seconds of start-up (fork to first request) and warm-up (extra service
-time of its cold requests), both measured. How fast Apache replaces exited children is not a cost
-we measure but a rule we know: prefork replaces them once a second, doubling how many per pass (see
-bench.tune.prefork_sim). Throughput R(N) comes from simulating that; memory at the end of a child's life is
+rate R0 measured without recycling with the other serving children, after paying C seconds of start-up
+(fork to first request) and warm-up (extra service time of its cold requests), both measured. How fast
+Apache replaces exited children is not a cost we measure but a rule we know: prefork replaces them once a
+second, doubling how many per pass (see bench.tune.prefork_sim). Throughput R(N) comes from simulating
+that; memory at the end of a child's life is
 M(N) = M_fresh + g * L, with g the RSS growth per request measured without recycling.
+
+How much of an empty slot's share the other children absorb is measured, not assumed: `slot_rps` is what
+one child served while a slot was empty, read from the access logs of the points that recycled
+(bench.tune.recycling.slot_rates). A child is held for longer than its service time %D: with keep-alive it
+is bound to one client connection, and in a closed loop every other child holds its own client, so the
+others cannot take the empty slot's requests (measured on leaky, keep-alive off: slot_rps 97 req/s against
+a share of 103, where 1 / %D = 442 claimed full absorption). Without a recycling point to read it from,
+1 / %D is the bound used. What the model still misses (a fresh child serves slower for hundreds of requests,
+far beyond its "cold" ones) is caught by the confirmation step (bench.tune.confirm), which measures.
 """
 
 import math
@@ -26,10 +35,19 @@ class Model:
     fresh_rss_mb: float | None
     growth_kb_per_request: float | None
     processes: int
+    slot_rps: float | None = None   # one child's rate while a slot was empty, measured (None: not measured)
 
     @property
     def per_process_rps(self) -> float:
         return self.r0 / self.processes
+
+    @property
+    def capacity_rps(self) -> float:
+        """What one child serves while a slot is empty: measured when a recycling point showed it (never
+        below its share R0 / processes), else the bound 1 / service time."""
+        if self.slot_rps is None:
+            return self.child_max_rps
+        return max(self.slot_rps, self.per_process_rps)
 
     def requests_per_child(self, n: int) -> float:
         return math.inf if n == 0 else n * self.requests_per_connection
@@ -38,14 +56,14 @@ class Model:
         """Long-run requests/s with MaxConnectionsPerChild n."""
         if n == 0:
             return self.r0
-        return prefork_sim.steady_rps(self.processes, self.requests_per_child(n), self.r0, self.child_max_rps,
+        return prefork_sim.steady_rps(self.processes, self.requests_per_child(n), self.r0, self.capacity_rps,
                                       self.child_cost_s)
 
     def window_rps(self, n: int, start: float, end: float) -> float:
         """Requests/s in [start, end) seconds after Apache started: what one sweep point measured."""
         if n == 0:
             return self.r0
-        return prefork_sim.rps(self.processes, self.requests_per_child(n), self.r0, self.child_max_rps,
+        return prefork_sim.rps(self.processes, self.requests_per_child(n), self.r0, self.capacity_rps,
                                self.child_cost_s, start, end)
 
     def loss(self, n: int) -> float:

@@ -28,6 +28,17 @@ class TuneOptions:
     trials: int = 1
     locust_processes: int = 1
     quick: bool = False
+    confirm: bool = True                  # measure the recommended value against 0 (--no-confirm: skip)
+    confirm_max_duration: float = 120.0   # seconds per confirmation trial at most (--confirm-max-duration)
+
+
+MAX_CONFIRM_S = 3600.0
+
+
+def parse_confirm_duration(value: float) -> float:
+    if not 5 <= value <= MAX_CONFIRM_S:
+        raise UserError(f"--confirm-max-duration {value:g} is not valid: seconds from 5 to {MAX_CONFIRM_S:g}")
+    return float(value)
 
 
 def check_workload(workload: str, variant: str, workloads: tuple[str, ...] = TUNE_WORKLOADS) -> None:

@@ -21,9 +21,17 @@ from bench.knobs import StackSettings
 from bench.plan import MAX_TRIALS, Plan, check_int
 from bench.record.tune import MODEL_TOLERANCE, TuneRecord
 from bench.servers import DEFAULT_SERVER, PREFORK_RECYCLING, SERVERS, Recycling
+from bench.tune import confirm as confirm_step
 from bench.tune import model as tune_model
 from bench.tune.knobs import Knob
-from bench.tune.options import TuneOptions, check_workload, parse_budget, parse_keepalive, parse_loss
+from bench.tune.options import (
+    TuneOptions,
+    check_workload,
+    parse_budget,
+    parse_confirm_duration,
+    parse_keepalive,
+    parse_loss,
+)
 
 NAME = "max-connections-per-child"
 
@@ -74,6 +82,7 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
     end_rss = [max(info["rss"]) / 1024 for info in samples.values() if info["rss"]]
     end_pss = [max(info["pss"]) / 1024 for info in samples.values() if info["pss"]]
     growth, fresh = _growth(samples, per_pid, (start + end) / 2)
+    short, full = slot_rates(per_pid, start, end, processes)
     return {
         "service_ms_mean": round(float(np.mean([e.micros for e in window])) / 1000, 4) if window else None,
         "requests_per_connection": _requests_per_connection(per_pid, start, end),
@@ -87,7 +96,44 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
         "pss_mb_end_of_life": stats.median(end_pss, 3),
         "growth_kb_per_request": growth,
         "fresh_rss_mb": fresh,
+        "slot_rps": short,
+        "full_slot_rps": full,
     }
+
+
+SLOT_BIN_S = 0.25
+
+
+def slot_rates(per_pid: dict[int, list], start: float, end: float, processes: int,
+               bin_s: float = SLOT_BIN_S) -> tuple[float | None, float | None]:
+    """Requests/s per serving child in the window's bins where a slot was empty, and where none was.
+
+    A child serves from its first request's start to its last request's end; a bin counts the children
+    serving in it (fractions at the edges). If the others absorbed an empty slot's share, the first rate
+    would be processes / (processes - 1) times the second; if each child is bound to its own client
+    (keep-alive, or a closed loop with one user per child), the two are equal. None: under a second of
+    such bins.
+    """
+    bins = int((end - start) // bin_s)
+    if bins < 1 or not per_pid:
+        return None, None
+    edges = start + bin_s * np.arange(bins)
+    serving = np.zeros(bins)
+    done = np.zeros(bins)
+    for rows in per_pid.values():
+        first, last = rows[0].t - rows[0].micros / 1e6, rows[-1].t
+        serving += np.clip(np.minimum(edges + bin_s, last) - np.maximum(edges, first), 0, None) / bin_s
+        ts = np.array([e.t for e in rows])
+        ts = ts[(ts >= start) & (ts < start + bins * bin_s)]
+        np.add.at(done, ((ts - start) // bin_s).astype(int), 1)
+
+    def rate(mask: np.ndarray) -> float | None:
+        if mask.sum() * bin_s < 1.0 or serving[mask].sum() <= 0:
+            return None
+        return round(float(done[mask].sum() / (serving[mask].sum() * bin_s)), 2)
+
+    short = serving < processes - 0.5
+    return rate(short & (serving > 0.5)), rate(~short)
 
 
 def _requests_per_connection(per_pid: dict[int, list], start: float, end: float) -> float | None:
@@ -161,13 +207,18 @@ def unrecycled_rps(points: list[dict]) -> float | None:
                          if p["value"] == 0 or not t.get("children_spawned_per_s")])
 
 
+def recycling_points(points: list[dict]) -> list[dict]:
+    """The points that replaced children inside their window: the only ones that say what recycling costs."""
+    return [p for p in points if p["value"] > 0 and p.get("children_spawned_per_s")]
+
+
 def build_model(points: list[dict], processes: int) -> tune_model.Model | None:
     """Model inputs from the measured points of one keep-alive mode."""
     from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
     base = next((p for p in points if p["value"] == 0 and p.get("rps")), None)
     if base is None:
         return None
-    spawning = [p for p in points if p["value"] > 0 and p.get("children_spawned_per_s")]
+    spawning = recycling_points(points)
     warmup = stats.median([p["warmup_ms"] for p in spawning]) or base.get("warmup_ms") or 0.0
     startup = stats.median([p["startup_ms"] for p in spawning]) or 0.0
     k = stats.median([p["requests_per_connection"] for p in points]) or 1.0
@@ -176,31 +227,69 @@ def build_model(points: list[dict], processes: int) -> tune_model.Model | None:
     return tune_model.Model(
         r0=r0, child_max_rps=1000 / service_ms, child_cost_s=(warmup + startup) / 1000,
         requests_per_connection=k, fresh_rss_mb=base.get("fresh_rss_mb"),
-        growth_kb_per_request=base.get("growth_kb_per_request"), processes=processes)
+        growth_kb_per_request=base.get("growth_kb_per_request"), processes=processes,
+        slot_rps=stats.median([p.get("slot_rps") for p in spawning]))
+
+
+def _window_prediction(model: tune_model.Model, p: dict) -> float:
+    from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
+    return stats.median([model.window_rps(p["value"], *t["window_after_start"]) for t in p["trials"]])
+
+
+def _error(predicted: float | None, measured: float | None) -> float | None:
+    return None if predicted is None or not measured else round((predicted - measured) / measured, 4)
+
+
+def held_out(points: list[dict], processes: int) -> dict:
+    """Leave-one-out over the recycling points: each predicted by a model fitted without it.
+
+    The in-sample residual of a point the model was fitted to proves nothing (one recycling point fits
+    itself); with fewer than two recycling points there is nothing to hold out, and that is said.
+    """
+    spawning = recycling_points(points)
+    if len(spawning) < 2:
+        return {"method": None, "max_error": None, "errors": {},
+                "text": "not checked out of sample (fewer than 2 recycling points)"}
+    errors = {}
+    for p in spawning:
+        model = build_model([q for q in points if q is not p], processes)
+        predicted = None if model is None else _window_prediction(model, p)
+        errors[p["value"]] = {"predicted_rps": None if predicted is None else round(predicted, 1),
+                              "signed_error": _error(predicted, p.get("rps"))}
+    worst = max(abs(e["signed_error"]) for e in errors.values() if e["signed_error"] is not None)
+    return {"method": "leave-one-out", "max_error": round(worst, 4), "errors": errors,
+            "text": f"leave-one-out over {len(spawning)} recycling points (N = "
+                    + ", ".join(str(p["value"]) for p in spawning) + ")"}
 
 
 def conclude(points: list[dict], processes: int, max_loss: float, budget_mb: float | None,
              scope: str) -> dict:
     """Model, its check against the sweep, and the recommendation for one keep-alive mode."""
-    from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
     model = build_model(points, processes)
     if model is None:
         return {"model": None, "recommendation": None,
                 "reason": "no measurement at 0 (no recycling): nothing to compare against"}
+    oos = held_out(points, processes)
     checks = []
     for p in points:
-        predicted = stats.median([model.window_rps(p["value"], *t["window_after_start"]) for t in p["trials"]])
-        signed = (predicted - p["rps"]) / p["rps"] if p.get("rps") else None
+        predicted = _window_prediction(model, p)
+        signed = _error(predicted, p.get("rps"))
         # A point where no child was replaced inside its window says nothing about recycling: the model
         # predicts R0 there and any difference is run-to-run noise, so it does not count as model error.
         recycled = p["value"] > 0 and bool(p.get("children_spawned_per_s"))
+        out = oos["errors"].get(p["value"]) if recycled else None
         checks.append({"value": p["value"], "measured_rps": p["rps"], "predicted_rps": round(predicted, 1),
-                       "signed_error": None if signed is None else round(signed, 4),
-                       "error": None if signed is None else round(abs(signed), 4), "recycled": recycled})
+                       "signed_error": signed, "error": None if signed is None else abs(signed),
+                       "recycled": recycled, "fitted": True,
+                       "held_out_predicted_rps": None if out is None else out["predicted_rps"],
+                       "held_out_error": None if out is None or out["signed_error"] is None
+                       else abs(out["signed_error"])})
+    # In sample: what the fit leaves (kept for the figure); out of sample: the model's error.
     worst = max((c["error"] for c in checks if c["recycled"] and c["error"] is not None), default=0.0)
+    judged = oos["max_error"] if oos["max_error"] is not None else worst
     rec = tune_model.recommend(model, max_loss, budget_mb, scope)
     source = "model"
-    if worst > MODEL_TOLERANCE:
+    if judged > MODEL_TOLERANCE:
         measured = tune_model.recommend_measured(points, model.r0, max_loss, budget_mb, scope, processes)
         if measured is not None:
             rec, source = measured, "measured points"
@@ -210,11 +299,14 @@ def conclude(points: list[dict], processes: int, max_loss: float, budget_mb: flo
     return {
         "model": {"r0": model.r0, "per_process_rps": round(model.per_process_rps, 2),
                   "child_max_rps": round(model.child_max_rps, 1),
+                  "slot_rps": model.slot_rps, "capacity_rps": round(model.capacity_rps, 1),
                   "child_cost_ms": round(model.child_cost_s * 1000, 3),
                   "requests_per_connection": model.requests_per_connection,
                   "fresh_rss_mb": model.fresh_rss_mb, "growth_kb_per_request": model.growth_kb_per_request,
                   "curve": curve},
-        "check": checks, "max_error": round(worst, 4), "model_ok": worst <= MODEL_TOLERANCE,
+        "fitted_to": [p["value"] for p in points],
+        "check": checks, "max_error": round(worst, 4), "model_ok": judged <= MODEL_TOLERANCE,
+        "out_of_sample": {k: v for k, v in oos.items() if k != "errors"},
         "recommendation": rec | {"source": source},
     }
 
@@ -227,7 +319,9 @@ def advice(record: dict) -> dict:
         return {"directives": [], "reasoning": "not enough points were measured to recommend anything"}
     best_mode = max(usable, key=lambda m: usable[m]["model"]["r0"])
     c = usable[best_mode]
-    n = c["recommendation"]["value"]
+    conf = record.get("confirmation") or {}
+    confirmed = conf.get("value") is not None and conf.get("mode") == best_mode
+    n = conf["value"] if confirmed else c["recommendation"]["value"]
     k = c["model"]["requests_per_connection"]
     keepalive = best_mode == "on"
     directives = [f"MaxConnectionsPerChild {n}", f"KeepAlive {'On' if keepalive else 'Off'}"]
@@ -240,21 +334,30 @@ def advice(record: dict) -> dict:
         f"with keep-alive {best_mode}.",
         f"A new child costs about {c['model']['child_cost_ms']:.1f} ms of its slot (start-up plus warm-up) and "
         "Apache replaces exited children only once a second, so "
-        f"recycling every {n} connection(s) "
-        + (f"(about {n * k:,.0f} requests at {k:g} requests per connection) " if keepalive else "")
+        f"recycling every {c['recommendation']['value']} connection(s) "
+        + (f"(about {c['recommendation']['value'] * k:,.0f} requests at {k:g} requests per connection) "
+           if keepalive else "")
         + f"is predicted to lose {100 * _loss(c['recommendation']):.2f}% of throughput "
         f"(limit {100 * plan['max_loss']:.2f}%).",
     ]
+    sentences += _confirmation_sentences(conf, best_mode)
     if growth is not None:
+        rss = conf.get("rss_mb_end_of_life") if confirmed else None
         sentences.append(f"Memory grows {growth:.2f} KB per request; a child ends its life near "
-                         f"{c['recommendation'].get('rss_end_mb') or 0:.0f} MB RSS.")
+                         + (f"{rss:.0f} MB RSS at N = {n} (measured)." if rss is not None else
+                            f"{c['recommendation'].get('rss_end_mb') or 0:.0f} MB RSS (predicted)."))
         if growth > 0.05 and plan.get("memory_budget_mb") is None:
             sentences.append("Memory grows with every request and no --memory-budget was given: set one, or "
                              "this N lets each child reach the size above.")
+    oos = c.get("out_of_sample") or {}
+    if oos.get("text"):
+        sentences.append("The model's error out of sample: "
+                         + (f"{100 * oos['max_error']:.1f}% ({oos['text']})." if oos.get("max_error") is not None
+                            else f"{oos['text']}."))
     if not c["model_ok"]:
         sentences.append(f"The model was off by {100 * c['max_error']:.0f}% at some point, so the value comes "
                          f"from the {c['recommendation']['source']}.")
-    if not c["recommendation"].get("within", True):
+    if not confirmed and not c["recommendation"].get("within", True):
         sentences.append("No value met both the loss limit and the memory budget: memory was kept within budget.")
     if keepalive:
         sentences.append("Apache counts connections, not requests: with keep-alive a child serves "
@@ -263,7 +366,32 @@ def advice(record: dict) -> dict:
     if recycling != PREFORK_RECYCLING:
         sentences.append(f"Under this server --max-connections-per-child is written as {recycling.directive}, "
                          f"which counts {recycling.counts}: set that to the value above.")
-    return {"directives": directives, "reasoning": " ".join(sentences), "mode": best_mode}
+    return {"directives": directives, "reasoning": " ".join(sentences), "mode": best_mode,
+            "confirmed": confirmed}
+
+
+def _confirmation_sentences(conf: dict, mode: str) -> list[str]:
+    """What the confirmation measured, or why the value is unconfirmed."""
+    status = conf.get("status")
+    if status is None:
+        return []  # a record from before the confirmation step
+    if status == "skipped":
+        return ["Unconfirmed: --no-confirm skipped measuring this value against N = 0."]
+    if conf.get("value") is None or conf.get("mode") != mode:
+        return ["Unconfirmed: the confirmation did not finish, so this value was not measured."]
+    out = []
+    results = {r["value"]: r for r in conf.get("results", [])}
+    r = results.get(conf["value"])
+    if r is not None:
+        out.append("Measured against N = 0, interleaved: " + confirm_step.describe(r)
+                   + (f"; end-of-life RSS {r['rss_mb_end_of_life']:.1f} MB" if r.get("rss_mb_end_of_life") else "")
+                   + (f", PSS {r['pss_mb_end_of_life']:.1f} MB" if r.get("pss_mb_end_of_life") else "") + ".")
+    if conf.get("sentence"):
+        out.append(conf["sentence"])
+    if conf.get("capped"):
+        out.append(f"Confirmation trials were capped at {conf['cap_s']:g} s (--confirm-max-duration): a slot "
+                   f"recycled fewer than {conf.get('lives', confirm_step.LIVES)} times in them.")
+    return out
 
 
 def _server_recycling(stack: dict) -> Recycling:
@@ -279,7 +407,8 @@ def _loss(rec: dict) -> float:
 def execute(values: list[int], workload: str, variant: str, keepalive_modes: list[bool], max_loss: float,
             budget: tuple[float | None, str], settings: StackSettings, users: int, duration: float,
             warmup: float, trials: int = 1, locust_processes: int = 1, log=print,
-            partition: cpus.Partition | None = None) -> Path:
+            partition: cpus.Partition | None = None, confirm: bool = True,
+            confirm_max_duration: float = confirm_step.DEFAULT_MAX_DURATION_S) -> Path:
     from bench.run import prime  # the measuring machinery: loaded by a sweep, not by `bench --help`
     from bench.tune.sweep import Sweep
 
@@ -298,9 +427,27 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
                   "keepalive": ["on" if k else "off" for k in keepalive_modes], "max_loss": max_loss,
                   "memory_budget_mb": budget_mb, "memory_budget_scope": scope, "users": users,
                   "duration_s": duration, "warmup_s": warmup, "trials": trials,
-                  "generator_cpus": sweep.partition.generator_list},
+                  "generator_cpus": sweep.partition.generator_list, "confirm": confirm,
+                  "confirm_max_duration_s": confirm_max_duration},
             stack=settings.to_dict(), environment=sweep.environment(),
             todo=[{"keepalive": "on" if k else "off", "value": v, "trial": t} for t, k, v in todo])
+
+        def measure(value: int, keepalive: bool, trial_no: int, step: dict, rel: str,
+                    point_plan: Plan = plan) -> dict:
+            result, apache_started = sweep.point(
+                point_plan, step, replace(settings, keepalive=keepalive, max_connections_per_child=value), rel=rel)
+            measured = {"trial": trial_no, "dir": result["dir"], "rps": result["locust"]["rps"],
+                        "server_rps": (result["server"] or {}).get("rps"), "p99_ms": result["locust"]["p99_ms"],
+                        "failures": result["locust"]["failures"], "generator_bound": result["generator_bound"],
+                        "bottleneck": result["bottleneck"], "faults": result["faults"],
+                        "flags": result["flags"],
+                        "window_after_start": [round(x - apache_started, 3) for x in result["steady"]],
+                        **analyze_point(result, sweep.run_dir / result["dir"], settings.processes)}
+            if value > 0 and not measured["children_spawned_per_s"]:
+                measured["flags"] = [*measured["flags"], "no child was replaced inside the window: this "
+                                     "trial did not measure recycling (a child outlives the window)"]
+            return measured
+
         complete = False
         try:
             prime(sweep.url, plan)
@@ -309,19 +456,7 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
                 log(f"[{i}/{len(todo)}] MaxConnectionsPerChild {value}, KeepAlive {mode}, trial {trial_no}: "
                     f"{duration:g} s (about {(len(todo) - i + 1) * (duration + 6) / 60:.1f} min left)")
                 step = {"seq": i, "trial": trial_no, "workload": workload, "variant": variant}
-                result, apache_started = sweep.point(
-                    plan, step, replace(settings, keepalive=keepalive, max_connections_per_child=value),
-                    rel=f"trials/{i:03d}-ka{mode}-n{value}")
-                measured = {"trial": trial_no, "dir": result["dir"], "rps": result["locust"]["rps"],
-                            "server_rps": (result["server"] or {}).get("rps"), "p99_ms": result["locust"]["p99_ms"],
-                            "failures": result["locust"]["failures"], "generator_bound": result["generator_bound"],
-                            "bottleneck": result["bottleneck"], "faults": result["faults"],
-                            "flags": result["flags"],
-                            "window_after_start": [round(x - apache_started, 3) for x in result["steady"]],
-                            **analyze_point(result, sweep.run_dir / result["dir"], settings.processes)}
-                if value > 0 and not measured["children_spawned_per_s"]:
-                    measured["flags"] = [*measured["flags"], "no child was replaced inside the window: this "
-                                         "trial did not measure recycling (a child outlives the window)"]
+                measured = measure(value, keepalive, trial_no, step, f"trials/{i:03d}-ka{mode}-n{value}")
                 record.add_trial(mode, value, measured)
                 log(f"    {measured['rps'] or 0:,.0f} req/s, p99 {measured['p99_ms'] or 0:.2f} ms, "
                     f"{measured['children_spawned_per_s']:.1f} children/s, "
@@ -330,7 +465,25 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
         finally:
             modes = {mode: conclude(record.points(mode), settings.processes, max_loss, budget_mb, scope)
                      for mode in record.data["plan"]["keepalive"]}
-            record.finish(modes, advice(record.data | {"modes": modes}), complete)
+            record.data["confirmation"] = {"status": "skipped" if not confirm else "not run"}
+            record.finish(modes, advice(record.data | {"modes": modes}), complete and not confirm)
+        chosen = record.data["advice"].get("mode")
+        if confirm and chosen is not None:
+            confirmed = False
+            try:
+                seqs = iter(range(len(todo) + 1, 10**6))
+
+                def confirm_trial(value: int, seconds: float, rel: str) -> dict:
+                    step = {"seq": next(seqs), "trial": 1, "workload": workload, "variant": variant}
+                    return measure(value, chosen == "on", 1, step, rel,
+                                   replace(plan, duration_s=seconds, warmup_s=min(warmup, seconds / 2)))
+
+                confirm_step.run(confirm_trial, record, chosen, modes[chosen], max_loss=max_loss,
+                                 budget_mb=budget_mb, scope=scope, processes=settings.processes, warmup_s=warmup,
+                                 floor_s=duration, cap_s=confirm_max_duration, trials=trials, log=log)
+                confirmed = True
+            finally:
+                record.finish(modes, advice(record.data), complete and confirmed)
     return sweep.run_dir
 
 
@@ -353,7 +506,8 @@ class RecyclingKnob(Knob):
                 "workload": opts.workload, "variant": opts.variant,
                 "keepalive_modes": parse_keepalive(opts.keepalive), "max_loss": parse_loss(opts.max_loss),
                 "budget": parse_budget(opts.memory_budget), "users": opts.users, "duration": opts.duration,
-                "warmup": opts.warmup, "trials": opts.trials, "locust_processes": opts.locust_processes}
+                "warmup": opts.warmup, "trials": opts.trials, "locust_processes": opts.locust_processes,
+                "confirm": opts.confirm, "confirm_max_duration": parse_confirm_duration(opts.confirm_max_duration)}
 
     def run(self, parsed: dict[str, Any], settings: StackSettings, partition: cpus.Partition) -> Path:
         return execute(settings=settings, partition=partition, **parsed)

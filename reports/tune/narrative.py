@@ -48,13 +48,57 @@ def headline(run: TuneRun) -> str | None:
     if n is None:
         return None
     loss, kind = c.rec_loss
+    conf = run.confirmation
+    measured = next((r for r in conf.results if r.n == conf.value), None) if conf.mode == m else None
+    if measured is not None and conf.value is not None:
+        n = conf.value
+        loss, kind = measured.stat("measured_loss"), "measured"
     text = f"Recommended: MaxConnectionsPerChild {n} with KeepAlive {m.capitalize()}"
     if loss is not None:
         text += f", {loss_text(loss, kind)} (limit {pct(run.max_loss, 2)})"
-    rss = c.rec_rss_mb
+        if measured is not None and measured.stat("predicted_loss") is not None:
+            text += f", predicted {pct(measured.stat('predicted_loss'), 2)}"
+    rss = c.rec_rss_mb if measured is None else measured.stat("rss_mb_end_of_life")
     if rss is not None:
-        text += f"; a child ends its life near {fmt_num(rss)} MB RSS"
+        text += f"; a child ends its life near {fmt_num(rss)} MB RSS" + (" (measured)" if measured else "")
+    if measured is None:
+        text += {"skipped": " (unconfirmed: --no-confirm)",
+                 "none": " (unconfirmed: this sweep predates the confirmation step)"}.get(
+            conf.status, " (unconfirmed: the confirmation did not finish)")
     return text + "."
+
+
+def confirmation_sentences(run: TuneRun) -> list[str]:
+    """What the confirmation step measured at the recommended value, in plain words."""
+    conf = run.confirmation
+    if conf.status == "none":
+        return ["This sweep predates the confirmation step: its recommendation was never measured against "
+                "N = 0. Run `bench tune` again to confirm it."]
+    if conf.status == "skipped":
+        return ["The confirmation was skipped (--no-confirm): the recommended value is unconfirmed."]
+    out = []
+    for r in conf.results:
+        ci = r.loss_ci
+        pi = r.prediction_interval
+        text = (f"At N = {r.n} ({mode_label(conf.mode or '?')}, {r.trials or 0} trials against N = 0, interleaved) "
+                f"the measured loss was {pct(r.stat('measured_loss'))}"
+                + (f" (95% CI {pct(ci[0])} to {pct(ci[1])})" if ci else "")
+                + f" against a predicted {pct(r.stat('predicted_loss'))}"
+                + (f" ({pct(pi[0])} to {pct(pi[1])})" if pi else ""))
+        if r.within_prediction is not None:
+            text += ": " + ("within" if r.within_prediction else "outside") + " the prediction's interval"
+        rss, pss = r.stat("rss_mb_end_of_life"), r.stat("pss_mb_end_of_life")
+        if rss is not None:
+            text += f"; a child ended near {fmt_num(rss)} MB RSS" + (f", {fmt_num(pss)} MB PSS" if pss else "")
+        out.append(text + ".")
+    if conf.sentence:
+        out.append(conf.sentence)
+    if conf.capped and conf.cap_s is not None:
+        out.append(f"Confirmation trials were capped at {fmt_num(conf.cap_s)} s (--confirm-max-duration): a slot "
+                   "recycled fewer than 3 times in them.")
+    if not conf.results:
+        out.append(f"The confirmation is {conf.status}: nothing was measured at the recommended value.")
+    return out
 
 
 def mode_sentence(run: TuneRun, mode: str) -> str:
@@ -74,6 +118,10 @@ def mode_sentence(run: TuneRun, mode: str) -> str:
     elif ok is False:
         text += (f" although it was off by up to {pct(err)} (over the {pct(MODEL_TOLERANCE, 0)} tolerance): no "
                  "measured point met the limits, so treat this value with care")
+    elif c.oos_error is not None:
+        text += f" (its error out of sample: {pct(c.oos_error)})"
+    elif c.fitted_to:
+        text += " (not checked out of sample)"
     elif err is not None:
         text += f" (its largest error on the measured points: {pct(err)}, within the {pct(MODEL_TOLERANCE, 0)} " \
                 "tolerance)"
@@ -208,10 +256,25 @@ def model_sentences(run: TuneRun) -> list[str]:
         err = c.max_error
         if err is None:
             continue
+        label = mode_label(m).capitalize()
+        fitted = ", ".join(str(n) for n in c.fitted_to)
+        if c.oos_error is not None:
+            held = [x for x in c.checks if x.held_out_error is not None]
+            worst = max(held, key=lambda x: x.held_out_error or 0, default=None)
+            at = f" (at N = {worst.n})" if worst is not None else ""
+            out.append(f"{label}: the model's error out of sample was {pct(c.oos_error)}{at}: {c.oos_text}, each "
+                       f"point predicted by a model fitted to the others (all fitted: N = {fitted})"
+                       + (f", over the {pct(MODEL_TOLERANCE, 0)} tolerance" if c.oos_error > MODEL_TOLERANCE else "")
+                       + ".")
+            continue
+        if c.fitted_to:
+            out.append(f"{label}: the model was fitted to N = {fitted} and {c.oos_text or 'not checked out of sample'}"
+                       f"; its residual there ({pct(err)}) is not a check.")
+            continue
         checks = [x for x in c.checks if x.error is not None]
         worst = max(checks, key=lambda x: x.error or 0, default=None)
         at = f" (at N = {worst.n})" if worst is not None and err > 0 else ""
-        text = f"{mode_label(m).capitalize()}: the model's largest error was {pct(err)}{at}"
+        text = f"{label}: the model's largest error was {pct(err)}{at}, on the points it was fitted to"
         if c.model_ok is False or err > MODEL_TOLERANCE:
             text += f", over the {pct(MODEL_TOLERANCE, 0)} tolerance"
             text += (": the recommendation fell back to the measured points" if c.source == "measured points" else

@@ -39,6 +39,7 @@ from reports.kit.page import (
 from reports.tune import charts as tune_charts
 from reports.tune.narrative import (
     caveats,
+    confirmation_sentences,
     headline,
     loss_sentences,
     measured_loss,
@@ -98,11 +99,33 @@ def recommendation_table(run: TuneRun) -> Table:
         rows.append([
             m, DASH if c.rec_n is None else str(c.rec_n), c.source or DASH,
             DASH if loss is None else f"{pct(loss, 2)} ({kind})", fmt_num(c.rec_rss_mb),
-            DASH if c.within is None else ("yes" if c.within else "no"), pct(c.max_error),
+            DASH if c.within is None else ("yes" if c.within else "no"),
+            pct(c.oos_error) if c.oos_error is not None else ("not checked" if c.out_of_sample
+                                                              else f"{pct(c.max_error)} (in sample)"),
         ])
     return Table(["keep-alive", "MaxConnectionsPerChild", "from", "throughput loss", "end-of-life RSS MB",
-                  "within limits", "model's max error"], rows,
-                 "The recommendation for each keep-alive mode")
+                  "within limits", "model's error out of sample"], rows,
+                 "The model's recommendation for each keep-alive mode (before the confirmation)")
+
+
+def confirmation_table(run: TuneRun) -> Table:
+    conf = run.confirmation
+    rows = []
+    for r in conf.results:
+        ci, pi = r.loss_ci, r.prediction_interval
+        rows.append([
+            conf.mode or DASH, str(r.n), fmt_num(r.stat("round")), fmt_num(r.trials),
+            pct(r.stat("predicted_loss"), 2), DASH if pi is None else f"{pct(pi[0], 2)} to {pct(pi[1], 2)}",
+            pct(r.stat("measured_loss"), 2), DASH if ci is None else f"{pct(ci[0], 2)} to {pct(ci[1], 2)}",
+            DASH if r.within_prediction is None else ("yes" if r.within_prediction else "no"),
+            "yes" if r.data.get("meets_loss") else "no", "yes" if r.data.get("meets_memory") else "no",
+            fmt_num(r.stat("rss_mb_end_of_life")), fmt_num(r.stat("pss_mb_end_of_life")),
+            "yes" if r.n == conf.value else "",
+        ])
+    return Table(["keep-alive", "N", "round", "trials", "predicted loss", "prediction interval", "measured loss",
+                  "95% CI", "within prediction", "meets loss limit", "meets memory budget", "end-of-life RSS MB",
+                  "end-of-life PSS MB", "recommended"], rows,
+                 "Predicted against measured at the confirmed value(s): each measured against N = 0, interleaved")
 
 
 def points_table(run: TuneRun) -> Table:
@@ -127,9 +150,12 @@ def check_table(run: TuneRun) -> Table:
         for c in run.conclusion(m).checks:
             signed = c.signed_error
             rows.append([m, _n(c.n), fmt_num(c.measured), fmt_num(c.predicted),
-                         DASH if signed is None else fmt_signed_pct(signed)])
-    return Table(["keep-alive", "N", "measured req/s", "predicted req/s", "error"], rows,
-                 "The model's requests/s for each point's window against the measurement")
+                         DASH if signed is None else fmt_signed_pct(signed),
+                         fmt_num(c.held_out_predicted), pct(c.held_out_error)])
+    return Table(["keep-alive", "N", "measured req/s", "predicted req/s", "error (in sample)",
+                  "held-out prediction", "error out of sample"], rows,
+                 "The model's requests/s for each point's window against the measurement: fitted to every point "
+                 "(in sample, not a check), and from a model fitted without that point (leave-one-out)")
 
 
 def model_table(run: TuneRun) -> Table | None:
@@ -197,6 +223,9 @@ def compose(run: TuneRun, figs: dict[str, FigureBlock], cav: list[str]) -> Docum
         rec.append(Para(f"Why: {reasoning}"))
     if run.modes:
         rec += [recommendation_table(run), Bullets([mode_sentence(run, m) for m in run.modes])]
+    rec += bullets(confirmation_sentences(run))
+    if run.confirmation.results:
+        rec.append(confirmation_table(run))
     if cav:
         rec.append(caveat_note(cav, "sweep"))
 
@@ -258,6 +287,7 @@ def summary(run: TuneRun, figs: dict[str, FigureBlock], cav: list[str]) -> dict[
             "recommendation": c.recommendation, "max_error": c.max_error, "model_ok": c.model_ok,
             "model": {k: v for k, v in c.model.items() if k != "curve"} or None,
             "check": [x.data for x in c.checks], "reason": c.reason,
+            "out_of_sample": c.out_of_sample or None, "fitted_to": c.fitted_to,
         }
     points = []
     for p in run.points:
@@ -278,6 +308,7 @@ def summary(run: TuneRun, figs: dict[str, FigureBlock], cav: list[str]) -> dict[
         "modes": modes,
         "points": points,
         "missing": [m.data for m in run.missing],
+        "confirmation": run.confirmation.data or None,
         "caveats": cav,
         "figures": figure_files(figs),
     }

@@ -30,6 +30,7 @@ BAD = [
     ("tune", "--max-loss", "0"), ("tune", "--max-loss", "100"), ("tune", "--max-loss", "abc"),
     ("tune", "--memory-budget", "12XB"), ("tune", "--memory-budget", "total:0"), ("tune", "--keepalive", "maybe"),
     ("tune", "--workload", "foo"), ("tune", "--variant", "bar"), ("tune", "--trials", "0"),
+    ("tune", "--confirm-max-duration", "1"), ("tune", "--confirm-max-duration", "nan"),
     # bench report / compare
     ("report", "/nonexistent/run"), ("compare", "/nonexistent/a", "/nonexistent/b"),
     ("compare", "--min-change", "nan", "/nonexistent/a", "/nonexistent/b"),

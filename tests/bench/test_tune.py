@@ -12,8 +12,10 @@ import pytest
 from conftest import REPO, bench_cli, make_state_dir
 
 from bench import procs
+from bench.record.tune import SCHEMA as TUNE_SCHEMA
 
-COMMON = ["--duration", "5", "--warmup", "1", "--trials", "1", "--processes", "2", "--users", "2", "--no-report"]
+COMMON = ["--duration", "5", "--warmup", "1", "--trials", "1", "--processes", "2", "--users", "2", "--no-report",
+          "--confirm-max-duration", "6"]
 
 
 def tune_env(tmp_path: Path) -> dict:
@@ -68,6 +70,45 @@ def test_model_inputs_are_derived_from_the_data(sweep):
     assert data["advice"]["directives"][0].startswith("MaxConnectionsPerChild ")
     assert "KeepAlive On" in data["advice"]["directives"]
     assert "recommended:" in out.stdout
+
+
+def test_confirmation_measured_the_recommended_value(sweep):
+    out, data, env = sweep
+    conf = data["confirmation"]
+    n = int(data["advice"]["directives"][0].split()[1])
+    # The printed recommendation is a measured one: the value the confirmation ended on.
+    assert conf["mode"] == "on" and conf["value"] == n and data["advice"]["confirmed"] is True
+    assert conf["status"] in ("confirmed", "smaller", "larger", "memory wins", "over the limit")
+    first = conf["rounds"][0]
+    assert first["values"][0] == 0 and conf["model_value"] in first["values"]
+    # Interleaved 0, N (and its neighbours near the limit), 0, N ... with at least 2 trials each, each on a
+    # fresh Apache with that MaxConnectionsPerChild.
+    assert [t["value"] for t in first["trials"]] == first["values"] * 2
+    run = next(Path(env["BENCH_RUNS_DIR"]).iterdir())
+    for t in first["trials"]:
+        assert t["dir"].startswith("confirm/") and t["rps"] > 0
+        assert f"MaxConnectionsPerChild {t['value']}\n" in (run / t["dir"] / "httpd.conf").read_text()
+    result = next(r for r in conf["results"] if r["value"] == n)
+    assert result["trials"] >= 2 and result["base_trials"] >= 2
+    assert result["measured_loss"] is not None and result["predicted_loss"] is not None
+    lo, hi = result["loss_ci95"]
+    assert lo <= result["measured_loss"] <= hi
+    assert result["rss_mb_end_of_life"] > 0 and result["pss_mb_end_of_life"] > 0
+    # --confirm-max-duration 6 is shorter than 3 lives of a child here: the cap is recorded and printed.
+    assert first["capped"] is True and first["duration_s"] == 6 and first["needed_s"] > 6
+    assert "CAPPED" in out.stdout and "confirmation (keep-alive on" in out.stdout
+    assert f"N = {n:<6} measured loss" in out.stdout and "error out of sample" in out.stdout
+
+
+def test_no_confirm_says_unconfirmed(tmp_path):
+    env = tune_env(tmp_path)
+    r = bench_cli("tune", "--workload", "db", "--values", "0", "--keepalive", "on", "--no-confirm",
+                  "--port", str(procs.free_port()), *COMMON, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr + r.stdout
+    data = tune_json(env)
+    assert data["confirmation"] == {"status": "skipped"} and data["advice"]["confirmed"] is False
+    assert "UNCONFIRMED" in r.stdout and "Unconfirmed: --no-confirm" in data["advice"]["reasoning"]
+    assert [p["value"] for p in data["points"]] == [0] and data["complete"]
 
 
 def test_leaky_growth_is_measured(sweep, tmp_path):
@@ -131,7 +172,7 @@ def test_processes_sweep_recommends_max_request_workers(tmp_path):
                   "--users", "2", "--no-report", env=env, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
     data = tune_json(env)
-    assert data["schema"] == 2 and data["plan"]["knob"] == "processes" and data["complete"]
+    assert data["schema"] == TUNE_SCHEMA and data["plan"]["knob"] == "processes" and data["complete"]
     points = {p["value"]: p for p in data["points"]}
     assert set(points) == {1, 2}
     for n, p in points.items():

@@ -267,7 +267,7 @@ def test_memory_budget_is_drawn_and_stated(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("setup,expect", [
     ("damaged", "error: damaged "),
-    ("newer", "error: unsupported tune schema 3 "),
+    ("newer", "error: unsupported tune schema 4 "),
     ("noschema", "error: unsupported tune schema missing "),
     ("shape", "error: damaged "),
     ("kind", "error: damaged "),
@@ -277,7 +277,7 @@ def test_bad_tune_json_is_one_line_error(tmp_path: Path, capsys, setup: str, exp
     if setup == "damaged":
         (run / "tune.json").write_text('{"schema": 1, "points": [')
     elif setup == "newer":
-        _edit(run, lambda d: d.update(schema=3))
+        _edit(run, lambda d: d.update(schema=4))  # one past bench.record.tune.SCHEMA
     elif setup == "noschema":
         _edit(run, lambda d: d.pop("schema"))
     elif setup == "shape":

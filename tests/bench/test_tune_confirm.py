@@ -1,0 +1,117 @@
+"""bench.tune.confirm (which values, how long, the verdict), the leave-one-out check and the slot rate,
+without servers; and an old tune.json still loads with its confirmation marked as never run."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from bench.record.tune import SCHEMA, _upgrade_2
+from bench.tune import confirm
+from bench.tune import model as tune_model
+from bench.tune import recycling as tune
+
+
+def model(**kw):
+    base = dict(r0=1600.0, child_max_rps=1000.0, child_cost_s=0.1, requests_per_connection=1.0,
+                fresh_rss_mb=30.0, growth_kb_per_request=2.0, processes=4)
+    return tune_model.Model(**(base | kw))
+
+
+def test_trial_duration_covers_three_lives_and_is_capped():
+    # N = 5000 at 400 req/s per process: a life is 12.5 s + 2 s for the replacement; 3 lives + 4 s warm-up.
+    assert confirm.trial_duration([5000], 1.0, 400.0, 4.0, 8.0, 120.0) == (48, 48, False)
+    seconds, needed, capped = confirm.trial_duration([20000], 1.0, 400.0, 4.0, 8.0, 120.0)
+    assert (seconds, capped) == (120.0, True) and needed == 4 + 3 * 52
+    # Never shorter than a sweep point.
+    assert confirm.trial_duration([1], 1.0, 400.0, 1.0, 8.0, 120.0)[0] == 8.0
+
+
+def test_neighbours_only_near_the_limit_and_within_memory():
+    m = model()
+    assert confirm.values_to_confirm(m, 1000, 0.03, 0.01, None, "child") == [1000]
+    assert confirm.values_to_confirm(m, 1000, 0.012, 0.01, None, "child") == [500, 1000, 2000]
+    # 2000 requests x 2 KB = 34 MB at the end of a life: over a 33 MB budget, so not measured.
+    assert confirm.values_to_confirm(m, 1000, 0.009, 0.01, 33.0, "child") == [500, 1000]
+
+
+def result(value, base, at_n, predicted, budget=None, rss=40.0):
+    interval = confirm.prediction_interval(predicted, 0.01, 0.01)
+    return confirm.result(value, base, at_n, predicted, interval, 0.01, rss, 35.0, budget, "child", 4, 1)
+
+
+def test_measured_loss_has_an_interval_and_is_compared_with_the_prediction():
+    r = result(5000, [1548.0, 1426.0], [1303.0, 1296.0], 0.0279)
+    assert r["measured_loss"] == pytest.approx(1 - 1299.5 / 1487.0, abs=1e-3)
+    lo, hi = r["loss_ci95"]
+    assert lo <= r["measured_loss"] <= hi and hi - lo > 0.01
+    assert r["prediction_interval"] == [0.0179, 0.0379] and r["within_prediction"] is False
+    assert r["meets_loss"] is False and r["meets_memory"] is True
+
+
+def test_verdict_confirmed_when_measured_meets_the_limits():
+    v = confirm.verdict(1000, [result(1000, [1000.0, 1002.0], [998.0, 996.0], 0.004)], 0.01)
+    assert v["status"] == "confirmed" and v["value"] == 1000 and v["sentence"].startswith("Confirmed: N = 1000")
+
+
+def test_verdict_memory_wins_says_what_to_expect():
+    r = result(5000, [1548.0, 1426.0], [1303.0, 1296.0], 0.0279, budget=48.0, rss=42.0)
+    v = confirm.verdict(5000, [r], 0.01, memory_blocks_larger=True)
+    assert v["status"] == "memory wins" and v["value"] == 5000
+    assert "outside the prediction's interval and over the 1.0% limit" in v["sentence"]
+    assert "No value meets both limits: memory wins, expect 12.6% loss at N = 5000." in v["sentence"]
+
+
+def test_verdict_takes_a_larger_measured_value():
+    first = result(1000, [1000.0, 1000.0], [950.0, 948.0], 0.008)
+    second = result(10000, [1000.0, 1000.0], [996.0, 995.0], 0.001)
+    v = confirm.verdict(1000, [first, second], 0.01)
+    assert v["status"] == "larger" and v["value"] == 10000
+    assert "N = 10000 was measured to meet both limits" in v["sentence"]
+    assert confirm.larger_n(1000, 0.05, 0.01) == 10000 and confirm.larger_n(10**6, 0.05, 0.01) is None
+
+
+def _point(value, rps, slot=None, spawned=1.0):
+    return {"value": value, "rps": rps, "warmup_ms": 20.0, "startup_ms": 10.0, "children_spawned_per_s": spawned,
+            "requests_per_connection": 1.0, "fresh_rss_mb": 30.0, "growth_kb_per_request": 0.0,
+            "service_ms_mean": 1.0, "slot_rps": slot,
+            "trials": [{"window_after_start": [2.0, 10.0], "rps": rps, "children_spawned_per_s": spawned}]}
+
+
+def test_model_error_is_out_of_sample_only():
+    base = _point(0, 1600.0, spawned=0.0)
+    one = tune.conclude([base, _point(100, 900.0, 400.0)], 4, 0.01, None, "child")
+    # One recycling point: nothing to hold out, said so, and no held-out error anywhere.
+    assert one["out_of_sample"]["max_error"] is None
+    assert one["out_of_sample"]["text"] == "not checked out of sample (fewer than 2 recycling points)"
+    assert all(c["held_out_error"] is None for c in one["check"]) and one["fitted_to"] == [0, 100]
+    two = tune.conclude([base, _point(100, 900.0, 400.0), _point(1000, 1500.0, 400.0)], 4, 0.01, None, "child")
+    held = {c["value"]: c for c in two["check"]}
+    assert two["out_of_sample"]["method"] == "leave-one-out"
+    assert two["out_of_sample"]["max_error"] == pytest.approx(max(held[100]["held_out_error"],
+                                                                  held[1000]["held_out_error"]), abs=1e-4)
+    assert held[0]["held_out_error"] is None
+
+
+def test_measured_slot_rate_replaces_the_service_time_bound():
+    # 1 / %D = 1000 req/s per child would let 3 children absorb all of 1600 req/s; measured, a child kept
+    # serving its 400 while a slot was empty: the empty slot's share is lost.
+    absorbing, bound = model(), model(slot_rps=400.0)
+    assert bound.capacity_rps == 400.0 and absorbing.capacity_rps == 1000.0
+    assert bound.loss(5000) > 2 * absorbing.loss(5000) and bound.loss(5000) > 0.08
+    assert model(slot_rps=100.0).capacity_rps == 400.0  # never below its share R0 / processes
+
+
+def test_slot_rates_from_the_access_log():
+    e = SimpleNamespace
+    # Two children at 100 req/s each for 4 s; the second exits at 2 s and its slot stays empty.
+    a = [e(t=i / 100, micros=1000) for i in range(1, 400)]
+    b = [e(t=i / 100, micros=1000) for i in range(1, 200)]
+    short, full = tune.slot_rates({1: a, 2: b}, 0.0, 4.0, 2)
+    assert short == pytest.approx(100, rel=0.05) and full == pytest.approx(100, rel=0.05)
+
+
+def test_schema_2_is_upgraded_with_no_confirmation():
+    old = {"schema": 2, "modes": {"on": {"model": {"r0": 1.0}, "check": []}}}
+    new = _upgrade_2(old)
+    assert new["schema"] == SCHEMA == 3 and new["confirmation"] == {"status": "none"}
+    assert new["modes"]["on"]["out_of_sample"]["max_error"] is None
