@@ -90,13 +90,17 @@ def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
 
 
 def _servers_from_args(args) -> list[str] | None:
-    """--servers mod_python,mod_wsgi: checked against the known servers; None without it (one server)."""
+    """--servers mod_python,mod_wsgi (each entry may add its MPM and shape: mod_python:worker:1x4): checked
+    here, before anything starts; None without it (one server)."""
     if args.servers is None:
         return None
-    chosen = plan.parse_list("--servers", args.servers, tuple(servers.SERVERS))
-    if args.server != servers.DEFAULT_SERVER and args.server not in chosen:
-        raise UserError(f"--server {args.server} is not among --servers {','.join(chosen)}: give one of the two")
-    return chosen
+    entries = [servers.parse_deployment(x) for x in args.servers.split(",") if x.strip()]
+    labels = [d.label for d in entries]
+    if len(set(labels)) != len(labels):
+        raise UserError(f"--servers {args.servers!r} names an entry twice: give each once")
+    if args.server != servers.DEFAULT_SERVER and args.server not in {d.server for d in entries}:
+        raise UserError(f"--server {args.server} is not among --servers {','.join(labels)}: give one of them")
+    return labels
 
 
 def _run(args) -> int:
@@ -108,10 +112,13 @@ def _run(args) -> int:
     if the_plan.servers:
         from bench.apache import check_installed
 
-        for server in the_plan.servers:  # before anything starts, not at the first trial of the second server
-            check_installed(server)
-        args.server = the_plan.servers[0]  # the stack starts with the first; each trial switches to its own
+        deployments = [servers.parse_deployment(label) for label in the_plan.servers]
+        for d in deployments:  # before anything starts, not at the first trial of the second server
+            check_installed(d.server)
+        args.server = deployments[0].server  # the stack starts with the first; each trial switches to its own
     settings = knobs.settings_from_args(args) if the_plan.url is None else None
+    for d in deployments if the_plan.servers and settings is not None else []:
+        d.apply(settings).validate()  # each shape's MPM, threads and connection budget, before anything starts
     _exposure_warnings(the_plan, settings)
     run_dir = run.execute(the_plan, settings, seed=args.seed, label="quick" if args.quick else "",
                           partition=partition)

@@ -94,3 +94,45 @@ SERVERS: dict[str, Server] = {s.name: s for s in (
             modes=("daemon", "embedded")),
 )}
 DEFAULT_SERVER = next(iter(SERVERS))
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One entry of `bench run --servers`: a server, and optionally the MPM and processes x threads it runs
+    with ("mod_python:worker:1x4"), so one interleaved run can compare deployment shapes at the same slots.
+    What it leaves out comes from the run's own settings (--mpm, --processes, --threads)."""
+
+    label: str                     # as results.json keys the cells: the entry, normalised
+    server: str
+    mpm: str | None = None
+    processes: int | None = None
+    threads: int | None = None
+
+    def apply(self, settings: StackSettings) -> StackSettings:
+        from dataclasses import replace
+
+        shape = {k: v for k, v in (("mpm", self.mpm), ("processes", self.processes), ("threads", self.threads))
+                 if v is not None}
+        return replace(settings, server=self.server, **shape)
+
+
+def parse_deployment(text: str) -> Deployment:
+    """`SERVER[:MPM][:PxT]` -> a Deployment; UserError (one line) naming the bad part and what is allowed."""
+    from bench.errors import UserError
+    from bench.mpm import MPMS
+
+    allowed = f"SERVER[:MPM][:PROCESSESxTHREADS] with SERVER {' or '.join(SERVERS)}, MPM {' or '.join(MPMS)}"
+    name, *rest = [part.strip() for part in text.strip().split(":")]
+    if name not in SERVERS:
+        raise UserError(f"--servers entry {text!r} is not valid: {allowed} (e.g. mod_python:worker:1x4)")
+    mpm = processes = threads = None
+    for part in rest:
+        p, x, t = part.partition("x")
+        if part in MPMS and mpm is None:
+            mpm = part
+        elif x and p.isdigit() and t.isdigit() and processes is None and int(p) > 0 and int(t) > 0:
+            processes, threads = int(p), int(t)
+        else:
+            raise UserError(f"--servers entry {text!r}: {part!r} is not valid: {allowed} (e.g. mod_python:worker:1x4)")
+    label = ":".join([name, *([mpm] if mpm else []), *([f"{processes}x{threads}"] if processes else [])])
+    return Deployment(label, name, mpm, processes, threads)

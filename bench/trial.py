@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from bench import access_log, cpus, faults, per_process, postgres, stack, wrk
@@ -22,20 +21,26 @@ from bench.plan import Plan
 from bench.record import bottleneck
 from bench.record.files import write_json
 from bench.sampler import Sampler, memory_summary
+from bench.servers import parse_deployment
 from bench.vocabulary import url_path
 
 SESSION_FLUSH_S = 1.2  # PostgreSQL backends publish session counts at most once a second
 
 
 def use_server(live: stack.Stack | None, server: str | None) -> bool:
-    """Make the stack serve through `server` (--servers); True when Apache was started afresh here.
+    """Make the stack serve through `server`, an entry of --servers ("mod_wsgi", "mod_python:worker:1x4");
+    True when Apache was started afresh here.
 
     The same state folder, port, PostgreSQL and handler secret; only the generated httpd.conf changes (as
-    `bench tune` does for a setting), so the new server starts exactly as `bench up --server` would."""
-    if live is None or server is None or live.apache.settings.server == server:
+    `bench tune` does for a setting), so the new server starts exactly as `bench up --server` would. What
+    the entry does not name (MPM, processes, threads) is the run's own setting, not the previous entry's."""
+    if live is None or server is None:
+        return False
+    target = parse_deployment(server).apply(live.settings)
+    if live.apache.settings == target:
         return False
     live.apache.stop()
-    live.apache = Apache(live.state, replace(live.apache.settings, server=server), live.dsn)
+    live.apache = Apache(live.state, target, live.dsn)
     live.apache.prepare()
     live.apache.start()
     return True
@@ -151,7 +156,7 @@ class Trial:
                 flags.append("server CPU counts Apache only (PostgreSQL is external, --dsn)")
             # Per process means per slot of the fixed pool: a replaced child takes the same slot, so a kill -9
             # mid-trial does not turn 4 processes into 5 and lower the figure by a fifth.
-            slots = live.settings.processes
+            slots = live.apache.settings.processes  # this trial's server (--servers entries may differ)
             if live.settings.max_connections_per_child == 0:
                 found += faults.replaced_children(entries, t0, slots)
             trial["server"] = server
@@ -162,7 +167,7 @@ class Trial:
                                              {p["pid"] for p in server["per_process"]})
             trial["db_sessions"] = sessions
             # Threads: busy threads, CPU and req/CPU-s of each serving process (bench.per_process).
-            trial["threads"] = live.settings.threads
+            trial["threads"] = live.apache.settings.threads
             trial["per_process_threads"] = per_process.figures(entries, self.dir / "samples.jsonl", start, end)
             trial["db_sessions_per_1000_requests"] = (
                 None if sessions is None or not entries else round(1000 * sessions / len(entries), 3))
