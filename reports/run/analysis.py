@@ -30,6 +30,7 @@ class SpeedupRow:
     text: str | None = None  # the ratio as it may honestly be stated ("at least 21.30x (pooled limited by ...)")
     bottlenecks: dict[str, str | None] = field(default_factory=dict)  # variant -> its cell's limit
     server: str | None = None  # --servers: both sides ran under this server
+    factor: str | None = None  # a one-factor step ("X vs Y"): the factor they differ by (bench.vocabulary.FACTORS)
 
     @property
     def where(self) -> str:
@@ -178,7 +179,9 @@ def step_rows(run: Run) -> list[SpeedupRow]:
                 continue
             r = ratio_ci(base.rps_values, new.rps_values)
             if r is not None:
-                rows.append(_computed_row("rps", base, new, r.ratio, r.lo, r.hi))
+                row = _computed_row("rps", base, new, r.ratio, r.lo, r.hi)
+                row.factor = step.factor
+                rows.append(row)
     return rows
 
 

@@ -10,7 +10,7 @@ from bench.record.attribution import FACTORS, Square
 from bench.record.bottleneck import LIMITED_BY
 from bench.record.run_folder import Run
 from bench.record.run_rows import TrialRow
-from reports.kit.fmt import fmt_ci, fmt_num, fmt_ratio
+from reports.kit.fmt import dash_or, fmt_ci, fmt_num, fmt_ratio
 from reports.run.analysis import Analysis, CapacityRow, SpeedupRow, cpu_ms_per_request, server_groups
 
 ACCESS_LOG_TOLERANCE = 0.02  # access log vs Locust counts: above this, say so
@@ -21,9 +21,7 @@ NOT_PARTITIONED = ("Not partitioned: Locust shared the CPUs with the server, so 
 
 def limited_by(label: str | None) -> str:
     """A bottleneck label in words: "the server", "too few users" ..."""
-    if label is None:
-        return "-"
-    return "the server" if label == "server" else LIMITED_BY.get(label, label)
+    return dash_or(label, lambda v: "the server" if v == "server" else LIMITED_BY.get(v, v))
 
 
 def headline_rows(run: Run, an: Analysis) -> list[SpeedupRow]:
@@ -113,9 +111,15 @@ def split_method(sq: Square) -> str:
 
 
 def step_sentences(an: Analysis) -> list[str]:
-    """One factor at a time, for variants outside the 2x2: "On db, prepared vs pooled: 1.20x (95% CI ...)"."""
+    """One factor at a time, for variants outside the 2x2: "On db, prepared vs pooled: 1.20x (95% CI ...), the
+    effect of prepared statements, the one factor they differ by"."""
     return [f"On {r.where}, {r.variant} vs {r.baseline}: {fmt_ratio(r.ratio)} (95% CI {fmt_ci(r.lo, r.hi)}), "
-            "the effect of the one factor they differ by." for r in an.steps]
+            f"the effect of {_factor_words(r.factor)}, the one factor they differ by." for r in an.steps]
+
+
+def _factor_words(factor: str | None) -> str:
+    # The effect's name from the variant table (FACTORS: "prepared_statements" -> "prepared statements").
+    return FACTORS.get(factor, factor) if factor else "a kept resource"
 
 
 def capacity_sentences(run: Run, an: Analysis) -> tuple[list[str], str]:

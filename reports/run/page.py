@@ -149,9 +149,8 @@ def capacity_table(an: Analysis) -> Table:
 
 
 def _rate_kind(row: CapacityRow) -> str:
-    if row.limit is None:
-        return DASH
-    return "capacity" if row.is_capacity else f"at least (limited by {limited_by(row.limit)})"
+    return dash_or(row.limit,
+                   lambda limit: "capacity" if row.is_capacity else f"at least (limited by {limited_by(limit)})")
 
 
 def cost_table(an: Analysis) -> Table:

@@ -18,7 +18,7 @@ from typing import Any
 from bench.record.run_folder import Cell, Run
 from bench.record.stats import ratio_ci
 from reports.kit.document import Block, Bullets, FigureBlock, Para, Section, Table
-from reports.kit.fmt import DASH, fmt_ci, fmt_num, fmt_ratio
+from reports.kit.fmt import DASH, dash_or, fmt_ci, fmt_num, fmt_ratio
 from reports.run.analysis import cpu_ms_per_request, server_groups, where
 
 AUTH, PLAIN = "auth", "db"
@@ -31,10 +31,8 @@ class Ratio:
     hi: float | None = None
 
     def text(self) -> str:
-        if self.ratio is None:
-            return DASH
         ci = f" ({fmt_ci(self.lo, self.hi, 'x')})" if self.lo is not None else ""
-        return fmt_ratio(self.ratio) + ci
+        return dash_or(self.ratio, lambda r: fmt_ratio(r) + ci)
 
 
 def trial_ratio(base: Cell, new: Cell, *keys: str) -> Ratio:
@@ -184,7 +182,7 @@ def auth_table(rows: list[AuthRow], multi: bool) -> Table:
 
 
 def _signed(ms: float | None) -> str:
-    return DASH if ms is None else ("+" if ms >= 0 else "") + fmt_num(ms)
+    return dash_or(ms, lambda v: ("+" if v >= 0 else "") + fmt_num(v))
 
 
 def auth_sentences(rows: list[AuthRow]) -> list[str]:

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from bench.record.sessions import SessionsRun
 from reports.kit.document import Block, Bullets, Document, KeyValues, Para, Section, Table
 from reports.kit.files import save_figure
-from reports.kit.fmt import DASH, fmt_num
+from reports.kit.fmt import fmt_num, fmt_share
 from reports.kit.page import environment_blocks, figure_files, kv, meta_line, prepare_out, write_report
 from reports.kit.style import new_figure, styled
 
@@ -19,16 +19,13 @@ FIGURE = "fig1-forgotten"
 TITLE = "Figure 1: returning requests served by another process than the one that issued the cookie"
 
 
-def _pct(v: float | None) -> str:
-    return DASH if v is None else f"{100 * v:.0f}%"
-
-
 def table(run: SessionsRun) -> Table:
     rows = []
     for r in run.results:
-        rows.append([fmt_num(r.processes), r.mode, _pct(r.process.forgotten_rate), _pct(r.expected_forgotten_rate),
-                     _pct(r.process.unknown_rate), fmt_num(r.process.pids_seen), fmt_num(r.process.server_ms_p50),
-                     fmt_num(r.shared.server_ms_p50), fmt_num(r.shared_extra_ms), _pct(r.shared.unknown_rate)])
+        rows.append([fmt_num(r.processes), r.mode, fmt_share(r.process.forgotten_rate),
+                     fmt_share(r.expected_forgotten_rate), fmt_share(r.process.unknown_rate),
+                     fmt_num(r.process.pids_seen), fmt_num(r.process.server_ms_p50), fmt_num(r.shared.server_ms_p50),
+                     fmt_num(r.shared_extra_ms), fmt_share(r.shared.unknown_rate)])
     return Table(["processes", "keep-alive", "forgotten", "expected 1 - 1/N", "unknown", "PIDs seen",
                   "process ms", "shared ms", "shared +ms", "shared unknown"], rows,
                  "/session/process keeps the visit counter in a module global, /session/shared in PostgreSQL. "
@@ -43,8 +40,8 @@ def sentences(run: SessionsRun) -> list[str]:
         if forgotten is None:
             continue
         text = (f"{fmt_num(r.processes)} process(es), keep-alive {r.mode}: a session kept in process "
-                f"memory was forgotten on {_pct(forgotten)} of returning requests (1 - 1/N = "
-                f"{_pct(r.expected_forgotten_rate)})")
+                f"memory was forgotten on {fmt_share(forgotten)} of returning requests (1 - 1/N = "
+                f"{fmt_share(r.expected_forgotten_rate)})")
         if r.shared_extra_ms is not None:
             text += f"; the shared store cost {fmt_num(r.shared_extra_ms)} ms of server time per request"
         out.append(text + ".")
