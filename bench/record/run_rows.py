@@ -168,7 +168,8 @@ class CellSummary:
 
 @dataclass(frozen=True)
 class Speedup:
-    """One entry of `speedups` / `cpu_speedups` / `wrk_speedups`: variant over baseline on a workload."""
+    """Variant over baseline on a workload: an entry of `speedups` / `cpu_speedups` / `wrk_speedups` (`of`), or
+    one a report computed from the cells' trials (origin "computed")."""
 
     workload: str
     variant: str
@@ -176,10 +177,12 @@ class Speedup:
     ratio: float
     lo: float | None
     hi: float | None
-    server: str | None = None
-    metric: str = "rps"
-    text: str | None = None  # the ratio as it may honestly be stated
+    origin: str = "results.json"  # or "computed" (bootstrap of trial medians)
+    text: str | None = None  # the ratio as it may honestly be stated ("at least 21.30x (pooled limited by ...)")
     bottlenecks: dict[str, Any] = field(default_factory=dict)  # variant -> its cell's limit
+    server: str | None = None  # --servers: both sides ran under this server
+    metric: str = "rps"
+    factor: str | None = None  # a one-factor step ("X vs Y"): the factor they differ by (bench.vocabulary.FACTORS)
 
     @classmethod
     def of(cls, s: dict[str, Any]) -> Speedup | None:
@@ -189,8 +192,14 @@ class Speedup:
         lo, hi = pair(s.get("ci95")) or (None, None)
         text = s.get("text")
         return cls(str(s.get("workload")), str(s.get("variant")), str(s.get("baseline") or "naive"), ratio, lo, hi,
-                   s.get("server") or None, str(s.get("metric", "rps")), text if isinstance(text, str) else None,
-                   {str(k): v for k, v in obj(s.get("bottlenecks")).items()})
+                   text=text if isinstance(text, str) else None,
+                   bottlenecks={str(k): v for k, v in obj(s.get("bottlenecks")).items()},
+                   server=s.get("server") or None, metric=str(s.get("metric", "rps")))
+
+    @property
+    def where(self) -> str:
+        """The workload, and under --servers its server: "db" or "db under mod_wsgi"."""
+        return self.workload if self.server is None else f"{self.workload} under {self.server}"
 
 
 @dataclass(frozen=True)

@@ -19,26 +19,6 @@ TARGET_RPS = 1000  # the capacity view's example load
 
 
 @dataclass
-class SpeedupRow:
-    workload: str
-    variant: str
-    baseline: str
-    ratio: float
-    lo: float | None
-    hi: float | None
-    origin: str  # "results.json" or "computed" (bootstrap of trial medians, reports.stats)
-    text: str | None = None  # the ratio as it may honestly be stated ("at least 21.30x (pooled limited by ...)")
-    bottlenecks: dict[str, str | None] = field(default_factory=dict)  # variant -> its cell's limit
-    server: str | None = None  # --servers: both sides ran under this server
-    factor: str | None = None  # a one-factor step ("X vs Y"): the factor they differ by (bench.vocabulary.FACTORS)
-
-    @property
-    def where(self) -> str:
-        """The workload, and under --servers its server: "db" or "db under mod_wsgi"."""
-        return where(self.workload, self.server)
-
-
-@dataclass
 class CapacityRow:
     workload: str
     variant: str
@@ -71,19 +51,19 @@ class CrossCheckRow:
 @dataclass
 class Analysis:
     cells: list[Cell]
-    speedups: list[SpeedupRow]  # requests/s
-    cpu_speedups: list[SpeedupRow]  # requests per server CPU-second (does not depend on the generator)
+    speedups: list[Speedup]  # requests/s
+    cpu_speedups: list[Speedup]  # requests per server CPU-second (does not depend on the generator)
     splits: dict[str, Split]
     capacity: list[CapacityRow]
     target_rps: int = TARGET_RPS
     computed: list[str] = field(default_factory=list)  # what this report computed itself
     cross_check: list[CrossCheckRow] = field(default_factory=list)  # --cross-check: Locust beside wrk
-    wrk_speedups: list[SpeedupRow] = field(default_factory=list)
+    wrk_speedups: list[Speedup] = field(default_factory=list)
     ceiling: Ceiling | None = None  # generator_ceiling: Locust (and wrk) on /plaintext
     saturation: list[SaturationCell] = field(default_factory=list)
     servers: list[str] = field(default_factory=list)  # --servers runs: the servers compared
     # One factor at a time outside the 2x2 ("X vs Y", baseline = Y), from the variant table.
-    steps: list[SpeedupRow] = field(default_factory=list)
+    steps: list[Speedup] = field(default_factory=list)
     square: attribution.Square | None = field(default_factory=attribution.square)  # the 2x2 the split uses
 
     @property
@@ -92,6 +72,7 @@ class Analysis:
 
 
 def where(workload: str, server: str | None) -> str:
+    """"db", or under --servers "db under mod_wsgi" (as Speedup.where)."""
     return workload if server is None else f"{workload} under {server}"
 
 
@@ -104,10 +85,8 @@ def server_groups(run: Run) -> list[tuple[str, str | None]]:
 SPEEDUP_METRICS = {"rps": ("locust", "rps"), "requests_per_cpu_second": ("requests_per_cpu_second",)}
 
 
-def speedup_rows(run: Run, metric: str = "rps") -> list[SpeedupRow]:
-    rows: list[SpeedupRow] = []
-    for s in run.speedups(metric):
-        rows.append(_recorded_row(s))
+def speedup_rows(run: Run, metric: str = "rps") -> list[Speedup]:
+    rows = run.speedups(metric)
     have = {(r.workload, r.variant, r.baseline, r.server) for r in rows}
     # An interrupted run may have trials for both variants but no speedup line yet: compute it.
     for workload, server in server_groups(run):
@@ -129,20 +108,14 @@ def speedup_rows(run: Run, metric: str = "rps") -> list[SpeedupRow]:
                                        order_s.get(r.server or "", 99), r.baseline))
 
 
-def _recorded_row(s: Speedup, with_text: bool = True) -> SpeedupRow:
-    return SpeedupRow(s.workload, s.variant, s.baseline, s.ratio, s.lo, s.hi, "results.json",
-                      s.text if with_text else None, dict(s.bottlenecks) if with_text else {}, s.server)
-
-
 def _computed_row(metric: str, base: Cell, cell: Cell, ratio: float, lo: float | None,
-                  hi: float | None) -> SpeedupRow:
-    row = SpeedupRow(cell.workload, cell.variant, base.variant, ratio, lo, hi, "computed", server=cell.server)
+                  hi: float | None, factor: str | None = None) -> Speedup:
     labels = {cell.variant: cell.limit, base.variant: base.limit}
-    if metric == "rps" and any(labels.values()):
-        # Same wording as bench writes into results.json, so a computed row reads like a recorded one.
-        row.bottlenecks = labels
-        row.text = phrase(ratio, cell.variant, base.variant, labels)
-    return row
+    stated = metric == "rps" and any(labels.values())
+    # Same wording as bench writes into results.json, so a computed row reads like a recorded one.
+    return Speedup(cell.workload, cell.variant, base.variant, ratio, lo, hi, "computed",
+                   phrase(ratio, cell.variant, base.variant, labels) if stated else None,
+                   labels if stated else {}, cell.server, metric, factor)
 
 
 def phrase(ratio: float, variant: str, baseline: str, labels: dict[str, str | None]) -> str:
@@ -169,7 +142,7 @@ def splits(run: Run) -> dict[str, Split]:
     return out
 
 
-def step_rows(run: Run) -> list[SpeedupRow]:
+def step_rows(run: Run) -> list[Speedup]:
     """Requests/s of each one-factor step the split and the speedup table do not show: "X vs Y"."""
     rows = []
     for workload, server in server_groups(run):
@@ -179,9 +152,7 @@ def step_rows(run: Run) -> list[SpeedupRow]:
                 continue
             r = ratio_ci(base.rps_values, new.rps_values)
             if r is not None:
-                row = _computed_row("rps", base, new, r.ratio, r.lo, r.hi)
-                row.factor = step.factor
-                rows.append(row)
+                rows.append(_computed_row("rps", base, new, r.ratio, r.lo, r.hi, step.factor))
     return rows
 
 
@@ -218,7 +189,7 @@ def analyze(run: Run) -> Analysis:
     rows = speedup_rows(run)
     cpu_rows = speedup_rows(run, "requests_per_cpu_second")
     an = Analysis(run.cells, rows, cpu_rows, splits(run), capacity(run), cross_check=cross_check(run),
-                  wrk_speedups=[_recorded_row(s, with_text=False) for s in run.wrk_speedups], ceiling=run.ceiling,
+                  wrk_speedups=run.wrk_speedups, ceiling=run.ceiling,
                   saturation=run.saturation, servers=run.servers, steps=step_rows(run))
     # Only the format's own `speedups` count as missing; the CPU ones are an extra (their table says
     # "computed" in its "from" column).

@@ -9,9 +9,9 @@ from __future__ import annotations
 from bench.record.attribution import FACTORS, Square
 from bench.record.bottleneck import LIMITED_BY
 from bench.record.run_folder import Run
-from bench.record.run_rows import TrialRow
+from bench.record.run_rows import Speedup, TrialRow
 from reports.kit.fmt import dash_or, fmt_ci, fmt_num, fmt_ratio
-from reports.run.analysis import Analysis, CapacityRow, SpeedupRow, cpu_ms_per_request, server_groups
+from reports.run.analysis import Analysis, CapacityRow, cpu_ms_per_request, server_groups
 
 ACCESS_LOG_TOLERANCE = 0.02  # access log vs Locust counts: above this, say so
 BUSY_MACHINE = 0.10  # others_util from here on: say the machine was busy (bench run flags the same)
@@ -24,7 +24,7 @@ def limited_by(label: str | None) -> str:
     return dash_or(label, lambda v: "the server" if v == "server" else LIMITED_BY.get(v, v))
 
 
-def headline_rows(run: Run, an: Analysis) -> list[SpeedupRow]:
+def headline_rows(run: Run, an: Analysis) -> list[Speedup]:
     """Per workload (and server), the speedup of `pooled` over naive (or the largest one when pooled is absent)."""
     out = []
     for workload, server in server_groups(run):
@@ -36,7 +36,7 @@ def headline_rows(run: Run, an: Analysis) -> list[SpeedupRow]:
     return out
 
 
-def _ci_words(run: Run, row: SpeedupRow) -> str:
+def _ci_words(run: Run, row: Speedup) -> str:
     new, base = run.cell(row.workload, row.variant, row.server), run.cell(row.workload, row.baseline, row.server)
     single = any(c is not None and len(c.trials) < 2 for c in (new, base))
     if row.lo is None:
@@ -46,7 +46,7 @@ def _ci_words(run: Run, row: SpeedupRow) -> str:
     return f"95% CI {fmt_ci(row.lo, row.hi)}"
 
 
-def headline_text(run: Run, row: SpeedupRow, an: Analysis | None = None) -> str:
+def headline_text(run: Run, row: Speedup, an: Analysis | None = None) -> str:
     """The speedup as it may honestly be stated (what limited each side), and beside it the cost ratio."""
     ci = _ci_words(run, row)
     if row.text:
@@ -65,12 +65,12 @@ def headline_text(run: Run, row: SpeedupRow, an: Analysis | None = None) -> str:
     return text + "."
 
 
-def cost_row(an: Analysis, row: SpeedupRow) -> SpeedupRow | None:
+def cost_row(an: Analysis, row: Speedup) -> Speedup | None:
     return next((r for r in an.cpu_speedups if (r.workload, r.variant, r.baseline, r.server)
                  == (row.workload, row.variant, row.baseline, row.server)), None)
 
 
-def rate_sentence(run: Run, row: SpeedupRow) -> str | None:
+def rate_sentence(run: Run, row: Speedup) -> str | None:
     new, base = run.cell(row.workload, row.variant, row.server), run.cell(row.workload, row.baseline, row.server)
     if new is None or base is None or new.summary.rps is None or base.summary.rps is None:
         return None

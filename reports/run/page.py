@@ -11,7 +11,7 @@ from typing import Any
 
 from bench.record.attribution import FACTORS
 from bench.record.run_folder import Run
-from bench.record.run_rows import Ceiling
+from bench.record.run_rows import Ceiling, Speedup
 from reports.kit.document import Block, Bullets, Document, FigureBlock, KeyValues, Para, Pre, Section, Table
 from reports.kit.figures import Drawn, draw
 from reports.kit.fmt import DASH, dash_or, fmt_ci, fmt_num, fmt_ratio, fmt_share, setting_text
@@ -29,7 +29,6 @@ from reports.run import charts
 from reports.run.analysis import (
     Analysis,
     CapacityRow,
-    SpeedupRow,
     analyze,
     cpu_ms_per_request,
 )
@@ -107,7 +106,7 @@ def latency_table(an: Analysis) -> Table:
                  "Client-side response times, median over trials")
 
 
-def speedup_table(rows_in: list[SpeedupRow], caption: str = "Requests/s relative to the baseline") -> Table:
+def speedup_table(rows_in: list[Speedup], caption: str = "Requests/s relative to the baseline") -> Table:
     multi = any(r.server for r in rows_in)
     rows = [[*_keys(multi, r), r.baseline, fmt_ratio(r.ratio), fmt_ci(r.lo, r.hi, "x"), r.origin]
             for r in rows_in]
@@ -354,7 +353,7 @@ def _effect(e: Any) -> dict[str, Any]:
     return {"factor": e.factor, "ci95": None if e.lo is None else [e.lo, e.hi]}
 
 
-def _headline(run: Run, an: Analysis, r: SpeedupRow) -> dict[str, Any]:
+def _headline(run: Run, an: Analysis, r: Speedup) -> dict[str, Any]:
     cost = cost_row(an, r)
     return {"workload": r.workload, "variant": r.variant, **({"server": r.server} if r.server else {}),
             "baseline": r.baseline, "ratio": r.ratio, "ci95": None if r.lo is None else [r.lo, r.hi],
