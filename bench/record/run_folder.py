@@ -14,42 +14,22 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Self
 
+from bench.record.bottleneck import cell_label
 from bench.record.errors import UserError
 from bench.record.results import load_results
+from bench.record.run_rows import (
+    ApacheSample,
+    Ceiling,
+    CellSummary,
+    Plan,
+    SaturationCell,
+    Speedup,
+    Stack,
+    Timeline,
+    TrialRow,
+)
 from bench.record.values import dig, lst, num, obj
 from bench.vocabulary import VARIANTS
-
-
-@dataclass(frozen=True)
-class TrialRow:
-    """One trial of results.json, checked once: every number is a float or None (missing, null or not a
-    number), never 0 for "not recorded". `TrialRow.of` is the one constructor; `raw` keeps the record."""
-
-    raw: dict[str, Any]
-    seq: float | None
-    workload: str
-    variant: str
-    server: str | None
-    trial: str
-    users: float | None
-    locust_rps: float | None
-    server_rps: float | None  # from the access log
-    p99_ms: float | None
-    failures: float | None
-    server_util: float | None  # fraction of the server's CPUs its processes used
-    generator_pct: float | None
-    processes: float | None
-    flags: tuple[str, ...]
-
-    @classmethod
-    def of(cls, t: dict[str, Any]) -> TrialRow:
-        return cls(
-            t, num(t.get("seq")), str(t.get("workload")), str(t.get("variant")), t.get("server_module") or None,
-            str(t.get("trial")), num(t.get("users")), num(dig(t, "locust", "rps")), num(dig(t, "server", "rps")),
-            num(dig(t, "locust", "p99_ms")), num(dig(t, "locust", "failures")),
-            num(dig(t, "bottleneck", "server_util")), num(dig(t, "cpu", "generator_pct")),
-            num(dig(t, "server", "processes")), tuple(str(f) for f in lst(t.get("flags"))),
-        )
 
 
 @dataclass
@@ -58,8 +38,8 @@ class Cell:
 
     workload: str
     variant: str
-    trials: list[dict[str, Any]]
-    summary: dict[str, Any]
+    trials: list[TrialRow]
+    summary: CellSummary
     server: str | None = None  # --servers runs only: the Apache module (mod_python, mod_wsgi)
 
     @property
@@ -75,13 +55,41 @@ class Cell:
         """A numeric field of every trial that has it, e.g. values("locust", "rps")."""
         out = []
         for trial in self.trials:
-            v = num(dig(trial, *keys))
+            v = num(dig(trial.raw, *keys))
             if v is not None:
                 out.append(v)
         return out
 
+    @property
+    def rps_values(self) -> list[float]:
+        """Per-trial steady-state requests/s (Locust's, the rate summary.rps is the median of)."""
+        return [t.locust_rps for t in self.trials if t.locust_rps is not None]
+
     def stat(self, key: str) -> float | None:
-        return num(self.summary.get(key))
+        return self.summary.stat(key)
+
+    @property
+    def recorded_trials(self) -> Any:
+        """summary.trials as recorded (summary.json passes it on), else the number of trials present."""
+        return self.summary.raw.get("trials", len(self.trials))
+
+    @property
+    def limit(self) -> str | None:
+        """What limited the cell: its summary's label, else the most common over its trials; None: unlabelled."""
+        return self.summary.bottleneck or cell_label([t.bottleneck for t in self.trials])
+
+    @property
+    def limit_or_bound(self) -> str | None:
+        """`limit`, where older folders' generator_bound counts as "generator"."""
+        return self.limit or ("generator" if self.summary.generator_bound else None)
+
+    @property
+    def representative(self) -> TrialRow | None:
+        """The trial with the median requests/s: the one shown when a figure can show only one."""
+        scored = sorted((t for t in self.trials if t.locust_rps is not None), key=lambda t: t.locust_rps or 0)
+        if not scored:
+            return self.trials[0] if self.trials else None
+        return scored[(len(scored) - 1) // 2]
 
 
 @dataclass
@@ -111,6 +119,10 @@ class RunFolder:
     @property
     def complete(self) -> bool:
         return self.data.get("complete") is True
+
+    @property
+    def created(self) -> Any:
+        return self.data.get("created")
 
     @property
     def plan(self) -> dict[str, Any]:
@@ -207,6 +219,48 @@ class Run(RunFolder):
     def checks(self) -> list[str]:
         return [str(c) for c in lst(self.data.get("checks"))]
 
+    @cached_property
+    def options(self) -> Plan:
+        """The plan (bench run's options), typed."""
+        return Plan.of(self.plan)
+
+    @cached_property
+    def settings(self) -> Stack | None:
+        """The generated stack's settings; None for a --url run."""
+        return Stack.of(self.data.get("stack"))
+
+    def recorded(self, *keys: str) -> list[tuple[str, Any]]:
+        """Top-level values as recorded (created, finished, kind, schema ...), for the setup table."""
+        return [(k, self.data.get(k)) for k in keys]
+
+    @property
+    def finished(self) -> Any:
+        return self.data.get("finished")
+
+    @property
+    def notes(self) -> list[str]:
+        return [str(n) for n in lst(self.data.get("notes"))]
+
+    @cached_property
+    def ceiling(self) -> Ceiling | None:
+        """generator_ceiling (--cross-check), or None."""
+        return Ceiling.of(self.data.get("generator_ceiling"))
+
+    @cached_property
+    def saturation(self) -> list[SaturationCell]:
+        """--saturate: each probed cell."""
+        return [SaturationCell.of(e) for e in lst(self.data.get("saturation")) if isinstance(e, dict)]
+
+    @cached_property
+    def wrk_speedups(self) -> list[Speedup]:
+        """--cross-check: the speedups as wrk measured them."""
+        return [r for s in lst(self.data.get("wrk_speedups")) if isinstance(s, dict) and (r := Speedup.of(s))]
+
+    @property
+    def labelled(self) -> bool:
+        """True when the run labels its trials' bottlenecks (newer folders); older ones only have generator_bound."""
+        return any(t.labelled for t in self.trials())
+
     # --- results ---------------------------------------------------------------------------------
     @cached_property
     def cells(self) -> list[Cell]:
@@ -218,8 +272,8 @@ class Run(RunFolder):
             if not trials and not isinstance(entry.get("summary"), dict):
                 continue  # planned but not run yet (bench lists every cell up front)
             server = entry.get("server")
-            cells.append(Cell(str(entry["workload"]), str(entry["variant"]), trials, obj(entry.get("summary")),
-                              str(server) if server else None))
+            cells.append(Cell(str(entry["workload"]), str(entry["variant"]), [TrialRow.of(t) for t in trials],
+                              CellSummary.of(obj(entry.get("summary"))), str(server) if server else None))
         order_w = {w: i for i, w in enumerate(self.workloads)}
         order_v = {v: i for i, v in enumerate(self.variants)}
         order_s = {s: i for i, s in enumerate(self.servers)}
@@ -261,21 +315,20 @@ class Run(RunFolder):
         known = [v for v in VARIANTS if v in present]
         return known + [v for v in present if v not in VARIANTS]
 
-    def speedups(self, metric: str = "rps") -> list[dict[str, Any]]:
+    def speedups(self, metric: str = "rps") -> list[Speedup]:
         """Speedup entries of one metric. The format has one `speedups` list whose entries name their
         metric; bench also writes the CPU ones under `cpu_speedups`, so both lists are read. Only entries
         whose two cells are in this record count: a speedup is never shown beside data that is not there."""
         out = []
         for key in ("speedups", "cpu_speedups"):
             for s in lst(self.data.get(key)):
-                if not isinstance(s, dict) or s.get("metric", "rps") != metric or num(s.get("ratio")) is None:
+                row = Speedup.of(s) if isinstance(s, dict) else None
+                if row is None or row.metric != metric:
                     continue
-                baseline = s.get("baseline") or "naive"
-                server = s.get("server") or None
-                if self.cell(str(s.get("workload")), str(s.get("variant")), server) is None or \
-                        self.cell(str(s.get("workload")), str(baseline), server) is None:
+                if self.cell(row.workload, row.variant, row.server) is None or \
+                        self.cell(row.workload, row.baseline, row.server) is None:
                     continue
-                out.append(s)
+                out.append(row)
         return out
 
     def require_cells(self) -> None:
@@ -286,35 +339,31 @@ class Run(RunFolder):
             raise UserError(f"no trials in {self.dir / 'results.json'}{why}: nothing to report or compare; "
                             "was the run stopped before its first trial ended?")
 
-    def trials(self) -> list[dict[str, Any]]:
+    def trials(self) -> list[TrialRow]:
+        """The trials in the order run."""
         every = [t for c in self.cells for t in c.trials]
-        return sorted(every, key=lambda t: num(t.get("seq")) or 0)
+        return sorted(every, key=lambda t: t.seq or 0)
 
     def trial_rows(self) -> list[TrialRow]:
-        """The trials in the order run, as typed rows."""
-        return [TrialRow.of(t) for t in self.trials()]
+        """The trials in the order run (the name the trials table used first)."""
+        return self.trials()
 
-    def missing_trials(self) -> list[dict[str, Any]]:
+    def missing_trials(self) -> list[TrialRow]:
         """Planned trials (plan.order) that have no record in results.json."""
-        done = {int(s) for t in self.trials() if (s := num(t.get("seq"))) is not None}
-        missing = []
-        for entry in lst(self.plan.get("order")):
-            seq = num(dig(entry, "seq"))
-            if seq is not None and int(seq) not in done:
-                missing.append(entry)
-        return missing
+        done = {int(t.seq) for t in self.trials() if t.seq is not None}
+        return [e for e in self.options.order if e.seq is not None and int(e.seq) not in done]
 
     # --- files -----------------------------------------------------------------------------------
     def default_trial_dir(self, trial: dict[str, Any]) -> str | None:
-        seq = num(trial.get("seq"))
-        if seq is None:
+        row = TrialRow.of(trial)
+        if row.seq is None:
             return None
-        server = f"-{trial['server_module']}" if trial.get("server_module") else ""
-        return f"trials/{int(seq):03d}-{trial.get('workload')}-{trial.get('variant')}{server}"
+        server = f"-{row.server}" if row.server else ""
+        return f"trials/{int(row.seq):03d}-{row.workload}-{row.variant}{server}"
 
-    def timeline(self, trial: dict[str, Any]) -> dict[str, Any] | None:
+    def timeline(self, trial: TrialRow) -> Timeline | None:
         """The trial's timeline.json, checked: seconds/requests of equal length, per_pid lists."""
-        base = self.trial_path(trial)
+        base = self.trial_path(trial.raw)
         if base is None:
             return None
         data = self.read_json(base / "timeline.json")
@@ -330,14 +379,17 @@ class Run(RunFolder):
             values = [num(v) for v in lst(series)]
             if len(values) == len(seconds) and None not in values:
                 per_pid[str(pid)] = values
-        return {
-            "t0": num(data.get("t0")),
-            "warmup_s": num(data.get("warmup_s")),
-            "duration_s": num(data.get("duration_s")),
-            "seconds": seconds,
-            "requests": requests,
-            "per_pid": per_pid,
-        }
+        return Timeline(num(data.get("t0")), num(data.get("warmup_s")), num(data.get("duration_s")),
+                        seconds, requests, per_pid)  # type: ignore[arg-type]
+
+    def apache_samples(self, trial: TrialRow) -> list[ApacheSample]:
+        """The trial's /proc samples of Apache processes that have an RSS ([] when none were recorded)."""
+        out = []
+        for s in self.samples(trial.raw) or []:
+            rss = num(s.get("rss_kb"))
+            if s.get("role") == "apache" and rss is not None:
+                out.append(ApacheSample(str(s.get("pid")), float(s["t"]), rss, num(s.get("pss_kb"))))
+        return out
 
     def httpd_conf(self) -> str | None:
         path = self.dir / "httpd.conf"

@@ -8,6 +8,7 @@ every one (an interrupted run keeps what it finished); reports read it only thro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from bench.record.files import now_iso, read_record, record_path, write_json
 from bench.record.run_folder import RunFolder
 from bench.record.schema import Upgrade
 from bench.record.schema import upgrade as upgrade_schema
-from bench.record.values import lst, num
+from bench.record.values import dig, lst, num
 
 FILE = "sessions.json"
 KIND = "sessions"
@@ -78,15 +79,63 @@ def load_sessions(path: Path | str) -> dict[str, Any]:
     return data
 
 
+@dataclass(frozen=True)
+class Store:
+    """One endpoint's figures in one configuration: /session/process (module global) or /session/shared."""
+
+    forgotten_rate: float | None
+    unknown_rate: float | None
+    pids_seen: float | None
+    server_ms_p50: float | None
+
+    @classmethod
+    def of(cls, s: Any) -> Store:
+        return cls(*(num(dig(s, k)) for k in ("forgotten_rate", "unknown_rate", "pids_seen", "server_ms_p50")))
+
+
+@dataclass(frozen=True)
+class SessionsResult:
+    """One configuration of sessions.json (a process count x keep-alive mode), checked once."""
+
+    raw: dict[str, Any]
+    processes: float | None
+    keepalive: bool
+    expected_forgotten_rate: float | None  # 1 - 1/N
+    shared_extra_ms: float | None
+    process: Store
+    shared: Store
+
+    @classmethod
+    def of(cls, r: dict[str, Any]) -> SessionsResult:
+        return cls(r, num(r.get("processes")), bool(r.get("keepalive")), num(r.get("expected_forgotten_rate")),
+                   num(r.get("shared_extra_ms")), Store.of(r.get("process")), Store.of(r.get("shared")))
+
+    @property
+    def mode(self) -> str:
+        """The keep-alive mode in words: "on" or "off"."""
+        return "on" if self.keepalive else "off"
+
+
 class SessionsRun(RunFolder):
     """A `bench sessions` folder: one result per process count and keep-alive mode."""
 
     load = staticmethod(load_sessions)
 
     @property
-    def results(self) -> list[dict[str, Any]]:
+    def results(self) -> list[SessionsResult]:
         """The measured configurations that name their process count, in the order run."""
-        return [r for r in lst(self.data.get("results")) if isinstance(r, dict) and num(r.get("processes"))]
+        return [SessionsResult.of(r) for r in lst(self.data.get("results"))
+                if isinstance(r, dict) and num(r.get("processes"))]
+
+    def client(self) -> list[tuple[str, float | None]]:
+        """How the client ran, checked: (field, value) for clients, visit_requests, requests_per_endpoint, seed."""
+        return [(k, num(self.data.get(k))) for k in ("clients", "visit_requests", "requests_per_endpoint", "seed")]
+
+    @property
+    def settings(self) -> dict[str, Any] | None:
+        """The stack settings (processes and keep-alive are set per result), or None."""
+        settings = self.data.get("settings")
+        return settings if isinstance(settings, dict) else None
 
     def require_results(self) -> None:
         if not self.results:

@@ -11,7 +11,7 @@ workload x variant has trials in both.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from bench.record import significance
 from bench.record.errors import UserError
 from bench.record.run_folder import Cell, Run
+from bench.record.run_rows import CellSummary, TrialRow
 from bench.record.values import num
 from reports.compare import DEFAULT_MIN_CHANGE, DEFAULT_RUN_NOISE
 from reports.kit.fmt import setting_text
@@ -43,10 +44,10 @@ SETTINGS: list[tuple[str, str, str]] = [
 ]
 MEMORY_TOLERANCE = 0.02  # MemTotal moves a little between boots of the same machine
 
-# metric -> (trial keys, summary key, label, higher is better)
-METRICS = {
-    "rps": (("locust", "rps"), "rps", "req/s", True),
-    "p99_ms": (("locust", "p99_ms"), "p99_ms", "p99 ms", False),
+# metric -> (its per-trial value, its summary median, label, higher is better)
+METRICS: dict[str, tuple[Callable[[TrialRow], float | None], Callable[[CellSummary], float | None], str, bool]] = {
+    "rps": (lambda t: t.locust_rps, lambda s: s.rps, "req/s", True),
+    "p99_ms": (lambda t: t.p99_ms, lambda s: s.p99_ms, "p99 ms", False),
 }
 
 
@@ -130,19 +131,20 @@ class Comparison:
 def _values(cell: Cell | None, metric: str) -> list[float]:
     if cell is None:
         return []
-    keys, summary_key, _, _ = METRICS[metric]
-    vals = cell.values(*keys)
-    if not vals and cell.stat(summary_key) is not None:
-        vals = [cell.stat(summary_key)]  # an older run without per-trial values: one value, inconclusive
+    of_trial, of_summary, _, _ = METRICS[metric]
+    vals = [v for t in cell.trials if (v := of_trial(t)) is not None]
+    median = of_summary(cell.summary)
+    if not vals and median is not None:
+        vals = [median]  # an older run without per-trial values: one value, inconclusive
     return vals
 
 
 def _change(workload: str, variant: str, metric: str, run_id: str, a: Cell | None, b: Cell | None,
             min_change: float, run_noise: float) -> Change:
-    _, summary_key, _, higher = METRICS[metric]
+    _, of_summary, _, higher = METRICS[metric]
     base_vals, new_vals = _values(a, metric), _values(b, metric)
-    base = None if a is None else a.stat(summary_key)
-    value = None if b is None else b.stat(summary_key)
+    base = None if a is None else of_summary(a.summary)
+    value = None if b is None else of_summary(b.summary)
     if a is None or b is None:
         where = "the first run" if b is None else run_id
         return Change(workload, variant, metric, run_id, base, value, None, None, "missing",
@@ -220,7 +222,7 @@ def busy_cells(runs: Sequence[Run]) -> list[str]:
     out = []
     for run in runs:
         for cell in run.cells:
-            share = num(cell.summary.get("others_util"))
+            share = cell.summary.others_util
             if share is not None and share >= BUSY_NOTICE:
                 out.append(f"{run.run_id} {cell.label}: other processes used {100 * share:.0f}% of the server "
                            "CPUs (a busy machine: compare again on a quiet one before trusting a change)")

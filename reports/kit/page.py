@@ -1,4 +1,4 @@
-"""What the run report (reports.build) and the tune report (reports.tune_build) share: the output folder,
+"""What the run, tune and sessions pages (reports.run, reports.tune, reports.sessions) share: the output folder,
 the files written into it, the line under the title, the Machine/Versions blocks and small block helpers.
 """
 

@@ -12,29 +12,10 @@ from dataclasses import dataclass, field
 from bench.record import attribution
 from bench.record import bottleneck as bn
 from bench.record.run_folder import Cell, Run
+from bench.record.run_rows import Ceiling, SaturationCell, Speedup
 from bench.record.stats import Split, decompose_2x2, ratio_ci
-from bench.record.values import dig, lst, num, obj, pair
 
 TARGET_RPS = 1000  # the capacity view's example load
-
-
-@dataclass
-class SpeedupRow:
-    workload: str
-    variant: str
-    baseline: str
-    ratio: float
-    lo: float | None
-    hi: float | None
-    origin: str  # "results.json" or "computed" (bootstrap of trial medians, reports.stats)
-    text: str | None = None  # the ratio as it may honestly be stated ("at least 21.30x (pooled limited by ...)")
-    bottlenecks: dict[str, str | None] = field(default_factory=dict)  # variant -> its cell's limit
-    server: str | None = None  # --servers: both sides ran under this server
-
-    @property
-    def where(self) -> str:
-        """The workload, and under --servers its server: "db" or "db under mod_wsgi"."""
-        return where(self.workload, self.server)
 
 
 @dataclass
@@ -68,44 +49,21 @@ class CrossCheckRow:
 
 
 @dataclass
-class SaturationStep:
-    users: int
-    rps: float | None
-    p99_ms: float | None
-    bottleneck: str | None
-
-
-@dataclass
-class SaturationCell:
-    """`bench run --saturate`: one cell probed at doubling users until something other than the load limited it."""
-
-    workload: str
-    variant: str
-    steps: list[SaturationStep]
-    stop: str | None
-    knee_users: int | None
-
-    @property
-    def knee(self) -> SaturationStep | None:
-        return next((s for s in self.steps if s.users == self.knee_users), None)
-
-
-@dataclass
 class Analysis:
     cells: list[Cell]
-    speedups: list[SpeedupRow]  # requests/s
-    cpu_speedups: list[SpeedupRow]  # requests per server CPU-second (does not depend on the generator)
+    speedups: list[Speedup]  # requests/s
+    cpu_speedups: list[Speedup]  # requests per server CPU-second (does not depend on the generator)
     splits: dict[str, Split]
     capacity: list[CapacityRow]
     target_rps: int = TARGET_RPS
     computed: list[str] = field(default_factory=list)  # what this report computed itself
     cross_check: list[CrossCheckRow] = field(default_factory=list)  # --cross-check: Locust beside wrk
-    wrk_speedups: list[SpeedupRow] = field(default_factory=list)
-    ceiling: dict | None = None  # generator_ceiling: Locust (and wrk) on /plaintext
+    wrk_speedups: list[Speedup] = field(default_factory=list)
+    ceiling: Ceiling | None = None  # generator_ceiling: Locust (and wrk) on /plaintext
     saturation: list[SaturationCell] = field(default_factory=list)
     servers: list[str] = field(default_factory=list)  # --servers runs: the servers compared
     # One factor at a time outside the 2x2 ("X vs Y", baseline = Y), from the variant table.
-    steps: list[SpeedupRow] = field(default_factory=list)
+    steps: list[Speedup] = field(default_factory=list)
     square: attribution.Square | None = field(default_factory=attribution.square)  # the 2x2 the split uses
 
     @property
@@ -114,6 +72,7 @@ class Analysis:
 
 
 def where(workload: str, server: str | None) -> str:
+    """"db", or under --servers "db under mod_wsgi" (as Speedup.where)."""
     return workload if server is None else f"{workload} under {server}"
 
 
@@ -122,25 +81,12 @@ def server_groups(run: Run) -> list[tuple[str, str | None]]:
     return [(w, s) for w in run.workloads for s in (run.servers or [None])]
 
 
-def rps_values(cell: Cell) -> list[float]:
-    """Per-trial steady-state requests/s (Locust's, the same rate summary.rps is the median of)."""
-    return cell.values("locust", "rps")
-
-
 # metric name in results.json -> the per-trial value it is a ratio of
 SPEEDUP_METRICS = {"rps": ("locust", "rps"), "requests_per_cpu_second": ("requests_per_cpu_second",)}
 
 
-def speedup_rows(run: Run, metric: str = "rps") -> list[SpeedupRow]:
-    rows: list[SpeedupRow] = []
-    for s in run.speedups(metric):
-        lo, hi = pair(s.get("ci95")) or (None, None)
-        text = s.get("text")
-        rows.append(SpeedupRow(
-            str(s.get("workload")), str(s.get("variant")), str(s.get("baseline") or "naive"),
-            float(s["ratio"]), lo, hi, "results.json", text if isinstance(text, str) else None,
-            {str(k): v for k, v in obj(s.get("bottlenecks")).items()}, s.get("server") or None,
-        ))
+def speedup_rows(run: Run, metric: str = "rps") -> list[Speedup]:
+    rows = run.speedups(metric)
     have = {(r.workload, r.variant, r.baseline, r.server) for r in rows}
     # An interrupted run may have trials for both variants but no speedup line yet: compute it.
     for workload, server in server_groups(run):
@@ -163,14 +109,13 @@ def speedup_rows(run: Run, metric: str = "rps") -> list[SpeedupRow]:
 
 
 def _computed_row(metric: str, base: Cell, cell: Cell, ratio: float, lo: float | None,
-                  hi: float | None) -> SpeedupRow:
-    row = SpeedupRow(cell.workload, cell.variant, base.variant, ratio, lo, hi, "computed", server=cell.server)
-    labels = {cell.variant: cell_limit(cell, fallback=False), base.variant: cell_limit(base, fallback=False)}
-    if metric == "rps" and any(labels.values()):
-        # Same wording as bench writes into results.json, so a computed row reads like a recorded one.
-        row.bottlenecks = labels
-        row.text = phrase(ratio, cell.variant, base.variant, labels)
-    return row
+                  hi: float | None, factor: str | None = None) -> Speedup:
+    labels = {cell.variant: cell.limit, base.variant: base.limit}
+    stated = metric == "rps" and any(labels.values())
+    # Same wording as bench writes into results.json, so a computed row reads like a recorded one.
+    return Speedup(cell.workload, cell.variant, base.variant, ratio, lo, hi, "computed",
+                   phrase(ratio, cell.variant, base.variant, labels) if stated else None,
+                   labels if stated else {}, cell.server, metric, factor)
 
 
 def phrase(ratio: float, variant: str, baseline: str, labels: dict[str, str | None]) -> str:
@@ -178,41 +123,6 @@ def phrase(ratio: float, variant: str, baseline: str, labels: dict[str, str | No
     text = bn.speedup_phrase(max(ratio, 1 / ratio) if ratio else ratio, fast, labels.get(fast), slow,
                              labels.get(slow))
     return text if ratio >= 1 else f"{variant} is slower: {text} in favour of {baseline}"
-
-
-# --- what limited a cell or a trial ---------------------------------------------------------------
-def trial_limit(trial: dict) -> str | None:
-    """The trial's bottleneck label; older folders only say whether it was generator-bound."""
-    label = dig(trial, "bottleneck", "bottleneck")
-    if isinstance(label, str) and label:
-        return label
-    return "generator" if trial.get("generator_bound") is True else None
-
-
-def cell_limit(cell: Cell, fallback: bool = True) -> str | None:
-    """The cell's label (summary, else the most common over its trials); `fallback`: generator_bound of
-    older folders counts as "generator"."""
-    label = cell.summary.get("bottleneck")
-    if isinstance(label, str) and label:
-        return label
-    label = bn.cell_label([dig(t, "bottleneck", "bottleneck") for t in cell.trials])
-    if label or not fallback:
-        return label
-    return "generator" if cell.summary.get("generator_bound") is True else None
-
-
-def has_bottlenecks(run: Run) -> bool:
-    """True when the run labels its trials (newer folders); older ones only have generator_bound."""
-    return any(isinstance(t.get("bottleneck"), dict) for t in run.trials())
-
-
-def busiest_generator(cell: Cell) -> float | None:
-    """Busiest Locust process, fraction of one core; older folders have it as generator_pct (percent)."""
-    v = cell.stat("generator_busiest")
-    if v is not None:
-        return v
-    pct = cell.stat("generator_pct")
-    return None if pct is None else pct / 100
 
 
 def splits(run: Run) -> dict[str, Split]:
@@ -226,13 +136,13 @@ def splits(run: Run) -> dict[str, Split]:
         cells = [run.cell(workload, v, server) for v in sq.variants]
         if any(c is None for c in cells):
             continue
-        split = decompose_2x2(*(rps_values(c) for c in cells if c is not None))
+        split = decompose_2x2(*(c.rps_values for c in cells if c is not None))
         if split is not None:
             out[where(workload, server)] = split
     return out
 
 
-def step_rows(run: Run) -> list[SpeedupRow]:
+def step_rows(run: Run) -> list[Speedup]:
     """Requests/s of each one-factor step the split and the speedup table do not show: "X vs Y"."""
     rows = []
     for workload, server in server_groups(run):
@@ -240,25 +150,25 @@ def step_rows(run: Run) -> list[SpeedupRow]:
             new, base = run.cell(workload, step.new, server), run.cell(workload, step.base, server)
             if new is None or base is None:
                 continue
-            r = ratio_ci(rps_values(base), rps_values(new))
+            r = ratio_ci(base.rps_values, new.rps_values)
             if r is not None:
-                rows.append(_computed_row("rps", base, new, r.ratio, r.lo, r.hi))
+                rows.append(_computed_row("rps", base, new, r.ratio, r.lo, r.hi, step.factor))
     return rows
 
 
 def capacity(run: Run, target: int = TARGET_RPS) -> list[CapacityRow]:
     rows = []
     for cell in run.cells:
-        rpp = cell.stat("rps_per_process")
+        s = cell.summary
+        rpp = s.rps_per_process
         if rpp is None or rpp <= 0:
             continue
         # PSS of the processes that served (mod_wsgi: the daemons, not the relaying children) when recorded.
-        serving = cell.stat("pss_mb_serving")
-        rss, pss = cell.stat("rss_mb_per_process"), serving if serving is not None else cell.stat("pss_mb_per_process")
+        rss, pss = s.rss_mb_per_process, s.serving_pss
         procs = math.ceil(target / rpp)
         rows.append(CapacityRow(
             cell.workload, cell.variant, rpp, rss, pss, procs,
-            None if pss is None else procs * pss, None if rss is None else procs * rss, cell_limit(cell),
+            None if pss is None else procs * pss, None if rss is None else procs * rss, cell.limit_or_bound,
             cell.server,
         ))
     return rows
@@ -268,46 +178,19 @@ def cross_check(run: Run) -> list[CrossCheckRow]:
     """Cells where wrk measured too (older runs and runs without --cross-check: none)."""
     rows = []
     for c in run.cells:
-        if not any(isinstance(t.get("wrk"), dict) for t in c.trials):
+        if not any(t.has_wrk for t in c.trials):
             continue
-        rows.append(CrossCheckRow(c.workload, c.variant, c.stat("rps"), c.stat("wrk_rps"), c.stat("locust_vs_wrk"),
-                                  c.server))
+        s = c.summary
+        rows.append(CrossCheckRow(c.workload, c.variant, s.rps, s.wrk_rps, s.locust_vs_wrk, c.server))
     return rows
-
-
-def wrk_speedup_rows(run: Run) -> list[SpeedupRow]:
-    rows = []
-    for s in lst(run.data.get("wrk_speedups")):
-        ratio = num(dig(s, "ratio"))
-        if ratio is None:
-            continue
-        lo, hi = pair(s.get("ci95")) or (None, None)
-        rows.append(SpeedupRow(str(s.get("workload")), str(s.get("variant")), str(s.get("baseline") or "naive"),
-                               ratio, lo, hi, "results.json", server=s.get("server") or None))
-    return rows
-
-
-def saturation(run: Run) -> list[SaturationCell]:
-    out = []
-    for entry in lst(run.data.get("saturation")):
-        if not isinstance(entry, dict):
-            continue
-        steps = [SaturationStep(int(u), num(dig(s, "rps")), num(dig(s, "p99_ms")), dig(s, "bottleneck"))
-                 for s in lst(entry.get("steps")) if (u := num(dig(s, "users"))) is not None]
-        knee = num(entry.get("knee_users"))
-        stop = entry.get("stop")
-        out.append(SaturationCell(str(entry.get("workload")), str(entry.get("variant")), steps,
-                                  stop if isinstance(stop, str) else None, None if knee is None else int(knee)))
-    return out
 
 
 def analyze(run: Run) -> Analysis:
     rows = speedup_rows(run)
     cpu_rows = speedup_rows(run, "requests_per_cpu_second")
-    ceiling = run.data.get("generator_ceiling")
     an = Analysis(run.cells, rows, cpu_rows, splits(run), capacity(run), cross_check=cross_check(run),
-                  wrk_speedups=wrk_speedup_rows(run), ceiling=ceiling if isinstance(ceiling, dict) else None,
-                  saturation=saturation(run), servers=run.servers, steps=step_rows(run))
+                  wrk_speedups=run.wrk_speedups, ceiling=run.ceiling,
+                  saturation=run.saturation, servers=run.servers, steps=step_rows(run))
     # Only the format's own `speedups` count as missing; the CPU ones are an extra (their table says
     # "computed" in its "from" column).
     if any(r.origin == "computed" for r in rows):
@@ -319,12 +202,3 @@ def cpu_ms_per_request(requests_per_cpu_second: float | None) -> float | None:
     if requests_per_cpu_second is None or requests_per_cpu_second <= 0:
         return None
     return 1000.0 / requests_per_cpu_second
-
-
-def trial_label(trial: dict) -> str:
-    seq = num(trial.get("seq"))
-    n = num(trial.get("trial"))
-    head = f"#{int(seq):03d} " if seq is not None else ""
-    tail = f" trial {int(n)}" if n is not None else ""
-    server = f" {trial['server_module']}" if trial.get("server_module") else ""
-    return f"{head}{trial.get('workload')} {trial.get('variant')}{server}{tail}"

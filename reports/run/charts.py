@@ -12,14 +12,14 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from bench.record.run_folder import Cell, Run
-from bench.record.values import dig, lst, num, pair
+from bench.record.run_folder import Run
+from bench.record.run_rows import Timeline, TrialRow
 from reports.kit.document import FigureBlock
 from reports.kit.figures import FigureSpec, titles
 from reports.kit.files import save_figure
 from reports.kit.fmt import fmt_num, fmt_ratio
 from reports.run import figures as F
-from reports.run.analysis import Analysis, cpu_ms_per_request, trial_label
+from reports.run.analysis import Analysis, cpu_ms_per_request
 
 URL_NOTE = "This is a --url run: the server side (access log, /proc samples) was not measured."
 
@@ -35,24 +35,14 @@ def _save(fig: Figure, name: str, out_dir: Path, caption: str) -> FigureBlock:
     return save_figure(fig, out_dir, name, FIGURES[name], caption)
 
 
-def _representative(cell: Cell) -> dict | None:
-    """The trial with the median requests/s: the one shown when a figure can show only one."""
-    scored = [(num(dig(t, "locust", "rps")), t) for t in cell.trials]
-    scored = [(v, t) for v, t in scored if v is not None]
-    if not scored:
-        return cell.trials[0] if cell.trials else None
-    scored.sort(key=lambda vt: vt[0])
-    return scored[(len(scored) - 1) // 2][1]
-
-
 # --- figure 1 ------------------------------------------------------------------------------------
 def chart_rps(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
     name = "fig1-rps"
     bars = []
     for c in an.cells:
-        rps = c.stat("rps")
+        rps = c.summary.rps
         if rps is not None:
-            lo, hi = pair(c.summary.get("rps_ci95")) or (None, None)
+            lo, hi = c.summary.rps_ci95 or (None, None)
             bars.append(F.Bar(c.workload, c.series, rps, lo, hi))
     if not bars:
         return _skip(name, "No workload/variant has a requests/s summary yet.")
@@ -61,7 +51,7 @@ def chart_rps(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
     caption = (f"Median steady-state requests/s over trials (Locust's count), with 95% intervals. "
                f"Highest: {best.series} on {best.group}, {fmt_num(best.value)} req/s; "
                f"lowest: {worst.series} on {worst.group}, {fmt_num(worst.value)} req/s.")
-    bound = [c.label for c in an.cells if c.summary.get("generator_bound") is True]
+    bound = [c.label for c in an.cells if c.summary.generator_bound]
     if bound:
         caption += f" Generator-bound (Locust's limit, not Apache's): {', '.join(bound)}."
     return _save(F.rps_figure(bars), name, out_dir, caption)
@@ -103,7 +93,7 @@ def chart_latency(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
     name = "fig3-latency"
     rows = []
     for c in an.cells:
-        vals = [c.stat(k) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")]
+        vals = c.summary.latencies
         if any(v is not None for v in vals):
             rows.append(F.Latency(c.workload, c.series, *vals))
     if not rows:
@@ -126,10 +116,7 @@ def chart_per_process_rps(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
     points = []
     for c in an.cells:
         for t in c.trials:
-            for p in lst(dig(t, "server", "per_process")):
-                rps = num(dig(p, "rps"))
-                if rps is not None:
-                    points.append(F.PidPoint(c.workload, c.series, str(dig(p, "pid")), rps))
+            points += [F.PidPoint(c.workload, c.series, p.pid, p.rps) for p in t.per_process]
     if not points:
         return _skip(name, URL_NOTE if run.source == "url" else "No trial has server.per_process data.")
     parts = []
@@ -147,13 +134,13 @@ def chart_per_process_timeline(run: Run, an: Analysis, out_dir: Path) -> FigureB
     name = "fig4b-per-process-timeline"
     panels = []
     for c in an.cells:
-        trial = _representative(c)
+        trial = c.representative
         tl = run.timeline(trial) if trial else None
-        if not tl or not tl["per_pid"]:
+        if not tl or not tl.per_pid or trial is None:
             continue
-        series = [F.Series(pid, tl["seconds"], vals) for pid, vals in sorted(tl["per_pid"].items())]
+        series = [F.Series(pid, tl.seconds, vals) for pid, vals in sorted(tl.per_pid.items())]
         warm, end = steady_offsets(run, trial, tl)
-        panels.append(F.Panel(f"{c.label} (trial {trial.get('trial')})", series, warm, end_s=end))
+        panels.append(F.Panel(f"{c.label} (trial {trial.trial})", series, warm, end_s=end))
     if not panels:
         return _skip(name, URL_NOTE if run.source == "url" else "No timeline.json with per_pid data.")
     caption = ("Requests each Apache process completed per second (access log), for the trial with the "
@@ -162,23 +149,23 @@ def chart_per_process_timeline(run: Run, an: Analysis, out_dir: Path) -> FigureB
     return _save(F.per_process_timeline_figure(panels), name, out_dir, caption)
 
 
-def steady_offsets(run: Run, trial: dict, tl: dict | None) -> tuple[float | None, float | None]:
+def steady_offsets(run: Run, trial: TrialRow, tl: Timeline | None) -> tuple[float | None, float | None]:
     """The steady window as seconds from the start of load: (warm-up end, window end).
 
     TRIAL.steady is authoritative (bench may move it, e.g. to Locust's own window); without it, the
     plan's warmup_s and duration_s, where duration_s counts from the start of load (warm-up included),
     as in the format's example (started + 5 .. started + 20 for warmup 5, duration 20).
     """
-    t0 = num(trial.get("started"))
+    t0 = trial.started
     if t0 is None and tl:
-        t0 = tl.get("t0")
-    window = pair(trial.get("steady"))
+        t0 = tl.t0
+    window = trial.steady
     if window is not None and t0 is not None:
         return window[0] - t0, window[1] - t0
-    warm = (tl or {}).get("warmup_s")
-    dur = (tl or {}).get("duration_s")
-    return (warm if warm is not None else num(run.plan.get("warmup_s")),
-            dur if dur is not None else num(run.plan.get("duration_s")))
+    warm = tl.warmup_s if tl else None
+    dur = tl.duration_s if tl else None
+    return (warm if warm is not None else run.options.warmup_s,
+            dur if dur is not None else run.options.duration_s)
 
 
 # --- figure 5 ------------------------------------------------------------------------------------
@@ -190,16 +177,11 @@ def chart_memory(run: Run, an: Analysis, out_dir: Path) -> tuple[FigureBlock, li
     windows: dict[str, tuple[float, float] | None] = {}
     for c in an.cells:
         for t in c.trials:
-            windows[str(t.get("seq"))] = pair(t.get("steady"))
-            for s in run.samples(t) or []:
-                if s.get("role") != "apache":
-                    continue
-                rss = num(s.get("rss_kb"))
-                if rss is None:
-                    continue
-                pss = num(s.get("pss_kb"))
-                key = (str(t.get("seq")), str(s.get("pid")))
-                per_proc[key].append((float(s["t"]), rss / 1024, None if pss is None else pss / 1024))
+            seq = t.seq_text
+            windows[seq] = t.steady
+            for s in run.apache_samples(t):
+                key = (seq, s.pid)
+                per_proc[key].append((s.t, s.rss_kb / 1024, None if s.pss_kb is None else s.pss_kb / 1024))
                 variant_of[key] = c.series
     if not per_proc:
         return _skip(name, URL_NOTE if run.source == "url" else "No Apache samples (samples.jsonl)."), []
@@ -237,10 +219,10 @@ def chart_cost(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
     name = "fig6-cost"
     cpu, sessions = [], []
     for c in an.cells:
-        ms = cpu_ms_per_request(c.stat("requests_per_cpu_second"))
+        ms = cpu_ms_per_request(c.summary.requests_per_cpu_second)
         if ms is not None:
             cpu.append(F.Bar(c.workload, c.series, ms))
-        s = c.stat("db_sessions_per_1000_requests")
+        s = c.summary.db_sessions_per_1000_requests
         if s is not None:
             sessions.append(F.Bar(c.workload, c.series, s))
     if not cpu and not sessions:
@@ -264,16 +246,16 @@ def chart_timeline(run: Run, an: Analysis, out_dir: Path) -> tuple[FigureBlock, 
             tl = run.timeline(t)
             if not tl:
                 continue
-            series.append(F.Series(f"{t.get('trial')}", tl["seconds"], tl["requests"]))
+            series.append(F.Series(t.trial, tl.seconds, tl.requests))
             warm, end = steady_offsets(run, t, tl)
             window = window if window[0] is not None else (warm, end)
             # Whole seconds inside the steady window only: the partial first/last ones are not steady.
-            steady = [r for s, r in zip(tl["seconds"], tl["requests"], strict=True)
+            steady = [r for s, r in zip(tl.seconds, tl.requests, strict=True)
                       if s >= (warm or 0) and (end is None or s + 1 <= end)]
             if len(steady) >= 3 and statistics.mean(steady) > 0:
                 cv = statistics.pstdev(steady) / statistics.mean(steady)
                 if worst is None or cv > worst[0]:
-                    worst = (cv, trial_label(t))
+                    worst = (cv, t.label)
         if series:
             panels.append(F.Panel(c.label, series, window[0], F.variant_color(c.variant), window[1]))
     if not panels:
@@ -294,7 +276,7 @@ def chart_saturation(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
                                 [s.p99_ms for s in c.steps], c.knee_users) for c in an.saturation if c.steps]
     if not curves:
         return _skip(name, "This run did not probe saturation (bench run --saturate).")
-    bound = num(run.plan.get("max_p99_ms"))
+    bound = run.options.max_p99_ms
     caption = ("Requests/s (left) and client-side p99 (right) of each cell as its users doubled, log2 users axis; "
                "ringed: the knee, the users its trials then ran with. A probe stops when the server is the "
                "bottleneck, the generator saturates")
@@ -310,12 +292,12 @@ def chart_servers(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
     rps, cpu, pss = [], [], []
     for c in an.cells:
         group, server = f"{c.workload}\n{c.variant}", c.server or "-"
-        if (v := c.stat("rps")) is not None:
-            lo, hi = pair(c.summary.get("rps_ci95")) or (None, None)
+        if (v := c.summary.rps) is not None:
+            lo, hi = c.summary.rps_ci95 or (None, None)
             rps.append(F.Bar(group, server, v, lo, hi))
-        if (v := c.stat("requests_per_cpu_second")) is not None:
+        if (v := c.summary.requests_per_cpu_second) is not None:
             cpu.append(F.Bar(group, server, v))
-        if (v := c.stat("pss_mb_serving")) is not None or (v := c.stat("pss_mb_per_process")) is not None:
+        if (v := c.summary.serving_pss) is not None:
             pss.append(F.Bar(group, server, v))
     if not rps:
         return _skip(name, "No cell has a requests/s summary yet.")

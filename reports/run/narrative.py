@@ -6,23 +6,12 @@ is boilerplate that would read the same for any run.
 
 from __future__ import annotations
 
-from typing import Any
-
 from bench.record.attribution import FACTORS, Square
 from bench.record.bottleneck import LIMITED_BY
 from bench.record.run_folder import Run
-from bench.record.values import dig, lst, num, obj
-from reports.kit.fmt import fmt_ci, fmt_num, fmt_ratio
-from reports.run.analysis import (
-    Analysis,
-    CapacityRow,
-    SpeedupRow,
-    cpu_ms_per_request,
-    has_bottlenecks,
-    server_groups,
-    trial_label,
-    trial_limit,
-)
+from bench.record.run_rows import Speedup, TrialRow
+from reports.kit.fmt import dash_or, fmt_ci, fmt_num, fmt_ratio
+from reports.run.analysis import Analysis, CapacityRow, cpu_ms_per_request, server_groups
 
 ACCESS_LOG_TOLERANCE = 0.02  # access log vs Locust counts: above this, say so
 BUSY_MACHINE = 0.10  # others_util from here on: say the machine was busy (bench run flags the same)
@@ -32,12 +21,10 @@ NOT_PARTITIONED = ("Not partitioned: Locust shared the CPUs with the server, so 
 
 def limited_by(label: str | None) -> str:
     """A bottleneck label in words: "the server", "too few users" ..."""
-    if label is None:
-        return "-"
-    return "the server" if label == "server" else LIMITED_BY.get(label, label)
+    return dash_or(label, lambda v: "the server" if v == "server" else LIMITED_BY.get(v, v))
 
 
-def headline_rows(run: Run, an: Analysis) -> list[SpeedupRow]:
+def headline_rows(run: Run, an: Analysis) -> list[Speedup]:
     """Per workload (and server), the speedup of `pooled` over naive (or the largest one when pooled is absent)."""
     out = []
     for workload, server in server_groups(run):
@@ -49,7 +36,7 @@ def headline_rows(run: Run, an: Analysis) -> list[SpeedupRow]:
     return out
 
 
-def _ci_words(run: Run, row: SpeedupRow) -> str:
+def _ci_words(run: Run, row: Speedup) -> str:
     new, base = run.cell(row.workload, row.variant, row.server), run.cell(row.workload, row.baseline, row.server)
     single = any(c is not None and len(c.trials) < 2 for c in (new, base))
     if row.lo is None:
@@ -59,7 +46,7 @@ def _ci_words(run: Run, row: SpeedupRow) -> str:
     return f"95% CI {fmt_ci(row.lo, row.hi)}"
 
 
-def headline_text(run: Run, row: SpeedupRow, an: Analysis | None = None) -> str:
+def headline_text(run: Run, row: Speedup, an: Analysis | None = None) -> str:
     """The speedup as it may honestly be stated (what limited each side), and beside it the cost ratio."""
     ci = _ci_words(run, row)
     if row.text:
@@ -68,7 +55,7 @@ def headline_text(run: Run, row: SpeedupRow, an: Analysis | None = None) -> str:
         text = (f"{row.variant} served {fmt_ratio(row.ratio)} the requests/s of {row.baseline} "
                 f"on {row.where} ({ci})")
         cell = run.cell(row.workload, row.variant, row.server)
-        if cell is not None and cell.summary.get("generator_bound") is True:
+        if cell is not None and cell.summary.generator_bound:
             text += f"; the {row.variant} trials were generator-bound, so the server's true ratio is likely higher"
     cost = cost_row(an, row) if an is not None else None
     if cost is not None:
@@ -78,17 +65,17 @@ def headline_text(run: Run, row: SpeedupRow, an: Analysis | None = None) -> str:
     return text + "."
 
 
-def cost_row(an: Analysis, row: SpeedupRow) -> SpeedupRow | None:
+def cost_row(an: Analysis, row: Speedup) -> Speedup | None:
     return next((r for r in an.cpu_speedups if (r.workload, r.variant, r.baseline, r.server)
                  == (row.workload, row.variant, row.baseline, row.server)), None)
 
 
-def rate_sentence(run: Run, row: SpeedupRow) -> str | None:
+def rate_sentence(run: Run, row: Speedup) -> str | None:
     new, base = run.cell(row.workload, row.variant, row.server), run.cell(row.workload, row.baseline, row.server)
-    if new is None or base is None or new.stat("rps") is None or base.stat("rps") is None:
+    if new is None or base is None or new.summary.rps is None or base.summary.rps is None:
         return None
-    return (f"On {row.where}: {row.variant} {fmt_num(new.stat('rps'))} req/s, "
-            f"{row.baseline} {fmt_num(base.stat('rps'))} req/s (medians over trials).")
+    return (f"On {row.where}: {row.variant} {fmt_num(new.summary.rps)} req/s, "
+            f"{row.baseline} {fmt_num(base.summary.rps)} req/s (medians over trials).")
 
 
 def split_sentences(an: Analysis) -> list[str]:
@@ -124,9 +111,15 @@ def split_method(sq: Square) -> str:
 
 
 def step_sentences(an: Analysis) -> list[str]:
-    """One factor at a time, for variants outside the 2x2: "On db, prepared vs pooled: 1.20x (95% CI ...)"."""
+    """One factor at a time, for variants outside the 2x2: "On db, prepared vs pooled: 1.20x (95% CI ...), the
+    effect of prepared statements, the one factor they differ by"."""
     return [f"On {r.where}, {r.variant} vs {r.baseline}: {fmt_ratio(r.ratio)} (95% CI {fmt_ci(r.lo, r.hi)}), "
-            "the effect of the one factor they differ by." for r in an.steps]
+            f"the effect of {_factor_words(r.factor)}, the one factor they differ by." for r in an.steps]
+
+
+def _factor_words(factor: str | None) -> str:
+    # The effect's name from the variant table (FACTORS: "prepared_statements" -> "prepared statements").
+    return FACTORS.get(factor, factor) if factor else "a kept resource"
 
 
 def capacity_sentences(run: Run, an: Analysis) -> tuple[list[str], str]:
@@ -151,8 +144,8 @@ def capacity_sentences(run: Run, an: Analysis) -> tuple[list[str], str]:
                 text += f", {fmt_num(naive.mb_pss)} MB"
         out.append(text + "." + _capacity_basis([main] + ([naive] if naive is not None and naive is not main
                                                          else [])))
-    stack = run.stack or {}
-    procs, users, cores = stack.get("processes"), run.plan.get("users"), run.machine.get("cores")
+    procs = run.settings.processes if run.settings is not None else None
+    users, cores = run.options.users, run.machine.get("cores")
     basis = "Per-process rates are requests/s divided by the processes serving"
     if procs is not None and cores is not None:
         basis += f", measured with {users} users on {procs} Apache processes sharing {cores} cores"
@@ -195,8 +188,8 @@ def cost_sentences(run: Run, an: Analysis) -> list[str]:
             cell = run.cell(workload, variant, server)
             if cell is None:
                 continue
-            ms = cpu_ms_per_request(cell.stat("requests_per_cpu_second"))
-            sess = cell.stat("db_sessions_per_1000_requests")
+            ms = cpu_ms_per_request(cell.summary.requests_per_cpu_second)
+            sess = cell.summary.db_sessions_per_1000_requests
             if ms is None and sess is None:
                 continue
             bits = []
@@ -221,7 +214,7 @@ def cost_sentences(run: Run, an: Analysis) -> list[str]:
 def memory_sentences(run: Run, an: Analysis) -> list[str]:
     parts = []
     for cell in an.cells:
-        rss, pss = cell.stat("rss_mb_per_process"), cell.stat("pss_mb_per_process")
+        rss, pss = cell.summary.rss_mb_per_process, cell.summary.pss_mb_per_process
         if rss is None and pss is None:
             continue
         parts.append(f"{cell.label} RSS {fmt_num(rss)} MB / PSS {fmt_num(pss)} MB")
@@ -230,62 +223,55 @@ def memory_sentences(run: Run, an: Analysis) -> list[str]:
     return ["Median memory per Apache process: " + "; ".join(parts) + "."]
 
 
-def _order_label(entry: dict[str, Any]) -> str:
-    return trial_label(entry)
-
-
 def caveats(run: Run, an: Analysis) -> list[str]:
     """The caveats that apply to this run, most serious first."""
     out: list[str] = []
-    plan, stack = run.plan, run.stack
+    plan, stack = run.options, run.settings
     trials = run.trials()
     if run.source == "url":
-        url = plan.get("url")
+        url = plan.url
         out.append(
             f"This run drove an existing server{f' at {url}' if url else ''} (--url): only client-side data "
             "(Locust) exists. Server-side numbers (access log, per-process rates, CPU, memory, PostgreSQL "
             "sessions) are absent, and per-process rates, where shown, divide the client's rate by the PIDs seen."
         )
     if not run.complete:
-        planned = len(lst(plan.get("order")))
+        planned = len(plan.order)
         missing = run.missing_trials()
         text = "This run is incomplete (interrupted or crashed"
-        text += ", no finish time)" if run.data.get("finished") is None else ")"
+        text += ", no finish time)" if run.finished is None else ")"
         if planned:
             text += f": {len(trials)} of {planned} planned trials have results"
         if missing:
-            shown = [_order_label(m) for m in missing[:20]]
+            shown = [m.label for m in missing[:20]]
             more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
             text += ". Missing: " + "; ".join(shown) + more
         out.append(text + ". Intervals and speedups use the trials present.")
     out += limit_caveats(run, trials)
-    bound = [t for t in trials if t.get("generator_bound") is True]
-    if bound and not has_bottlenecks(run):
+    bound = [t for t in trials if t.generator_bound]
+    if bound and not run.labelled:
         out.append(
             f"{len(bound)} of {len(trials)} trials {'was' if len(bound) == 1 else 'were'} generator-bound "
-            "(Locust ran out of CPU): " + ", ".join(trial_label(t) for t in bound)
+            "(Locust ran out of CPU): " + ", ".join(t.label for t in bound)
             + ". Their requests/s measure the load generator, not Apache, so speedups involving them are "
             "lower bounds; server CPU per request (figure 6) does not depend on the generator."
         )
     failed = []
     for t in trials:
-        n_fail = num(dig(t, "locust", "failures")) or 0
-        n_req = num(dig(t, "locust", "requests"))
-        if t.get("failures") is True or n_fail > 0:
-            pct = f" ({n_fail / n_req * 100:.2f}%)" if n_req else ""
-            failed.append(f"{trial_label(t)}: {fmt_num(n_fail)} failed{pct}")
-        other = {c: v for c, v in obj(dig(t, "server", "status")).items()
-                 if not str(c).startswith(("2", "3")) and num(v)}
-        if other:
-            codes = ", ".join(f"{c}: {fmt_num(num(v))}" for c, v in sorted(other.items()))
-            failed.append(f"{trial_label(t)}: access log status {codes}")
+        n_fail = t.failures or 0
+        if t.failed or n_fail > 0:
+            pct = f" ({n_fail / t.requests * 100:.2f}%)" if t.requests else ""
+            failed.append(f"{t.label}: {fmt_num(n_fail)} failed{pct}")
+        if t.error_status:
+            codes = ", ".join(f"{c}: {fmt_num(v)}" for c, v in t.error_status)
+            failed.append(f"{t.label}: access log status {codes}")
     if failed:
         out.append("Some requests failed: " + "; ".join(failed) + ".")
     disagree = []
     for t in trials:
-        d = num(t.get("access_vs_locust"))
+        d = t.access_vs_locust
         if d is not None and d > ACCESS_LOG_TOLERANCE:
-            disagree.append(f"{trial_label(t)} ({d * 100:.1f}%)")
+            disagree.append(f"{t.label} ({d * 100:.1f}%)")
     if disagree:
         out.append(
             f"The access log and Locust disagree on the request count by more than "
@@ -293,22 +279,22 @@ def caveats(run: Run, an: Analysis) -> list[str]:
             + ". One of the two lost or added requests; treat those trials' rates with care."
         )
     if stack is not None:
-        ka = stack.get("keepalive")
+        ka = stack.keepalive
         if ka is True:
-            mkr = stack.get("max_keepalive_requests")
+            mkr = stack.max_keepalive_requests
             out.append(
-                f"KeepAlive was on (timeout {stack.get('keepalive_timeout')} s, MaxKeepAliveRequests "
+                f"KeepAlive was on (timeout {stack.keepalive_timeout} s, MaxKeepAliveRequests "
                 f"{'unlimited' if mkr in (0, None) else mkr}): clients reuse connections, so TCP setup is not "
                 f"part of a request's cost, and MaxConnectionsPerChild "
-                f"({stack.get('max_connections_per_child')}) counts connections, not requests."
+                f"({stack.max_connections_per_child}) counts connections, not requests."
             )
         elif ka is False:
             out.append("KeepAlive was off: every request opened a new TCP connection, which adds the same "
                        "cost to every variant and narrows the ratios.")
-    if plan.get("connection_close") is True:
+    if plan.connection_close:
         out.append("The client closed its connection after every request (connection_close): each request "
                    "paid for a TCP connection, as in a no-keep-alive deployment.")
-    if plan.get("quick") is True:
+    if plan.quick:
         out.append("Quick run (--quick): short trials meant as a smoke test, not for decisions.")
     counts = [len(c.trials) for c in an.cells]
     if counts and min(counts) < 3:
@@ -316,14 +302,13 @@ def caveats(run: Run, an: Analysis) -> list[str]:
             f"Only {min(counts)} trial(s) for some workload/variant: with fewer than 3 trials the 95% "
             "intervals of requests/s are [min, max] over trials, not bootstrap intervals."
         )
-    lat = [v for c in an.cells for k in ("p50_ms", "p90_ms", "p99_ms") if (v := c.stat(k)) is not None]
+    lat = [v for c in an.cells for v in (c.summary.p50_ms, c.summary.p90_ms, c.summary.p99_ms) if v is not None]
     small = [v for v in lat if v < 100]
     if small and all(float(v).is_integer() for v in small):
         out.append("The latency percentiles are whole milliseconds (Locust rounds times below 100 ms), so "
                    "sub-millisecond differences between variants are invisible in them.")
-    notes = [str(n) for n in lst(run.data.get("notes"))]
-    if notes:
-        out.append("Notes recorded with the run: " + "; ".join(notes) + ".")
+    if run.notes:
+        out.append("Notes recorded with the run: " + "; ".join(run.notes) + ".")
     if an.computed:
         out.append("Computed by this report because results.json lacks them: " + "; ".join(an.computed) + ".")
     if run.problems:
@@ -331,20 +316,20 @@ def caveats(run: Run, an: Analysis) -> list[str]:
     return out
 
 
-def limit_caveats(run: Run, trials: list[dict[str, Any]]) -> list[str]:
+def limit_caveats(run: Run, trials: list[TrialRow]) -> list[str]:
     """What limited the trials, whether the CPUs were partitioned, faults, and a busy machine."""
     out = [c for c in (partition_caveat(run), fault_caveat(trials), busy_caveat(trials)) if c]
-    if not has_bottlenecks(run):
+    if not run.labelled:
         if trials:
             out.append("This run folder predates bottleneck labels: whether a rate was the server's capacity or "
                        "a lower bound held back by the generator or too few users is unknown (only "
                        "generator-bound trials were flagged).")
         return out
-    held = [t for t in trials if trial_limit(t) not in ("server", None)]
+    held = [t for t in trials if t.limit not in ("server", None)]
     if held:
         by_label: dict[str, list[str]] = {}
         for t in held:
-            by_label.setdefault(limited_by(trial_limit(t)), []).append(trial_label(t))
+            by_label.setdefault(limited_by(t.limit), []).append(t.label)
         parts = "; ".join(f"{label}: {', '.join(names)}" for label, names in by_label.items())
         out.append(f"{len(held)} of {len(trials)} trials {'was' if len(held) == 1 else 'were'} not limited by the "
                    f"server ({parts}). Their requests/s are lower bounds of what the server can do, not "
@@ -354,30 +339,28 @@ def limit_caveats(run: Run, trials: list[dict[str, Any]]) -> list[str]:
 
 
 def partition_caveat(run: Run) -> str | None:
-    if run.source != "embedded" or run.stack is None:
+    stack, plan = run.settings, run.options
+    if run.source != "embedded" or stack is None:
         return None
-    server, generator = run.stack.get("server_cpus"), run.plan.get("generator_cpus")
-    if "server_cpus" not in run.stack and "generator_cpus" not in run.plan:
+    if not stack.partition_recorded and not plan.partition_recorded:
         return ("No CPU partition recorded (a run folder from before partitioning existed): Locust most likely "
                 "shared the CPUs with the server.")
-    return None if server and generator else NOT_PARTITIONED
+    return None if stack.server_cpus and plan.generator_cpus else NOT_PARTITIONED
 
 
-def fault_caveat(trials: list[dict[str, Any]]) -> str | None:
-    faulty = [f"{trial_label(t)}: {'; '.join(str(f) for f in lst(t.get('faults')))}"
-              for t in trials if lst(t.get("faults"))]
+def fault_caveat(trials: list[TrialRow]) -> str | None:
+    faulty = [f"{t.label}: {'; '.join(t.faults)}" for t in trials if t.faults]
     if not faulty:
         return None
     return ("Faults during trials (their figures include the disruption): " + "; ".join(faulty) + ".")
 
 
-def busy_caveat(trials: list[dict[str, Any]]) -> str | None:
-    busy = [(v, t) for t in trials if (v := num(dig(t, "bottleneck", "others_util"))) is not None
-            and v >= BUSY_MACHINE]
+def busy_caveat(trials: list[TrialRow]) -> str | None:
+    busy = [(v, t) for t in trials if (v := t.others_util) is not None and v >= BUSY_MACHINE]
     if not busy:
         return None
     worst = max(v for v, _ in busy)
-    names = ", ".join(f"{trial_label(t)} ({v * 100:.0f}%)" for v, t in busy)
+    names = ", ".join(f"{t.label} ({v * 100:.0f}%)" for v, t in busy)
     return (f"A busy machine: processes not of this benchmark used up to {worst * 100:.0f}% of the server CPUs "
             f"in {names}. Rates there are lower than on a quiet machine; \"limited by the server\" means the "
             "server's CPUs were full, not that the server alone filled them.")
@@ -398,12 +381,12 @@ def cross_check_sentences(an: Analysis) -> list[str]:
                        f"{fmt_ratio(w.ratio)}; the two instruments differ by {abs(s.ratio / w.ratio - 1) * 100:.0f}%.")
     c = an.ceiling
     if c:
-        text = (f"Generator ceiling: Locust alone on /plaintext with {fmt_num(num(c.get('users')))} users sent "
-                f"{fmt_num(num(c.get('rps')))} req/s")
-        if num(c.get("wrk_rps")) is not None:
-            text += f" (wrk {fmt_num(num(c.get('wrk_rps')))} req/s)"
-        if num(c.get("generator_busiest")) is not None:
-            text += f"; its busiest process used {num(c.get('generator_busiest')) * 100:.0f}% of a core"
+        text = (f"Generator ceiling: Locust alone on /plaintext with {fmt_num(c.users)} users sent "
+                f"{fmt_num(c.rps)} req/s")
+        if c.wrk_rps is not None:
+            text += f" (wrk {fmt_num(c.wrk_rps)} req/s)"
+        if c.generator_busiest is not None:
+            text += f"; its busiest process used {c.generator_busiest * 100:.0f}% of a core"
         out.append(text + ". A cell whose Locust rate comes near it measures the generator, not the server.")
     return out
 
@@ -421,4 +404,4 @@ def saturation_sentences(an: Analysis) -> list[str]:
 
 
 def trial_flags(run: Run) -> list[str]:
-    return [f"{trial_label(t)}: {flag}" for t in run.trials() for flag in lst(t.get("flags"))]
+    return [f"{t.label}: {flag}" for t in run.trials() for flag in t.flags]

@@ -11,7 +11,7 @@ from typing import Any
 
 from bench.record.attribution import FACTORS
 from bench.record.run_folder import Run
-from bench.record.values import num, pair
+from bench.record.run_rows import Ceiling, Speedup
 from reports.kit.document import Block, Bullets, Document, FigureBlock, KeyValues, Para, Pre, Section, Table
 from reports.kit.figures import Drawn, draw
 from reports.kit.fmt import DASH, dash_or, fmt_ci, fmt_num, fmt_ratio, fmt_share, setting_text
@@ -29,13 +29,8 @@ from reports.run import charts
 from reports.run.analysis import (
     Analysis,
     CapacityRow,
-    SpeedupRow,
     analyze,
-    busiest_generator,
-    cell_limit,
     cpu_ms_per_request,
-    trial_label,
-    trial_limit,
 )
 from reports.run.narrative import (
     capacity_sentences,
@@ -89,12 +84,12 @@ def _keys(multi: bool, row) -> list[str]:
 def throughput_table(an: Analysis) -> Table:
     rows = []
     for c in an.cells:
-        lo, hi = pair(c.summary.get("rps_ci95")) or (None, None)
-        fails = c.stat("failures")
+        s = c.summary
+        lo, hi = s.rps_ci95 or (None, None)
         rows.append([
-            *_keys(an.multi_server, c), fmt_num(c.stat("trials") or len(c.trials)), fmt_num(c.stat("rps")),
-            fmt_ci(lo, hi), fmt_num(fails) if fails is not None else DASH,
-            cell_limit(c) or DASH, fmt_share(c.stat("server_util")), fmt_share(busiest_generator(c)),
+            *_keys(an.multi_server, c), fmt_num(s.trials or len(c.trials)), fmt_num(s.rps),
+            fmt_ci(lo, hi), fmt_num(s.failures) if s.failures is not None else DASH,
+            c.limit_or_bound or DASH, fmt_share(s.server_util), fmt_share(s.busiest_generator),
         ])
     return Table(_heads(an.multi_server, "trials", "req/s", "95% CI", "failures", "limited by", "server CPU",
                         "busiest Locust"), rows,
@@ -105,13 +100,13 @@ def throughput_table(an: Analysis) -> Table:
 
 
 def latency_table(an: Analysis) -> Table:
-    rows = [[*_keys(an.multi_server, c), *(fmt_num(c.stat(k)) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms"))]
+    rows = [[*_keys(an.multi_server, c), *(fmt_num(v) for v in c.summary.latencies)]
             for c in an.cells]
     return Table(_heads(an.multi_server, "p50 ms", "p90 ms", "p99 ms", "max ms"), rows,
                  "Client-side response times, median over trials")
 
 
-def speedup_table(rows_in: list[SpeedupRow], caption: str = "Requests/s relative to the baseline") -> Table:
+def speedup_table(rows_in: list[Speedup], caption: str = "Requests/s relative to the baseline") -> Table:
     multi = any(r.server for r in rows_in)
     rows = [[*_keys(multi, r), r.baseline, fmt_ratio(r.ratio), fmt_ci(r.lo, r.hi, "x"), r.origin]
             for r in rows_in]
@@ -153,17 +148,16 @@ def capacity_table(an: Analysis) -> Table:
 
 
 def _rate_kind(row: CapacityRow) -> str:
-    if row.limit is None:
-        return DASH
-    return "capacity" if row.is_capacity else f"at least (limited by {limited_by(row.limit)})"
+    return dash_or(row.limit,
+                   lambda limit: "capacity" if row.is_capacity else f"at least (limited by {limited_by(limit)})")
 
 
 def cost_table(an: Analysis) -> Table:
     rows = []
     for c in an.cells:
-        rpcs = c.stat("requests_per_cpu_second")
+        rpcs = c.summary.requests_per_cpu_second
         rows.append([*_keys(an.multi_server, c), fmt_num(rpcs), fmt_num(cpu_ms_per_request(rpcs)),
-                     fmt_num(c.stat("db_sessions_per_1000_requests"))])
+                     fmt_num(c.summary.db_sessions_per_1000_requests)])
     return Table(_heads(an.multi_server, "req per server CPU-s", "CPU ms/request", "PG sessions/1000 req"), rows,
                  "Server cost per request (Apache children + PostgreSQL backends)")
 
@@ -171,11 +165,11 @@ def cost_table(an: Analysis) -> Table:
 def trials_table(run: Run) -> Table:
     multi = run.multi_server
     rows = []
-    for t in run.trial_rows():
+    for t in run.trials():
         rows.append([
             fmt_num(t.seq), t.workload, t.variant, *([t.server or DASH] if multi else []), t.trial,
             fmt_num(t.users), fmt_num(t.locust_rps), fmt_num(t.server_rps), fmt_num(t.p99_ms), fmt_num(t.failures),
-            trial_limit(t.raw) or DASH, fmt_share(t.server_util), dash_or(t.generator_pct, lambda g: f"{g:.0f}%"),
+            t.limit or DASH, fmt_share(t.server_util), dash_or(t.generator_pct, lambda g: f"{g:.0f}%"),
             fmt_num(t.processes), "; ".join(t.flags),
         ])
     return Table(["#", *_heads(multi, "trial", "users"), "req/s (Locust)", "req/s (access log)", "p99 ms",
@@ -203,10 +197,9 @@ def cross_speedup_table(an: Analysis) -> Table:
                  "The speedup as each instrument measured it")
 
 
-def ceiling_table(ceiling: dict[str, Any]) -> Table:
-    busiest = num(ceiling.get("generator_busiest"))
-    row = [fmt_num(num(ceiling.get("users"))), fmt_num(num(ceiling.get("rps"))), fmt_num(num(ceiling.get("wrk_rps"))),
-           fmt_share(busiest), str(ceiling.get("bottleneck") or DASH)]
+def ceiling_table(ceiling: Ceiling) -> Table:
+    row = [fmt_num(ceiling.users), fmt_num(ceiling.rps), fmt_num(ceiling.wrk_rps), fmt_share(ceiling.generator_busiest),
+           ceiling.bottleneck or DASH]
     return Table(["users", "Locust req/s", "wrk req/s", "busiest Locust", "limited by"], [row],
                  "Generator ceiling: Locust (and wrk) alone on /plaintext, same users and CPUs")
 
@@ -231,11 +224,11 @@ def compose(run: Run, an: Analysis, figs: Drawn,
     if not an.cells:
         summary_blocks.append(Para("This run has no results yet.", "warning"))
     elif not heads:
-        best = max((c for c in an.cells if c.stat("rps") is not None), key=lambda c: c.stat("rps") or 0,
+        best = max((c for c in an.cells if c.summary.rps is not None), key=lambda c: c.summary.rps or 0,
                    default=None)
         if best is not None:
             summary_blocks.append(Para(f"No naive baseline to compare with; the highest rate was {best.variant} on "
-                                       f"{best.workload}, {fmt_num(best.stat('rps'))} req/s.", "headline"))
+                                       f"{best.workload}, {fmt_num(best.summary.rps)} req/s.", "headline"))
     lines = [s for r in heads if (s := rate_sentence(run, r))]
     lines += split_sentences(an)
     cap, cap_basis = capacity_sentences(run, an)
@@ -314,10 +307,11 @@ def extra_sections(an: Analysis, figs: Drawn) -> list[Section]:
 
 def partition_rows(run: Run) -> list[tuple[str, str]]:
     """Where the server and the generator ran (null: not partitioned, they shared every CPU)."""
-    if run.stack is None and "generator_cpus" not in run.plan:
+    stack, plan = run.settings, run.options
+    if stack is None and not plan.partition_recorded:
         return []
-    server = (run.stack or {}).get("server_cpus")
-    generator = run.plan.get("generator_cpus")
+    server = stack.server_cpus if stack is not None else None
+    generator = plan.generator_cpus
     shared = "not partitioned: Locust shared the CPUs with the server"
     return [("server CPUs", str(server) if server else shared),
             ("generator CPUs", str(generator) if generator else shared)]
@@ -337,10 +331,10 @@ def setup_blocks(run: Run) -> list[Block]:
         blocks.append(Para("No stack settings: this run measured a server it did not start (--url).", "note"))
     if run.checks:
         blocks += [Para("Pre-flight checks:"), Bullets(run.checks)]
-    top = [("run_id", run.run_id), ("created", setting_text(run.data.get("created"))),
-           ("finished", setting_text(run.data.get("finished"))), ("complete", setting_text(run.data.get("complete"))),
-           ("source", run.source), ("kind", setting_text(run.data.get("kind"))),
-           ("results schema", setting_text(run.data.get("schema")))]
+    recorded = dict(run.recorded("created", "finished", "complete", "kind", "schema"))
+    top = [("run_id", run.run_id), *((k, setting_text(recorded[k])) for k in ("created", "finished", "complete")),
+           ("source", run.source), ("kind", setting_text(recorded["kind"])),
+           ("results schema", setting_text(recorded["schema"]))]
     blocks.append(KeyValues(top, "Run"))
     if run.trials():
         blocks.append(trials_table(run))
@@ -359,7 +353,7 @@ def _effect(e: Any) -> dict[str, Any]:
     return {"factor": e.factor, "ci95": None if e.lo is None else [e.lo, e.hi]}
 
 
-def _headline(run: Run, an: Analysis, r: SpeedupRow) -> dict[str, Any]:
+def _headline(run: Run, an: Analysis, r: Speedup) -> dict[str, Any]:
     cost = cost_row(an, r)
     return {"workload": r.workload, "variant": r.variant, **({"server": r.server} if r.server else {}),
             "baseline": r.baseline, "ratio": r.ratio, "ci95": None if r.lo is None else [r.lo, r.hi],
@@ -378,7 +372,7 @@ def _cross_check(an: Analysis) -> dict[str, Any] | None:
         "speedups": [{"workload": s.workload, "variant": s.variant, "baseline": s.baseline, "locust": s.ratio,
                       "wrk": wrk[(s.workload, s.variant, s.baseline, s.server)]}
                      for s in an.speedups if (s.workload, s.variant, s.baseline, s.server) in wrk],
-        "generator_ceiling": an.ceiling,
+        "generator_ceiling": an.ceiling.raw if an.ceiling else None,
     }
 
 
@@ -387,20 +381,20 @@ def summary(run: Run, an: Analysis, figs: dict[str, FigureBlock], cav: list[str]
     cells = []
     for c in an.cells:
         s = c.summary
+        recorded = s.recorded("rps", "rps_ci95", "p50_ms", "p90_ms", "p99_ms", "max_ms", "rps_per_process",
+                              "requests_per_cpu_second", "rss_mb_per_process", "pss_mb_per_process",
+                              "pss_mb_total", "pss_mb_serving", "db_sessions_per_1000_requests", "failures",
+                              "generator_bound", "server_util", "others_util", "generator_busiest", "wrk_rps",
+                              "locust_vs_wrk", "faults")
+        limit, faults = c.limit_or_bound, recorded.pop("faults")
         cells.append({
             "workload": c.workload, "variant": c.variant, **({"server": c.server} if c.server else {}),
-            "trials": s.get("trials", len(c.trials)),
-            "rps": s.get("rps"), "rps_ci95": s.get("rps_ci95"),
-            **{k: s.get(k) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "rps_per_process",
-                                     "requests_per_cpu_second", "rss_mb_per_process", "pss_mb_per_process",
-                                     "pss_mb_total", "pss_mb_serving",
-                                     "db_sessions_per_1000_requests", "failures", "generator_bound",
-                                     "server_util", "others_util", "generator_busiest", "wrk_rps",
-                                     "locust_vs_wrk")},
-            "bottleneck": cell_limit(c),
-            "rate_is_capacity": None if cell_limit(c) is None else cell_limit(c) == "server",
-            "faulty_trials": s.get("faults"),
-            "cpu_ms_per_request": cpu_ms_per_request(c.stat("requests_per_cpu_second")),
+            "trials": c.recorded_trials,
+            **recorded,
+            "bottleneck": limit,
+            "rate_is_capacity": None if limit is None else limit == "server",
+            "faulty_trials": faults,
+            "cpu_ms_per_request": cpu_ms_per_request(c.summary.requests_per_cpu_second),
         })
     return {
         "schema": SUMMARY_SCHEMA,
@@ -443,7 +437,7 @@ def summary(run: Run, an: Analysis, figs: dict[str, FigureBlock], cav: list[str]
                 for r in an.capacity
             ],
         },
-        "missing_trials": [trial_label(m) for m in run.missing_trials()],
+        "missing_trials": [m.label for m in run.missing_trials()],
         "caveats": cav,
         "figures": figure_files(figs),
     }

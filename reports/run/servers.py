@@ -18,8 +18,8 @@ from typing import Any
 from bench.record.run_folder import Cell, Run
 from bench.record.stats import ratio_ci
 from reports.kit.document import Block, Bullets, FigureBlock, Para, Section, Table
-from reports.kit.fmt import DASH, fmt_ci, fmt_num, fmt_ratio
-from reports.run.analysis import cell_limit, cpu_ms_per_request, server_groups, where
+from reports.kit.fmt import DASH, dash_or, fmt_ci, fmt_num, fmt_ratio
+from reports.run.analysis import cpu_ms_per_request, server_groups, where
 
 AUTH, PLAIN = "auth", "db"
 
@@ -31,10 +31,8 @@ class Ratio:
     hi: float | None = None
 
     def text(self) -> str:
-        if self.ratio is None:
-            return DASH
         ci = f" ({fmt_ci(self.lo, self.hi, 'x')})" if self.lo is not None else ""
-        return fmt_ratio(self.ratio) + ci
+        return dash_or(self.ratio, lambda r: fmt_ratio(r) + ci)
 
 
 def trial_ratio(base: Cell, new: Cell, *keys: str) -> Ratio:
@@ -43,17 +41,9 @@ def trial_ratio(base: Cell, new: Cell, *keys: str) -> Ratio:
     return Ratio(None) if r is None else Ratio(r.ratio, r.lo, r.hi)
 
 
-def stat_ratio(base: Cell, new: Cell, key: str) -> Ratio:
-    """new/base of a summary median that has no per-trial series worth resampling (memory, p99)."""
-    a, b = base.stat(key), new.stat(key)
+def stat_ratio(a: float | None, b: float | None) -> Ratio:
+    """b/a of a summary median that has no per-trial series worth resampling (memory, p99)."""
     return Ratio(b / a if a and b is not None else None)
-
-
-def serving_pss(cell: Cell) -> float | None:
-    """PSS per process that served requests (mod_wsgi daemon mode: the daemons, not the relaying children);
-    older folders only have the median over every Apache process."""
-    v = cell.stat("pss_mb_serving")
-    return v if v is not None else cell.stat("pss_mb_per_process")
 
 
 # --- the servers of a --servers run -------------------------------------------------------------
@@ -76,10 +66,10 @@ def server_pairs(run: Run) -> list[tuple[Cell, Cell]]:
 def servers_table(run: Run) -> Table:
     rows = []
     for c in run.cells:
-        rows.append([c.workload, c.variant, c.server or DASH, fmt_num(c.stat("rps")),
-                     fmt_num(c.stat("rps_per_process")), fmt_num(c.stat("requests_per_cpu_second")),
-                     fmt_num(serving_pss(c)), fmt_num(c.stat("pss_mb_total")), fmt_num(c.stat("p50_ms")),
-                     fmt_num(c.stat("p99_ms")), fmt_num(c.stat("server_p50_ms")), cell_limit(c) or DASH])
+        rows.append([c.workload, c.variant, c.server or DASH, fmt_num(c.summary.rps),
+                     fmt_num(c.summary.rps_per_process), fmt_num(c.summary.requests_per_cpu_second),
+                     fmt_num(c.summary.serving_pss), fmt_num(c.summary.pss_mb_total), fmt_num(c.summary.p50_ms),
+                     fmt_num(c.summary.p99_ms), fmt_num(c.summary.server_p50_ms), c.limit_or_bound or DASH])
     return Table(["workload", "variant", "server", "req/s", "req/s per process", "req per server CPU-s",
                   "PSS MB per serving process", "PSS MB all Apache processes", "p50 ms", "p99 ms",
                   "server p50 ms", "limited by"], rows,
@@ -91,12 +81,13 @@ def servers_table(run: Run) -> Table:
 def server_ratio_table(run: Run) -> Table:
     rows = []
     for base, other in server_pairs(run):
+        b, o = base.summary, other.summary
         rows.append([base.workload, base.variant, f"{other.server} / {base.server}",
                      trial_ratio(base, other, "locust", "rps").text(),
-                     stat_ratio(base, other, "rps_per_process").text(),
+                     stat_ratio(b.rps_per_process, o.rps_per_process).text(),
                      trial_ratio(base, other, "requests_per_cpu_second").text(),
-                     fmt_ratio(_ratio(serving_pss(base), serving_pss(other))),
-                     stat_ratio(base, other, "pss_mb_total").text(), stat_ratio(base, other, "p99_ms").text()])
+                     fmt_ratio(_ratio(b.serving_pss, o.serving_pss)),
+                     stat_ratio(b.pss_mb_total, o.pss_mb_total).text(), stat_ratio(b.p99_ms, o.p99_ms).text()])
     return Table(["workload", "variant", "servers", "req/s", "req/s per process", "req per server CPU-s",
                   "PSS per serving process", "PSS all processes", "p99"], rows,
                  "Ratios of medians (95% bootstrap interval over trials where there are 2 or more); above 1x: "
@@ -115,13 +106,13 @@ def server_sentences(run: Run) -> list[str]:
         if rps.ratio is None:
             continue
         text = (f"{base.variant} {base.workload}: {other.server} served {rps.text()} the requests/s of "
-                f"{base.server} ({fmt_num(other.stat('rps'))} vs {fmt_num(base.stat('rps'))})")
+                f"{base.server} ({fmt_num(other.summary.rps)} vs {fmt_num(base.summary.rps)})")
         if cost.ratio is not None:
             text += f", {cost.text()} the requests per server CPU-second"
-        pss_b, pss_o = serving_pss(base), serving_pss(other)
+        pss_b, pss_o = base.summary.serving_pss, other.summary.serving_pss
         if pss_b is not None and pss_o is not None:
             text += f"; PSS per serving process {fmt_num(pss_o)} vs {fmt_num(pss_b)} MB"
-        limits = {cell_limit(base), cell_limit(other)} - {None}
+        limits = {base.limit_or_bound, other.limit_or_bound} - {None}
         if limits and limits != {"server"}:
             text += f" (limited by {', '.join(sorted(limits))}: rates are lower bounds, the CPU ratio is the fairer)"
         out.append(text + ".")
@@ -157,8 +148,8 @@ class AuthRow:
     @property
     def extra_cpu_ms(self) -> float | None:
         """Server CPU the phase adds per request: auth's CPU ms per request minus db's."""
-        a = cpu_ms_per_request(self.auth.stat("requests_per_cpu_second"))
-        d = cpu_ms_per_request(self.db.stat("requests_per_cpu_second"))
+        a = cpu_ms_per_request(self.auth.summary.requests_per_cpu_second)
+        d = cpu_ms_per_request(self.db.summary.requests_per_cpu_second)
         return None if a is None or d is None else a - d
 
 
@@ -179,10 +170,10 @@ def auth_rows(run: Run) -> list[AuthRow]:
 def auth_table(rows: list[AuthRow], multi: bool) -> Table:
     out = []
     for r in rows:
-        out.append([r.variant, *([r.server or DASH] if multi else []), fmt_num(r.db.stat("rps")),
-                    fmt_num(r.auth.stat("rps")), r.rps.text(), fmt_num(r.db.stat("requests_per_cpu_second")),
-                    fmt_num(r.auth.stat("requests_per_cpu_second")), r.cost.text(), _signed(r.extra_cpu_ms),
-                    fmt_num(r.auth.stat("db_sessions_per_1000_requests"))])
+        out.append([r.variant, *([r.server or DASH] if multi else []), fmt_num(r.db.summary.rps),
+                    fmt_num(r.auth.summary.rps), r.rps.text(), fmt_num(r.db.summary.requests_per_cpu_second),
+                    fmt_num(r.auth.summary.requests_per_cpu_second), r.cost.text(), _signed(r.extra_cpu_ms),
+                    fmt_num(r.auth.summary.db_sessions_per_1000_requests)])
     return Table(["variant", *(["server"] if multi else []), "db req/s", "auth req/s", "auth/db req/s",
                   "db req per CPU-s", "auth req per CPU-s", "auth/db per CPU-s", "CPU ms added per request",
                   "auth PG sessions/1000 req"], out,
@@ -191,7 +182,7 @@ def auth_table(rows: list[AuthRow], multi: bool) -> Table:
 
 
 def _signed(ms: float | None) -> str:
-    return DASH if ms is None else ("+" if ms >= 0 else "") + fmt_num(ms)
+    return dash_or(ms, lambda v: ("+" if v >= 0 else "") + fmt_num(v))
 
 
 def auth_sentences(rows: list[AuthRow]) -> list[str]:
@@ -235,11 +226,11 @@ def servers_summary(run: Run) -> list[dict[str, Any]] | None:
         return None
     return [{"workload": b.workload, "variant": b.variant, "server": o.server, "against": b.server,
              "rps": _ratio_json(trial_ratio(b, o, "locust", "rps")),
-             "rps_per_process": stat_ratio(b, o, "rps_per_process").ratio,
+             "rps_per_process": stat_ratio(b.summary.rps_per_process, o.summary.rps_per_process).ratio,
              "requests_per_cpu_second": _ratio_json(trial_ratio(b, o, "requests_per_cpu_second")),
-             "pss_mb_serving": [serving_pss(b), serving_pss(o)], "pss_mb_total": [b.stat("pss_mb_total"),
-                                                                                 o.stat("pss_mb_total")],
-             "p99_ms": [b.stat("p99_ms"), o.stat("p99_ms")]}
+             "pss_mb_serving": [b.summary.serving_pss, o.summary.serving_pss], "pss_mb_total": [b.summary.pss_mb_total,
+                                                                                 o.summary.pss_mb_total],
+             "p99_ms": [b.summary.p99_ms, o.summary.p99_ms]}
             for b, o in server_pairs(run)]
 
 
@@ -248,8 +239,8 @@ def auth_summary(run: Run) -> list[dict[str, Any]] | None:
     rows = auth_rows(run)
     if not rows:
         return None
-    return [{"variant": r.variant, **({"server": r.server} if r.server else {}), "db_rps": r.db.stat("rps"),
-             "auth_rps": r.auth.stat("rps"), "rps": _ratio_json(r.rps), "requests_per_cpu_second": _ratio_json(r.cost),
+    return [{"variant": r.variant, **({"server": r.server} if r.server else {}), "db_rps": r.db.summary.rps,
+             "auth_rps": r.auth.summary.rps, "rps": _ratio_json(r.rps), "requests_per_cpu_second": _ratio_json(r.cost),
              "cpu_ms_added_per_request": r.extra_cpu_ms} for r in rows]
 
 

@@ -5,15 +5,13 @@ fig1-forgotten.png/.svg}. Reads nothing but sessions.json (bench.record.sessions
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from matplotlib.figure import Figure
 
 from bench.record.sessions import SessionsRun
-from bench.record.values import dig, num
 from reports.kit.document import Block, Bullets, Document, KeyValues, Para, Section, Table
 from reports.kit.files import save_figure
-from reports.kit.fmt import DASH, fmt_num
+from reports.kit.fmt import fmt_num, fmt_share
 from reports.kit.page import environment_blocks, figure_files, kv, meta_line, prepare_out, write_report
 from reports.kit.style import new_figure, styled
 
@@ -21,22 +19,13 @@ FIGURE = "fig1-forgotten"
 TITLE = "Figure 1: returning requests served by another process than the one that issued the cookie"
 
 
-def _pct(v: float | None) -> str:
-    return DASH if v is None else f"{100 * v:.0f}%"
-
-
-def _mode(r: dict[str, Any]) -> str:
-    return "on" if r.get("keepalive") else "off"
-
-
 def table(run: SessionsRun) -> Table:
     rows = []
     for r in run.results:
-        rows.append([fmt_num(num(r.get("processes"))), _mode(r), _pct(num(dig(r, "process", "forgotten_rate"))),
-                     _pct(num(r.get("expected_forgotten_rate"))), _pct(num(dig(r, "process", "unknown_rate"))),
-                     fmt_num(num(dig(r, "process", "pids_seen"))), fmt_num(num(dig(r, "process", "server_ms_p50"))),
-                     fmt_num(num(dig(r, "shared", "server_ms_p50"))), fmt_num(num(r.get("shared_extra_ms"))),
-                     _pct(num(dig(r, "shared", "unknown_rate")))])
+        rows.append([fmt_num(r.processes), r.mode, fmt_share(r.process.forgotten_rate),
+                     fmt_share(r.expected_forgotten_rate), fmt_share(r.process.unknown_rate),
+                     fmt_num(r.process.pids_seen), fmt_num(r.process.server_ms_p50), fmt_num(r.shared.server_ms_p50),
+                     fmt_num(r.shared_extra_ms), fmt_share(r.shared.unknown_rate)])
     return Table(["processes", "keep-alive", "forgotten", "expected 1 - 1/N", "unknown", "PIDs seen",
                   "process ms", "shared ms", "shared +ms", "shared unknown"], rows,
                  "/session/process keeps the visit counter in a module global, /session/shared in PostgreSQL. "
@@ -47,15 +36,14 @@ def table(run: SessionsRun) -> Table:
 def sentences(run: SessionsRun) -> list[str]:
     out = []
     for r in run.results:
-        forgotten = num(dig(r, "process", "forgotten_rate"))
+        forgotten = r.process.forgotten_rate
         if forgotten is None:
             continue
-        text = (f"{fmt_num(num(r.get('processes')))} process(es), keep-alive {_mode(r)}: a session kept in process "
-                f"memory was forgotten on {_pct(forgotten)} of returning requests (1 - 1/N = "
-                f"{_pct(num(r.get('expected_forgotten_rate')))})")
-        extra = num(r.get("shared_extra_ms"))
-        if extra is not None:
-            text += f"; the shared store cost {fmt_num(extra)} ms of server time per request"
+        text = (f"{fmt_num(r.processes)} process(es), keep-alive {r.mode}: a session kept in process "
+                f"memory was forgotten on {fmt_share(forgotten)} of returning requests (1 - 1/N = "
+                f"{fmt_share(r.expected_forgotten_rate)})")
+        if r.shared_extra_ms is not None:
+            text += f"; the shared store cost {fmt_num(r.shared_extra_ms)} ms of server time per request"
         out.append(text + ".")
     if out:
         out.append("The shared store (PostgreSQL) forgets no session whatever the process count; keep-alive only "
@@ -67,11 +55,10 @@ def sentences(run: SessionsRun) -> list[str]:
 def forgotten_figure(run: SessionsRun) -> Figure:
     fig = new_figure(7, 4)
     ax = fig.add_subplot()
-    procs = sorted({int(num(r.get("processes")) or 0) for r in run.results})
+    procs = sorted({int(r.processes or 0) for r in run.results})
     ax.plot(procs, [1 - 1 / n for n in procs], linestyle=":", color="#555555", label="1 - 1/N")
     for mode, color in (("off", "#d62728"), ("on", "#1f77b4")):
-        pts = sorted((int(num(r.get("processes")) or 0), num(dig(r, "process", "forgotten_rate")))
-                     for r in run.results if _mode(r) == mode)
+        pts = sorted((int(r.processes or 0), r.process.forgotten_rate) for r in run.results if r.mode == mode)
         pts = [(n, v) for n, v in pts if v is not None]
         if pts:
             ax.plot([n for n, _ in pts], [v for _, v in pts], marker="o", color=color,
@@ -94,13 +81,12 @@ def build_sessions_report(run_dir: Path | str) -> Path:
     caption = ("Share of returning requests to /session/process served by another process than the one that "
                "issued the cookie, by process count and keep-alive mode; dotted: 1 - 1/N.")
     fig = save_figure(forgotten_figure(run), out, FIGURE, TITLE, caption)
-    settings = [("clients", fmt_num(num(run.data.get("clients")))),
-                ("requests per visit", fmt_num(num(run.data.get("visit_requests")))),
-                ("requests per endpoint and setting", fmt_num(num(run.data.get("requests_per_endpoint")))),
-                ("seed", fmt_num(num(run.data.get("seed"))))]
+    words = {"clients": "clients", "visit_requests": "requests per visit",
+             "requests_per_endpoint": "requests per endpoint and setting", "seed": "seed"}
+    settings = [(words[k], fmt_num(v)) for k, v in run.client()]
     setup: list[Block] = [*environment_blocks(run), KeyValues(settings, "Client")]
-    if isinstance(run.data.get("settings"), dict):
-        setup.append(KeyValues(kv(run.data["settings"]), "Stack settings (processes and keep-alive set per row)"))
+    if run.settings is not None:
+        setup.append(KeyValues(kv(run.settings), "Stack settings (processes and keep-alive set per row)"))
     lines = sentences(run)
     summary: list[Block] = [Bullets(lines)] if lines else []
     if not run.complete:
@@ -111,7 +97,7 @@ def build_sessions_report(run_dir: Path | str) -> Path:
         Section("setup", "Machine and settings", setup),
     ])
     data = {"schema": 1, "run_id": run.run_id, "kind": "sessions", "complete": run.complete,
-            "results": run.results, "figures": figure_files({FIGURE: fig})}
+            "results": [r.raw for r in run.results], "figures": figure_files({FIGURE: fig})}
     return write_report(out, doc, data)
 
 

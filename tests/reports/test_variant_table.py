@@ -36,6 +36,8 @@ def test_a_variant_outside_the_2x2_is_reported_as_x_vs_y(tmp_path: Path, prepare
     lines = [line for line in md.splitlines() if "prepared vs pooled" in line]
     assert len(lines) == 2, md  # one sentence per workload
     assert all("1.2" in line and "95% CI" in line for line in lines), lines
+    # The step names its factor as the variant table calls its effect (bench.vocabulary.FACTORS).
+    assert all("the effect of prepared statements, the one factor they differ by" in line for line in lines), lines
     # ... and a row in the one-factor table: X, its baseline Y, the ratio and its interval.
     rows = [line for line in md.splitlines() if line.startswith("| db | prepared | pooled |")]
     assert rows and "x" in rows[0], md

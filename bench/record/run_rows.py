@@ -1,0 +1,322 @@
+"""The rows of results.json as typed objects, each checked once where it is read (`of`): a number is a float
+or None (missing, null or not a number), never 0 for "not recorded"; a label is a str or None.
+
+`bench.record.run_folder.Run` builds them when it opens a folder; the reports read their attributes and
+never look into the record's dicts again. `raw` keeps what was recorded, for the few places that hand it on
+unchanged (summary.json, the trial's files).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from bench.record.values import dig, lst, num, obj, pair
+
+
+def _label(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True)
+class PidRate:
+    """One Apache process's steady-state requests/s in one trial (server.per_process)."""
+
+    pid: str
+    rps: float
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """One trial of results.json (or one planned trial of plan.order). `TrialRow.of` is the one constructor."""
+
+    raw: dict[str, Any]
+    seq: float | None
+    workload: str
+    variant: str
+    server: str | None
+    trial: str
+    users: float | None
+    locust_rps: float | None
+    server_rps: float | None  # from the access log
+    p99_ms: float | None
+    failures: float | None
+    server_util: float | None  # fraction of the server's CPUs its processes used
+    generator_pct: float | None
+    processes: float | None
+    flags: tuple[str, ...]
+    number: float | None = None  # the trial's number within its cell
+    requests: float | None = None  # Locust's request count
+    failed: bool = False  # the trial itself says it had failures (older folders)
+    error_status: tuple[tuple[str, float], ...] = ()  # access-log status codes other than 2xx/3xx, sorted
+    access_vs_locust: float | None = None
+    labelled: bool = False  # has a bottleneck record (newer folders)
+    bottleneck: str | None = None
+    others_util: float | None = None  # share of the server CPUs used by processes not of the benchmark
+    generator_bound: bool = False  # older folders' only label
+    faults: tuple[str, ...] = ()
+    has_wrk: bool = False
+    per_process: tuple[PidRate, ...] = ()
+    started: float | None = None
+    steady: tuple[float, float] | None = None
+
+    @classmethod
+    def of(cls, t: dict[str, Any]) -> TrialRow:
+        status = obj(dig(t, "server", "status"))
+        errors = sorted((str(c), v) for c, raw in status.items()
+                        if not str(c).startswith(("2", "3")) and (v := num(raw)))
+        rates = tuple(PidRate(str(dig(p, "pid")), rps) for p in lst(dig(t, "server", "per_process"))
+                      if (rps := num(dig(p, "rps"))) is not None)
+        return cls(
+            t, num(t.get("seq")), str(t.get("workload")), str(t.get("variant")),
+            str(t["server_module"]) if t.get("server_module") else None,
+            str(t.get("trial")), num(t.get("users")), num(dig(t, "locust", "rps")), num(dig(t, "server", "rps")),
+            num(dig(t, "locust", "p99_ms")), num(dig(t, "locust", "failures")),
+            num(dig(t, "bottleneck", "server_util")), num(dig(t, "cpu", "generator_pct")),
+            num(dig(t, "server", "processes")), tuple(str(f) for f in lst(t.get("flags"))),
+            number=num(t.get("trial")), requests=num(dig(t, "locust", "requests")),
+            failed=t.get("failures") is True, error_status=tuple(errors),
+            access_vs_locust=num(t.get("access_vs_locust")), labelled=isinstance(t.get("bottleneck"), dict),
+            bottleneck=_label(dig(t, "bottleneck", "bottleneck")), others_util=num(dig(t, "bottleneck", "others_util")),
+            generator_bound=t.get("generator_bound") is True, faults=tuple(str(f) for f in lst(t.get("faults"))),
+            has_wrk=isinstance(t.get("wrk"), dict), per_process=rates, started=num(t.get("started")),
+            steady=pair(t.get("steady")),
+        )
+
+    @property
+    def seq_text(self) -> str:
+        """The seq as recorded, as text ("3"; "None" when missing): what keys a trial's series in a figure."""
+        return str(self.raw.get("seq"))
+
+    @property
+    def label(self) -> str:
+        """"#003 db pooled mod_wsgi trial 2": how captions and caveats name a trial."""
+        head = f"#{int(self.seq):03d} " if self.seq is not None else ""
+        tail = f" trial {int(self.number)}" if self.number is not None else ""
+        server = f" {self.server}" if self.server else ""
+        return f"{head}{self.workload} {self.variant}{server}{tail}"
+
+    @property
+    def limit(self) -> str | None:
+        """What limited the trial; older folders only say whether it was generator-bound."""
+        if self.bottleneck:
+            return self.bottleneck
+        return "generator" if self.generator_bound else None
+
+
+@dataclass(frozen=True)
+class CellSummary:
+    """A cell's `summary` (medians over its trials), checked: None where not recorded."""
+
+    raw: dict[str, Any]
+    trials: float | None = None
+    rps: float | None = None
+    rps_ci95: tuple[float, float] | None = None
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+    failures: float | None = None
+    rps_per_process: float | None = None
+    requests_per_cpu_second: float | None = None
+    rss_mb_per_process: float | None = None
+    pss_mb_per_process: float | None = None
+    pss_mb_serving: float | None = None  # the processes that served (mod_wsgi: its daemons)
+    pss_mb_total: float | None = None
+    db_sessions_per_1000_requests: float | None = None
+    server_util: float | None = None
+    others_util: float | None = None
+    server_p50_ms: float | None = None
+    generator_busiest: float | None = None  # fraction of one core
+    generator_pct: float | None = None  # older folders: percent
+    wrk_rps: float | None = None
+    locust_vs_wrk: float | None = None
+    bottleneck: str | None = None
+    generator_bound: bool = False
+
+    @classmethod
+    def of(cls, s: dict[str, Any]) -> CellSummary:
+        numbers = {f.name: num(s.get(f.name)) for f in fields(cls) if f.type == "float | None"}
+        return cls(s, **numbers, rps_ci95=pair(s.get("rps_ci95")), bottleneck=_label(s.get("bottleneck")),
+                   generator_bound=s.get("generator_bound") is True)
+
+    def stat(self, key: str) -> float | None:
+        """Any numeric field by its name in results.json (also one this class does not name)."""
+        return num(self.raw.get(key))
+
+    def recorded(self, *keys: str) -> dict[str, Any]:
+        """The values as results.json holds them, unchecked: what summary.json passes on."""
+        return {k: self.raw.get(k) for k in keys}
+
+    @property
+    def latencies(self) -> tuple[float | None, float | None, float | None, float | None]:
+        """p50, p90, p99 and max ms."""
+        return self.p50_ms, self.p90_ms, self.p99_ms, self.max_ms
+
+    @property
+    def serving_pss(self) -> float | None:
+        """PSS per process of the processes that served, else of every Apache process."""
+        return self.pss_mb_serving if self.pss_mb_serving is not None else self.pss_mb_per_process
+
+    @property
+    def busiest_generator(self) -> float | None:
+        """Busiest Locust process, fraction of one core (older folders: generator_pct, in percent)."""
+        if self.generator_busiest is not None:
+            return self.generator_busiest
+        return None if self.generator_pct is None else self.generator_pct / 100
+
+
+@dataclass(frozen=True)
+class Speedup:
+    """Variant over baseline on a workload: an entry of `speedups` / `cpu_speedups` / `wrk_speedups` (`of`), or
+    one a report computed from the cells' trials (origin "computed")."""
+
+    workload: str
+    variant: str
+    baseline: str
+    ratio: float
+    lo: float | None
+    hi: float | None
+    origin: str = "results.json"  # or "computed" (bootstrap of trial medians)
+    text: str | None = None  # the ratio as it may honestly be stated ("at least 21.30x (pooled limited by ...)")
+    bottlenecks: dict[str, Any] = field(default_factory=dict)  # variant -> its cell's limit
+    server: str | None = None  # --servers: both sides ran under this server
+    metric: str = "rps"
+    factor: str | None = None  # a one-factor step ("X vs Y"): the factor they differ by (bench.vocabulary.FACTORS)
+
+    @classmethod
+    def of(cls, s: dict[str, Any]) -> Speedup | None:
+        ratio = num(s.get("ratio"))
+        if ratio is None:
+            return None
+        lo, hi = pair(s.get("ci95")) or (None, None)
+        text = s.get("text")
+        return cls(str(s.get("workload")), str(s.get("variant")), str(s.get("baseline") or "naive"), ratio, lo, hi,
+                   text=text if isinstance(text, str) else None,
+                   bottlenecks={str(k): v for k, v in obj(s.get("bottlenecks")).items()},
+                   server=s.get("server") or None, metric=str(s.get("metric", "rps")))
+
+    @property
+    def where(self) -> str:
+        """The workload, and under --servers its server: "db" or "db under mod_wsgi"."""
+        return self.workload if self.server is None else f"{self.workload} under {self.server}"
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """generator_ceiling: Locust (and wrk) alone on /plaintext, same users and CPUs."""
+
+    raw: dict[str, Any]
+    users: float | None
+    rps: float | None
+    wrk_rps: float | None
+    generator_busiest: float | None
+    bottleneck: str | None
+
+    @classmethod
+    def of(cls, c: Any) -> Ceiling | None:
+        if not isinstance(c, dict) or not c:
+            return None
+        bottleneck = c.get("bottleneck")
+        return cls(c, num(c.get("users")), num(c.get("rps")), num(c.get("wrk_rps")), num(c.get("generator_busiest")),
+                   str(bottleneck) if bottleneck else None)
+
+
+@dataclass
+class SaturationStep:
+    users: int
+    rps: float | None
+    p99_ms: float | None
+    bottleneck: str | None
+
+
+@dataclass
+class SaturationCell:
+    """`bench run --saturate`: one cell probed at doubling users until something other than the load limited it."""
+
+    workload: str
+    variant: str
+    steps: list[SaturationStep]
+    stop: str | None
+    knee_users: int | None
+
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> SaturationCell:
+        steps = [SaturationStep(int(u), num(dig(s, "rps")), num(dig(s, "p99_ms")), dig(s, "bottleneck"))
+                 for s in lst(entry.get("steps")) if (u := num(dig(s, "users"))) is not None]
+        knee = num(entry.get("knee_users"))
+        stop = entry.get("stop")
+        return cls(str(entry.get("workload")), str(entry.get("variant")), steps,
+                   stop if isinstance(stop, str) else None, None if knee is None else int(knee))
+
+    @property
+    def knee(self) -> SaturationStep | None:
+        return next((s for s in self.steps if s.users == self.knee_users), None)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A trial's timeline.json, checked: seconds and requests of equal length, per_pid series of that length."""
+
+    t0: float | None
+    warmup_s: float | None
+    duration_s: float | None
+    seconds: list[float]
+    requests: list[float]
+    per_pid: dict[str, list[float]]
+
+
+@dataclass(frozen=True)
+class ApacheSample:
+    """One /proc sample of an Apache process (samples.jsonl, role "apache")."""
+
+    pid: str
+    t: float
+    rss_kb: float
+    pss_kb: float | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The options a run was made with (results.json `plan`), as the report reads them; `raw` is shown as is."""
+
+    raw: dict[str, Any]
+    url: Any
+    users: Any
+    warmup_s: float | None
+    duration_s: float | None
+    max_p99_ms: float | None
+    generator_cpus: Any
+    partition_recorded: bool  # the plan names generator_cpus (folders from before partitioning do not)
+    connection_close: bool
+    quick: bool
+    order: tuple[TrialRow, ...]  # the planned trials, in order
+
+    @classmethod
+    def of(cls, p: dict[str, Any]) -> Plan:
+        order = tuple(TrialRow.of(e) for e in lst(p.get("order")) if isinstance(e, dict))
+        return cls(p, p.get("url"), p.get("users"), num(p.get("warmup_s")), num(p.get("duration_s")),
+                   num(p.get("max_p99_ms")), p.get("generator_cpus"), "generator_cpus" in p,
+                   p.get("connection_close") is True, p.get("quick") is True, order)
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The generated stack's settings (results.json `stack`), shown as recorded."""
+
+    raw: dict[str, Any]
+    processes: Any
+    keepalive: Any
+    keepalive_timeout: Any
+    max_keepalive_requests: Any
+    max_connections_per_child: Any
+    server_cpus: Any
+    partition_recorded: bool  # the stack names server_cpus
+
+    @classmethod
+    def of(cls, s: Any) -> Stack | None:
+        if not isinstance(s, dict):
+            return None
+        return cls(s, s.get("processes"), s.get("keepalive"), s.get("keepalive_timeout"),
+                   s.get("max_keepalive_requests"), s.get("max_connections_per_child"), s.get("server_cpus"),
+                   "server_cpus" in s)
