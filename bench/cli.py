@@ -6,7 +6,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bench import cpus, knobs, plan, servers, stack
+from bench import app, cpus, knobs, plan, servers, stack
 from bench.record.errors import Parser, UserError
 from bench.vocabulary import DEFAULT_VARIANTS, DEFAULT_WORKLOADS, VARIANTS, WORKLOADS
 
@@ -36,7 +36,9 @@ def _up(args) -> int:
     settings = knobs.settings_from_args(args)
     s = stack.up(settings, seed=args.seed, owned=False)
     print(f"stack up: {s.url}  (state {s.state})")
-    for path in ("/plaintext", "/json", "/pooled/db", "/naive/fortunes", "/server-status"):
+    shown = (*settings.app.paths, "/server-status") if settings.app else \
+        ("/plaintext", "/json", "/pooled/db", "/naive/fortunes", "/server-status")
+    for path in shown:
         print(f"  {s.url}{path}")
     return 0
 
@@ -75,6 +77,10 @@ def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
         workloads = plan.parse_list("--workloads", args.workloads, WORKLOADS)
     if args.variants:
         variants = plan.parse_list("--variants", args.variants, VARIANTS)
+    user_app = app.from_args(knobs.app_args(args), check_code=False)  # the code is checked with the settings
+    if user_app is not None:
+        _refuse_with_app(args)
+        workloads, variants = [plan.APP_WORKLOAD], [user_app.name]
     return plan.Plan(
         workloads=workloads, variants=variants, users=args.users,
         duration_s=_default(args, "run", "duration"),
@@ -89,12 +95,20 @@ def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
     ).validate()
 
 
+def _refuse_with_app(args) -> None:
+    """What measures the suite's own handlers only, refused with --app before anything starts."""
+    for option, given in (("--url", args.url), ("--servers", args.servers), ("--cross-check", args.cross_check),
+                          ("--workloads", args.workloads), ("--variants", args.variants), ("--all", args.all)):
+        if given:
+            raise UserError(f"{option} measures the suite's own handlers: it cannot be used with --app")
+
+
 def _servers_from_args(args) -> list[str] | None:
     """--servers mod_python,mod_wsgi: checked against the known servers; None without it (one server)."""
     if args.servers is None:
         return None
     chosen = plan.parse_list("--servers", args.servers, tuple(servers.SERVERS))
-    if args.server != servers.DEFAULT_SERVER and args.server not in chosen:
+    if args.server is not None and args.server not in chosen:
         raise UserError(f"--server {args.server} is not among --servers {','.join(chosen)}: give one of the two")
     return chosen
 

@@ -66,18 +66,21 @@ class Trial:
     def execute(self) -> dict:
         live, plan, step = self.live, self.plan, self.step
         offset = sessions_before = pg_started = None
+        error_offset = 0
         if live is not None:
             if self.restart and not use_server(live, step.get("server")):
                 live.apache.restart()
             if step.get("server"):  # the run folder's httpd.conf is the first server's
                 (self.dir / "httpd.conf").write_text(live.apache.conf.read_text())
             offset = live.apache.access_log.stat().st_size
+            error_offset = live.apache.error_log.stat().st_size if live.apache.error_log.exists() else 0
             if self.monitor is not None:
                 sessions_before = self.monitor.sessions_opened()
                 pg_started = self.monitor.started_at
         t0 = time.time()
         self.locust = LocustProcess(
-            command(plan, self.base_url, step["workload"], step["variant"], self.dir, users=self.users),
+            command(plan, self.base_url, step["workload"], step["variant"], self.dir, users=self.users,
+                    app=live.settings.app if live is not None else None),
             self.dir / "locust.log", cpus=self.partition.generator)
         self.locust.check_cpus()
         roots = {"generator": self.locust.pid}
@@ -169,6 +172,11 @@ class Trial:
             bad = {k: v for k, v in server["status"].items() if not k.startswith("2")}
             if bad:
                 flags.append(f"server answered non-2xx: {bad}")
+            if any(k.startswith("5") for k in bad):
+                flags += error_log_flags(live.apache.error_log, error_offset)
+            if not server["requests"]:
+                flags.append(f"no request completed in the steady window ({plan.steady_s:g} s): the server "
+                             "answered slower than the trial, or not at all")
         trial["cpu"] = cpu
         trial["bottleneck"] = self._bottleneck(cpu, (start, end), trial["locust"]["mean_ms"])
         trial["generator_bound"] = trial["bottleneck"]["bottleneck"] in ("generator", "shared")
@@ -232,6 +240,31 @@ class Trial:
             self.locust.stop()
         if self.sampler is not None and self.sampler.running:
             self.sampler.stop()
+
+
+TRACEBACK_LINES = 4
+
+
+def error_log_flags(error_log: Path, offset: int) -> list[str]:
+    """The first traceback the error log gained during the trial, in a few lines (a handler that raised)."""
+    try:
+        with open(error_log, errors="replace") as f:
+            f.seek(offset)
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    # mod_python logs each traceback line as its own error-log line; mod_wsgi likewise: keep the text after
+    # the log prefix ("[time] [module:level] [pid N] [client ...] ").
+    text = [ln.rsplit("] ", 1)[-1].strip() for ln in lines]
+    start = next((i for i, t in enumerate(text) if t.startswith("Traceback")), None)
+    if start is None:
+        return []
+    block = [t for t in text[start:start + 40] if t]
+    # The exception itself is the block's first line that is not a frame or source line.
+    last = next((t for t in block[1:] if not t.startswith(("File ", "Traceback")) and ":" in t
+                 and not t.startswith(" ")), None)
+    shown = block[:TRACEBACK_LINES - 1] + ([last] if last and last not in block[:TRACEBACK_LINES - 1] else [])
+    return ["error log: " + " | ".join(shown)]
 
 
 def _per(numerator, denominator):
