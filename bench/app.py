@@ -126,10 +126,9 @@ class App:
             raise UserError(f"{what} does not import from --app {self.dir} with {EMBEDDED_PYTHON}: "
                             f"{result['error']}")
         if not result["ok"]:
-            need = f"a callable {attr}(req)" if self.kind == "handler" else "a callable `application`"
-            raise UserError(f"{what} has no {need}: give the module a {attr} function"
-                            if self.kind == "handler" else f"{what} defines no `application`: a WSGI script "
-                            f"must define {need}")
+            if self.kind == "handler":
+                raise UserError(f"{what} has no callable {attr}: give the module a function {attr}(req)")
+            raise UserError(f"{what} defines no `application`: a WSGI script must define a callable `application`")
 
 
 def parse_paths(text: str) -> tuple[str, ...]:
@@ -138,8 +137,8 @@ def parse_paths(text: str) -> tuple[str, ...]:
         raise UserError(f"--paths {text!r} is empty: give one or more request paths, e.g. /,/entries?page=2")
     for p in paths:
         if not p.startswith("/") or any(c.isspace() for c in p):
-            raise UserError(f"--paths: {p!r} is not a request path: each must start with / and hold no spaces "
-                            "(e.g. /entries?page=2)")
+            raise UserError(f"--paths {text!r}: {p!r} is not a request path: each must start with / and hold no "
+                            "spaces (e.g. /entries?page=2)")
     return paths
 
 
@@ -169,16 +168,17 @@ def from_args(given: AppArgs, check_code: bool = True) -> App | None:
         for opt, value in (("--app-handler", given.app_handler), ("--app-wsgi", given.app_wsgi),
                            ("--paths", given.paths), ("--locustfile", given.locustfile)):
             if value is not None:
-                raise UserError(f"{opt} needs --app DIR (the folder holding the application)")
+                raise UserError(f"{opt} {value!r} needs --app DIR (the folder holding the application)")
         if given.app_option:
-            raise UserError("--app-option needs --app DIR and --app-handler or --app-wsgi")
+            raise UserError(f"--app-option {given.app_option[0]!r} needs --app DIR and --app-handler or --app-wsgi")
         return None
     app_dir = Path(given.app).expanduser()
     if not app_dir.is_dir():
         raise UserError(f"--app {given.app!r} is not a directory: give the folder holding the application")
     app_dir = app_dir.resolve()
     if given.app_handler and given.app_wsgi:
-        raise UserError("--app-handler and --app-wsgi together: give one (a mod_python handler or a WSGI script)")
+        raise UserError(f"--app-handler {given.app_handler!r} and --app-wsgi {given.app_wsgi!r} together: give one "
+                        "(a mod_python handler or a WSGI script)")
     if not given.app_handler and not given.app_wsgi:
         raise UserError(f"--app {given.app}: say what to serve with --app-handler MODULE[::FUNCTION] or "
                         "--app-wsgi FILE")
@@ -199,9 +199,11 @@ def from_args(given: AppArgs, check_code: bool = True) -> App | None:
         if not f.is_file():
             raise UserError(f"--app-wsgi {given.app_wsgi!r}: no such file in {app_dir}")
     if given.paths is not None and given.locustfile is not None:
-        raise UserError("--paths and --locustfile together: give one (the requests, or your own User classes)")
+        raise UserError(f"--paths {given.paths!r} and --locustfile {given.locustfile!r} together: give one (the "
+                        "requests, or your own User classes)")
     if given.paths is None and given.locustfile is None:
-        raise UserError("--app needs its load: --paths /a,/b?x=1 (requests sent round-robin) or --locustfile FILE")
+        raise UserError(f"--app {given.app!r} needs its load: --paths /a,/b?x=1 (requests sent round-robin) or "
+                        "--locustfile FILE")
     paths = parse_paths(given.paths) if given.paths is not None else ()
     locustfile = None
     if given.locustfile is not None:

@@ -100,7 +100,9 @@ def _refuse_with_app(args) -> None:
     for option, given in (("--url", args.url), ("--servers", args.servers), ("--cross-check", args.cross_check),
                           ("--workloads", args.workloads), ("--variants", args.variants), ("--all", args.all)):
         if given:
-            raise UserError(f"{option} measures the suite's own handlers: it cannot be used with --app")
+            shown = f" {given!r}" if isinstance(given, str) else ""
+            raise UserError(f"{option}{shown} measures the suite's own handlers: it cannot be used with --app "
+                            f"{args.app!r}")
 
 
 def _servers_from_args(args) -> list[str] | None:
@@ -183,7 +185,8 @@ def _sessions(args) -> int:
 
     processes = sessions.parse_processes(args.processes)
     modes = sessions.parse_keepalive(args.keepalive)
-    base = knobs.StackSettings(port=args.port, server_cpus=knobs.partition_from_args(args).server_list)
+    base = knobs.StackSettings(port=args.port, server_cpus=knobs.partition_from_args(args).server_list,
+                               server=args.server, wsgi_mode=args.wsgi_mode).validate()
     run_dir = sessions.execute(base, processes, modes, args.requests)
     print()
     print(console.sessions_table(json.loads((run_dir / "sessions.json").read_text())))
@@ -299,6 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--server-cpus", metavar="LIST", help="CPUs of Apache and PostgreSQL (as for bench up)")
     p.add_argument("--no-partition", action="store_true", help="do not pin the server to CPUs")
     p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
+    p.add_argument("--server", default=servers.DEFAULT_SERVER,
+                   help=f"{' or '.join(servers.SERVERS)} (default {servers.DEFAULT_SERVER}); under mod_wsgi daemon "
+                   "mode a process is a daemon process")
+    p.add_argument("--wsgi-mode", default="daemon", help="with --server mod_wsgi: daemon (default) or embedded")
     p.set_defaults(func=_sessions)
     p = sub.add_parser("report", help="build the report of a run folder")
     p.add_argument("run_dir")

@@ -77,7 +77,7 @@ def preflight(plan: Plan, settings: StackSettings | None, base_url: str) -> tupl
     app = settings.app if settings is not None else None
     for path in app.paths if app else ():  # a user's app: what it answers is measured and reported, not refused
         try:
-            status, headers = probe(base_url + path)
+            status, headers = probe(base_url + path.replace("{n}", "1"))
         except UserError:
             checks.append(f"GET {path} did not answer within 5 s")
             continue

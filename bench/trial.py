@@ -242,29 +242,38 @@ class Trial:
             self.sampler.stop()
 
 
-TRACEBACK_LINES = 4
+TRACEBACK = "Traceback (most recent call last)"
 
 
 def error_log_flags(error_log: Path, offset: int) -> list[str]:
-    """The first traceback the error log gained during the trial, in a few lines (a handler that raised)."""
+    """The first traceback the error log gained during the trial, in one line: where it was raised and the
+    exception (a handler that raised)."""
     try:
         with open(error_log, errors="replace") as f:
             f.seek(offset)
             lines = f.read().splitlines()
     except OSError:
         return []
-    # mod_python logs each traceback line as its own error-log line; mod_wsgi likewise: keep the text after
-    # the log prefix ("[time] [module:level] [pid N] [client ...] ").
-    text = [ln.rsplit("] ", 1)[-1].strip() for ln in lines]
-    start = next((i for i, t in enumerate(text) if t.startswith("Traceback")), None)
-    if start is None:
+    # Each traceback line is its own error-log line behind a prefix: "[time] [module:level] [pid N] [client
+    # ...] PythonHandler mod: " under mod_python. The prefix is what precedes "Traceback" on its first line.
+    first = next((i for i, ln in enumerate(lines) if TRACEBACK in ln), None)
+    if first is None:
         return []
-    block = [t for t in text[start:start + 40] if t]
-    # The exception itself is the block's first line that is not a frame or source line.
-    last = next((t for t in block[1:] if not t.startswith(("File ", "Traceback")) and ":" in t
-                 and not t.startswith(" ")), None)
-    shown = block[:TRACEBACK_LINES - 1] + ([last] if last and last not in block[:TRACEBACK_LINES - 1] else [])
-    return ["error log: " + " | ".join(shown)]
+    prefix = lines[first][:lines[first].index(TRACEBACK)]
+    # The lines of one traceback share the prefix after its time stamp: level, pid, client, handler.
+    key = prefix[prefix.find("[pid "):] if "[pid " in prefix else prefix.split("] ", 1)[-1]
+    block = []
+    for ln in lines[first + 1:first + 60]:
+        if key not in ln:
+            continue
+        text = ln[ln.index(key) + len(key):]
+        block.append(text.split("\\n")[0])  # mod_python writes a frame's source line after a literal \n
+        if not text[:1].isspace():  # the exception itself ends the traceback
+            break
+    frames = [t.strip() for t in block if t[:1].isspace()]
+    exception = block[-1].strip() if block and not block[-1][:1].isspace() else ""
+    shown = [TRACEBACK + ":", *frames[-1:], exception]
+    return ["error log: " + " | ".join(t for t in shown if t)]
 
 
 def _per(numerator, denominator):
