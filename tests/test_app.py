@@ -134,3 +134,21 @@ def test_tune_the_example_prints_a_directive(tmp_path):
     assert points[0]["growth_kb_per_request"] is not None and points[0]["growth_kb_per_request"] > 0
     trial_dir = run / points[200]["trials"][0]["dir"]
     assert "%P %k" in (trial_dir / "httpd.conf").read_text()
+
+
+def test_run_with_the_users_own_locustfile(tmp_path):
+    env = run_env(tmp_path)
+    locustfile = str(Path(GUESTBOOK) / "locustfile.py")
+    r = bench_cli("run", "--app", GUESTBOOK, "--app-wsgi", "wsgi.py", "--wsgi-mode", "embedded",
+                  "--locustfile", locustfile, "--quick", *SHORT, "--duration", "4", "--warmup", "1", "--no-report",
+                  "--port", str(procs.free_port()), env=env, timeout=200)
+    assert r.returncode == 0, r.stderr + r.stdout
+    run_dir = last_run(env)
+    t = trial_of(run_dir)
+    assert t["server"]["requests"] > 0 and len(t["server"]["per_process"]) == 2
+    # Locust picked the user's one class (Visitor) and its request names, beside the suite's listener.
+    names = (run_dir / t["dir"] / "locust_stats.csv").read_text()
+    assert "/?page=N" in names and ",/," in names
+    assert json.loads((run_dir / t["dir"] / "per_pid.json").read_text())["requests"] > 0
+    # Embedded mode: the pid the wrapper adds is the prefork child's, the same as %P.
+    assert "WSGIDaemonProcess" not in (run_dir / "httpd.conf").read_text()
