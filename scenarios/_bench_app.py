@@ -12,9 +12,13 @@ from typing import Any
 import _bench_bucketing
 import _bench_listener  # noqa: F401  (registers the per-PID event listeners and writes --bench-out)
 import _bench_options  # noqa: F401  (registers --bench-warmup, --bench-out, --close-connection)
+import _bench_selection
 from locust import events
 
 _bench_bucketing.install()
+# The listener imports the selection guard, which keeps the suite's 29 classes from running all at once; the
+# user's own classes are run as Locust runs them, so the guard is taken off again.
+events.init.remove_listener(_bench_selection.guard_selection)
 
 
 @events.init_command_line_parser.add_listener
