@@ -270,7 +270,7 @@ def error_log_flags(error_log: Path, offset: int) -> list[str]:
         block.append(text.split("\\n")[0])  # mod_python writes a frame's source line after a literal \n
         if not text[:1].isspace():  # the exception itself ends the traceback
             break
-    frames = [t.strip() for t in block if t[:1].isspace()]
+    frames = [t.strip() for t in block if t.strip().startswith("File ")]  # not their source lines
     exception = block[-1].strip() if block and not block[-1][:1].isspace() else ""
     shown = [TRACEBACK + ":", *frames[-1:], exception]
     return ["error log: " + " | ".join(t for t in shown if t)]
