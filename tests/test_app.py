@@ -115,9 +115,10 @@ def test_a_handler_that_hangs_is_bounded_by_the_trial(tmp_path):
                 " ".join(p.info["cmdline"] or [])]
 
 
-def test_tune_the_example_prints_a_directive(tmp_path):
+@pytest.mark.parametrize("server", list(KINDS))
+def test_tune_the_example_prints_a_directive(tmp_path, server):
     env = run_env(tmp_path)
-    r = bench_cli("tune", "--app", GUESTBOOK, "--app-handler", "guestbook", "--paths", "/,/?page={n}", "--quick",
+    r = bench_cli("tune", "--app", GUESTBOOK, *KINDS[server], "--paths", "/,/?page={n}", "--quick",
                   "--values", "0,200", "--keepalive", "off", "--duration", "6", "--warmup", "1.5",
                   "--processes", "2", "--users", "2", "--no-report", "--port", str(procs.free_port()),
                   env=env, timeout=300)
@@ -125,15 +126,19 @@ def test_tune_the_example_prints_a_directive(tmp_path):
     assert "MaxConnectionsPerChild " in r.stdout.split("recommended:")[1]
     run = last_run(env)
     data = json.loads((run / "tune.json").read_text())
-    assert data["stack"]["app"]["handler"] == "guestbook"
+    assert data["stack"]["app"][{"mod_python": "handler", "mod_wsgi": "wsgi"}[server]] == KINDS[server][1]
     points = {p["value"]: p for p in data["points"]}
     # The per-process inputs of the model, from the access log's %P and the first requests of each pid.
     assert points[200]["children_spawned_per_s"] > 0
     assert points[200]["requests_per_child"] == pytest.approx(200, rel=0.1)
     assert points[200]["warmup_ms"] is not None and points[200]["warmup_ms"] > 0
     assert points[0]["growth_kb_per_request"] is not None and points[0]["growth_kb_per_request"] > 0
-    trial_dir = run / points[200]["trials"][0]["dir"]
-    assert "%P %k" in (trial_dir / "httpd.conf").read_text()
+    conf = (run / points[200]["trials"][0]["dir"] / "httpd.conf").read_text()
+    if server == "mod_python":
+        assert "%P %k" in conf and "MaxConnectionsPerChild 200\n" in conf
+    else:  # the daemons are recycled, by requests; their pid comes from the wrapper
+        assert "%{X-Bench-Pid}o %k" in conf and "maximum-requests=200" in conf
+        assert "WSGIDaemonProcess maximum-requests, which counts requests" in r.stdout
 
 
 def test_run_with_the_users_own_locustfile(tmp_path):
