@@ -4,6 +4,10 @@ Line format (see httpd.conf.tmpl):
     <end epoch s.us> <serving Python process: X-Bench-Pid, "-" -> 0 when Apache answered alone>
     <keep-alive request number %k> <status> <service us %D> <bytes> <method>
     <path+query> <X-Bench-Cold or -> <X-Bench-Served or ->
+
+A user's application (--app) sets no X-Bench-Cold: when no line of a log carries the flag, the first
+COLD_REQUESTS requests of each process count as its cold ones (the import of the handler module, its first
+template and connection happen there), so the cost of a new child is measured the same way.
 """
 
 from collections import Counter, defaultdict
@@ -13,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.record.stats import percentiles_ms
+
+COLD_REQUESTS = 3
 
 
 @dataclass
@@ -25,6 +31,7 @@ class Entry:
     path: str
     cold: bool
     served: int | None
+    flagged: bool = True  # the line carried X-Bench-Cold (0 or 1): "-" means the server set none
 
 
 def parse_line(line: str) -> Entry | None:
@@ -35,14 +42,27 @@ def parse_line(line: str) -> Entry | None:
         return Entry(t=float(parts[0]), pid=0 if parts[1] == "-" else int(parts[1]), keepalive=int(parts[2]),
                      status=int(parts[3]),
                      micros=int(parts[4]), path=parts[7], cold=parts[8] == "1",
-                     served=int(parts[9]) if parts[9].isdigit() else None)
+                     served=int(parts[9]) if parts[9].isdigit() else None, flagged=parts[8] != "-")
     except ValueError:
         return None
 
 
 def read(path: Path) -> list[Entry]:
     with open(path, encoding="utf-8", errors="replace") as f:
-        return [e for e in map(parse_line, f) if e is not None]
+        entries = [e for e in map(parse_line, f) if e is not None]
+    if entries and not any(e.flagged for e in entries):
+        mark_first_requests_cold(entries)
+    return entries
+
+
+def mark_first_requests_cold(entries: list[Entry], n: int = COLD_REQUESTS) -> None:
+    """Cold = each process's first n requests in the log (in the order they ended), for servers that do not
+    say which requests were cold."""
+    seen: Counter = Counter()
+    for e in sorted(entries, key=lambda e: e.t):
+        if e.pid:
+            seen[e.pid] += 1
+            e.cold = seen[e.pid] <= n
 
 
 def copy_slice(log: Path, offset: int, dest: Path) -> int:

@@ -54,6 +54,7 @@ class Apache:
         self.error_log = self.root / "error.log"
         self.pidfile = self.root / "httpd.pid"
         self.handlers = state / "handlers"
+        self.app_dir = state / "app"  # the copy of the user's --app folder, readable by the children's user
         # The handlers' secret: a libpq passfile only the Apache user can read (never inline in httpd.conf).
         self.passfile = self.root / "handler.pgpass"
         self.settings = settings
@@ -72,17 +73,22 @@ class Apache:
             # As root with no User line the children would keep uid 0.
             user_lines = f"User {self.user.pw_name}\nGroup #{self.user.pw_gid}\n"
         server = SERVERS[s.server]
+        python_dir = self.app_dir if s.app else self.handlers  # what goes on the Python path
         values = dict(state=self.state, port=s.port, modules=MODULES, handlers=self.handlers, server=s.server,
                       dsn=self.handler_dsn().replace('"', '\\"'), pool_size=s.pool_size,
                       leaky="On" if s.leaky else "Off", entry_point=server.entry_point,
                       entry_module=Path(server.entry_point).stem,
-                      server_lines=server.conf_lines(s, self.handlers, self.user))
+                      server_lines=server.conf_lines(s, python_dir, self.user),
+                      app_dir=self.app_dir, app_handler=s.app.handler if s.app else "",
+                      app_wsgi=(s.app.wsgi or "") if s.app else "", app_lines=server.app_lines(s))
         values |= threading_values(s)
-        server_block = Template(server.template.read_text()).substitute(values)
+        template = server.app_template if s.app else server.template
+        server_block = Template(template.read_text()).substitute(values)
         return Template(TEMPLATE.read_text()).substitute(
             server_block=server_block, user_lines=user_lines, listen=s.listen, **values,
+            pid_field=server.app_pid_field if s.app else "%{X-Bench-Pid}o",
             processes=s.processes, max_spare=s.processes + 1,
-            max_connections_per_child=s.max_connections_per_child,
+            max_connections_per_child=server.max_connections_per_child(s),
             keepalive="On" if s.keepalive else "Off", keepalive_timeout=s.keepalive_timeout,
             max_keepalive_requests=s.max_keepalive_requests, **mpm.lines(s, MODULES),
         )
@@ -102,21 +108,33 @@ class Apache:
             secrets.write_private(self.passfile, secrets.passfile_line(password), owner)
 
     def prepare(self) -> None:
-        """Copy the handlers where the child user can read them and write httpd.conf."""
+        """Copy the handlers (and the user's --app folder) where the child user can read them and write
+        httpd.conf."""
         (self.root / "run").mkdir(parents=True, exist_ok=True)
-        if self.handlers.exists():
-            shutil.rmtree(self.handlers)
-        shutil.copytree(paths.HANDLERS, self.handlers, ignore=shutil.ignore_patterns("__pycache__"))
-        # Byte-compile with the interpreter mod_python embeds: the children (www-data) cannot write
-        # __pycache__ here, and a child compiling its handlers from source would inflate every cold start.
-        procs.run([EMBEDDED_PYTHON, "-m", "compileall", "-q", str(self.handlers)], timeout=60)
-        for d, _, files in os.walk(self.handlers):
-            os.chmod(d, 0o755)
-            for f in files:
-                os.chmod(os.path.join(d, f), 0o644)
+        self._copy_code(paths.HANDLERS, self.handlers)
+        if self.settings.app is not None:
+            # A copy, not the user's folder: a checkout under a 0700 home is unreadable to www-data.
+            self._copy_code(Path(self.settings.app.dir), self.app_dir, strict=False)
         self.write_passfile()
         self.conf.write_text(self.render())
         procs.run([BINARY, "-t", "-f", str(self.conf)], timeout=30)
+
+    @staticmethod
+    def _copy_code(source: Path, dest: Path, strict: bool = True) -> None:
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", ".git", ".venv", "*.pyc"))
+        # Byte-compile with the interpreter mod_python embeds: the children (www-data) cannot write
+        # __pycache__ here, and a child compiling its handlers from source would inflate every cold start.
+        try:
+            procs.run([EMBEDDED_PYTHON, "-m", "compileall", "-q", str(dest)], timeout=60)
+        except UserError:
+            if strict:
+                raise  # a user's file that does not compile fails at its request instead, and is reported
+        for d, _, files in os.walk(dest):
+            os.chmod(d, 0o755)
+            for f in files:
+                os.chmod(os.path.join(d, f), 0o644)
 
     def _ctl(self, action: str) -> None:
         # A clean environment (procs.clean_env) and the server CPUs, set before Apache forks anything.
@@ -188,10 +206,16 @@ class Apache:
         """The parent and every child."""
         return cpus.family(self.pid()) if procs.alive(self.pid()) else []
 
+    @property
+    def probe_path(self) -> str:
+        """What `start` waits for: /plaintext of the handlers; for a user's application Apache's own
+        /server-status, so an application that fails or hangs is measured and reported, not a failed start."""
+        return "/server-status" if self.settings.app else "/plaintext"
+
     def probe(self) -> int | None:
-        """HTTP status of /plaintext, None when nothing answers."""
+        """HTTP status of the probe path, None when nothing answers."""
         try:
-            with urllib.request.urlopen(self.url + "/plaintext", timeout=2) as r:
+            with urllib.request.urlopen(self.url + self.probe_path, timeout=2) as r:
                 return r.status
         except urllib.error.HTTPError as e:
             return e.code

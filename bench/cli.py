@@ -6,7 +6,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bench import cpus, knobs, plan, servers, stack
+from bench import app, cpus, knobs, plan, servers, stack
 from bench.record.errors import Parser, UserError
 from bench.vocabulary import DEFAULT_VARIANTS, DEFAULT_WORKLOADS, VARIANTS, WORKLOADS
 
@@ -36,7 +36,9 @@ def _up(args) -> int:
     settings = knobs.settings_from_args(args)
     s = stack.up(settings, seed=args.seed, owned=False)
     print(f"stack up: {s.url}  (state {s.state})")
-    for path in ("/plaintext", "/json", "/pooled/db", "/naive/fortunes", "/server-status"):
+    shown = (*settings.app.paths, "/server-status") if settings.app else \
+        ("/plaintext", "/json", "/pooled/db", "/naive/fortunes", "/server-status")
+    for path in shown:
         print(f"  {s.url}{path}")
     return 0
 
@@ -75,6 +77,10 @@ def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
         workloads = plan.parse_list("--workloads", args.workloads, WORKLOADS)
     if args.variants:
         variants = plan.parse_list("--variants", args.variants, VARIANTS)
+    user_app = app.from_args(knobs.app_args(args), check_code=False)  # the code is checked with the settings
+    if user_app is not None:
+        _refuse_with_app(args)
+        workloads, variants = [plan.APP_WORKLOAD], [user_app.name]
     return plan.Plan(
         workloads=workloads, variants=variants, users=args.users,
         duration_s=_default(args, "run", "duration"),
@@ -89,6 +95,16 @@ def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
     ).validate()
 
 
+def _refuse_with_app(args) -> None:
+    """What measures the suite's own handlers only, refused with --app before anything starts."""
+    for option, given in (("--url", args.url), ("--servers", args.servers), ("--cross-check", args.cross_check),
+                          ("--workloads", args.workloads), ("--variants", args.variants), ("--all", args.all)):
+        if given:
+            shown = f" {given!r}" if isinstance(given, str) else ""
+            raise UserError(f"{option}{shown} measures the suite's own handlers: it cannot be used with --app "
+                            f"{args.app!r}")
+
+
 def _servers_from_args(args) -> list[str] | None:
     """--servers mod_python,mod_wsgi (each entry may add its MPM and shape: mod_python:worker:1x4): checked
     here, before anything starts; None without it (one server)."""
@@ -98,7 +114,7 @@ def _servers_from_args(args) -> list[str] | None:
     labels = [d.label for d in entries]
     if len(set(labels)) != len(labels):
         raise UserError(f"--servers {args.servers!r} names an entry twice: give each once")
-    if args.server != servers.DEFAULT_SERVER and args.server not in {d.server for d in entries}:
+    if args.server is not None and args.server not in {d.server for d in entries}:
         raise UserError(f"--server {args.server} is not among --servers {','.join(labels)}: give one of them")
     return labels
 
@@ -188,7 +204,8 @@ def _sessions(args) -> int:
 
     processes = sessions.parse_processes(args.processes)
     modes = sessions.parse_keepalive(args.keepalive)
-    base = knobs.StackSettings(port=args.port, server_cpus=knobs.partition_from_args(args).server_list)
+    base = knobs.StackSettings(port=args.port, server_cpus=knobs.partition_from_args(args).server_list,
+                               server=args.server, wsgi_mode=args.wsgi_mode).validate()
     run_dir = sessions.execute(base, processes, modes, args.requests)
     print()
     print(console.sessions_table(json.loads((run_dir / "sessions.json").read_text())))
@@ -309,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--server-cpus", metavar="LIST", help="CPUs of Apache and PostgreSQL (as for bench up)")
     p.add_argument("--no-partition", action="store_true", help="do not pin the server to CPUs")
     p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
+    p.add_argument("--server", default=servers.DEFAULT_SERVER,
+                   help=f"{' or '.join(servers.SERVERS)} (default {servers.DEFAULT_SERVER}); under mod_wsgi daemon "
+                   "mode a process is a daemon process")
+    p.add_argument("--wsgi-mode", default="daemon", help="with --server mod_wsgi: daemon (default) or embedded")
     p.set_defaults(func=_sessions)
     p = sub.add_parser("report", help="build the report of a run folder")
     p.add_argument("run_dir")

@@ -3,6 +3,8 @@
 from dataclasses import asdict, dataclass
 
 from bench import cpus, mpm
+from bench.app import App, AppArgs
+from bench.app import from_args as app_from_args
 from bench.errors import UserError
 from bench.secrets import redact_dsn
 from bench.servers import DEFAULT_SERVER
@@ -65,6 +67,11 @@ class StackSettings:
     mpm: str = "prefork"
     threads: int = 1
     test_sleep: bool = False        # tests only (no option): serve /{variant}/sleep?ms=N, a pg_sleep on a connection
+    app: App | None = None          # --app: the user's application instead of the suite's handlers
+
+    def __post_init__(self) -> None:
+        if isinstance(self.app, dict):  # as read back from state.json
+            self.app = App.from_dict(self.app)
 
     def validate(self) -> "StackSettings":
         _check_range("--port", self.port, 1, 65535)
@@ -76,6 +83,9 @@ class StackSettings:
         _check_range("--pg-max-connections", self.pg_max_connections, 10, 10000)
         if self.server not in SERVERS:
             raise UserError(f"--server {self.server!r} is not valid: use {' or '.join(SERVERS)}")
+        if self.app is not None and self.server != self.app.server:
+            flag = "--app-handler" if self.app.kind == "handler" else "--app-wsgi"
+            raise UserError(f"--server {self.server} cannot serve {flag}: {flag} runs under {self.app.server}")
         if self.wsgi_mode not in WSGI_MODES:
             raise UserError(f"--wsgi-mode {self.wsgi_mode!r} is not valid: use {' or '.join(WSGI_MODES)}")
         mpm.check(self)
@@ -127,7 +137,7 @@ class StackSettings:
 
     def to_dict(self) -> dict:
         """For results.json, state.json, `bench status`: the DSN's password is redacted."""
-        return asdict(self) | {"dsn": redact_dsn(self.dsn)}
+        return asdict(self) | {"dsn": redact_dsn(self.dsn), "app": self.app and self.app.to_dict()}
 
 
 def check_listen(addr: str) -> str:
@@ -149,7 +159,7 @@ def check_listen(addr: str) -> str:
 
 def add_stack_options(parser, keepalive: bool = True, generator: bool = True) -> None:
     """The options of `bench up`, shared by `bench run` and `bench tune` (which sweeps keep-alive itself);
-    generator=False (bench up) leaves out --generator-cpus."""
+    generator=False (bench up) leaves out --generator-cpus. The app options are among them."""
     d = StackSettings()
     parser.add_argument("--port", type=int, default=d.port, help=f"Apache port on 127.0.0.1 (default {d.port})")
     parser.add_argument("--processes", type=int, default=d.processes,
@@ -175,7 +185,9 @@ def add_stack_options(parser, keepalive: bool = True, generator: bool = True) ->
     parser.add_argument("--server-cpus", metavar="LIST",
                         help="CPUs of Apache and PostgreSQL, Linux list syntax (0-2,5); default: all but the last "
                         "when there are 2 or more")
-    parser.add_argument("--server", default=d.server, help=f"{' or '.join(SERVERS)} (default {d.server})")
+    # None: the app's server with --app, else the default (so --server mod_python --app-wsgi is refused).
+    parser.add_argument("--server", default=None, help=f"{' or '.join(SERVERS)} (default {d.server}; with --app "
+                        "the app's: mod_python for --app-handler, mod_wsgi for --app-wsgi)")
     parser.add_argument("--wsgi-mode", default=d.wsgi_mode,
                         help="with --server mod_wsgi: daemon (WSGIDaemonProcess, default) or embedded")
     add_threading_options(parser)
@@ -184,6 +196,29 @@ def add_stack_options(parser, keepalive: bool = True, generator: bool = True) ->
                             help="CPUs of the Locust processes (default: the last CPU); never shared with the server")
     parser.add_argument("--no-partition", action="store_true",
                         help="do not pin the server and the load generator to separate CPUs")
+    add_app_options(parser)
+
+
+def add_app_options(parser) -> None:
+    """--app and what goes with it: the user's own application instead of the suite's handlers."""
+    g = parser.add_argument_group("your own application")
+    g.add_argument("--app", metavar="DIR", help="serve your application from DIR (put on its Python path; "
+                   "copied into the state folder so Apache's user can read it)")
+    g.add_argument("--app-handler", metavar="MODULE[::FUNCTION]",
+                   help="a mod_python content handler, as PythonHandler takes it (served by mod_python)")
+    g.add_argument("--app-wsgi", metavar="FILE", help="a WSGI script in DIR defining `application` (served by "
+                   "mod_wsgi, daemon mode unless --wsgi-mode embedded)")
+    g.add_argument("--app-option", metavar="KEY=VALUE", action="append", default=[],
+                   help="a PythonOption for the handler (SetEnv for a WSGI app); repeatable")
+    g.add_argument("--paths", metavar="LIST", help="the requests to send, round-robin, e.g. /,/entries?page=2 "
+                   "(each a Locust request name); {n} in a path becomes a number that grows with every request")
+    g.add_argument("--locustfile", metavar="FILE",
+                   help="your own Locust User classes instead of --paths (picked as Locust picks them)")
+
+
+def app_args(args) -> AppArgs:
+    return AppArgs(**{k: getattr(args, k, None) for k in ("app", "app_handler", "app_wsgi", "paths", "locustfile")},
+                   app_option=getattr(args, "app_option", None) or [])
 
 
 def add_threading_options(parser) -> None:
@@ -203,6 +238,8 @@ def partition_from_args(args) -> cpus.Partition:
 
 
 def settings_from_args(args) -> StackSettings:
+    app = app_from_args(app_args(args))
+    server = getattr(args, "server", None) or (app.server if app else DEFAULT_SERVER)
     settings = StackSettings(
         port=args.port,
         processes=args.processes,
@@ -215,11 +252,12 @@ def settings_from_args(args) -> StackSettings:
         dsn=args.dsn,
         server_cpus=partition_from_args(args).server_list,
         leaky=getattr(args, "leaky", False),
-        server=getattr(args, "server", DEFAULT_SERVER),
+        server=server,
         wsgi_mode=getattr(args, "wsgi_mode", "daemon"),
         listen=getattr(args, "listen", "127.0.0.1"),
         mpm=getattr(args, "mpm", StackSettings.mpm),
         threads=getattr(args, "threads", StackSettings.threads),
+        app=app,
     ).validate()
     settings.check_server_budget()
     return settings

@@ -9,23 +9,35 @@ from pathlib import Path
 
 from bench import cpus as cpu_sets
 from bench import paths, procs
+from bench.app import App
 from bench.errors import UserError
 from bench.plan import Plan
 from bench.vocabulary import class_name as user_class
 
 
 def command(plan: Plan, host: str, workload: str, variant: str | None, trial_dir: Path,
-            users: int | None = None) -> list[str]:
-    """The Locust command of one trial; `users` overrides the plan's (a saturation probe, a cell's knee)."""
+            users: int | None = None, app: App | None = None) -> list[str]:
+    """The Locust command of one trial; `users` overrides the plan's (a saturation probe, a cell's knee).
+
+    With a user's application (`app`): AppPaths on its --paths, or its own --locustfile beside the suite's
+    listener (no class named: Locust picks the user's classes as it always does)."""
     users = users or plan.users
+    scenarios = paths.REPO / "scenarios"
+    locustfile, user_classes = str(scenarios), [user_class(workload, variant)]
+    if app is not None and app.locustfile:
+        locustfile, user_classes = f"{scenarios / '_bench_app.py'},{app.locustfile}", []
+    elif app is not None:
+        locustfile, user_classes = str(scenarios / "_bench_paths.py"), ["AppPaths"]
     cmd = [
-        sys.executable, "-m", "locust", "-f", str(paths.REPO / "scenarios"), "--headless",
+        sys.executable, "-m", "locust", "-f", locustfile, "--headless",
         "--host", host, "-u", str(users), "-r", str(users),
         "-t", f"{math.ceil(plan.duration_s)}s", "--stop-timeout", "5",
         "--csv", str(trial_dir / "locust"), "--only-summary", "--loglevel", "WARNING",
         "--bench-warmup", f"{plan.warmup_s:g}", "--bench-out", str(trial_dir / "per_pid.json"),
         "--queries", str(plan.queries),
     ]
+    if app is not None and app.paths:
+        cmd += ["--bench-paths", ",".join(app.paths)]
     if plan.connection_close:
         cmd.append("--close-connection")
     if plan.workers:
@@ -38,7 +50,7 @@ def command(plan: Plan, host: str, workload: str, variant: str | None, trial_dir
         # Bound to loopback: Locust's default master bind host is every interface.
         cmd += ["--processes", str(plan.locust_processes), "--master-bind-host", "127.0.0.1",
                 "--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port]
-    return [*cmd, user_class(workload, variant)]
+    return [*cmd, *user_classes]
 
 
 def worker_command(plan: Plan) -> str:

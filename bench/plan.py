@@ -14,6 +14,8 @@ MAX_DURATION_S = 24 * 3600.0
 MAX_USERS = 10_000
 MAX_TRIALS = 1000
 MAX_LOCUST_PROCESSES = 256
+# The workload of a run of the user's own application (--app): its one cell is app/<the app's name>.
+APP_WORKLOAD = "app"
 
 
 def show(value: float) -> str:

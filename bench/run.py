@@ -74,7 +74,16 @@ def preflight(plan: Plan, settings: StackSettings | None, base_url: str) -> tupl
     """Checks before any load; returns the messages to show and the Server header seen."""
     checks = []
     server_header = ""
-    for cell in {(c["workload"], c["variant"]): c for c in plan.cells()}.values():
+    app = settings.app if settings is not None else None
+    for path in app.paths if app else ():  # a user's app: what it answers is measured and reported, not refused
+        try:
+            status, headers = probe(base_url + path.replace("{n}", "1"))
+        except UserError:
+            checks.append(f"GET {path} did not answer within 5 s")
+            continue
+        checks.append(f"GET {path} answered HTTP {status}")
+        server_header = headers.get("Server", server_header)
+    for cell in {(c["workload"], c["variant"]): c for c in plan.cells()}.values() if app is None else ():
         path = url_path(cell["workload"], cell["variant"])
         status, headers = probe(base_url + path, request_headers(cell["workload"]))
         if status != 200:
@@ -220,7 +229,8 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
             checks.append("--url run: only client-side data (no access log, server CPU or memory)")
         for line in checks:
             log(f"check: {line}")
-        prime(base_url, plan)
+        if settings is None or settings.app is None:  # a user's app warms in its own trials' warm-up
+            prime(base_url, plan)
         log(f"run folder: {run_dir}")
         ctx = Context(run_dir, plan, base_url, live, monitor, partition, log)
         if plan.cross_check:

@@ -5,6 +5,10 @@ A server names its module file and the Debian package that installs it, the http
 which process its handlers' X-Bench-Pid names (what the access log counts as "serving"), and what the
 recycling knob is called there and what it counts. bench.apache renders from it, bench.knobs and the CLI
 take their choices from it. Adding a server is one entry in SERVERS (plus its template and its tests).
+
+A user's own application (bench.app, `--app`) is served by the server of its kind through that server's app
+template (server_<name>_app.conf.tmpl): `app_lines` writes its options, `app_pid_field` is what the access
+log records as the serving process when the application itself sets no header.
 """
 
 from __future__ import annotations
@@ -41,14 +45,31 @@ class Server:
     entry_point: str               # the file under handlers/ Apache calls
     needs: tuple[str, ...] = ()    # other servers whose module it needs installed too
     modes: tuple[str, ...] = ()    # --wsgi-mode values (empty: one way to run)
+    # The access log's serving-process field for a user's application: %P, the child that ran the handler.
+    app_pid_field: str = "%P"
+    app_option_directive: str = "PythonOption"  # how an --app-option reaches the application
 
     @property
     def template(self) -> Path:
         return HERE / f"server_{self.name}.conf.tmpl"
 
+    @property
+    def app_template(self) -> Path:
+        return HERE / f"server_{self.name}_app.conf.tmpl"
+
     def conf_lines(self, settings: StackSettings, handlers: Path, user: pwd.struct_passwd | None) -> str:
-        """The lines of its block that depend on the settings (${server_lines} in its template)."""
+        """The lines of its block that depend on the settings (${server_lines} in its template); `handlers`
+        is the folder on the Python path (the user's copied --app folder when serving an application)."""
         return ""
+
+    def app_lines(self, settings: StackSettings) -> str:
+        """The user's --app-option KEY=VALUE lines (${app_lines} in its app template)."""
+        app = settings.app
+        return "\n".join(f'{self.app_option_directive} {k} "{v}"' for k, v in (app.options if app else ()))
+
+    def max_connections_per_child(self, settings: StackSettings) -> int:
+        """MaxConnectionsPerChild of the prefork children: the recycling knob, where they run the Python."""
+        return settings.max_connections_per_child
 
     def serving_process(self, mode: str | None = None) -> str:
         """What the handlers' X-Bench-Pid names: the process that runs the Python."""
@@ -81,6 +102,11 @@ class ModWsgi(Server):
     def serving_process(self, mode: str | None = None) -> str:
         return "the prefork child" if mode == "embedded" else "the daemon process"
 
+    def max_connections_per_child(self, settings: StackSettings) -> int:
+        # Daemon mode: the knob is the daemons' maximum-requests; recycling the relaying children as well
+        # would add prefork's respawn gaps that have nothing to do with the Python processes.
+        return settings.max_connections_per_child if settings.wsgi_mode == "embedded" else 0
+
     def recycling(self, mode: str | None = None) -> Recycling:
         return PREFORK_RECYCLING if mode == "embedded" else \
             Recycling("WSGIDaemonProcess maximum-requests", "requests")
@@ -90,8 +116,10 @@ class ModWsgi(Server):
 SERVERS: dict[str, Server] = {s.name: s for s in (
     Server("mod_python", "mod_python.so", "libapache2-mod-python", "handler_entry.py"),
     # The WSGI adapter still uses mod_python's PSP parser (mod_python._psp), so it needs mod_python too.
+    # A user's WSGI application gets the daemon's pid from the suite's wrapper (handlers/app_wsgi.py):
+    # under daemon mode %P would name the relaying child.
     ModWsgi("mod_wsgi", "mod_wsgi.so", "libapache2-mod-wsgi-py3", "wsgi_entry.py", needs=("mod_python",),
-            modes=("daemon", "embedded")),
+            modes=("daemon", "embedded"), app_pid_field="%{X-Bench-Pid}o", app_option_directive="SetEnv"),
 )}
 DEFAULT_SERVER = next(iter(SERVERS))
 

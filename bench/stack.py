@@ -85,7 +85,8 @@ def up(settings: StackSettings, seed: bool = False, state: Path | None = None, o
             pg.create_app_role()
             dsn, admin_dsn = pg.dsn, pg.admin_dsn
         else:
-            postgres.ensure_tables(settings.dsn, seed=seed)
+            if settings.app is None:  # a user's application brings its own tables: the suite seeds none
+                postgres.ensure_tables(settings.dsn, seed=seed)
             dsn, admin_dsn = settings.dsn, None
         stack = Stack(state, settings, Apache(state, settings, dsn), pg, dsn, admin_dsn, owner)
         stack.apache.prepare()

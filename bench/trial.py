@@ -71,18 +71,21 @@ class Trial:
     def execute(self) -> dict:
         live, plan, step = self.live, self.plan, self.step
         offset = sessions_before = pg_started = None
+        error_offset = 0
         if live is not None:
             if self.restart and not use_server(live, step.get("server")):
                 live.apache.restart()
             if step.get("server"):  # the run folder's httpd.conf is the first server's
                 (self.dir / "httpd.conf").write_text(live.apache.conf.read_text())
             offset = live.apache.access_log.stat().st_size
+            error_offset = live.apache.error_log.stat().st_size if live.apache.error_log.exists() else 0
             if self.monitor is not None:
                 sessions_before = self.monitor.sessions_opened()
                 pg_started = self.monitor.started_at
         t0 = time.time()
         self.locust = LocustProcess(
-            command(plan, self.base_url, step["workload"], step["variant"], self.dir, users=self.users),
+            command(plan, self.base_url, step["workload"], step["variant"], self.dir, users=self.users,
+                    app=live.settings.app if live is not None else None),
             self.dir / "locust.log", cpus=self.partition.generator)
         self.locust.check_cpus()
         roots = {"generator": self.locust.pid}
@@ -177,6 +180,11 @@ class Trial:
             bad = {k: v for k, v in server["status"].items() if not k.startswith("2")}
             if bad:
                 flags.append(f"server answered non-2xx: {bad}")
+            if any(k.startswith("5") for k in bad):
+                flags += error_log_flags(live.apache.error_log, error_offset)
+            if not server["requests"]:
+                flags.append(f"no request completed in the steady window ({plan.steady_s:g} s): the server "
+                             "answered slower than the trial, or not at all")
         trial["cpu"] = cpu
         trial["bottleneck"] = self._bottleneck(cpu, (start, end), trial["locust"]["mean_ms"])
         trial["generator_bound"] = trial["bottleneck"]["bottleneck"] in ("generator", "shared")
@@ -240,6 +248,40 @@ class Trial:
             self.locust.stop()
         if self.sampler is not None and self.sampler.running:
             self.sampler.stop()
+
+
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def error_log_flags(error_log: Path, offset: int) -> list[str]:
+    """The first traceback the error log gained during the trial, in one line: where it was raised and the
+    exception (a handler that raised)."""
+    try:
+        with open(error_log, errors="replace") as f:
+            f.seek(offset)
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    # Each traceback line is its own error-log line behind a prefix: "[time] [module:level] [pid N] [client
+    # ...] PythonHandler mod: " under mod_python. The prefix is what precedes "Traceback" on its first line.
+    first = next((i for i, ln in enumerate(lines) if TRACEBACK in ln), None)
+    if first is None:
+        return []
+    prefix = lines[first][:lines[first].index(TRACEBACK)]
+    # The lines of one traceback share the prefix after its time stamp: level, pid, client, handler.
+    key = prefix[prefix.find("[pid "):] if "[pid " in prefix else prefix.split("] ", 1)[-1]
+    block = []
+    for ln in lines[first + 1:first + 60]:
+        if key not in ln:
+            continue
+        text = ln[ln.index(key) + len(key):]
+        block.append(text.split("\\n")[0])  # mod_python writes a frame's source line after a literal \n
+        if not text[:1].isspace():  # the exception itself ends the traceback
+            break
+    frames = [t.strip() for t in block if t.strip().startswith("File ")]  # not their source lines
+    exception = block[-1].strip() if block and not block[-1][:1].isspace() else ""
+    shown = [TRACEBACK + ":", *frames[-1:], exception]
+    return ["error log: " + " | ".join(t for t in shown if t)]
 
 
 def _per(numerator, denominator):

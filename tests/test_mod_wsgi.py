@@ -98,3 +98,31 @@ def test_embedded_mode_serves_in_the_children():
 def test_bad_server_options(args, message):
     r = bench_cli("up", "--port", str(procs.free_port()), *args, env={"BENCH_STATE_DIR": "/nonexistent-x"})
     assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_tune_under_daemon_mode_recycles_the_daemons_by_requests(tmp_path):
+    """`bench tune --server mod_wsgi`: the knob is WSGIDaemonProcess maximum-requests, which counts requests
+    (the relaying children are not recycled), and the recommendation says so."""
+    import json
+    from pathlib import Path
+
+    from conftest import bench_cli
+
+    env = {"BENCH_STATE_DIR": str(make_state_dir()), "BENCH_RUNS_DIR": str(tmp_path)}
+    r = bench_cli("tune", "--server", "mod_wsgi", "--workload", "db", "--values", "0,50", "--keepalive", "on",
+                  "--duration", "5", "--warmup", "1", "--trials", "1", "--processes", "2", "--users", "2",
+                  "--no-report", "--port", str(procs.free_port()), env=env, timeout=300)
+    assert r.returncode == 0, r.stderr + r.stdout
+    run = next(Path(env["BENCH_RUNS_DIR"]).iterdir())
+    data = json.loads((run / "tune.json").read_text())
+    assert data["stack"]["server"] == "mod_wsgi" and data["complete"]
+    points = {p["value"]: p for p in data["points"]}
+    conf = (run / points[50]["trials"][0]["dir"] / "httpd.conf").read_text()
+    assert "maximum-requests=50" in conf and "MaxConnectionsPerChild 0\n" in conf
+    # Requests, not connections: with keep-alive one connection carries up to 101 requests, yet a daemon
+    # lives 50 requests.
+    assert points[50]["children_spawned_per_s"] > 0
+    assert points[50]["requests_per_child"] == pytest.approx(50, abs=2)
+    assert points[0]["children_spawned_per_s"] == 0
+    assert "WSGIDaemonProcess maximum-requests, which counts requests" in r.stdout
+    assert "recommended:" in r.stdout

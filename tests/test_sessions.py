@@ -98,3 +98,23 @@ def test_bad_input(args, message):
 
     r = bench_cli("sessions", *args, "--port", str(procs.free_port()), env={"BENCH_STATE_DIR": "/nonexistent-x"})
     assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_sessions_under_mod_wsgi_daemon_mode(tmp_path):
+    """`bench sessions --server mod_wsgi` end to end: the per-process state lives in the daemons."""
+    from conftest import bench_cli
+
+    env = {"BENCH_STATE_DIR": str(make_state_dir()), "BENCH_RUNS_DIR": str(tmp_path)}
+    r = bench_cli("sessions", "--server", "mod_wsgi", "--processes", "1,3", "--keepalive", "off", "--requests", "60",
+                  "--port", str(procs.free_port()), env=env, timeout=300)
+    assert r.returncode == 0, r.stderr + r.stdout
+    run_dir = next(tmp_path.iterdir())
+    record = json.loads((run_dir / "sessions.json").read_text())
+    assert record["complete"] and record["settings"]["server"] == "mod_wsgi"
+    assert record["settings"]["wsgi_mode"] == "daemon"
+    one, three = record["results"]
+    assert one["process"]["forgotten"] == 0 and one["process"]["pids_seen"] == 1
+    # New connections reach any of the 3 daemons (whichever child relays): a process-memory session is forgotten.
+    assert three["process"]["pids_seen"] >= 2 and three["process"]["forgotten_rate"] > 0.2
+    assert three["shared"]["unknown"] == 0
+    assert (run_dir / "report" / "report.html").exists() and "forgotten" in r.stdout

@@ -1,5 +1,6 @@
 """The embedded stack's promises, checked on real servers: persistence, recovery, privileges, clean stop."""
 
+import json
 import os
 import shutil
 import socket
@@ -207,3 +208,17 @@ def test_existing_dsn_is_used_without_dropping(live_stack):
         assert cur.fetchone()[0]
         cur.execute("DROP TABLE keep_me")
     conn.close()
+
+
+def test_the_app_survives_state_json(tmp_path):
+    """state.json and results.json keep the user's application; `bench status`/`down` read it back."""
+    from bench.app import App
+    from bench.knobs import StackSettings
+
+    app = App(dir=str(tmp_path), handler="site::handler", options=(("k", "v"),), paths=("/", "/?page={n}"))
+    settings = StackSettings(app=app, server="mod_python")
+    record = json.loads(json.dumps(settings.to_dict()))
+    assert record["app"]["paths"] == ["/", "/?page={n}"] and record["app"]["handler"] == "site::handler"
+    again = StackSettings(**record)
+    assert again.app == app and again.app.module == "site" and again.app.function == "handler"
+    assert StackSettings(**StackSettings().to_dict()).app is None

@@ -59,7 +59,7 @@ class Sweep:
         """Machine facts and versions, recorded with every sweep."""
         live = self.live
         return {"machine": machine.machine(),
-                "versions": machine.versions(probe(live.url + "/plaintext")[1].get("Server"),
+                "versions": machine.versions(probe(live.url + live.apache.probe_path)[1].get("Server"),
                                              postgres.settings(live.admin_dsn or live.dsn).get("server_version"))}
 
     def point(self, plan: Plan, step: dict, settings: StackSettings, rel: str,

@@ -2,10 +2,14 @@
 nothing started and nothing written. Runs the real CLI entry point in this process."""
 
 import math
+from pathlib import Path
 
 import pytest
 
 from bench import cli
+
+GUESTBOOK = str(Path(__file__).resolve().parents[2] / "examples" / "guestbook")
+LOCUSTFILE = str(Path(__file__).resolve().parents[2] / "scenarios" / "locustfile.py")
 
 BAD = [
     # bench up
@@ -31,6 +35,27 @@ BAD = [
     ("tune", "--memory-budget", "12XB"), ("tune", "--memory-budget", "total:0"), ("tune", "--keepalive", "maybe"),
     ("tune", "--workload", "foo"), ("tune", "--variant", "bar"), ("tune", "--trials", "0"),
     ("tune", "--confirm-max-duration", "1"), ("tune", "--confirm-max-duration", "nan"),
+    # your own application (--app)
+    ("up", "--app", "/nonexistent/app", "--app-handler", "site", "--paths", "/"),
+    ("up", "--app", GUESTBOOK, "--app-handler", "nosuchmodule", "--paths", "/"),
+    ("up", "--app", GUESTBOOK, "--app-handler", "guestbook::nothere", "--paths", "/"),
+    ("up", "--app", GUESTBOOK, "--app-handler", "not a module", "--paths", "/"),
+    ("up", "--app", GUESTBOOK, "--app-wsgi", "book.py", "--paths", "/"),  # no `application` in it
+    ("up", "--app", GUESTBOOK, "--app-wsgi", "missing.py", "--paths", "/"),
+    ("up", "--app", GUESTBOOK, "--app-wsgi", "/etc/hostname", "--paths", "/"),
+    ("up", "--app", GUESTBOOK, "--app-handler", "guestbook", "--paths", ","),
+    ("run", "--app", GUESTBOOK, "--app-handler", "guestbook", "--paths", "/,entries"),
+    ("up", "--app", GUESTBOOK, "--app-handler", "guestbook", "--app-wsgi", "wsgi.py", "--paths", "/"),
+    ("tune", "--app", GUESTBOOK, "--app-handler", "guestbook", "--paths", "/", "--locustfile", LOCUSTFILE),
+    ("run", "--app", GUESTBOOK, "--app-handler", "guestbook", "--locustfile", "/nonexistent/locustfile.py"),
+    ("up", "--app-handler", "guestbook"), ("run", "--paths", "/"), ("up", "--app", GUESTBOOK),
+    ("up", "--app", GUESTBOOK, "--app-handler", "guestbook"),
+    ("run", "--app", GUESTBOOK, "--app-handler", "guestbook", "--paths", "/", "--workloads", "db"),
+    ("run", "--app", GUESTBOOK, "--app-handler", "guestbook", "--paths", "/", "--url", "http://127.0.0.1:1"),
+    ("up", "--app", GUESTBOOK, "--app-wsgi", "wsgi.py", "--server", "mod_python", "--paths", "/"),
+    ("up", "--app", GUESTBOOK, "--app-handler", "guestbook", "--paths", "/", "--app-option", "novalue"),
+    # bench sessions
+    ("sessions", "--server", "nginx"), ("sessions", "--wsgi-mode", "threads"),
     # bench report / compare
     ("report", "/nonexistent/run"), ("compare", "/nonexistent/a", "/nonexistent/b"),
     ("compare", "--min-change", "nan", "/nonexistent/a", "/nonexistent/b"),
@@ -48,7 +73,7 @@ def sandbox(tmp_path, monkeypatch):
 
 def test_the_table_is_large_enough():
     assert len(BAD) >= 40
-    assert {a[0] for a in BAD} == {"up", "run", "tune", "report", "compare"}
+    assert {a[0] for a in BAD} == {"up", "run", "tune", "sessions", "report", "compare"}
 
 
 @pytest.mark.parametrize("argv", BAD, ids=[" ".join(a) for a in BAD])

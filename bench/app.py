@@ -1,0 +1,219 @@
+"""A user's own application (`--app DIR --app-handler MODULE[::FUNCTION]` or `--app DIR --app-wsgi FILE`):
+its definition, what load it gets (`--paths` or `--locustfile`), and the checks made before anything starts.
+
+The user's code is served as it is: the suite copies DIR into its state folder (so Apache's unprivileged
+user can read it, even from a 0700 home) and takes its per-process figures from the access log, never from
+headers the application would have to set.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.errors import UserError
+
+EMBEDDED_PYTHON = "/usr/bin/python3"  # Debian's Python: the one mod_python and mod_wsgi embed
+CHECK_TIMEOUT_S = 30
+# The server each kind of application runs under (entries of bench.servers.SERVERS).
+SERVER_OF = {"handler": "mod_python", "wsgi": "mod_wsgi"}
+_OPTION_KEY = re.compile(r"[A-Za-z0-9_.:-]+")
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+
+# Imports the handler module (or runs the WSGI file) as the embedded interpreter would, outside Apache:
+# mod_python's `_apache` exists only inside Apache, so a stand-in answers its names (constants 0, functions
+# returning 1, SERVER_RETURN an exception) well enough for `from mod_python import apache` to import.
+_CHECK = r"""
+import importlib, importlib.machinery, importlib.util, json, sys, types
+class _Stub(types.ModuleType):
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name == "SERVER_RETURN":
+            value = type(name, (Exception,), {})
+        elif name.isupper():
+            value = 0
+        else:
+            def value(*args, **kwargs):
+                return 1
+        setattr(self, name, value)
+        return value
+sys.modules["_apache"] = _Stub("_apache")
+kind, app_dir, target, attr = sys.argv[1:5]
+sys.path.insert(0, app_dir)
+try:
+    if kind == "handler":
+        obj = importlib.import_module(target)
+    else:
+        loader = importlib.machinery.SourceFileLoader("bench_user_wsgi", target)
+        spec = importlib.util.spec_from_loader("bench_user_wsgi", loader)
+        obj = importlib.util.module_from_spec(spec)
+        loader.exec_module(obj)
+    for part in attr.split("."):
+        obj = getattr(obj, part, None)
+    print(json.dumps({"ok": callable(obj)}))
+except BaseException as exc:
+    print(json.dumps({"ok": None, "error": f"{type(exc).__name__}: {exc}"[:300]}))
+"""
+
+
+@dataclass(frozen=True)
+class App:
+    """The user's application as the stack serves it; stored in StackSettings (state.json, results.json)."""
+
+    dir: str                                  # absolute path of --app as given (copied at `prepare`)
+    handler: str | None = None                # MODULE[::FUNCTION], as PythonHandler takes it
+    wsgi: str | None = None                   # the WSGI file, relative to dir
+    options: tuple[tuple[str, str], ...] = ()  # --app-option KEY=VALUE -> PythonOption (SetEnv under mod_wsgi)
+    paths: tuple[str, ...] = ()               # --paths: the requests, round-robin
+    locustfile: str | None = None             # --locustfile: the user's own User classes (absolute path)
+
+    @property
+    def kind(self) -> str:
+        return "handler" if self.handler else "wsgi"
+
+    @property
+    def server(self) -> str:
+        return SERVER_OF[self.kind]
+
+    @property
+    def name(self) -> str:
+        """What a run calls the application (its cell's variant, its trial folders)."""
+        return re.sub(r"[^A-Za-z0-9_-]+", "-", Path(self.dir).name).strip("-") or "app"
+
+    @property
+    def module(self) -> str:
+        return (self.handler or "").partition("::")[0]
+
+    @property
+    def function(self) -> str:
+        return (self.handler or "").partition("::")[2] or "handler"
+
+    def to_dict(self) -> dict:
+        return {"dir": self.dir, "handler": self.handler, "wsgi": self.wsgi,
+                "options": [list(kv) for kv in self.options], "paths": list(self.paths),
+                "locustfile": self.locustfile}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> App:
+        return cls(dir=d["dir"], handler=d.get("handler"), wsgi=d.get("wsgi"),
+                   options=tuple(tuple(kv) for kv in d.get("options") or ()),
+                   paths=tuple(d.get("paths") or ()), locustfile=d.get("locustfile"))
+
+    def check_code(self) -> None:
+        """Import the handler module (run the WSGI file) with the embedded interpreter, in a clean environment:
+        UserError when it does not import or lacks its callable."""
+        if self.kind == "handler":
+            target, attr, what = self.module, self.function, f"--app-handler {self.handler!r}"
+        else:
+            target, attr, what = str(Path(self.dir) / self.wsgi), "application", f"--app-wsgi {self.wsgi!r}"
+        try:
+            done = subprocess.run([EMBEDDED_PYTHON, "-B", "-c", _CHECK, self.kind, self.dir, target, attr],
+                                  capture_output=True, text=True, timeout=CHECK_TIMEOUT_S, cwd="/",
+                                  env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"})
+        except subprocess.TimeoutExpired:
+            raise UserError(f"{what}: importing it with {EMBEDDED_PYTHON} took over {CHECK_TIMEOUT_S} s") from None
+        except FileNotFoundError:
+            raise UserError(f"{EMBEDDED_PYTHON} not found: install python3 (the interpreter Apache embeds)") from None
+        lines = done.stdout.strip().splitlines()
+        result = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else \
+            {"ok": None, "error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
+        if result["ok"] is None:
+            raise UserError(f"{what} does not import from --app {self.dir} with {EMBEDDED_PYTHON}: "
+                            f"{result['error']}")
+        if not result["ok"]:
+            if self.kind == "handler":
+                raise UserError(f"{what} has no callable {attr}: give the module a function {attr}(req)")
+            raise UserError(f"{what} defines no `application`: a WSGI script must define a callable `application`")
+
+
+def parse_paths(text: str) -> tuple[str, ...]:
+    paths = tuple(p.strip() for p in text.split(",") if p.strip())
+    if not paths:
+        raise UserError(f"--paths {text!r} is empty: give one or more request paths, e.g. /,/entries?page=2")
+    for p in paths:
+        if not p.startswith("/") or any(c.isspace() for c in p):
+            raise UserError(f"--paths {text!r}: {p!r} is not a request path: each must start with / and hold no "
+                            "spaces (e.g. /entries?page=2)")
+    return paths
+
+
+def parse_option(text: str) -> tuple[str, str]:
+    key, eq, value = text.partition("=")
+    if not eq or not _OPTION_KEY.fullmatch(key) or "\n" in value or '"' in value:
+        raise UserError(f"--app-option {text!r} is not KEY=VALUE: a key of letters, digits and ._:- and a "
+                        "value without quotes or newlines")
+    return key, value
+
+
+@dataclass
+class AppArgs:
+    """The app options as given on the command line."""
+
+    app: str | None = None
+    app_handler: str | None = None
+    app_wsgi: str | None = None
+    app_option: list[str] = field(default_factory=list)
+    paths: str | None = None
+    locustfile: str | None = None
+
+
+def from_args(given: AppArgs, check_code: bool = True) -> App | None:
+    """The App the options describe, every check made (UserError, one line); None without --app."""
+    if given.app is None:
+        for opt, value in (("--app-handler", given.app_handler), ("--app-wsgi", given.app_wsgi),
+                           ("--paths", given.paths), ("--locustfile", given.locustfile)):
+            if value is not None:
+                raise UserError(f"{opt} {value!r} needs --app DIR (the folder holding the application)")
+        if given.app_option:
+            raise UserError(f"--app-option {given.app_option[0]!r} needs --app DIR and --app-handler or --app-wsgi")
+        return None
+    app_dir = Path(given.app).expanduser()
+    if not app_dir.is_dir():
+        raise UserError(f"--app {given.app!r} is not a directory: give the folder holding the application")
+    app_dir = app_dir.resolve()
+    if given.app_handler and given.app_wsgi:
+        raise UserError(f"--app-handler {given.app_handler!r} and --app-wsgi {given.app_wsgi!r} together: give one "
+                        "(a mod_python handler or a WSGI script)")
+    if not given.app_handler and not given.app_wsgi:
+        raise UserError(f"--app {given.app}: say what to serve with --app-handler MODULE[::FUNCTION] or "
+                        "--app-wsgi FILE")
+    wsgi = None
+    if given.app_handler is not None:
+        module, _, function = given.app_handler.partition("::")
+        if not _MODULE.fullmatch(module) or (function and not _FUNCTION.fullmatch(function)):
+            raise UserError(f"--app-handler {given.app_handler!r} is not MODULE[::FUNCTION] (e.g. guestbook or "
+                            "site.pages::handler)")
+    else:
+        f = Path(given.app_wsgi)
+        f = f if f.is_absolute() else app_dir / f
+        try:
+            wsgi = str(f.resolve().relative_to(app_dir))
+        except ValueError:
+            raise UserError(f"--app-wsgi {given.app_wsgi!r} is not inside --app {app_dir}: the WSGI script "
+                            "must be in the application's folder") from None
+        if not f.is_file():
+            raise UserError(f"--app-wsgi {given.app_wsgi!r}: no such file in {app_dir}")
+    if given.paths is not None and given.locustfile is not None:
+        raise UserError(f"--paths {given.paths!r} and --locustfile {given.locustfile!r} together: give one (the "
+                        "requests, or your own User classes)")
+    if given.paths is None and given.locustfile is None:
+        raise UserError(f"--app {given.app!r} needs its load: --paths /a,/b?x=1 (requests sent round-robin) or "
+                        "--locustfile FILE")
+    paths = parse_paths(given.paths) if given.paths is not None else ()
+    locustfile = None
+    if given.locustfile is not None:
+        lf = Path(given.locustfile).expanduser()
+        if not lf.is_file() or lf.suffix != ".py":
+            raise UserError(f"--locustfile {given.locustfile!r} is not a .py file: give a locustfile with "
+                            "your User classes")
+        locustfile = str(lf.resolve())
+    app = App(dir=str(app_dir), handler=given.app_handler, wsgi=wsgi,
+              options=tuple(parse_option(o) for o in given.app_option), paths=paths, locustfile=locustfile)
+    if check_code:
+        app.check_code()
+    return app
