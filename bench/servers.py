@@ -152,7 +152,8 @@ def parse_deployment(text: str) -> Deployment:
     allowed = f"SERVER[:MPM][:PROCESSESxTHREADS] with SERVER {' or '.join(SERVERS)}, MPM {' or '.join(MPMS)}"
     name, *rest = [part.strip() for part in text.strip().split(":")]
     if name not in SERVERS:
-        raise UserError(f"--servers entry {text!r} is not valid: {allowed} (e.g. mod_python:worker:1x4)")
+        raise UserError(f"--servers: unknown {name!r}; allowed {', '.join(SERVERS)} (an entry is "
+                        "SERVER[:MPM][:PROCESSESxTHREADS], e.g. mod_python:worker:1x4)")
     mpm = processes = threads = None
     for part in rest:
         p, x, t = part.partition("x")

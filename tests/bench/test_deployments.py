@@ -14,6 +14,9 @@ def test_an_entry_names_its_server_mpm_and_shape():
     # the order of the optional parts does not matter; the label is normalised
     assert parse_deployment("mod_python:2x4:event").label == "mod_python:event:2x4"
     assert parse_deployment("mod_wsgi").label == "mod_wsgi"
+    assert cli._plan_from_args(cli.build_parser().parse_args(
+        ["run", "--servers", "mod_python:worker:1x4, mod_python:1x4:worker,mod_wsgi"])).servers == [
+        "mod_python:worker:1x4", "mod_wsgi"]  # the same entry twice is measured once
 
 
 def test_what_an_entry_leaves_out_comes_from_the_run_settings():
@@ -37,7 +40,6 @@ def test_a_bad_entry_is_one_line_naming_it(text):
 
 @pytest.mark.parametrize("argv, says", [
     (["run", "--servers", "mod_python:fork"], "'fork' is not valid"),
-    (["run", "--servers", "mod_python,mod_python"], "names an entry twice"),
     # prefork holds one request per process: threads need worker or event under mod_python
     (["run", "--servers", "mod_python:prefork:1x4"], "--threads 4 needs --mpm worker or event"),
 ])
