@@ -114,24 +114,32 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int, apache_started: 
 
 FRESH_S = 5.0             # a child whose first request came this soon after Apache started is a new child
 WARMUP_MIN_REQUESTS = 400  # fewer: the child's life ended before its warm level could be seen
+WARMUP_BLOCK = 25
 
 
 def warmup_excess_ms(micros: list[int]) -> float | None:
     """Extra service time (ms) of a new child's first requests over its own warm level.
 
-    The warm level is the mean %D of the second half of its life; the cost is the largest cumulative excess
-    of its first-half requests over it (where the running excess stops rising is where the child settled).
-    A mean, not a median: %D is skewed, and a sum of excesses over a median counts the skew of every
-    request as warm-up. The cold-flagged requests alone miss the hundreds of slower requests after them
-    (leaky, keep-alive off: about 0.34 s flagged at N = 100 against 0.6-0.9 s here), and a child that
-    lives fewer than WARMUP_MIN_REQUESTS never shows its warm level: None.
+    In blocks of WARMUP_BLOCK requests: the warm level is the median block mean of the second half of its
+    life, and the child has settled at the first block that, with the two after it, is within two
+    spreads (MAD) of it; the cost is what the requests before that block took beyond the warm level. Block
+    means, not single requests: %D is skewed, and a sum of excesses over a per-request median counts the
+    skew of every request as warm-up. The first settled block, not the peak of the running excess: that
+    peak grows with the length of the life even when nothing warms. The cold-flagged requests alone miss
+    the hundreds of slower ones after them (leaky, keep-alive off: 0.34 s flagged at N = 100 against
+    0.6-0.9 s here); a child that lives fewer than WARMUP_MIN_REQUESTS never shows its warm level: None.
     """
     if len(micros) < WARMUP_MIN_REQUESTS:
         return None
     d = np.asarray(micros, dtype=float) / 1000
-    half = len(d) // 2
-    excess = np.cumsum(d[:half] - d[half:].mean())
-    return max(float(excess.max()), 0.0)
+    blocks = d[: len(d) // WARMUP_BLOCK * WARMUP_BLOCK].reshape(-1, WARMUP_BLOCK).mean(axis=1)
+    late = blocks[len(blocks) // 2:]
+    warm = float(np.median(late))
+    ceiling = warm + 2 * 1.4826 * float(np.median(np.abs(late - warm)))
+    over = blocks > ceiling
+    settled = next((b for b in range(len(blocks) // 2) if not over[b:b + 3].any()), len(blocks) // 2)
+    k = settled * WARMUP_BLOCK
+    return max(float(d[:k].sum() - k * warm), 0.0)
 
 
 SLOT_BIN_S = 0.25
