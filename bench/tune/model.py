@@ -18,8 +18,8 @@ a share of 103, where 1 / %D = 442 claimed full absorption). Without a recycling
 1 / %D is the bound used.
 
 Why it predicted 2.8% where the confirmation measured 12.3% (leaky, keep-alive off, N = 5000): a new
-child serves slower for hundreds of requests, not only the ones its handler flags cold (the extra
-service time against 0.34 s counted: 0.83 s), and the simulated lives of one fixed length locked every exit to
+child serves slower for hundreds of requests, not only the ones its handler flags cold (0.83 s of extra
+service time, where the cold flags count 0.34 s), and simulated lives of one fixed length locked every exit to
 one phase of prefork's maintenance second (1 s empty instead of 1 to 2 s). With both fixed the model
 says 4.5%. The rest was not recycling: in the confirmation's first 47 s, before any child had exited and
 with both servers alike, the N = 5000 trials were already 4% and 13% slower (a shared machine).
