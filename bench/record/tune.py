@@ -63,7 +63,9 @@ class PointTrial(TypedDict, total=False):
     children_seen: int
     children_spawned_per_s: float
     requests_per_child: float | None
-    warmup_ms: float | None
+    warmup_ms: float | None           # %D excess of new children (bench.tune.recycling.warmup_excess_ms)
+    warmup_children: int              # how many children it is the median of (absent: an older record)
+    warmup_cold_ms: float | None      # the cold-flagged requests only (what warmup_ms was before)
     startup_ms: float | None
     rss_mb_end_of_life: float | None
     pss_mb_end_of_life: float | None

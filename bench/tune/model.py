@@ -2,7 +2,8 @@
 
 A child serves L = N * k requests (k = requests per connection: 1 without keep-alive), sharing the server's
 rate R0 measured without recycling with the other serving children, after paying C seconds of start-up
-(fork to first request) and warm-up (extra service time of its cold requests), both measured. How fast
+(fork to first request) and warm-up (the extra %D of a new child's first requests over its own warm level,
+bench.tune.recycling.warmup_excess_ms), both measured. How fast
 Apache replaces exited children is not a cost we measure but a rule we know: prefork replaces them once a
 second, doubling how many per pass (see bench.tune.prefork_sim). Throughput R(N) comes from simulating
 that; memory at the end of a child's life is
@@ -14,8 +15,15 @@ one child served while a slot was empty, read from the access logs of the points
 is bound to one client connection, and in a closed loop every other child holds its own client, so the
 others cannot take the empty slot's requests (measured on leaky, keep-alive off: slot_rps 97 req/s against
 a share of 103, where 1 / %D = 442 claimed full absorption). Without a recycling point to read it from,
-1 / %D is the bound used. What the model still misses (a fresh child serves slower for hundreds of requests,
-far beyond its "cold" ones) is caught by the confirmation step (bench.tune.confirm), which measures.
+1 / %D is the bound used.
+
+Why it predicted 2.8% where the confirmation measured 12.3% (leaky, keep-alive off, N = 5000): a new
+child serves slower for hundreds of requests, not only the ones its handler flags cold (0.83 s of extra
+service time, where the cold flags count 0.34 s), and simulated lives of one fixed length locked every exit to
+one phase of prefork's maintenance second (1 s empty instead of 1 to 2 s). With both fixed the model
+says 4.5%. The rest was not recycling: in the confirmation's first 47 s, before any child had exited and
+with both servers alike, the N = 5000 trials were already 4% and 13% slower (a shared machine).
+What the model still misses is caught by the confirmation step (bench.tune.confirm), which measures.
 """
 
 import math

@@ -48,8 +48,11 @@ def parse_values(text: str) -> list[int]:
     return values
 
 
-def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
-    """Recycling facts of one trial from its access log and memory samples."""
+def analyze_point(trial: dict, trial_dir: Path, processes: int, apache_started: float | None = None) -> dict:
+    """Recycling facts of one trial from its access log and memory samples.
+
+    apache_started: when this trial's Apache started (its children are new too); None: the log's first line.
+    """
     from bench import access_log
     from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
 
@@ -63,14 +66,20 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
     per_pid: dict[int, list] = {}
     for e in entries:
         per_pid.setdefault(e.pid, []).append(e)
-    # Warm-up cost: extra service time of a child's cold requests over its own warm median.
-    warmups = []
+    # The cold-flag figure (extra service time of the requests the handler flagged cold), kept for comparison.
+    cold_warmups = []
     for rows in per_pid.values():
         warm = [e.micros for e in rows if not e.cold]
         cold = [e.micros for e in rows if e.cold]
         if warm and cold:
             med = stats.median(warm)
-            warmups.append(sum(max(c - med, 0) for c in cold) / 1000)
+            cold_warmups.append(sum(max(c - med, 0) for c in cold) / 1000)
+    # Warm-up cost: what every new child (forked in the window, or at this trial's fresh Apache) served
+    # slower than its own warm level, from %D alone.
+    born = (apache_started if apache_started is not None else min((e.t for e in entries), default=0.0))
+    warmups = [w for pid, rows in per_pid.items()
+               if pid and (pid in new or rows[0].t - born < FRESH_S)
+               for w in [warmup_excess_ms([e.micros for e in rows])] if w is not None]
     # Whole lives: children that started in the window and stopped serving a second before it ended.
     lives = [len(rows) for pid, rows in per_pid.items() if pid in new and rows[-1].t < end - 1.0]
     samples = _apache_samples(trial_dir / "samples.jsonl")
@@ -91,6 +100,8 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
         "children_spawned_per_s": round(len(new) / seconds, 3),
         "requests_per_child": stats.median(lives, 3),
         "warmup_ms": stats.median(warmups, 3),
+        "warmup_children": len(warmups),
+        "warmup_cold_ms": stats.median(cold_warmups, 3),
         "startup_ms": stats.median([s for s in startups if s >= 0], 3),
         "rss_mb_end_of_life": stats.median(end_rss, 3),
         "pss_mb_end_of_life": stats.median(end_pss, 3),
@@ -99,6 +110,36 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int) -> dict:
         "slot_rps": short,
         "full_slot_rps": full,
     }
+
+
+FRESH_S = 5.0             # a child whose first request came this soon after Apache started is a new child
+WARMUP_MIN_REQUESTS = 400  # fewer: the child's life ended before its warm level could be seen
+WARMUP_BLOCK = 25
+
+
+def warmup_excess_ms(micros: list[int]) -> float | None:
+    """Extra service time (ms) of a new child's first requests over its own warm level.
+
+    In blocks of WARMUP_BLOCK requests: the warm level is the median block mean of the second half of its
+    life, and the child has settled at the first block that, with the two after it, is within two
+    spreads (MAD) of it; the cost is what the requests before that block took beyond the warm level. Block
+    means, not single requests: %D is skewed, and a sum of excesses over a per-request median counts the
+    skew of every request as warm-up. The first settled block, not the peak of the running excess: that
+    peak grows with the length of the life even when nothing warms. The cold-flagged requests alone miss
+    the hundreds of slower ones after them (leaky, keep-alive off: 0.34 s flagged at N = 100 against
+    0.6-0.9 s here); a child that lives fewer than WARMUP_MIN_REQUESTS never shows its warm level: None.
+    """
+    if len(micros) < WARMUP_MIN_REQUESTS:
+        return None
+    d = np.asarray(micros, dtype=float) / 1000
+    blocks = d[: len(d) // WARMUP_BLOCK * WARMUP_BLOCK].reshape(-1, WARMUP_BLOCK).mean(axis=1)
+    late = blocks[len(blocks) // 2:]
+    warm = float(np.median(late))
+    ceiling = warm + 2 * 1.4826 * float(np.median(np.abs(late - warm)))
+    over = blocks > ceiling
+    settled = next((b for b in range(len(blocks) // 2) if not over[b:b + 3].any()), len(blocks) // 2)
+    k = settled * WARMUP_BLOCK
+    return max(float(d[:k].sum() - k * warm), 0.0)
 
 
 SLOT_BIN_S = 0.25
@@ -219,7 +260,12 @@ def build_model(points: list[dict], processes: int) -> tune_model.Model | None:
     if base is None:
         return None
     spawning = recycling_points(points)
-    warmup = stats.median([p["warmup_ms"] for p in spawning]) or base.get("warmup_ms") or 0.0
+    # Every point's Apache starts fresh children, so a warm-up measured at any point counts; records from
+    # before warmup_children measured it from cold flags at the recycling points only.
+    if any(p.get("warmup_children") for p in points):
+        warmup = stats.median([p["warmup_ms"] for p in points if p.get("warmup_children")]) or 0.0
+    else:
+        warmup = stats.median([p["warmup_ms"] for p in spawning]) or base.get("warmup_ms") or 0.0
     startup = stats.median([p["startup_ms"] for p in spawning]) or 0.0
     k = stats.median([p["requests_per_connection"] for p in points]) or 1.0
     r0 = unrecycled_rps(points) or base["rps"]
@@ -442,7 +488,8 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
                         "bottleneck": result["bottleneck"], "faults": result["faults"],
                         "flags": result["flags"],
                         "window_after_start": [round(x - apache_started, 3) for x in result["steady"]],
-                        **analyze_point(result, sweep.run_dir / result["dir"], settings.processes)}
+                        **analyze_point(result, sweep.run_dir / result["dir"], settings.processes,
+                                        apache_started)}
             if value > 0 and not measured["children_spawned_per_s"]:
                 measured["flags"] = [*measured["flags"], "no child was replaced inside the window: this "
                                      "trial did not measure recycling (a child outlives the window)"]
