@@ -370,19 +370,25 @@ def advice(record: dict) -> dict:
     n = conf["value"] if confirmed else c["recommendation"]["value"]
     k = c["model"]["requests_per_connection"]
     keepalive = best_mode == "on"
-    directives = [f"MaxConnectionsPerChild {n}", f"KeepAlive {'On' if keepalive else 'Off'}"]
+    stack = record.get("stack") or {}
+    recycling = _server_recycling(stack)
+    counts_requests = recycling.counts == "requests"  # mod_wsgi daemons: maximum-requests, no x k
+    directives = [f"{recycling.directive}={n}" if counts_requests else f"{recycling.directive} {n}",
+                  f"KeepAlive {'On' if keepalive else 'Off'}"]
     if keepalive:
         directives.append(f"MaxKeepAliveRequests {record['stack']['max_keepalive_requests']}")
     plan = record["plan"]
     growth = c["model"]["growth_kb_per_request"]
+    app = stack.get("app") or {}
+    served = (f"your application ({app.get('handler') or app.get('wsgi')} from {app.get('dir')})" if app
+              else f"{plan['variant']}/{plan['workload']}")
     sentences = [
-        f"Without recycling {plan['variant']}/{plan['workload']} served {c['model']['r0']:,.0f} req/s "
-        f"with keep-alive {best_mode}.",
+        f"Without recycling {served} served {c['model']['r0']:,.0f} req/s with keep-alive {best_mode}.",
         f"A new child costs about {c['model']['child_cost_ms']:.1f} ms of its slot (start-up plus warm-up) and "
         "Apache replaces exited children only once a second, so "
-        f"recycling every {c['recommendation']['value']} connection(s) "
+        f"recycling every {c['recommendation']['value']} {recycling.counts[:-1]}(s) "
         + (f"(about {c['recommendation']['value'] * k:,.0f} requests at {k:g} requests per connection) "
-           if keepalive else "")
+           if keepalive and not counts_requests else "")
         + f"is predicted to lose {100 * _loss(c['recommendation']):.2f}% of throughput "
         f"(limit {100 * plan['max_loss']:.2f}%).",
     ]
@@ -405,10 +411,9 @@ def advice(record: dict) -> dict:
                          f"from the {c['recommendation']['source']}.")
     if not confirmed and not c["recommendation"].get("within", True):
         sentences.append("No value met both the loss limit and the memory budget: memory was kept within budget.")
-    if keepalive:
+    if keepalive and not counts_requests:
         sentences.append("Apache counts connections, not requests: with keep-alive a child serves "
                          f"N x {k:g} requests here, and as many as its clients send on other servers.")
-    recycling = _server_recycling(record.get("stack") or {})
     if recycling != PREFORK_RECYCLING:
         sentences.append(f"Under this server --max-connections-per-child is written as {recycling.directive}, "
                          f"which counts {recycling.counts}: set that to the value above.")

@@ -129,3 +129,9 @@ def test_advice_names_the_servers_recycling_directive():
     assert "maximum-requests" not in tune.advice(record)["reasoning"]
     wsgi = record | {"stack": {"max_keepalive_requests": 100, "server": "mod_wsgi", "wsgi_mode": "daemon"}}
     assert "WSGIDaemonProcess maximum-requests, which counts requests" in tune.advice(wsgi)["reasoning"]
+    # Under daemon mode the directive to paste is the daemons' own, counted in requests (no "x k requests").
+    assert tune.advice(wsgi)["directives"][0] == "WSGIDaemonProcess maximum-requests=1000"
+    assert "requests per connection" not in tune.advice(wsgi)["reasoning"]
+    # A user's own application is named as such, not as the suite's variant/workload.
+    app = record | {"stack": {"max_keepalive_requests": 100, "app": {"dir": "/srv/site", "handler": "site"}}}
+    assert "Without recycling your application (site from /srv/site) served" in tune.advice(app)["reasoning"]
