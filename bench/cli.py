@@ -151,9 +151,10 @@ def _run(args) -> int:
 
 def _per_process_lines(run_dir: Path) -> None:
     """Per Python process: busy threads, CPU, req/CPU-s (bench.per_process), from the trials."""
-    from bench.per_process import table
+    from bench import console
+    from bench.per_process import recorded_trials
 
-    text = table(run_dir)
+    text = console.per_process_table(recorded_trials(run_dir))
     if text:
         print()
         print(text)

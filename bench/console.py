@@ -121,6 +121,34 @@ def trial_line(result: dict[str, Any]) -> str:
     return text + (f"  [{'; '.join(found)}]" if found else "")
 
 
+def per_process_table(trials: list[dict[str, Any]]) -> str:
+    """The per Python process lines after `bench run` (trial dicts with per_process_threads, bench.per_process):
+    one per cell, medians over its trials; "" when none recorded them."""
+    from collections import defaultdict
+
+    from bench.per_process import cell_summary
+
+    cells: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for t in trials:
+        if t.get("per_process_threads") is not None:
+            cells[(t.get("server_module") or "", t.get("workload", "?"), t.get("variant", "?"))].append(t)
+    if not cells:
+        return ""
+    rows = ["per Python process (medians): server workload/variant  processes  req/s  busy threads (mean, peak)  "
+            "CPU %  req/CPU-s (its own)"]
+    for (server, workload, variant), cell in sorted(cells.items()):
+        s = cell_summary(cell)
+        rows.append(f"  {server or DASH:<10} {workload}/{variant:<11} {_count(s['processes'])} {_count(s['rps'])} "
+                    f"{_count(s['busy_threads'])}, {_count(s['busy_peak'])} {_count(s['cpu_pct'])} "
+                    f"{_count(s['requests_per_cpu_s'])}")
+    return "\n".join(rows)
+
+
+def _count(value: float | None) -> str:
+    """A median as cell_summary gives it: a float with one decimal, a whole count (an int) as it is."""
+    return fmt(value, ",.1f" if isinstance(value, float) else "")
+
+
 def ceiling_line(ceiling: dict[str, Any]) -> str:
     """The progress line after the generator-ceiling trial (results.json "generator_ceiling")."""
     return f"    Locust {fmt(ceiling['rps'])} req/s" + (

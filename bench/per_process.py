@@ -10,6 +10,8 @@ steady window:
 - cpu_pct: its CPU use, 100 = one core. Under the GIL one process runs Python on one core at a time: a
   process near 100% with busy_threads well above 1 is GIL-bound, its threads queue for the interpreter;
 - requests_per_cpu_s: its requests per CPU second of its own (PostgreSQL's share not included).
+
+bench.console prints them per cell (`per_process_table`), the run report per cell too (reports/run/threads.py).
 """
 
 from __future__ import annotations
@@ -87,26 +89,15 @@ def cell_summary(trials: list[dict[str, Any]]) -> dict[str, Any]:
             **{k: med(k) for k in ("rps", "busy_threads", "busy_peak", "cpu_pct", "requests_per_cpu_s")}}
 
 
-def table(run_dir: Path) -> str:
-    """The per-process table of a run folder, from its trials' trial.json ("-" for not measured)."""
-    cells: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+def recorded_trials(run_dir: Path) -> list[dict[str, Any]]:
+    """The trial.json of each trial of a run folder that recorded per_process_threads (bench.console prints
+    them); unreadable ones are skipped."""
+    out = []
     for f in sorted(run_dir.glob("trials/*/trial.json")):
         try:
             t = json.loads(f.read_text())
         except (OSError, ValueError):
             continue
         if t.get("per_process_threads") is not None:
-            cells[(t.get("server_module") or "", t.get("workload", "?"), t.get("variant", "?"))].append(t)
-    if not cells:
-        return ""
-    rows = ["per Python process (medians): server workload/variant  processes  req/s  busy threads (mean, peak)  "
-            "CPU %  req/CPU-s (its own)"]
-    for (server, workload, variant), trials in sorted(cells.items()):
-        s = cell_summary(trials)
-        rows.append(f"  {server or '-':<10} {workload}/{variant:<11} {_f(s['processes'])} {_f(s['rps'])} "
-                    f"{_f(s['busy_threads'])}, {_f(s['busy_peak'])} {_f(s['cpu_pct'])} {_f(s['requests_per_cpu_s'])}")
-    return "\n".join(rows)
-
-
-def _f(v: float | None) -> str:
-    return "-" if v is None else f"{v:,.1f}" if isinstance(v, float) else str(v)
+            out.append(t)
+    return out

@@ -92,9 +92,9 @@ def preflight(plan: Plan, settings: StackSettings | None, base_url: str) -> tupl
         server_header = headers.get("Server", server_header)
     if settings is not None:
         # StackSettings.validate() already refused a budget that does not fit; say what was checked.
-        checks.append(f"PostgreSQL connections: {settings.processes} processes x (pool {settings.pool_size} + 1 "
-                      f"per-request) + 3 = {settings.connections_needed} <= max_connections "
-                      f"{settings.pg_max_connections}: ok")
+        # In budget_text's words: with --threads a process holds pool_per_process and one per thread.
+        checks.append(f"PostgreSQL connections: {settings.budget_text} + 3 = {settings.connections_needed} "
+                      f"<= max_connections {settings.pg_max_connections}: ok")
         if plan.users > settings.processes:
             checks.append(f"{plan.users} users on {settings.processes} Apache processes: requests will queue in "
                           "the listen backlog and latency includes the wait")

@@ -27,6 +27,24 @@ class PidRate:
 
 
 @dataclass(frozen=True)
+class ProcessFigures:
+    """One serving process's figures in one trial (per_process_threads, bench.per_process): its requests/s,
+    requests in service at once (mean, peak), CPU % (100 = one core) and requests per CPU second of its own."""
+
+    pid: str
+    rps: float | None
+    busy_threads: float | None
+    busy_peak: float | None
+    cpu_pct: float | None
+    requests_per_cpu_s: float | None
+
+    @classmethod
+    def of(cls, p: Any) -> ProcessFigures:
+        return cls(str(dig(p, "pid")), num(dig(p, "rps")), num(dig(p, "busy_threads")), num(dig(p, "busy_peak")),
+                   num(dig(p, "cpu_pct")), num(dig(p, "requests_per_cpu_s")))
+
+
+@dataclass(frozen=True)
 class TrialRow:
     """One trial of results.json (or one planned trial of plan.order). `TrialRow.of` is the one constructor."""
 
@@ -59,6 +77,9 @@ class TrialRow:
     per_process: tuple[PidRate, ...] = ()
     started: float | None = None
     steady: tuple[float, float] | None = None
+    threads: float | None = None  # threads per process the trial's server ran with (newer folders)
+    # Each serving process's own figures; None when the trial did not record them (older folders).
+    per_process_threads: tuple[ProcessFigures, ...] | None = None
 
     @classmethod
     def of(cls, t: dict[str, Any]) -> TrialRow:
@@ -80,7 +101,9 @@ class TrialRow:
             bottleneck=_label(dig(t, "bottleneck", "bottleneck")), others_util=num(dig(t, "bottleneck", "others_util")),
             generator_bound=t.get("generator_bound") is True, faults=tuple(str(f) for f in lst(t.get("faults"))),
             has_wrk=isinstance(t.get("wrk"), dict), per_process=rates, started=num(t.get("started")),
-            steady=pair(t.get("steady")),
+            steady=pair(t.get("steady")), threads=num(t.get("threads")),
+            per_process_threads=(tuple(ProcessFigures.of(p) for p in t["per_process_threads"] if isinstance(p, dict))
+                                 if isinstance(t.get("per_process_threads"), list) else None),
         )
 
     @property

@@ -50,6 +50,7 @@ from reports.run.narrative import (
     trial_flags,
 )
 from reports.run.servers import auth_section, auth_summary, servers_section, servers_summary
+from reports.run.threads import gil_sentences, process_rows, process_table
 
 SUMMARY_SCHEMA = 1
 
@@ -254,6 +255,9 @@ def compose(run: Run, an: Analysis, figs: Drawn,
     per_process: list[Block] = []
     if cap:
         per_process += [Bullets(cap), capacity_table(an), Para(cap_basis, "note")]
+    threaded = process_rows(an.cells)  # none in folders from before per_process_threads
+    if threaded:
+        per_process += [process_table(threaded, an.multi_server), *bullets(gil_sentences(threaded))]
 
     memory = bullets(memory_sentences(run, an) + figs.notes["fig5-memory"])
     cost = bullets(cost_sentences(run, an))
@@ -378,6 +382,7 @@ def _cross_check(an: Analysis) -> dict[str, Any] | None:
 
 def summary(run: Run, an: Analysis, figs: dict[str, FigureBlock], cav: list[str]) -> dict[str, Any]:
     """The headline numbers the report shows, machine-readable; values are results.json's, unrounded."""
+    threaded = process_rows(an.cells)  # only folders that recorded per_process_threads get the key
     cells = []
     for c in an.cells:
         s = c.summary
@@ -437,6 +442,7 @@ def summary(run: Run, an: Analysis, figs: dict[str, FigureBlock], cav: list[str]
                 for r in an.capacity
             ],
         },
+        **({"per_process_threads": [vars(r) | {"gil_bound": r.gil_bound} for r in threaded]} if threaded else {}),
         "missing_trials": [m.label for m in run.missing_trials()],
         "caveats": cav,
         "figures": figure_files(figs),
