@@ -407,8 +407,10 @@ def advice(record: dict) -> dict:
                          + (f"{100 * oos['max_error']:.1f}% ({oos['text']})." if oos.get("max_error") is not None
                             else f"{oos['text']}."))
     if not c["model_ok"]:
-        sentences.append(f"The model was off by {100 * c['max_error']:.0f}% at some point, so the value comes "
-                         f"from the {c['recommendation']['source']}.")
+        off = f"The model was off by {100 * c['max_error']:.0f}% at some point"
+        sentences.append(f"{off}, so the value comes from the measured points." if c["recommendation"]["source"]
+                         != "model" else f"{off}, and no measured point met the limits, so the value comes from "
+                         "the model" + (" and was then measured." if confirmed else ": it is unconfirmed."))
     if not confirmed and not c["recommendation"].get("within", True):
         sentences.append("No value met both the loss limit and the memory budget: memory was kept within budget.")
     if keepalive and not counts_requests:
