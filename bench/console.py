@@ -82,7 +82,7 @@ def speedup_lines(data: dict[str, Any]) -> list[str]:
 
     cost = keyed([*data.get("cpu_speedups", []), *step_speedups(ran, "requests_per_cpu_second")])
     wrk_ = keyed([*data.get("wrk_speedups", []),
-                  *(step_speedups(ran, "wrk_rps") if data.get("wrk_speedups") else [])])
+                  *(step_speedups(ran, "wrk_rps") if any(t.get("wrk") for c in ran for t in c["trials"]) else [])])
     lines = []
     for s in [*data.get("speedups", []), *step_speedups(ran)]:
         text = s.get("text") or f"{s['ratio']:.2f}x"

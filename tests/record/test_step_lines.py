@@ -32,3 +32,14 @@ def test_steps_come_after_the_speedups_and_keep_their_own_cost_ratio():
         "pooled vs naive on db", "prepared vs naive on db", "prepared vs pooled on db"]
     assert "per server CPU-second 11.98x" in lines[1] and "per server CPU-second 1.20x" in lines[2]
     assert [(s["variant"], s["baseline"]) for s in step_speedups(cells)] == [("prepared", "pooled")]
+
+
+def test_a_cross_checked_step_prints_wrks_ratio_without_a_baseline():
+    """--variants pooled,prepared --cross-check: no speedup over naive exists, yet the step shows wrk's ratio."""
+    cells = [_cell("pooled"), _cell("prepared")]
+    for cell in cells:
+        for t in cell["trials"]:
+            t["wrk"] = {"rps": 1.1 * t["locust"]["rps"]}
+    data = {"results": cells, "speedups": speedups(cells), "wrk_speedups": speedups(cells, "wrk_rps")}
+    assert data["wrk_speedups"] == []
+    assert speedup_lines(data)[0].endswith("; wrk 1.20x")
