@@ -121,9 +121,12 @@ def test_tune_the_example_prints_a_directive(tmp_path, server):
     r = bench_cli("tune", "--app", GUESTBOOK, *KINDS[server], "--paths", "/,/?page={n}", "--quick",
                   "--values", "0,200", "--keepalive", "off", "--duration", "6", "--warmup", "1.5",
                   "--processes", "2", "--users", "2", "--no-report", "--port", str(procs.free_port()),
-                  env=env, timeout=300)
+                  "--confirm-max-duration", "6", env=env, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
-    assert "MaxConnectionsPerChild " in r.stdout.split("recommended:")[1]
+    # The directive of the server that recycles: the prefork child's, or the daemons' own (requests).
+    directive = {"mod_python": "MaxConnectionsPerChild ", "mod_wsgi": "WSGIDaemonProcess maximum-requests="}[server]
+    assert directive in r.stdout.split("recommended:")[1]
+    assert "confirmation (keep-alive off, measured against N = 0" in r.stdout  # measured before it is printed
     run = last_run(env)
     data = json.loads((run / "tune.json").read_text())
     assert data["stack"]["app"][{"mod_python": "handler", "mod_wsgi": "wsgi"}[server]] == KINDS[server][1]

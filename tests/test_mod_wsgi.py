@@ -111,7 +111,8 @@ def test_tune_under_daemon_mode_recycles_the_daemons_by_requests(tmp_path):
     env = {"BENCH_STATE_DIR": str(make_state_dir()), "BENCH_RUNS_DIR": str(tmp_path)}
     r = bench_cli("tune", "--server", "mod_wsgi", "--workload", "db", "--values", "0,50", "--keepalive", "on",
                   "--duration", "5", "--warmup", "1", "--trials", "1", "--processes", "2", "--users", "2",
-                  "--no-report", "--port", str(procs.free_port()), env=env, timeout=300)
+                  "--no-report", "--port", str(procs.free_port()), "--confirm-max-duration", "6", env=env,
+                  timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
     run = next(Path(env["BENCH_RUNS_DIR"]).iterdir())
     data = json.loads((run / "tune.json").read_text())
