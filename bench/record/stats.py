@@ -166,7 +166,10 @@ def theil_sen(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if xa.size < 2 or np.ptp(xa) == 0:
         return 0.0, float(np.median(ya)) if ya.size else 0.0
-    slope, intercept, _, _ = sps.theilslopes(ya, xa, method="joint")  # intercept: median(y - slope x)
+    # theilslopes also computes a confidence band we do not use; on a flat series its sqrt of a negative
+    # variance warns on the terminal (seen during `bench tune` confirmations): silence only that.
+    with np.errstate(invalid="ignore"):
+        slope, intercept, _, _ = sps.theilslopes(ya, xa, method="joint")  # intercept: median(y - slope x)
     return float(slope), float(intercept)
 
 

@@ -45,3 +45,15 @@ def test_generator_bound_threshold():
 
     assert label(100 * bottleneck.GENERATOR_BUSY) == "generator" and label(89.9) != "generator"
     assert label(None) != "generator"
+
+
+def test_theil_sen_of_a_flat_series_with_tied_x_says_nothing_on_the_terminal():
+    """A child's RSS that did not move while few requests were served (ties in x): scipy's unused confidence
+    band takes the sqrt of a negative variance; that warning reached `bench tune`'s output."""
+    import warnings
+
+    from bench.record import stats
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert stats.theil_sen([0, 0, 1, 1, 1], [1000.0] * 5) == (0.0, 1000.0)
