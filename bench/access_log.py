@@ -3,7 +3,11 @@
 Line format (see httpd.conf.tmpl):
     <end epoch s.us> <serving Python process: X-Bench-Pid, "-" -> 0 when Apache answered alone>
     <keep-alive request number %k> <status> <service us %D> <bytes> <method>
-    <path+query> <X-Bench-Cold or -> <X-Bench-Served or ->
+    <path+query> <X-Bench-Cold or -> <X-Bench-Served or -> <client port %{remote}p>
+
+The client port names the connection: under threaded MPMs a process serves several connections at once (and
+the event MPM may hand one connection's requests to different threads), so connections are told apart by
+port, not by process. Logs from before the field have 10 fields; their connections are grouped per process.
 
 A user's application (--app) sets no X-Bench-Cold: when no line of a log carries the flag, the first
 COLD_REQUESTS requests of each process count as its cold ones (the import of the handler module, its first
@@ -32,6 +36,7 @@ class Entry:
     cold: bool
     served: int | None
     flagged: bool = True  # the line carried X-Bench-Cold (0 or 1): "-" means the server set none
+    conn: int | None = None  # the client's port: which connection (None: a log from before the field)
 
 
 def parse_line(line: str) -> Entry | None:
@@ -42,7 +47,8 @@ def parse_line(line: str) -> Entry | None:
         return Entry(t=float(parts[0]), pid=0 if parts[1] == "-" else int(parts[1]), keepalive=int(parts[2]),
                      status=int(parts[3]),
                      micros=int(parts[4]), path=parts[7], cold=parts[8] == "1",
-                     served=int(parts[9]) if parts[9].isdigit() else None, flagged=parts[8] != "-")
+                     served=int(parts[9]) if parts[9].isdigit() else None, flagged=parts[8] != "-",
+                     conn=int(parts[10]) if len(parts) > 10 and parts[10].isdigit() else None)
     except ValueError:
         return None
 

@@ -226,7 +226,8 @@ def _confirmation_lines(conf: dict[str, Any]) -> list[str]:
     if status == "skipped":
         return ["", "confirmation: skipped (--no-confirm): the recommended value is UNCONFIRMED"]
     if conf.get("value") is None:
-        return ["", f"confirmation: {status}: the recommended value is UNCONFIRMED"]
+        return ["", f"confirmation: {status}: the recommended value is UNCONFIRMED"] + (
+            [f"    {conf['sentence']}"] if conf.get("sentence") else [])
     rounds = conf.get("rounds") or []
     lines = ["", f"confirmation (keep-alive {conf.get('mode')}, measured against N = 0, interleaved, "
              f"{conf.get('trials_per_value', DASH)} trials each):"]

@@ -80,6 +80,9 @@ class ConfirmResult(TypedDict, total=False):
     round: int
     trials: int
     base_trials: int
+    observed: bool             # some trial at this value replaced a child (False: its loss is noise)
+    bounds: int                # bounded confirmation: the larger N whose loss this one bounds
+    bounds_predicted: float    # the model's loss at that N
     measured_loss: float | None
     loss_ci95: list[float] | None
     predicted_loss: float | None
@@ -93,7 +96,9 @@ class ConfirmResult(TypedDict, total=False):
 
 class Confirmation(TypedDict, total=False):
     """tune.json "confirmation" (schema 3): status is confirmed, smaller, larger, memory wins, over the limit,
-    incomplete, not run, skipped (--no-confirm) or none (a record from before the step)."""
+    bounded (N's lives outlast the cap: measured_at, a smaller value whose loss bounds N's, was measured),
+    not observable (nothing that fits the cap bounds N: value is None), not observed (N's trials replaced no
+    child), incomplete, not run, skipped (--no-confirm) or none (a record from before the step)."""
 
     status: str
     mode: str
@@ -106,6 +111,11 @@ class Confirmation(TypedDict, total=False):
     pss_mb_end_of_life: float | None
     cap_s: float
     capped: bool
+    life_s: float          # one child's predicted life at model_value
+    observable: bool       # False: a life at model_value outlasts a capped trial
+    needed_s: float        # a trial that would hold LIVES lives at model_value
+    bound_value: int | None
+    measured_at: int       # the value whose measurement this is (value, or bound_value when bounded)
     rounds: list[dict[str, Any]]  # values, duration_s, needed_s, capped, trials (PointTrial + value)
     results: list[ConfirmResult]
 

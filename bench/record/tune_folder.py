@@ -276,6 +276,15 @@ class Confirmation:
         return _str(self.data.get("sentence"))
 
     @property
+    def measured_at(self) -> int | None:
+        """The value whose measurement stands for the recommendation: itself, or (bounded) a smaller one."""
+        return _int(self.data.get("measured_at")) if "measured_at" in self.data else self.value
+
+    @property
+    def bounded(self) -> bool:
+        return self.status == "bounded"
+
+    @property
     def results(self) -> list[ConfirmResult]:
         return [ConfirmResult(r) for r in lst(self.data.get("results")) if isinstance(r, dict)]
 

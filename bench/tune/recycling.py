@@ -180,17 +180,24 @@ def slot_rates(per_pid: dict[int, list], start: float, end: float, processes: in
 def _requests_per_connection(per_pid: dict[int, list], start: float, end: float) -> float | None:
     """Mean requests of the connections that began and ended in the window.
 
-    A prefork child serves one connection at a time, so in its log lines a connection is a run that
-    starts at keep-alive number %k = 0 and ends before the next one.
+    A connection is a run of log lines on one client port (bench.access_log) that starts at keep-alive
+    number %k = 0 and ends before the next one; a process under a threaded MPM serves several at once.
+    Logs from before the port field are grouped per process, where a prefork child serves one at a time.
     """
     lengths = []
     for rows in per_pid.values():
-        runs = [i for i, e in enumerate(rows) if e.keepalive == 0] + [len(rows)]
-        # The last run is whole too when the child exited (stopped serving a second before the end).
-        exited = rows[-1].t < end - 1.0
-        for a, b in zip(runs, runs[1:], strict=False):
-            if (b < len(rows) or exited) and rows[a].t >= start and rows[b - 1].t < end:
-                lengths.append(b - a)
+        exited = rows[-1].t < end - 1.0  # the child stopped serving a second before the end
+        by_conn: dict[object, list] = {}
+        for e in rows:
+            by_conn.setdefault(e.conn if e.conn is not None else "pid", []).append(e)
+        for conn_rows in by_conn.values():
+            runs = [i for i, e in enumerate(conn_rows) if e.keepalive == 0] + [len(conn_rows)]
+            # The last run is whole too when the child exited, or (by port) when the connection then went
+            # quiet for a second: a closed-loop client sends its next request at once.
+            done = exited or (conn_rows[0].conn is not None and conn_rows[-1].t < end - 1.0)
+            for a, b in zip(runs, runs[1:], strict=False):
+                if (b < len(conn_rows) or done) and conn_rows[a].t >= start and conn_rows[b - 1].t < end:
+                    lengths.append(b - a)
     return round(float(np.mean(lengths)), 2) if lengths else None
 
 
@@ -407,7 +414,10 @@ def advice(record: dict) -> dict:
                          + (f"{100 * oos['max_error']:.1f}% ({oos['text']})." if oos.get("max_error") is not None
                             else f"{oos['text']}."))
     if not c["model_ok"]:
-        off = f"The model was off by {100 * c['max_error']:.0f}% at some point"
+        # The tolerance was judged on the out-of-sample error when there was one: quote the same figure.
+        judged = oos.get("max_error")
+        off = (f"The model was off by {100 * judged:.0f}% out of sample" if judged is not None
+               else f"The model was off by {100 * c['max_error']:.0f}% at some point (in sample)")
         sentences.append(f"{off}, so the value comes from the measured points." if c["recommendation"]["source"]
                          != "model" else f"{off}, and no measured point met the limits, so the value comes from "
                          "the model" + (" and was then measured." if confirmed else ": it is unconfirmed."))
@@ -430,13 +440,16 @@ def _confirmation_sentences(conf: dict, mode: str) -> list[str]:
         return []  # a record from before the confirmation step
     if status == "skipped":
         return ["Unconfirmed: --no-confirm skipped measuring this value against N = 0."]
+    if conf.get("mode") == mode and status in ("not observable", "not observed"):
+        return [conf["sentence"]]
     if conf.get("value") is None or conf.get("mode") != mode:
         return ["Unconfirmed: the confirmation did not finish, so this value was not measured."]
     out = []
     results = {r["value"]: r for r in conf.get("results", [])}
-    r = results.get(conf["value"])
+    r = results.get(conf.get("measured_at", conf["value"]))
     if r is not None:
-        out.append("Measured against N = 0, interleaved: " + confirm_step.describe(r)
+        out.append("Measured against N = 0, interleaved" + (f" (for N = {conf['value']})" if r["value"] !=
+                                                            conf["value"] else "") + ": " + confirm_step.describe(r)
                    + (f"; end-of-life RSS {r['rss_mb_end_of_life']:.1f} MB" if r.get("rss_mb_end_of_life") else "")
                    + (f", PSS {r['pss_mb_end_of_life']:.1f} MB" if r.get("pss_mb_end_of_life") else "") + ".")
     if conf.get("sentence"):

@@ -49,21 +49,28 @@ def headline(run: TuneRun) -> str | None:
         return None
     loss, kind = c.rec_loss
     conf = run.confirmation
-    measured = next((r for r in conf.results if r.n == conf.value), None) if conf.mode == m else None
-    if measured is not None and conf.value is not None:
+    measured = (next((r for r in conf.results if r.n == conf.measured_at), None)
+                if conf.mode == m and conf.value is not None else None)
+    if measured is not None:
         n = conf.value
         loss, kind = measured.stat("measured_loss"), "measured"
     text = f"Recommended: MaxConnectionsPerChild {n} with KeepAlive {m.capitalize()}"
-    if loss is not None:
+    if loss is not None and conf.bounded and measured is not None:
+        text += (f", at most {pct(loss, 2)} loss (measured at N = {measured.n}, whose children live short enough "
+                 f"to be replaced within a trial; limit {pct(run.max_loss, 2)})")
+    elif loss is not None:
         text += f", {loss_text(loss, kind)} (limit {pct(run.max_loss, 2)})"
         if measured is not None and measured.stat("predicted_loss") is not None:
             text += f", predicted {pct(measured.stat('predicted_loss'), 2)}"
-    rss = c.rec_rss_mb if measured is None else measured.stat("rss_mb_end_of_life")
+    own = measured is not None and not conf.bounded  # a bound's memory belongs to the smaller value
+    rss = measured.stat("rss_mb_end_of_life") if own else c.rec_rss_mb
     if rss is not None:
-        text += f"; a child ends its life near {fmt_num(rss)} MB RSS" + (" (measured)" if measured else "")
+        text += f"; a child ends its life near {fmt_num(rss)} MB RSS" + (" (measured)" if own else "")
     if measured is None:
         text += {"skipped": " (unconfirmed: --no-confirm)",
-                 "none": " (unconfirmed: this sweep predates the confirmation step)"}.get(
+                 "none": " (unconfirmed: this sweep predates the confirmation step)",
+                 "not observable": " (unconfirmed: a child's life at this N outlasts the confirmation's trials)",
+                 "not observed": " (unconfirmed: its confirmation trials replaced no child)"}.get(
             conf.status, " (unconfirmed: the confirmation did not finish)")
     return text + "."
 
@@ -111,7 +118,8 @@ def mode_sentence(run: TuneRun, mode: str) -> str:
                            "no value could be recommended")
         return f"{label}: no recommendation ({why})."
     text = f"{label}: MaxConnectionsPerChild {n}, from the {c.source or 'model'}"
-    err, ok = c.max_error, c.model_ok
+    # The tolerance is judged on the out-of-sample error when there is one (bench.tune.recycling.conclude).
+    err, ok = (c.oos_error if c.oos_error is not None else c.max_error), c.model_ok
     if c.source == "measured points":
         text += (f": the model was off by up to {pct(err)} (over the {pct(MODEL_TOLERANCE, 0)} tolerance), so the "
                  "tuner took the smallest measured N that met the limits")
@@ -327,7 +335,9 @@ def caveats(run: TuneRun, notes: list[str]) -> list[str]:
     for m in run.modes:
         c = run.conclusion(m)
         if c.model_ok is False:
-            out.append(f"{mode_label(m).capitalize()}: the model missed a measured point by {pct(c.max_error)} "
+            err = c.oos_error if c.oos_error is not None else c.max_error
+            kind = "out of sample" if c.oos_error is not None else "in sample"
+            out.append(f"{mode_label(m).capitalize()}: the model missed a measured point by {pct(err)} {kind} "
                        f"(tolerance {pct(MODEL_TOLERANCE, 0)}); its curve is a rough guide there.")
     out += notes
     if run.problems:

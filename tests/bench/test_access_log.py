@@ -17,3 +17,18 @@ def test_access_log_line_and_window():
     assert w["rps"] == pytest.approx(2.0)
     tl = access_log.timeline(entries, 1000.0, 0.5, 2.0)
     assert tl["requests"][:2] == [2, 1] and tl["per_pid"]["11"][0] == 2
+
+
+def test_connections_are_told_apart_by_client_port_under_threads():
+    from bench.tune.recycling import _requests_per_connection
+
+    # One threaded process (pid 11) serving two keep-alive connections at once: port 40001 began before the
+    # window (so it is not a whole connection in it), 40002 inside it with 2 requests, interleaved.
+    rows = [(999.9, 0, 40001), (1000.1, 0, 40002), (1000.2, 1, 40001), (1000.3, 2, 40001), (1000.4, 1, 40002)]
+    lines = [f"{t:.6f} 11 {k} 200 500 34 GET /pooled/db 0 1 {port}" for t, k, port in rows]
+    entries = [e for e in map(access_log.parse_line, lines) if e]
+    assert [e.conn for e in entries[:2]] == [40001, 40002]
+    assert _requests_per_connection({11: entries}, 1000.0, 1003.0) == 2.0
+    # Per process (a log from before the port field) the runs mix the two connections: 4, wrong here.
+    old = [access_log.parse_line(" ".join(line.split()[:10])) for line in lines]
+    assert old[0].conn is None and _requests_per_connection({11: old}, 1000.0, 1003.0) == 4.0

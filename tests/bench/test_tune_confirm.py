@@ -115,3 +115,75 @@ def test_schema_2_is_upgraded_with_no_confirmation():
     new = _upgrade_2(old)
     assert new["schema"] == SCHEMA == 3 and new["confirmation"] == {"status": "none"}
     assert new["modes"]["on"]["out_of_sample"]["max_error"] is None
+
+
+# --- recycling that a capped trial cannot observe (keep-alive on: a life lasts minutes) ---
+
+class _Record:
+    def __init__(self):
+        self.data, self.writes = {}, 0
+
+    def write(self):
+        self.writes += 1
+
+
+def _conclusion(n, k=100.0, r0=4000.0):
+    return {"model": {"r0": r0, "child_max_rps": 1000.0, "child_cost_ms": 100.0, "requests_per_connection": k,
+                      "fresh_rss_mb": 30.0, "growth_kb_per_request": 0.0, "slot_rps": None},
+            "recommendation": {"value": n}, "out_of_sample": {"max_error": 0.02}}
+
+
+def _run(n, rps_at, spawned=0.5, cap=120.0, k=100.0, max_loss=0.01):
+    """confirm.run with a measure function of plain numbers: rps_at(value, trial_no) per trial."""
+    calls = []
+
+    def measure(value, seconds, rel):
+        calls.append((value, seconds))
+        return {"rps": rps_at(value, len(calls)), "children_spawned_per_s": spawned if value else 0.0,
+                "rss_mb_end_of_life": 40.0, "pss_mb_end_of_life": 30.0}
+
+    conf = confirm.run(measure, _Record(), "on", _conclusion(n, k), max_loss=max_loss, budget_mb=None, scope="child",
+                       processes=4, warmup_s=4.0, floor_s=8.0, cap_s=cap, trials=2, log=lambda *_: None)
+    return conf, calls
+
+
+def test_a_life_longer_than_the_cap_is_bounded_by_the_largest_value_that_fits():
+    # 100 requests per connection at 1,000 req/s per process: a life at N = 5000 is 502 s, over 120 s.
+    # 3 lives of N = 200 (3 x 22 s + 4 s) fit, N = 500 (3 x 52 s) does not: 200 is measured instead.
+    # Each exit empties a slot for 1-2 s, so 200 is predicted to lose a few percent: a 10% limit.
+    assert confirm.bounding_value(5000, 100.0, 1000.0, 4.0, 120.0) == 200
+    conf, calls = _run(5000, lambda v, i: 1000.0 if v == 0 else 980.0, max_loss=0.1)
+    assert sorted({v for v, _ in calls}) == [0, 200] and conf["observable"] is False
+    assert conf["status"] == "bounded" and conf["value"] == 5000 and conf["measured_at"] == 200
+    assert "N = 5000 loses at most" in conf["sentence"] and conf["rss_mb_end_of_life"] is None
+
+
+def test_a_bound_over_the_limit_leaves_the_value_unconfirmed_with_the_cap_that_would_measure_it():
+    conf, calls = _run(5000, lambda v, i: 1000.0 if v == 0 else 850.0, max_loss=0.1)
+    assert {v for v, _ in calls} == {0, 200}
+    assert conf["status"] == "not observable" and conf["value"] is None and "lost 15.0%" in conf["sentence"]
+    assert "UNCONFIRMED" in conf["sentence"] and f"--confirm-max-duration {conf['needed_s']:g}" in conf["sentence"]
+    assert conf["needed_s"] >= 3 * 500
+
+
+def test_a_bound_the_model_expects_over_the_limit_is_not_measured():
+    # At a 1% limit, N = 200 (a 22 s life, 1-2 s of empty slot per exit) is predicted well over it.
+    conf, calls = _run(5000, lambda v, i: 1000.0)
+    assert calls == [] and conf["status"] == "not observable" and conf["bound_value"] is None
+    assert "N = 200, the largest value whose lives fit, is predicted to lose" in conf["sentence"]
+
+
+def test_nothing_fits_the_cap_so_nothing_is_measured():
+    conf, calls = _run(5000, lambda v, i: 1000.0, cap=10.0)
+    assert calls == [] and conf["status"] == "not observable" and conf["value"] is None
+    assert "no smaller value's lives fit" in conf["sentence"]
+
+
+def test_trials_that_replaced_no_child_are_not_a_measured_loss():
+    # N = 100 at 1 request per connection is observable on paper, but the trials replaced no child.
+    conf, calls = _run(100, lambda v, i: 1000.0 if v == 0 else 900.0, spawned=0.0, k=1.0)
+    assert conf["status"] == "not observed" and conf["value"] is None
+    assert conf["results"][0]["observed"] is False and conf["results"][0]["meets_loss"] is False
+    assert len(conf["rounds"]) == 1  # no second round with a larger N: it would measure noise too
+    r = {"status": conf["status"], "mode": "on", "sentence": conf["sentence"], "value": None}
+    assert tune._confirmation_sentences(r, "on") == [conf["sentence"]]

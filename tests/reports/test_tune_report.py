@@ -327,3 +327,26 @@ def test_tune_json_next_to_results_json_adds_a_section(tmp_path: Path) -> None:
 def test_tune_report_renders_in_chromium(chromium, built: dict[str, Any]) -> None:
     page = browser._check_page(chromium, built["out"] / "report.html", min_images=len(FIGURES))
     assert "MaxConnectionsPerChild tuning" in page["h1"] and built["tune"]["run_id"] in page["h1"]
+
+
+CONFIRMED_FIXTURE = TESTS / "fixtures" / "tune" / "20261203-131446-tune"
+
+
+@pytest.mark.parametrize("status", ["bounded", "not observable"])
+def test_a_life_longer_than_the_cap_is_said_in_the_report(tmp_path: Path, status: str) -> None:
+    run = copy_folder(CONFIRMED_FIXTURE, tmp_path)
+
+    def unobservable(d: dict) -> None:
+        c = d["confirmation"]
+        r = dict(c["results"][0], value=200, bounds=c["model_value"], bounds_predicted=0.004, measured_loss=0.003)
+        c.update(results=[r], measured_at=200, observable=False, needed_s=1500, bound_value=200,
+                 status=status, value=c["model_value"] if status == "bounded" else None,
+                 sentence=f"a sentence for {status}", measured_loss=0.003)
+
+    edit_json(run / "tune.json", unobservable)
+    md = _build(run)["md"]
+    assert "a sentence for " + status in md
+    if status == "bounded":
+        assert "at most 0.30% loss (measured at N = 200" in md
+    else:
+        assert "unconfirmed: a child's life at this N outlasts the confirmation's trials" in md
