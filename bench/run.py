@@ -50,11 +50,15 @@ def cell_name(step: dict) -> str:
     return f"{step['workload']}/{step['variant']}" + (f" on {step['server']}" if step.get("server") else "")
 
 
-def prime(base_url: str, plan: Plan, requests: int = 200) -> None:
+def prime(base_url: str, plan: Plan, requests: int = 200, settings: StackSettings | None = None) -> None:
     """Warm what outlives Apache restarts before trial 1 (PostgreSQL's buffers, the OS page cache), so
-    the first trial is not measured on a cold machine. Nothing here is recorded."""
+    the first trial is not measured on a cold machine. Nothing here is recorded. A user's application
+    (settings.app) has none of the suite's endpoints: it warms in its own trials' warm-up instead."""
     import http.client
     from urllib.parse import urlsplit
+
+    if settings is not None and settings.app is not None:
+        return
 
     url = urlsplit(base_url)
     conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
@@ -229,8 +233,7 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
             checks.append("--url run: only client-side data (no access log, server CPU or memory)")
         for line in checks:
             log(f"check: {line}")
-        if settings is None or settings.app is None:  # a user's app warms in its own trials' warm-up
-            prime(base_url, plan)
+        prime(base_url, plan, settings=settings)
         log(f"run folder: {run_dir}")
         ctx = Context(run_dir, plan, base_url, live, monitor, partition, log)
         if plan.cross_check:

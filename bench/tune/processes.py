@@ -123,7 +123,7 @@ def execute(values: list[int], workload: str, variant: str, keepalive: bool, max
         record.data["dropped"] = dropped
         complete = False
         try:
-            prime(sweep.url, plan)
+            prime(sweep.url, plan, settings=settings)
             skip: set[int] = set()
             for i, (trial_no, n) in enumerate(todo, 1):
                 if n in skip:

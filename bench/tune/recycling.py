@@ -181,23 +181,32 @@ def _requests_per_connection(per_pid: dict[int, list], start: float, end: float)
     """Mean requests of the connections that began and ended in the window.
 
     A connection is a run of log lines on one client port (bench.access_log) that starts at keep-alive
-    number %k = 0 and ends before the next one; a process under a threaded MPM serves several at once.
-    Logs from before the port field are grouped per process, where a prefork child serves one at a time.
+    number %k = 0 and ends before the next one. By port, not by process: a process under a threaded MPM
+    serves several connections at once, and under mod_wsgi daemon mode one connection's requests reach
+    several daemons. Logs from before the port field are grouped per process, where a prefork child serves
+    one connection at a time.
     """
-    lengths = []
+    groups: list[tuple[list, bool]] = []  # (lines of one connection key in time order, last run is whole)
+    by_conn: dict[int, list] = {}
     for rows in per_pid.values():
         exited = rows[-1].t < end - 1.0  # the child stopped serving a second before the end
-        by_conn: dict[object, list] = {}
+        old = [e for e in rows if e.conn is None]
+        if old:
+            groups.append((old, exited))
         for e in rows:
-            by_conn.setdefault(e.conn if e.conn is not None else "pid", []).append(e)
-        for conn_rows in by_conn.values():
-            runs = [i for i, e in enumerate(conn_rows) if e.keepalive == 0] + [len(conn_rows)]
-            # The last run is whole too when the child exited, or (by port) when the connection then went
-            # quiet for a second: a closed-loop client sends its next request at once.
-            done = exited or (conn_rows[0].conn is not None and conn_rows[-1].t < end - 1.0)
-            for a, b in zip(runs, runs[1:], strict=False):
-                if (b < len(conn_rows) or done) and conn_rows[a].t >= start and conn_rows[b - 1].t < end:
-                    lengths.append(b - a)
+            if e.conn is not None:
+                by_conn.setdefault(e.conn, []).append(e)
+    # By port the last run is whole when the connection then went quiet for a second: a closed-loop client
+    # sends its next request at once.
+    for rows in by_conn.values():
+        rows.sort(key=lambda e: e.t)
+        groups.append((rows, rows[-1].t < end - 1.0))
+    lengths = []
+    for rows, done in groups:
+        runs = [i for i, e in enumerate(rows) if e.keepalive == 0] + [len(rows)]
+        for a, b in zip(runs, runs[1:], strict=False):
+            if (b < len(rows) or done) and rows[a].t >= start and rows[b - 1].t < end:
+                lengths.append(b - a)
     return round(float(np.mean(lengths)), 2) if lengths else None
 
 
@@ -517,7 +526,7 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
 
         complete = False
         try:
-            prime(sweep.url, plan)
+            prime(sweep.url, plan, settings=settings)
             for i, (trial_no, keepalive, value) in enumerate(todo, 1):
                 mode = "on" if keepalive else "off"
                 log(f"[{i}/{len(todo)}] MaxConnectionsPerChild {value}, KeepAlive {mode}, trial {trial_no}: "

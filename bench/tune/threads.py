@@ -174,7 +174,7 @@ def execute(grid: list[tuple[int, int]], knob: str, workload: str, variant: str,
         record.data["dropped"] = dropped
         complete = False
         try:
-            prime(sweep.url, plan)
+            prime(sweep.url, plan, settings=settings)
             for i, (n, p, t) in enumerate(todo, 1):
                 u = max(2 * p * t, users)
                 s = _point_settings(settings, p, t)

@@ -32,3 +32,16 @@ def test_connections_are_told_apart_by_client_port_under_threads():
     # Per process (a log from before the port field) the runs mix the two connections: 4, wrong here.
     old = [access_log.parse_line(" ".join(line.split()[:10])) for line in lines]
     assert old[0].conn is None and _requests_per_connection({11: old}, 1000.0, 1003.0) == 4.0
+
+
+def test_one_connection_across_mod_wsgi_daemons_is_one_connection():
+    from bench.tune.recycling import _requests_per_connection
+
+    # Under mod_wsgi daemon mode the pid field is the daemon's: one keep-alive connection (port 40005) has its
+    # 4 requests served by daemons 21 and 22 in turn.
+    lines = [f"{1000.1 + i / 10:.6f} {21 + i % 2} {i} 200 500 34 GET /pooled/db - - 40005" for i in range(4)]
+    entries = [e for e in map(access_log.parse_line, lines) if e]
+    per_pid: dict[int, list] = {}
+    for e in entries:
+        per_pid.setdefault(e.pid, []).append(e)
+    assert _requests_per_connection(per_pid, 1000.0, 1003.0) == 4.0
