@@ -204,7 +204,7 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
         confs = other_servers(live, plan, base_url, checks)
         if not partition.server or not partition.generator:
             checks.append("no CPU partition: Locust shares CPUs with the server, so client-side figures "
-                          "measure their contention (README: 'Why the generator gets its own CPU')")
+                          "measure their contention (docs/run.md: 'Why the generator gets its own CPU')")
         run_dir = new_run_dir(label)
         pg_version = None
         if live is not None:
