@@ -40,7 +40,8 @@ Output: a short table on the console (always) and, with `--bench-out PATH`, this
       "no_pid": 0,                           # responses without the header (connection errors, not our server)
       "generators": 1,                       # Locust processes that ran the test (workers, or 1 if local)
       "workers": {                           # on a master only: each worker's own CPU over the window
-        "host_abc123": {"host": "loadgen1", "pid": 4321, "cpu_s": 7.9, "seconds": 9.0, "cpu_pct": 87.8}
+        "host_abc123": {"host": "loadgen1", "pid": 4321, "cpu_s": 7.9, "seconds": 9.0, "cpu_pct": 87.8,
+                        "requests": 25617}  # its requests in the window
       }
     }
 
@@ -324,6 +325,8 @@ def finalize(environment: Any) -> dict[str, Any] | None:
     summary = state.merger.summary(state.warmup_s, state.start_time + state.warmup_s, stop)
     if _is_master(environment):
         summary["workers"] = worker_cpu(state.cpu, *summary["window"])
+        for client_id, row in summary["workers"].items():  # what each worker sent in the steady window
+            row["requests"] = state.merger.source_requests.get(client_id, 0)
     for line in format_table(summary):
         console.info(line)
     _write_csv(environment, summary)
