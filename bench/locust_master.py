@@ -200,8 +200,10 @@ class MasterTrial:
 
     def faults(self) -> list[str]:
         """One line per worker lost during the trial (its users stopped with it: the load was lower)."""
+        n = self.master.plan.workers
+        fewer = [f"{len(self.workers)} of {n} Locust workers connected at the start"] * (len(self.workers) < n)
         rejoin = [f"Locust worker {wid} did not rejoin after the previous trial" for wid in self.gone]
-        return rejoin + [f"Locust worker {wid} lost at +{max(at - self.t0, 0.0):.1f}s "
+        return fewer + rejoin + [f"Locust worker {wid} lost at +{max(at - self.t0, 0.0):.1f}s "
                 f"({len(self.workers) - len(self.lost)} of {len(self.workers)} kept the load)"
                 for wid, at in sorted(self.lost.items(), key=lambda kv: kv[1])]
 

@@ -130,6 +130,7 @@ def _on_test_start(environment: Any, **_kwargs: Any) -> None:
     state.generation += 1
     state.environment = environment
     run = _run_id(environment)
+    now = _start_time(environment, now)
     state.warmup_s = bench_options(environment).warmup_s
     state.start_time, state.stop_time = now, None
     state.local.begin(now, state.warmup_s, run)
@@ -151,6 +152,23 @@ def _run_id(environment: Any) -> str | None:
         # a registered custom option, so Locust forwards it to the workers with every spawn message
         opts.bench_run_id = uuid.uuid4().hex
     return getattr(opts, "bench_run_id", None)
+
+
+def _start_time(environment: Any, now: float) -> float:
+    """The test's start: the master's (or local runner's) own, forwarded to the workers like the run id. Locust's
+    master hands users out at the spawn rate, so a worker's first user (and its test_start) can come a second
+    after another's: with its own start, its warm-up would end later and the merged window would count on the
+    server requests this worker left out."""
+    opts = environment.parsed_options
+    if opts is None:
+        return now
+    if not _is_worker(environment):
+        opts.bench_t0 = now
+        return now
+    try:
+        return float(opts.bench_t0)
+    except (TypeError, ValueError):
+        return now
 
 
 @events.test_stopping.add_listener

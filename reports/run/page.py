@@ -32,6 +32,7 @@ from reports.run.analysis import (
     analyze,
     cpu_ms_per_request,
 )
+from reports.run.generator import generator_section
 from reports.run.narrative import (
     capacity_sentences,
     caveats,
@@ -284,6 +285,7 @@ def compose(run: Run, an: Analysis, figs: Drawn,
         Section("memory", "Memory", memory + figs.rest("memory")),
         Section("cost", "Cost per request", cost + figs.rest("cost")),
         Section("over-time", "Over time", over_time + figs.rest("over-time")),
+        *(s for s in (generator_section(run),) if s is not None),
         Section("caveats", "Caveats", cav_blocks),
         Section("setup", "Machine, versions and settings", setup_blocks(run)),
     ]
