@@ -287,6 +287,7 @@ class SaturationCell:
     steps: list[SaturationStep]
     stop: str | None
     knee_users: int | None
+    server: str | None = None  # --servers: the entry the cell ran under
 
     @classmethod
     def of(cls, entry: dict[str, Any]) -> SaturationCell:
@@ -295,7 +296,8 @@ class SaturationCell:
         knee = num(entry.get("knee_users"))
         stop = entry.get("stop")
         return cls(str(entry.get("workload")), str(entry.get("variant")), steps,
-                   stop if isinstance(stop, str) else None, None if knee is None else int(knee))
+                   stop if isinstance(stop, str) else None, None if knee is None else int(knee),
+                   str(entry["server"]) if entry.get("server") else None)
 
     @property
     def knee(self) -> SaturationStep | None:
