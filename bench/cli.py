@@ -98,7 +98,8 @@ def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
 def _refuse_with_app(args) -> None:
     """What measures the suite's own handlers only, refused with --app before anything starts."""
     for option, given in (("--url", args.url), ("--servers", args.servers), ("--cross-check", args.cross_check),
-                          ("--workloads", args.workloads), ("--variants", args.variants), ("--all", args.all)):
+                          ("--workloads", args.workloads), ("--variants", args.variants), ("--all", args.all),
+                          ("--workers", args.workers)):  # remote workers run the suite's classes (-f scenarios)
         if given:
             shown = f" {given!r}" if isinstance(given, str) else ""
             raise UserError(f"{option}{shown} measures the suite's own handlers: it cannot be used with --app "

@@ -132,3 +132,22 @@ def test_missing_workers_are_one_line_naming_the_command(target, tmp_path):
 def test_workers_min_is_checked_against_workers(workers, minimum, message):
     with pytest.raises(UserError, match=message):
         Plan(workers=workers, workers_min=minimum).validate()
+
+
+GUESTBOOK = str(REPO / "examples" / "guestbook")
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["run", "--workers", "2", "--workers-min", "3"], "--workers-min 3"),
+    (["run", "--workers-min", "2"], "--workers-min 2"),
+    (["run", "--app", GUESTBOOK, "--app-handler", "guestbook", "--paths", "/", "--workers", "2"], "--workers"),
+])
+def test_bad_worker_options_are_one_line_and_start_nothing(argv, named, tmp_path, monkeypatch, capsys):
+    from bench import cli
+
+    monkeypatch.setenv("BENCH_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("BENCH_RUNS_DIR", str(tmp_path / "runs"))
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and named in err[0], err
+    assert not (tmp_path / "state").exists() and not (tmp_path / "runs").exists()
