@@ -60,6 +60,15 @@ class Master:
         return self.process.pid
 
     def request(self, method: str, path: str, body: dict | None = None, timeout: float = 10.0) -> Any:
+        """One call on the control channel; UserError when the master does not answer (it ended)."""
+        try:
+            return self._request(method, path, body, timeout)
+        except OSError as exc:
+            tail = self.process.log.read_text(errors="replace").strip().splitlines()[-2:]
+            raise UserError(f"the Locust master stopped answering ({exc}): {' | '.join(tail) or 'no output'}; "
+                            f"see {self.process.log}") from exc
+
+    def _request(self, method: str, path: str, body: dict | None, timeout: float) -> Any:
         conn = _UnixHTTPConnection(str(self.socket), timeout)
         try:
             data = None if body is None else json.dumps(body)
@@ -90,7 +99,7 @@ class Master:
                 tail = self.process.log.read_text(errors="replace").strip().splitlines()[-3:]
                 raise UserError(f"the Locust master ended at start: {' | '.join(tail) or 'no output'}")
             try:
-                status = self.status()
+                status = self._request("GET", "/bench/status", None, 5.0)
             except OSError:  # not listening yet
                 time.sleep(0.2)
                 continue
@@ -133,7 +142,7 @@ class Master:
             if self.process.proc.poll() is None and self.expected:
                 try:
                     self.ready_for_trial()
-                except OSError:
+                except UserError:
                     pass
             self.process.stop()
         finally:
@@ -211,5 +220,5 @@ class MasterTrial:
         """Interrupted: stop the test (the master itself is stopped by the run)."""
         try:
             self.master.request("POST", "/bench/stop", timeout=5)
-        except OSError:
+        except UserError:
             pass

@@ -5,8 +5,10 @@ listener counts, per PID, the requests, failures and latency that complete insid
 window, and the same for all of them together, in the fine histogram of `_bench_histogram` (0.01 ms
 bins below 10 ms), which adds up exactly across processes.
 
-Window: each process that runs users starts its window `--bench-warmup` seconds after its own
-`test_start` and closes it at its own `test_stopping`; requests completing outside are not counted.
+Window: each process that runs users starts its window `--bench-warmup` seconds after the test's start
+(a local runner's own `test_start`; on workers the master's, forwarded as the hidden option --bench-t0,
+because Locust's master hands out users at the spawn rate and a worker's first user can come a second
+after another's) and closes it at its own `test_stopping`; requests completing outside are not counted.
 The merged window runs from the earliest warm-up end to the latest stop, and rps = requests / window.
 (Workers start within milliseconds of the master; the bounds are epoch seconds, so remote workers
 should have synchronised clocks.)

@@ -151,3 +151,20 @@ def test_bad_worker_options_are_one_line_and_start_nothing(argv, named, tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and named in err[0], err
     assert not (tmp_path / "state").exists() and not (tmp_path / "runs").exists()
+
+
+def test_a_master_that_died_is_one_line_not_a_traceback(target, tmp_path):
+    plan = Plan(workers=1, master_port=procs.free_port()).validate()
+    master = Master(plan, target, tmp_path / "master.log")
+    worker = _worker(plan.master_port)
+    try:
+        master.wait_for_workers(60)
+        os.kill(master.pid, 9)
+        master.process.proc.wait(timeout=10)
+        with pytest.raises(UserError, match="the Locust master stopped answering"):
+            master.trial(["Plaintext"], 1, {})
+    finally:
+        master.stop()
+        worker.kill()  # no master left to tell it to quit
+        worker.wait(timeout=10)
+    assert not master.folder.exists()
