@@ -168,3 +168,14 @@ def test_a_master_that_died_is_one_line_not_a_traceback(target, tmp_path):
         worker.kill()  # no master left to tell it to quit
         worker.wait(timeout=10)
     assert not master.folder.exists()
+
+
+def test_the_guide_gives_the_command_the_run_prints():
+    from bench.locust_runner import worker_command
+
+    command = worker_command(Plan(master_bind="10.0.0.5", master_port=5557))
+    assert command == "locust -f scenarios --worker --master-host 10.0.0.5 --master-port 5557"
+    guide = (REPO / "docs" / "distributed.md").read_text()
+    assert f".venv/bin/{command}" in guide and "docker compose -f docs/docker-compose.yml up" in guide
+    compose = (REPO / "docs" / "docker-compose.yml").read_text()
+    assert "--worker" in compose and "${MASTER_HOST:?" in compose
