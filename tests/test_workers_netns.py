@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import REPO, bench_cli, make_state_dir
 
@@ -78,12 +79,24 @@ def _trials(runs: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(runs.glob("*/trials/*/trial.json"))]
 
 
-def _nothing_left(ns: str, workers: list[subprocess.Popen], env: dict) -> None:
+def _masters(port: int) -> list:
+    """The Locust masters (of any test) listening for workers on `port`: there is one per run."""
+    found = []
+    for p in procs.processes_mentioning("--bench-control"):
+        try:
+            if str(port) in p.cmdline():
+                found.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def _nothing_left(ns: str, workers: list[subprocess.Popen], env: dict, port: int) -> None:
     # the run's master told the workers to quit: they end by themselves (bounded), exit status 0 or -9 (killed)
     for w in workers:
         w.wait(timeout=30)
     assert procs.processes_mentioning(env["BENCH_STATE_DIR"]) == []
-    assert procs.processes_mentioning("--bench-control") == []
+    assert _masters(port) == []
     deadline = time.monotonic() + 10
     while _ip("netns", "pids", ns).stdout.strip() and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -100,7 +113,7 @@ def test_two_workers_started_once_serve_every_trial(namespace, tmp_path):
         # naive serves ~50 req/s here: 12 s of steady window, so that the few requests in flight at the
         # window's edges stay well under 1% of a trial's count
         r = bench_cli(*_run_args(root, master_port, duration=14), env=env, timeout=600)
-        _nothing_left(ns, workers, env)
+        _nothing_left(ns, workers, env, master_port)
     finally:
         for w in workers:
             _stop(w)
@@ -149,7 +162,7 @@ def test_a_worker_killed_during_trial_2_is_a_fault_or_stops_the_run(namespace, t
         time.sleep(3)  # into trial 2's steady window
         workers[0].kill()
         out, err = run.communicate(timeout=400)
-        _nothing_left(ns, workers, env)
+        _nothing_left(ns, workers, env, master_port)
     finally:
         if run.poll() is None:
             run.kill()
