@@ -90,7 +90,7 @@ def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
         connection_close=args.connection_close, generator_cpus=partition.generator_list,
         cross_check=args.cross_check, saturate=args.saturate, max_p99_ms=args.max_p99,
         workers=args.workers, master_bind=args.master_bind or "127.0.0.1", master_port=args.master_port,
-        workers_wait_s=args.workers_wait,
+        workers_wait_s=args.workers_wait, workers_min=1 if args.workers_min is None else args.workers_min,
         servers=_servers_from_args(args),
     ).validate()
 
@@ -98,7 +98,8 @@ def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
 def _refuse_with_app(args) -> None:
     """What measures the suite's own handlers only, refused with --app before anything starts."""
     for option, given in (("--url", args.url), ("--servers", args.servers), ("--cross-check", args.cross_check),
-                          ("--workloads", args.workloads), ("--variants", args.variants), ("--all", args.all)):
+                          ("--workloads", args.workloads), ("--variants", args.variants), ("--all", args.all),
+                          ("--workers", args.workers)):  # remote workers run the suite's classes (-f scenarios)
         if given:
             shown = f" {given!r}" if isinstance(given, str) else ""
             raise UserError(f"{option}{shown} measures the suite's own handlers: it cannot be used with --app "
@@ -171,8 +172,8 @@ def _exposure_warnings(the_plan: plan.Plan, settings: knobs.StackSettings | None
         if the_plan.master_bind != "127.0.0.1":
             print(f"warning: the Locust master listens on {the_plan.master_bind}, port {the_plan.master_port} "
                   "(workers connect there)", file=sys.stderr)
-        print(f"each trial waits up to {the_plan.workers_wait_s:g} s for {the_plan.workers} Locust worker(s); on the "
-              f"load machine(s) run: {worker_command(the_plan)}", file=sys.stderr)
+        print(f"the run's Locust master waits up to {the_plan.workers_wait_s:g} s, once, for {the_plan.workers} "
+              f"worker(s); on the load machine(s) run: {worker_command(the_plan)}", file=sys.stderr)
 
 
 def _build_report(run_dir: Path) -> None:
@@ -283,7 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--master-bind", metavar="ADDR", help="with --workers: the master's address (default 127.0.0.1)")
     p.add_argument("--master-port", type=int, default=5557, help="with --workers: the master's port (default 5557)")
     p.add_argument("--workers-wait", type=float, default=60.0, metavar="S",
-                   help="with --workers: how long each trial waits for them to connect (default 60 s)")
+                   help="with --workers: how long the run waits, once, for them to connect (default 60 s)")
+    p.add_argument("--workers-min", type=int, default=None, metavar="N",
+                   help="with --workers: stop the run before a trial when fewer than N workers remain "
+                   "(default 1: go on with the rest)")
     p.add_argument("--servers", metavar="LIST",
                    help=f"comma list of {', '.join(servers.SERVERS)}: run every cell under each, interleaved "
                    "(default: the one --server)")

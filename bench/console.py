@@ -116,7 +116,9 @@ def trial_line(result: dict[str, Any]) -> str:
         text += f", wrk {fmt(result['wrk'].get('rps'))} req/s"
     if result.get("workers"):
         text += ", workers " + ", ".join(f"{w.get('host')}/{w.get('pid')} {fmt(w.get('cpu_pct'), '.0f')}% CPU"
-                                         for w in result["workers"].values())
+                                         + (" (lost)" if w.get("lost") else "") for w in result["workers"].values())
+        if (result.get("cpu") or {}).get("master_pct") is not None:
+            text += f", master {fmt(result['cpu']['master_pct'], '.0f')}% CPU"
     found = result.get("faults") or []
     return text + (f"  [{'; '.join(found)}]" if found else "")
 

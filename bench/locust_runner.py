@@ -40,11 +40,7 @@ def command(plan: Plan, host: str, workload: str, variant: str | None, trial_dir
         cmd += ["--bench-paths", ",".join(app.paths)]
     if plan.connection_close:
         cmd.append("--close-connection")
-    if plan.workers:
-        # Workers started elsewhere: this master waits for them (bounded) and drives the test through them.
-        cmd += ["--master", "--master-bind-host", plan.master_bind, "--master-bind-port", str(plan.master_port),
-                "--expect-workers", str(plan.workers), "--expect-workers-max-wait", f"{plan.workers_wait_s:g}"]
-    elif plan.locust_processes != 1:
+    if plan.locust_processes != 1:
         # Forked workers talk to their master over a port: pick a free one, not Locust's fixed 5557.
         port = str(procs.free_port())
         # Bound to loopback: Locust's default master bind host is every interface.
@@ -53,35 +49,36 @@ def command(plan: Plan, host: str, workload: str, variant: str | None, trial_dir
     return [*cmd, *user_classes]
 
 
+def master_command(plan: Plan, host: str, control: Path) -> list[str]:
+    """The Locust master of a whole `bench run --workers` (bench/locust_master.py): not headless, so it waits
+    for tests instead of running one; its web routes are served on the unix socket `control` only
+    (scenarios/_bench_control.py), and the trials are started there one by one."""
+    return [
+        sys.executable, "-m", "locust", "-f", str(paths.REPO / "scenarios"), "--host", host,
+        "--master", "--master-bind-host", plan.master_bind, "--master-bind-port", str(plan.master_port),
+        "--web-host", "127.0.0.1", "--bench-control", str(control), "--stop-timeout", "3",
+        "--only-summary", "--loglevel", "INFO",
+    ]
+
+
 def worker_command(plan: Plan) -> str:
-    """What to run on each load machine. Locust's master tells its workers to quit when its test ends and
-    the suite starts a master per trial, so the workers run in a loop."""
+    """What to run on each load machine: Locust's plain worker command (the master waits for it once)."""
     host = "HOST" if plan.master_bind in ("0.0.0.0", "*") else plan.master_bind
-    return (f"while :; do locust -f scenarios --worker --master-host {host} --master-port {plan.master_port}; "
-            "sleep 1; done")
-
-
-def workers_missing(log: Path, plan: Plan) -> UserError | None:
-    """The error for a master that gave up waiting for its workers, or None."""
-    text = log.read_text(errors="replace") if log.exists() else ""
-    if "Gave up waiting for workers" not in text:
-        return None
-    return UserError(f"{plan.workers} Locust worker(s) did not connect to {plan.master_bind}:{plan.master_port} "
-                     f"within {plan.workers_wait_s:g} s; start them on the load machine(s), from a checkout of "
-                     f"this suite: {worker_command(plan)}")
+    return f"locust -f scenarios --worker --master-host {host} --master-port {plan.master_port}"
 
 
 class LocustProcess:
-    def __init__(self, cmd: list[str], log: Path, cpus: frozenset[int] | None = None):
+    def __init__(self, cmd: list[str], log: Path, cpus: frozenset[int] | None = None, stdin: int | None = None):
         """cpus: the generator's CPU set (cpus.Partition.generator), set before exec so that Locust's worker
-        processes inherit it; None leaves the affinity alone."""
+        processes inherit it; None leaves the affinity alone. stdin: subprocess.DEVNULL for a master that
+        is not headless (Locust reads keys from a terminal)."""
         self.cmd = cmd
         self.log = log
         self.cpus = cpus
         self._log_file = open(log, "w")
         # Own session: Ctrl-C reaches us, and we stop Locust (and its worker processes) ourselves.
         self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT, cwd=paths.REPO,
-                                     start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                     stdin=stdin, start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
                                      preexec_fn=cpu_sets.pin(cpus))
 
     def check_cpus(self) -> None:

@@ -81,7 +81,8 @@ class Plan:
     workers: int = 0           # Locust workers started elsewhere (--workers): the suite runs only the master
     master_bind: str = "127.0.0.1"
     master_port: int = 5557
-    workers_wait_s: float = 60.0  # how long each trial's master waits for them
+    workers_wait_s: float = 60.0  # how long the run's master waits for them, once
+    workers_min: int = 1  # fewer connected workers than this before a trial stop the run
     # --servers: the Apache modules interleaved in one run (each step then names its server); None: the one
     # server of the stack settings, and steps carry no server (the format of runs before --servers)
     servers: list[str] | None = None
@@ -111,6 +112,9 @@ class Plan:
         if not math.isfinite(self.workers_wait_s) or not 0 < self.workers_wait_s <= 3600:
             raise UserError(f"--workers-wait {show(self.workers_wait_s)} is out of range: allowed above 0, "
                             "up to 3600 s")
+        if not 1 <= self.workers_min <= max(1, self.workers) or (self.workers_min != 1 and not self.workers):
+            raise UserError(f"--workers-min {self.workers_min} is not allowed: use 1..{max(1, self.workers)}, "
+                            "with --workers")
         if not 1 <= self.master_port <= 65535:
             raise UserError(f"--master-port {self.master_port} is out of range: allowed 1..65535")
         if self.servers is not None:

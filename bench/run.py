@@ -18,6 +18,7 @@ from pathlib import Path
 from bench import console, cpus, machine, paths, postgres, saturation, stack, wrk
 from bench.errors import UserError
 from bench.knobs import StackSettings
+from bench.locust_master import Master
 from bench.plan import Plan
 from bench.record.files import write_json
 from bench.record.results import RunRecord
@@ -133,10 +134,11 @@ class Context:
         self.run_dir, self.plan, self.base_url, self.live = run_dir, plan, base_url, live
         self.monitor, self.partition, self.log = monitor, partition, log
         self.current: Trial | None = None
+        self.master: Master | None = None  # --workers: one Locust master for the whole run
 
     def trial(self, step: dict, rel: str | None = None, users: int | None = None) -> dict:
         self.current = Trial(self.run_dir, self.plan, step, self.base_url, self.live, self.monitor,
-                             rel=rel, partition=self.partition, users=users)
+                             rel=rel, partition=self.partition, users=users, master=self.master)
         result = self.current.execute()
         self.current = None
         return result
@@ -236,6 +238,12 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
         prime(base_url, plan, settings=settings)
         log(f"run folder: {run_dir}")
         ctx = Context(run_dir, plan, base_url, live, monitor, partition, log)
+        if plan.workers:
+            ctx.master = Master(plan, base_url, run_dir / "locust-master.log", cpus=partition.generator)
+            log(f"Locust master on {plan.master_bind}:{plan.master_port}: waiting up to {plan.workers_wait_s:g} s "
+                f"for {plan.workers} worker(s)")
+            ready = ctx.master.wait_for_workers(plan.workers_wait_s)
+            log(f"{len(ready)} Locust worker(s) connected: {', '.join(sorted(ready))}")
         if plan.cross_check:
             record.set_extra("generator_ceiling", generator_ceiling(ctx))
         knees: dict[tuple[str, str, str | None], int] = {}
@@ -267,6 +275,8 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
             log(f"kept {record.trial_count} finished trials in {record.path.parent}")
         raise
     finally:
+        if ctx is not None and ctx.master is not None:
+            ctx.master.stop()
         if monitor is not None:
             monitor.close()
         if live is not None:

@@ -16,13 +16,14 @@ from bench import access_log, cpus, faults, per_process, postgres, stack, wrk
 from bench.apache import Apache
 from bench.console import busy
 from bench.errors import UserError
-from bench.locust_runner import LocustProcess, command, workers_missing
+from bench.locust_master import Master, MasterTrial
+from bench.locust_runner import LocustProcess, command
 from bench.plan import Plan
 from bench.record import bottleneck
 from bench.record.files import write_json
 from bench.sampler import Sampler, memory_summary
 from bench.servers import parse_deployment
-from bench.vocabulary import url_path
+from bench.vocabulary import class_name, url_path
 
 SESSION_FLUSH_S = 1.2  # PostgreSQL backends publish session counts at most once a second
 
@@ -57,7 +58,7 @@ class Trial:
 
     def __init__(self, run_dir: Path, plan: Plan, step: dict, base_url: str, live: stack.Stack | None,
                  monitor: postgres.Monitor | None, restart: bool = True, rel: str | None = None,
-                 partition: cpus.Partition | None = None, users: int | None = None):
+                 partition: cpus.Partition | None = None, users: int | None = None, master: Master | None = None):
         self.plan, self.step, self.base_url, self.live, self.monitor = plan, step, base_url, live, monitor
         self.restart = restart  # False when the caller has just started Apache afresh (bench tune)
         self.partition = partition or cpus.Partition(None, None)
@@ -65,7 +66,8 @@ class Trial:
         self.rel = rel or trial_dir(step)
         self.dir = run_dir / self.rel
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.locust: LocustProcess | None = None
+        self.master = master  # --workers: the run's Locust master (bench/locust_master.py)
+        self.locust: LocustProcess | MasterTrial | None = None
         self.sampler: Sampler | None = None
 
     def execute(self) -> dict:
@@ -83,10 +85,15 @@ class Trial:
                 sessions_before = self.monitor.sessions_opened()
                 pg_started = self.monitor.started_at
         t0 = time.time()
-        self.locust = LocustProcess(
-            command(plan, self.base_url, step["workload"], step["variant"], self.dir, users=self.users,
-                    app=live.settings.app if live is not None else None),
-            self.dir / "locust.log", cpus=self.partition.generator)
+        if self.master is not None:  # the run's master and its workers, already connected
+            self.locust = self.master.trial([class_name(step["workload"], step["variant"])], self.users, {
+                "bench_out": str(self.dir / "per_pid.json"), "csv_prefix": str(self.dir / "locust"),
+                "bench_warmup": plan.warmup_s, "queries": plan.queries, "close_connection": plan.connection_close})
+        else:
+            self.locust = LocustProcess(
+                command(plan, self.base_url, step["workload"], step["variant"], self.dir, users=self.users,
+                        app=live.settings.app if live is not None else None),
+                self.dir / "locust.log", cpus=self.partition.generator)
         self.locust.check_cpus()
         roots = {"generator": self.locust.pid}
         if live is not None:
@@ -95,12 +102,12 @@ class Trial:
                 roots["postgres"] = live.pg.pid()
         self.sampler = Sampler(roots, self.dir / "samples.jsonl").start()
         try:
-            self.locust.wait(timeout=plan.duration_s + 90 + (plan.workers_wait_s if plan.workers else 0))
+            if isinstance(self.locust, MasterTrial):
+                self.locust.wait(plan.duration_s)
+            else:
+                self.locust.wait(timeout=plan.duration_s + 90)
         finally:
             self.sampler.stop()
-        missing = workers_missing(self.dir / "locust.log", plan) if plan.workers else None
-        if missing is not None:
-            raise missing
         per_pid = self._per_pid()
         start, end = per_pid.get("window") or [t0 + plan.warmup_s, t0 + plan.duration_s]
         # A trial's "server" is its access-log summary (below); the module that served it is server_module.
@@ -116,16 +123,21 @@ class Trial:
         cpu = {"apache_s": None, "postgres_s": None, "server_s": None,
                "generator_s": None if generator_s is None else round(generator_s, 3),
                "generator_pct": self.sampler.busiest_pct("generator", start, end)}
-        if plan.workers:
-            # The load comes from workers elsewhere: their own CPU reports, the busiest one decides.
+        flags: list[str] = []
+        found: list[str] = []
+        if isinstance(self.locust, MasterTrial):
+            # The load comes from workers elsewhere: their own CPU reports, the busiest one decides; the
+            # master (sampled here as "generator") is recorded beside them.
             workers = per_pid.get("workers") or {}
+            for wid in self.locust.lost:
+                workers.setdefault(wid, {"cpu_s": None, "cpu_pct": None})["lost"] = True
             trial["workers"] = workers
             used = [w["cpu_s"] for w in workers.values() if w.get("cpu_s") is not None]
             pcts = [w["cpu_pct"] for w in workers.values() if w.get("cpu_pct") is not None]
+            cpu["master_s"], cpu["master_pct"] = cpu["generator_s"], cpu["generator_pct"]
             cpu["generator_s"] = round(sum(used), 3) if used else None
             cpu["generator_pct"] = max(pcts) if pcts else None
-        flags: list[str] = []
-        found: list[str] = []
+            found += self.locust.faults()
         if live is None:
             trial["server"] = None
             trial["slots"] = None

@@ -5,8 +5,10 @@ listener counts, per PID, the requests, failures and latency that complete insid
 window, and the same for all of them together, in the fine histogram of `_bench_histogram` (0.01 ms
 bins below 10 ms), which adds up exactly across processes.
 
-Window: each process that runs users starts its window `--bench-warmup` seconds after its own
-`test_start` and closes it at its own `test_stopping`; requests completing outside are not counted.
+Window: each process that runs users starts its window `--bench-warmup` seconds after the test's start
+(a local runner's own `test_start`; on workers the master's, forwarded as the hidden option --bench-t0,
+because Locust's master hands out users at the spawn rate and a worker's first user can come a second
+after another's) and closes it at its own `test_stopping`; requests completing outside are not counted.
 The merged window runs from the earliest warm-up end to the latest stop, and rps = requests / window.
 (Workers start within milliseconds of the master; the bounds are epoch seconds, so remote workers
 should have synchronised clocks.)
@@ -40,7 +42,8 @@ Output: a short table on the console (always) and, with `--bench-out PATH`, this
       "no_pid": 0,                           # responses without the header (connection errors, not our server)
       "generators": 1,                       # Locust processes that ran the test (workers, or 1 if local)
       "workers": {                           # on a master only: each worker's own CPU over the window
-        "host_abc123": {"host": "loadgen1", "pid": 4321, "cpu_s": 7.9, "seconds": 9.0, "cpu_pct": 87.8}
+        "host_abc123": {"host": "loadgen1", "pid": 4321, "cpu_s": 7.9, "seconds": 9.0, "cpu_pct": 87.8,
+                        "requests": 25617}  # its requests in the window
       }
     }
 
@@ -129,6 +132,7 @@ def _on_test_start(environment: Any, **_kwargs: Any) -> None:
     state.generation += 1
     state.environment = environment
     run = _run_id(environment)
+    now = _start_time(environment, now)
     state.warmup_s = bench_options(environment).warmup_s
     state.start_time, state.stop_time = now, None
     state.local.begin(now, state.warmup_s, run)
@@ -150,6 +154,23 @@ def _run_id(environment: Any) -> str | None:
         # a registered custom option, so Locust forwards it to the workers with every spawn message
         opts.bench_run_id = uuid.uuid4().hex
     return getattr(opts, "bench_run_id", None)
+
+
+def _start_time(environment: Any, now: float) -> float:
+    """The test's start: the master's (or local runner's) own, forwarded to the workers like the run id. Locust's
+    master hands users out at the spawn rate, so a worker's first user (and its test_start) can come a second
+    after another's: with its own start, its warm-up would end later and the merged window would count on the
+    server requests this worker left out."""
+    opts = environment.parsed_options
+    if opts is None:
+        return now
+    if not _is_worker(environment):
+        opts.bench_t0 = now
+        return now
+    try:
+        return float(opts.bench_t0)
+    except (TypeError, ValueError):
+        return now
 
 
 @events.test_stopping.add_listener
@@ -324,6 +345,8 @@ def finalize(environment: Any) -> dict[str, Any] | None:
     summary = state.merger.summary(state.warmup_s, state.start_time + state.warmup_s, stop)
     if _is_master(environment):
         summary["workers"] = worker_cpu(state.cpu, *summary["window"])
+        for client_id, row in summary["workers"].items():  # what each worker sent in the steady window
+            row["requests"] = state.merger.source_requests.get(client_id, 0)
     for line in format_table(summary):
         console.info(line)
     _write_csv(environment, summary)

@@ -58,6 +58,8 @@ def add_bench_arguments(parser: Any, **_kwargs: Any) -> None:
     )
     # internal: the master names each test here; Locust forwards custom options to workers at spawn
     parser.add_argument("--bench-run-id", default=None, help=SUPPRESS, include_in_web_ui=False)
+    # internal: the master's test start (epoch s), so every worker's warm-up ends at the same moment
+    parser.add_argument("--bench-t0", default=None, help=SUPPRESS, include_in_web_ui=False)
 
 
 @dataclass(frozen=True)

@@ -116,10 +116,12 @@ class Merger:
         self.live: dict[str, PidCounts] = {}
         self.reset_gen = 0
         self.reset_at: float | None = None
+        self.source_requests: dict[str, int] = {}  # steady-window requests of each source (a worker)
 
     def reset(self, t: float, gen: int) -> None:
         """Stats reset at epoch `t`: drop the data, and from now on reports stamped before reset `gen`."""
         self.pids, self.steady_cold, self.live = {}, {}, {}
+        self.source_requests = {}
         self.reset_gen = max(self.reset_gen, gen)
         self.reset_at = t
 
@@ -135,7 +137,9 @@ class Merger:
             hist = self.pids.get(str(pid))
             if hist is None:
                 hist = self.pids[str(pid)] = Histogram()
-            hist.merge(Histogram.from_wire(wire))
+            part = Histogram.from_wire(wire)
+            hist.merge(part)
+            self.source_requests[source] = self.source_requests.get(source, 0) + part.requests
         for pid, cold in report.get("cold", {}).items():
             self.steady_cold[str(pid)] = self.steady_cold.get(str(pid), 0) + int(cold)
         for pid, wire in report.get("live", {}).items():

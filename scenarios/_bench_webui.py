@@ -7,7 +7,8 @@
 * The table's rows travel with Locust's own polling of `/stats/requests` (every 2 s while a test runs) as
   `extended_stats`, added in an `after_request` hook, as in Locust's `examples/extend_web_ui.py`.
 * Routes: `/per-process` (JSON, `_bench_perprocess`), `/per-process/chart` (HTML with an inline SVG,
-  `_bench_chart`), `/per-process/csv` (the steady-window CSV of `_bench_csv`, for download).
+  `_bench_chart`), `/per-process/csv` (the steady-window CSV of `_bench_csv`, for download), under Locust's
+  `--web-base-path` like Locust's own routes (`--web-base-path /locust`: `/locust/per-process`).
 
 In distributed mode all of this runs on the master, from the data merged from the workers' reports.
 """
@@ -60,21 +61,23 @@ def install(environment: Any, web_ui: Any) -> None:
         ],
     )
     app = web_ui.app
+    opts = environment.parsed_options
+    base = (getattr(opts, "web_base_path", None) or "").rstrip("/")  # Locust's routes live under it
 
     @app.after_request
     def add_per_process_rows(response: Any) -> Any:
-        if request.path.rstrip("/") != "/stats/requests" or response.status_code != 200 or not response.is_json:
+        if request.path.rstrip("/") != f"{base}/stats/requests" or response.status_code != 200 or not response.is_json:
             return response
         data = response.get_json()
         data["extended_stats"] = [{"key": TAB_KEY, "data": _table_rows(current_view(environment))}]
         response.set_data(json.dumps(data))
         return response
 
-    @app.route("/per-process")
+    @app.route(f"{base}/per-process")
     def per_process_json() -> Any:
         return jsonify(current_view(environment))
 
-    @app.route("/per-process/chart")
+    @app.route(f"{base}/per-process/chart")
     def per_process_chart() -> Any:
         view = current_view(environment)
         series = {row["pid"]: state.merger.live[row["pid"]] for row in view["rows"] if row["pid"] in state.merger.live}
@@ -87,7 +90,7 @@ def install(environment: Any, web_ui: Any) -> None:
         caption = f"Selection: {measures}. Refreshes every 2 s while a test runs."
         return Response(chart_page(series, start, end, caption, view["running"]), mimetype="text/html")
 
-    @app.route("/per-process/csv")
+    @app.route(f"{base}/per-process/csv")
     def per_process_csv() -> Any:
         view = current_view(environment)
         measures, _warning = selection_text(*selection(environment))

@@ -36,6 +36,7 @@ Shared code lives in `_`-prefixed modules, which Locust does not load as locustf
 from __future__ import annotations
 
 import _bench_bucketing
+import _bench_control  # noqa: F401  (--bench-control: the channel `bench run --workers` drives its master through)
 import _bench_listener  # noqa: F401  (registers the per-PID event listeners)
 import _bench_options  # noqa: F401  (registers the command-line options)
 import _bench_selection  # noqa: F401  (registers the class-selection guard)

@@ -45,6 +45,25 @@ class ProcessFigures:
 
 
 @dataclass(frozen=True)
+class GeneratorProcess:
+    """One Locust worker of a `--workers` trial (trial.json `workers`): its steady-window requests and CPU %
+    of one core, from its own reports; `lost` when it went away during the trial."""
+
+    id: str
+    host: str | None
+    pid: str | None
+    requests: float | None
+    cpu_pct: float | None
+    lost: bool
+
+    @classmethod
+    def of(cls, wid: str, w: Any) -> GeneratorProcess:
+        host, pid = dig(w, "host"), dig(w, "pid")
+        return cls(str(wid), None if host is None else str(host), None if pid is None else str(pid),
+                   num(dig(w, "requests")), num(dig(w, "cpu_pct")), dig(w, "lost") is True)
+
+
+@dataclass(frozen=True)
 class TrialRow:
     """One trial of results.json (or one planned trial of plan.order). `TrialRow.of` is the one constructor."""
 
@@ -80,6 +99,9 @@ class TrialRow:
     threads: float | None = None  # threads per process the trial's server ran with (newer folders)
     # Each serving process's own figures; None when the trial did not record them (older folders).
     per_process_threads: tuple[ProcessFigures, ...] | None = None
+    # --workers: each Locust worker, and the master's CPU % (None: not a --workers trial, or older folders)
+    workers: tuple[GeneratorProcess, ...] | None = None
+    master_pct: float | None = None
 
     @classmethod
     def of(cls, t: dict[str, Any]) -> TrialRow:
@@ -104,6 +126,9 @@ class TrialRow:
             steady=pair(t.get("steady")), threads=num(t.get("threads")),
             per_process_threads=(tuple(ProcessFigures.of(p) for p in t["per_process_threads"] if isinstance(p, dict))
                                  if isinstance(t.get("per_process_threads"), list) else None),
+            workers=(tuple(GeneratorProcess.of(k, w) for k, w in sorted(t["workers"].items()))
+                     if isinstance(t.get("workers"), dict) else None),
+            master_pct=num(dig(t, "cpu", "master_pct")),
         )
 
     @property
@@ -262,6 +287,7 @@ class SaturationCell:
     steps: list[SaturationStep]
     stop: str | None
     knee_users: int | None
+    server: str | None = None  # --servers: the entry the cell ran under
 
     @classmethod
     def of(cls, entry: dict[str, Any]) -> SaturationCell:
@@ -270,7 +296,8 @@ class SaturationCell:
         knee = num(entry.get("knee_users"))
         stop = entry.get("stop")
         return cls(str(entry.get("workload")), str(entry.get("variant")), steps,
-                   stop if isinstance(stop, str) else None, None if knee is None else int(knee))
+                   stop if isinstance(stop, str) else None, None if knee is None else int(knee),
+                   str(entry["server"]) if entry.get("server") else None)
 
     @property
     def knee(self) -> SaturationStep | None:

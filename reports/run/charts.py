@@ -273,7 +273,7 @@ def chart_timeline(run: Run, an: Analysis, out_dir: Path) -> tuple[FigureBlock, 
 def chart_saturation(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
     name = "fig8-saturation"
     curves = [F.SaturationCurve(c.workload, c.variant, [s.users for s in c.steps], [s.rps for s in c.steps],
-                                [s.p99_ms for s in c.steps], c.knee_users) for c in an.saturation if c.steps]
+                                [s.p99_ms for s in c.steps], c.knee_users, c.server) for c in an.saturation if c.steps]
     if not curves:
         return _skip(name, "This run did not probe saturation (bench run --saturate).")
     bound = run.options.max_p99_ms

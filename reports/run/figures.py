@@ -105,6 +105,7 @@ class SaturationCurve(NamedTuple):
     rps: Sequence[float | None]
     p99_ms: Sequence[float | None]
     knee_users: int | None = None
+    server: str | None = None  # --servers runs: the server the cell ran under (its marker)
 
 
 def variant_color(variant: str, order: Sequence[str] = ()) -> str:
@@ -399,15 +400,18 @@ def cost_figure(cpu_ms: Sequence[Bar], sessions: Sequence[Bar]) -> Figure:
 def saturation_figure(curves: Sequence[SaturationCurve], max_p99_ms: float | None = None) -> Figure:
     """Figure 8: requests/s and p99 against users (log2 x), one line per cell, the knee ringed.
 
-    Colour: the variant; line style: the workload. `max_p99_ms`: the p99 bound that stops a probe, dotted.
+    Colour: the variant; line style: the workload; marker: the server (--servers runs). `max_p99_ms`: the p99
+    bound that stops a probe, dotted.
     """
     fig = new_figure(10, 4.2)
     ax_rps, ax_p99 = fig.subplots(1, 2, sharex=True)
     variants = _ordered([c.variant for c in curves])
     workloads = _ordered([c.workload for c in curves])
+    servers = _ordered([c.server or "" for c in curves])
     for c in curves:
+        label = f"{c.workload} {c.variant}" + (f" on {c.server}" if c.server else "")
         style = {"color": variant_color(c.variant, variants), "linestyle": _DASHES[workloads.index(c.workload) % 4],
-                 "marker": "o", "label": short(f"{c.workload} {c.variant}")}
+                 "marker": "osD^v"[servers.index(c.server or "") % 5], "label": short(label)}
         for ax, ys in ((ax_rps, c.rps), (ax_p99, c.p99_ms)):
             vals = [np.nan if y is None or y <= 0 else y for y in ys]
             ax.plot(list(c.users), vals, **style)

@@ -32,6 +32,7 @@ from reports.run.analysis import (
     analyze,
     cpu_ms_per_request,
 )
+from reports.run.generator import generator_section
 from reports.run.narrative import (
     capacity_sentences,
     caveats,
@@ -206,14 +207,17 @@ def ceiling_table(ceiling: Ceiling) -> Table:
 
 
 def saturation_table(an: Analysis) -> Table:
+    servers = any(cell.server for cell in an.saturation)  # --servers: each cell was probed under each server
     rows = []
     for cell in an.saturation:
         for i, step in enumerate(cell.steps):
             last = i == len(cell.steps) - 1
-            rows.append([cell.workload, cell.variant, str(step.users), fmt_num(step.rps), fmt_num(step.p99_ms),
-                         step.bottleneck or DASH, "knee" if step.users == cell.knee_users else "",
-                         (cell.stop or DASH) if last else ""])
-    return Table(["workload", "variant", "users", "req/s", "p99 ms", "limited by", "knee", "stopped because"], rows,
+            rows.append([cell.workload, cell.variant, *([cell.server or DASH] if servers else []), str(step.users),
+                         fmt_num(step.rps), fmt_num(step.p99_ms), step.bottleneck or DASH,
+                         "knee" if step.users == cell.knee_users else "", (cell.stop or DASH) if last else ""])
+    heads = ["workload", "variant", *(["server"] if servers else []), "users", "req/s", "p99 ms", "limited by", "knee",
+             "stopped because"]
+    return Table(heads, rows,
                  "Saturation (--saturate): each cell at doubling users; the knee is the users the trials ran with")
 
 
@@ -284,6 +288,7 @@ def compose(run: Run, an: Analysis, figs: Drawn,
         Section("memory", "Memory", memory + figs.rest("memory")),
         Section("cost", "Cost per request", cost + figs.rest("cost")),
         Section("over-time", "Over time", over_time + figs.rest("over-time")),
+        *(s for s in (generator_section(run),) if s is not None),
         Section("caveats", "Caveats", cav_blocks),
         Section("setup", "Machine, versions and settings", setup_blocks(run)),
     ]
