@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bench import console, cpus, machine, paths, postgres, saturation, stack, wrk
+from bench import console, cpus, machine, offered_rate, paths, postgres, saturation, stack, wrk
 from bench.errors import UserError
 from bench.knobs import StackSettings
 from bench.plan import Plan
@@ -253,6 +253,8 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
                 f"{plan.duration_s:g} s (about {remaining * per_trial / 60:.1f} min left)")
             result = ctx.trial(step, users=knees.get((step["workload"], step["variant"], step.get("server"))))
             record.add_trial(result)
+            if plan.rates:  # the open model: its figures per cell and rate, beside the cells
+                record.set_extra("offered_rate", offered_rate.table(record.data["results"]))
             log(console.trial_line(result))
         record.finish(complete=True)
         return run_dir
