@@ -25,7 +25,7 @@ OPEN_FILE = "open.json"
 FIGURES = ("model", "arrival", "rate", "connections", "offered", "offered_rps", "started", "requests", "failures",
            "dropped", "late", "unfinished", "rps", "late_ms", "backlog", "latency_from", "p50_ms", "p90_ms",
            "p99_ms", "p999_ms", "max_ms", "mean_ms", "send_delay_p99_ms", "schedule_lag_p99_ms",
-           "generator_behind", "generator_reason")
+           "generator_behind", "generator_reason", "timeline")
 # Below this share of the rate answered, the offered rate was not met.
 MET_SHARE = 0.95
 

@@ -214,7 +214,8 @@ class Trial:
         if queue is not None:
             trial["accept_queue"] = queue_summary(read_samples(self.dir / "accept_queue.jsonl"), start, end,
                                                   queue.backlog)
-            trial["queue_time"] = queue_time(trial.get("open") or trial["locust"], trial["server"])
+            # from the send (not the intended start): the wait in the listen backlog, not in the client's own
+            trial["queue_time"] = queue_time(trial["locust"], trial["server"])
         trial["faults"] = found
         trial["flags"] = found + flags
         if plan.cross_check:

@@ -33,7 +33,8 @@ The summary (JSON at --bench-open-out):
      "dropped": 0, "late": 12, "unfinished": 25, "rps": 297.5, "late_ms": 10, "backlog": 3000,
      "latency_from": "intended start", "p50_ms": .., "p90_ms": .., "p99_ms": .., "p999_ms": .., "max_ms": ..,
      "mean_ms": .., "send_delay_p99_ms": .., "schedule_lag_p99_ms": .., "generator_behind": false,
-     "generator_reason": null, "hdr_unit": "us", "hdr": "<base64 HdrHistogram>"}
+     "generator_reason": null, "timeline": [[0, 300, 2.1, 9.8], ...], "hdr_unit": "us",
+     "hdr": "<base64 HdrHistogram>"}
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ logger = logging.getLogger(__name__)
 console = logging.getLogger("locust.stats_logger")
 
 LATE_MS = 10.0
-BACKLOG_S = 10.0
+BACKLOG_S = 2.0  # tickets waiting for a connection: at most 2 s of the rate, then dropped
 MIN_BACKLOG = 64
 HDR_MAX_US = 3_600_000_000  # one hour
 SEED = 19
@@ -94,6 +95,7 @@ class Schedule:
         self.latency, self.send_delay, self.lag = new_histogram(), new_histogram(), new_histogram()
         self.offered = self.started = self.completed = self.failures = self.dropped = self.late = 0
         self.in_flight = 0
+        self.seconds: dict[int, list[float]] = {}  # second of the window -> [answers, latency sum, max] (ms)
         self.greenlet: Any = None
 
     def counted(self, t: float) -> bool:
@@ -153,6 +155,9 @@ class Schedule:
             self.completed += 1
             self.failures += int(failed)
             self.latency.record_value(min(HDR_MAX_US, max(1, int((end - intended) * 1e6))))
+            ms = (end - intended) * 1000
+            row = self.seconds.setdefault(int(end - self.warm_end), [0, 0.0, 0.0])
+            row[0], row[1], row[2] = row[0] + 1, row[1] + ms, max(row[2], ms)
 
     def summary(self) -> dict[str, Any]:
         stop = self.stop or time.time()
@@ -173,6 +178,9 @@ class Schedule:
             "generator_reason": (f"the schedule itself ran {lag['schedule_lag_p99_ms']:g} ms late at p99 (over "
                                  f"{LATE_MS:g} ms): this Locust process could not offer {self.rate:g} req/s")
             if behind else None,
+            # per second of the window: [second, answers, mean ms, max ms] (does the latency grow with the run?)
+            "timeline": [[k, int(v[0]), round(v[1] / v[0], 3), round(v[2], 3)]
+                         for k, v in sorted(self.seconds.items())],
             "hdr_unit": "us", "hdr": self.latency.encode().decode("ascii"),
         }
         return out
