@@ -343,3 +343,39 @@ class Stack:
         return cls(s, s.get("processes"), s.get("keepalive"), s.get("keepalive_timeout"),
                    s.get("max_keepalive_requests"), s.get("max_connections_per_child"), s.get("server_cpus"),
                    "server_cpus" in s)
+
+
+@dataclass(frozen=True)
+class OfferedRateRow:
+    """`bench run --rate`: one cell at one offered rate (results.json `offered_rate`, bench/offered_rate.py);
+    latencies from the intended start (the open model)."""
+
+    workload: str
+    variant: str
+    server: str | None
+    rate: float
+    rps: float | None
+    p50_ms: float | None
+    p90_ms: float | None
+    p99_ms: float | None
+    p999_ms: float | None
+    dropped: float | None
+    late: float | None
+    server_p99_ms: float | None
+    met: bool
+    why: str | None
+
+    @classmethod
+    def of(cls, r: Any) -> OfferedRateRow | None:
+        rate = num(dig(r, "rate"))
+        if not isinstance(r, dict) or rate is None:
+            return None
+        return cls(str(r.get("workload")), str(r.get("variant")), str(r["server"]) if r.get("server") else None,
+                   rate, num(r.get("rps")), num(r.get("p50_ms")), num(r.get("p90_ms")), num(r.get("p99_ms")),
+                   num(r.get("p999_ms")), num(r.get("dropped")), num(r.get("late")), num(r.get("server_p99_ms")),
+                   r.get("met") is True, str(r["why"]) if r.get("why") else None)
+
+    @classmethod
+    def rows(cls, data: Any) -> list[OfferedRateRow]:
+        """Every row of a results dict's `offered_rate` (empty for a closed-loop run or an older folder)."""
+        return [row for r in lst(dig(data, "offered_rate")) if (row := cls.of(r)) is not None]
