@@ -70,9 +70,10 @@ def _down(args) -> int:
 
 
 def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
-    from bench import offered_rate, thresholds
+    from bench import offered_rate, slo_search, thresholds
 
     thresholds.parse(args.fail_on)  # a malformed threshold stops here, before anything starts
+    slo_search.check_slo(args.slo, args.saturate)
     partition = partition or knobs.partition_from_args(args)
     workloads = list(WORKLOADS) if args.all else list(DEFAULT_WORKLOADS)
     variants = list(VARIANTS) if args.all else list(DEFAULT_VARIANTS)
@@ -96,7 +97,7 @@ def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
         workers_wait_s=args.workers_wait,
         servers=_servers_from_args(args),
         rates=offered_rate.parse_rates(args.rate), arrival=offered_rate.check_arrival(args.arrival),
-        fail_on=args.fail_on,
+        fail_on=args.fail_on, slo=args.slo,
     ).validate()
 
 
@@ -301,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the open model: offer R requests per second to every cell (each rate in turn), started "
                    "on a schedule that does not wait for answers; latency from the intended start, drops counted; "
                    "--users is then the number of connections (docs/open-model.md)")
+    p.add_argument("--slo", metavar="THRESHOLDS",
+                   help="with --saturate: search each cell's largest offered rate (open model; doubling, then "
+                   "bisecting) that meets this, e.g. 'p99<50ms' (the --fail-on grammar), and run its trials there")
     p.add_argument("--arrival", default="constant", help="with --rate: constant or poisson (default constant)")
     p.add_argument("--fail-on", metavar="THRESHOLDS",
                    help="exit 3 when a threshold is broken, e.g. 'p99<50ms,failures=0,rps>1000' (per cell: "

@@ -89,6 +89,7 @@ class Plan:
     rates: list[float] | None = None
     arrival: str = "constant"
     fail_on: str | None = None  # --fail-on thresholds (bench/thresholds.py), checked before anything starts
+    slo: str | None = None      # --saturate --slo: search each cell's largest offered rate meeting it
     order: list[dict] = field(default_factory=list)
 
     def validate(self) -> "Plan":

@@ -35,12 +35,12 @@ def grammar() -> ModuleType:
     return module
 
 
-def parse(text: str | None) -> list[Any]:
+def parse(text: str | None, option: str = "--fail-on") -> list[Any]:
     """The thresholds of --fail-on (empty without it); UserError in one line when one is malformed."""
     if text is None:
         return []
     try:
-        return grammar().parse(text, "--fail-on")
+        return grammar().parse(text, option)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 

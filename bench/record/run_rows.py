@@ -80,6 +80,7 @@ class TrialRow:
     threads: float | None = None  # threads per process the trial's server ran with (newer folders)
     # Each serving process's own figures; None when the trial did not record them (older folders).
     per_process_threads: tuple[ProcessFigures, ...] | None = None
+    requests_per_cpu_second: float | None = None  # access-log requests / server CPU-s (Apache + PostgreSQL)
 
     @classmethod
     def of(cls, t: dict[str, Any]) -> TrialRow:
@@ -104,6 +105,7 @@ class TrialRow:
             steady=pair(t.get("steady")), threads=num(t.get("threads")),
             per_process_threads=(tuple(ProcessFigures.of(p) for p in t["per_process_threads"] if isinstance(p, dict))
                                  if isinstance(t.get("per_process_threads"), list) else None),
+            requests_per_cpu_second=num(t.get("requests_per_cpu_second")),
         )
 
     @property
@@ -379,3 +381,15 @@ class OfferedRateRow:
     def rows(cls, data: Any) -> list[OfferedRateRow]:
         """Every row of a results dict's `offered_rate` (empty for a closed-loop run or an older folder)."""
         return [row for r in lst(dig(data, "offered_rate")) if (row := cls.of(r)) is not None]
+
+    @classmethod
+    def probes(cls, data: Any) -> list[OfferedRateRow]:
+        """The open probes of a `--saturate --slo` search (results.json `slo.cells[].probes`), one row each."""
+        rows = []
+        for cell in lst(dig(data, "slo", "cells")):
+            for p in lst(dig(cell, "probes")):
+                row = cls.of({**obj(p), "workload": dig(cell, "workload"), "variant": dig(cell, "variant"),
+                              "server": dig(cell, "server"), "server_p99_ms": None})
+                if row is not None:
+                    rows.append(row)
+        return rows

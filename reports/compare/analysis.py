@@ -21,7 +21,7 @@ from bench.record.errors import UserError
 from bench.record.run_folder import Cell, Run
 from bench.record.run_rows import CellSummary, TrialRow
 from bench.record.values import num
-from reports.compare import DEFAULT_MIN_CHANGE, DEFAULT_RUN_NOISE
+from reports.compare import DEFAULT_MIN_CHANGE, DEFAULT_RUN_NOISE, METRIC_RULES
 from reports.kit.fmt import setting_text
 
 EXIT_OK = 0
@@ -48,7 +48,19 @@ MEMORY_TOLERANCE = 0.02  # MemTotal moves a little between boots of the same mac
 METRICS: dict[str, tuple[Callable[[TrialRow], float | None], Callable[[CellSummary], float | None], str, bool]] = {
     "rps": (lambda t: t.locust_rps, lambda s: s.rps, "req/s", True),
     "p99_ms": (lambda t: t.p99_ms, lambda s: s.p99_ms, "p99 ms", False),
+    # does not depend on the generator: the verdict a CI gate on a busy or small machine can trust
+    "requests_per_cpu_second": (lambda t: t.requests_per_cpu_second, lambda s: s.requests_per_cpu_second,
+                                "req/CPU-s", True),
 }
+
+
+def rule(metric: str, min_change: float, run_noise: float) -> tuple[float, float]:
+    """(run noise, minimum change %) the verdict on `metric` uses: its own (METRIC_RULES) or the options'.
+    A metric's own rule is never looser than the options ask."""
+    own = METRIC_RULES.get(metric)
+    if own is None:
+        return run_noise, min_change
+    return min(own[0], run_noise), min(own[1], min_change)
 
 
 def setting(run: Run, where: str, key: str) -> Any:
@@ -92,6 +104,8 @@ class Change:
     verdict: str                # significance.VERDICTS, or "missing" (the cell is in one run only)
     why: str
     trials: tuple[int, int]     # trial values on each side
+    run_noise: float | None = None   # the rule this verdict used (metric's own, or the options')
+    min_change: float | None = None
 
     @property
     def pct(self) -> float | None:
@@ -149,10 +163,11 @@ def _change(workload: str, variant: str, metric: str, run_id: str, a: Cell | Non
         where = "the first run" if b is None else run_id
         return Change(workload, variant, metric, run_id, base, value, None, None, "missing",
                       f"only in {where}", (len(base_vals), len(new_vals)))
-    v = significance.change_test(base_vals, new_vals, higher_is_better=higher, min_change_pct=min_change,
-                                 run_noise=run_noise)
+    noise, minimum = rule(metric, min_change, run_noise)
+    v = significance.change_test(base_vals, new_vals, higher_is_better=higher, min_change_pct=minimum,
+                                 run_noise=noise)
     return Change(workload, variant, metric, run_id, base, value, v["ratio"], v["p_value"], v["verdict"],
-                  v["why"], (len(base_vals), len(new_vals)))
+                  v["why"], (len(base_vals), len(new_vals)), noise, minimum)
 
 
 def _changes(runs: Sequence[Run], min_change: float, run_noise: float) -> list[Change]:

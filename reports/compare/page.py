@@ -22,6 +22,7 @@ from reports.compare import figures as F
 from reports.compare.analysis import (
     METRICS,
     SETTINGS,
+    Change,
     Comparison,
     compare,
     setting,
@@ -66,6 +67,12 @@ def _p(p: float | None) -> str:
     return dash_or(p, lambda v: "< 0.001" if v < 0.001 else f"{v:.3f}")
 
 
+CPU_NOTE = ("Requests per server CPU-second (access-log requests / CPU of the Apache processes and PostgreSQL "
+            "backends, from /proc) does not depend on the generator: it is the verdict to trust when Locust "
+            "or the machine's other load moved req/s. Its rule has its own run noise and minimum change "
+            "(reports/compare/__init__.py), shown beside each verdict.")
+
+
 def _table(result: Comparison, metric: str) -> Table:
     label = METRICS[metric][2]
     rows = []
@@ -74,9 +81,16 @@ def _table(result: Comparison, metric: str) -> Table:
             continue
         ratio = dash_or(c.ratio, lambda r: f"{r:.3f}")
         rows.append([c.workload, c.variant, c.run_id, fmt_num(c.base), fmt_num(c.value), f"{c.trials[0]}/{c.trials[1]}",
-                     ratio, fmt_pct(c.pct), _p(c.p_value), c.verdict, c.why])
+                     ratio, fmt_pct(c.pct), _p(c.p_value), c.verdict, f"{c.why} [{label}; {_rule(c)}]"])
     return Table(["workload", "variant", "run", f"{label} ({result.run_ids[0]})", f"{label} (run)", "trials",
                   "ratio", "change", "p", "verdict", "why"], rows, f"{label}: each run vs {result.run_ids[0]}")
+
+
+def _rule(c: Change) -> str:
+    """The rule of one verdict: run noise and minimum change it used."""
+    if c.run_noise is None or c.min_change is None:
+        return "no test"
+    return f"noise {c.run_noise:g}, min {fmt_num(c.min_change)}%"
 
 
 def _settings_table(runs: Sequence[Run]) -> Table:
@@ -164,6 +178,8 @@ def _write_outputs(result: Comparison, runs: Sequence[Run]) -> None:
             Section("summary", "Summary", summary_blocks),
             Section("rps", "Requests per second", [_table(result, "rps"), *figs.rest("rps")]),
             Section("p99", "p99 latency", [_table(result, "p99_ms"), *figs.rest("p99")]),
+            Section("cpu", "Requests per server CPU-second", [
+                Para(CPU_NOTE, "note"), _table(result, "requests_per_cpu_second"), *figs.rest("cpu")]),
             Section("settings", "Settings", [_settings_table(runs),
                                              KeyValues([(r.run_id, str(r.dir)) for r in runs], "Run folders")]),
             Section("method", "Method", [Para(method, "note")]),
@@ -192,7 +208,8 @@ def _json(result: Comparison) -> dict[str, Any]:
         "changes": [
             {"workload": c.workload, "variant": c.variant, "metric": c.metric, "run": c.run_id,
              "base": c.base, "value": c.value, "trials": list(c.trials), "ratio": c.ratio,
-             "change_pct": c.pct, "p_value": c.p_value, "verdict": c.verdict, "why": c.why}
+             "change_pct": c.pct, "p_value": c.p_value, "verdict": c.verdict, "why": c.why,
+             "run_noise_used": c.run_noise, "min_change_used": c.min_change}
             for c in result.changes
         ],
     }

@@ -18,6 +18,7 @@ from matplotlib.ticker import FuncFormatter
 
 from bench.record.run_folder import Run
 from bench.record.run_rows import OfferedRateRow
+from bench.record.values import dig, num
 from reports.kit.document import FigureBlock
 from reports.kit.files import save_figure
 from reports.kit.fmt import fmt_num
@@ -85,20 +86,22 @@ def hockey_stick_figure(points: Sequence[Point], slo_ms: float | None = None) ->
 
 def slo_of(run: Run) -> float | None:
     """The p99 bound of the run's SLO search, if it had one (results.json `slo`)."""
-    slo = run.data.get("slo") if isinstance(run.data, dict) else None
-    value = slo.get("p99_ms") if isinstance(slo, dict) else None
-    return float(value) if isinstance(value, int | float) else None
+    value = num(dig(run.data, "slo", "p99_ms"))
+    return value
 
 
 def chart_offered_rate(run: Run, _an: object, out_dir: Path) -> FigureBlock:
-    rows = OfferedRateRow.rows(run.data)
+    # the SLO search's probes when there was one (its trials at the capacity are in offered_rate too)
+    rows = OfferedRateRow.probes(run.data) or OfferedRateRow.rows(run.data)
     if not rows:
         return FigureBlock(NAME, TITLE, skipped="A closed-loop run (no --rate): every latency in this report comes "
                            "from users that wait for their answers (stalls hidden).")
     points = [Point(r.workload, r.variant, r.rate, r.p50_ms, r.p99_ms, r.met) for r in rows]
     slo = slo_of(run)
     caption = ("Open model: requests started on a schedule at the offered rate, latency measured from each "
-               "request's intended start (HdrHistogram), medians over trials; dashed p50, solid p99.")
+               "request's intended start (HdrHistogram); dashed p50, solid p99; "
+               + ("one probe per rate of the SLO search." if OfferedRateRow.probes(run.data)
+                  else "medians over trials."))
     for variant in dict.fromkeys(p.variant for p in points):
         for workload in dict.fromkeys(p.workload for p in points):
             k = knee([p for p in points if p.variant == variant and p.workload == workload])
