@@ -2,10 +2,11 @@
 
 `%D` starts when a child has accepted the connection, so the time a request waits in the listen backlog
 is invisible to it. For a socket in LISTEN state the kernel reports the accept queue's length as the
-socket's rx_queue (what `ss -ltn` shows as Recv-Q) in /proc/net/tcp and /proc/net/tcp6; tx_queue is then
-the backlog's size. A thread reads both files every INTERVAL_S during the trial and appends each sample
-to accept_queue.jsonl in the trial folder (the raw data beside the summary): `{"t": epoch, "queue": n}`,
-n summed over the listening sockets of the port (IPv4 and IPv6).
+socket's rx_queue (what `ss -ltn` shows as Recv-Q) in /proc/net/tcp and /proc/net/tcp6 (the backlog's
+size, ss's Send-Q, comes over netlink only: /proc shows 0 there). A thread reads both files every
+INTERVAL_S during the trial and appends each sample to accept_queue.jsonl in the trial folder (the raw
+data beside the summary): `{"t": epoch, "queue": n}`, n summed over the port's listening sockets (IPv4
+and IPv6).
 
 `summary` reduces the samples of the steady window to median, mean and maximum, and `queue_time` is
 the client's latency minus the server's `%D` at the same percentile: the time a request spent outside a
@@ -27,9 +28,9 @@ LISTEN = "0A"
 TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
 
 
-def listen_queue(port: int, tables: tuple[str, ...] = TABLES) -> tuple[int, int] | None:
-    """(accept-queue length, backlog) of the LISTEN sockets on `port`, or None when none listens."""
-    found, queued, backlog = False, 0, 0
+def listen_queue(port: int, tables: tuple[str, ...] = TABLES) -> int | None:
+    """The accept-queue length of the LISTEN sockets on `port` (summed), or None when none listens."""
+    found, queued = False, 0
     for table in tables:
         try:
             lines = Path(table).read_text().splitlines()[1:]
@@ -39,9 +40,8 @@ def listen_queue(port: int, tables: tuple[str, ...] = TABLES) -> tuple[int, int]
             parts = line.split()
             if len(parts) < 5 or parts[3] != LISTEN or not parts[1].endswith(f":{port:04X}"):
                 continue
-            tx, rx = parts[4].split(":")
-            found, queued, backlog = True, queued + int(rx, 16), backlog + int(tx, 16)
-    return (queued, backlog) if found else None
+            found, queued = True, queued + int(parts[4].split(":")[1], 16)
+    return queued if found else None
 
 
 class AcceptQueueSampler:
@@ -51,7 +51,6 @@ class AcceptQueueSampler:
         self.port, self.out, self.interval_s = port, out, interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="accept-queue", daemon=True)
-        self.backlog: int | None = None
 
     def start(self) -> AcceptQueueSampler:
         self._thread.start()
@@ -66,8 +65,7 @@ class AcceptQueueSampler:
             while not self._stop.is_set():
                 found = listen_queue(self.port)
                 if found is not None:
-                    self.backlog = found[1]
-                    f.write(json.dumps({"t": round(time.time(), 3), "queue": found[0]}) + "\n")
+                    f.write(json.dumps({"t": round(time.time(), 3), "queue": found}) + "\n")
                     f.flush()  # written as produced
                 self._stop.wait(self.interval_s)
 
@@ -84,13 +82,13 @@ def read_samples(path: Path) -> list[dict]:
     return out
 
 
-def summary(samples: list[dict], start: float, end: float, backlog: int | None = None) -> dict:
+def summary(samples: list[dict], start: float, end: float) -> dict:
     """Median, mean and maximum accept-queue length over the samples inside [start, end)."""
     values = np.array([s["queue"] for s in samples if start <= s["t"] < end], dtype=float)
     if not values.size:
-        return {"samples": 0, "median": None, "mean": None, "max": None, "nonzero_share": None, "backlog": backlog}
+        return {"samples": 0, "median": None, "mean": None, "max": None, "nonzero_share": None}
     return {"samples": int(values.size), "median": float(np.median(values)), "mean": round(float(values.mean()), 3),
-            "max": int(values.max()), "nonzero_share": round(float((values > 0).mean()), 4), "backlog": backlog}
+            "max": int(values.max()), "nonzero_share": round(float((values > 0).mean()), 4)}
 
 
 def queue_time(client: dict, server: dict | None) -> dict:

@@ -212,8 +212,7 @@ class Trial:
             else:
                 flags += offered_rate.flags(trial["open"], trial["bottleneck"]["bottleneck"])
         if queue is not None:
-            trial["accept_queue"] = queue_summary(read_samples(self.dir / "accept_queue.jsonl"), start, end,
-                                                  queue.backlog)
+            trial["accept_queue"] = queue_summary(read_samples(self.dir / "accept_queue.jsonl"), start, end)
             # from the send (not the intended start): the wait in the listen backlog, not in the client's own
             trial["queue_time"] = queue_time(trial["locust"], trial["server"])
         trial["faults"] = found
