@@ -151,6 +151,10 @@ def _run(args) -> int:
     _per_process_lines(run_dir)
     for line in console.open_lines(data):
         print(line)
+    from bench.slo_search import summary_line
+
+    for entry in (data.get("slo") or {}).get("cells", []):  # --saturate --slo: each cell's capacity
+        print(summary_line(entry))
     if not args.no_report:
         _build_report(run_dir)
     print(f"run folder: {run_dir}")
