@@ -81,7 +81,7 @@ def test_bench_run_rate_labels_the_model_and_fails_on_a_broken_threshold(tmp_pat
     trial = json.loads(next(run.glob("trials/*/trial.json")).read_text())
     assert trial["latency_model"] == "open" and trial["open"]["rate"] == 400
     assert trial["open"]["p99_ms"] > trial["locust"]["p99_ms"]  # from the intended start vs from the send
-    assert trial["accept_queue"]["samples"] > 10 and "p50_ms" in trial["queue_time"]
+    assert trial["accept_queue"]["samples"] >= 3 and "p50_ms" in trial["queue_time"]
     assert (run / trial["dir"] / "open.json").exists() and (run / trial["dir"] / "accept_queue.jsonl").exists()
     rows = json.loads((run / "results.json").read_text())["offered_rate"]
     assert [(x["variant"], x["rate"], x["met"]) for x in rows] == [("naive", 400, False)]
