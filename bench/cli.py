@@ -70,6 +70,10 @@ def _down(args) -> int:
 
 
 def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
+    from bench import offered_rate, slo_search, thresholds
+
+    thresholds.parse(args.fail_on)  # a malformed threshold stops here, before anything starts
+    slo_search.check_slo(args.slo, args.saturate)
     partition = partition or knobs.partition_from_args(args)
     workloads = list(WORKLOADS) if args.all else list(DEFAULT_WORKLOADS)
     variants = list(VARIANTS) if args.all else list(DEFAULT_VARIANTS)
@@ -92,6 +96,8 @@ def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
         workers=args.workers, master_bind=args.master_bind or "127.0.0.1", master_port=args.master_port,
         workers_wait_s=args.workers_wait, workers_min=1 if args.workers_min is None else args.workers_min,
         servers=_servers_from_args(args),
+        rates=offered_rate.parse_rates(args.rate), arrival=offered_rate.check_arrival(args.arrival),
+        fail_on=args.fail_on, slo=args.slo,
     ).validate()
 
 
@@ -144,10 +150,31 @@ def _run(args) -> int:
     for line in console.speedup_lines(data):
         print(line)
     _per_process_lines(run_dir)
+    for line in console.open_lines(data):
+        print(line)
+    from bench.slo_search import summary_line
+
+    for entry in (data.get("slo") or {}).get("cells", []):  # --saturate --slo: each cell's capacity
+        print(summary_line(entry))
     if not args.no_report:
         _build_report(run_dir)
     print(f"run folder: {run_dir}")
-    return 0
+    return _fail_on(args.fail_on, data)
+
+
+def _fail_on(text: str | None, data: dict) -> int:
+    """--fail-on: 0 when every threshold is met, 3 naming each broken one."""
+    from bench import thresholds
+
+    found = thresholds.parse(text)
+    if not found:
+        return 0
+    broken = thresholds.evaluate(found, data)
+    for line in broken:
+        print(f"fail-on: {line}")
+    if not broken:
+        print(f"fail-on: met: {text}")
+    return thresholds.EXIT_BROKEN if broken else 0
 
 
 def _per_process_lines(run_dir: Path) -> None:
@@ -276,6 +303,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "--max-p99 is the limit, and run its trials at the knee")
     p.add_argument("--max-p99", type=float, default=plan.DEFAULT_MAX_P99_MS, metavar="MS",
                    help="with --saturate: the p99 bound in milliseconds (default %(default)g)")
+    p.add_argument("--rate", metavar="R[,R2,...]",
+                   help="the open model: offer R requests per second to every cell (each rate in turn), started "
+                   "on a schedule that does not wait for answers; latency from the intended start, drops counted; "
+                   "--users is then the number of connections (docs/open-model.md)")
+    p.add_argument("--slo", metavar="THRESHOLDS",
+                   help="with --saturate: search each cell's largest offered rate (open model; doubling, then "
+                   "bisecting) that meets this, e.g. 'p99<50ms' (the --fail-on grammar), and run its trials there")
+    p.add_argument("--arrival", default="constant", help="with --rate: constant or poisson (default constant)")
+    p.add_argument("--fail-on", metavar="THRESHOLDS",
+                   help="exit 3 when a threshold is broken, e.g. 'p99<50ms,failures=0,rps>1000' (per cell: "
+                   "'db/pooled:p99<5ms'); metrics p50 p90 p99 p999 max mean rps failures failure_rate dropped "
+                   "drop_rate late req_per_cpu_s")
     p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
     p.add_argument("--cross-check", action="store_true",
                    help="also measure each cell with wrk (same connections and CPUs), and the generator's ceiling")

@@ -119,8 +119,45 @@ def trial_line(result: dict[str, Any]) -> str:
                                          + (" (lost)" if w.get("lost") else "") for w in result["workers"].values())
         if (result.get("cpu") or {}).get("master_pct") is not None:
             text += f", master {fmt(result['cpu']['master_pct'], '.0f')}% CPU"
+    text += model_text(result)
     found = result.get("faults") or []
     return text + (f"  [{'; '.join(found)}]" if found else "")
+
+
+def model_text(result: dict[str, Any]) -> str:
+    """The trial line's tail: the load model of its latency, the open figures, the hidden queue."""
+    o = result.get("open")
+    text = ""
+    if result.get("latency_model") == "open" and o:
+        text += (f"; OPEN MODEL {fmt(o['rate'], 'g')} req/s offered ({o['arrival']}): p99 from intended start "
+                 f"{fmt(o['p99_ms'], '.2f')} ms, {o['dropped']} dropped, {o['late']} late, {o['unfinished']} "
+                 f"unfinished (the p99 above is from the send)")
+    elif result.get("latency_model") == "closed":
+        text += "; closed loop"
+    q, qt = result.get("accept_queue"), result.get("queue_time") or {}
+    if q and q.get("samples"):
+        text += (f"; accept queue median {fmt(q['median'], 'g')} max {fmt(q['max'], 'g')}, time outside a child "
+                 f"p50 {fmt(qt.get('p50_ms'), '.2f')} ms")
+    return text
+
+
+def open_lines(data: dict[str, Any]) -> list[str]:
+    """After `bench run`: which load model produced the latencies above, and with --rate the table per rate."""
+    rows = data.get("offered_rate") or []
+    if not rows:
+        return ["latencies above: closed loop (each user waits for its answer; stalls are hidden), "
+                "client p50/p99 from the send"]
+    head = (f"{'workload':<9} {'variant':<10} {'offered':>8} {'answered':>9} {'p50 ms':>9} {'p99 ms':>9} "
+            f"{'p99.9 ms':>9} {'dropped':>8} {'late':>7} {'%D p99':>7} {'req/CPU-s':>9}  verdict")
+    lines = ["", "open model (--rate): latency from the intended start (HdrHistogram), medians over trials",
+             head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['workload']:<9} {r['variant']:<10} {fmt(r['rate'], 'g'):>8} {fmt(r['rps']):>9} "
+                     f"{fmt(r['p50_ms'], '.2f'):>9} {fmt(r['p99_ms'], '.2f'):>9} {fmt(r['p999_ms'], '.2f'):>9} "
+                     f"{r['dropped']:>8} {r['late']:>7} {fmt(r['server_p99_ms'], '.2f'):>7} "
+                     f"{fmt(r['requests_per_cpu_second']):>9}  {'met' if r['met'] else r['why']}")
+    lines.append("latencies of the table above the speedups: from the send, by the open model's connections")
+    return lines
 
 
 def per_process_table(trials: list[dict[str, Any]]) -> str:

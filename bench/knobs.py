@@ -67,6 +67,7 @@ class StackSettings:
     mpm: str = "prefork"
     threads: int = 1
     test_sleep: bool = False        # tests only (no option): serve /{variant}/sleep?ms=N, a pg_sleep on a connection
+    test_cpu_us: int = 0            # tests only (no option): burn this much CPU in the handler per request
     app: App | None = None          # --app: the user's application instead of the suite's handlers
 
     def __post_init__(self) -> None:
@@ -81,6 +82,7 @@ class StackSettings:
         _check_range("--max-keepalive-requests", self.max_keepalive_requests, 0, 10**9)
         _check_range("--pool-size", self.pool_size, 1, 100)
         _check_range("--pg-max-connections", self.pg_max_connections, 10, 10000)
+        _check_range("test_cpu_us (tests only)", self.test_cpu_us, 0, 100000)
         if self.server not in SERVERS:
             raise UserError(f"--server {self.server!r} is not valid: use {' or '.join(SERVERS)}")
         if self.app is not None and self.server != self.app.server:

@@ -16,7 +16,7 @@ from bench.vocabulary import class_name as user_class
 
 
 def command(plan: Plan, host: str, workload: str, variant: str | None, trial_dir: Path,
-            users: int | None = None, app: App | None = None) -> list[str]:
+            users: int | None = None, app: App | None = None, rate: float | None = None) -> list[str]:
     """The Locust command of one trial; `users` overrides the plan's (a saturation probe, a cell's knee).
 
     With a user's application (`app`): AppPaths on its --paths, or its own --locustfile beside the suite's
@@ -40,6 +40,9 @@ def command(plan: Plan, host: str, workload: str, variant: str | None, trial_dir
         cmd += ["--bench-paths", ",".join(app.paths)]
     if plan.connection_close:
         cmd.append("--close-connection")
+    if rate:  # the open model (scenarios/_bench_open.py): the users are the connections
+        cmd += ["--bench-rate", f"{rate:g}", "--bench-arrival", plan.arrival,
+                "--bench-open-out", str(trial_dir / "open.json")]
     if plan.locust_processes != 1:
         # Forked workers talk to their master over a port: pick a free one, not Locust's fixed 5557.
         port = str(procs.free_port())

@@ -86,6 +86,11 @@ class Plan:
     # --servers: the Apache modules interleaved in one run (each step then names its server); None: the one
     # server of the stack settings, and steps carry no server (the format of runs before --servers)
     servers: list[str] | None = None
+    # --rate: the open model (bench/offered_rate.py), every cell at each offered rate; None: closed loop
+    rates: list[float] | None = None
+    arrival: str = "constant"
+    fail_on: str | None = None  # --fail-on thresholds (bench/thresholds.py), checked before anything starts
+    slo: str | None = None      # --saturate --slo: search each cell's largest offered rate meeting it
     order: list[dict] = field(default_factory=list)
 
     def validate(self) -> "Plan":
@@ -123,7 +128,10 @@ class Plan:
             if self.url is not None:
                 raise UserError("--servers needs the embedded stack (it restarts Apache with each server): "
                                 "drop --url or --servers")
-        self.order = interleave(self.workloads, self.variants, self.trials, self.servers)
+        if self.rates is not None and (self.locust_processes != 1 or self.workers):
+            raise UserError("--rate (the open model) runs in one Locust process: drop --locust-processes and "
+                            "--workers")
+        self.order = interleave(self.workloads, self.variants, self.trials, self.servers, self.rates)
         return self
 
     def to_dict(self) -> dict:
@@ -139,20 +147,24 @@ class Plan:
 
 
 def interleave(workloads: list[str], variants: list[str], trials: int,
-               servers: list[str] | None = None) -> list[dict]:
+               servers: list[str] | None = None, rates: list[float] | None = None) -> list[dict]:
     """Trial 1 of every cell, then trial 2 of every cell...: A B A B, so drift hits every variant alike.
 
     With servers, each workload x variant is run under every server back to back (mod_python then
     mod_wsgi for naive db, then for pooled db, ...): the server comparison of a cell is the closest in time.
+    With rates (--rate), each cell runs at every rate in turn inside a round (its step names the rate).
     """
     order: list[dict] = []
     for t in range(1, trials + 1):
         for w in workloads:
             for v in variants:
                 for server in servers or [None]:
-                    step = {"seq": len(order) + 1, "trial": t, "workload": w, "variant": v}
-                    if server is not None:
-                        step["server"] = server
-                    order.append(step)
+                    for rate in rates or [None]:
+                        step = {"seq": len(order) + 1, "trial": t, "workload": w, "variant": v}
+                        if server is not None:
+                            step["server"] = server
+                        if rate is not None:
+                            step["rate"] = rate
+                        order.append(step)
     return order
 

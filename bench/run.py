@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bench import console, cpus, machine, paths, postgres, saturation, stack, wrk
+from bench import console, cpus, machine, offered_rate, paths, postgres, saturation, slo_search, stack, wrk
 from bench.errors import UserError
 from bench.knobs import StackSettings
 from bench.locust_master import Master
@@ -182,6 +182,22 @@ def saturate_cell(ctx: Context, workload: str, variant: str, server: str | None 
             "dirs": dirs, "stop": reason, "knee_users": knee["users"]}
 
 
+def search_slo(ctx: Context, record: RunRecord) -> dict[tuple[str, str, str | None], float]:
+    """--saturate --slo: each cell's capacity at the SLO (bench/slo_search.py); returns the rate per cell."""
+    plan = ctx.plan
+    entries, rates = [], {}
+    for cell in plan.cells():
+        key = (cell["workload"], cell["variant"], cell.get("server"))
+        ctx.log(f"SLO search {cell_name(cell)}: {plan.slo} (doubling, then bisecting the offered rate)")
+        entry = slo_search.search_cell(ctx, *key, plan.slo)
+        entries.append(entry)
+        record.set_extra("slo", {"text": plan.slo, "p99_ms": slo_search.slo_p99_ms(plan.slo), "cells": entries})
+        ctx.log("    " + slo_search.summary_line(entry))
+        if entry["capacity_rps"]:
+            rates[key] = entry["capacity_rps"]
+    return rates
+
+
 def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, label: str = "",
             log=print, partition: cpus.Partition | None = None) -> Path:
     """Run the whole plan; returns the run folder. settings None means --url (client-side data only)."""
@@ -247,7 +263,10 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
         if plan.cross_check:
             record.set_extra("generator_ceiling", generator_ceiling(ctx))
         knees: dict[tuple[str, str, str | None], int] = {}
-        if plan.saturate:
+        slo_rates: dict[tuple[str, str, str | None], float] = {}
+        if plan.slo:
+            slo_rates = search_slo(ctx, record)
+        if plan.saturate and not plan.slo:
             probes = []
             for cell in plan.cells():
                 key = (cell["workload"], cell["variant"], cell.get("server"))
@@ -262,8 +281,13 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
             per_trial = (time.monotonic() - started) / i if i else plan.duration_s + 6
             log(f"[{step['seq']}/{len(plan.order)}] trial {step['trial']} {cell_name(step)}: "
                 f"{plan.duration_s:g} s (about {remaining * per_trial / 60:.1f} min left)")
-            result = ctx.trial(step, users=knees.get((step["workload"], step["variant"], step.get("server"))))
+            key = (step["workload"], step["variant"], step.get("server"))
+            if key in slo_rates:  # --slo: the cell's trials run at its capacity, measured again
+                step = {**step, "rate": slo_rates[key]}
+            result = ctx.trial(step, users=knees.get(key))
             record.add_trial(result)
+            if plan.rates or slo_rates:  # the open model: its figures per cell and rate, beside the cells
+                record.set_extra("offered_rate", offered_rate.table(record.data["results"]))
             log(console.trial_line(result))
         record.finish(complete=True)
         return run_dir

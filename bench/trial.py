@@ -12,7 +12,9 @@ import json
 import time
 from pathlib import Path
 
-from bench import access_log, cpus, faults, per_process, postgres, stack, wrk
+from bench import access_log, cpus, faults, offered_rate, per_process, postgres, stack, wrk
+from bench.accept_queue import AcceptQueueSampler, queue_time, read_samples
+from bench.accept_queue import summary as queue_summary
 from bench.apache import Apache
 from bench.console import busy
 from bench.errors import UserError
@@ -50,7 +52,8 @@ def use_server(live: stack.Stack | None, server: str | None) -> bool:
 def trial_dir(step: dict) -> str:
     """trials/NNN-workload-variant[-server]: the folder of one trial (docs/results-format.md)."""
     server = f"-{step['server']}" if step.get("server") else ""
-    return f"trials/{step['seq']:03d}-{step['workload']}-{step['variant']}{server}"
+    rate = f"-r{step['rate']:g}" if step.get("rate") else ""
+    return f"trials/{step['seq']:03d}-{step['workload']}-{step['variant']}{server}{rate}"
 
 
 class Trial:
@@ -92,7 +95,7 @@ class Trial:
         else:
             self.locust = LocustProcess(
                 command(plan, self.base_url, step["workload"], step["variant"], self.dir, users=self.users,
-                        app=live.settings.app if live is not None else None),
+                        app=live.settings.app if live is not None else None, rate=step.get("rate")),
                 self.dir / "locust.log", cpus=self.partition.generator)
         self.locust.check_cpus()
         roots = {"generator": self.locust.pid}
@@ -101,6 +104,8 @@ class Trial:
             if live.pg is not None:
                 roots["postgres"] = live.pg.pid()
         self.sampler = Sampler(roots, self.dir / "samples.jsonl").start()
+        # the hidden queue: the listen socket's accept queue, sampled through the trial (bench/accept_queue.py)
+        queue = AcceptQueueSampler(live.settings.port, self.dir / "accept_queue.jsonl").start() if live else None
         try:
             if isinstance(self.locust, MasterTrial):
                 self.locust.wait(plan.duration_s)
@@ -108,6 +113,8 @@ class Trial:
                 self.locust.wait(timeout=plan.duration_s + 90)
         finally:
             self.sampler.stop()
+            if queue is not None:
+                queue.stop()
         per_pid = self._per_pid()
         start, end = per_pid.get("window") or [t0 + plan.warmup_s, t0 + plan.duration_s]
         # A trial's "server" is its access-log summary (below); the module that served it is server_module.
@@ -208,6 +215,18 @@ class Trial:
                          "CPUs: a busy machine, figures are lower than on a quiet one")
         if trial["failures"]:
             flags.append(f"{trial['locust']['failures']} failed requests")
+        # the load model of every latency above: closed loop, or the open model (latency from intended start)
+        trial["latency_model"] = "open" if step.get("rate") else "closed"
+        if step.get("rate"):
+            trial["open"] = offered_rate.trial_figures(self.dir)
+            if trial["open"] is None:
+                flags.append("the open model wrote no open.json: see locust.log")
+            else:
+                flags += offered_rate.flags(trial["open"], trial["bottleneck"]["bottleneck"])
+        if queue is not None:
+            trial["accept_queue"] = queue_summary(read_samples(self.dir / "accept_queue.jsonl"), start, end)
+            # from the send (not the intended start): the wait in the listen backlog, not in the client's own
+            trial["queue_time"] = queue_time(trial["locust"], trial["server"])
         trial["faults"] = found
         trial["flags"] = found + flags
         if plan.cross_check:

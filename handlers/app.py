@@ -15,6 +15,7 @@ Threads share this module: the served counter is counted under a lock, and confi
 import json
 import os
 import threading
+import time
 import urllib.parse
 
 import auth
@@ -39,7 +40,7 @@ def configured():
     return _state["configured"]
 
 
-def configure(dsn, pool_size, template_dir, leaky, threads=1, test_sleep=False):
+def configure(dsn, pool_size, template_dir, leaky, threads=1, test_sleep=False, test_cpu_us=0):
     """Configure this process once; True for the call that did (it registers the cleanups)."""
     with _lock:
         if _state["configured"]:
@@ -47,6 +48,7 @@ def configure(dsn, pool_size, template_dir, leaky, threads=1, test_sleep=False):
         resources.configure(dsn=dsn, pool_size=pool_size, template_dir=template_dir, threads=threads)
         _state["leaky"] = leaky
         _state["test_sleep"] = test_sleep
+        _state["test_cpu_us"] = test_cpu_us
         _state["threads"] = threads
         # The module may have been imported before a fork: take the pid in the serving process.
         _state["pid"] = str(os.getpid())
@@ -58,6 +60,14 @@ def _count():
     with _lock:
         _state["served"] += 1
         return _state["served"]
+
+
+def burn_cpu(micros):
+    """Tests only (bench.test_cpu_us): spend `micros` of this thread's CPU time in the handler itself, a known
+    slowdown that requests per server CPU-second must see (a busy loop in another process would not)."""
+    end = time.thread_time() + micros / 1e6
+    while time.thread_time() < end:
+        pass
 
 
 def pid():
@@ -123,6 +133,8 @@ def handle(path, query, cookie_header, user, log_error, cold=False):
     if kind == "workload" and needs_auth(path) and user is None:
         return unauthorized()  # the authentication phase did not run: refuse rather than serve unprotected
     served = _count()
+    if _state.get("test_cpu_us"):
+        burn_cpu(_state["test_cpu_us"])
     headers = []
     try:
         if kind == "session":

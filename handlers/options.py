@@ -10,7 +10,7 @@ OPTIONS = {
 }
 # Written by bench for threaded servers and tests; passed on only when set (app.configure's defaults
 # otherwise: 1 thread, no test-only routes).
-OPTIONAL = {"bench.threads": "threads", "bench.test_sleep": "test_sleep"}
+OPTIONAL = {"bench.threads": "threads", "bench.test_sleep": "test_sleep", "bench.test_cpu_us": "test_cpu_us"}
 
 
 def parse(settings):
@@ -21,6 +21,8 @@ def parse(settings):
     given = {key: settings.get(name) for name, key in OPTIONAL.items() if settings.get(name) is not None}
     if "threads" in given:
         raw["threads"] = int(given["threads"])
+    if "test_cpu_us" in given:  # tests only: CPU burnt in the handler per request (a known slowdown)
+        raw["test_cpu_us"] = max(0, min(100000, int(given["test_cpu_us"])))
     if "test_sleep" in given:
         raw["test_sleep"] = given["test_sleep"].lower() == "on"
     return raw

@@ -61,7 +61,8 @@ def run_compare(ns: argparse.Namespace) -> int:
 
     result = compare_runs(ns.runs, min_change=ns.min_change, run_noise=ns.run_noise, force=ns.force, out=ns.out)
     for c in [*result.regressions, *result.improvements, *result.inconclusive]:
-        print(f"{c.verdict}: {c.workload} {c.variant} {c.metric} {c.pct:+.1f}% in {c.run_id}: {c.why}")
+        print(f"{c.verdict}: {c.workload} {c.variant} {c.metric} {c.pct:+.1f}% in {c.run_id}: {c.why} "
+              f"(verdict on {c.metric}, run noise {c.run_noise:g}, min change {c.min_change:g}%)")
     for line in result.busy:
         print(f"warning: {line}")
     print(summary_sentence(result))

@@ -1,4 +1,5 @@
-"""The suite's own Locust options: --queries, --close-connection, --bench-warmup, --bench-out.
+"""The suite's own Locust options: --queries, --close-connection, --bench-warmup, --bench-out, and the open
+model's --bench-rate, --bench-arrival, --bench-open-out, with the pass/fail --bench-fail-on.
 
 They are registered through `events.init_command_line_parser`, so Locust's configargparse parser
 handles them like its own: on the command line, as environment variables (LOCUST_QUERIES,
@@ -18,6 +19,7 @@ from typing import Any
 from locust import events
 
 DEFAULT_QUERIES = 20
+ARRIVALS = ("constant", "poisson")
 
 
 @events.init_command_line_parser.add_listener
@@ -56,6 +58,38 @@ def add_bench_arguments(parser: Any, **_kwargs: Any) -> None:
         env_var="LOCUST_BENCH_OUT",
         help="Write the per-PID steady-state JSON here when the test stops (default: only print a table)",
     )
+    parser.add_argument(
+        "--bench-rate",
+        type=float,
+        default=0.0,
+        metavar="REQ_PER_S",
+        env_var="LOCUST_BENCH_RATE",
+        help="Open model: offer this many requests per second on a schedule that does not wait for answers "
+        "(latency from the intended start; -u is the number of connections). 0: closed loop (default)",
+    )
+    parser.add_argument(
+        "--bench-arrival",
+        choices=ARRIVALS,
+        default="constant",
+        env_var="LOCUST_BENCH_ARRIVAL",
+        help="With --bench-rate: constant gaps of 1/rate, or poisson (exponential gaps, seeded)",
+    )
+    parser.add_argument(
+        "--bench-open-out",
+        type=str,
+        default=None,
+        metavar="PATH",
+        env_var="LOCUST_BENCH_OPEN_OUT",
+        help="With --bench-rate: write the open model's summary and HdrHistogram (JSON) here",
+    )
+    parser.add_argument(
+        "--bench-fail-on",
+        type=str,
+        default=None,
+        metavar="THRESHOLDS",
+        env_var="LOCUST_BENCH_FAIL_ON",
+        help="Exit 3 when a threshold is broken, e.g. 'p99<50ms,failures=0,rps>1000' (see _bench_thresholds)",
+    )
     # internal: the master names each test here; Locust forwards custom options to workers at spawn
     parser.add_argument("--bench-run-id", default=None, help=SUPPRESS, include_in_web_ui=False)
     # internal: the master's test start (epoch s), so every worker's warm-up ends at the same moment
@@ -70,6 +104,14 @@ class BenchOptions:
     close_connection: bool = False
     warmup_s: float = 0.0
     out: str | None = None
+    rate: float = 0.0  # the open model's offered req/s; 0: closed loop
+    arrival: str = "constant"
+    open_out: str | None = None
+    fail_on: str | None = None
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None  # the web UI sends an empty text field as ""
 
 
 def bench_options(environment: Any) -> BenchOptions:
@@ -86,4 +128,8 @@ def bench_options(environment: Any) -> BenchOptions:
         warmup_s=max(0.0, float(getattr(opts, "bench_warmup", 0.0) or 0.0)),
         # the web UI sends an empty text field as ""
         out=str(out) if out not in (None, "") else None,
+        rate=max(0.0, float(getattr(opts, "bench_rate", 0.0) or 0.0)),
+        arrival=str(getattr(opts, "bench_arrival", None) or "constant"),
+        open_out=_text(getattr(opts, "bench_open_out", None)),
+        fail_on=_text(getattr(opts, "bench_fail_on", None)),
     )

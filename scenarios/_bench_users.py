@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
+from _bench_open import active as open_schedule
 from _bench_options import bench_options
 from locust import FastHttpUser, constant, tag
 
@@ -177,15 +179,26 @@ class BenchUser(FastHttpUser):
         url = self.path
         if self.workload in ("queries", "updates"):
             url = f"{self.path}?queries={self.queries}"
-        # name= keeps one stats row per endpoint whatever N is
-        with self.client.get(url, name=self.path, headers=self.request_headers, catch_response=True) as resp:
-            if resp.status_code == 0:
-                return  # connection error: Locust records the exception as the failure
-            reason = CHECKS[self.workload](resp, self.queries)
-            if reason:
-                resp.failure(reason)
-            else:
-                resp.success()
+        # open model (--bench-rate): wait for this request's intended start; its latency counts from there
+        schedule = open_schedule()
+        intended = schedule.take() if schedule is not None else None
+        if intended is not None:
+            schedule.sent(intended, time.time())
+        failed = True
+        try:
+            # name= keeps one stats row per endpoint whatever N is
+            with self.client.get(url, name=self.path, headers=self.request_headers, catch_response=True) as resp:
+                if resp.status_code == 0:
+                    return  # connection error: Locust records the exception as the failure
+                reason = CHECKS[self.workload](resp, self.queries)
+                if reason:
+                    resp.failure(reason)
+                else:
+                    failed = False
+                    resp.success()
+        finally:
+            if intended is not None:
+                schedule.done(intended, time.time(), failed)
 
 
 def build_user(workload: str, variant: str | None, module: str) -> type[BenchUser]:

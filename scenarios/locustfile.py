@@ -20,7 +20,10 @@ a headless run stops with the list of classes and the web UI shows its class pic
 "all classes" (see `_bench_selection`), because one measurement must not mix naive and pooled.
 
 Options (also LOCUST_* environment variables and config-file keys, see `_bench_options`):
-`--queries N` (default 20), `--close-connection`, `--bench-warmup SECONDS`, `--bench-out PATH`.
+`--queries N` (default 20), `--close-connection`, `--bench-warmup SECONDS`, `--bench-out PATH`; the open
+model `--bench-rate R [--bench-arrival constant|poisson] [--bench-open-out PATH]` (`_bench_open`, requests
+started on a schedule, latency from the intended start; -u is then the number of connections), and
+`--bench-fail-on 'p99<50ms,failures=0'` (exit 3 when broken, `_bench_gate`).
 
 At the end of a test a per-PID steady-state table is printed and, with `--bench-out`, written as JSON
 (shape in `_bench_listener`). Locust's own statistics use 0.01 ms buckets below 10 ms
@@ -37,7 +40,9 @@ from __future__ import annotations
 
 import _bench_bucketing
 import _bench_control  # noqa: F401  (--bench-control: the channel `bench run --workers` drives its master through)
+import _bench_gate  # noqa: F401  (--bench-fail-on; it imports _bench_listener first, so its test_stop runs later)
 import _bench_listener  # noqa: F401  (registers the per-PID event listeners)
+import _bench_open  # noqa: F401  (the open model: --bench-rate)
 import _bench_options  # noqa: F401  (registers the command-line options)
 import _bench_selection  # noqa: F401  (registers the class-selection guard)
 import _bench_webui  # noqa: F401  (registers the web UI's "Per process" tab and /per-process routes)

@@ -102,6 +102,7 @@ class TrialRow:
     # --workers: each Locust worker, and the master's CPU % (None: not a --workers trial, or older folders)
     workers: tuple[GeneratorProcess, ...] | None = None
     master_pct: float | None = None
+    requests_per_cpu_second: float | None = None  # access-log requests / server CPU-s (Apache + PostgreSQL)
 
     @classmethod
     def of(cls, t: dict[str, Any]) -> TrialRow:
@@ -129,6 +130,7 @@ class TrialRow:
             workers=(tuple(GeneratorProcess.of(k, w) for k, w in sorted(t["workers"].items()))
                      if isinstance(t.get("workers"), dict) else None),
             master_pct=num(dig(t, "cpu", "master_pct")),
+            requests_per_cpu_second=num(t.get("requests_per_cpu_second")),
         )
 
     @property
@@ -370,3 +372,51 @@ class Stack:
         return cls(s, s.get("processes"), s.get("keepalive"), s.get("keepalive_timeout"),
                    s.get("max_keepalive_requests"), s.get("max_connections_per_child"), s.get("server_cpus"),
                    "server_cpus" in s)
+
+
+@dataclass(frozen=True)
+class OfferedRateRow:
+    """`bench run --rate`: one cell at one offered rate (results.json `offered_rate`, bench/offered_rate.py);
+    latencies from the intended start (the open model)."""
+
+    workload: str
+    variant: str
+    server: str | None
+    rate: float
+    rps: float | None
+    p50_ms: float | None
+    p90_ms: float | None
+    p99_ms: float | None
+    p999_ms: float | None
+    dropped: float | None
+    late: float | None
+    server_p99_ms: float | None
+    met: bool
+    why: str | None
+
+    @classmethod
+    def of(cls, r: Any) -> OfferedRateRow | None:
+        rate = num(dig(r, "rate"))
+        if not isinstance(r, dict) or rate is None:
+            return None
+        return cls(str(r.get("workload")), str(r.get("variant")), str(r["server"]) if r.get("server") else None,
+                   rate, num(r.get("rps")), num(r.get("p50_ms")), num(r.get("p90_ms")), num(r.get("p99_ms")),
+                   num(r.get("p999_ms")), num(r.get("dropped")), num(r.get("late")), num(r.get("server_p99_ms")),
+                   r.get("met") is True, str(r["why"]) if r.get("why") else None)
+
+    @classmethod
+    def rows(cls, data: Any) -> list[OfferedRateRow]:
+        """Every row of a results dict's `offered_rate` (empty for a closed-loop run or an older folder)."""
+        return [row for r in lst(dig(data, "offered_rate")) if (row := cls.of(r)) is not None]
+
+    @classmethod
+    def probes(cls, data: Any) -> list[OfferedRateRow]:
+        """The open probes of a `--saturate --slo` search (results.json `slo.cells[].probes`), one row each."""
+        rows = []
+        for cell in lst(dig(data, "slo", "cells")):
+            for p in lst(dig(cell, "probes")):
+                row = cls.of({**obj(p), "workload": dig(cell, "workload"), "variant": dig(cell, "variant"),
+                              "server": dig(cell, "server"), "server_p99_ms": None})
+                if row is not None:
+                    rows.append(row)
+        return rows

@@ -21,7 +21,7 @@ from bench.record.errors import UserError
 from bench.record.run_folder import Cell, Run
 from bench.record.run_rows import CellSummary, TrialRow
 from bench.record.values import num
-from reports.compare import DEFAULT_MIN_CHANGE, DEFAULT_RUN_NOISE
+from reports.compare import DEFAULT_MIN_CHANGE, DEFAULT_RUN_NOISE, METRIC_RULES
 from reports.kit.fmt import setting_text
 
 EXIT_OK = 0
@@ -49,6 +49,24 @@ METRICS: dict[str, tuple[Callable[[TrialRow], float | None], Callable[[CellSumma
     "rps": (lambda t: t.locust_rps, lambda s: s.rps, "req/s", True),
     "p99_ms": (lambda t: t.p99_ms, lambda s: s.p99_ms, "p99 ms", False),
 }
+# Does not depend on the generator: the verdict a CI gate on a busy or small machine can trust. Judged
+# beside METRICS, counted in its own sentence, and only where both runs measured it (not --url runs).
+CPU_METRIC = "requests_per_cpu_second"
+ALL_METRICS = {**METRICS, CPU_METRIC: (lambda t: t.requests_per_cpu_second,
+                                       lambda s: s.requests_per_cpu_second, "req/CPU-s", True)}
+
+
+def rule(metric: str, min_change: float, run_noise: float, fixed_rate: bool = False) -> tuple[float, float]:
+    """(run noise, minimum change %) the verdict on `metric` uses: its own (METRIC_RULES) or the options'.
+
+    req/CPU-s has its own rule only between runs offered the same rates (--rate): in a closed loop the
+    CPU per request moves with the throughput the loop happened to reach (measured here: trials of one run
+    15% apart), at a fixed offered rate it does not (3%). A metric's own rule is never looser than the
+    options ask."""
+    own = METRIC_RULES.get(metric) if fixed_rate else None
+    if own is None:
+        return run_noise, min_change
+    return min(own[0], run_noise), min(own[1], min_change)
 
 
 def setting(run: Run, where: str, key: str) -> Any:
@@ -92,6 +110,8 @@ class Change:
     verdict: str                # significance.VERDICTS, or "missing" (the cell is in one run only)
     why: str
     trials: tuple[int, int]     # trial values on each side
+    run_noise: float | None = None   # the rule this verdict used (metric's own, or the options')
+    min_change: float | None = None
 
     @property
     def pct(self) -> float | None:
@@ -131,7 +151,7 @@ class Comparison:
 def _values(cell: Cell | None, metric: str) -> list[float]:
     if cell is None:
         return []
-    of_trial, of_summary, _, _ = METRICS[metric]
+    of_trial, of_summary, _, _ = ALL_METRICS[metric]
     vals = [v for t in cell.trials if (v := of_trial(t)) is not None]
     median = of_summary(cell.summary)
     if not vals and median is not None:
@@ -140,8 +160,8 @@ def _values(cell: Cell | None, metric: str) -> list[float]:
 
 
 def _change(workload: str, variant: str, metric: str, run_id: str, a: Cell | None, b: Cell | None,
-            min_change: float, run_noise: float) -> Change:
-    _, of_summary, _, higher = METRICS[metric]
+            min_change: float, run_noise: float, fixed_rate: bool = False) -> Change:
+    _, of_summary, _, higher = ALL_METRICS[metric]
     base_vals, new_vals = _values(a, metric), _values(b, metric)
     base = None if a is None else of_summary(a.summary)
     value = None if b is None else of_summary(b.summary)
@@ -149,10 +169,11 @@ def _change(workload: str, variant: str, metric: str, run_id: str, a: Cell | Non
         where = "the first run" if b is None else run_id
         return Change(workload, variant, metric, run_id, base, value, None, None, "missing",
                       f"only in {where}", (len(base_vals), len(new_vals)))
-    v = significance.change_test(base_vals, new_vals, higher_is_better=higher, min_change_pct=min_change,
-                                 run_noise=run_noise)
+    noise, minimum = rule(metric, min_change, run_noise, fixed_rate)
+    v = significance.change_test(base_vals, new_vals, higher_is_better=higher, min_change_pct=minimum,
+                                 run_noise=noise)
     return Change(workload, variant, metric, run_id, base, value, v["ratio"], v["p_value"], v["verdict"],
-                  v["why"], (len(base_vals), len(new_vals)))
+                  v["why"], (len(base_vals), len(new_vals)), noise, minimum)
 
 
 def _changes(runs: Sequence[Run], min_change: float, run_noise: float) -> list[Change]:
@@ -166,7 +187,16 @@ def _changes(runs: Sequence[Run], min_change: float, run_noise: float) -> list[C
             shown = variant if server is None else f"{variant} {server}"
             for metric in METRICS:
                 changes.append(_change(workload, shown, metric, other.run_id, a, b, min_change, run_noise))
+            if _values(a, CPU_METRIC) and _values(b, CPU_METRIC):
+                changes.append(_change(workload, shown, CPU_METRIC, other.run_id, a, b, min_change, run_noise,
+                                       same_rates(first, other)))
     return changes
+
+
+def same_rates(a: Run, b: Run) -> bool:
+    """Both runs offered the same rates (bench run --rate): the open model, a fixed amount of work per second."""
+    rates = a.plan.get("rates")
+    return bool(rates) and rates == b.plan.get("rates")
 
 
 def _require_common_cells(runs: Sequence[Run]) -> None:

@@ -20,8 +20,11 @@ from bench.record.run_folder import Run
 from reports.compare import DEFAULT_MIN_CHANGE, DEFAULT_RUN_NOISE
 from reports.compare import figures as F
 from reports.compare.analysis import (
+    ALL_METRICS,
+    CPU_METRIC,
     METRICS,
     SETTINGS,
+    Change,
     Comparison,
     compare,
     setting,
@@ -66,17 +69,30 @@ def _p(p: float | None) -> str:
     return dash_or(p, lambda v: "< 0.001" if v < 0.001 else f"{v:.3f}")
 
 
+CPU_NOTE = ("Requests per server CPU-second (access-log requests / CPU of the Apache processes and PostgreSQL "
+            "backends, from /proc) does not depend on the generator: it is the verdict to trust when Locust "
+            "or the machine's other load moved req/s. Its rule has its own run noise and minimum change "
+            "(reports/compare/__init__.py), shown beside each verdict.")
+
+
 def _table(result: Comparison, metric: str) -> Table:
-    label = METRICS[metric][2]
+    label = ALL_METRICS[metric][2]
     rows = []
     for c in result.changes:
         if c.metric != metric:
             continue
         ratio = dash_or(c.ratio, lambda r: f"{r:.3f}")
         rows.append([c.workload, c.variant, c.run_id, fmt_num(c.base), fmt_num(c.value), f"{c.trials[0]}/{c.trials[1]}",
-                     ratio, fmt_pct(c.pct), _p(c.p_value), c.verdict, c.why])
+                     ratio, fmt_pct(c.pct), _p(c.p_value), c.verdict, f"{c.why} [{label}; {_rule(c)}]"])
     return Table(["workload", "variant", "run", f"{label} ({result.run_ids[0]})", f"{label} (run)", "trials",
                   "ratio", "change", "p", "verdict", "why"], rows, f"{label}: each run vs {result.run_ids[0]}")
+
+
+def _rule(c: Change) -> str:
+    """The rule of one verdict: run noise and minimum change it used."""
+    if c.run_noise is None or c.min_change is None:
+        return "no test"
+    return f"noise {c.run_noise:g}, min {fmt_num(c.min_change)}%"
 
 
 def _settings_table(runs: Sequence[Run]) -> Table:
@@ -91,11 +107,23 @@ def rule_text(result: Comparison) -> str:
             f"{fmt_num(result.min_change)}%; fewer than {significance.MIN_TRIALS} trials per side: inconclusive")
 
 
-def summary_sentence(result: Comparison) -> str:
-    n = len([c for c in result.changes if c.verdict != "missing"])
-    reg, imp, inc = len(result.regressions), len(result.improvements), len(result.inconclusive)
+def _counts(changes: Sequence[Change]) -> str:
+    n = len([c for c in changes if c.verdict != "missing"])
+    reg, imp, inc = (len([c for c in changes if c.verdict == v]) for v in ("regression", "improvement", "inconclusive"))
     return (f"{reg} regression{'s' if reg != 1 else ''}, {imp} improvement{'s' if imp != 1 else ''} and "
-            f"{inc} inconclusive among {n} comparisons ({rule_text(result)}).")
+            f"{inc} inconclusive among {n} comparisons")
+
+
+def summary_sentence(result: Comparison) -> str:
+    """Req/s and p99 in one sentence, then req/CPU-s (its own rule) in its own."""
+    main = [c for c in result.changes if c.metric in METRICS]
+    text = f"{_counts(main)} ({rule_text(result)})."
+    cpu = [c for c in result.changes if c.metric == CPU_METRIC]
+    if cpu:
+        rules = sorted({_rule(c) for c in cpu if c.verdict != "missing"})
+        text += (f" Requests per server CPU-second (does not depend on the generator): {_counts(cpu)} "
+                 f"({'; '.join(rules) or 'no test'}).")
+    return text
 
 
 def _change_figure(result: Comparison) -> Figure | None:
@@ -103,7 +131,7 @@ def _change_figure(result: Comparison) -> Figure | None:
     for c in result.changes:
         if c.pct is None:
             continue
-        label = f"{c.workload} {c.variant} {METRICS[c.metric][2]}"
+        label = f"{c.workload} {c.variant} {ALL_METRICS[c.metric][2]}"
         if len(result.run_ids) > 2:
             label += f" ({c.run_id})"
         points.append(F.ChangePoint(label, c.pct, None, None, c.verdict))
@@ -136,12 +164,12 @@ def _write_outputs(result: Comparison, runs: Sequence[Run]) -> None:
     summary_blocks = [Para(summary_sentence(result), "headline")]
     if result.regressions:
         summary_blocks.append(Bullets([
-            f"regression: {c.workload} {c.variant} {METRICS[c.metric][2]} {c.why} in {c.run_id}"
+            f"regression: {c.workload} {c.variant} {ALL_METRICS[c.metric][2]} {c.why} in {c.run_id}"
             for c in result.regressions
         ], "warning"))
     if result.improvements:
         summary_blocks.append(Bullets([
-            f"improvement: {c.workload} {c.variant} {METRICS[c.metric][2]} {c.why} in {c.run_id}"
+            f"improvement: {c.workload} {c.variant} {ALL_METRICS[c.metric][2]} {c.why} in {c.run_id}"
             for c in result.improvements
         ]))
     if result.busy:
@@ -164,6 +192,8 @@ def _write_outputs(result: Comparison, runs: Sequence[Run]) -> None:
             Section("summary", "Summary", summary_blocks),
             Section("rps", "Requests per second", [_table(result, "rps"), *figs.rest("rps")]),
             Section("p99", "p99 latency", [_table(result, "p99_ms"), *figs.rest("p99")]),
+            Section("cpu", "Requests per server CPU-second", [
+                Para(CPU_NOTE, "note"), _table(result, "requests_per_cpu_second"), *figs.rest("cpu")]),
             Section("settings", "Settings", [_settings_table(runs),
                                              KeyValues([(r.run_id, str(r.dir)) for r in runs], "Run folders")]),
             Section("method", "Method", [Para(method, "note")]),
@@ -189,10 +219,14 @@ def _json(result: Comparison) -> dict[str, Any]:
         "regressions": len(result.regressions),
         "improvements": len(result.improvements),
         "inconclusive": len(result.inconclusive),
-        "changes": [
-            {"workload": c.workload, "variant": c.variant, "metric": c.metric, "run": c.run_id,
-             "base": c.base, "value": c.value, "trials": list(c.trials), "ratio": c.ratio,
-             "change_pct": c.pct, "p_value": c.p_value, "verdict": c.verdict, "why": c.why}
-            for c in result.changes
-        ],
+        # req/s and p99 in "changes"; req/CPU-s (its own rule) in "cpu_changes"; each names its rule
+        "changes": [_change_json(c) for c in result.changes if c.metric in METRICS],
+        "cpu_changes": [_change_json(c) for c in result.changes if c.metric == CPU_METRIC],
     }
+
+
+def _change_json(c: Change) -> dict[str, Any]:
+    return {"workload": c.workload, "variant": c.variant, "metric": c.metric, "run": c.run_id,
+            "base": c.base, "value": c.value, "trials": list(c.trials), "ratio": c.ratio,
+            "change_pct": c.pct, "p_value": c.p_value, "verdict": c.verdict, "why": c.why,
+            "run_noise_used": c.run_noise, "min_change_used": c.min_change}

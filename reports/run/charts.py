@@ -19,6 +19,7 @@ from reports.kit.figures import FigureSpec, titles
 from reports.kit.files import save_figure
 from reports.kit.fmt import fmt_num, fmt_ratio
 from reports.run import figures as F
+from reports.run import open_model
 from reports.run.analysis import Analysis, cpu_ms_per_request
 
 URL_NOTE = "This is a --url run: the server side (access log, /proc samples) was not measured."
@@ -323,5 +324,6 @@ REGISTRY = [
     FigureSpec("fig8-saturation", "Figure 8: requests/s and p99 against users (saturation)", chart_saturation,
                "saturation"),
     FigureSpec("fig9-servers", "Figure 9: each server, cell by cell", chart_servers, "servers"),
+    FigureSpec(open_model.NAME, open_model.TITLE, open_model.chart_offered_rate, "latency"),
 ]
 FIGURES = titles(REGISTRY)

@@ -105,7 +105,8 @@ def latency_table(an: Analysis) -> Table:
     rows = [[*_keys(an.multi_server, c), *(fmt_num(v) for v in c.summary.latencies)]
             for c in an.cells]
     return Table(_heads(an.multi_server, "p50 ms", "p90 ms", "p99 ms", "max ms"), rows,
-                 "Client-side response times, median over trials")
+                 "Client-side response times from the send, median over trials: a closed loop (each user waits "
+                 "for its answer), or with --rate the open model's connections (Figure 10: from intended start)")
 
 
 def speedup_table(rows_in: list[Speedup], caption: str = "Requests/s relative to the baseline") -> Table:
