@@ -121,6 +121,27 @@ def _group_of(item: pytest.Item) -> str:
     return next(item.iter_markers("xdist_group")).args[0]
 
 
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadgroup, but a worker takes its next group only when it is down to its last test (which it holds
+    until it knows the next one): pytest-xdist's own threshold (2 pending tests) queues a second and a third
+    single-test group behind a long sweep while other workers sit idle."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class OneGroupAhead(LoadGroupScheduling):
+        def _reschedule(self, node) -> None:
+            if node.shutting_down:
+                return
+            if not self.workqueue:
+                node.shutdown()
+                return
+            if self._pending_of(self.assigned_work[node]) <= 1:
+                self._assign_work_unit(node)
+
+    return OneGroupAhead(config, log)
+
+
 @pytest.fixture(autouse=True)
 def _fast_starts_nothing(request, monkeypatch):
     """Under `tox -e fast` (BENCH_TEST_FAST=1) a test that starts a process fails, naming it: the marks above
