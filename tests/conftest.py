@@ -109,6 +109,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.report)
         shared = _shared_fixtures(item)
         group = f"{item.path.relative_to(REPO)}::{'+'.join(shared)}" if shared else item.nodeid
+        # pytest-xdist appends the group to the node id after an "@", and reads it back only when no "]" follows.
+        group = group.replace("[", "(").replace("]", ")").replace("@", "_")
         item.add_marker(pytest.mark.xdist_group(group))
         w = max((s for k, s in _SLOW_FIRST.items() if item.nodeid.startswith(k) or group.startswith(k)), default=0)
         weight[group] = max(weight.get(group, 0), w)
