@@ -44,13 +44,13 @@ _STARTS_SOMETHING = ("bench_cli(", "make_state_dir(", "stack.up(", "_session_sta
 # The slowest groups, measured with --durations=0 (seconds on a busy 2-core machine): scheduled first, so that
 # no long sweep starts last and runs alone. A slow test missing here only starts later; nothing else depends on it.
 _SLOW_FIRST = {
-    "tests/test_app.py::test_tune_the_example_prints_a_directive[mod_python]": 174,
-    "tests/bench/test_tune.py::test_leaky_growth_is_measured": 164,
-    "tests/bench/test_tune.py::sweep": 160,
-    "tests/test_app.py::test_tune_the_example_prints_a_directive[mod_wsgi]": 131,
-    "tests/test_mod_wsgi.py::test_tune_under_daemon_mode_recycles_the_daemons_by_requests": 127,
+    "sweeps-2": 260,
+    "sweeps-1": 220,
+    "tests/bench/test_tune.py::sweep": 164,
+    "tests/bench/test_run_servers.py::": 105,
+    "tests/reports/test_run_report.py::all_built": 80,
     "tests/bench/test_run.py::run_env+short_run": 60,
-    "tests/bench/test_tune.py::test_processes_sweep_recommends_max_request_workers": 44,
+    "tests/bench/test_run_measuring.py::": 50,
     "tests/test_faults_stack.py::test_orphaned_children_are_reported_and_killed": 41,
     "tests/test_app.py::test_a_handler_that_hangs_is_bounded_by_the_trial": 38,
     "tests/test_app.py::guestbook_run": 35,
@@ -64,6 +64,16 @@ _BUILDS_A_REPORT = ("build_report(", "_build(", "cli.main(")
 _SERVERS = {"apache2", "postgres", "initdb", "pg_ctl", "locust", "wrk", "chromium", "bench"}
 # Files whose every test starts a stack through a helper the tokens above do not name.
 _INTEGRATION_FILES = {"tests/test_threads_stack.py"}
+
+# The `bench tune` sweeps measure recycling, which needs the server's full rate: run all at once on the 2
+# cores they starve one another (children no longer recycle within a trial). So they share lanes: at most
+# three at a time, these two lanes and test_tune.py's module sweep.
+_LANES = {
+    "tests/test_app.py::test_tune_the_example_prints_a_directive[mod_python]": "sweeps-1",
+    "tests/bench/test_tune.py::test_processes_sweep_recommends_max_request_workers": "sweeps-1",
+    "tests/test_app.py::test_tune_the_example_prints_a_directive[mod_wsgi]": "sweeps-2",
+    "tests/test_mod_wsgi.py::test_tune_under_daemon_mode_recycles_the_daemons_by_requests": "sweeps-2",
+}
 
 
 def _shared_fixtures(item: pytest.Item) -> list[str]:
@@ -108,7 +118,7 @@ def pytest_collection_modifyitems(config, items):
         elif any(t in source for t in _BUILDS_A_REPORT):
             item.add_marker(pytest.mark.report)
         shared = _shared_fixtures(item)
-        group = f"{item.path.relative_to(REPO)}::{'+'.join(shared)}" if shared else item.nodeid
+        group = f"{item.path.relative_to(REPO)}::{'+'.join(shared)}" if shared else _LANES.get(item.nodeid, item.nodeid)
         # pytest-xdist appends the group to the node id after an "@", and reads it back only when no "]" follows.
         group = group.replace("[", "(").replace("]", ")").replace("@", "_")
         item.add_marker(pytest.mark.xdist_group(group))
