@@ -44,9 +44,8 @@ _STARTS_SOMETHING = ("bench_cli(", "make_state_dir(", "stack.up(", "_session_sta
 # The slowest groups, measured with --durations=0 (seconds on a busy 2-core machine): scheduled first, so that
 # no long sweep starts last and runs alone. A slow test missing here only starts later; nothing else depends on it.
 _SLOW_FIRST = {
-    "sweeps-2": 260,
-    "sweeps-1": 220,
-    "tests/bench/test_tune.py::sweep": 164,
+    "sweeps-2": 470,
+    "sweeps-1": 350,
     "tests/bench/test_run_servers.py::": 105,
     "tests/reports/test_run_report.py::all_built": 80,
     "tests/bench/test_run.py::run_env+short_run": 60,
@@ -65,14 +64,15 @@ _SERVERS = {"apache2", "postgres", "initdb", "pg_ctl", "locust", "wrk", "chromiu
 # Files whose every test starts a stack through a helper the tokens above do not name.
 _INTEGRATION_FILES = {"tests/test_threads_stack.py"}
 
-# The `bench tune` sweeps measure recycling, which needs the server's full rate: run all at once on the 2
-# cores they starve one another (children no longer recycle within a trial). So they share lanes: at most
-# three at a time, these two lanes and test_tune.py's module sweep.
+# The `bench tune` sweeps measure recycling, which needs the server's full rate: run together on the 2 cores
+# they starve one another (children no longer recycle within a trial: seen with 3 and, once, with 2 at a time).
+# So they run in two lanes, at most two at once (a lane is one xdist group: its tests run one after another).
 _LANES = {
     "tests/test_app.py::test_tune_the_example_prints_a_directive[mod_python]": "sweeps-1",
+    "tests/test_mod_wsgi.py::test_tune_under_daemon_mode_recycles_the_daemons_by_requests": "sweeps-1",
     "tests/bench/test_tune.py::test_processes_sweep_recommends_max_request_workers": "sweeps-1",
+    "tests/bench/test_tune.py::sweep": "sweeps-2",  # test_tune.py's module sweep and the tests that read it
     "tests/test_app.py::test_tune_the_example_prints_a_directive[mod_wsgi]": "sweeps-2",
-    "tests/test_mod_wsgi.py::test_tune_under_daemon_mode_recycles_the_daemons_by_requests": "sweeps-2",
 }
 
 
@@ -118,7 +118,8 @@ def pytest_collection_modifyitems(config, items):
         elif any(t in source for t in _BUILDS_A_REPORT):
             item.add_marker(pytest.mark.report)
         shared = _shared_fixtures(item)
-        group = f"{item.path.relative_to(REPO)}::{'+'.join(shared)}" if shared else _LANES.get(item.nodeid, item.nodeid)
+        group = f"{item.path.relative_to(REPO)}::{'+'.join(shared)}" if shared else item.nodeid
+        group = _LANES.get(group, group)
         # pytest-xdist appends the group to the node id after an "@", and reads it back only when no "]" follows.
         group = group.replace("[", "(").replace("]", ")").replace("@", "_")
         item.add_marker(pytest.mark.xdist_group(group))
