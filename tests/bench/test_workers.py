@@ -1,5 +1,6 @@
 """`bench run --workers`: the bounded wait names the worker command; the listener's per-worker CPU."""
 
+import os
 import sys
 
 from conftest import REPO, bench_cli, make_state_dir
@@ -7,7 +8,13 @@ from conftest import REPO, bench_cli, make_state_dir
 from bench import procs
 
 sys.path.insert(0, str(REPO / "scenarios"))
-from _bench_listener import worker_cpu  # noqa: E402
+# Importing Locust gevent-patches the whole test process (threads become greenlets), which breaks
+# pytest-xdist's workers; worker_cpu is plain arithmetic, so import it without the patch.
+os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
+try:
+    from _bench_listener import worker_cpu  # noqa: E402
+finally:
+    del os.environ["LOCUST_SKIP_MONKEY_PATCH"]
 
 
 def test_missing_workers_stop_the_run_with_the_command_to_start_them(tmp_path):
