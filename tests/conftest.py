@@ -40,7 +40,8 @@ def remove_state_dir(d: Path) -> None:
 # What makes a test an integration test: it starts something real (a stack, the `bench` command, Locust,
 # wrk, Chromium, any child process), itself or through one of its fixtures. `tox -e fast` deselects them.
 _STARTS_SOMETHING = ("bench_cli(", "make_state_dir(", "stack.up(", "_session_stack(", "live_stack", "server_stack",
-                     "live_wsgi_stack", "subprocess", "Popen", "run_locust", "web_locust", "chromium", "wrk")
+                     "live_wsgi_stack", "subprocess", "Popen", "run_locust", "web_locust", "chromium", "wrk",
+                     "Master(")
 # The slowest groups, measured with --durations=0 (seconds on a busy 2-core machine): scheduled first, so that
 # no long sweep starts last and runs alone. A slow test missing here only starts later; nothing else depends on it.
 _SLOW_FIRST = {
