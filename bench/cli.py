@@ -6,8 +6,10 @@ import signal
 import sys
 from pathlib import Path
 
-from bench import app, cpus, knobs, plan, servers, stack
+from bench import stack
+from bench.load import plan
 from bench.record.errors import Parser, UserError
+from bench.stack import app, cpus, knobs, servers
 from bench.vocabulary import DEFAULT_VARIANTS, DEFAULT_WORKLOADS, VARIANTS, WORKLOADS
 
 # command -> option -> (full, quick): every default that --quick changes, in one table.
@@ -70,7 +72,7 @@ def _down(args) -> int:
 
 
 def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
-    from bench import offered_rate, slo_search, thresholds
+    from bench.load import offered_rate, slo_search, thresholds
 
     thresholds.parse(args.fail_on)  # a malformed threshold stops here, before anything starts
     slo_search.check_slo(args.slo, args.saturate)
@@ -125,13 +127,14 @@ def _servers_from_args(args) -> list[str] | None:
 
 
 def _run(args) -> int:
-    from bench import console, run
+    from bench import console
+    from bench.load import run
     from bench.record.results import load_results
 
     partition = knobs.partition_from_args(args)
     the_plan = _plan_from_args(args, partition)
     if the_plan.servers:
-        from bench.apache import check_installed
+        from bench.stack.apache import check_installed
 
         deployments = [servers.parse_deployment(label) for label in the_plan.servers]
         for d in deployments:  # before anything starts, not at the first trial of the second server
@@ -152,7 +155,7 @@ def _run(args) -> int:
     _per_process_lines(run_dir)
     for line in console.open_lines(data):
         print(line)
-    from bench.slo_search import summary_line
+    from bench.load.slo_search import summary_line
 
     for entry in (data.get("slo") or {}).get("cells", []):  # --saturate --slo: each cell's capacity
         print(summary_line(entry))
@@ -164,7 +167,7 @@ def _run(args) -> int:
 
 def _fail_on(text: str | None, data: dict) -> int:
     """--fail-on: 0 when every threshold is met, 3 naming each broken one."""
-    from bench import thresholds
+    from bench.load import thresholds
 
     found = thresholds.parse(text)
     if not found:
@@ -178,9 +181,9 @@ def _fail_on(text: str | None, data: dict) -> int:
 
 
 def _per_process_lines(run_dir: Path) -> None:
-    """Per Python process: busy threads, CPU, req/CPU-s (bench.per_process), from the trials."""
+    """Per Python process: busy threads, CPU, req/CPU-s (bench.load.per_process), from the trials."""
     from bench import console
-    from bench.per_process import recorded_trials
+    from bench.load.per_process import recorded_trials
 
     text = console.per_process_table(recorded_trials(run_dir))
     if text:
@@ -190,7 +193,7 @@ def _per_process_lines(run_dir: Path) -> None:
 
 def _exposure_warnings(the_plan: plan.Plan, settings: knobs.StackSettings | None) -> None:
     """Say what listens beyond loopback, and how to start the workers."""
-    from bench.locust_runner import worker_command
+    from bench.load.locust_runner import worker_command
 
     if settings is not None and settings.listen != "127.0.0.1":
         print(f"warning: Apache listens on {settings.listen}, port {settings.port} (reachable from that network); "
@@ -227,7 +230,8 @@ def _tune(args) -> int:
 
 
 def _sessions(args) -> int:
-    from bench import console, sessions
+    from bench import console
+    from bench.load import sessions
 
     processes = sessions.parse_processes(args.processes)
     modes = sessions.parse_keepalive(args.keepalive)

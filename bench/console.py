@@ -161,11 +161,11 @@ def open_lines(data: dict[str, Any]) -> list[str]:
 
 
 def per_process_table(trials: list[dict[str, Any]]) -> str:
-    """The per Python process lines after `bench run` (trial dicts with per_process_threads, bench.per_process):
+    """The per Python process lines after `bench run` (trial dicts with per_process_threads, bench.load.per_process):
     one per cell, medians over its trials; "" when none recorded them."""
     from collections import defaultdict
 
-    from bench.per_process import cell_summary
+    from bench.load.per_process import cell_summary
 
     cells: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for t in trials:

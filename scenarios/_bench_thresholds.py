@@ -1,6 +1,6 @@
 """Pass/fail thresholds, k6-style: `p99<50ms,failures=0,rps>1000` (stdlib only: Locust's interpreter).
 
-A copy of bench/thresholds.py's grammar (this file runs inside Locust and cannot import bench), pinned to
+A copy of bench/load/thresholds.py's grammar (this file runs inside Locust and cannot import bench), pinned to
 it by tests/bench/test_open_thresholds.py. One threshold is `[CELL:]METRIC OP NUMBER[UNIT]`:
 
 - METRIC: p50, p90, p99, p999, max, mean (latency, milliseconds unless a unit says otherwise: us, ms, s),

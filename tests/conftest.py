@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import cpus, procs, stack
-from bench.knobs import StackSettings
+from bench import stack
+from bench.stack import cpus, procs
+from bench.stack.knobs import StackSettings
 
 REPO = Path(__file__).resolve().parent.parent
 # Every state folder a test made: stopped and removed at the end of the session, whatever the test did.

@@ -9,7 +9,8 @@ import psutil
 import pytest
 from conftest import REPO, bench_cli, make_state_dir
 
-from bench import access_log, procs
+from bench.load import access_log
+from bench.stack import procs
 
 GUESTBOOK = str(REPO / "examples" / "guestbook")
 SHORT = ["--trials", "1", "--duration", "5", "--warmup", "1.5", "--users", "2", "--processes", "2"]

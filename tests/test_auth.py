@@ -12,7 +12,7 @@ import psycopg2
 import pytest
 from conftest import REPO, get
 
-from bench import postgres, procs
+from bench.stack import postgres, procs
 from bench.vocabulary import AUTH_ITERATIONS, AUTH_PASSWORD, AUTH_USER, VARIANTS
 
 sys.path.insert(0, str(REPO / "handlers"))

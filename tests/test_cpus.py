@@ -7,10 +7,10 @@ import psycopg2
 import pytest
 from conftest import bench_cli, get, make_state_dir, remove_state_dir
 
-from bench import cpus, procs
 from bench.errors import UserError
-from bench.locust_runner import LocustProcess, command
-from bench.plan import Plan
+from bench.load.locust_runner import LocustProcess, command
+from bench.load.plan import Plan
+from bench.stack import cpus, procs
 
 FOUR = frozenset({0, 1, 2, 3})
 

@@ -13,9 +13,10 @@ import psycopg2
 import pytest
 from conftest import REPO, bench_cli, get, make_state_dir, remove_state_dir
 
-from bench import paths, postgres, procs, stack
+from bench import paths, stack
 from bench.errors import UserError
-from bench.knobs import StackSettings
+from bench.stack import postgres, procs
+from bench.stack.knobs import StackSettings
 
 
 @pytest.fixture
@@ -157,8 +158,9 @@ def test_orphaned_children_are_reported_and_killed():
 OWNER = """
 import sys, time
 from pathlib import Path
-from bench import procs, stack
-from bench.knobs import StackSettings
+from bench.stack import procs
+from bench import stack
+from bench.stack.knobs import StackSettings
 stack.up(StackSettings(port=procs.free_port(), processes=1).validate(), state=Path(sys.argv[1]))
 print("up", flush=True)
 time.sleep(600)

@@ -8,8 +8,10 @@ import psutil
 import pytest
 from conftest import bench_cli, get, make_state_dir
 
-from bench import access_log, cpus, procs, stack
-from bench.knobs import StackSettings
+from bench import stack
+from bench.load import access_log
+from bench.stack import cpus, procs
+from bench.stack.knobs import StackSettings
 
 
 def serving_pids(live, path: str = "/pooled/db", rounds: int = 30) -> set[int]:
@@ -64,7 +66,7 @@ def test_settings_record_the_server(live_wsgi_stack):
 def test_servers_table_holds_what_differs():
     from pathlib import Path
 
-    from bench.servers import SERVERS
+    from bench.stack.servers import SERVERS
 
     wsgi, python = SERVERS["mod_wsgi"], SERVERS["mod_python"]
     assert wsgi.needs == ("mod_python",) and wsgi.template.is_file() and python.template.is_file()

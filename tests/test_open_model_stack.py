@@ -16,7 +16,7 @@ from pathlib import Path
 
 from conftest import REPO, bench_cli, make_state_dir, remove_state_dir
 
-from bench import procs
+from bench.stack import procs
 
 SCENARIOS = REPO / "scenarios"
 

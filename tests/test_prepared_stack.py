@@ -17,8 +17,9 @@ import psycopg2
 import pytest
 from conftest import get, make_state_dir, remove_state_dir
 
-from bench import procs, stack
-from bench.knobs import StackSettings
+from bench import stack
+from bench.stack import procs
+from bench.stack.knobs import StackSettings
 
 PREPARE = re.compile(r"\[(\d+)\].*statement: PREPARE (\w+) AS")
 

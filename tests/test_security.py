@@ -11,8 +11,8 @@ import psycopg2.errors
 import pytest
 from conftest import bench_cli, get, make_state_dir, remove_state_dir
 
-from bench import postgres, procs
-from bench.secrets import find_password, redact_dsn
+from bench.stack import postgres, procs
+from bench.stack.secrets import find_password, redact_dsn
 
 PASSWORD = "Leak-Me-Not-7f3a"
 

@@ -8,8 +8,10 @@ import psycopg2.errors
 import pytest
 from conftest import get, make_state_dir
 
-from bench import console, cpus, procs, sessions
-from bench.knobs import StackSettings
+from bench import console
+from bench.load import sessions
+from bench.stack import cpus, procs
+from bench.stack.knobs import StackSettings
 from bench.vocabulary import SESSION_COOKIE
 
 

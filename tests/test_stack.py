@@ -11,7 +11,7 @@ import psycopg2
 import pytest
 from conftest import bench_cli, get, make_state_dir
 
-from bench import postgres, procs
+from bench.stack import postgres, procs
 
 
 def hit_every_child(live_stack, path: str, rounds: int = 60) -> dict:
@@ -188,8 +188,8 @@ def test_port_in_use_and_stale_state_are_one_line_errors():
 
 
 def test_missing_mod_python_is_a_clear_error(monkeypatch, tmp_path):
-    from bench import apache
     from bench.record.errors import UserError
+    from bench.stack import apache
 
     monkeypatch.setattr(apache, "MODULES", tmp_path)
     with pytest.raises(UserError, match="mod_python not found .* install libapache2-mod-python"):
@@ -212,8 +212,8 @@ def test_existing_dsn_is_used_without_dropping(live_stack):
 
 def test_the_app_survives_state_json(tmp_path):
     """state.json and results.json keep the user's application; `bench status`/`down` read it back."""
-    from bench.app import App
-    from bench.knobs import StackSettings
+    from bench.stack.app import App
+    from bench.stack.knobs import StackSettings
 
     app = App(dir=str(tmp_path), handler="site::handler", options=(("k", "v"),), paths=("/", "/?page={n}"))
     settings = StackSettings(app=app, server="mod_python")

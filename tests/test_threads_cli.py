@@ -8,7 +8,7 @@ import re
 
 from conftest import bench_cli, get, make_state_dir, remove_state_dir
 
-from bench import procs
+from bench.stack import procs
 
 
 def test_bench_up_mod_wsgi_threads_writes_and_serves_them() -> None:

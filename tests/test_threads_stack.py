@@ -23,8 +23,9 @@ from test_handlers_tfb import (  # noqa: F401
     test_updates_are_persisted,
 )
 
-from bench import cpus, procs, stack
-from bench.knobs import StackSettings
+from bench import stack
+from bench.stack import cpus, procs
+from bench.stack.knobs import StackSettings
 from bench.vocabulary import AUTH_PASSWORD, AUTH_USER
 
 THREADED = {

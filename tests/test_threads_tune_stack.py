@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import bench_cli, make_state_dir
 
-from bench import procs
+from bench.stack import procs
 
 SHORT = ["--duration", "4", "--warmup", "1", "--trials", "1", "--no-confirm"]
 

@@ -10,7 +10,7 @@ import urllib.request
 
 from conftest import REPO
 
-from bench import procs
+from bench.stack import procs
 
 
 def _get(url: str) -> tuple[int, bytes]:

@@ -20,7 +20,7 @@ import psutil
 import pytest
 from conftest import REPO, bench_cli, make_state_dir
 
-from bench import cpus, procs
+from bench.stack import cpus, procs
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
                                 reason="needs root and iproute2 (`ip netns`)")

@@ -28,7 +28,7 @@ class PidRate:
 
 @dataclass(frozen=True)
 class ProcessFigures:
-    """One serving process's figures in one trial (per_process_threads, bench.per_process): its requests/s,
+    """One serving process's figures in one trial (per_process_threads, bench.load.per_process): its requests/s,
     requests in service at once (mean, peak), CPU % (100 = one core) and requests per CPU second of its own."""
 
     pid: str
@@ -376,7 +376,7 @@ class Stack:
 
 @dataclass(frozen=True)
 class OfferedRateRow:
-    """`bench run --rate`: one cell at one offered rate (results.json `offered_rate`, bench/offered_rate.py);
+    """`bench run --rate`: one cell at one offered rate (results.json `offered_rate`, bench/load/offered_rate.py);
     latencies from the intended start (the open model)."""
 
     workload: str

@@ -1,7 +1,7 @@
 """sessions.json (`bench sessions`, docs/results-format.md): its schema, its writer, its loader and the
 folder as readers see it.
 
-bench/sessions.py measures and hands each configuration to `SessionsRecord`, which rewrites the file after
+bench/load/sessions.py measures and hands each configuration to `SessionsRecord`, which rewrites the file after
 every one (an interrupted run keeps what it finished); reports read it only through `load_sessions` /
 `SessionsRun`, which upgrade files written before the schema number existed.
 """

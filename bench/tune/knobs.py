@@ -14,9 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bench import cpus
 from bench.errors import UserError
-from bench.knobs import StackSettings
+from bench.stack import cpus
+from bench.stack.knobs import StackSettings
 from bench.tune.options import TuneOptions
 
 MEASURED_ONLY = "measured only"

@@ -3,7 +3,7 @@
 Each point is a fresh Apache start with a fixed pool of N children (a pool per process), loaded at
 users = max(2 x N, --users): every child has a request in flight and one queued, so the server, not the
 load, is the limit unless the generator is (each trial records its bottleneck). The saturation ladder of
-bench/saturation.py would cost 2-4 extra trials per point; at 2 x N a prefork pool is already saturated
+bench/load/saturation.py would cost 2-4 extra trials per point; at 2 x N a prefork pool is already saturated
 (one request per child at a time), so the ladder is not used. Trials are interleaved (every point, then
 every point again) and tune.json is rewritten after each. The recommendation is bench.tune.sizing's.
 """
@@ -14,11 +14,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import console, cpus
+from bench import console
 from bench.errors import UserError
-from bench.knobs import StackSettings
-from bench.plan import Plan
+from bench.load.plan import Plan
 from bench.record.tune import TuneRecord
+from bench.stack import cpus
+from bench.stack.knobs import StackSettings
 from bench.tune import sizing
 from bench.tune.knobs import MEASURED_ONLY, Knob
 from bench.tune.options import TuneOptions, parse_budget
@@ -95,7 +96,7 @@ def execute(values: list[int], workload: str, variant: str, keepalive: bool, max
             budget: tuple[float | None, str], settings: StackSettings, users: int, duration: float,
             warmup: float, trials: int = 1, locust_processes: int = 1, log=print,
             partition: cpus.Partition | None = None) -> Path:
-    from bench.run import prime  # the measuring machinery: loaded by a sweep, not by `bench --help`
+    from bench.load.run import prime  # the measuring machinery: loaded by a sweep, not by `bench --help`
     from bench.tune.sweep import Sweep
 
     if variant not in VARIANTS:

@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from bench import console, cpus
+from bench import console
 from bench.errors import UserError
-from bench.knobs import StackSettings
-from bench.plan import MAX_TRIALS, Plan, check_int
+from bench.load.plan import MAX_TRIALS, Plan, check_int
 from bench.record.tune import MODEL_TOLERANCE, TuneRecord
-from bench.servers import DEFAULT_SERVER, PREFORK_RECYCLING, SERVERS, Recycling
+from bench.stack import cpus
+from bench.stack.knobs import StackSettings
+from bench.stack.servers import DEFAULT_SERVER, PREFORK_RECYCLING, SERVERS, Recycling
 from bench.tune import confirm as confirm_step
 from bench.tune import model as tune_model
 from bench.tune.knobs import Knob
@@ -53,7 +54,7 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int, apache_started: 
 
     apache_started: when this trial's Apache started (its children are new too); None: the log's first line.
     """
-    from bench import access_log
+    from bench.load import access_log
     from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
 
     entries = access_log.read(trial_dir / "access.log")
@@ -180,7 +181,7 @@ def slot_rates(per_pid: dict[int, list], start: float, end: float, processes: in
 def _requests_per_connection(per_pid: dict[int, list], start: float, end: float) -> float | None:
     """Mean requests of the connections that began and ended in the window.
 
-    A connection is a run of log lines on one client port (bench.access_log) that starts at keep-alive
+    A connection is a run of log lines on one client port (bench.load.access_log) that starts at keep-alive
     number %k = 0 and ends before the next one. By port, not by process: a process under a threaded MPM
     serves several connections at once, and under mod_wsgi daemon mode one connection's requests reach
     several daemons. Logs from before the port field are grouped per process, where a prefork child serves
@@ -484,7 +485,7 @@ def execute(values: list[int], workload: str, variant: str, keepalive_modes: lis
             warmup: float, trials: int = 1, locust_processes: int = 1, log=print,
             partition: cpus.Partition | None = None, confirm: bool = True,
             confirm_max_duration: float = confirm_step.DEFAULT_MAX_DURATION_S) -> Path:
-    from bench.run import prime  # the measuring machinery: loaded by a sweep, not by `bench --help`
+    from bench.load.run import prime  # the measuring machinery: loaded by a sweep, not by `bench --help`
     from bench.tune.sweep import Sweep
 
     check_workload(workload, variant)

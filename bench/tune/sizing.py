@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 from bench.vocabulary import VARIANT_FACTORS
 
 KNEE_TOLERANCE = 0.05   # "within a few %" of the best rate: two points closer than this are one rate here
-RESERVED_CONNECTIONS = 3  # the suite's own sessions (monitor, admin); bench.knobs counts the same 3
+RESERVED_CONNECTIONS = 3  # the suite's own sessions (monitor, admin); bench.stack.knobs counts the same 3
 # The variants that keep a pooled connection, read from the variant table (pooled, pool-only, prepared).
 POOLED_VARIANTS = tuple(v for v, kept in VARIANT_FACTORS.items() if "pooled_connection" in kept)
 

@@ -3,7 +3,7 @@
 Stack up once; one run folder; a monitoring connection that survives a PostgreSQL restart; per point a fresh
 Apache started with that point's settings (not a graceful restart: after one, prefork holds its respawn
 rate at one child per second for ten passes, which is not how a long-running server behaves) and one trial
-through `bench.trial.Trial`, the same trial `bench run` measures with; on any exit the trial under way
+through `bench.load.trial.Trial`, the same trial `bench run` measures with; on any exit the trial under way
 stopped, the monitor closed and the stack stopped. The caller concludes its record inside the `with`.
 """
 
@@ -13,13 +13,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cpus, machine, paths, postgres, stack
-from bench.apache import Apache
-from bench.knobs import StackSettings
-from bench.plan import Plan
-from bench.run import new_run_dir, probe
-from bench.sampler import process_started
-from bench.trial import Trial
+from bench import paths, stack
+from bench.load import machine
+from bench.load.plan import Plan
+from bench.load.run import new_run_dir, probe
+from bench.load.sampler import process_started
+from bench.load.trial import Trial
+from bench.stack import cpus, postgres
+from bench.stack.apache import Apache
+from bench.stack.knobs import StackSettings
 
 
 class Sweep:

@@ -16,11 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import cpus, mpm
 from bench.errors import UserError
-from bench.knobs import StackSettings
-from bench.plan import Plan
+from bench.load.plan import Plan
 from bench.record.tune import TuneRecord
+from bench.stack import cpus, mpm
+from bench.stack.knobs import StackSettings
 from bench.tune.knobs import MEASURED_ONLY, Knob
 from bench.tune.options import TuneOptions, parse_budget
 from bench.tune.sizing import KNEE_TOLERANCE, POOLED_VARIANTS, RESERVED_CONNECTIONS
@@ -140,7 +140,7 @@ def execute(grid: list[tuple[int, int]], knob: str, workload: str, variant: str,
             budget: tuple[float | None, str], settings: StackSettings, users: int, duration: float,
             warmup: float, trials: int = 1, locust_processes: int = 1, log=print,
             partition: cpus.Partition | None = None) -> Path:
-    from bench.run import prime
+    from bench.load.run import prime
     from bench.tune.sweep import Sweep
 
     if variant not in VARIANTS:

@@ -1,8 +1,8 @@
-"""bench.access_log: the line parser and the steady-window summary."""
+"""bench.load.access_log: the line parser and the steady-window summary."""
 
 import pytest
 
-from bench import access_log
+from bench.load import access_log
 
 
 def test_access_log_line_and_window():

@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from bench import access_log
-from bench.apache import Apache
-from bench.app import App, parse_paths
 from bench.errors import UserError
-from bench.knobs import StackSettings
-from bench.locust_runner import command
-from bench.plan import Plan
-from bench.trial import error_log_flags
+from bench.load import access_log
+from bench.load.locust_runner import command
+from bench.load.plan import Plan
+from bench.load.trial import error_log_flags
+from bench.stack.apache import Apache
+from bench.stack.app import App, parse_paths
+from bench.stack.knobs import StackSettings
 
 GUESTBOOK = str(Path(__file__).resolve().parents[2] / "examples" / "guestbook")
 

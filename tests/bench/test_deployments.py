@@ -4,8 +4,8 @@ import pytest
 
 from bench import cli
 from bench.errors import UserError
-from bench.knobs import StackSettings
-from bench.servers import parse_deployment
+from bench.stack.knobs import StackSettings
+from bench.stack.servers import parse_deployment
 
 
 def test_an_entry_names_its_server_mpm_and_shape():

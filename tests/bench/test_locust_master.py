@@ -1,4 +1,4 @@
-"""One Locust master for the run (bench/locust_master.py): two plain workers join once and serve two tests.
+"""One Locust master for the run (bench/load/locust_master.py): two plain workers join once and serve two tests.
 
 The load goes to a small HTTP server in this process (the master's control is what is tested here; the real
 stack with workers in a network namespace is tests/test_workers_netns.py). Everything started here is
@@ -19,10 +19,10 @@ import psutil
 import pytest
 from conftest import REPO
 
-from bench import procs
 from bench.errors import UserError
-from bench.locust_master import Master
-from bench.plan import Plan
+from bench.load.locust_master import Master
+from bench.load.plan import Plan
+from bench.stack import procs
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -171,7 +171,7 @@ def test_a_master_that_died_is_one_line_not_a_traceback(target, tmp_path):
 
 
 def test_the_guide_gives_the_command_the_run_prints():
-    from bench.locust_runner import worker_command
+    from bench.load.locust_runner import worker_command
 
     command = worker_command(Plan(master_bind="10.0.0.5", master_port=5557))
     assert command == "locust -f scenarios --worker --master-host 10.0.0.5 --master-port 5557"

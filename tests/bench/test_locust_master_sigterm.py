@@ -14,7 +14,7 @@ import time
 import psutil
 from conftest import REPO, make_state_dir
 
-from bench import procs
+from bench.stack import procs
 
 
 def _masters(port: int) -> list:

@@ -1,4 +1,4 @@
-"""bench/mpm.py and the thread settings: the fixed pool each MPM writes, what is refused before anything
+"""bench/stack/mpm.py and the thread settings: the fixed pool each MPM writes, what is refused before anything
 starts, and the connection budget counted per thread."""
 
 import importlib.util
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import mpm
 from bench.errors import UserError
-from bench.knobs import StackSettings
+from bench.stack import mpm
+from bench.stack.knobs import StackSettings
 
 HANDLERS = Path(__file__).resolve().parents[2] / "handlers"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import bench_cli
 
-from bench import accept_queue, offered_rate, slo_search, thresholds
 from bench.errors import UserError
-from bench.plan import Plan
+from bench.load import accept_queue, offered_rate, slo_search, thresholds
+from bench.load.plan import Plan
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -77,7 +77,7 @@ def test_rates_parse_and_refuse() -> None:
 
 
 def test_plan_interleaves_rates_and_names_them_in_the_trial_folder() -> None:
-    from bench.trial import trial_dir
+    from bench.load.trial import trial_dir
 
     plan = Plan(workloads=["db"], variants=["naive", "pooled"], trials=2, rates=[100, 200]).validate()
     assert [(s["trial"], s["variant"], s["rate"]) for s in plan.order][:4] == [

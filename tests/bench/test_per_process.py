@@ -1,9 +1,9 @@
-"""bench/per_process.py: busy threads and CPU per serving process, from access-log entries and samples."""
+"""bench/load/per_process.py: busy threads and CPU per serving process, from access-log entries and samples."""
 
 import json
 
-from bench.access_log import Entry
-from bench.per_process import busy_peak, figures
+from bench.load.access_log import Entry
+from bench.load.per_process import busy_peak, figures
 
 
 def _e(t: float, pid: int, ms: float) -> Entry:

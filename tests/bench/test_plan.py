@@ -1,11 +1,11 @@
-"""bench.plan: the interleaved order, list options, validation; bench.vocabulary names."""
+"""bench.load.plan: the interleaved order, list options, validation; bench.vocabulary names."""
 
 import re
 
 import pytest
 
 from bench.errors import UserError
-from bench.plan import Plan, interleave, parse_list
+from bench.load.plan import Plan, interleave, parse_list
 from bench.vocabulary import class_name, url_path
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, bench_cli, make_state_dir
 
-from bench import procs
+from bench.stack import procs
 
 SHORT = ["--trials", "2", "--duration", "5", "--warmup", "1.5", "--users", "2", "--processes", "2", "--no-report"]
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from conftest import bench_cli, make_state_dir
 
-from bench import procs, stack
+from bench import stack
 from bench.record import bottleneck
+from bench.stack import procs
 
 SHORT = ["--trials", "1", "--duration", "6", "--warmup", "2", "--users", "2", "--processes", "2", "--no-report"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import bench_cli, make_state_dir
 
-from bench import procs
+from bench.stack import procs
 
 ARGS = ["--servers", "mod_python,mod_wsgi", "--workloads", "db", "--variants", "naive,pooled", "--trials", "1",
         "--duration", "5", "--warmup", "1.5", "--users", "2", "--processes", "2"]

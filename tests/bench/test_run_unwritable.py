@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, bench_cli, make_state_dir
 
-from bench import procs
 from bench.record.errors import UserError
 from bench.record.files import check_writable, write_atomic
+from bench.stack import procs
 
 
 def _chattr(flag: str, path: Path) -> bool:

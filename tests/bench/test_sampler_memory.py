@@ -1,8 +1,8 @@
-"""bench.sampler.memory_summary: per-process medians, the total, and the processes that served."""
+"""bench.load.sampler.memory_summary: per-process medians, the total, and the processes that served."""
 
 import json
 
-from bench.sampler import memory_summary
+from bench.load.sampler import memory_summary
 
 
 def test_serving_processes_and_total(tmp_path):

@@ -1,6 +1,6 @@
 """Saturation stopping rules and the knee; parsing of wrk's output."""
 
-from bench import saturation, wrk
+from bench.load import saturation, wrk
 
 
 def test_saturation_ladder_and_stops():

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from bench.errors import UserError
-from bench.knobs import StackSettings
 from bench.record.tune import SCHEMA as TUNE_SCHEMA
 from bench.record.tune import load_tune
+from bench.stack.knobs import StackSettings
 from bench.tune import processes as tune_processes
 from bench.tune import sizing
 

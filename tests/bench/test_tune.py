@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import REPO, bench_cli, make_state_dir
 
-from bench import procs
 from bench.record.tune import SCHEMA as TUNE_SCHEMA
+from bench.stack import procs
 
 COMMON = ["--duration", "5", "--warmup", "1", "--trials", "1", "--processes", "2", "--users", "2", "--no-report",
           "--confirm-max-duration", "6"]

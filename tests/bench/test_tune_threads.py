@@ -4,7 +4,7 @@ directives per server, and the heat map of reports/tune/threads.py."""
 import pytest
 
 from bench.errors import UserError
-from bench.knobs import StackSettings
+from bench.stack.knobs import StackSettings
 from bench.tune import knob
 from bench.tune.threads import connections, directives, parse_grid, recommend
 

@@ -5,7 +5,7 @@ import sys
 
 from conftest import REPO, bench_cli, make_state_dir
 
-from bench import procs
+from bench.stack import procs
 
 sys.path.insert(0, str(REPO / "scenarios"))
 # Importing Locust gevent-patches the whole test process (threads become greenlets), which breaks

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.plan import interleave
+from bench.load.plan import interleave
 from bench.record.results import RunRecord, load_results, speedups
 from bench.record.run_folder import Run
 

@@ -1,4 +1,4 @@
-"""The run report's per-process table (per_process_threads, bench.per_process), from a small synthetic
+"""The run report's per-process table (per_process_threads, bench.load.per_process), from a small synthetic
 results.json of a --servers run comparing a threaded and a prefork shape: medians over trials of the
 processes' medians, the GIL sentence only where a process is near a full core with well over one request in
 service, and nothing of it when no trial recorded the figures."""

@@ -1,11 +1,11 @@
 """`bench run --saturate --slo 'p99<50ms'`: the largest offered rate that meets an SLO, per cell and per process.
 
 Per cell: one closed-loop probe at --users (the rate a closed loop reaches, for comparison), then open-model
-probes (bench/offered_rate.py) starting at half that rate, doubling until the SLO or the rate itself is
+probes (bench/load/offered_rate.py) starting at half that rate, doubling until the SLO or the rate itself is
 broken, then bisecting between the last rate that met it and the first that did not, until the two are
 within RESOLUTION of each other or MAX_PROBES open probes ran. The SLO is a threshold list in --fail-on's
-grammar (bench/thresholds.py), judged on the open model's figures (latency from the intended start);
-besides it, a rate is only met when it was offered and answered (bench.offered_rate.verdict: no drops, 95%
+grammar (bench/load/thresholds.py), judged on the open model's figures (latency from the intended start);
+besides it, a rate is only met when it was offered and answered (bench.load.offered_rate.verdict: no drops, 95%
 answered, the generator able to offer it; when the generator could not, the search stops and says so, since
 a higher rate would say nothing about the server).
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from bench import console
-from bench.offered_rate import verdict as rate_verdict
-from bench.thresholds import grammar, parse
+from bench.load.offered_rate import verdict as rate_verdict
+from bench.load.thresholds import grammar, parse
 
 RESOLUTION = 0.10
 MAX_PROBES = 10
@@ -78,7 +78,7 @@ def next_rate(probes: list[dict]) -> float | None:
 
 
 def search_cell(ctx: Any, workload: str, variant: str, server: str | None, slo_text: str) -> dict[str, Any]:
-    """Probe one cell (ctx: bench.run.Context) and return its entry of results.json `slo`."""
+    """Probe one cell (ctx: bench.load.run.Context) and return its entry of results.json `slo`."""
     slo = parse(slo_text)
     tag = f"-{server}" if server else ""
     base = {"seq": 0, "trial": 0, "workload": workload, "variant": variant} | ({"server": server} if server else {})

@@ -24,10 +24,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from bench import access_log, machine, paths, stack
+from bench import paths, stack
 from bench.errors import UserError
-from bench.knobs import StackSettings
+from bench.load import access_log, machine
 from bench.record.sessions import SessionsRecord
+from bench.stack.knobs import StackSettings
 from bench.vocabulary import SESSION_COOKIE, SESSIONS
 
 CLIENTS = 8

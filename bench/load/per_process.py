@@ -22,7 +22,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from bench.access_log import Entry
+from bench.load.access_log import Entry
 
 
 def busy_peak(intervals: list[tuple[float, float]]) -> int:

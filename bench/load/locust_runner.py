@@ -7,11 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import cpus as cpu_sets
-from bench import paths, procs
-from bench.app import App
+from bench import paths
 from bench.errors import UserError
-from bench.plan import Plan
+from bench.load.plan import Plan
+from bench.stack import cpus as cpu_sets
+from bench.stack import procs
+from bench.stack.app import App
 from bench.vocabulary import class_name as user_class
 
 
@@ -53,7 +54,7 @@ def command(plan: Plan, host: str, workload: str, variant: str | None, trial_dir
 
 
 def master_command(plan: Plan, host: str, control: Path) -> list[str]:
-    """The Locust master of a whole `bench run --workers` (bench/locust_master.py): not headless, so it waits
+    """The Locust master of a whole `bench run --workers` (bench/load/locust_master.py): not headless, so it waits
     for tests instead of running one; its web routes are served on the unix socket `control` only
     (scenarios/_bench_control.py), and the trials are started there one by one."""
     return [

@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cpus as cpu_sets
 from bench.errors import UserError
-from bench.locust_runner import LocustProcess, master_command, worker_command
-from bench.plan import Plan
+from bench.load.locust_runner import LocustProcess, master_command, worker_command
+from bench.load.plan import Plan
+from bench.stack import cpus as cpu_sets
 
 CONNECTED = ("ready", "spawning", "running")  # Locust's worker states that can take users
 STATUS_INTERVAL_S = 0.5
@@ -150,7 +150,7 @@ class Master:
 
 
 class MasterTrial:
-    """One test on the run's master; has what bench.trial uses of a LocustProcess (pid, wait, stop)."""
+    """One test on the run's master; has what bench.load.trial uses of a LocustProcess (pid, wait, stop)."""
 
     def __init__(self, master: Master, user_classes: list[str], users: int, options: dict):
         self.master = master

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
 from bench.errors import UserError
-from bench.saturation import DEFAULT_MAX_P99_MS
+from bench.load.saturation import DEFAULT_MAX_P99_MS
 from bench.vocabulary import DEFAULT_VARIANTS, DEFAULT_WORKLOADS
 
 # Sane upper bounds: far above any useful run, low enough that a typo (1e9 s, a million users) is refused
@@ -73,11 +73,11 @@ class Plan:
     url: str | None = None
     quick: bool = False
     connection_close: bool = False
-    saturate: bool = False         # raise each cell's users to its knee before its trials (bench/saturation.py)
+    saturate: bool = False         # raise each cell's users to its knee before its trials (bench/load/saturation.py)
     max_p99_ms: float = DEFAULT_MAX_P99_MS  # the p99 bound of --saturate
     cross_check: bool = False      # wrk on each cell's endpoint after its Locust trial, and the ceiling
     restart: str = "fresh"  # Apache is stopped and started before every trial
-    generator_cpus: str | None = None  # Locust's CPU list (bench/cpus.py); None: not pinned
+    generator_cpus: str | None = None  # Locust's CPU list (bench/stack/cpus.py); None: not pinned
     workers: int = 0           # Locust workers started elsewhere (--workers): the suite runs only the master
     master_bind: str = "127.0.0.1"
     master_port: int = 5557
@@ -86,10 +86,10 @@ class Plan:
     # --servers: the Apache modules interleaved in one run (each step then names its server); None: the one
     # server of the stack settings, and steps carry no server (the format of runs before --servers)
     servers: list[str] | None = None
-    # --rate: the open model (bench/offered_rate.py), every cell at each offered rate; None: closed loop
+    # --rate: the open model (bench/load/offered_rate.py), every cell at each offered rate; None: closed loop
     rates: list[float] | None = None
     arrival: str = "constant"
-    fail_on: str | None = None  # --fail-on thresholds (bench/thresholds.py), checked before anything starts
+    fail_on: str | None = None  # --fail-on thresholds (bench/load/thresholds.py), checked before anything starts
     slo: str | None = None      # --saturate --slo: search each cell's largest offered rate meeting it
     order: list[dict] = field(default_factory=list)
 

@@ -1,4 +1,21 @@
-"""The embedded stack: PostgreSQL + Apache started together, recorded in state.json, stopped together."""
+"""The embedded stack: PostgreSQL + Apache started together, recorded in state.json, stopped together.
+
+In: `StackSettings` (knobs.py, the options of `bench up`, validated before anything starts). Out: a running
+private PostgreSQL and an Apache on 127.0.0.1 with a generated httpd.conf, in the state folder (`up`,
+`down`, `status` here), and the `Stack` the load step drives.
+
+| module | job |
+|---|---|
+| `knobs.py` | `StackSettings`: every setting of the stack and its checks (the connection budget ...) |
+| `servers.py` | the Apache modules as data (mod_python, mod_wsgi) and the `--servers` deployment shapes |
+| `mpm.py` | the MPM (prefork, worker, event) and threads: the fixed pool's directives |
+| `app.py` | a user's own application (`--app`): its definition and the checks made before it is served |
+| `apache.py` | the generated httpd.conf (`httpd.conf.tmpl`, `server_*.conf.tmpl`), start, stop, children |
+| `postgres.py` | the private cluster (`initdb`, `seed.sql`) or an existing server (`--dsn`) |
+| `secrets.py` | passwords, passfiles, SCRAM verifiers, redaction of DSNs |
+| `cpus.py` | the CPU partition: the server and the load generator on disjoint CPUs |
+| `procs.py` | free ports, bounded waits, stopping what the suite started |
+"""
 
 import json
 import os
@@ -8,10 +25,11 @@ from pathlib import Path
 
 import psutil
 
-from bench import cpus, paths, postgres, procs, secrets
-from bench.apache import Apache, check_installed
+from bench import paths
 from bench.errors import UserError
-from bench.knobs import StackSettings
+from bench.stack import cpus, postgres, procs, secrets
+from bench.stack.apache import Apache, check_installed
+from bench.stack.knobs import StackSettings
 
 
 @dataclass

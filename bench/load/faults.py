@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bench.access_log import Entry
+from bench.load.access_log import Entry
 
 
 def replaced_children(entries: Iterable[Entry], t0: float, slots: int) -> list[str]:

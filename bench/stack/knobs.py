@@ -2,13 +2,13 @@
 
 from dataclasses import asdict, dataclass
 
-from bench import cpus, mpm
-from bench.app import App, AppArgs
-from bench.app import from_args as app_from_args
 from bench.errors import UserError
-from bench.secrets import redact_dsn
-from bench.servers import DEFAULT_SERVER
-from bench.servers import SERVERS as SERVER_FACTS
+from bench.stack import cpus, mpm
+from bench.stack.app import App, AppArgs
+from bench.stack.app import from_args as app_from_args
+from bench.stack.secrets import redact_dsn
+from bench.stack.servers import DEFAULT_SERVER
+from bench.stack.servers import SERVERS as SERVER_FACTS
 
 SERVERS = tuple(SERVER_FACTS)
 WSGI_MODES = SERVER_FACTS["mod_wsgi"].modes
@@ -59,10 +59,10 @@ class StackSettings:
     dsn: str | None = None
     server_cpus: str | None = None  # Linux CPU list for Apache and PostgreSQL; None = not pinned
     leaky: bool = False             # serve /{variant}/leaky, the memory-leak demonstration
-    server: str = DEFAULT_SERVER    # one of bench.servers.SERVERS: the same handlers through its entry point
+    server: str = DEFAULT_SERVER    # one of bench.stack.servers.SERVERS: the same handlers through its entry point
     wsgi_mode: str = "daemon"       # mod_wsgi only: daemon (WSGIDaemonProcess) or embedded (in the children)
     listen: str = "127.0.0.1"       # Apache's address (--listen); PostgreSQL stays on loopback
-    # Threads (bench.mpm): the Apache MPM, and requests one Python process serves at once (ThreadsPerChild
+    # Threads (bench.stack.mpm): the Apache MPM, and requests one Python process serves at once (ThreadsPerChild
     # under worker/event, WSGIDaemonProcess threads= under mod_wsgi daemon mode).
     mpm: str = "prefork"
     threads: int = 1
@@ -102,7 +102,7 @@ class StackSettings:
 
     def check_server_budget(self) -> None:
         """With --dsn: the worst case must fit the server's real free connections (asks the server)."""
-        from bench import postgres
+        from bench.stack import postgres
 
         if self.dsn is not None:
             postgres.check_connection_budget(
@@ -224,7 +224,7 @@ def app_args(args) -> AppArgs:
 
 
 def add_threading_options(parser) -> None:
-    """--mpm and --threads (bench.mpm): requests served at once per Python process."""
+    """--mpm and --threads (bench.stack.mpm): requests served at once per Python process."""
     parser.add_argument("--mpm", default=StackSettings.mpm,
                         help=f"Apache MPM: {' or '.join(mpm.MPMS)} (default prefork); worker/event run --threads "
                         "per child")

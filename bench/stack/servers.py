@@ -3,10 +3,10 @@
 A server names its module file and the Debian package that installs it, the httpd.conf block it adds
 (server_<name>.conf.tmpl), the handler entry point Apache calls, the conf lines that depend on its mode,
 which process its handlers' X-Bench-Pid names (what the access log counts as "serving"), and what the
-recycling knob is called there and what it counts. bench.apache renders from it, bench.knobs and the CLI
+recycling knob is called there and what it counts. bench.stack.apache renders from it, bench.stack.knobs and the CLI
 take their choices from it. Adding a server is one entry in SERVERS (plus its template and its tests).
 
-A user's own application (bench.app, `--app`) is served by the server of its kind through that server's app
+A user's own application (bench.stack.app, `--app`) is served by the server of its kind through that server's app
 template (server_<name>_app.conf.tmpl): `app_lines` writes its options, `app_pid_field` is what the access
 log records as the serving process when the application itself sets no header.
 """
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pwd
 
-    from bench.knobs import StackSettings
+    from bench.stack.knobs import StackSettings
 
 HERE = Path(__file__).parent
 
@@ -147,7 +147,7 @@ class Deployment:
 def parse_deployment(text: str) -> Deployment:
     """`SERVER[:MPM][:PxT]` -> a Deployment; UserError (one line) naming the bad part and what is allowed."""
     from bench.errors import UserError
-    from bench.mpm import MPMS
+    from bench.stack.mpm import MPMS
 
     allowed = f"SERVER[:MPM][:PROCESSESxTHREADS] with SERVER {' or '.join(SERVERS)}, MPM {' or '.join(MPMS)}"
     name, *rest = [part.strip() for part in text.strip().split(":")]

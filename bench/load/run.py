@@ -6,7 +6,7 @@ and is written to disk the moment it ends. Warm-up is excluded from every steady
 window shared by client and server.
 
 Here: the run (pre-flight checks, the plan loop, the context every trial shares). The trial itself is
-bench/trial.py; what is printed on the terminal is bench/console.py.
+bench/load/trial.py; what is printed on the terminal is bench/console.py.
 """
 
 import shutil
@@ -15,14 +15,16 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bench import console, cpus, machine, offered_rate, paths, postgres, saturation, slo_search, stack, wrk
+from bench import console, paths, stack
 from bench.errors import UserError
-from bench.knobs import StackSettings
-from bench.locust_master import Master
-from bench.plan import Plan
+from bench.load import machine, offered_rate, saturation, slo_search, wrk
+from bench.load.locust_master import Master
+from bench.load.plan import Plan
+from bench.load.trial import Trial, use_server
 from bench.record.files import write_json
 from bench.record.results import RunRecord
-from bench.trial import Trial, use_server
+from bench.stack import cpus, postgres
+from bench.stack.knobs import StackSettings
 from bench.vocabulary import request_headers, url_path
 
 
@@ -183,7 +185,7 @@ def saturate_cell(ctx: Context, workload: str, variant: str, server: str | None 
 
 
 def search_slo(ctx: Context, record: RunRecord) -> dict[tuple[str, str, str | None], float]:
-    """--saturate --slo: each cell's capacity at the SLO (bench/slo_search.py); returns the rate per cell."""
+    """--saturate --slo: each cell's capacity at the SLO (bench/load/slo_search.py); returns the rate per cell."""
     plan = ctx.plan
     entries, rates = [], {}
     for cell in plan.cells():

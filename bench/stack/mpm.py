@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from bench.errors import UserError
 
 if TYPE_CHECKING:
-    from bench.knobs import StackSettings
+    from bench.stack.knobs import StackSettings
 
 MPMS = ("prefork", "worker", "event")
 THREADED = ("worker", "event")
@@ -79,7 +79,7 @@ def python_preload(settings: StackSettings) -> str:
         return ""
     from pathlib import Path
 
-    from bench.servers import SERVERS
+    from bench.stack.servers import SERVERS
 
     module = Path(SERVERS[settings.server].entry_point).stem
     return ("# Import the handlers at child start, before its threads take requests (bench.mpm.python_preload).\n"

@@ -18,7 +18,7 @@ from bench.errors import UserError
 
 EMBEDDED_PYTHON = "/usr/bin/python3"  # Debian's Python: the one mod_python and mod_wsgi embed
 CHECK_TIMEOUT_S = 30
-# The server each kind of application runs under (entries of bench.servers.SERVERS).
+# The server each kind of application runs under (entries of bench.stack.servers.SERVERS).
 SERVER_OF = {"handler": "mod_python", "wsgi": "mod_wsgi"}
 _OPTION_KEY = re.compile(r"[A-Za-z0-9_.:-]+")
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")

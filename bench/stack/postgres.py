@@ -9,8 +9,9 @@ from pathlib import Path
 
 import psycopg2
 
-from bench import cpus, procs, secrets, vocabulary
+from bench import vocabulary
 from bench.errors import UserError
+from bench.stack import cpus, procs, secrets
 
 SEED_SQL = Path(__file__).with_name("seed.sql")
 DB_NAME = "bench"

@@ -12,19 +12,21 @@ import json
 import time
 from pathlib import Path
 
-from bench import access_log, cpus, faults, offered_rate, per_process, postgres, stack, wrk
-from bench.accept_queue import AcceptQueueSampler, queue_time, read_samples
-from bench.accept_queue import summary as queue_summary
-from bench.apache import Apache
+from bench import stack
 from bench.console import busy
 from bench.errors import UserError
-from bench.locust_master import Master, MasterTrial
-from bench.locust_runner import LocustProcess, command
-from bench.plan import Plan
+from bench.load import access_log, faults, offered_rate, per_process, wrk
+from bench.load.accept_queue import AcceptQueueSampler, queue_time, read_samples
+from bench.load.accept_queue import summary as queue_summary
+from bench.load.locust_master import Master, MasterTrial
+from bench.load.locust_runner import LocustProcess, command
+from bench.load.plan import Plan
+from bench.load.sampler import Sampler, memory_summary
 from bench.record import bottleneck
 from bench.record.files import write_json
-from bench.sampler import Sampler, memory_summary
-from bench.servers import parse_deployment
+from bench.stack import cpus, postgres
+from bench.stack.apache import Apache
+from bench.stack.servers import parse_deployment
 from bench.vocabulary import class_name, url_path
 
 SESSION_FLUSH_S = 1.2  # PostgreSQL backends publish session counts at most once a second
@@ -69,7 +71,7 @@ class Trial:
         self.rel = rel or trial_dir(step)
         self.dir = run_dir / self.rel
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.master = master  # --workers: the run's Locust master (bench/locust_master.py)
+        self.master = master  # --workers: the run's Locust master (bench/load/locust_master.py)
         self.locust: LocustProcess | MasterTrial | None = None
         self.sampler: Sampler | None = None
 
@@ -104,7 +106,7 @@ class Trial:
             if live.pg is not None:
                 roots["postgres"] = live.pg.pid()
         self.sampler = Sampler(roots, self.dir / "samples.jsonl").start()
-        # the hidden queue: the listen socket's accept queue, sampled through the trial (bench/accept_queue.py)
+        # the hidden queue: the listen socket's accept queue, sampled through the trial (bench/load/accept_queue.py)
         queue = AcceptQueueSampler(live.settings.port, self.dir / "accept_queue.jsonl").start() if live else None
         try:
             if isinstance(self.locust, MasterTrial):
@@ -188,7 +190,7 @@ class Trial:
             trial["memory"] = memory_summary(self.dir / "samples.jsonl", "apache", start, end,
                                              {p["pid"] for p in server["per_process"]})
             trial["db_sessions"] = sessions
-            # Threads: busy threads, CPU and req/CPU-s of each serving process (bench.per_process).
+            # Threads: busy threads, CPU and req/CPU-s of each serving process (bench.load.per_process).
             trial["threads"] = live.apache.settings.threads
             trial["per_process_threads"] = per_process.figures(entries, self.dir / "samples.jsonl", start, end)
             trial["db_sessions_per_1000_requests"] = (

@@ -1,5 +1,5 @@
-"""Apache 2.4 + one of bench.servers (mod_python, mod_wsgi): the generated httpd.conf, start, graceful
-restart, stop. What differs between the servers is in bench.servers, not here."""
+"""Apache 2.4 + one of bench.stack.servers (mod_python, mod_wsgi): the generated httpd.conf, start, graceful
+restart, stop. What differs between the servers is in bench.stack.servers, not here."""
 
 import os
 import re
@@ -14,10 +14,11 @@ from string import Template
 
 import psutil
 
-from bench import cpus, mpm, paths, procs, secrets
+from bench import paths
 from bench.errors import UserError
-from bench.knobs import StackSettings
-from bench.servers import DEFAULT_SERVER, SERVERS
+from bench.stack import cpus, mpm, procs, secrets
+from bench.stack.knobs import StackSettings
+from bench.stack.servers import DEFAULT_SERVER, SERVERS
 
 MODULES = Path("/usr/lib/apache2/modules")
 TEMPLATE = Path(__file__).with_name("httpd.conf.tmpl")
