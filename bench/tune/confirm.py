@@ -34,6 +34,7 @@ REPLACEMENT_GAP_S = 2.0   # prefork replaces an exited child 1-2 s after its exi
 DEFAULT_MAX_DURATION_S = 120.0
 MIN_TRIALS = 2
 MAX_ROUNDS = 2            # the first measurement, and one more with a larger N
+LIFE_MARGIN = 1.5         # a life counts as observable in a trial only when 1.5 of them fit
 
 
 def neighbours(n: int, grid: list[int] = tune_model.GRID) -> list[int]:
@@ -72,8 +73,10 @@ def life_s(value: int, requests_per_connection: float, per_process_rps: float) -
 
 def observable(value: int, requests_per_connection: float, per_process_rps: float, warmup_s: float,
                cap_s: float) -> bool:
-    """Whether a trial capped at cap_s can replace a child at `value` at all (one life after the warm-up)."""
-    return warmup_s + life_s(value, requests_per_connection, per_process_rps) <= cap_s
+    """Whether a trial capped at cap_s can replace a child at `value` at all: one life after the warm-up,
+    with LIFE_MARGIN to spare (a confirmation trial ran at 0.7x the sweep's rate here, and a life that only
+    just fits replaces no child inside the window)."""
+    return warmup_s + LIFE_MARGIN * life_s(value, requests_per_connection, per_process_rps) <= cap_s
 
 
 def bounding_value(n: int, requests_per_connection: float, per_process_rps: float, warmup_s: float,
