@@ -114,8 +114,11 @@ def recommend(model: Model, max_loss: float, budget_mb: float | None, scope: str
 
 def recommend_measured(points: list[dict], r0: float, max_loss: float, budget_mb: float | None, scope: str,
                        processes: int) -> dict | None:
-    """Fallback when the model is off: the smallest measured N that met the loss and memory limits."""
-    for p in sorted((p for p in points if p["value"] > 0), key=lambda p: p["value"]):
+    """Fallback when the model is off: the smallest measured N that met the loss and memory limits. Only
+    points where a child was replaced inside the window count: elsewhere the loss read is noise, not
+    recycling."""
+    for p in sorted((p for p in points if p["value"] > 0 and p.get("children_spawned_per_s")),
+                    key=lambda p: p["value"]):
         loss = 1 - p["rps"] / r0
         if loss <= max_loss and fits_budget(p.get("rss_mb_end_of_life"), budget_mb, scope, processes):
             return {"value": p["value"], "measured_loss": round(loss, 4), "rss_end_mb": p.get("rss_mb_end_of_life"),

@@ -92,6 +92,15 @@ def test_model_error_is_out_of_sample_only():
     assert held[0]["held_out_error"] is None
 
 
+def test_an_in_sample_residual_does_not_overrule_the_model():
+    # One recycling point (the model is fitted to it) and a point that replaced no child in its window: the
+    # model is not judged (nothing out of sample), and a point without recycling is never a measured answer.
+    points = [_point(0, 3566.0, spawned=0.0), _point(10, 1050.0, 400.0), _point(1000, 3540.0, 400.0, spawned=0.0)]
+    c = tune.conclude(points, 4, 0.01, None, "child")
+    assert c["model_ok"] is True and c["recommendation"]["source"] == "model"
+    assert tune_model.recommend_measured(points, 3566.0, 0.01, None, "child", 4) is None
+
+
 def test_measured_slot_rate_replaces_the_service_time_bound():
     # 1 / %D = 1000 req/s per child would let 3 children absorb all of 1600 req/s; measured, a child kept
     # serving its 400 while a slot was empty: the empty slot's share is lost.
