@@ -75,6 +75,8 @@ _LANES = {
     "tests/bench/test_tune.py::test_processes_sweep_recommends_max_request_workers": "sweeps-1",
     "tests/bench/test_tune.py::sweep": "sweeps-2",  # test_tune.py's module sweep and the tests that read it
     "tests/test_app.py::test_tune_the_example_prints_a_directive[mod_wsgi]": "sweeps-2",
+    "tests/bench/test_tune.py::test_confirmation_measured_the_recommended_value": "sweeps-2",
+    "tests/test_threads_tune_stack.py::test_recycling_under_the_worker_mpm_counts_connections_per_port": "sweeps-1",
 }
 
 

@@ -127,7 +127,10 @@ def test_tune_the_example_prints_a_directive(tmp_path, server):
     # The directive of the server that recycles: the prefork child's, or the daemons' own (requests).
     directive = {"mod_python": "MaxConnectionsPerChild ", "mod_wsgi": "WSGIDaemonProcess maximum-requests="}[server]
     assert directive in r.stdout.split("recommended:")[1]
-    assert "confirmation (keep-alive off, measured against N = 0" in r.stdout  # measured before it is printed
+    # The confirmation ran and spoke: measured against N = 0, or (a child's life longer than the 6 s cap)
+    # it says so and leaves the value UNCONFIRMED, never reading noise as a loss.
+    assert ("confirmation (keep-alive off, measured against N = 0" in r.stdout
+            or "confirmation: not observable: the recommended value is UNCONFIRMED" in r.stdout), r.stdout
     run = last_run(env)
     data = json.loads((run / "tune.json").read_text())
     assert data["stack"]["app"][{"mod_python": "handler", "mod_wsgi": "wsgi"}[server]] == KINDS[server][1]
