@@ -398,11 +398,12 @@ def test_close_connection_from_config_file_and_env(server: FakeServer, tmp_path:
 
 def test_tags_select_classes_and_failed_checks_have_reasons(tmp_path: Path) -> None:
     prefix = tmp_path / "run"
-    # Pooled* sort last: without the pruning, Locust would hand the 5 users to classes left without tasks
+    # Pooled* sort last: without the pruning, Locust would hand the 5 users to classes left without tasks.
+    # 4 s: Locust rewrites _stats.csv every second and not at the end, so a 2 s test could leave it empty.
     with FakeServer(wrong_type_prefix="/pooled/db") as fake:
         proc = run_locust(
             tmp_path,
-            "--headless", "-u", "5", "-r", "5", "-t", "2s", "--host", fake.url, "--tags", "pooled",
+            "--headless", "-u", "5", "-r", "5", "-t", "4s", "--host", fake.url, "--tags", "pooled",
             "--queries", "3", "--csv", str(prefix),
         )  # fmt: skip
     assert proc.returncode == 1, proc.stderr[-3000:]  # Locust's exit code when requests failed
