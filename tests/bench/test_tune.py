@@ -96,9 +96,10 @@ def test_a_life_longer_than_the_cap_is_said_not_measured(sweep):
 def test_confirmation_measured_the_recommended_value(tmp_path):
     env = tune_env(tmp_path)
     # Keep-alive off and a loose limit: the model's N is small enough that children are replaced inside
-    # a 20 s trial, so the confirmation observes recycling.
+    # an 8 s trial (a life of about 2.5 s: the loss is about the 1-2 s empty slot per life), so the
+    # confirmation observes recycling.
     r = bench_cli("tune", "--workload", "db", "--values", "0,20", "--keepalive", "off", "--max-loss", "60",
-                  "--port", str(procs.free_port()), *COMMON, "--confirm-max-duration", "20", env=env, timeout=400)
+                  "--port", str(procs.free_port()), *COMMON, "--confirm-max-duration", "8", env=env, timeout=400)
     assert r.returncode == 0, r.stderr + r.stdout
     data = tune_json(env)
     conf = data["confirmation"]
