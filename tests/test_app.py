@@ -119,8 +119,10 @@ def test_a_handler_that_hangs_is_bounded_by_the_trial(tmp_path):
 @pytest.mark.parametrize("server", list(KINDS))
 def test_tune_the_example_prints_a_directive(tmp_path, server):
     env = run_env(tmp_path)
+    # 10 s points: on a machine busy with the other test workers a 6 s point could hold no whole 200-request
+    # life of a child.
     r = bench_cli("tune", "--app", GUESTBOOK, *KINDS[server], "--paths", "/,/?page={n}", "--quick",
-                  "--values", "0,200", "--keepalive", "off", "--duration", "6", "--warmup", "1.5",
+                  "--values", "0,200", "--keepalive", "off", "--duration", "10", "--warmup", "1.5",
                   "--processes", "2", "--users", "2", "--no-report", "--port", str(procs.free_port()),
                   "--confirm-max-duration", "6", env=env, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
