@@ -51,8 +51,12 @@ class Master:
         self.plan = plan
         self.folder = Path(tempfile.mkdtemp(prefix="bench-master-"))  # mode 0700
         self.socket = self.folder / "control.sock"
-        self.process = LocustProcess(master_command(plan, host, self.socket), log, cpus=cpus,
-                                     stdin=subprocess.DEVNULL)
+        try:
+            self.process = LocustProcess(master_command(plan, host, self.socket), log, cpus=cpus,
+                                         stdin=subprocess.DEVNULL)
+        except BaseException:  # the master did not start: nothing will stop() it, so its folder goes now
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
         self.expected: set[str] = set()  # the workers the run started with
 
     @property
