@@ -9,6 +9,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from bench import stack
@@ -228,3 +229,15 @@ def bench_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subp
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,
                           timeout=timeout, env=full_env, cwd=REPO)
+
+
+def locust_masters(port: int) -> list:
+    """The Locust masters (of any test) listening for workers on `port`: there is one per run."""
+    found = []
+    for p in procs.processes_mentioning("--bench-control"):
+        try:
+            if str(port) in p.cmdline():
+                found.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return found

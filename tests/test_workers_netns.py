@@ -16,9 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
-from conftest import REPO, bench_cli, make_state_dir
+from conftest import REPO, bench_cli, locust_masters, make_state_dir
 
 from bench.stack import cpus, procs
 
@@ -79,24 +78,12 @@ def _trials(runs: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(runs.glob("*/trials/*/trial.json"))]
 
 
-def _masters(port: int) -> list:
-    """The Locust masters (of any test) listening for workers on `port`: there is one per run."""
-    found = []
-    for p in procs.processes_mentioning("--bench-control"):
-        try:
-            if str(port) in p.cmdline():
-                found.append(p)
-        except psutil.NoSuchProcess:
-            pass
-    return found
-
-
 def _nothing_left(ns: str, workers: list[subprocess.Popen], env: dict, port: int) -> None:
     # the run's master told the workers to quit: they end by themselves (bounded), exit status 0 or -9 (killed)
     for w in workers:
         w.wait(timeout=30)
     assert procs.processes_mentioning(env["BENCH_STATE_DIR"]) == []
-    assert _masters(port) == []
+    assert locust_masters(port) == []
     deadline = time.monotonic() + 10
     while _ip("netns", "pids", ns).stdout.strip() and time.monotonic() < deadline:
         time.sleep(0.2)

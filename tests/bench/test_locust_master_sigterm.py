@@ -11,22 +11,9 @@ import subprocess
 import sys
 import time
 
-import psutil
-from conftest import REPO, make_state_dir
+from conftest import REPO, locust_masters, make_state_dir
 
 from bench.stack import procs
-
-
-def _masters(port: int) -> list:
-    """The Locust masters (of any test) listening for workers on `port`: there is one per run."""
-    found = []
-    for p in procs.processes_mentioning("--bench-control"):
-        try:
-            if str(port) in p.cmdline():
-                found.append(p)
-        except psutil.NoSuchProcess:
-            pass
-    return found
 
 
 def test_sigterm_mid_run_ends_the_master_and_its_workers(tmp_path):
@@ -59,5 +46,5 @@ def test_sigterm_mid_run_ends_the_master_and_its_workers(tmp_path):
     data = json.loads(next(tmp_path.glob("*/results.json")).read_text())
     assert data["complete"] is False and len(data["results"][0]["trials"]) == 1
     assert procs.processes_mentioning(env["BENCH_STATE_DIR"]) == []
-    assert _masters(port) == []
+    assert locust_masters(port) == []
     assert procs.processes_mentioning(str(tmp_path)) == []
