@@ -59,7 +59,7 @@ def trial_duration(values: list[int], requests_per_connection: float, per_proces
                    floor_s: float, cap_s: float) -> tuple[float, float, bool]:
     """(seconds per trial, seconds needed, capped): the warm-up plus LIVES lives of a child at the largest
     value (requests per child / requests per second per process, plus prefork's replacement gap)."""
-    life = max(v * requests_per_connection for v in values) / max(per_process_rps, 1e-9) + REPLACEMENT_GAP_S
+    life = life_s(max(values), requests_per_connection, per_process_rps)
     needed = max(floor_s, warmup_s + LIVES * life)
     needed = math.ceil(needed)
     return (min(needed, cap_s), needed, needed > cap_s)
