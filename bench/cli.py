@@ -217,9 +217,12 @@ def _tune(args) -> int:
     from bench.tune.options import TuneOptions
 
     k = knob(args.knob)
+    if args.slo is not None and k.name != "processes":
+        raise UserError(f"--slo {args.slo!r} sizes --knob processes (its capacity at an SLO): --knob {k.name} "
+                        "does not take it")
     parsed = k.parse(TuneOptions(
         values=args.values, workload=args.workload, variant=args.variant, keepalive=args.keepalive,
-        max_loss=args.max_loss, max_p99=args.max_p99, memory_budget=args.memory_budget, users=args.users,
+        max_loss=args.max_loss, max_p99=args.max_p99, slo=args.slo, memory_budget=args.memory_budget, users=args.users,
         duration=_default(args, "tune", "duration"), warmup=_default(args, "tune", "warmup"),
         trials=_default(args, "tune", "trials"), locust_processes=args.locust_processes, quick=args.quick,
         confirm=not args.no_confirm, confirm_max_duration=args.confirm_max_duration))
@@ -347,6 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
         f"{name}: {k.values_help} ({_full_quick_text(k.default_values)})" for name, k in KNOBS.items()))
     p.add_argument("--max-p99", type=float, metavar="MS",
                    help="with --knob processes: the largest acceptable p99 (default 100 ms)")
+    p.add_argument("--slo", metavar="THRESHOLDS",
+                   help="with --knob processes: size on each count's capacity at this SLO (e.g. 'p99<50ms'): the "
+                   "largest offered rate (open model, latency from the intended start) that met it")
     p.add_argument("--workload", default="fortunes", help=f"{_or_list(TUNE_WORKLOADS)} (default fortunes)")
     p.add_argument("--variant", default="pooled", help=f"{_or_list(VARIANTS)} (default pooled)")
     p.add_argument("--keepalive", default="both", help="on, off or both (default both)")

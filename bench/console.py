@@ -288,17 +288,25 @@ def _confirmation_lines(conf: dict[str, Any]) -> list[str]:
 
 
 def processes_table(record: dict[str, Any]) -> str:
-    """The table after `bench tune --knob processes`: one line per pool size, the recommended one marked."""
+    """The table after `bench tune --knob processes`: one line per pool size, the recommended one marked. With
+    --slo, req/s is the capacity at the SLO (open model, p99 from the intended start), beside the closed loop's."""
     binding_n = (record.get("sizing") or {}).get("value")
-    lines = [f"{'procs':>5} {'users':>5} {'req/s':>9} {'p99 ms':>8} {'req/CPU-s':>9} {'PSS MB':>7} "
+    slo = (record.get("plan") or {}).get("slo")
+    rate = "at SLO" if slo else "req/s"
+    closed = f" {'closed':>9}" if slo else ""
+    lines = [f"{'procs':>5} {'users':>5} {rate:>9} {'p99 ms':>8}{closed} {'req/CPU-s':>9} {'PSS MB':>7} "
              f"{'N x PSS':>8} {'limit':>9}"]
     for p in sorted(record["points"], key=lambda p: p["value"]):
         limits = sorted({t.get("bottleneck") or DASH for t in p["trials"]})
+        closed = f" {fmt(p.get('closed_rps'), ',.0f'):>9}" if slo else ""
         lines.append(f"{p['value']:>5} {p['trials'][0].get('users', DASH):>5} {fmt(p.get('rps'), ',.0f'):>9} "
-                     f"{fmt(p.get('p99_ms'), '.2f'):>8} {fmt(p.get('requests_per_cpu_second'), ',.0f'):>9} "
+                     f"{fmt(p.get('p99_ms'), '.2f'):>8}{closed} {fmt(p.get('requests_per_cpu_second'), ',.0f'):>9} "
                      f"{fmt(p.get('pss_mb'), '.1f'):>7} "
                      f"{fmt(p['pss_mb'] * p['value'] if p.get('pss_mb') else None, '.0f'):>8} "
                      f"{'/'.join(limits):>9}" + ("  <- recommended" if p["value"] == binding_n else ""))
+    if slo:
+        lines.append(f"at SLO: the largest offered rate that met {slo} (open model, p99 from the intended start); "
+                     "closed: the closed loop's req/s with as many users")
     if record["missing"]:
         lines.append("not measured: " + ", ".join(f"{m['value']} processes trial {m['trial']}"
                                                   for m in record["missing"]))

@@ -476,6 +476,11 @@ class TuneRun(RunFolder):
         return num(self.plan.get("max_p99_ms"))
 
     @property
+    def slo(self) -> str | None:
+        """--knob processes --slo: the SLO each count's capacity was searched at (its rps is that capacity)."""
+        return _str(self.plan.get("slo"))
+
+    @property
     def memory_budget_mb(self) -> float | None:
         return num(self.plan.get("memory_budget_mb"))
 

@@ -21,6 +21,7 @@ class TuneOptions:
     keepalive: str = "both"
     max_loss: str = "1"
     max_p99: float | None = None
+    slo: str | None = None                # --knob processes: size on the capacity at this SLO (open model)
     memory_budget: str | None = None
     users: int = 4
     duration: float = 20.0

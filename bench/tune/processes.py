@@ -6,6 +6,11 @@ load, is the limit unless the generator is (each trial records its bottleneck). 
 bench/load/saturation.py would cost 2-4 extra trials per point; at 2 x N a prefork pool is already saturated
 (one request per child at a time), so the ladder is not used. Trials are interleaved (every point, then
 every point again) and tune.json is rewritten after each. The recommendation is bench.tune.sizing's.
+
+With --slo (a threshold list, e.g. 'p99<50ms'), a point's trial is the SLO search of `bench run --saturate
+--slo` (bench/load/slo_search.py) on that pool, with the same connections (max(2 x N, --users)): the point's
+rate is the largest offered rate whose open-model latency (from the intended start) met the SLO, so the knee
+is taken on capacity at the SLO instead of on the closed loop's rate, and the closed loop's p99 bounds nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 from bench import console
 from bench.errors import UserError
+from bench.load import slo_search
 from bench.load.plan import Plan
 from bench.record.tune import TuneRecord
 from bench.stack import cpus
@@ -37,6 +43,17 @@ def parse_values(text: str) -> list[int]:
     if not values or values[0] < 1 or values[-1] > 256:
         raise UserError(f"--values {text!r} is not a comma list of process counts 1..256 (e.g. 1,2,4,8)")
     return values
+
+
+def check_slo(text: str | None, max_p99: float | None) -> str | None:
+    """--slo for the processes knob: a valid threshold list, and not beside --max-p99 (two latency bounds)."""
+    if text is None:
+        return None
+    if max_p99 is not None:
+        raise UserError(f"--slo {text!r} and --max-p99 {max_p99:g} are two latency bounds: give one (--slo sizes "
+                        "on the open model's latency, --max-p99 on the closed loop's)")
+    slo_search.check_slo(text, saturate=True)
+    return text
 
 
 def users_for(n: int, users: int) -> int:
@@ -77,7 +94,10 @@ def conclude(record: dict) -> tuple[dict, dict]:
                            max_connections=st["pg_max_connections"], max_p99_ms=plan.get("max_p99_ms"),
                            budget_mb=plan.get("memory_budget_mb"), scope=plan.get("memory_budget_scope", "total"))
     text = sizing.reasoning(rec, variant=plan["variant"], workload=plan["workload"],
-                            max_connections=st["pg_max_connections"])
+                            max_connections=st["pg_max_connections"], slo=plan.get("slo"))
+    unmet = [p["value"] for p in record["points"] if plan.get("slo") and not p.get("rps")]
+    if unmet:
+        text += (" No offered rate met the SLO at " + ", ".join(str(v) for v in unmet) + " processes.")
     if plan.get("keepalive") == ["on"]:
         text += (" With keep-alive, a client beyond the N held connections waits for a whole kept-alive connection "
                  "(up to MaxKeepAliveRequests requests), so p99 at 2 x N users measures that queue; "
@@ -95,7 +115,7 @@ def conclude(record: dict) -> tuple[dict, dict]:
 def execute(values: list[int], workload: str, variant: str, keepalive: bool, max_p99_ms: float,
             budget: tuple[float | None, str], settings: StackSettings, users: int, duration: float,
             warmup: float, trials: int = 1, locust_processes: int = 1, log=print,
-            partition: cpus.Partition | None = None) -> Path:
+            partition: cpus.Partition | None = None, slo: str | None = None) -> Path:
     from bench.load.run import prime  # the measuring machinery: loaded by a sweep, not by `bench --help`
     from bench.tune.sweep import Sweep
 
@@ -116,7 +136,9 @@ def execute(values: list[int], workload: str, variant: str, keepalive: bool, max
         record = TuneRecord(
             sweep.run_dir,
             plan={"knob": NAME, "values": values, "workload": workload, "variant": variant, "keepalive": [mode],
-                  "max_p99_ms": max_p99_ms, "memory_budget_mb": budget_mb, "memory_budget_scope": scope,
+                  "max_p99_ms": None if slo else max_p99_ms, "slo": slo,
+                  "latency_model": "open" if slo else "closed", "memory_budget_mb": budget_mb,
+                  "memory_budget_scope": scope,
                   "users": users, "users_rule": "max(2 x processes, --users)", "duration_s": duration,
                   "warmup_s": warmup, "trials": trials, "generator_cpus": sweep.partition.generator_list},
             stack=settings.to_dict(), environment=sweep.environment(),
@@ -133,24 +155,17 @@ def execute(values: list[int], workload: str, variant: str, keepalive: bool, max
                 log(f"[{i}/{len(todo)}] {n} processes, {u} users, KeepAlive {mode}, trial {trial_no}: "
                     f"{duration:g} s")
                 step = {"seq": i, "trial": trial_no, "workload": workload, "variant": variant, "users": u}
-                result, _ = sweep.point(plan, step, replace(settings, processes=n, keepalive=keepalive),
-                                        rel=f"trials/{i:03d}-p{n}", users=u)
-                b = result["bottleneck"]
-                measured = {"trial": trial_no, "dir": result["dir"], "users": u, "rps": result["locust"]["rps"],
-                            "server_rps": (result["server"] or {}).get("rps"), "p99_ms": result["locust"]["p99_ms"],
-                            "server_p99_ms": (result["server"] or {}).get("p99_ms"),
-                            "failures": result["locust"]["failures"], "generator_bound": result["generator_bound"],
-                            "bottleneck": b["bottleneck"], "server_util": b.get("server_util"),
-                            "generator_busiest": b.get("generator_busiest"),
-                            "requests_per_cpu_second": result["requests_per_cpu_second"],
-                            "pss_mb": result["memory"]["pss_mb_per_process"],
-                            "rss_mb": result["memory"]["rss_mb_per_process"],
-                            "db_sessions_per_1000_requests": result["db_sessions_per_1000_requests"],
-                            "faults": result["faults"], "flags": result["flags"]}
+                point_settings = replace(settings, processes=n, keepalive=keepalive)
+                if slo:
+                    measured = slo_point(sweep, plan, step, point_settings, f"trials/{i:03d}-p{n}", u, slo, log)
+                else:
+                    result, _ = sweep.point(plan, step, point_settings, rel=f"trials/{i:03d}-p{n}", users=u)
+                    measured = point_figures(result, trial_no, u)
                 record.add_trial(mode, n, measured)
-                log(f"    {measured['rps'] or 0:,.0f} req/s, p99 {measured['p99_ms'] or 0:.2f} ms, "
+                log(f"    {measured['rps'] or 0:,.0f} req/s{' at the SLO' if slo else ''}, p99 "
+                    f"{measured['p99_ms'] or 0:.2f} ms, "
                     f"{measured['requests_per_cpu_second'] or 0:,.0f} req/CPU-s, PSS {measured['pss_mb'] or 0:.1f} "
-                    f"MB, limit {b['bottleneck']}")
+                    f"MB, limit {measured['bottleneck']}")
                 for m in over_memory([v for v in values if v not in skip], measured["pss_mb"], budget_mb, scope):
                     skip.add(m)
                     record.data["dropped"].append(f"{m} processes (x {measured['pss_mb']:.1f} MB PSS passes "
@@ -163,6 +178,56 @@ def execute(values: list[int], workload: str, variant: str, keepalive: bool, max
             record.data["sizing"] = rec
             record.finish({}, adv, complete)
     return sweep.run_dir
+
+
+def point_figures(result: dict, trial_no: int, users: int) -> dict[str, Any]:
+    """A closed-loop point's trial as tune.json keeps it."""
+    b = result["bottleneck"]
+    return {"trial": trial_no, "dir": result["dir"], "users": users, "rps": result["locust"]["rps"],
+            "server_rps": (result["server"] or {}).get("rps"), "p99_ms": result["locust"]["p99_ms"],
+            "server_p99_ms": (result["server"] or {}).get("p99_ms"),
+            "failures": result["locust"]["failures"], "generator_bound": result["generator_bound"],
+            "bottleneck": b["bottleneck"], "server_util": b.get("server_util"),
+            "generator_busiest": b.get("generator_busiest"),
+            "requests_per_cpu_second": result["requests_per_cpu_second"],
+            "pss_mb": result["memory"]["pss_mb_per_process"],
+            "rss_mb": result["memory"]["rss_mb_per_process"],
+            "db_sessions_per_1000_requests": result["db_sessions_per_1000_requests"],
+            "faults": result["faults"], "flags": result["flags"]}
+
+
+class _PointContext:
+    """What bench.load.slo_search.search_cell needs of a run's Context, on one sweep point: its trials run on
+    the point's Apache, in the point's folder, with the point's connections."""
+
+    def __init__(self, sweep: Any, plan: Plan, folder: str, users: int, log):
+        self.sweep, self.plan, self.folder, self.users, self.log = sweep, plan, folder, users, log
+        self.results: dict[str, dict] = {}
+
+    def trial(self, step: dict, rel: str | None = None, users: int | None = None) -> dict:
+        result = self.sweep.trial(self.plan, step, f"{self.folder}/{rel}", users=users or self.users)
+        self.results[result["dir"]] = result
+        return result
+
+
+def slo_point(sweep: Any, plan: Plan, step: dict, settings: StackSettings, folder: str, users: int, slo: str,
+              log=print) -> dict[str, Any]:
+    """One --slo point: a fresh Apache, the SLO search on it; the point's figures are the capacity's probe."""
+    sweep.start(settings)
+    ctx = _PointContext(sweep, plan, folder, users, log)
+    entry = slo_search.search_cell(ctx, step["workload"], step["variant"], None, slo)
+    log("    " + slo_search.summary_line(entry))
+    best = next((p for p in entry["probes"] if p["met"] and p["rate"] == entry["capacity_rps"]), None)
+    # memory, CPU and sessions: of the probe at the capacity (of the closed loop when no rate met the SLO)
+    at = ctx.results[best["dir"] if best else entry["closed_loop"]["dir"]]
+    out = point_figures(at, step["trial"], users)
+    closed = entry["closed_loop"]
+    return out | {"rps": entry["capacity_rps"], "p99_ms": best["p99_ms"] if best else None,
+                  "p999_ms": best["p999_ms"] if best else None,
+                  "capacity_per_process": entry["capacity_per_process"], "closed_rps": closed["rps"],
+                  "closed_p99_ms": closed["p99_ms"], "probes": len(entry["probes"]),
+                  "bottleneck": entry["bottleneck"] or out["bottleneck"], "slo_stopped": entry["stopped"],
+                  "slo_dir": folder}
 
 
 class ProcessesKnob(Knob):
@@ -189,6 +254,7 @@ class ProcessesKnob(Knob):
         return {"values": values, "workload": opts.workload, "variant": opts.variant,
                 "keepalive": opts.keepalive != "off",  # one mode per sizing sweep; "both" (the default) means on
                 "max_p99_ms": opts.max_p99 if opts.max_p99 is not None else DEFAULT_MAX_P99_MS,
+                "slo": check_slo(opts.slo, opts.max_p99),
                 "budget": budget, "users": opts.users, "duration": opts.duration, "warmup": opts.warmup,
                 "trials": opts.trials, "locust_processes": opts.locust_processes}
 

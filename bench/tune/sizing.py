@@ -117,7 +117,7 @@ def directives(n: int) -> list[str]:
 
 
 BINDING_TEXT = {
-    "knee": "the knee of throughput bound it: more processes did not raise requests/s by more than {tol:.0f}%",
+    "knee": "the knee of throughput bound it: more processes did not raise {rate} by more than {tol:.0f}%",
     "p99": "the p99 bound ({p99:g} ms) bound it: more processes queued longer than that",
     "memory": "memory bound it: {cap} x {pss:.1f} MB PSS is what --memory-budget holds",
     "connections": "PostgreSQL's connection budget bound it: {cap} x {per} connection(s) + "
@@ -125,17 +125,21 @@ BINDING_TEXT = {
 }
 
 
-def reasoning(rec: dict[str, Any], *, variant: str, workload: str, max_connections: int) -> str:
+def reasoning(rec: dict[str, Any], *, variant: str, workload: str, max_connections: int,
+              slo: str | None = None) -> str:
+    """Why the count; with `slo`, the points' rates are capacities at that SLO (open model), not closed-loop."""
     if rec.get("value") is None:
         return rec.get("reason", "nothing to recommend")
     n = rec["value"]
-    parts = [f"{variant}/{workload}: {n} process(es) served {rec.get('rps') or 0:,.0f} req/s "
+    served = f"met {slo} (open model, latency from the intended start) up to" if slo else "served"
+    parts = [f"{variant}/{workload}: {n} process(es) {served} {rec.get('rps') or 0:,.0f} req/s "
              f"(best measured {rec['best_rps']:,.0f}, knee at {rec['knee']})."]
     if rec.get("within") is False:
         parts.append(rec["reason"] + ".")
     else:
         parts.append(_capital(BINDING_TEXT[rec["binding"]].format(
-            tol=100 * KNEE_TOLERANCE, p99=rec.get("max_p99_ms") or 0, cap=_cap_of(rec), pss=rec.get("pss_mb") or 0,
+            rate=f"the capacity at {slo}" if slo else "requests/s", tol=100 * KNEE_TOLERANCE,
+            p99=rec.get("max_p99_ms") or 0, cap=_cap_of(rec), pss=rec.get("pss_mb") or 0,
             per=rec["connections_per_process"], maxc=max_connections)) + ".")
     limits = ["no memory cap" if rec.get("memory_cap") is None else f"memory allows {rec['memory_cap']}",
               f"connections allow {rec['connection_cap']} ({rec['connections_per_process']} per process)"]

@@ -67,6 +67,11 @@ class Sweep:
     def point(self, plan: Plan, step: dict, settings: StackSettings, rel: str,
               users: int | None = None) -> tuple[dict, float]:
         """One trial on a fresh Apache with `settings`; returns the trial record and when Apache started."""
+        started = self.start(settings)
+        return self.trial(plan, step, rel, users), started
+
+    def start(self, settings: StackSettings) -> float:
+        """A fresh Apache with `settings` (the trials that follow measure it); returns when it started."""
         live = self.live
         live.apache.stop()
         # The trial reads slots and recycling from live.settings: they must be this point's.
@@ -74,10 +79,14 @@ class Sweep:
         live.apache = Apache(live.state, settings, live.dsn)
         live.apache.prepare()
         live.apache.start()
-        started = process_started(live.apache.pid()) or time.time()
+        return process_started(live.apache.pid()) or time.time()
+
+    def trial(self, plan: Plan, step: dict, rel: str, users: int | None = None) -> dict:
+        """One trial on the Apache `start` started (a step with a "rate" is an open-model trial)."""
+        live = self.live
         self._trial = Trial(self.run_dir, plan, step, live.url, live, self.monitor, restart=False,
                             partition=self.partition, rel=rel, users=users)
         (self._trial.dir / "httpd.conf").write_text(live.apache.conf.read_text())
         result = self._trial.execute()
         self._trial = None
-        return result, started
+        return result

@@ -51,9 +51,15 @@ def chart_throughput(run: TuneRun, out: Path) -> FigureBlock:
     pts = [p for p in _points(run) if p.rps]
     if not pts:
         return FigureBlock("sizing1-throughput", FIGURES["sizing1-throughput"], skipped="no point was measured")
+    if run.slo:
+        caption = (f"Each point a fresh Apache with that many prefork children and max(2 x N, --users) connections; "
+                   f"the solid line is the largest offered rate that met {run.slo} (open model, latency from the "
+                   "intended start), the dashed one the closed loop's rate, the dotted one p99 at the capacity.")
+    else:
+        caption = ("Each point a fresh Apache with that many prefork children, loaded at max(2 x N, --users) "
+                   "users; the dotted line is p99 and its bound.")
     return save_figure(throughput_figure(run, pts), out, "sizing1-throughput", FIGURES["sizing1-throughput"],
-                       "Each point a fresh Apache with that many prefork children, loaded at max(2 x N, --users) "
-                       "users; the dotted line is p99 and its bound.")
+                       caption)
 
 
 @styled
@@ -61,7 +67,13 @@ def throughput_figure(run: TuneRun, pts: list[Point]) -> Figure:
     fig = new_figure(7, 4)
     ax = fig.add_subplot()
     xs = [p.n for p in pts]
-    ax.plot(xs, [p.rps for p in pts], "o-", color="#00798c", label="requests/s (Locust)")
+    if run.slo:
+        ax.plot(xs, [p.rps for p in pts], "o-", color="#00798c", label=f"capacity at {run.slo} (open model)")
+        closed = [(p.n, p.stat("closed_rps")) for p in pts if p.stat("closed_rps")]
+        if closed:
+            ax.plot(*zip(*closed, strict=True), "^--", color="#7f7f7f", label="closed loop requests/s")
+    else:
+        ax.plot(xs, [p.rps for p in pts], "o-", color="#00798c", label="requests/s (Locust)")
     _n_axis(ax, xs)
     ax.set_xlabel("Apache processes (MaxRequestWorkers)")
     ax.set_ylabel("requests/s")
@@ -69,7 +81,8 @@ def throughput_figure(run: TuneRun, pts: list[Point]) -> Figure:
     ax2 = ax.twinx()
     p99 = [(p.n, p.p99_ms) for p in pts if p.p99_ms is not None]
     if p99:
-        ax2.plot(*zip(*p99, strict=True), "s:", color="#edae49", label="p99 ms")
+        ax2.plot(*zip(*p99, strict=True), "s:", color="#edae49",
+                 label="p99 ms at the capacity (from intended start)" if run.slo else "p99 ms")
     bound = run.max_p99_ms
     if bound:
         ax2.axhline(bound, color="#edae49", linewidth=0.8, alpha=0.6)
@@ -114,6 +127,13 @@ def points_table(run: TuneRun) -> Table:
                      fmt_num(p.rps), fmt_num(p.p99_ms), fmt_num(p.stat("requests_per_cpu_second")),
                      fmt_num(p.pss_mb), fmt_num(p.pss_mb_total if p.pss_mb else None),
                      fmt_num(p.stat("db_sessions_per_1000_requests")), "/".join(p.bottlenecks)])
+    if run.slo:
+        for row, p in zip(rows, _points(run), strict=True):
+            row[3:3] = [fmt_num(p.stat("closed_rps"))]
+        return Table(["processes", f"req/s at {run.slo}", "p99 ms at it", "closed-loop req/s", "req/CPU-s", "PSS MB",
+                      "N x PSS MB", "sessions/1k req", "limit"], rows,
+                     "Medians over each point's trials; req/s at the SLO: the largest offered rate (open model) "
+                     "whose latency from the intended start met it; limit: the bottleneck at that rate")
     return Table(["processes", "req/s", "p99 ms", "req/CPU-s", "PSS MB", "N x PSS MB", "sessions/1k req",
                   "limit"], rows, "Medians over each point's trials; limit: the bottleneck of each trial")
 
@@ -158,8 +178,9 @@ def build(run: TuneRun) -> Path:
     doc = Document(f"{run.server} process-pool sizing: run {run.run_id}", meta, sections)
     summary = {"schema": SUMMARY_SCHEMA, "kind": "tune", "knob": "processes", "run_id": run.run_id,
                "complete": run.complete, "workload": run.workload, "variant": run.variant,
-               "directives": directives, "reasoning": run.reasoning, "sizing": rec.data,
-               "points": [{k: p.data.get(k) for k in ("value", "rps", "p99_ms", "requests_per_cpu_second", "pss_mb")}
+               "directives": directives, "reasoning": run.reasoning, "sizing": rec.data, "slo": run.slo,
+               "points": [{k: p.data.get(k) for k in ("value", "rps", "p99_ms", "closed_rps", "requests_per_cpu_second",
+                                             "pss_mb")}
                           for p in _points(run)],
                "dropped": dropped, "figures": figure_files(figs)}
     return write_report(out, doc, summary)

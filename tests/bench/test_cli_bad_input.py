@@ -35,6 +35,8 @@ BAD = [
     ("tune", "--memory-budget", "12XB"), ("tune", "--memory-budget", "total:0"), ("tune", "--keepalive", "maybe"),
     ("tune", "--workload", "foo"), ("tune", "--variant", "bar"), ("tune", "--trials", "0"),
     ("tune", "--confirm-max-duration", "1"), ("tune", "--confirm-max-duration", "nan"),
+    ("tune", "--knob", "processes", "--slo", "p99<<5ms"), ("tune", "--knob", "processes", "--slo", ","),
+    ("tune", "--knob", "processes", "--slo", "p99<50ms", "--max-p99", "40"), ("tune", "--slo", "p99<50ms"),
     # your own application (--app)
     ("up", "--app", "/nonexistent/app", "--app-handler", "site", "--paths", "/"),
     ("up", "--app", GUESTBOOK, "--app-handler", "nosuchmodule", "--paths", "/"),

@@ -55,3 +55,8 @@ def test_tune_tables_from_tune_json() -> None:
              "sizing": {"value": 2}, "missing": [], "advice": None}
     assert console.processes_table(sized).splitlines()[1] == (
         "    2     8     2,001        -       900    12.2       24    server  <- recommended")
+    on_slo = sized | {"plan": {"slo": "p99<50ms"}, "points": [sized["points"][0] | {"closed_rps": 2500.0}]}
+    lines = console.processes_table(on_slo).splitlines()
+    assert lines[0].split()[2:6] == ["at", "SLO", "p99", "ms"] and "closed" in lines[0]
+    assert lines[1] == "    2     8     2,001        -     2,500       900    12.2       24    server  <- recommended"
+    assert lines[2].startswith("at SLO: the largest offered rate that met p99<50ms")

@@ -91,3 +91,25 @@ def test_conclude_writes_directives_and_reasoning():
     rec, advice = tune_processes.conclude(record)
     assert "MaxRequestWorkers 4" in advice["directives"] and advice["binding"] == "knee"
     assert "knee of throughput" in advice["reasoning"] and "Generator-bound at 16" in advice["reasoning"]
+
+
+def test_conclude_on_the_slo_sizes_on_capacity_and_names_the_unmet_counts():
+    # --slo: a point's rps is its capacity at the SLO; 1 process met no rate; the closed loop's p99 bounds nothing
+    points = [{"value": 1, "rps": None, "p99_ms": None, "pss_mb": 12}, *CURVE[1:]]
+    record = {"plan": {"variant": "pooled", "workload": "db", "max_p99_ms": None, "slo": "p99<50ms",
+                       "memory_budget_mb": None},
+              "stack": {"pool_size": 1, "pg_max_connections": 100},
+              "points": [p | {"trials": [{}]} for p in points], "dropped": []}
+    rec, advice = tune_processes.conclude(record)
+    assert rec["value"] == 4 and rec["p99_cap"] is None  # 16's 120 ms p99 is not a bound here
+    assert "met p99<50ms (open model, latency from the intended start) up to 4,000 req/s" in advice["reasoning"]
+    assert "raise the capacity at p99<50ms by more than 5%" in advice["reasoning"]
+    assert "No offered rate met the SLO at 1 processes." in advice["reasoning"]
+
+
+def test_slo_and_max_p99_are_refused_together_and_the_slo_is_checked():
+    assert tune_processes.check_slo(None, 40) is None and tune_processes.check_slo("p99<5ms", None) == "p99<5ms"
+    with pytest.raises(UserError, match="two latency bounds"):
+        tune_processes.check_slo("p99<5ms", 40)
+    with pytest.raises(UserError, match="not a threshold"):
+        tune_processes.check_slo("p99<<5ms", None)
