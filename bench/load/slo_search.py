@@ -6,8 +6,9 @@ broken, then bisecting between the last rate that met it and the first that did 
 within RESOLUTION of each other or MAX_PROBES open probes ran. The SLO is a threshold list in --fail-on's
 grammar (bench/load/thresholds.py), judged on the open model's figures (latency from the intended start);
 besides it, a rate is only met when it was offered and answered (bench.load.offered_rate.verdict: no drops, 95%
-answered, the generator able to offer it; when the generator could not, the search stops and says so, since
-a higher rate would say nothing about the server).
+answered, the generator able to offer it). A rate the generator could not offer bounds the search like a
+broken one (the bisection goes on below it), and when it is the lowest rate above the capacity, the capacity
+is a lower bound ("at least"): the server met the SLO at every rate the generator could offer.
 
 The capacity is that rate; per process it is divided by the Apache processes of the trial, with the
 bottleneck of the probe at that rate. A probe the generator could not offer is repeated once. The plan's
@@ -61,10 +62,11 @@ def judge(slo: list[Any], figures: dict[str, Any] | None, bottleneck: str | None
 
 
 def next_rate(probes: list[dict]) -> float | None:
-    """Doubling while every probe met the SLO, then bisecting; None when the search is done."""
+    """Doubling while every probe met the SLO, then bisecting below the lowest rate that did not (broken, or
+    more than the generator could offer); None when the search is done."""
     met = [p["rate"] for p in probes if p["met"]]
     broken = [p["rate"] for p in probes if not p["met"]]
-    if len(probes) >= MAX_PROBES or any(p.get("generator") for p in probes):
+    if len(probes) >= MAX_PROBES:
         return None
     if not broken:
         return max(met) * 2
@@ -106,7 +108,10 @@ def search_cell(ctx: Any, workload: str, variant: str, server: str | None, slo_t
     good = [p for p in probes if p["met"]]
     best = max(good, key=lambda p: p["rate"]) if good else None
     slots = (best or {}).get("slots") or closed.get("slots")
-    stop = next((p["why"] for p in probes if p.get("generator")), None)
+    # a lower bound when the first rate above the capacity was one the generator could not offer
+    above = min((p for p in probes if not p["met"] and (best is None or p["rate"] > best["rate"])),
+                key=lambda p: p["rate"], default=None)
+    stop = above["why"] if above is not None and above.get("generator") else None
     return {"workload": workload, "variant": variant, **({"server": server} if server else {}), "slo": slo_text,
             "closed_loop": {"users": closed["users"], "rps": closed_rps, "p99_ms": closed["locust"]["p99_ms"],
                             "dir": closed["dir"]},

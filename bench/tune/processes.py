@@ -103,7 +103,11 @@ def conclude(record: dict) -> tuple[dict, dict]:
                  "(up to MaxKeepAliveRequests requests), so p99 at 2 x N users measures that queue; "
                  "--keepalive off queues per request.")
     bounds = [p for p in record["points"] if p.get("generator_bound")]
-    if bounds:
+    if bounds and plan.get("slo"):
+        text += (" Generator-bound at " + ", ".join(str(p["value"]) for p in bounds) + " processes: they met the "
+                 "SLO at every rate the generator could offer (the open model runs in one Locust process), so "
+                 "those capacities are lower bounds: the server was not seen to break the SLO there.")
+    elif bounds:
         text += (" Generator-bound at " + ", ".join(str(p["value"]) for p in bounds) + " processes: those rates "
                  "are lower bounds; load from more machines (bench run --workers) to see past them.")
     if record.get("dropped"):
@@ -227,6 +231,8 @@ def slo_point(sweep: Any, plan: Plan, step: dict, settings: StackSettings, folde
                   "capacity_per_process": entry["capacity_per_process"], "closed_rps": closed["rps"],
                   "closed_p99_ms": closed["p99_ms"], "probes": len(entry["probes"]),
                   "bottleneck": entry["bottleneck"] or out["bottleneck"], "slo_stopped": entry["stopped"],
+                  # the search stopped below a rate the generator could not offer: the capacity is a lower bound
+                  "generator_bound": bool(entry["stopped"]) and entry["capacity_rps"] is not None,
                   "slo_dir": folder}
 
 

@@ -116,7 +116,8 @@ def test_slo_search_doubles_then_bisects_and_stops() -> None:
     assert slo_search.next_rate(probes) == 150.0
     probes += [{"rate": 150.0, "met": False}, {"rate": 125.0, "met": True}, {"rate": 137.5, "met": True}]
     assert slo_search.next_rate(probes) is None  # 137.5 and 150 within 10%
-    assert slo_search.next_rate([{"rate": 40.0, "met": True, "generator": True}]) is None
+    # a rate the generator could not offer bounds the bisection like a broken one
+    assert slo_search.next_rate([{"rate": 40.0, "met": True}, {"rate": 80.0, "met": False, "generator": True}]) == 60.0
     assert slo_search.next_rate([{"rate": 8.0, "met": False}]) is None  # below the smallest rate
 
 
@@ -204,3 +205,39 @@ def test_schedule_offers_on_time_and_counts_what_it_could_not_start(arrival: str
     assert s["late"] >= s["requests"] - 2  # every answer after the first waited for the connection
     assert s["p99_ms"] > 500  # from the intended start: the wait counts
     assert s["model"] == "open" and s["latency_from"] == "intended start" and s["arrival"] == arrival
+
+
+class _FakeCell:
+    """search_cell's context with a server of a known capacity: the SLO holds up to `capacity` req/s and the
+    generator can offer up to `ceiling` (the trial records bench.load.trial would write, reduced to their keys)."""
+
+    def __init__(self, capacity: float, ceiling: float):
+        self.capacity, self.ceiling, self.rates = capacity, ceiling, []
+
+    def log(self, _text: str) -> None:
+        pass
+
+    def trial(self, step: dict, rel: str | None = None, users: int | None = None) -> dict:
+        rate = step.get("rate")
+        base = {"users": 4, "dir": rel, "slots": 2, "locust": {"rps": 100.0, "p99_ms": 5.0}, "server": {"rps": 100.0}}
+        if rate is None:
+            return base | {"bottleneck": {"bottleneck": "server"}}
+        self.rates.append(rate)
+        behind = rate > self.ceiling
+        return base | {"bottleneck": {"bottleneck": "generator" if behind else "load"},
+                       "open": {"rate": rate, "offered_rps": rate, "rps": min(rate, self.ceiling), "dropped": 0,
+                                "late": 0, "p99_ms": 10.0 if rate <= self.capacity else 900.0,
+                                "generator_behind": behind, "requests": 1000, "failures": 0}}
+
+
+def test_slo_search_bisects_below_the_generators_ceiling_and_says_at_least() -> None:
+    # the server meets the SLO at any rate; the generator offers up to 130: the capacity is "at least" ~130
+    cell = _FakeCell(capacity=1e9, ceiling=130.0)
+    entry = slo_search.search_cell(cell, "db", "pooled", None, "p99<50ms")
+    assert cell.rates[:3] == [50.0, 100.0, 200.0] and 200.0 in cell.rates
+    assert 100 < entry["capacity_rps"] <= 130 and entry["stopped"] and "generator" in entry["stopped"]
+    assert "at least" in slo_search.summary_line(entry)
+    # the server breaks the SLO at 120, under the generator's ceiling: a capacity, not a bound
+    entry = slo_search.search_cell(_FakeCell(capacity=120.0, ceiling=130.0), "db", "pooled", None, "p99<50ms")
+    assert 100 <= entry["capacity_rps"] <= 120 and entry["stopped"] is None
+    assert "at least" not in slo_search.summary_line(entry)
