@@ -90,9 +90,12 @@ def sizing_points(record: dict) -> list[sizing.SizingPoint]:
 def conclude(record: dict) -> tuple[dict, dict]:
     """(the recommendation, the advice: directive lines and reasoning) from tune.json's data."""
     plan, st = record["plan"], record["stack"]
+    # On an SLO a capacity is known to the search's resolution (10%): counts closer than that are one capacity.
+    tolerance = max(sizing.KNEE_TOLERANCE, slo_search.RESOLUTION) if plan.get("slo") else sizing.KNEE_TOLERANCE
     rec = sizing.recommend(sizing_points(record), variant=plan["variant"], pool_size=st["pool_size"],
                            max_connections=st["pg_max_connections"], max_p99_ms=plan.get("max_p99_ms"),
-                           budget_mb=plan.get("memory_budget_mb"), scope=plan.get("memory_budget_scope", "total"))
+                           budget_mb=plan.get("memory_budget_mb"), scope=plan.get("memory_budget_scope", "total"),
+                           tolerance=tolerance)
     text = sizing.reasoning(rec, variant=plan["variant"], workload=plan["workload"],
                             max_connections=st["pg_max_connections"], slo=plan.get("slo"))
     unmet = [p["value"] for p in record["points"] if plan.get("slo") and not p.get("rps")]

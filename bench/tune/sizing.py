@@ -62,7 +62,7 @@ def recommend(points: list[SizingPoint], *, variant: str, pool_size: int, max_co
     knee_all = _knee(measured, tolerance)
     out: dict[str, Any] = {"knee": knee_all["value"], "best_rps": max(p["rps"] for p in measured),
                            "pss_mb": pss, "memory_cap": caps["memory"], "connection_cap": caps["connections"],
-                           "connections_per_process": per_process, "max_p99_ms": max_p99_ms,
+                           "connections_per_process": per_process, "max_p99_ms": max_p99_ms, "tolerance": tolerance,
                            "p99_cap": _p99_cap(measured, max_p99_ms)}
     if not fits:
         tight = min((k for k in caps if caps[k] is not None), key=lambda k: caps[k])
@@ -138,7 +138,7 @@ def reasoning(rec: dict[str, Any], *, variant: str, workload: str, max_connectio
         parts.append(rec["reason"] + ".")
     else:
         parts.append(_capital(BINDING_TEXT[rec["binding"]].format(
-            rate=f"the capacity at {slo}" if slo else "requests/s", tol=100 * KNEE_TOLERANCE,
+            rate=f"the capacity at {slo}" if slo else "requests/s", tol=100 * rec.get("tolerance", KNEE_TOLERANCE),
             p99=rec.get("max_p99_ms") or 0, cap=_cap_of(rec), pss=rec.get("pss_mb") or 0,
             per=rec["connections_per_process"], maxc=max_connections)) + ".")
     limits = ["no memory cap" if rec.get("memory_cap") is None else f"memory allows {rec['memory_cap']}",

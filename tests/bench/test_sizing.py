@@ -101,9 +101,10 @@ def test_conclude_on_the_slo_sizes_on_capacity_and_names_the_unmet_counts():
               "stack": {"pool_size": 1, "pg_max_connections": 100},
               "points": [p | {"trials": [{}]} for p in points], "dropped": []}
     rec, advice = tune_processes.conclude(record)
+    # the knee within the search's 10% resolution: 4 (4,000 req/s), and 2's 3,600 is 12% under the best 4,100
     assert rec["value"] == 4 and rec["p99_cap"] is None  # 16's 120 ms p99 is not a bound here
     assert "met p99<50ms (open model, latency from the intended start) up to 4,000 req/s" in advice["reasoning"]
-    assert "raise the capacity at p99<50ms by more than 5%" in advice["reasoning"]
+    assert "raise the capacity at p99<50ms by more than 10%" in advice["reasoning"]
     assert "No offered rate met the SLO at 1 processes." in advice["reasoning"]
 
 
