@@ -52,7 +52,7 @@ _SLOW_FIRST = {
     "tests/bench/test_run_servers.py::": 105,
     "tests/reports/test_run_report.py::all_built": 80,
     "tests/bench/test_run.py::run_env+short_run": 60,
-    "tests/bench/test_tune.py::test_processes_sweep_sizes_on_the_capacity_at_an_slo": 70,
+    "tests/bench/test_tune.py::test_processes_sweep_sizes_on_the_capacity_at_an_slo": 50,
     "tests/bench/test_run_measuring.py::": 50,
     "tests/test_faults_stack.py::test_orphaned_children_are_reported_and_killed": 41,
     "tests/test_app.py::test_a_handler_that_hangs_is_bounded_by_the_trial": 38,

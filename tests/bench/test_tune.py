@@ -215,13 +215,15 @@ def test_processes_sweep_recommends_max_request_workers(tmp_path):
 def test_processes_sweep_sizes_on_the_capacity_at_an_slo(tmp_path):
     # --slo: each count's point is an SLO search (open model) on its own fresh Apache; the knee is on capacity
     env = tune_env(tmp_path)
-    r = bench_cli("tune", "--knob", "processes", "--workload", "db", "--values", "1,2", "--keepalive", "off",
-                  "--slo", "p99<200ms", "--port", str(procs.free_port()), "--duration", "2", "--warmup", "0.5",
-                  "--users", "2", "--trials", "1", "--no-report", env=env, timeout=400)
+    # naive: a capacity (~80 req/s) far under the generator's ceiling, so no probe is repeated for the generator.
+    # One count: a search is 5-8 trials (choosing between counts is tests/bench/test_sizing.py's).
+    r = bench_cli("tune", "--knob", "processes", "--workload", "db", "--variant", "naive", "--values", "2",
+                  "--keepalive", "off", "--slo", "p99<300ms", "--port", str(procs.free_port()), "--duration", "2",
+                  "--warmup", "0.5", "--users", "2", "--trials", "1", "--no-report", env=env, timeout=400)
     assert r.returncode == 0, r.stderr + r.stdout
     data = tune_json(env)
     run = next(Path(env["BENCH_RUNS_DIR"]).iterdir())
-    assert data["complete"] and data["plan"]["slo"] == "p99<200ms" and data["plan"]["latency_model"] == "open"
+    assert data["complete"] and data["plan"]["slo"] == "p99<300ms" and data["plan"]["latency_model"] == "open"
     assert data["plan"]["max_p99_ms"] is None
     for p in data["points"]:
         t = p["trials"][0]
@@ -229,12 +231,12 @@ def test_processes_sweep_sizes_on_the_capacity_at_an_slo(tmp_path):
         probe = json.loads((run / t["dir"] / "trial.json").read_text())
         # the point's figures are those of the probe at its capacity: an open trial offered that rate, met it
         assert probe["latency_model"] == "open" and probe["open"]["rate"] == p["rps"] == t["rps"]
-        assert probe["open"]["p99_ms"] == t["p99_ms"] < 200 and probe["open"]["dropped"] == 0
-        assert t["dir"].startswith(f"trials/00{1 if p['value'] == 1 else 2}-p{p['value']}/slo/")
+        assert probe["open"]["p99_ms"] == t["p99_ms"] < 300 and probe["open"]["dropped"] == 0
+        assert t["dir"].startswith(f"trials/001-p{p['value']}/slo/")
         assert f"MaxRequestWorkers {p['value']}\n" in (run / t["dir"] / "httpd.conf").read_text()
         assert t["capacity_per_process"] == pytest.approx(p["rps"] / p["value"], rel=0.01)
-    n = data["sizing"]["value"]
-    assert n in (1, 2) and f"    MaxRequestWorkers {n}\n" in r.stdout
-    assert "at SLO: the largest offered rate that met p99<200ms" in r.stdout
+    assert [p["value"] for p in data["points"]] == [2] and data["sizing"]["value"] == 2
+    assert "    MaxRequestWorkers 2\n" in r.stdout
+    assert "at SLO: the largest offered rate that met p99<300ms" in r.stdout
     assert "(open model, latency from the intended start) up to" in data["advice"]["reasoning"]
     assert procs.processes_mentioning(env["BENCH_STATE_DIR"]) == []
