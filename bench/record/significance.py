@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from typing import TypedDict
 
 import numpy as np
-from scipy import stats as sps
 
 RUN_NOISE = 0.055
 DEFAULT_MIN_CHANGE_PCT = 10.0
@@ -68,6 +67,8 @@ def change_test(base: Sequence[float | None], new: Sequence[float | None], *, hi
         p = 1.0 if diff == 0 else 0.0
     else:
         t = diff / se
+        from scipy import stats as sps  # half a second to import: only when a verdict is computed
+
         p = float(2 * sps.t.sf(abs(t), df)) if math.isfinite(df) else float(2 * sps.norm.sf(abs(t)))
     worse = (ratio < 1) if higher_is_better else (ratio > 1)
     if p >= alpha:

@@ -47,6 +47,9 @@ def threading_values(s: StackSettings) -> dict:
             "test_cpu_us": str(s.test_cpu_us)}
 
 
+CHILD_GRACE_S = 2.0  # an idle child exits on SIGTERM in milliseconds
+
+
 class Apache:
     def __init__(self, state: Path, settings: StackSettings, dsn: str):
         self.state = state
@@ -246,7 +249,10 @@ class Apache:
     def stop(self) -> None:
         pid = self.pid()
         if procs.alive(pid):
-            procs.stop_tree(pid)
+            # A mod_python child that was running Python when the stop reached it can hang in its exit path
+            # (a lock taken inside the signal handler: seen here on the child that served the start probe);
+            # the parent re-signals it for 10 s before its own SIGKILL. Kill such a child after CHILD_GRACE_S.
+            procs.stop_tree(pid, child_grace=CHILD_GRACE_S)
         for p in procs.processes_mentioning(str(self.conf)):
             procs.stop_tree(p.pid, signal.SIGKILL)
         self.pidfile.unlink(missing_ok=True)

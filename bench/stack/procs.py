@@ -94,8 +94,10 @@ def alive(pid: int | None) -> bool:
         return False
 
 
-def stop_tree(pid: int, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
-    """Signal a process, wait for it and its children to go; SIGKILL whatever remains."""
+def stop_tree(pid: int, sig: int = signal.SIGTERM, timeout: float = 15, child_grace: float | None = None) -> None:
+    """Signal a process, wait for it and its children to go; SIGKILL whatever remains. With child_grace,
+    the children still there after that many seconds are killed first, so that the parent can finish its
+    own shutdown (and release what it holds) instead of being killed with them."""
     try:
         proc = psutil.Process(pid)
         family = [proc, *proc.children(recursive=True)]
@@ -105,13 +107,48 @@ def stop_tree(pid: int, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
         proc.send_signal(sig)
     except psutil.NoSuchProcess:
         pass
-    _, left = psutil.wait_procs(family, timeout=timeout)
+    if child_grace is not None:
+        for p in wait_gone(family, child_grace):
+            if p.pid != pid:
+                try:
+                    p.kill()
+                except psutil.NoSuchProcess:
+                    pass
+    left = wait_gone(family, timeout)
     for p in left:
         try:
             p.kill()
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(left, timeout=5)
+    wait_gone(left, 5)
+
+
+def wait_gone(family: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process has exited; returns those still running after `timeout` seconds.
+
+    An exited process counts as gone while it is a zombie: a daemon (Apache, pg_ctl's postgres) is not our
+    child, so init reaps it, whenever it gets to it (a second or more in some containers, while psutil's
+    own wait_procs waits for the reaping). A zombie holds no socket, file or memory any more."""
+    deadline = time.monotonic() + timeout
+    left = list(family)
+    while True:
+        left = [p for p in left if _running(p)]
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.01)
+
+
+def _running(p: psutil.Process) -> bool:
+    try:
+        if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+            return True
+    except psutil.NoSuchProcess:
+        return False
+    try:  # our own child: reap it (nothing else will)
+        os.waitpid(p.pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    return False
 
 
 def processes_mentioning(text: str) -> list[psutil.Process]:

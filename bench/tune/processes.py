@@ -21,7 +21,6 @@ from typing import Any
 
 from bench import console
 from bench.errors import UserError
-from bench.load import slo_search
 from bench.load.plan import Plan
 from bench.record.tune import TuneRecord
 from bench.stack import cpus
@@ -49,6 +48,8 @@ def check_slo(text: str | None, max_p99: float | None) -> str | None:
     """--slo for the processes knob: a valid threshold list, and not beside --max-p99 (two latency bounds)."""
     if text is None:
         return None
+    from bench.load import slo_search  # scipy, through the open model's statistics: not for `bench --help`
+
     if max_p99 is not None:
         raise UserError(f"--slo {text!r} and --max-p99 {max_p99:g} are two latency bounds: give one (--slo sizes "
                         "on the open model's latency, --max-p99 on the closed loop's)")
@@ -90,6 +91,8 @@ def sizing_points(record: dict) -> list[sizing.SizingPoint]:
 def conclude(record: dict) -> tuple[dict, dict]:
     """(the recommendation, the advice: directive lines and reasoning) from tune.json's data."""
     plan, st = record["plan"], record["stack"]
+    from bench.load import slo_search
+
     # On an SLO a capacity is known to the search's resolution (10%): counts closer than that are one capacity.
     tolerance = max(sizing.KNEE_TOLERANCE, slo_search.RESOLUTION) if plan.get("slo") else sizing.KNEE_TOLERANCE
     rec = sizing.recommend(sizing_points(record), variant=plan["variant"], pool_size=st["pool_size"],
@@ -220,6 +223,8 @@ class _PointContext:
 def slo_point(sweep: Any, plan: Plan, step: dict, settings: StackSettings, folder: str, users: int, slo: str,
               log=print) -> dict[str, Any]:
     """One --slo point: a fresh Apache, the SLO search on it; the point's figures are the capacity's probe."""
+    from bench.load import slo_search
+
     sweep.start(settings)
     ctx = _PointContext(sweep, plan, folder, users, log)
     entry = slo_search.search_cell(ctx, step["workload"], step["variant"], None, slo)

@@ -96,3 +96,15 @@ def test_bad_input(argv, sandbox, capsys):
     assert any(b in last or b.lower() in last.lower() for b in named) or not named, (argv, last)
     assert not (state / "state.json").exists()
     assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_the_parser_loads_no_statistics_or_plotting_library() -> None:
+    # Every `bench` command builds the whole parser first: scipy alone took a second of it (bench.record's
+    # verdicts and the open model's statistics), before any work. They load when there is work.
+    import subprocess
+    import sys
+
+    code = ("import sys; from bench import cli; cli.build_parser(); "
+            "print(sorted(m for m in ('scipy', 'matplotlib', 'locust') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr

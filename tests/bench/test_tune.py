@@ -31,8 +31,10 @@ def tune_json(env: dict) -> dict:
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     env = tune_env(tmp_path_factory.mktemp("tune"))
+    # 7 s trials (COMMON's 5, given again after it): a busy test machine must still fit whole 101-request
+    # connections in the window (requests_per_connection is None otherwise)
     r = bench_cli("tune", "--workload", "db", "--values", "0,1", "--keepalive", "on",
-                  "--port", str(procs.free_port()), *COMMON, env=env, timeout=300)
+                  "--port", str(procs.free_port()), *COMMON, "--duration", "7", env=env, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
     return r, tune_json(env), env
 
