@@ -51,12 +51,17 @@ _SLOW_FIRST = {
     "sweeps-1": 350,
     "tests/bench/test_run_servers.py::": 105,
     "tests/reports/test_run_report.py::all_built": 80,
+    "tests/test_workers_netns.py::": 64,
     "tests/bench/test_run.py::run_env+short_run": 60,
-    "tests/bench/test_tune.py::test_processes_sweep_sizes_on_the_capacity_at_an_slo": 50,
+    "tests/test_threads_tune_stack.py::test_processes_by_threads": 58,
     "tests/bench/test_run_measuring.py::": 50,
-    "tests/test_faults_stack.py::test_orphaned_children_are_reported_and_killed": 41,
+    "tests/test_security.py::": 45,
     "tests/test_app.py::test_a_handler_that_hangs_is_bounded_by_the_trial": 38,
+    "tests/bench/test_tune.py::test_processes_sweep_sizes_on_the_capacity_at_an_slo": 38,
+    "tests/test_threads_tune_stack.py::test_threads_knob": 38,
+    "tests/reports/test_servers_report.py::": 36,
     "tests/test_app.py::guestbook_run": 35,
+    "tests/test_auth.py::": 28,
 }
 
 

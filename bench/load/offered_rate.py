@@ -70,8 +70,12 @@ def verdict(figures: dict[str, Any], bottleneck: str | None) -> tuple[bool, str 
         why = figures.get("generator_reason") or f"the trial was limited by the {bottleneck}"
         return False, f"the generator could not offer this rate ({figures['rate']:g} req/s): {why}"
     answered = figures.get("rps") or 0
+    # A count over a window can be one request off at each edge: at a few requests per second in a short
+    # window, that alone is more than the 5% MET_SHARE allows, so one request of slack is given.
+    window_s = (figures.get("requests") or 0) / answered if answered else 0
+    slack = 1 / window_s if window_s else 0
     if figures.get("dropped") or figures.get("unfinished", 0) > figures.get("connections", 0) \
-            or answered < MET_SHARE * figures["rate"]:
+            or answered < MET_SHARE * figures["rate"] - slack:
         return False, (f"the server did not keep up with {figures['rate']:g} req/s: {answered:g} req/s answered, "
                        f"{figures.get('dropped') or 0} dropped, {figures.get('late') or 0} late, "
                        f"{figures.get('unfinished') or 0} unfinished")

@@ -94,6 +94,10 @@ def test_verdict_tells_the_generator_from_the_server() -> None:
     assert not met and why.startswith("the server did not keep up with 300 req/s")
     met, why = offered_rate.verdict({**ok, "generator_behind": True, "generator_reason": "late"}, "load")
     assert not met and why.startswith("the generator could not offer this rate (300 req/s)")
+    # 12 of 13 requests in a 1.5 s window at 8.85 req/s (92%): one request off at an edge, not a miss
+    few = {"rate": 8.85, "rps": 8.0, "requests": 12, "dropped": 0, "unfinished": 0, "connections": 2}
+    assert offered_rate.verdict(few, "load") == (True, None)
+    assert offered_rate.verdict({**few, "rps": 6.67, "requests": 10}, "load")[0] is False  # 3 short: a miss
 
 
 def test_table_is_per_cell_and_rate() -> None:

@@ -220,7 +220,7 @@ def test_processes_sweep_sizes_on_the_capacity_at_an_slo(tmp_path):
     # naive: a capacity (~80 req/s) far under the generator's ceiling, so no probe is repeated for the generator.
     # One count: a search is 5-8 trials (choosing between counts is tests/bench/test_sizing.py's).
     r = bench_cli("tune", "--knob", "processes", "--workload", "db", "--variant", "naive", "--values", "2",
-                  "--keepalive", "off", "--slo", "p99<300ms", "--port", str(procs.free_port()), "--duration", "2",
+                  "--keepalive", "off", "--slo", "p99<300ms", "--port", str(procs.free_port()), "--duration", "3",
                   "--warmup", "0.5", "--users", "2", "--trials", "1", "--no-report", env=env, timeout=400)
     assert r.returncode == 0, r.stderr + r.stdout
     data = tune_json(env)
