@@ -381,7 +381,8 @@ def test_close_connection_from_config_file_and_env(server: FakeServer, tmp_path:
     env = clean_env(LOCUST_QUERIES="7", LOCUST_BENCH_OUT=str(out))
     proc = run_locust(
         tmp_path,
-        "--config", str(conf), "--headless", "-u", "1", "-r", "1", "-t", "2s", "--host", server.url,
+        # 4 s: on a busy test machine a 2 s test could end before its one user's first request in the window
+        "--config", str(conf), "--headless", "-u", "1", "-r", "1", "-t", "4s", "--host", server.url,
         "PooledQueries",
         env=env,
     )  # fmt: skip
