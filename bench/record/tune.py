@@ -133,7 +133,7 @@ class Point(TypedDict, total=False):
 # --- derived figures -------------------------------------------------------------------------------
 _SUMMED = ("failures",)
 _ANY = ("generator_bound",)
-_NOT_AGGREGATED = ("trial", "dir", "flags", "window_after_start", "slo_stopped", "slo_dir")
+_NOT_AGGREGATED = ("trial", "dir", "flags", "window_after_start", "slo_stopped")
 
 
 def summarize_point(trials: Sequence[PointTrial]) -> dict[str, Any]:

@@ -240,8 +240,7 @@ def slo_point(sweep: Any, plan: Plan, step: dict, settings: StackSettings, folde
                   "closed_p99_ms": closed["p99_ms"], "probes": len(entry["probes"]),
                   "bottleneck": entry["bottleneck"] or out["bottleneck"], "slo_stopped": entry["stopped"],
                   # the search stopped below a rate the generator could not offer: the capacity is a lower bound
-                  "generator_bound": bool(entry["stopped"]) and entry["capacity_rps"] is not None,
-                  "slo_dir": folder}
+                  "generator_bound": bool(entry["stopped"]) and entry["capacity_rps"] is not None}
 
 
 class ProcessesKnob(Knob):
