@@ -119,10 +119,10 @@ def test_a_handler_that_hangs_is_bounded_by_the_trial(tmp_path):
 @pytest.mark.parametrize("server", list(KINDS))
 def test_tune_the_example_prints_a_directive(tmp_path, server):
     env = run_env(tmp_path)
-    # 10 s points: on a machine busy with the other test workers a 6 s point could hold no whole 200-request
-    # life of a child.
+    # Lives of 100 requests in 10 s points: on a machine busy with the other test workers a 6 s point could
+    # hold no whole 200-request life of a child, and once a 10 s point saw no mod_wsgi daemon replaced.
     r = bench_cli("tune", "--app", GUESTBOOK, *KINDS[server], "--paths", "/,/?page={n}", "--quick",
-                  "--values", "0,200", "--keepalive", "off", "--duration", "10", "--warmup", "1.5",
+                  "--values", "0,100", "--keepalive", "off", "--duration", "10", "--warmup", "1.5",
                   "--processes", "2", "--users", "2", "--no-report", "--port", str(procs.free_port()),
                   "--confirm-max-duration", "6", env=env, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
@@ -138,18 +138,18 @@ def test_tune_the_example_prints_a_directive(tmp_path, server):
     assert data["stack"]["app"][{"mod_python": "handler", "mod_wsgi": "wsgi"}[server]] == KINDS[server][1]
     points = {p["value"]: p for p in data["points"]}
     # The per-process inputs of the model, from the access log's %P and the first requests of each pid.
-    assert points[200]["children_spawned_per_s"] > 0
-    assert points[200]["requests_per_child"] == pytest.approx(200, rel=0.1)
-    # (children of 200 requests are too short for the %D-excess warm-up, which needs 400: their first
+    assert points[100]["children_spawned_per_s"] > 0
+    assert points[100]["requests_per_child"] == pytest.approx(100, rel=0.1)
+    # (children of 100 requests are too short for the %D-excess warm-up, which needs 400: their first
     # requests' excess is warmup_cold_ms, what warmup_ms meant before; the model takes the long-lived ones')
-    assert points[200]["warmup_cold_ms"] is not None and points[200]["warmup_cold_ms"] > 0
+    assert points[100]["warmup_cold_ms"] is not None and points[100]["warmup_cold_ms"] > 0
     assert data["modes"]["off"]["model"]["child_cost_ms"] > 0
     assert points[0]["growth_kb_per_request"] is not None and points[0]["growth_kb_per_request"] > 0
-    conf = (run / points[200]["trials"][0]["dir"] / "httpd.conf").read_text()
+    conf = (run / points[100]["trials"][0]["dir"] / "httpd.conf").read_text()
     if server == "mod_python":
-        assert "%P %k" in conf and "MaxConnectionsPerChild 200\n" in conf
+        assert "%P %k" in conf and "MaxConnectionsPerChild 100\n" in conf
     else:  # the daemons are recycled, by requests; their pid comes from the wrapper
-        assert "%{X-Bench-Pid}o %k" in conf and "maximum-requests=200" in conf
+        assert "%{X-Bench-Pid}o %k" in conf and "maximum-requests=100" in conf
         assert "WSGIDaemonProcess maximum-requests, which counts requests" in r.stdout
 
 

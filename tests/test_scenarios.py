@@ -504,7 +504,8 @@ def test_web_ui_distributed_back_to_back_tests_are_complete(server: FakeServer, 
             assert time.monotonic() < deadline, "the workers did not connect"
             time.sleep(0.1)
         last_end = 0.0
-        # short tests (1.5 s): a worker often sends no report at all during one, only its final report
+        # short tests (2.5 s, under the 3 s report interval): a worker often sends no report at all during
+        # one, only its final report
         for name, path in (
             ("PooledDb", "/pooled/db"),
             ("PooledFortunes", "/pooled/fortunes"),
@@ -513,13 +514,15 @@ def test_web_ui_distributed_back_to_back_tests_are_complete(server: FakeServer, 
             served_before = server.paths[path]
             form = [("user_count", "2"), ("spawn_rate", "10"), ("host", server.url), ("user_classes", name)]
             assert _post(ui + "/swarm", form)["success"] is True
-            time.sleep(1.5)  # on a loaded machine 0.7 s could end before any request completed
+            time.sleep(2.5)  # on a loaded machine 0.7 s could end before any request completed
             _post(ui + "/stop", [])
             result = wait_for_json(out, newer_than=last_end)
             last_end = result["window"][1]
             assert_consistent(result)
             assert result["generators"] == 2
             served = server.paths[path] - served_before
-            # Requests in flight when the users are stopped reach the server but no report: on a loaded
-            # 2-core machine that is up to ~7% of a 0.7 s test. What must not happen is losing a report.
-            assert 0.9 * served <= result["requests"] <= served, (name, result["requests"], served)
+            # Requests a worker completes after its own stop (a worker descheduled between the stop and the
+            # kill of its users) reach the server but no report: on a loaded 2-core machine that was once
+            # 16% of a 1.5 s test. What must not happen is losing a report: with 1 user on each of the 2
+            # workers, that loses about half of the test's requests.
+            assert 0.75 * served <= result["requests"] <= served, (name, result["requests"], served)

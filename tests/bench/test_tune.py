@@ -194,9 +194,12 @@ def test_bad_input_before_anything_starts(tmp_path, args, message):
 
 def test_processes_sweep_recommends_max_request_workers(tmp_path):
     env = tune_env(tmp_path)
+    # --max-p99 out of reach: with keep-alive on, p99 at 2 x N users is the wait for a whole kept-alive
+    # connection (328 ms once on a loaded machine), which would bind the default 100 ms bound by chance. The
+    # p99 bound is tests/bench/test_sizing.py's; this one checks the sweep and the knee's directive.
     r = bench_cli("tune", "--knob", "processes", "--workload", "db", "--values", "1,2", "--keepalive", "on",
-                  "--port", str(procs.free_port()), "--duration", "4", "--warmup", "1", "--trials", "1",
-                  "--users", "2", "--no-report", env=env, timeout=300)
+                  "--max-p99", "60000", "--port", str(procs.free_port()), "--duration", "4", "--warmup", "1",
+                  "--trials", "1", "--users", "2", "--no-report", env=env, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
     data = tune_json(env)
     assert data["schema"] == TUNE_SCHEMA and data["plan"]["knob"] == "processes" and data["complete"]
