@@ -10,20 +10,33 @@ from collections.abc import Iterable
 
 from bench.load.access_log import Entry
 
+# The children of a fixed pool are all forked within this of each other at Apache's start; one born later
+# replaced a child that died.
+POOL_START_SPREAD_S = 1.0
 
-def replaced_children(entries: Iterable[Entry], t0: float, slots: int) -> list[str]:
-    """With a fixed pool and no recycling, more PIDs than slots means children died and were replaced.
 
-    Each PID beyond the first `slots` (in order of first request) is a replacement; the fault says when it
-    began to serve. Apache's own recycling (MaxConnectionsPerChild > 0) is not a fault: callers skip this.
+def replaced_children(entries: Iterable[Entry], t0: float, slots: int,
+                      started: dict[int, float] | None = None) -> list[str]:
+    """With a fixed pool and no recycling, children born after the pool's start, or more PIDs serving than
+    slots, mean children died and were replaced.
+
+    From the access log, each PID beyond the first `slots` (in order of first request) is a replacement, but
+    a child killed before it served anything in the trial leaves no PID there. `started` (the sampler's start
+    time per child) sees it: its replacement was born after the pool and after the trial began (`t0`; one
+    born earlier replaced a child before this trial). The larger count wins, and the fault
+    says when the replacements began. Apache's own recycling (MaxConnectionsPerChild > 0) is not a fault:
+    callers skip this.
     """
     first: dict[int, float] = {}
     for e in entries:
         if e.pid:  # 0: Apache answered by itself (no handler, no X-Bench-Pid)
             first.setdefault(e.pid, e.t)
-    if len(first) <= slots:
+    by_log = sorted(first.values())[slots:]
+    born = min(started.values()) if started else 0.0
+    by_birth = sorted(t for t in (started or {}).values() if t > max(born + POOL_START_SPREAD_S, t0))
+    late = by_birth if len(by_birth) >= len(by_log) else by_log
+    if not late:
         return []
-    late = sorted(first.values())[slots:]
     when = ", ".join(f"+{t - t0:.1f}s" for t in late[:5]) + (" ..." if len(late) > 5 else "")
     return [f"{len(late)} Apache child(ren) replaced during the trial (a child died): new PIDs at {when}"]
 

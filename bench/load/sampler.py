@@ -67,6 +67,7 @@ class Sampler:
         self.totals: list[dict] = []   # {"t", "<role>_cpu_s"...}
         self.procs: dict[int, list[tuple[float, float]]] = {}  # pid -> [(t, cpu_s)] for generator pct
         self.roles: dict[int, str] = {}
+        self.started: dict[int, float] = {}  # pid -> process start time (epoch s), of every process seen
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
 
@@ -121,6 +122,7 @@ class Sampler:
                     started = process_started(p.pid)
                     if started is not None:
                         line["created"] = round(started, 3)
+                        self.started[p.pid] = started
                 self.procs.setdefault(p.pid, []).append((now, own))
                 self.roles[p.pid] = role
                 self._file.write(json.dumps(line) + "\n")
@@ -128,6 +130,10 @@ class Sampler:
         self.totals.append(total)
         self._file.write(json.dumps(total) + "\n")
         self._file.flush()
+
+    def started_of(self, role: str) -> dict[int, float]:
+        """Start times of the role's processes seen so far (for Apache: its children, not the parent)."""
+        return {pid: t for pid, t in self.started.items() if self.roles.get(pid) == role}
 
     def cpu_between(self, role: str, start: float, end: float) -> float | None:
         """CPU seconds a role used in [start, end], interpolated between ticks."""

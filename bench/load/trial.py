@@ -182,7 +182,7 @@ class Trial:
             # mid-trial does not turn 4 processes into 5 and lower the figure by a fifth.
             slots = live.apache.settings.processes  # this trial's server (--servers entries may differ)
             if live.settings.max_connections_per_child == 0:
-                found += faults.replaced_children(entries, t0, slots)
+                found += faults.replaced_children(entries, t0, slots, self.sampler.started_of("apache"))
             trial["server"] = server
             trial["slots"] = slots
             trial["rps_per_process"] = _per(server["rps"], slots)
