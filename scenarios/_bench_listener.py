@@ -14,12 +14,14 @@ The merged window runs from the earliest warm-up end to the latest stop, and rps
 should have synchronised clocks.)
 
 Distributed (`--processes N`, `--master`/`--worker`): each worker adds the data collected since its
-last report to `report_to_master` (every 3 s, and once more when it stops or quits); the master merges
-them in `worker_report`. Each test gets a run id (the hidden custom option --bench-run-id, which Locust
-forwards to workers with the spawn message), so late reports of an earlier test are ignored. When a test
-stops, the master waits until every worker the test started with has sent a report made after its stop
-(at most 7 s), then writes the result; if the process quits first, it writes at Locust's `quit` event. A
-local runner writes at `test_stop`.
+last report to `report_to_master` (every 3 s), and sends the rest as a custom message at its own
+`test_stop`; the master merges both. Each test gets a run id (the hidden custom option --bench-run-id,
+which Locust forwards to workers with the spawn message), so late reports of an earlier test are ignored.
+When a test stops, the master waits until every worker the test started with has sent a report made after
+its stop (at most 7 s), then writes the result. When the master quits (the end of `-t`, Ctrl-C), Locust
+sends its workers no stop and waits only 0.5 s for their last stats, so the master stops them itself
+and waits for that report before Locust quits; if the process quits first anyway, it writes at Locust's
+`quit` event. A local runner writes at `test_stop`.
 
 Live view and reset: every process also keeps per-PID counters from test start (`_bench_live`), which
 `current_view` turns into the `/per-process` rows (`_bench_perprocess`, shown by `_bench_webui`). Locust's
@@ -83,6 +85,8 @@ COLD_HEADER = "X-Bench-Cold"
 REPORT_KEY = "modpython_bench_per_pid"
 CPU_KEY = "modpython_bench_cpu"  # worker -> master: the worker's own CPU seconds, with every report
 RESET_MESSAGE = "modpython_bench_reset"  # master -> workers: the stats were reset
+FINAL_MESSAGE = "modpython_bench_final"  # worker -> master: its data up to its stop, sent at its test_stop
+STOP_MESSAGE = "modpython_bench_stop"  # master -> workers: stop now (the master is quitting, see _on_test_stop)
 # A worker reports every WORKER_REPORT_INTERVAL s; two intervals and a margin cover one lost beat.
 FINAL_REPORT_TIMEOUT_S = 2 * WORKER_REPORT_INTERVAL + 1
 
@@ -122,6 +126,9 @@ def _on_init(environment: Any, runner: Any = None, **_kwargs: Any) -> None:
     state.environment = environment
     if isinstance(runner, WorkerRunner):
         runner.register_message(RESET_MESSAGE, _on_reset_message)
+        runner.register_message(STOP_MESSAGE, _on_stop_message, concurrent=True)
+    elif isinstance(runner, MasterRunner):
+        runner.register_message(FINAL_MESSAGE, _on_final_message)
 
 
 @events.test_start.add_listener
@@ -183,13 +190,34 @@ def _on_test_stopping(environment: Any, **_kwargs: Any) -> None:
 @events.test_stop.add_listener
 def _on_test_stop(environment: Any, **_kwargs: Any) -> None:
     state.local.end(time.time())  # in case test_stopping was not fired
-    if _is_worker(environment) or not state.started:
+    if not state.started:
         return
-    if _is_master(environment):
-        # the workers' last data arrives with their next report: wait for it without blocking Locust
-        gevent.spawn(_finalize_after_final_reports, environment, state.generation)
-    else:
+    if _is_worker(environment):
+        # the data up to this stop, now: the next stats report can come 3 s later, after a quitting master
+        environment.runner.send_message(FINAL_MESSAGE, {REPORT_KEY: state.local.take_report(), CPU_KEY: cpu_report()})
+        return
+    if not _is_master(environment):
         finalize(environment)
+        return
+    runner = environment.runner
+    if runner.clients.running or runner.clients.spawning:
+        # Quitting (the end of -t, Ctrl-C): Locust sends its workers no stop and waits 0.5 s for their last
+        # report, which a busy machine misses (half of a 2-worker run once). Stop them here and wait for
+        # their final data (bounded) before Locust goes on to quit.
+        runner.send_message(STOP_MESSAGE)
+        _finalize_after_final_reports(environment, state.generation)
+    else:
+        # stopped (web UI, bench's own master): the workers are stopping; wait without blocking Locust
+        gevent.spawn(_finalize_after_final_reports, environment, state.generation)
+
+
+def _on_stop_message(environment: Any, **_kwargs: Any) -> None:
+    if environment.runner.state in (STATE_RUNNING, STATE_SPAWNING):
+        environment.runner.stop()  # fires test_stop, which sends FINAL_MESSAGE
+
+
+def _on_final_message(environment: Any, msg: Any, **_kwargs: Any) -> None:
+    _on_worker_report(msg.node_id, msg.data)
 
 
 @events.request.add_listener

@@ -374,6 +374,43 @@ def test_processes_2_merges_both_workers(server: FakeServer, tmp_path: Path) -> 
     assert 0.9 * server.requests <= result["requests"] <= server.requests, (result["requests"], server.requests)
 
 
+def test_a_worker_late_at_the_end_of_the_run_time_still_reports(server: FakeServer, tmp_path: Path) -> None:
+    # At the end of -t Locust's master sends its workers no stop and waits 0.5 s for their last stats; a busy
+    # worker once missed that and half of a 2-worker run was lost. One worker frozen (SIGSTOP) across the end
+    # of the run time: the master must wait for its final data (bounded) before it writes the JSON.
+    import psutil
+
+    out = tmp_path / "per_pid.json"
+    cmd = [sys.executable, "-m", "locust", "-f", str(SCENARIOS), "--headless", "--processes", "2",
+           *master_port_args(), "-u", "2", "-r", "2", "-t", "4s", "--host", server.url, "--bench-out", str(out),
+           "PooledDb"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=clean_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while len(workers := psutil.Process(proc.pid).children()) < 2:
+            assert time.monotonic() < deadline, "the workers were not forked"
+            time.sleep(0.1)
+        while not server.requests:
+            assert time.monotonic() < deadline, "no request reached the server"
+            time.sleep(0.05)
+        time.sleep(3.3)  # the run ends about 4 s after the users started
+        frozen = workers[0]
+        frozen.suspend()
+        time.sleep(1.5)
+        frozen.resume()
+        _out, err = proc.communicate(timeout=40)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    result = json.loads(out.read_text())
+    assert_consistent(result)
+    assert result["generators"] == 2
+    assert 0.9 * server.requests <= result["requests"] <= server.requests, (result["requests"], server.requests)
+
+
 def test_close_connection_from_config_file_and_env(server: FakeServer, tmp_path: Path) -> None:
     out = tmp_path / "env" / "per_pid.json"
     conf = tmp_path / "bench.conf"
