@@ -126,9 +126,11 @@ def test_sigterm_keeps_finished_trials_and_stops_everything(tmp_path):
     assert results is not None, "no trial finished"
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode != 0
-    assert "Traceback" not in err
     data = json.loads(results.read_text())
+    # (exit 0 once, on a busy machine: the trials and the output say whether the run had ended by then)
+    seen = (proc.returncode, len(data["results"][0]["trials"]), data["complete"], out[-1500:], err[-1500:])
+    assert proc.returncode == 130 and "interrupted" in err, seen
+    assert "Traceback" not in err
     assert data["complete"] is False
     assert 1 <= len(data["results"][0]["trials"]) < 5
     assert procs.processes_mentioning(env["BENCH_STATE_DIR"]) == []
