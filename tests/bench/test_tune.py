@@ -141,8 +141,10 @@ def test_no_confirm_says_unconfirmed(tmp_path):
 
 def test_leaky_growth_is_measured(sweep, tmp_path):
     env = tune_env(tmp_path)
+    # 8 s (COMMON's 5, given again after it): the slope is fitted to the second half of the window's RSS
+    # samples, and a busy machine once left fewer than the 4 it needs in a 4 s window.
     r = bench_cli("tune", "--workload", "leaky", "--values", "0", "--keepalive", "on",
-                  "--port", str(procs.free_port()), *COMMON, env=env, timeout=300)
+                  "--port", str(procs.free_port()), *COMMON, "--duration", "8", env=env, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
     leaky = tune_json(env)["points"][0]
     pooled = {p["value"]: p for p in sweep[1]["points"]}[0]
