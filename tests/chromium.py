@@ -26,6 +26,14 @@ FLAGS = [
 TIMEOUT = 30.0
 
 
+def scratch_env(profile: Path) -> dict[str, str]:
+    """Chromium's environment: its scratch folders (org.chromium.Chromium.*) go under the test's profile, not
+    /tmp, where a browser stopped by a signal leaves them behind."""
+    tmp = profile / "tmp"
+    tmp.mkdir(exist_ok=True)
+    return {**os.environ, "TMPDIR": str(tmp)}
+
+
 class WebSocket:
     """Just enough RFC 6455 for the DevTools protocol: text frames, client masking, fragmentation."""
 

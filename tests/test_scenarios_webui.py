@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium import CHROMIUM, FLAGS, Page, WebSocket
+from chromium import CHROMIUM, FLAGS, Page, WebSocket, scratch_env
 from test_scenarios import _get, _post, master_port_args, run_locust, web_locust
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scenarios"))
@@ -200,7 +200,7 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Any:
     proc = subprocess.Popen(
         [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
          "--remote-debugging-address=127.0.0.1", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=scratch_env(profile),
     )  # fmt: skip
     try:
         port_file = profile / "DevToolsActivePort"

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from conftest import REPO, bench_cli, make_state_dir
 
+from bench.load import access_log
 from bench.record.tune import SCHEMA as TUNE_SCHEMA
 from bench.stack import procs
 
@@ -31,11 +32,12 @@ def tune_json(env: dict) -> dict:
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     env = tune_env(tmp_path_factory.mktemp("tune"))
-    # 7 s trials (COMMON's 5, given again after it) and connections of 11 requests (MaxKeepAliveRequests 10):
-    # a busy test machine must still fit whole connections in the window (requests_per_connection is None
-    # otherwise); at N = 1 a 4.7 s window once held no whole 101-request one, and once no 31-request one.
+    # 10 s trials (COMMON's 5, given again after it) and connections of 11 requests (MaxKeepAliveRequests 10):
+    # a busy test machine must still fit whole lives in the window. At N = 1 Apache replaces one child per
+    # maintenance tick (1 s) plus the new child's cold start: 1 child/s on an idle machine, one per 3 s on a
+    # busy CI machine, where a 6 s window once held 2 children (and a 4.7 s one no whole 101-request life).
     r = bench_cli("tune", "--workload", "db", "--values", "0,1", "--keepalive", "on", "--max-keepalive-requests",
-                  "10", "--port", str(procs.free_port()), *COMMON, "--duration", "7", env=env, timeout=300)
+                  "10", "--port", str(procs.free_port()), *COMMON, "--duration", "10", env=env, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
     return r, tune_json(env), env
 
@@ -44,13 +46,17 @@ def test_recycling_really_happened(sweep):
     _, data, env = sweep
     points = {p["value"]: p for p in data["points"]}
     assert set(points) == {0, 1} and data["complete"] and data["missing"] == []
-    assert points[1]["children_seen"] > points[0]["children_seen"] == 2
+    assert points[0]["children_seen"] == 2 and points[1]["children_seen"] >= 2
     assert points[0]["children_spawned_per_s"] == 0 and points[1]["children_spawned_per_s"] > 0
+    # Over the whole trial (warm-up, window, stop), not the window alone: how many children the recycling
+    # point's window holds depends on how fast the machine forks and warms them (above).
+    run = next(Path(env["BENCH_RUNS_DIR"]).iterdir())
+    served = {e.pid for e in access_log.read(run / points[1]["trials"][0]["dir"] / "access.log")}
+    assert len(served) > 2, served
     # Apache counts connections: with keep-alive one connection carries MaxKeepAliveRequests (10) + 1
     # requests, so "1 per child" is 11 requests per child.
     assert points[1]["requests_per_connection"] == pytest.approx(11, abs=1)
     assert points[1]["requests_per_child"] == pytest.approx(11, abs=1)
-    run = next(Path(env["BENCH_RUNS_DIR"]).iterdir())
     assert "MaxConnectionsPerChild 1\n" in (run / points[1]["trials"][0]["dir"] / "httpd.conf").read_text()
 
 

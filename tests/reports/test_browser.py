@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium import CHROMIUM, FLAGS, TIMEOUT, Page, WebSocket  # noqa: F401
+from chromium import CHROMIUM, FLAGS, TIMEOUT, Page, WebSocket, scratch_env  # noqa: F401
 from reports_helpers import fixtures
 
 from reports.build import build_report
@@ -61,7 +61,7 @@ def chromium(tmp_path_factory):
     proc = subprocess.Popen(
         [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
          "--remote-debugging-address=127.0.0.1", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, env=scratch_env(profile),
     )
     try:
         port_file = profile / "DevToolsActivePort"
