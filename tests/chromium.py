@@ -8,15 +8,21 @@ scripts/bootstrap.sh --tests): a missing binary fails the tests, it does not ski
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import signal
 import socket
 import struct
+import subprocess
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -24,14 +30,6 @@ FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 TIMEOUT = 30.0
-
-
-def scratch_env(profile: Path) -> dict[str, str]:
-    """Chromium's environment: its scratch folders (org.chromium.Chromium.*) go under the test's profile, not
-    /tmp, where a browser stopped by a signal leaves them behind."""
-    tmp = profile / "tmp"
-    tmp.mkdir(exist_ok=True)
-    return {**os.environ, "TMPDIR": str(tmp)}
 
 
 class WebSocket:
@@ -159,3 +157,51 @@ class Page:
         return res["result"].get("value")
 
 
+@contextlib.contextmanager
+def browser(profile: Path, width: int, height: int) -> Iterator[Page]:
+    """One headless Chromium on a new, empty profile, with one page of width x height whose problems are
+    collected; stopped afterwards (only its own process group).
+
+    Its scratch folders (org.chromium.Chromium.*) go under the profile, not /tmp, where a browser stopped by
+    a signal leaves them behind; its stderr goes to a file there (a pipe nobody reads could fill and stall it).
+    """
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/bootstrap.sh --tests installs it (apt-get install -y "
+                    "chromium); these tests must not be skipped", pytrace=False)
+    tmp = profile / "tmp"
+    tmp.mkdir(exist_ok=True)
+    stderr = profile / "stderr.log"
+    with open(stderr, "wb") as err:
+        proc = subprocess.Popen(
+            [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
+             "--remote-debugging-address=127.0.0.1", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=err, start_new_session=True, env={**os.environ, "TMPDIR": str(tmp)},
+        )
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + TIMEOUT
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if proc.poll() is not None:
+                pytest.fail(f"chromium exited early: {stderr.read_text(errors='replace')[-2000:]}", pytrace=False)
+            if time.monotonic() > deadline:
+                pytest.fail(f"chromium did not open its DevTools port within {TIMEOUT:g} s", pytrace=False)
+            time.sleep(0.05)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
+            target = next(t for t in json.load(resp) if t.get("type") == "page")
+        ws = WebSocket(target["webSocketDebuggerUrl"], TIMEOUT)
+        page = Page(ws)
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            page.call(f"{domain}.enable")
+        page.call("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        yield page
+        ws.close()
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -15,10 +15,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
-import os
 import re
-import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -27,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium import CHROMIUM, FLAGS, Page, WebSocket, scratch_env
+from chromium import Page, browser
 from test_scenarios import _get, _post, master_port_args, run_locust, web_locust
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scenarios"))
@@ -194,35 +191,8 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/bootstrap.sh --tests installs it", pytrace=False)
-    profile = tmp_path_factory.mktemp("chromium-profile")  # a new, empty profile
-    proc = subprocess.Popen(
-        [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
-         "--remote-debugging-address=127.0.0.1", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=scratch_env(profile),
-    )  # fmt: skip
-    try:
-        port_file = profile / "DevToolsActivePort"
-        wait_for(lambda: port_file.exists() and port_file.read_text().strip(), "Chromium's DevTools port", every=0.05)
-        port = int(port_file.read_text().split()[0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
-            target = next(t for t in json.load(resp) if t.get("type") == "page")
-        ws = WebSocket(target["webSocketDebuggerUrl"], TIMEOUT)
-        page = Page(ws)
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            page.call(f"{domain}.enable")
-        page.call("Emulation.setDeviceMetricsOverride",
-                  {"width": 1400, "height": 800, "deviceScaleFactor": 1, "mobile": False})  # fmt: skip
+    with browser(tmp_path_factory.mktemp("chromium-profile"), 1400, 800) as page:
         yield page
-        ws.close()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # only the browser this fixture started
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def page_problems(page: Page, origin: str) -> list[str]:

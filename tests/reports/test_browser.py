@@ -10,19 +10,12 @@ Chromium is required (Debian package `chromium`): without it this test FAILS, it
 from __future__ import annotations
 
 import base64
-import json
-import os
 import shutil
-import signal
-import subprocess
-import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium import CHROMIUM, FLAGS, TIMEOUT, Page, WebSocket, scratch_env  # noqa: F401
+from chromium import Page, browser
 from reports_helpers import fixtures
 
 from reports.build import build_report
@@ -54,44 +47,8 @@ CHECK_JS = """
 
 @pytest.fixture(scope="module")
 def chromium(tmp_path_factory):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); "
-                    "this test must not be skipped", pytrace=False)
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    proc = subprocess.Popen(
-        [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
-         "--remote-debugging-address=127.0.0.1", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, env=scratch_env(profile),
-    )
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + TIMEOUT
-        while not port_file.exists() or not port_file.read_text().strip():
-            if proc.poll() is not None:
-                pytest.fail(f"chromium exited early: {proc.stderr.read().decode()[-2000:]}", pytrace=False)
-            if time.monotonic() > deadline:
-                pytest.fail("chromium did not open its DevTools port within 30 s", pytrace=False)
-            time.sleep(0.05)
-        port = int(port_file.read_text().split()[0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
-            targets = json.load(resp)
-        page_target = next(t for t in targets if t.get("type") == "page")
-        ws = WebSocket(page_target["webSocketDebuggerUrl"], TIMEOUT)
-        page = Page(ws)
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            page.call(f"{domain}.enable")
-        page.call("Emulation.setDeviceMetricsOverride",
-                  {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+    with browser(tmp_path_factory.mktemp("chromium-profile"), 1280, 900) as page:
         yield page
-        ws.close()
-    finally:
-        # Only the browser this fixture started: its own process group.
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.stderr.close()
 
 
 @pytest.fixture(scope="module")
