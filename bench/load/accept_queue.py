@@ -83,7 +83,7 @@ class AcceptQueueSampler:
     def _loop(self) -> None:
         with open(self.out, "w") as f:
             while not self._stop.is_set():
-                began = _cpu_s()
+                cpu, wall = _cpu_s(), time.perf_counter()
                 found = listen_queue(self.port)
                 if found is not None:
                     f.write(json.dumps({"t": round(time.time(), 3), "queue": found}) + "\n")
@@ -91,8 +91,10 @@ class AcceptQueueSampler:
                 # /proc/net/tcp lists every socket (thousands in TIME_WAIT without keep-alive): keep this
                 # thread under about a tenth of a core however long one read takes. The CPU a read used, not
                 # its wall time: on a busy machine `ss` waits for a CPU, and pacing by that once left a 4 s
-                # window with 2 samples.
-                self._stop.wait(max(self.interval_s, 10 * (_cpu_s() - began)))
+                # window with 2 samples. Capped by the wall time: the children's CPU is the whole process's,
+                # and another child reaped meanwhile (Locust at the trial's end) is not this read's cost.
+                used = min(_cpu_s() - cpu, time.perf_counter() - wall)
+                self._stop.wait(max(self.interval_s, 10 * used))
 
 
 def _cpu_s() -> float:

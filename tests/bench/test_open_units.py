@@ -171,6 +171,28 @@ def test_accept_queue_counts_connections_not_yet_accepted(tmp_path: Path) -> Non
     assert accept_queue.listen_queue(port) is None and accept_queue.proc_listen_queue(port) is None
 
 
+def test_accept_queue_pacing_ignores_another_child_reaped_during_a_read(tmp_path: Path, monkeypatch) -> None:
+    # The sampler waits 10x the CPU a read used, children included (`ss`). A child of the same process reaped
+    # during a read (Locust, at a trial's end) adds all its CPU to the children's: without the cap by the
+    # read's wall time, its 0.5 s would stall the sampler for 5 s.
+    import os
+
+    burner = subprocess.Popen([sys.executable, "-c", "import time\nt = time.process_time()\n"
+                               "while time.process_time() - t < 0.5: pass"])
+    os.waitid(os.P_PID, burner.pid, os.WEXITED | os.WNOWAIT)  # it has exited, not yet reaped
+
+    def listen_queue(port: int) -> int:
+        burner.poll()  # the first read reaps it
+        return 1
+
+    monkeypatch.setattr(accept_queue, "listen_queue", listen_queue)
+    sampler = accept_queue.AcceptQueueSampler(0, tmp_path / "q.jsonl", interval_s=0.01).start()
+    time.sleep(1.0)
+    sampler.stop()
+    assert burner.returncode == 0
+    assert len(accept_queue.read_samples(tmp_path / "q.jsonl")) >= 5
+
+
 def test_queue_time_is_client_minus_server() -> None:
     assert accept_queue.queue_time({"p50_ms": 220.0, "p99_ms": 500.0}, {"p50_ms": 60.0, "p99_ms": None}) == {
         "from": "client latency minus %D", "p50_ms": 160.0, "p99_ms": None}
