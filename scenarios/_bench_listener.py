@@ -34,6 +34,7 @@ Output: a short table on the console (always) and, with `--bench-out PATH`, this
 
     {
       "warmup_s": 5,                        # --bench-warmup
+      "test_start": 1764118923.1,           # epoch seconds: the test's start (the master's, on a master)
       "window": [1764118928.1, 1764118943.1],  # epoch seconds: warm-up end, test stop
       "requests": 51234, "failures": 0,      # all responses in the window (with and without a PID)
       "rps": 3415.6,                         # requests / (window[1] - window[0])
@@ -371,6 +372,8 @@ def finalize(environment: Any) -> dict[str, Any] | None:
         state.merger.add_report("local", state.local.take_report())
     stop = state.stop_time or time.time()
     summary = state.merger.summary(state.warmup_s, state.start_time + state.warmup_s, stop)
+    # the start the warm-up counts from, so a reader can check the window without knowing Locust's timing
+    summary["test_start"] = round(state.start_time, 3)
     if _is_master(environment):
         summary["workers"] = worker_cpu(state.cpu, *summary["window"])
         for client_id, row in summary["workers"].items():  # what each worker sent in the steady window
