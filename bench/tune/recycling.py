@@ -52,7 +52,8 @@ def parse_values(text: str) -> list[int]:
 def analyze_point(trial: dict, trial_dir: Path, processes: int, apache_started: float | None = None) -> dict:
     """Recycling facts of one trial from its access log and memory samples.
 
-    apache_started: when this trial's Apache started (its children are new too); None: the log's first line.
+    apache_started: when this trial's own Apache started (all its children are new); None: Apache was not
+    started for the trial (new: forked in the window, or serving from the log's first FRESH_S seconds).
     """
     from bench.load import access_log
     from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
@@ -75,11 +76,13 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int, apache_started: 
         if warm and cold:
             med = stats.median(warm)
             cold_warmups.append(sum(max(c - med, 0) for c in cold) / 1000)
-    # Warm-up cost: what every new child (forked in the window, or at this trial's fresh Apache) served
-    # slower than its own warm level, from %D alone.
-    born = (apache_started if apache_started is not None else min((e.t for e in entries), default=0.0))
+    # Warm-up cost: what every new child served slower than its own warm level, from %D alone. With this
+    # trial's own fresh Apache every child that served was forked by it (a busy machine's Locust can take
+    # more than FRESH_S to send the first request); without, the children forked in the window and those
+    # that served from the log's start.
+    born = min((e.t for e in entries), default=0.0)
     warmups = [w for pid, rows in per_pid.items()
-               if pid and (pid in new or rows[0].t - born < FRESH_S)
+               if pid and (apache_started is not None or pid in new or rows[0].t - born < FRESH_S)
                for w in [warmup_excess_ms([e.micros for e in rows])] if w is not None]
     # Whole lives: children that started in the window and stopped serving a second before it ended.
     lives = [len(rows) for pid, rows in per_pid.items() if pid in new and rows[-1].t < end - 1.0]
@@ -113,7 +116,7 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int, apache_started: 
     }
 
 
-FRESH_S = 5.0             # a child whose first request came this soon after Apache started is a new child
+FRESH_S = 5.0             # without a fresh Apache: a child that served this soon after the log's start is new
 WARMUP_MIN_REQUESTS = 400  # fewer: the child's life ended before its warm level could be seen
 WARMUP_BLOCK = 25
 
