@@ -36,9 +36,24 @@ def one_process_stack(request):
             cur.execute("ALTER SYSTEM SET log_line_prefix = '%m [%p] '")
             cur.execute("SELECT pg_reload_conf()")
         conn.close()
+        # the reload is a signal to the postmaster: wait until a new backend has the setting
+        deadline = time.monotonic() + 20
+        while _setting(s.admin_dsn, "log_statement") != "all":
+            assert time.monotonic() < deadline, "PostgreSQL did not reload log_statement = 'all'"
+            time.sleep(0.1)
         yield s
     finally:
         remove_state_dir(state)
+
+
+def _setting(dsn: str, name: str) -> str:
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT current_setting(%s)", (name,))
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
 
 
 def prepares(s) -> list[tuple[int, str]]:
@@ -52,7 +67,7 @@ def fetch(s, path: str) -> tuple[int, int, bool]:
     return status, int(headers.get("X-Bench-Prepared", "-1")), headers.get("X-Bench-Cold") == "1"
 
 
-def logged(s, want: int, timeout: float = 5) -> list[tuple[int, str]]:
+def logged(s, want: int, timeout: float = 20) -> list[tuple[int, str]]:
     """PostgreSQL writes its log asynchronously to the request: wait until `want` PREPAREs are there."""
     deadline = time.monotonic() + timeout
     while len(found := prepares(s)) < want and time.monotonic() < deadline:

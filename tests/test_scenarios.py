@@ -311,7 +311,7 @@ def test_pooled_db_headless_per_pid_and_sub_ms(server: FakeServer, tmp_path: Pat
     out, prefix = tmp_path / "per_pid.json", tmp_path / "run"
     proc = run_locust(
         tmp_path,
-        "--headless", "-u", "2", "-r", "2", "-t", "3s", "--host", server.url,
+        "--headless", "-u", "2", "-r", "2", "-t", "5s", "--host", server.url,
         "--bench-warmup", "1", "--bench-out", str(out), "--csv", str(prefix),
         "PooledDb",
     )  # fmt: skip
@@ -321,13 +321,13 @@ def test_pooled_db_headless_per_pid_and_sub_ms(server: FakeServer, tmp_path: Pat
     assert result["warmup_s"] == 1 and result["failures"] == 0 and result["generators"] == 1
     assert set(result["pids"]) == set(FAKE_PIDS)
     assert result["no_pid"] > 0
-    # warm-up excluded: the window starts 1 s after the test's start and ends by Locust's -t 3s, and it holds
-    # clearly fewer requests than the server saw. Not a lower bound on its length: Locust's -t timer starts
-    # before its spawning greenlet fires test_start, so on a busy machine the window was 0.6 s.
+    # warm-up excluded: the window starts 1 s after the test's start and ends by Locust's -t 5s, and it holds
+    # clearly fewer requests than the server saw (about 4/5 of them). Not a lower bound on its length: Locust's
+    # -t timer starts before its spawning greenlet fires test_start, so a busy machine left 0.6 s of a -t 3s.
     start, end = result["window"]
     assert start == pytest.approx(result["test_start"] + 1, abs=0.002)
-    assert 1 < end - result["test_start"] <= 4  # -t 3s, and a late stop on a busy machine
-    assert 0 < result["requests"] < 0.85 * server.requests
+    assert 1 < end - result["test_start"] <= 6  # -t 5s, and a late stop on a busy machine
+    assert 0 < result["requests"] < 0.9 * server.requests
     # Sub-millisecond resolution, not speed: Locust alone rounds to whole ms below 100 ms, so a fractional
     # p50 under 10 ms proves the finer buckets whatever else loads the machine.
     p50 = result["p50_ms"]
@@ -347,10 +347,10 @@ def test_pooled_db_headless_per_pid_and_sub_ms(server: FakeServer, tmp_path: Pat
 def test_no_class_named_stops_and_lists_the_classes(server: FakeServer, tmp_path: Path, processes: bool) -> None:
     extra = ["--processes", "2", *master_port_args()] if processes else []
     started = time.monotonic()
-    proc = run_locust(tmp_path, "--headless", "-u", "2", "-t", "2s", "--host", server.url, *extra, timeout=30)
+    proc = run_locust(tmp_path, "--headless", "-u", "2", "-t", "2s", "--host", server.url, *extra, timeout=90)
     assert proc.returncode == 1
-    assert time.monotonic() - started < 15  # forked workers do not wait 60 s for a master heartbeat
-    assert_group_gone(proc.pgid, within=1)
+    assert time.monotonic() - started < 45  # forked workers do not wait 60 s for a master heartbeat
+    assert_group_gone(proc.pgid, within=10)
     assert "No User class named" in proc.stderr
     for name in ALL_CLASSES:
         assert name in proc.stderr, name
@@ -371,9 +371,10 @@ def test_processes_2_merges_both_workers(server: FakeServer, tmp_path: Path) -> 
     assert_consistent(result)
     assert result["generators"] == 2
     assert set(result["pids"]) == set(FAKE_PIDS)
-    # no warm-up: the merged count is (nearly) everything the server saw. One worker's share alone, or
-    # missing the workers' final reports (up to 3 s of a 3 s run), would be far below.
-    assert 0.9 * server.requests <= result["requests"] <= server.requests, (result["requests"], server.requests)
+    # no warm-up: the merged count is (nearly) everything the server saw. One worker's share alone (half), or
+    # missing the workers' final reports (up to 3 s of a 3 s run), would be far below; what a busy worker
+    # sends after its own stop reaches the server but no report (16% of a 1.5 s test once, see below).
+    assert 0.75 * server.requests <= result["requests"] <= server.requests, (result["requests"], server.requests)
 
 
 def test_a_worker_late_at_the_end_of_the_run_time_still_reports(server: FakeServer, tmp_path: Path) -> None:
@@ -389,7 +390,7 @@ def test_a_worker_late_at_the_end_of_the_run_time_still_reports(server: FakeServ
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=clean_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while len(workers := psutil.Process(proc.pid).children()) < 2:
             assert time.monotonic() < deadline, "the workers were not forked"
             time.sleep(0.1)
@@ -410,7 +411,7 @@ def test_a_worker_late_at_the_end_of_the_run_time_still_reports(server: FakeServ
     result = json.loads(out.read_text())
     assert_consistent(result)
     assert result["generators"] == 2
-    assert 0.9 * server.requests <= result["requests"] <= server.requests, (result["requests"], server.requests)
+    assert 0.75 * server.requests <= result["requests"] <= server.requests, (result["requests"], server.requests)
 
 
 def test_close_connection_from_config_file_and_env(server: FakeServer, tmp_path: Path) -> None:
@@ -482,7 +483,7 @@ def web_locust(tmp_path: Path, *args: str) -> Iterator[tuple[str, str]]:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while True:
             try:
                 with urllib.request.urlopen(ui + "/", timeout=2) as response:
@@ -502,7 +503,7 @@ def web_locust(tmp_path: Path, *args: str) -> Iterator[tuple[str, str]]:
         assert_group_gone(proc.pid)
 
 
-def wait_for_json(path: Path, newer_than: float = 0.0, within: float = 10.0) -> dict:
+def wait_for_json(path: Path, newer_than: float = 0.0, within: float = 30.0) -> dict:
     """The --bench-out JSON, once it describes a window that starts after `newer_than`."""
     deadline = time.monotonic() + within
     while True:

@@ -99,7 +99,7 @@ def test_two_workers_started_once_serve_every_trial(namespace, tmp_path):
     workers = [_worker(ns, root, master_port, generator) for _ in range(2)]
     try:
         # naive serves ~50 req/s here: 12 s of steady window, so that the few requests in flight at the
-        # window's edges stay well under 1% of a trial's count
+        # window's edges stay small against a trial's count
         r = bench_cli(*_run_args(root, master_port, duration=14, trials=1), env=env, timeout=600)
         _nothing_left(ns, workers, env, master_port)
     finally:
@@ -122,8 +122,10 @@ def test_two_workers_started_once_serve_every_trial(namespace, tmp_path):
         assert sum(w["requests"] for w in t["workers"].values()) == t["locust"]["requests"]
         assert t["cpu"]["generator_pct"] == max(w["cpu_pct"] for w in t["workers"].values())
         assert t["cpu"]["master_s"] is not None
-        # the workers' merged count matches the server's own access log over the same window
-        assert t["server"]["requests"] > 0 and t["access_vs_locust"] <= 0.01, t["access_vs_locust"]
+        # the workers' merged count matches the server's own access log over the same window: within 1% and
+        # the requests in flight at its two edges (2 per user), as in tests/bench/test_run.py
+        client, server = t["locust"]["requests"], t["server"]["requests"]
+        assert server > 0 and abs(client - server) <= 0.01 * client + 2 * 4, (client, server)
         assert t["faults"] == []
     assert f"Listen {root}:" in next(Path(tmp_path).glob("*/httpd.conf")).read_text()
     # the report's generator section names each worker's CPU share
@@ -146,9 +148,12 @@ def test_a_worker_killed_during_trial_2_is_a_fault_or_stops_the_run(namespace, t
                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 300
-        while not list(tmp_path.glob("*/trials/002-*")) and time.monotonic() < deadline and run.poll() is None:
+        # the sampler's file appears once trial 2's load began (after Apache's restart and the workers' rejoin,
+        # which on a busy machine took longer than a fixed sleep after the trial's folder appeared)
+        while (not list(tmp_path.glob("*/trials/002-*/samples.jsonl")) and time.monotonic() < deadline
+               and run.poll() is None):
             time.sleep(0.2)
-        time.sleep(3)  # into trial 2's steady window
+        time.sleep(3)  # into trial 2's steady window (2 s warm-up of 8 s)
         workers[0].kill()
         out, err = run.communicate(timeout=400)
         _nothing_left(ns, workers, env, master_port)

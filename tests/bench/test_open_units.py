@@ -226,7 +226,7 @@ def test_schedule_offers_on_time_and_counts_what_it_could_not_start(arrival: str
     assert done.returncode == 0, done.stderr
     s = json.loads(done.stdout.strip().splitlines()[-1])
     assert 150 <= s["offered"] <= 250  # about 200 in one second
-    assert 15 <= s["requests"] <= 22  # the one connection's pace
+    assert 10 <= s["requests"] <= 22  # the one connection's pace (at most 20 of 50 ms in 1 s; fewer when busy)
     assert s["dropped"] >= s["offered"] - s["requests"] - 50 - 2  # the rest beyond the backlog of 50 dropped
     assert s["late"] >= s["requests"] - 2  # every answer after the first waited for the connection
     assert s["p99_ms"] > 500  # from the intended start: the wait counts

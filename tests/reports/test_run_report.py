@@ -484,7 +484,7 @@ def test_python_dash_m_reports_exits_1_without_traceback(tmp_path: Path) -> None
     run = _copy(tmp_path)
     (run / "results.json").write_text('{"schema": 1, "results": [}')
     proc = subprocess.run([sys.executable, "-m", "reports", str(run)], capture_output=True, text=True,
-                          timeout=60, cwd=TESTS.parent)
+                          timeout=300, cwd=TESTS.parent)
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: damaged ") and "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1

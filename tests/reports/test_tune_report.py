@@ -292,7 +292,7 @@ def test_bad_tune_json_is_one_line_error(tmp_path: Path, capsys, setup: str, exp
 def test_python_dash_m_reports_on_damaged_tune_json(tmp_path: Path) -> None:
     run = _copy(tmp_path)
     (run / "tune.json").write_text("{")
-    proc = subprocess.run([sys.executable, "-m", "reports", str(run)], capture_output=True, text=True, timeout=60,
+    proc = subprocess.run([sys.executable, "-m", "reports", str(run)], capture_output=True, text=True, timeout=300,
                           cwd=TESTS.parent)
     assert proc.returncode == 1
     assert re.fullmatch(r"error: damaged \S+tune\.json: not valid JSON .*\n", proc.stderr), proc.stderr
@@ -301,7 +301,7 @@ def test_python_dash_m_reports_on_damaged_tune_json(tmp_path: Path) -> None:
 
 def test_python_dash_m_reports_builds_a_tune_folder(tmp_path: Path) -> None:
     run = _copy(tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "reports", str(run)], capture_output=True, text=True, timeout=60,
+    proc = subprocess.run([sys.executable, "-m", "reports", str(run)], capture_output=True, text=True, timeout=300,
                           cwd=TESTS.parent)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(run / "report" / "report.html")
