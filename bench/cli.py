@@ -2,11 +2,10 @@
 
 import argparse
 import json
-import signal
 import sys
 from pathlib import Path
 
-from bench import stack
+from bench import interrupts, stack
 from bench.load import plan
 from bench.record.errors import Parser, UserError
 from bench.stack import app, cpus, knobs, servers
@@ -399,27 +398,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _sigterm(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, _sigterm)
-    try:
-        args = build_parser().parse_args(argv)
-        return args.func(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        if exc.filename is None:
-            raise
-        # A file or folder of the user's machine (e.g. a run folder made read-only mid-run): one line.
-        print(f"error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    with interrupts.delivered():
+        try:
+            args = build_parser().parse_args(argv)
+            return args.func(args)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            # A file or folder of the user's machine (e.g. a run folder made read-only mid-run): one line.
+            print(f"error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":
