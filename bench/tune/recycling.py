@@ -63,7 +63,12 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int, apache_started: 
     window = [e for e in entries if start <= e.t < end]
     before = {e.pid for e in entries if e.t < start}
     pids_in = {e.pid for e in window}
-    new = pids_in - before
+    samples = _apache_samples(trial_dir / "samples.jsonl")
+    # New in the window: forked in it (the sampler's fork time), not merely first served in it (a child
+    # forked at Apache's start whose first client came late, on a busy machine). A child too short-lived to
+    # be sampled: first served in the window.
+    created = {pid: info["created"] for pid, info in samples.items() if info.get("created")}
+    new = {pid for pid in pids_in if (created[pid] >= start if pid in created else pid not in before)}
     seconds = max(end - start, 1e-9)
     per_pid: dict[int, list] = {}
     for e in entries:
@@ -86,7 +91,6 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int, apache_started: 
                for w in [warmup_excess_ms([e.micros for e in rows])] if w is not None]
     # Whole lives: children that started in the window and stopped serving a second before it ended.
     lives = [len(rows) for pid, rows in per_pid.items() if pid in new and rows[-1].t < end - 1.0]
-    samples = _apache_samples(trial_dir / "samples.jsonl")
     startups = []
     for pid, info in samples.items():
         if pid in new and info.get("created"):
