@@ -385,7 +385,7 @@ def test_a_worker_late_at_the_end_of_the_run_time_still_reports(server: FakeServ
 
     out = tmp_path / "per_pid.json"
     cmd = [sys.executable, "-m", "locust", "-f", str(SCENARIOS), "--headless", "--processes", "2",
-           *master_port_args(), "-u", "2", "-r", "2", "-t", "4s", "--host", server.url, "--bench-out", str(out),
+           *master_port_args(), "-u", "2", "-r", "2", "-t", "6s", "--host", server.url, "--bench-out", str(out),
            "PooledDb"]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=clean_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
@@ -397,10 +397,14 @@ def test_a_worker_late_at_the_end_of_the_run_time_still_reports(server: FakeServ
         while not server.requests:
             assert time.monotonic() < deadline, "no request reached the server"
             time.sleep(0.05)
-        time.sleep(3.3)  # the run ends about 4 s after the users started
+        # The run ends 6 s after Locust's timer started, which is before the first request by up to ~2 s on
+        # a busy machine (the timer starts before the users are spawned): frozen 3.5-6 s after the first
+        # request, the worker is frozen across the end. 2.5 s stays under the 4 s the master takes to call a
+        # silent worker missing.
+        time.sleep(3.5)
         frozen = workers[0]
         frozen.suspend()
-        time.sleep(1.5)
+        time.sleep(2.5)
         frozen.resume()
         _out, err = proc.communicate(timeout=40)
     finally:
