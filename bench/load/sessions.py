@@ -129,7 +129,7 @@ def measure_one(base: StackSettings, processes: int, keepalive: bool, requests: 
     try:
         offset = live.apache.access_log.stat().st_size
         result: dict[str, Any] = {"processes": processes, "keepalive": keepalive,
-                  "expected_forgotten_rate": round(1 - 1 / processes, 4)}
+                                  "expected_forgotten_rate": round(1 - 1 / processes, 4)}
         for store in SESSIONS:
             result[store] = drive(live.url, store, requests, keepalive)
         time.sleep(0.2)  # the last access-log lines

@@ -157,7 +157,7 @@ class EmbeddedPostgres:
         return cpus.family(self.pid())
 
 
-def one_row(cur: cursor) -> tuple[Any, ...]:
+def _one_row(cur: cursor) -> tuple[Any, ...]:
     """The row of a query that always returns exactly one (an aggregate, current_setting)."""
     row = cur.fetchone()
     if row is None:
@@ -186,12 +186,12 @@ def ensure_tables(dsn: str, seed: bool) -> str:
         with conn.cursor() as cur:
             cur.execute("SELECT pg_get_userbyid(datdba) = current_user FROM pg_database "
                         "WHERE datname = current_database()")
-            allowed = one_row(cur)[0] or seed
+            allowed = _one_row(cur)[0] or seed
             cur.execute("SELECT to_regclass('world') IS NOT NULL, to_regclass('fortune') IS NOT NULL")
-            have_world, have_fortune = one_row(cur)
+            have_world, have_fortune = _one_row(cur)
             if have_world and have_fortune:
                 cur.execute("SELECT (SELECT count(*) FROM world), (SELECT count(*) FROM fortune)")
-                worlds, fortunes = one_row(cur)
+                worlds, fortunes = _one_row(cur)
                 if worlds < 10000 or fortunes < 12:
                     raise UserError(f"tables world ({worlds} rows) and fortune ({fortunes} rows) exist but are "
                                     "not the TechEmpower data set (10000 and 12 rows); the suite will not change them")
@@ -245,7 +245,7 @@ def sessions_opened(conn: connection) -> int:
     with conn.cursor() as cur:
         cur.execute("SELECT pg_stat_clear_snapshot()")
         cur.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
-        return int(one_row(cur)[0])
+        return int(_one_row(cur)[0])
 
 
 def backend_pids(conn: connection) -> list[int]:
@@ -265,7 +265,7 @@ def check_connection_budget(dsn: str, needed: int, what: str) -> None:
             cur.execute("SELECT current_setting('max_connections')::int, "
                         "current_setting('superuser_reserved_connections')::int, "
                         "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') - 1")
-            max_conn, reserved, in_use = one_row(cur)
+            max_conn, reserved, in_use = _one_row(cur)
     finally:
         conn.close()
     free = max_conn - reserved - in_use
@@ -295,7 +295,7 @@ class Monitor:
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("SELECT extract(epoch FROM pg_postmaster_start_time())::float8")
-            (started,) = one_row(cur)
+            (started,) = _one_row(cur)
         if self.started_at is not None and abs(started - self.started_at) > 1e-3:
             self.restarts.append(time.time())
         self.started_at = started
