@@ -21,8 +21,10 @@ import http.client
 import random
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from bench import paths, stack
 from bench.errors import UserError
@@ -57,7 +59,7 @@ def parse_keepalive(text: str) -> list[bool]:
 class _Client:
     """One returning client: its cookie, the pid that issued it, and what it saw."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.cookie: str | None = None
         self.creator: str | None = None
 
@@ -84,13 +86,13 @@ def drive(url: str, store: str, requests: int, keepalive: bool, clients: int = C
     while sent < requests:
         person = rng.choice(people)
         n = min(visit, requests - sent)
-        conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT_S) if keepalive else None
+        kept = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT_S) if keepalive else None
+        conn = kept
         try:
             for _ in range(n):
-                if not keepalive:
-                    conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT_S)
-                status, headers = _get(conn, f"/session/{store}", person.cookie, close=not keepalive)
-                if not keepalive:
+                conn = kept if kept is not None else http.client.HTTPConnection(host, int(port), timeout=TIMEOUT_S)
+                status, headers = _get(conn, f"/session/{store}", person.cookie, close=kept is None)
+                if kept is None:
                     conn.close()
                 if status != 200:
                     raise UserError(f"/session/{store} answered HTTP {status}")
@@ -126,8 +128,8 @@ def measure_one(base: StackSettings, processes: int, keepalive: bool, requests: 
     live = stack.up(settings, state=state)
     try:
         offset = live.apache.access_log.stat().st_size
-        result = {"processes": processes, "keepalive": keepalive,
-                  "expected_forgotten_rate": round(1 - 1 / processes, 4)}
+        result: dict[str, Any] = {"processes": processes, "keepalive": keepalive,
+                                  "expected_forgotten_rate": round(1 - 1 / processes, 4)}
         for store in SESSIONS:
             result[store] = drive(live.url, store, requests, keepalive)
         time.sleep(0.2)  # the last access-log lines
@@ -144,7 +146,7 @@ def measure_one(base: StackSettings, processes: int, keepalive: bool, requests: 
 
 
 def execute(base: StackSettings, processes: list[int], keepalive: list[bool], requests: int,
-            state: Path | None = None, log=print) -> Path:
+            state: Path | None = None, log: Callable[[str], object] = print) -> Path:
     """Every (process count, keep-alive mode); returns the run folder holding sessions.json."""
     if requests < 2 * VISIT_REQUESTS:
         raise UserError(f"--requests {requests} is too few: use at least {2 * VISIT_REQUESTS}")

@@ -28,7 +28,10 @@ def grammar() -> ModuleType:
     name = "_bench_thresholds"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, paths.REPO / "scenarios" / f"{name}.py")
+    path = paths.REPO / "scenarios" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses resolve their module through sys.modules
     spec.loader.exec_module(module)

@@ -56,7 +56,7 @@ def parse(output: str) -> dict:
     return out
 
 
-def measure(url: str, connections: int, duration_s: int, cpus: set[int] | None, out_file: Path,
+def measure(url: str, connections: int, duration_s: int, cpus: frozenset[int] | None, out_file: Path,
             connection_close: bool = False) -> dict:
     """Run wrk (pinned to `cpus` when given), keep its raw output in `out_file`, return the parsed figures."""
     check_installed()

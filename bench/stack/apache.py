@@ -95,7 +95,7 @@ class Apache:
             processes=s.processes, max_spare=s.processes + 1,
             max_connections_per_child=server.max_connections_per_child(s),
             keepalive="On" if s.keepalive else "Off", keepalive_timeout=s.keepalive_timeout,
-            max_keepalive_requests=s.max_keepalive_requests, **mpm.lines(s, MODULES),
+            max_keepalive_requests=s.max_keepalive_requests, **mpm.lines(s, str(MODULES)),
         )
 
     def handler_dsn(self) -> str:
@@ -234,6 +234,8 @@ class Apache:
         """Graceful restart: new children (cold pools and caches), the parent and its port stay."""
         old = set(self.children())
         pid = self.pid()
+        if pid is None:
+            raise UserError(f"Apache is not running (no {self.pidfile}): nothing to restart gracefully")
         os.kill(pid, signal.SIGUSR1)
         # Wait until the full fixed pool is made of new children and answering.
         procs.wait_for(lambda: len(set(self.children()) - old) >= self.settings.processes and self.answers(),
@@ -248,7 +250,7 @@ class Apache:
 
     def stop(self) -> None:
         pid = self.pid()
-        if procs.alive(pid):
+        if pid is not None and procs.alive(pid):
             # A mod_python child that was running Python when the stop reached it can hang in its exit path
             # (a lock taken inside the signal handler: seen here on the child that served the start probe);
             # the parent re-signals it for 10 s before its own SIGKILL. Kill such a child after CHILD_GRACE_S.

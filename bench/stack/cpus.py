@@ -29,7 +29,8 @@ def available() -> CpuSet:
 
 def format_cpus(cpus: CpuSet) -> str:
     """Linux CPU-list syntax: {0, 1, 2, 5} -> '0-2,5'."""
-    out, run = [], []
+    out: list[str] = []
+    run: list[int] = []
     for c in sorted(cpus):
         if run and c == run[-1] + 1:
             run.append(c)
@@ -96,15 +97,15 @@ def partition(server: str | None = None, generator: str | None = None, no_partit
             raise UserError(f"--server-cpus {server} and --generator-cpus {generator} overlap on CPU "
                             f"{format_cpus(both)}: the generator must not share CPUs with the server")
         return Partition(s, g)
-    if s is None and g is None:
-        if len(allowed) < 2:
-            return Partition(None, None)
-        last = max(allowed)
-        return Partition(allowed - {last}, frozenset({last}))
     # One side given: the other gets the rest (or stays unpinned when nothing is left).
     if s is not None:
         rest = allowed - s
         return Partition(s, rest or None)
+    if g is None:  # neither given
+        if len(allowed) < 2:
+            return Partition(None, None)
+        last = max(allowed)
+        return Partition(allowed - {last}, frozenset({last}))
     rest = allowed - g
     if not rest:
         raise UserError(f"--generator-cpus {generator} leaves no CPU for the server (available: "

@@ -6,8 +6,10 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg2
+from psycopg2.extensions import connection, cursor
 
 from bench import vocabulary
 from bench.errors import UserError
@@ -131,6 +133,8 @@ class EmbeddedPostgres:
         """The handlers' role: log in, read world, fortune and bench_user, update world, insert and update
         bench_session; nothing else. Once the tables exist."""
         password = secrets.find_password(self.dsn)
+        if password is None:  # init() has just written it: missing only if the state folder was tampered with
+            raise UserError(f"no password for the {APP_ROLE} role in {self.secrets / (APP_ROLE + '.pgpass')}")
         conn = psycopg2.connect(self.admin_dsn)
         conn.autocommit = True
         with conn.cursor() as cur:
@@ -153,7 +157,15 @@ class EmbeddedPostgres:
         return cpus.family(self.pid())
 
 
-def connect(dsn: str):
+def _one_row(cur: cursor) -> tuple[Any, ...]:
+    """The row of a query that always returns exactly one (an aggregate, current_setting)."""
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError(f"no row from {cur.query!r}")
+    return row
+
+
+def connect(dsn: str) -> connection:
     try:
         conn = psycopg2.connect(dsn, connect_timeout=10)
     except psycopg2.Error as exc:
@@ -174,12 +186,12 @@ def ensure_tables(dsn: str, seed: bool) -> str:
         with conn.cursor() as cur:
             cur.execute("SELECT pg_get_userbyid(datdba) = current_user FROM pg_database "
                         "WHERE datname = current_database()")
-            allowed = cur.fetchone()[0] or seed
+            allowed = _one_row(cur)[0] or seed
             cur.execute("SELECT to_regclass('world') IS NOT NULL, to_regclass('fortune') IS NOT NULL")
-            have_world, have_fortune = cur.fetchone()
+            have_world, have_fortune = _one_row(cur)
             if have_world and have_fortune:
                 cur.execute("SELECT (SELECT count(*) FROM world), (SELECT count(*) FROM fortune)")
-                worlds, fortunes = cur.fetchone()
+                worlds, fortunes = _one_row(cur)
                 if worlds < 10000 or fortunes < 12:
                     raise UserError(f"tables world ({worlds} rows) and fortune ({fortunes} rows) exist but are "
                                     "not the TechEmpower data set (10000 and 12 rows); the suite will not change them")
@@ -200,7 +212,7 @@ def ensure_tables(dsn: str, seed: bool) -> str:
         conn.close()
 
 
-def _ensure_auth_and_session_tables(cur) -> None:
+def _ensure_auth_and_session_tables(cur: cursor) -> None:
     """bench_user (the auth workload's accounts, seeded with AUTH_USER) and bench_session (/session/shared),
     created when missing; an existing bench_user row is left as it is."""
     cur.execute("CREATE TABLE IF NOT EXISTS bench_user (name text PRIMARY KEY, salt bytea NOT NULL, "
@@ -228,15 +240,15 @@ def settings(dsn: str) -> dict:
         conn.close()
 
 
-def sessions_opened(conn) -> int:
+def sessions_opened(conn: connection) -> int:
     """Cumulative sessions opened in the current database (pg_stat_database.sessions, PG >= 14)."""
     with conn.cursor() as cur:
         cur.execute("SELECT pg_stat_clear_snapshot()")
         cur.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
-        return int(cur.fetchone()[0])
+        return int(_one_row(cur)[0])
 
 
-def backend_pids(conn) -> list[int]:
+def backend_pids(conn: connection) -> list[int]:
     """PIDs of the client backends connected to the current database (not our own)."""
     with conn.cursor() as cur:
         cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
@@ -253,7 +265,7 @@ def check_connection_budget(dsn: str, needed: int, what: str) -> None:
             cur.execute("SELECT current_setting('max_connections')::int, "
                         "current_setting('superuser_reserved_connections')::int, "
                         "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') - 1")
-            max_conn, reserved, in_use = cur.fetchone()
+            max_conn, reserved, in_use = _one_row(cur)
     finally:
         conn.close()
     free = max_conn - reserved - in_use
@@ -273,27 +285,27 @@ class Monitor:
 
     def __init__(self, dsn: str):
         self.dsn = dsn
-        self.conn = None
+        self.conn: connection | None = None
         self.started_at: float | None = None  # pg_postmaster_start_time() as a Unix time
         self.restarts: list[float] = []
 
-    def _connect(self) -> None:
+    def _connect(self) -> connection:
         self.close()
-        self.conn = psycopg2.connect(self.dsn, connect_timeout=5)
-        self.conn.autocommit = True
-        with self.conn.cursor() as cur:
+        self.conn = conn = psycopg2.connect(self.dsn, connect_timeout=5)
+        conn.autocommit = True
+        with conn.cursor() as cur:
             cur.execute("SELECT extract(epoch FROM pg_postmaster_start_time())::float8")
-            started = cur.fetchone()[0]
+            (started,) = _one_row(cur)
         if self.started_at is not None and abs(started - self.started_at) > 1e-3:
             self.restarts.append(time.time())
         self.started_at = started
+        return conn
 
     def _query(self, sql: str) -> list[tuple] | None:
         for attempt in (1, 2):
             try:
-                if self.conn is None or self.conn.closed:
-                    self._connect()
-                with self.conn.cursor() as cur:
+                conn = self._connect() if self.conn is None or self.conn.closed else self.conn
+                with conn.cursor() as cur:
                     cur.execute("SELECT pg_stat_clear_snapshot()")
                     cur.execute(sql)
                     return cur.fetchall()

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psutil
 
@@ -65,10 +66,10 @@ def clean_env(user: pwd.struct_passwd | None = None) -> dict[str, str]:
 
 
 def run(cmd: list[str], user: pwd.struct_passwd | None = None, timeout: float = 60,
-        cpus: frozenset[int] | None = None, **kw) -> str:
+        cpus: frozenset[int] | None = None, **kw: Any) -> str:
     """Run a command (as `user` when given, on `cpus` when given) in a clean environment (unless env= is
     passed); raise UserError with its output on failure."""
-    extra = {}
+    extra: dict[str, Any] = {}
     if user is not None:
         extra = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
     if cpus:

@@ -59,7 +59,8 @@ def _escape(field: str) -> str:
 
 
 def _split_passfile_line(line: str) -> list[str]:
-    fields, cur, i = [], "", 0
+    fields: list[str] = []
+    cur, i = "", 0
     while i < len(line):
         c = line[i]
         if c == "\\" and i + 1 < len(line):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from reports.kit.fmt import DASH
@@ -77,7 +78,7 @@ Block = Para | Bullets | Table | KeyValues | Pre | Code | FigureBlock
 class Section:
     id: str
     title: str
-    blocks: list[Block]
+    blocks: Sequence[Block]
     in_markdown: bool = True
 
 
