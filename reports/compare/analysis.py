@@ -161,6 +161,8 @@ class Noise:
             return measured.run_noise, minimum, self.source
         if noise != self.run_noise:
             return noise, minimum, "req/CPU-s's own rule between runs offered the same rate"
+        if self.calibrated:  # a calibration without this metric: the default, said so
+            return noise, minimum, f"{significance.RUN_NOISE_SOURCE} (the calibration has no {metric})"
         return noise, minimum, self.source
 
 

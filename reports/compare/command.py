@@ -21,7 +21,7 @@ EPILOG = ("Exit status: 0 no regression, 3 at least one regression, 4 inconclusi
 def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `bench compare` and `python -m reports compare`."""
     p.description = ("Compare each later run with the first, per workload and variant (req/s, p99, req/CPU-s): "
-                     "regression, improvement, no change (its 95%% interval inside +-threshold) or inconclusive.")
+                     "regression, improvement, no change (its 95% interval inside +-threshold) or inconclusive.")
     p.epilog = EPILOG
     p.add_argument("runs", nargs="+", type=Path, help="run folders; the first is the baseline")
     p.add_argument("--min-change", "--threshold", dest="min_change", type=float, default=DEFAULT_MIN_CHANGE,

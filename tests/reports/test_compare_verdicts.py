@@ -109,3 +109,31 @@ def test_no_common_cell_suggests_match(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="pair them with --match A=B"):
         compare_runs([a, b])
     assert compare_runs([a, b], matches=parse_matches(["pooled=v2"])).changes[0].matched == "v2"
+
+
+def test_one_line_per_cell_and_metric_then_the_detectable_change_and_the_verdict(tmp_path: Path, capsys) -> None:
+    a, b = _run(tmp_path, "A"), _run(tmp_path, "B")
+    assert main(["compare", str(a), str(b), "--run-noise", "0.005"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    cells = [x for x in lines if x.startswith(("db ", "fortunes "))]
+    assert len(cells) == 12  # 2 workloads x 2 variants x (req/s, p99, req/CPU-s)
+    assert all(", no change: the whole 95% CI " in x and "lies within +-10%" in x for x in cells), cells
+    assert cells[0].startswith("db naive req/s: +0.0% (95% CI -")
+    detectable = [x for x in lines if x.startswith("detectable change, ")]
+    assert [x.split(":")[0] for x in detectable] == [
+        "detectable change, req/s (the least sensitive of 4)", "detectable change, p99 ms (the least sensitive of 4)",
+        "detectable change, req/CPU-s (the least sensitive of 4)"]
+    assert lines[-2] == "verdict: no regression (exit 0)" and lines[-1].endswith("compare.html")
+    assert any(x.startswith("run-to-run noise: 0.005 (log units, 0.5% per run), --run-noise;") for x in lines)
+
+
+def test_a_calibration_sets_the_noise_of_its_metrics_only() -> None:
+    from bench.record.significance import RUN_NOISE, NoiseEstimate
+    from reports.compare.analysis import Noise
+
+    noise = Noise(calibrated={"rps": NoiseEstimate(0.02, 0.02, 0.05, 4, 2, 3)}, source="calibrated: f.json")
+    assert noise.rule("rps", 10.0) == (0.02, 10.0, "calibrated: f.json")
+    run_noise, minimum, source = noise.rule("p99_ms", 10.0)
+    assert (run_noise, minimum) == (RUN_NOISE, 10.0) and source.endswith("(the calibration has no p99_ms)")
+    # req/CPU-s between runs at one offered rate: its own rule unless calibrated.
+    assert noise.rule("requests_per_cpu_second", 10.0, fixed_rate=True)[:2] == (0.02, 5.0)
