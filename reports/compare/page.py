@@ -145,7 +145,7 @@ def _change_figure(result: Comparison) -> Figure | None:
     for c in result.changes:
         if c.pct is None:
             continue
-        label = f"{c.workload} {c.variant} {ALL_METRICS[c.metric][2]}"
+        label = f"{c.cell} {ALL_METRICS[c.metric][2]}"
         if len(result.run_ids) > 2:
             label += f" ({c.run_id})"
         lo, hi = c.ci95_pct if c.ci95_pct is not None else (None, None)
@@ -161,7 +161,7 @@ def chart_change(result: Comparison) -> FigureBlock:
     return save_figure(
         fig, result.out_dir, name, title,
         "Percent change (geometric means over trials) with its 95% interval; red: regression, green: "
-        "improvement, grey: no change or inconclusive; grey band: within "
+        "improvement, blue: no change, grey: inconclusive; grey band: within "
         f"±{fmt_num(result.min_change)}% (no change when the whole interval lies in it).",
     )
 
