@@ -137,3 +137,18 @@ def test_a_calibration_sets_the_noise_of_its_metrics_only() -> None:
     assert (run_noise, minimum) == (RUN_NOISE, 10.0) and source.endswith("(the calibration has no p99_ms)")
     # req/CPU-s between runs at one offered rate: its own rule unless calibrated.
     assert noise.rule("requests_per_cpu_second", 10.0, fixed_rate=True)[:2] == (0.02, 5.0)
+
+
+def test_a_calibration_from_another_machine_is_named(tmp_path: Path, capsys) -> None:
+    a, a2 = _run(tmp_path, "A"), _run(tmp_path, "A2", scale={("db", "pooled"): 1.05})
+    path = calibration.write(calibration.calibrate([a, a2]), tmp_path / "cal")
+    data = json.loads(path.read_text())
+    assert data["metrics"]["rps"]["runs"] == 2 and data["metrics"]["rps"]["df"] == 4
+    data["machine"]["cores"] = 64
+    path.write_text(json.dumps(data))
+    assert main(["compare", str(a), str(a2), "--noise-from", str(path)]) in (0, 4)
+    printed = capsys.readouterr().out
+    assert "warning: the calibration was measured on another machine (64 cores" in printed
+    with pytest.raises(UserError, match="nothing to calibrate"):
+        calibration.calibrate([_run(tmp_path / "d", "D", workloads=("db",)),
+                               _run(tmp_path / "f", "F", workloads=("fortunes",))])
