@@ -266,7 +266,8 @@ def _report(args) -> int:
 
 
 def _compare(args) -> int:
-    from reports.cli import run_compare
+    """0 no regression, 3 a regression, 4 inconclusive (reports/compare/command.py)."""
+    from reports.compare.command import run_compare
 
     return run_compare(args)
 
@@ -286,12 +287,13 @@ def _or_list(names) -> str:
     return f"{', '.join(rest)} or {last}" if rest else last
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="bench", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _add_up(sub) -> None:
     p = sub.add_parser("up", help="start PostgreSQL and Apache in the background")
     knobs.add_stack_options(p, generator=False)
     p.set_defaults(func=_up)
+
+
+def _add_run(sub) -> None:
     p = sub.add_parser("run", help="the full comparison: Locust against the variants, trials, results, report")
     p.add_argument("--workloads", help=f"comma list of {', '.join(WORKLOADS)} (default db,fortunes)")
     p.add_argument("--variants", help=f"comma list of {', '.join(VARIANTS)} (default {','.join(DEFAULT_VARIANTS)})")
@@ -304,6 +306,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Locust worker processes (Locust's --processes; -1 = one per core)")
     p.add_argument("--connection-close", action="store_true",
                    help="the client closes the connection after every request (no keep-alive)")
+    _add_load_model_options(p)
+    p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
+    p.add_argument("--cross-check", action="store_true",
+                   help="also measure each cell with wrk (same connections and CPUs), and the generator's ceiling")
+    _add_worker_options(p)
+    p.add_argument("--servers", metavar="LIST",
+                   help=f"comma list of {', '.join(servers.SERVERS)}: run every cell under each, interleaved "
+                   "(default: the one --server)")
+    knobs.add_stack_options(p)
+    p.set_defaults(func=_run)
+
+
+def _add_load_model_options(p: argparse.ArgumentParser) -> None:
+    """bench run's --saturate, --max-p99, --rate, --slo, --arrival, --fail-on."""
     p.add_argument("--saturate", action="store_true",
                    help="raise each cell's users (doubling from --users) until the server, the generator or "
                    "--max-p99 is the limit, and run its trials at the knee")
@@ -321,9 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 3 when a threshold is broken, e.g. 'p99<50ms,failures=0,rps>1000' (per cell: "
                    "'db/pooled:p99<5ms'); metrics p50 p90 p99 p999 max mean rps failures failure_rate dropped "
                    "drop_rate late req_per_cpu_s")
-    p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
-    p.add_argument("--cross-check", action="store_true",
-                   help="also measure each cell with wrk (same connections and CPUs), and the generator's ceiling")
+
+
+def _add_worker_options(p: argparse.ArgumentParser) -> None:
+    """bench run's --workers and what goes with it (Locust's master/worker)."""
     p.add_argument("--workers", type=int, default=0, metavar="N",
                    help="drive the load through N Locust workers started elsewhere (Locust's master/worker)")
     p.add_argument("--master-bind", metavar="ADDR", help="with --workers: the master's address (default 127.0.0.1)")
@@ -333,11 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers-min", type=int, default=None, metavar="N",
                    help="with --workers: stop the run before a trial when fewer than N workers remain "
                    "(default 1: go on with the rest)")
-    p.add_argument("--servers", metavar="LIST",
-                   help=f"comma list of {', '.join(servers.SERVERS)}: run every cell under each, interleaved "
-                   "(default: the one --server)")
-    knobs.add_stack_options(p)
-    p.set_defaults(func=_run)
+
+
+def _add_tune(sub) -> None:
     from bench.tune import DEFAULT_KNOB, KNOBS
     from bench.tune.options import TUNE_WORKLOADS
 
@@ -369,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true")
     knobs.add_stack_options(p, keepalive=False)
     p.set_defaults(func=_tune)
+
+
+def _add_sessions(sub) -> None:
     p = sub.add_parser("sessions", help="state is per process: how often a returning client is forgotten")
     p.add_argument("--processes", default="1,2,4,8", help="comma list of process counts (default 1,2,4,8)")
     p.add_argument("--keepalive", default="both", help="on, off or both (default both)")
@@ -382,19 +400,35 @@ def build_parser() -> argparse.ArgumentParser:
                    "mode a process is a daemon process")
     p.add_argument("--wsgi-mode", default="daemon", help="with --server mod_wsgi: daemon (default) or embedded")
     p.set_defaults(func=_sessions)
+
+
+def _add_report(sub) -> None:
     p = sub.add_parser("report", help="build the report of a run folder")
     p.add_argument("run_dir")
     p.set_defaults(func=_report)
-    p = sub.add_parser("compare", help="compare later runs with the first (exit 3 on a regression)")
-    from reports.cli import add_compare_arguments  # argparse only: no matplotlib until there is work
+
+
+def _add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="compare later runs with the first (exit 3 on a regression, 4 inconclusive)")
+    from reports.compare.command import add_compare_arguments  # argparse only: no matplotlib until there is work
 
     add_compare_arguments(p)
     p.set_defaults(func=_compare)
+
+
+def _add_status_and_down(sub) -> None:
     p = sub.add_parser("status", help="show what runs")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_status)
     p = sub.add_parser("down", help="stop what `bench up` started")
     p.set_defaults(func=_down)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_up, _add_run, _add_tune, _add_sessions, _add_report, _add_compare, _add_status_and_down):
+        add(sub)
     return parser
 
 

@@ -14,7 +14,9 @@ from bench.stack import procs
 
 GUESTBOOK = str(REPO / "examples" / "guestbook")
 SHORT = ["--trials", "1", "--duration", "5", "--warmup", "1.5", "--users", "2", "--processes", "2"]
-KINDS = {"mod_python": ["--app-handler", "guestbook"], "mod_wsgi": ["--app-wsgi", "wsgi.py"]}
+KINDS = {"mod_python": ["--app-handler", "guestbook"], "mod_wsgi": ["--app-wsgi", "wsgi.py", "--app-name", "book"]}
+# What a run calls the application: the handler's module by default (the same in every checkout), or --app-name.
+NAMES = {"mod_python": "guestbook", "mod_wsgi": "book"}
 
 
 def run_env(tmp_path: Path) -> dict:
@@ -45,7 +47,8 @@ def guestbook_run(request, tmp_path_factory):
 def test_run_reports_per_process_figures_from_the_access_log(guestbook_run):
     server, out, run_dir = guestbook_run
     t = trial_of(run_dir)
-    assert t["workload"] == "app" and t["variant"] == "guestbook"
+    assert t["workload"] == "app" and t["variant"] == NAMES[server]
+    assert json.loads((run_dir / "results.json").read_text())["stack"]["app"]["name"] == NAMES[server]
     assert t["server"]["requests"] > 0 and t["locust"]["failures"] == 0
     per = t["server"]["per_process"]
     # Both processes counted, per process, by the pid the access log recorded, not by any header of the app.
@@ -70,7 +73,7 @@ def test_run_reports_per_process_figures_from_the_access_log(guestbook_run):
     else:
         assert "PythonHandler guestbook" in conf
         assert (run_dir / "report" / "report.html").exists()
-    assert "app" in out.stdout and "guestbook" in out.stdout
+    assert "app" in out.stdout and NAMES[server] in out.stdout
 
 
 def test_the_user_code_sets_no_bench_header():
@@ -137,6 +140,7 @@ def test_tune_the_example_prints_a_directive(tmp_path, server):
     run = last_run(env)
     data = json.loads((run / "tune.json").read_text())
     assert data["stack"]["app"][{"mod_python": "handler", "mod_wsgi": "wsgi"}[server]] == KINDS[server][1]
+    assert data["stack"]["app"]["name"] == NAMES[server]
     points = {p["value"]: p for p in data["points"]}
     # The per-process inputs of the model, from the access log's %P and the first requests of each pid.
     assert points[100]["children_spawned_per_s"] > 0

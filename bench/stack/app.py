@@ -23,6 +23,11 @@ SERVER_OF = {"handler": "mod_python", "wsgi": "mod_wsgi"}
 _OPTION_KEY = re.compile(r"[A-Za-z0-9_.:-]+")
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+# --app-name: what a run calls the application (its cell's variant, a part of its trial folders' names).
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+APP_NAME_HELP = ("what the run calls the application (its cell in results.json, what `bench compare` matches); "
+                 "default: the handler's module (--app-handler site.pages -> site.pages) or the WSGI file's name "
+                 "without .py/.wsgi (--app-wsgi wsgi.py -> wsgi), the same in every checkout")
 
 # Imports the handler module (or runs the WSGI file) as the embedded interpreter would, outside Apache:
 # mod_python's `_apache` exists only inside Apache, so a stand-in answers its names (constants 0, functions
@@ -71,6 +76,12 @@ class App:
     options: tuple[tuple[str, str], ...] = ()  # --app-option KEY=VALUE -> PythonOption (SetEnv under mod_wsgi)
     paths: tuple[str, ...] = ()               # --paths: the requests, round-robin
     locustfile: str | None = None             # --locustfile: the user's own User classes (absolute path)
+    # --app-name, else default_name(): never the folder's name, so v1/ and v2/ of one application compare.
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", default_name(self.handler, self.wsgi))
 
     @property
     def kind(self) -> str:
@@ -79,11 +90,6 @@ class App:
     @property
     def server(self) -> str:
         return SERVER_OF[self.kind]
-
-    @property
-    def name(self) -> str:
-        """What a run calls the application (its cell's variant, its trial folders)."""
-        return re.sub(r"[^A-Za-z0-9_-]+", "-", Path(self.dir).name).strip("-") or "app"
 
     @property
     def module(self) -> str:
@@ -96,13 +102,13 @@ class App:
     def to_dict(self) -> dict:
         return {"dir": self.dir, "handler": self.handler, "wsgi": self.wsgi,
                 "options": [list(kv) for kv in self.options], "paths": list(self.paths),
-                "locustfile": self.locustfile}
+                "locustfile": self.locustfile, "name": self.name}
 
     @classmethod
     def from_dict(cls, d: dict) -> App:
         return cls(dir=d["dir"], handler=d.get("handler"), wsgi=d.get("wsgi"),
                    options=tuple(tuple(kv) for kv in d.get("options") or ()),
-                   paths=tuple(d.get("paths") or ()), locustfile=d.get("locustfile"))
+                   paths=tuple(d.get("paths") or ()), locustfile=d.get("locustfile"), name=d.get("name") or "")
 
     def check_code(self) -> None:
         """Import the handler module (run the WSGI file) with the embedded interpreter, in a clean environment:
@@ -129,6 +135,26 @@ class App:
             if self.kind == "handler":
                 raise UserError(f"{what} has no callable {attr}: give the module a function {attr}(req)")
             raise UserError(f"{what} defines no `application`: a WSGI script must define a callable `application`")
+
+
+def default_name(handler: str | None, wsgi: str | None) -> str:
+    """The handler's module, or the WSGI file's name without its suffix: what stays the same when the same
+    application is run from two checkouts (v1/, v2/), unlike the folder's name."""
+    if handler:
+        base = handler.partition("::")[0]
+    else:
+        base = Path(wsgi or "").name
+        for suffix in (".py", ".wsgi"):
+            base = base.removesuffix(suffix)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip("-.") or "app"
+
+
+def check_name(text: str) -> str:
+    """--app-name, checked: letters, digits and _.- (it becomes part of folder names)."""
+    if not _NAME.fullmatch(text):
+        raise UserError(f"--app-name {text!r} is not a name: use up to 64 letters, digits and _.- , starting with a "
+                        "letter or digit (e.g. guestbook)")
+    return text
 
 
 def parse_paths(text: str) -> tuple[str, ...]:
@@ -160,13 +186,15 @@ class AppArgs:
     app_option: list[str] = field(default_factory=list)
     paths: str | None = None
     locustfile: str | None = None
+    app_name: str | None = None
 
 
 def from_args(given: AppArgs, check_code: bool = True) -> App | None:
     """The App the options describe, every check made (UserError, one line); None without --app."""
     if given.app is None:
         for opt, value in (("--app-handler", given.app_handler), ("--app-wsgi", given.app_wsgi),
-                           ("--paths", given.paths), ("--locustfile", given.locustfile)):
+                           ("--paths", given.paths), ("--locustfile", given.locustfile),
+                           ("--app-name", given.app_name)):
             if value is not None:
                 raise UserError(f"{opt} {value!r} needs --app DIR (the folder holding the application)")
         if given.app_option:
@@ -213,7 +241,8 @@ def from_args(given: AppArgs, check_code: bool = True) -> App | None:
                             "your User classes")
         locustfile = str(lf.resolve())
     app = App(dir=str(app_dir), handler=given.app_handler, wsgi=wsgi,
-              options=tuple(parse_option(o) for o in given.app_option), paths=paths, locustfile=locustfile)
+              options=tuple(parse_option(o) for o in given.app_option), paths=paths, locustfile=locustfile,
+              name=check_name(given.app_name) if given.app_name is not None else "")
     if check_code:
         app.check_code()
     return app

@@ -4,7 +4,7 @@ from dataclasses import asdict, dataclass
 
 from bench.errors import UserError
 from bench.stack import cpus, mpm
-from bench.stack.app import App, AppArgs
+from bench.stack.app import APP_NAME_HELP, App, AppArgs
 from bench.stack.app import from_args as app_from_args
 from bench.stack.secrets import redact_dsn
 from bench.stack.servers import DEFAULT_SERVER
@@ -216,10 +216,12 @@ def add_app_options(parser) -> None:
                    "(each a Locust request name); {n} in a path becomes a number that grows with every request")
     g.add_argument("--locustfile", metavar="FILE",
                    help="your own Locust User classes instead of --paths (picked as Locust picks them)")
+    g.add_argument("--app-name", metavar="NAME", help=APP_NAME_HELP)
 
 
 def app_args(args) -> AppArgs:
-    return AppArgs(**{k: getattr(args, k, None) for k in ("app", "app_handler", "app_wsgi", "paths", "locustfile")},
+    return AppArgs(**{k: getattr(args, k, None) for k in ("app", "app_handler", "app_wsgi", "paths", "locustfile",
+                                                              "app_name")},
                    app_option=getattr(args, "app_option", None) or [])
 
 

@@ -2,10 +2,11 @@
 its verdict.
 
 Every verdict comes from bench.record.significance.change_test on the trial values of both runs: a test of
-the log values that adds run-to-run noise (`run_noise`) to the spread within each run, plus a minimum
-effect (`min_change`, percent). With fewer than 3 trials on a side a cell is "inconclusive" and never a
-regression. Runs are only comparable on the same machine and stack settings, and only when at least one
-workload x variant has trials in both.
+the log values that adds run-to-run noise (`run_noise`, or a calibrated figure per metric) to the spread
+within each run, an equivalence test for "no change" and a threshold (`min_change`, percent). With fewer
+than 3 trials on a side a cell is "inconclusive" and never a regression. Runs are only comparable on the
+same machine and stack settings, and only when at least one workload x variant has trials in both (cells
+named differently are paired with --match, reports/compare/pairing.py).
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from bench.record.run_folder import Cell, Run
 from bench.record.run_rows import CellSummary, TrialRow
 from bench.record.values import num
 from reports.compare import DEFAULT_MIN_CHANGE, DEFAULT_RUN_NOISE, METRIC_RULES
+from reports.compare.pairing import Match, Pair, pairs
 from reports.kit.fmt import setting_text
 
 EXIT_OK = 0
-EXIT_REGRESSION = 3
+EXIT_ERROR = 1          # bad input (bench.record.errors.UserError)
+EXIT_REGRESSION = 3     # at least one regression
+EXIT_INCONCLUSIVE = 4   # no regression, but at least one verdict could not be decided (issue 36's `bench ab` too)
 
 COMPARE_DIR = "compare"
 
@@ -97,28 +101,72 @@ def setting_differences(runs: Sequence[Run]) -> list[str]:
     return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class Change:
+    """One metric of one cell of a later run against the first run, and its verdict."""
+
     workload: str
-    variant: str
+    variant: str                # as the first run calls it
     metric: str
     run_id: str
     base: float | None          # the cell's summary median in the first run
     value: float | None         # ... and in this run
-    ratio: float | None         # median of trial values, this run / first run
+    ratio: float | None         # geometric mean of the trial values, this run / first run
     p_value: float | None
     verdict: str                # significance.VERDICTS, or "missing" (the cell is in one run only)
     why: str
     trials: tuple[int, int]     # trial values on each side
-    run_noise: float | None = None   # the rule this verdict used (metric's own, or the options')
+    run_noise: float | None = None   # the rule this verdict used (metric's own, calibrated, or the options')
     min_change: float | None = None
+    ci95_pct: tuple[float, float] | None = None  # the 95% interval of the change, percent
+    detectable: significance.Detectable | None = None
+    matched: str | None = None  # the later run's name of the cell, when --match paired differently named cells
+    noise_source: str | None = None  # where run_noise came from
 
     @property
     def pct(self) -> float | None:
         return None if self.ratio is None else 100 * (self.ratio - 1)
 
+    @property
+    def cell(self) -> str:
+        """The cell as the terminal and the page name it ("app v1 = v2 in RUN" when --match paired names)."""
+        return f"{self.workload} {self.variant}" + (f" = {self.matched}" if self.matched else "")
 
-@dataclass
+    def to_json(self) -> dict[str, Any]:
+        """compare.json's entry: the keys it always had, then the interval, the detectable change, the match."""
+        return {"workload": self.workload, "variant": self.variant, "metric": self.metric, "run": self.run_id,
+                "base": self.base, "value": self.value, "trials": list(self.trials), "ratio": self.ratio,
+                "change_pct": self.pct, "p_value": self.p_value, "verdict": self.verdict, "why": self.why,
+                "run_noise_used": self.run_noise, "min_change_used": self.min_change,
+                "ci95_pct": None if self.ci95_pct is None else [round(v, 2) for v in self.ci95_pct],
+                "detectable": None if self.detectable is None else self.detectable.to_json(),
+                "matched_variant": self.matched, "noise_source": self.noise_source}
+
+
+@dataclass(frozen=True)
+class Noise:
+    """The run-to-run noise each metric's verdict assumes: --run-noise (default RUN_NOISE), a metric's own rule
+    (METRIC_RULES), or per metric from an A/A calibration (--noise-from)."""
+
+    run_noise: float = DEFAULT_RUN_NOISE
+    calibrated: dict[str, significance.NoiseEstimate] = field(default_factory=dict)
+    source: str = significance.RUN_NOISE_SOURCE  # of run_noise: the default's origin, --run-noise, or the file
+    machine: dict[str, Any] | None = None  # a calibration's: where its figures were measured
+
+    def rule(self, metric: str, min_change: float, fixed_rate: bool = False) -> tuple[float, float, str]:
+        """(run noise, minimum change %, where the noise comes from) of the verdict on `metric`."""
+        measured = self.calibrated.get(metric)
+        noise, minimum = rule(metric, min_change, self.run_noise, fixed_rate)
+        if measured is not None:
+            return measured.run_noise, minimum, self.source
+        if noise != self.run_noise:
+            return noise, minimum, "req/CPU-s's own rule between runs offered the same rate"
+        if self.calibrated:  # a calibration without this metric: the default, said so
+            return noise, minimum, f"{significance.RUN_NOISE_SOURCE} (the calibration has no {metric})"
+        return noise, minimum, self.source
+
+
+@dataclass(frozen=True)
 class Comparison:
     run_ids: list[str]
     min_change: float
@@ -129,26 +177,42 @@ class Comparison:
     out_dir: Path
     files: list[Path] = field(default_factory=list)
     busy: list[str] = field(default_factory=list)  # cells measured while other processes held the server CPUs
+    warnings: list[str] = field(default_factory=list)  # e.g. a calibration from another machine
+    noise: Noise = field(default_factory=Noise)
+    matches: list[Match] = field(default_factory=list)
+
+    def _with(self, verdict: str) -> list[Change]:
+        return [c for c in self.changes if c.verdict == verdict]
 
     @property
     def regressions(self) -> list[Change]:
-        return [c for c in self.changes if c.verdict == "regression"]
+        return self._with("regression")
 
     @property
     def improvements(self) -> list[Change]:
-        return [c for c in self.changes if c.verdict == "improvement"]
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_REGRESSION if self.regressions else EXIT_OK
-
+        return self._with("improvement")
 
     @property
     def inconclusive(self) -> list[Change]:
-        return [c for c in self.changes if c.verdict == "inconclusive"]
+        return self._with("inconclusive")
+
+    @property
+    def no_change(self) -> list[Change]:
+        return self._with("no change")
+
+    @property
+    def exit_code(self) -> int:
+        """3 on a regression, else 4 when a verdict is inconclusive, else 0."""
+        if self.regressions:
+            return EXIT_REGRESSION
+        return EXIT_INCONCLUSIVE if self.inconclusive else EXIT_OK
+
+    @property
+    def verdict(self) -> str:
+        return {EXIT_REGRESSION: "regression", EXIT_INCONCLUSIVE: "inconclusive"}.get(self.exit_code, "no regression")
 
 
-def _values(cell: Cell | None, metric: str) -> list[float]:
+def trial_values(cell: Cell | None, metric: str) -> list[float]:
     if cell is None:
         return []
     of_trial, of_summary, _, _ = ALL_METRICS[metric]
@@ -159,37 +223,35 @@ def _values(cell: Cell | None, metric: str) -> list[float]:
     return vals
 
 
-def _change(workload: str, variant: str, metric: str, run_id: str, a: Cell | None, b: Cell | None,
-            min_change: float, run_noise: float, fixed_rate: bool = False) -> Change:
+def _change(pair: Pair, metric: str, run_id: str, min_change: float, noise: Noise,
+            fixed_rate: bool = False) -> Change:
     _, of_summary, _, higher = ALL_METRICS[metric]
-    base_vals, new_vals = _values(a, metric), _values(b, metric)
+    a, b = pair.base, pair.new
+    base_vals, new_vals = trial_values(a, metric), trial_values(b, metric)
     base = None if a is None else of_summary(a.summary)
     value = None if b is None else of_summary(b.summary)
+    trials = (len(base_vals), len(new_vals))
     if a is None or b is None:
         where = "the first run" if b is None else run_id
-        return Change(workload, variant, metric, run_id, base, value, None, None, "missing",
-                      f"only in {where}", (len(base_vals), len(new_vals)))
-    noise, minimum = rule(metric, min_change, run_noise, fixed_rate)
+        return Change(pair.workload, pair.series, metric, run_id, base, value, None, None, "missing",
+                      f"only in {where}", trials)
+    run_noise, minimum, source = noise.rule(metric, min_change, fixed_rate)
     v = significance.change_test(base_vals, new_vals, higher_is_better=higher, min_change_pct=minimum,
-                                 run_noise=noise)
-    return Change(workload, variant, metric, run_id, base, value, v["ratio"], v["p_value"], v["verdict"],
-                  v["why"], (len(base_vals), len(new_vals)), noise, minimum)
+                                 run_noise=run_noise)
+    return Change(pair.workload, pair.series, metric, run_id, base, value, v.ratio, v.p_value, v.verdict, v.why,
+                  trials, run_noise, minimum, v.ci95_pct, v.detectable, pair.new_series, source)
 
 
-def _changes(runs: Sequence[Run], min_change: float, run_noise: float) -> list[Change]:
+def _changes(runs: Sequence[Run], min_change: float, noise: Noise, matches: Sequence[Match]) -> list[Change]:
     first = runs[0]
     changes = []
     for other in runs[1:]:
         # --servers runs: a cell is workload x variant x server, shown as "pooled mod_wsgi" (Cell.series).
-        keys = list(dict.fromkeys((c.workload, c.variant, c.server) for c in [*first.cells, *other.cells]))
-        for workload, variant, server in keys:
-            a, b = first.cell(workload, variant, server), other.cell(workload, variant, server)
-            shown = variant if server is None else f"{variant} {server}"
+        for pair in pairs(first, other, matches):
             for metric in METRICS:
-                changes.append(_change(workload, shown, metric, other.run_id, a, b, min_change, run_noise))
-            if _values(a, CPU_METRIC) and _values(b, CPU_METRIC):
-                changes.append(_change(workload, shown, CPU_METRIC, other.run_id, a, b, min_change, run_noise,
-                                       same_rates(first, other)))
+                changes.append(_change(pair, metric, other.run_id, min_change, noise))
+            if trial_values(pair.base, CPU_METRIC) and trial_values(pair.new, CPU_METRIC):
+                changes.append(_change(pair, CPU_METRIC, other.run_id, min_change, noise, same_rates(first, other)))
     return changes
 
 
@@ -199,18 +261,20 @@ def same_rates(a: Run, b: Run) -> bool:
     return bool(rates) and rates == b.plan.get("rates")
 
 
-def _require_common_cells(runs: Sequence[Run]) -> None:
+def _require_common_cells(runs: Sequence[Run], matches: Sequence[Match]) -> None:
     """No workload x variant with trials in both runs: nothing was compared, which must not pass a gate."""
     first = runs[0]
-    mine = {(c.workload, c.series) for c in first.cells if _values(c, "rps")}
     for other in runs[1:]:
-        theirs = {(c.workload, c.series) for c in other.cells if _values(c, "rps")}
-        if not mine & theirs:
-            def cells(run: Run, keys: set) -> str:
-                return ", ".join(sorted(" ".join(k) for k in keys)) or "no trials"
+        if any(trial_values(p.base, "rps") and trial_values(p.new, "rps") for p in pairs(first, other, matches)):
+            continue
 
-            raise UserError(f"no comparable cell: no workload x variant has trials in both {first.run_id} "
-                            f"({cells(first, mine)}) and {other.run_id} ({cells(other, theirs)})")
+        def cells(run: Run) -> str:
+            names = sorted(f"{c.workload} {c.series}" for c in run.cells if trial_values(c, "rps"))
+            return ", ".join(names) or "no trials"
+
+        raise UserError(f"no comparable cell: no workload x variant has trials in both {first.run_id} "
+                        f"({cells(first)}) and {other.run_id} ({cells(other)}); when the same application or "
+                        "variant has two names, pair them with --match A=B")
 
 
 def check_settings(min_change: float, run_noise: float) -> None:
@@ -221,26 +285,48 @@ def check_settings(min_change: float, run_noise: float) -> None:
                         f"from 0 to 1 (default {significance.RUN_NOISE:g}, about 5.5%)")
 
 
-def compare(run_dirs: Sequence[Path | str], *, min_change: float = DEFAULT_MIN_CHANGE,
-            run_noise: float = DEFAULT_RUN_NOISE, force: bool = False,
-            out: Path | str | None = None) -> tuple[Comparison, list[Run]]:
-    """The comparison of each later run with the first, and the runs read.
-
-    Raises UserError for fewer than two runs, a bad min_change or run_noise, unreadable runs, runs with no
-    workload x variant in common, or (without force) runs whose machine or stack settings differ.
-    """
+def open_runs(run_dirs: Sequence[Path | str], force: bool) -> tuple[list[Run], list[str]]:
+    """The runs, and the comparability settings that differ (UserError for them unless force)."""
     if len(run_dirs) < 2:
         raise UserError("compare needs at least two run folders")
-    check_settings(min_change, run_noise)
     runs = [Run.open(d) for d in run_dirs]
     diffs = setting_differences(runs)
     if diffs and not force:
         raise UserError("runs are not comparable (" + "; ".join(diffs) + "); pass --force to compare anyway")
-    _require_common_cells(runs)
+    return runs, diffs
+
+
+def compare(run_dirs: Sequence[Path | str], *, min_change: float = DEFAULT_MIN_CHANGE,
+            run_noise: float = DEFAULT_RUN_NOISE, force: bool = False, out: Path | str | None = None,
+            matches: Sequence[Match] = (), noise: Noise | None = None) -> tuple[Comparison, list[Run]]:
+    """The comparison of each later run with the first, and the runs read.
+
+    `noise` (a calibration) overrides run_noise where it has the metric. Raises UserError for fewer than two
+    runs, a bad min_change or run_noise, unreadable runs, runs with no workload x variant in common, a --match
+    naming no cell, or (without force) runs whose machine or stack settings differ.
+    """
+    check_settings(min_change, run_noise)
+    if noise is None:
+        noise = Noise(run_noise, source=significance.RUN_NOISE_SOURCE if run_noise == significance.RUN_NOISE
+                      else "--run-noise")
+    runs, diffs = open_runs(run_dirs, force)
+    _require_common_cells(runs, matches)
     out_dir = Path(out) if out is not None else runs[-1].dir / COMPARE_DIR
-    changes = _changes(runs, min_change, run_noise)
-    return Comparison([r.run_id for r in runs], min_change, run_noise, changes, diffs, force, out_dir,
-                      busy=busy_cells(runs)), runs
+    changes = _changes(runs, min_change, noise, matches)
+    return Comparison([r.run_id for r in runs], min_change, noise.run_noise, changes, diffs, force, out_dir,
+                      busy=busy_cells(runs), warnings=_machine_warnings(noise, runs), noise=noise,
+                      matches=list(matches)), runs
+
+
+def _machine_warnings(noise: Noise, runs: Sequence[Run]) -> list[str]:
+    """A line when the compared runs were measured on another machine than the calibration's."""
+    if noise.machine is None:
+        return []
+    keys = ("cores", "cpu_model")
+    theirs = {k: noise.machine.get(k) for k in keys}
+    where = f"{theirs['cores']} cores, {theirs['cpu_model']}"
+    return [f"the calibration was measured on another machine ({where}) than {r.run_id}: its noise figures may "
+            "not apply" for r in runs if {k: r.machine.get(k) for k in keys} != theirs][:1]
 
 
 BUSY_NOTICE = 0.10  # of the server CPUs used by processes not the server's (bench/record/bottleneck.py)

@@ -21,7 +21,7 @@ class ChangePoint(NamedTuple):
     verdict: str
 
 
-VERDICT_COLORS = {"regression": "#d1495b", "improvement": "#2a9d4b"}
+VERDICT_COLORS = {"regression": "#d1495b", "improvement": "#2a9d4b", "no change": "#3b6ea5"}
 
 
 @styled

@@ -102,3 +102,46 @@ def test_the_first_traceback_is_quoted(tmp_path):
     log.write_text(MOD_WSGI_LOG)
     assert error_log_flags(log, 0) == ['error log: Traceback (most recent call last): | File "/s/app/app.py", '
                                        "line 2, in application | KeyError: 'no such entry'"]
+
+
+def test_the_app_is_named_after_its_module_not_its_folder(tmp_path):
+    """Two checkouts of one application (v1/, v2/) get the same name, so `bench compare` pairs their cells."""
+    from bench.stack.app import AppArgs, default_name, from_args
+
+    for folder in ("v1", "v2"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "wsgi.py").write_text("def application(e, s): pass\n")
+        got = from_args(AppArgs(app=str(tmp_path / folder), app_handler="site.pages::handler", paths="/"),
+                        check_code=False)
+        assert got.name == "site.pages"
+        wsgi = from_args(AppArgs(app=str(tmp_path / folder), app_wsgi="wsgi.py", paths="/"), check_code=False)
+        assert wsgi.name == "wsgi"
+    assert default_name(None, "deploy/app.wsgi") == "app" and default_name("guestbook", None) == "guestbook"
+    named = from_args(AppArgs(app=str(tmp_path / "v1"), app_wsgi="wsgi.py", paths="/", app_name="shop-2"),
+                      check_code=False)
+    assert named.name == "shop-2" and App.from_dict(named.to_dict()) == named
+    # An old state.json without a name: the default, never the folder's.
+    old = {k: v for k, v in named.to_dict().items() if k != "name"}
+    assert App.from_dict(old).name == "wsgi"
+
+
+@pytest.mark.parametrize("bad", ["", "a b", "-x", "x/y", "é", "a" * 65])
+def test_app_name_is_checked(tmp_path, bad):
+    from bench.stack.app import AppArgs, from_args
+
+    with pytest.raises(UserError, match="--app-name"):
+        from_args(AppArgs(app=str(tmp_path), app_handler="page", paths="/", app_name=bad), check_code=False)
+    with pytest.raises(UserError, match="--app-name 'x' needs --app DIR"):
+        from_args(AppArgs(app_name="x"))
+
+
+def test_bench_run_takes_app_name(tmp_path):
+    """--app-name reaches the plan: the run's one cell is app/NAME."""
+    from bench.cli import _plan_from_args, build_parser
+
+    args = build_parser().parse_args(["run", "--app", GUESTBOOK, "--app-handler", "guestbook", "--paths", "/",
+                                      "--app-name", "book-v2", "--no-partition"])
+    assert _plan_from_args(args).variants == ["book-v2"]
+    tune = build_parser().parse_args(["tune", "--app", GUESTBOOK, "--app-wsgi", "wsgi.py", "--paths", "/",
+                                      "--app-name", "book-v2"])
+    assert tune.app_name == "book-v2"
