@@ -47,8 +47,10 @@ ALPHA = 0.05        # two-sided: the 95% interval
 POWER = 0.8         # of the detectable change
 MAX_TRIALS = 100    # the search for the trials per side that would bring the detectable change under T
 NOISE_FLOOR = 0.01  # a calibration never claims less run-to-run noise than 1%
-DUET = "a duet run (bench ab: both versions at once)"
-DUET_HINT = f"use {DUET}, in which the drift between runs cancels"
+# Both versions measured at the same time (duet benchmarking) cancel the drift between runs; the suite cannot
+# do that yet, so the hint says what it would take rather than name a command that does not exist.
+DUET = "a duet run (both versions measured at the same time; not yet in this suite)"
+DUET_HINT = f"only {DUET} cancels the drift between runs"
 
 VERDICTS = ("regression", "improvement", "no change", "inconclusive")
 

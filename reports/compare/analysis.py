@@ -29,7 +29,7 @@ from reports.kit.fmt import setting_text
 EXIT_OK = 0
 EXIT_ERROR = 1          # bad input (bench.record.errors.UserError)
 EXIT_REGRESSION = 3     # at least one regression
-EXIT_INCONCLUSIVE = 4   # no regression, but at least one verdict could not be decided (issue 36's `bench ab` too)
+EXIT_INCONCLUSIVE = 4   # no regression, but at least one verdict could not be decided
 
 COMPARE_DIR = "compare"
 

@@ -47,7 +47,7 @@ def test_the_issues_runs_are_inconclusive_with_the_trials_that_would_decide():
     d = v.detectable
     assert d.trials == (3, 3) and d.pct > 30 and not d.reachable and d.trials_needed is None
     assert "no number of trials can bring that under 10% with run-to-run noise 0.055" in d.text()
-    assert "bench ab" in d.text() and "can only call changes larger than" in v.why
+    assert "duet run" in d.text() and "can only call changes larger than" in v.why
     # With the noise this machine measured in the issue's A/A pair (3% apart), 3 trials decide it.
     quiet = S.change_test(A, B, higher_is_better=True, run_noise=0.015)
     assert quiet.verdict == "regression"

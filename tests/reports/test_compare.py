@@ -51,7 +51,7 @@ def test_same_numbers_are_inconclusive_under_the_default_noise(base: Path, tmp_p
     assert main(["compare", str(base), str(other)]) == 4
     printed = capsys.readouterr().out
     assert "no number of trials can bring that under 10% with run-to-run noise 0.055" in printed
-    assert "verdict: inconclusive (exit 4)" in printed and "bench ab" in printed
+    assert "verdict: inconclusive (exit 4)" in printed and "duet run" in printed
 
 
 def test_same_numbers_with_a_small_noise_are_no_change_and_exit_0(base: Path, tmp_path: Path) -> None:
