@@ -162,7 +162,7 @@ def test_served_headers_name_threads(cold_process):
 
 def test_cold_children_serve_concurrent_first_requests(server_stack):
     """Fresh children hit by 16 requests at once: every one 200 (mod_python imports the handlers at child start
-    under threads, bench.mpm.python_preload; without it a thread saw psycopg2 half-imported, HTTP 500)."""
+    under threads, bench.stack.servers.Server.preload; without it a thread saw psycopg2 half-imported, HTTP 500)."""
     server_stack.apache.restart()
     results = _in_parallel(16, server_stack.url + "/pooled/db")
     assert [r[0] for r in results] == [200] * 16

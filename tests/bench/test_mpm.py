@@ -9,6 +9,7 @@ import pytest
 from bench.errors import UserError
 from bench.stack import mpm
 from bench.stack.knobs import StackSettings
+from bench.stack.servers import SERVERS
 
 HANDLERS = Path(__file__).resolve().parents[2] / "handlers"
 
@@ -64,3 +65,11 @@ def test_handler_options_pass_threads_on():
     got = options.parse({"bench.threads": "4", "bench.test_sleep": "On"})
     assert got["threads"] == 4 and got["test_sleep"] is True
     assert "threads" not in options.parse({})
+
+
+@pytest.mark.parametrize(("server", "kind", "imports"), [
+    ("mod_python", "worker", True), ("mod_python", "event", True), ("mod_python", "prefork", False),
+    ("mod_wsgi", "worker", False)])
+def test_only_threaded_mod_python_imports_the_handlers_at_child_start(server, kind, imports):
+    got = SERVERS[server].preload(StackSettings(server=server, mpm=kind, threads=2, wsgi_mode="embedded"))
+    assert (got.splitlines()[-1] == "PythonImport handler_entry 127.0.0.1") if imports else got == ""
