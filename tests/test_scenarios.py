@@ -33,8 +33,8 @@ from bench import vocabulary
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 sys.path.insert(0, str(SCENARIOS))
 
-from _bench_histogram import Histogram, bin_bounds, bin_index  # noqa: E402
-from _bench_recorder import NO_PID, Merger, WindowRecorder  # noqa: E402
+from _bench._histogram import Histogram, bin_bounds, bin_index  # noqa: E402
+from _bench._recorder import NO_PID, Merger, WindowRecorder  # noqa: E402
 
 FAKE_PIDS = ("4101", "4102", "4103")
 # Every class the locustfile declares: one per workload x variant of the table, then the others.

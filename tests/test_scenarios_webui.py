@@ -29,10 +29,10 @@ from test_scenarios import _get, _post, master_port_args, run_locust, web_locust
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scenarios"))
 
-from _bench_csv import HISTORY_HEADER, STEADY_HEADER, history_rows, steady_rows  # noqa: E402
-from _bench_live import PidCounts, variant_of_name  # noqa: E402
-from _bench_perprocess import AGGREGATED, build_view  # noqa: E402
-from _bench_recorder import Merger, WindowRecorder  # noqa: E402
+from _bench._csv import HISTORY_HEADER, STEADY_HEADER, history_rows, steady_rows  # noqa: E402
+from _bench._live import PidCounts, variant_of_name  # noqa: E402
+from _bench._perprocess import AGGREGATED, build_view  # noqa: E402
+from _bench._recorder import Merger, WindowRecorder  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 TIMEOUT = 30.0

@@ -1,4 +1,4 @@
-"""The per-process routes of the web UI (`scenarios/_bench_webui.py`) live under Locust's --web-base-path, as
+"""The per-process routes of the web UI (`scenarios/_bench/_webui.py`) live under Locust's --web-base-path, as
 Locust's own routes do (a Locust behind a reverse proxy at /locust/)."""
 
 import json

@@ -202,7 +202,7 @@ def test_queue_time_is_client_minus_server() -> None:
 SCHEDULE = """
 import sys, time, json, gevent
 sys.path.insert(0, {scenarios!r})
-import _bench_open as o
+from _bench import _open as o
 t0 = time.time()
 s = o.Schedule(200.0, {arrival!r}, t0, 0.0, 1, "/x")
 s.backlog = 50

@@ -12,7 +12,7 @@ sys.path.insert(0, str(REPO / "scenarios"))
 # pytest-xdist's workers; worker_cpu is plain arithmetic, so import it without the patch.
 os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
 try:
-    from _bench_listener import worker_cpu  # noqa: E402
+    from _bench._listener import worker_cpu  # noqa: E402
 finally:
     del os.environ["LOCUST_SKIP_MONKEY_PATCH"]
 

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from _bench_histogram import Histogram
-from _bench_perprocess import AGGREGATED, history
-from _bench_recorder import NO_PID, Merger, pid_sort_key
+from ._files import write_atomic
+from ._histogram import Histogram
+from ._perprocess import AGGREGATED, history
+from ._recorder import NO_PID, Merger, pid_sort_key
 
 STEADY_HEADER = [
     "PID", "Variants", "Request Count", "Failure Count", "Cold Request Count", "Requests/s", "Failures/s",
@@ -79,20 +78,6 @@ def to_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write `text` to `path` so that a reader never sees half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".per_process.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def write_files(

@@ -47,11 +47,13 @@ import time
 from typing import Any
 
 import gevent
-from _bench_options import bench_options
 from gevent.queue import Empty, Full, Queue
 from hdrh.histogram import HdrHistogram
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
+
+from ._files import write_json
+from ._options import bench_options
 
 logger = logging.getLogger(__name__)
 console = logging.getLogger("locust.stats_logger")
@@ -254,7 +256,7 @@ def _on_test_stop(environment: Any, **_kwargs: Any) -> None:
     out = bench_options(environment).open_out
     if out:
         try:
-            _write(out, summary)
+            write_json(out, summary)
         except OSError as exc:
             logger.error("Could not write --bench-open-out %s: %s", out, exc)
             environment.process_exit_code = 1
@@ -262,12 +264,6 @@ def _on_test_stop(environment: Any, **_kwargs: Any) -> None:
 
 def last_summary() -> dict[str, Any] | None:
     return state.last
-
-
-def _write(path: str, data: dict[str, Any]) -> None:
-    from _bench_listener import write_json
-
-    write_json(path, data)
 
 
 def _ms(value: float | None) -> str:

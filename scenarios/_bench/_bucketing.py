@@ -19,7 +19,7 @@ future Locust without them only logs a warning:
   *_stats.csv and *_stats_history.csv);
 - `StatsEntry.percentile` prints the end-of-test percentile table with `%6d`.
 The per-request console table (`StatsEntry.to_string`, `%7d`) is left alone; the per-PID table that
-`_bench_listener` prints at the end has the precise steady-state figures.
+`_listener` prints at the end has the precise steady-state figures.
 
 Every process (local, master, workers) imports this module with the locustfile, so all of them bucket
 the same way and the master merges like with like.

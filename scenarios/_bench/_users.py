@@ -17,41 +17,29 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from _bench_open import active as open_schedule
-from _bench_options import bench_options
 from locust import FastHttpUser, constant, tag
 
-# A copy of bench.vocabulary's variant table (Locust's interpreter), pinned by tests/bench/test_vocabulary.py.
-VARIANT_FACTORS = {
-    "naive": (),
-    "pool-only": ("pooled_connection",),
-    "cache-only": ("cached_template",),
-    "pooled": ("pooled_connection", "cached_template"),
-    "prepared": ("pooled_connection", "cached_template", "prepared_statements"),
-}
-VARIANTS = tuple(VARIANT_FACTORS)
-WORKLOADS = ("db", "queries", "updates", "fortunes", "auth")
-# Served behind the authentication phase (HTTP Basic with the seeded account, bench/bench).
-AUTHENTICATED = ("auth",)
-AUTH_USER = "bench"
-AUTH_PASSWORD = "bench"
-# State is per process: /session/process (module global) vs /session/shared (PostgreSQL).
-SESSIONS = ("process", "shared")
-SESSION_TAG = "session"
-CEILINGS = ("plaintext", "json")
-# Demonstration only (bench tune): /pooled/leaky answers like db but leaks memory on purpose.
-DEMONSTRATIONS = ("leaky",)
-CEILING_TAG = "ceiling"
+from ._open import active as open_schedule
+from ._options import bench_options
+from ._vocabulary import (
+    AUTH_PASSWORD,
+    AUTH_USER,
+    AUTHENTICATED,
+    CEILING_TAG,
+    CEILINGS,
+    DEMONSTRATIONS,
+    SESSION_TAG,
+    SESSIONS,
+    VARIANTS,
+    WORKLOADS,
+    class_name,
+    session_class_name,
+)
+
 MAX_QUERIES = 500  # TechEmpower rule: N is clamped to 1..500
 
 # A check returns None when the response is fine, else a short reason for Locust's failure table.
 Check = Callable[[Any, int], "str | None"]
-
-
-def class_name(workload: str, variant: str | None = None) -> str:
-    """`("db", "pool-only")` -> `"PoolOnlyDb"`; `("json", None)` -> `"Json"`."""
-    words = (variant.split("-") if variant else []) + [workload]
-    return "".join(word.capitalize() for word in words)
 
 
 def expected_rows(queries: int) -> int:
@@ -233,11 +221,6 @@ def build_user(workload: str, variant: str | None, module: str) -> type[BenchUse
         },
     )
     return cls
-
-
-def session_class_name(store: str) -> str:
-    """`"process"` -> `"ProcessSession"`."""
-    return store.capitalize() + "Session"
 
 
 def build_session_user(store: str, module: str) -> type[BenchUser]:

@@ -2,7 +2,7 @@
 
 Every response of the suite's handlers names the Apache process that served it (`X-Bench-Pid`). This
 listener counts, per PID, the requests, failures and latency that complete inside the steady-state
-window, and the same for all of them together, in the fine histogram of `_bench_histogram` (0.01 ms
+window, and the same for all of them together, in the fine histogram of `_histogram` (0.01 ms
 bins below 10 ms), which adds up exactly across processes.
 
 Window: each process that runs users starts its window `--bench-warmup` seconds after the test's start
@@ -23,12 +23,12 @@ sends its workers no stop and waits only 0.5 s for their last stats, so the mast
 and waits for that report before Locust quits; if the process quits first anyway, it writes at Locust's
 `quit` event. A local runner writes at `test_stop`.
 
-Live view and reset: every process also keeps per-PID counters from test start (`_bench_live`), which
-`current_view` turns into the `/per-process` rows (`_bench_perprocess`, shown by `_bench_webui`). Locust's
+Live view and reset: every process also keeps per-PID counters from test start (`_live`), which
+`current_view` turns into the `/per-process` rows (`_perprocess`, shown by `_webui`). Locust's
 reset (the web UI's button fires `reset_stats`; `--reset-stats` resets at `spawning_complete`) also
 resets these figures and restarts the steady window; the master tells its workers with a custom message.
 With `--csv PREFIX`, the test's end also writes PREFIX_per_process.csv (and, with --csv-full-history,
-PREFIX_per_process_history.csv), see `_bench_csv`.
+PREFIX_per_process_history.csv), see `_csv`.
 
 Output: a short table on the console (always) and, with `--bench-out PATH`, this JSON (atomically):
 
@@ -58,25 +58,25 @@ are null and rps is 0.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
-import tempfile
 import time
 import uuid
 from typing import Any
 
 import gevent
-from _bench_csv import write_files
-from _bench_live import variant_of_name
-from _bench_options import bench_options
-from _bench_perprocess import build_view, selection_text
-from _bench_recorder import NO_PID, Merger, WindowRecorder
-from _bench_selection import variants_of
-from _bench_users import CEILINGS, VARIANTS
 from locust import events
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
+
+from ._csv import write_files
+from ._files import write_json
+from ._live import variant_of_name
+from ._options import bench_options
+from ._perprocess import build_view, selection_text
+from ._recorder import NO_PID, Merger, WindowRecorder
+from ._selection import variants_of
+from ._vocabulary import CEILINGS, VARIANTS
 
 logger = logging.getLogger(__name__)
 console = logging.getLogger("locust.stats_logger")  # Locust's plain console output (no log prefix)
@@ -274,7 +274,7 @@ def selection(environment: Any) -> tuple[list[str], list[str]]:
     web_ui = environment.web_ui
     runner = environment.runner
     available = environment.available_user_classes or {}
-    # the class picker starts with everything selected, which _bench_selection refuses to run
+    # the class picker starts with everything selected, which _selection refuses to run
     if web_ui is not None and web_ui.userclass_picker_is_active and len(classes) >= len(available) > 1:
         if runner is None or runner.state not in (STATE_RUNNING, STATE_SPAWNING):
             return [], []
@@ -282,7 +282,7 @@ def selection(environment: Any) -> tuple[list[str], list[str]]:
 
 
 def current_view(environment: Any) -> dict[str, Any]:
-    """The `/per-process` JSON for the current (or last) test (see `_bench_perprocess`)."""
+    """The `/per-process` JSON for the current (or last) test (see `_perprocess`)."""
     if not _is_master(environment) and state.started and not state.finalized:
         state.merger.add_report("local", state.local.take_report())  # a local runner merges as it goes
     runner = environment.runner
@@ -408,21 +408,6 @@ def _write_csv(environment: Any, summary: dict[str, Any]) -> None:
         environment.process_exit_code = 1
     else:
         logger.info("Per-process CSV written: %s", ", ".join(paths))
-
-
-def write_json(path: str, data: dict[str, Any]) -> None:
-    """Write `data` as JSON to `path` atomically (a reader never sees half a file)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".per_pid.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _fmt(value: float | None) -> str:

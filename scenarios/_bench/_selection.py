@@ -31,9 +31,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import psutil
-from _bench_users import CEILING_TAG, CEILINGS, VARIANTS, WORKLOADS, class_name
 from locust import events
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, WorkerRunner
+
+from ._vocabulary import CEILING_TAG, CEILINGS, VARIANTS, WORKLOADS, class_name
 
 logger = logging.getLogger(__name__)
 

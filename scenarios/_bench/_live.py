@@ -1,6 +1,6 @@
 """Per-PID counters since the test started (or since the last stats reset), mergeable across processes.
 
-`_bench_recorder` keeps, next to the steady-state histograms, one `PidCounts` per Apache PID: requests,
+`_recorder` keeps, next to the steady-state histograms, one `PidCounts` per Apache PID: requests,
 failures, cold requests (`X-Bench-Cold: 1`), the time of the last response, the variants served, and
 per-second counts. The per-second counts give the current req/s (the way Locust computes its own), the
 req/s chart and the per-second history CSV. Like the histograms, counts travel as deltas and add up.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import math
 
-from _bench_live import PidCounts
+from ._live import PidCounts
 
 WIDTH, HEIGHT = 960, 360
 LEFT, RIGHT, TOP, BOTTOM = 60, 150, 20, 40

@@ -1,10 +1,10 @@
 """--bench-fail-on for `locust -f scenarios`: exit 3 when a threshold is broken, naming it; 1 when malformed.
 
-The thresholds (`_bench_thresholds`) are checked at init, so a malformed one stops Locust before a request
+The thresholds (`_thresholds`) are checked at init, so a malformed one stops Locust before a request
 is sent: one line `error: ...` and exit 1. At the end of a test they are evaluated against the open model's
-summary (`_bench_open`, latency from the intended start) when --bench-rate is set, else against the per-PID
-steady-state summary (`_bench_listener`, closed loop); each broken one is printed with its value and Locust's
-exit code becomes 3. This module is imported after `_bench_listener`, so its test_stop listener runs after
+summary (`_open`, latency from the intended start) when --bench-rate is set, else against the per-PID
+steady-state summary (`_listener`, closed loop); each broken one is printed with its value and Locust's
+exit code becomes 3. This module is imported after `_listener`, so its test_stop listener runs after
 the listener has merged its figures.
 """
 
@@ -14,12 +14,12 @@ import logging
 import sys
 from typing import Any
 
-import _bench_listener
-import _bench_open
-from _bench_options import bench_options
-from _bench_thresholds import describe, evaluate, parse
 from locust import events
 from locust.runners import WorkerRunner
+
+from . import _listener, _open
+from ._options import bench_options
+from ._thresholds import describe, evaluate, parse
 
 console = logging.getLogger("locust.stats_logger")
 EXIT_BROKEN = 3
@@ -41,7 +41,7 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
 
 def closed_summary() -> dict[str, Any] | None:
     """The listener's steady-state summary of the last test (its merger is complete after finalize)."""
-    st = _bench_listener.state
+    st = _listener.state
     if not st.started:
         return None
     stop = st.stop_time or st.start_time
@@ -55,7 +55,7 @@ def _on_test_stop(environment: Any, **_kwargs: Any) -> None:
     thresholds = _thresholds(environment)
     if not thresholds:
         return
-    summary = _bench_open.last_summary() if bench_options(environment).rate else closed_summary()
+    summary = _open.last_summary() if bench_options(environment).rate else closed_summary()
     model = "open model, latency from intended start" if bench_options(environment).rate else "closed loop"
     broken = evaluate(thresholds, summary or {})
     for item in broken:

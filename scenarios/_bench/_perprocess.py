@@ -23,9 +23,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from _bench_histogram import Histogram
-from _bench_live import PidCounts
-from _bench_recorder import NO_PID, Merger, pid_sort_key
+from ._histogram import Histogram
+from ._live import PidCounts
+from ._recorder import NO_PID, Merger, pid_sort_key
 
 AGGREGATED = "Aggregated"  # Locust's name for its all-rows line
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import itertools
 
-from _bench_app import paths_of
-from _bench_options import bench_options
+from _bench._options import bench_options
+from _locustfile_app import paths_of
 from locust import FastHttpUser, constant, task
 
 

@@ -6,11 +6,11 @@ own test start, and not after its test stop. `take_report()` hands over what was
 previous call (a delta), which is what a worker sends with each `report_to_master`.
 
 `Merger` adds those deltas up (on the master, or once at the end on a local runner) and produces the
-per-PID JSON documented in `_bench_listener`. Reports carry the test's run id, so a late report of a
+per-PID JSON documented in `_listener`. Reports carry the test's run id, so a late report of a
 previous test (the web UI can start tests back to back) is not mistaken for one of the current test.
 
 Next to the steady-state histograms, both keep `PidCounts` per PID from test start to stop (the live
-per-process view, `_bench_live`), and the cold requests of the window. A stats reset (`reset`) drops what
+per-process view, `_live`), and the cold requests of the window. A stats reset (`reset`) drops what
 was collected so far and moves the window start; the master numbers its resets, workers stamp their
 reports with the last number they heard of, and the master drops data stamped with an older one (data
 collected before the reset, still on its way).
@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from _bench_histogram import Histogram
-from _bench_live import PidCounts
+from ._histogram import Histogram
+from ._live import PidCounts
 
 NO_PID = ""  # key for responses without an X-Bench-Pid header (connection errors, foreign servers)
 
@@ -171,7 +171,7 @@ class Merger:
         return float(start), float(max(start, end))
 
     def summary(self, warmup_s: float, default_start: float, default_end: float) -> dict[str, Any]:
-        """Build the per-PID JSON object (see the `_bench_listener` docstring for its shape)."""
+        """Build the per-PID JSON object (see the `_listener` docstring for its shape)."""
         start, end = self.window(default_start, default_end)
         total = Histogram()
         for hist in self.pids.values():

@@ -88,7 +88,7 @@ def add_bench_arguments(parser: Any, **_kwargs: Any) -> None:
         default=None,
         metavar="THRESHOLDS",
         env_var="LOCUST_BENCH_FAIL_ON",
-        help="Exit 3 when a threshold is broken, e.g. 'p99<50ms,failures=0,rps>1000' (see _bench_thresholds)",
+        help="Exit 3 when a threshold is broken, e.g. 'p99<50ms,failures=0,rps>1000' (see _thresholds)",
     )
     # internal: the master names each test here; Locust forwards custom options to workers at spawn
     parser.add_argument("--bench-run-id", default=None, help=SUPPRESS, include_in_web_ui=False)

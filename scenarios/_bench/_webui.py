@@ -6,8 +6,8 @@
   it has no chart or link hook for extensions), so the chart is a page of its own, linked there.
 * The table's rows travel with Locust's own polling of `/stats/requests` (every 2 s while a test runs) as
   `extended_stats`, added in an `after_request` hook, as in Locust's `examples/extend_web_ui.py`.
-* Routes: `/per-process` (JSON, `_bench_perprocess`), `/per-process/chart` (HTML with an inline SVG,
-  `_bench_chart`), `/per-process/csv` (the steady-window CSV of `_bench_csv`, for download), under Locust's
+* Routes: `/per-process` (JSON, `_perprocess`), `/per-process/chart` (HTML with an inline SVG,
+  `_chart`), `/per-process/csv` (the steady-window CSV of `_csv`, for download), under Locust's
   `--web-base-path` like Locust's own routes (`--web-base-path /locust`: `/locust/per-process`).
 
 In distributed mode all of this runs on the master, from the data merged from the workers' reports.
@@ -19,13 +19,14 @@ import json
 import time
 from typing import Any
 
-from _bench_chart import chart_page
-from _bench_csv import STEADY_HEADER, steady_rows, to_text
-from _bench_listener import current_view, selection, state
-from _bench_perprocess import selection_text
-from _bench_recorder import NO_PID
 from locust import events
 from locust.runners import WorkerRunner
+
+from ._chart import chart_page
+from ._csv import STEADY_HEADER, steady_rows, to_text
+from ._listener import current_view, selection, state
+from ._perprocess import selection_text
+from ._recorder import NO_PID
 
 TAB_KEY = "per-process"
 # (row key, column title); the UI camel-cases both the structure keys and the row keys the same way

@@ -4,7 +4,7 @@ With `--bench-control PATH` (a path inside a folder only the suite's user can en
 serves Locust's own web application on a unix socket at PATH instead of a TCP port: no address anyone else
 on the machine (or the network) can reach, no password to keep. Only the owner of the folder can connect,
 which is the same trust as the process itself. Locust's routes (`/stats/reset`, `/stats/requests`, the
-per-process tab of `_bench_webui`) work there unchanged; this module adds:
+per-process tab of `_webui`) work there unchanged; this module adds:
 
 * `GET  /bench/status`: the runner's state, the workers Locust knows (id, state, host) and whether the last
   test's results are written (`finished`, the test's number);
@@ -28,9 +28,10 @@ import stat
 from typing import Any
 
 import gevent
-from _bench_listener import state as listener
 from locust import events, stats
 from locust.runners import MasterRunner, WorkerRunner
+
+from ._listener import state as listener
 
 logger = logging.getLogger(__name__)
 
