@@ -42,6 +42,8 @@ def guestbook_run(request, tmp_path_factory):
     return request.param, r, last_run(env)
 
 
+@pytest.mark.integration
+@pytest.mark.slow(35)  # guestbook_run
 def test_run_reports_per_process_figures_from_the_access_log(guestbook_run):
     server, out, run_dir = guestbook_run
     t = trial_of(run_dir)
@@ -88,6 +90,7 @@ def write_app(folder: Path, body: str) -> Path:
     return folder
 
 
+@pytest.mark.integration
 def test_a_handler_that_raises_is_reported(tmp_path):
     app = write_app(tmp_path / "raises", "    raise ValueError('the guestbook table is gone')\n")
     env = run_env(tmp_path / "runs")
@@ -102,6 +105,8 @@ def test_a_handler_that_raises_is_reported(tmp_path):
     assert "ValueError: the guestbook table is gone" in flags
 
 
+@pytest.mark.integration
+@pytest.mark.slow(38)
 def test_a_handler_that_hangs_is_bounded_by_the_trial(tmp_path):
     app = write_app(tmp_path / "hangs", "    time.sleep(10)\n")
     env = run_env(tmp_path / "runs")
@@ -116,7 +121,9 @@ def test_a_handler_that_hangs_is_bounded_by_the_trial(tmp_path):
                 " ".join(p.info["cmdline"] or [])]
 
 
-@pytest.mark.parametrize("server", list(KINDS))
+@pytest.mark.integration
+@pytest.mark.parametrize("server", [pytest.param("mod_python", marks=pytest.mark.lane("sweeps-1")),
+                                    pytest.param("mod_wsgi", marks=pytest.mark.lane("sweeps-2"))])
 def test_tune_the_example_prints_a_directive(tmp_path, server):
     env = run_env(tmp_path)
     # Lives of 100 requests in 10 s points: on a machine busy with the other test workers a 6 s point could
@@ -158,6 +165,7 @@ def test_tune_the_example_prints_a_directive(tmp_path, server):
         assert "WSGIDaemonProcess maximum-requests, which counts requests" in r.stdout
 
 
+@pytest.mark.integration
 def test_run_with_the_users_own_locustfile(tmp_path):
     env = run_env(tmp_path)
     locustfile = str(Path(GUESTBOOK) / "locustfile.py")

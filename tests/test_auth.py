@@ -18,6 +18,8 @@ from bench.vocabulary import AUTH_ITERATIONS, AUTH_PASSWORD, AUTH_USER, VARIANTS
 sys.path.insert(0, str(REPO / "handlers"))
 import auth  # noqa: E402  (handlers/auth.py: standard library only, importable here)
 
+pytestmark = pytest.mark.slow(28)  # the tests of its live_stack
+
 WRONG = "Wr0ng-Secret-91x"  # distinctive: grep-able in the logs
 OTHER_USER, OTHER_PASSWORD, NEW_PASSWORD = "alice", "Alice-Pass-3c7e", "Alice-New-8d2f"
 
@@ -69,6 +71,7 @@ def test_cache_is_bounded():
 
 # ---- on the real stack -----------------------------------------------------------------------------
 
+@pytest.mark.integration
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("headers", [{}, basic(AUTH_USER, WRONG), basic("nobody", AUTH_PASSWORD),
                                      {"Authorization": "Basic !!!"}, {"Authorization": "Digest x=1"},
@@ -80,6 +83,7 @@ def test_refused_with_401_and_a_challenge(server_stack, variant, headers):
     assert resp_headers["WWW-Authenticate"].startswith('Basic realm="bench"')
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_right_credentials_get_the_db_response(server_stack, variant):
     for _ in range(3):
@@ -115,6 +119,7 @@ def keepalive_get(conn: http.client.HTTPConnection, path: str, headers: dict) ->
     return resp.status, resp.getheader("X-Bench-Pid")
 
 
+@pytest.mark.integration
 def test_changed_password_naive_at_once_cached_within_the_ttl(server_stack, other_user):
     # Under mod_wsgi daemon mode a keep-alive connection pins an Apache child, not a daemon process, so which
     # process (and cache) answers is not ours to choose: there only what holds for every process is checked.
@@ -136,6 +141,7 @@ def test_changed_password_naive_at_once_cached_within_the_ttl(server_stack, othe
         conn.close()
 
 
+@pytest.mark.integration
 def test_no_credentials_in_any_log(server_stack, other_user):
     for variant in VARIANTS:
         for headers in (basic(OTHER_USER, OTHER_PASSWORD), basic(OTHER_USER, WRONG), basic(WRONG, WRONG)):
@@ -183,6 +189,7 @@ def _lookups_after(live_stack, variant: str, n: int) -> tuple[int, int]:
     return scans1 - scans0, sessions1 - sessions0
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_the_cache_avoids_the_database(server_stack, variant):
     n = 30

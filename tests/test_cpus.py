@@ -74,6 +74,7 @@ def test_format_cpus():
     assert cpus.format_cpus(frozenset({3})) == "3"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("command_,args,message", [
     ("up", ["--server-cpus", "a"], "--server-cpus 'a' is not a CPU list"),
     ("up", ["--server-cpus", "1-0"], "not an increasing range"),

@@ -18,6 +18,8 @@ from bench.errors import UserError
 from bench.stack import apache, postgres, procs
 from bench.stack.knobs import StackSettings
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def readable_venv():

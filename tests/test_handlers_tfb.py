@@ -10,6 +10,8 @@ from conftest import get
 
 from bench import vocabulary
 
+pytestmark = pytest.mark.integration
+
 VARIANTS = list(vocabulary.VARIANTS)  # every variant of the table, the prepared one too
 FORTUNES = [
     (11, '<script>alert("This should not be displayed in a browser alert box.");</script>'),

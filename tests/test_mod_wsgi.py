@@ -80,6 +80,7 @@ def test_servers_table_holds_what_differs():
     assert python.conf_lines(StackSettings(), Path("/h"), None) == ""
 
 
+@pytest.mark.integration
 def test_embedded_mode_serves_in_the_children():
     state = make_state_dir()
     settings = StackSettings(port=procs.free_port(), processes=2, server="mod_wsgi", wsgi_mode="embedded",
@@ -95,6 +96,7 @@ def test_embedded_mode_serves_in_the_children():
         stack.down(state)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("args,message", [(["--server", "uwsgi"], "--server 'uwsgi'"),
                                           (["--server", "mod_wsgi", "--wsgi-mode", "thread"], "--wsgi-mode")])
 def test_bad_server_options(args, message):
@@ -102,6 +104,8 @@ def test_bad_server_options(args, message):
     assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.integration
+@pytest.mark.lane("sweeps-1")
 def test_tune_under_daemon_mode_recycles_the_daemons_by_requests(tmp_path):
     """`bench tune --server mod_wsgi`: the knob is WSGIDaemonProcess maximum-requests, which counts requests
     (the relaying children are not recycled), and the recommendation says so."""

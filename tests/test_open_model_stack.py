@@ -14,9 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import REPO, bench_cli, make_state_dir, remove_state_dir
 
 from bench.stack import procs
+
+pytestmark = pytest.mark.integration
 
 SCENARIOS = REPO / "scenarios"
 

@@ -21,6 +21,8 @@ from bench import stack
 from bench.stack import procs
 from bench.stack.knobs import StackSettings
 
+pytestmark = pytest.mark.integration
+
 PREPARE = re.compile(r"\[(\d+)\].*statement: PREPARE (\w+) AS")
 
 

@@ -307,6 +307,7 @@ def assert_consistent(result: dict) -> None:
 # --------------------------------------------------------------------------- integration
 
 
+@pytest.mark.integration
 def test_pooled_db_headless_per_pid_and_sub_ms(server: FakeServer, tmp_path: Path) -> None:
     out, prefix = tmp_path / "per_pid.json", tmp_path / "run"
     proc = run_locust(
@@ -343,6 +344,7 @@ def test_pooled_db_headless_per_pid_and_sub_ms(server: FakeServer, tmp_path: Pat
     assert "Per-PID steady state" in proc.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("processes", [False, True], ids=["local", "processes"])
 def test_no_class_named_stops_and_lists_the_classes(server: FakeServer, tmp_path: Path, processes: bool) -> None:
     extra = ["--processes", "2", *master_port_args()] if processes else []
@@ -357,6 +359,7 @@ def test_no_class_named_stops_and_lists_the_classes(server: FakeServer, tmp_path
     assert server.requests == 0
 
 
+@pytest.mark.integration
 def test_processes_2_merges_both_workers(server: FakeServer, tmp_path: Path) -> None:
     out = tmp_path / "per_pid.json"
     proc = run_locust(
@@ -377,6 +380,7 @@ def test_processes_2_merges_both_workers(server: FakeServer, tmp_path: Path) -> 
     assert 0.75 * server.requests <= result["requests"] <= server.requests, (result["requests"], server.requests)
 
 
+@pytest.mark.integration
 def test_a_worker_late_at_the_end_of_the_run_time_still_reports(server: FakeServer, tmp_path: Path) -> None:
     # At the end of -t Locust's master sends its workers no stop and waits 0.5 s for their last stats; a busy
     # worker once missed that and half of a 2-worker run was lost. One worker frozen (SIGSTOP) across the end
@@ -418,6 +422,7 @@ def test_a_worker_late_at_the_end_of_the_run_time_still_reports(server: FakeServ
     assert 0.75 * server.requests <= result["requests"] <= server.requests, (result["requests"], server.requests)
 
 
+@pytest.mark.integration
 def test_close_connection_from_config_file_and_env(server: FakeServer, tmp_path: Path) -> None:
     out = tmp_path / "env" / "per_pid.json"
     conf = tmp_path / "bench.conf"
@@ -441,6 +446,7 @@ def test_close_connection_from_config_file_and_env(server: FakeServer, tmp_path:
     assert server.requests <= server.connections <= server.requests + 1
 
 
+@pytest.mark.integration
 def test_tags_select_classes_and_failed_checks_have_reasons(tmp_path: Path) -> None:
     prefix = tmp_path / "run"
     # Pooled* sort last: without the pruning, Locust would hand the 5 users to classes left without tasks.
@@ -519,6 +525,7 @@ def wait_for_json(path: Path, newer_than: float = 0.0, within: float = 30.0) -> 
         time.sleep(0.05)
 
 
+@pytest.mark.integration
 def test_web_ui_shows_picker_and_refuses_all_classes(server: FakeServer, tmp_path: Path) -> None:
     out = tmp_path / "per_pid.json"
     with web_locust(tmp_path, "--host", server.url, "--bench-out", str(out)) as (ui, page):
@@ -537,6 +544,7 @@ def test_web_ui_shows_picker_and_refuses_all_classes(server: FakeServer, tmp_pat
         assert set(server.paths) == {"/pooled/db"} and server.requests > 0
 
 
+@pytest.mark.integration
 def test_web_ui_distributed_back_to_back_tests_are_complete(server: FakeServer, tmp_path: Path) -> None:
     # Short tests started right after each other: each JSON must hold all of its test's requests, although
     # workers report only every 3 s and late reports of the previous test arrive during the next one.

@@ -234,6 +234,7 @@ TABLE_JS = """
 # --------------------------------------------------------------------------- integration
 
 
+@pytest.mark.integration
 def test_web_ui_tab_route_and_csv_match_the_access_log(live_stack: Any, chromium: Page, tmp_path: Path) -> None:
     log = access_log(live_stack)
     prefix = tmp_path / "run"
@@ -318,6 +319,7 @@ def _post_text(url: str) -> str:
         return response.read().decode()
 
 
+@pytest.mark.integration
 def test_distributed_route_merges_the_workers(live_stack: Any, tmp_path: Path) -> None:
     log = access_log(live_stack)
     with web_locust(tmp_path, "--processes", "2", *master_port_args(), "--host", live_stack.url) as (ui, _page):
@@ -331,6 +333,7 @@ def test_distributed_route_merges_the_workers(live_stack: Any, tmp_path: Path) -
         assert_matches_log(view, settled_log(log, offset), "web UI, 2 worker processes")
 
 
+@pytest.mark.integration
 def test_reset_stats_option_resets_per_process_like_locust(live_stack: Any, tmp_path: Path) -> None:
     prefix = tmp_path / "run"
     log = access_log(live_stack)

@@ -14,6 +14,8 @@ from conftest import bench_cli, get, make_state_dir, remove_state_dir
 from bench.stack import postgres, procs
 from bench.stack.secrets import find_password, redact_dsn
 
+pytestmark = pytest.mark.slow(45)  # the tests of its live_stack
+
 PASSWORD = "Leak-Me-Not-7f3a"
 
 
@@ -36,6 +38,7 @@ def test_redact_dsn(dsn, expected):
     assert redact_dsn(dsn) == expected
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another OS user")
 def test_other_os_users_cannot_log_in_or_read_secrets(live_stack):
     port = live_stack.pg.port
@@ -52,6 +55,7 @@ def test_other_os_users_cannot_log_in_or_read_secrets(live_stack):
     assert stat.S_IMODE((live_stack.state / "state.json").stat().st_mode) == 0o600
 
 
+@pytest.mark.integration
 def test_handlers_role_reads_and_updates_benchmark_tables_only(live_stack):
     conn = psycopg2.connect(live_stack.dsn)
     conn.autocommit = True
@@ -72,6 +76,7 @@ def test_handlers_role_reads_and_updates_benchmark_tables_only(live_stack):
         psycopg2.connect(live_stack.dsn.replace("dbname=bench", "dbname=postgres"))
 
 
+@pytest.mark.integration
 def test_handlers_connect_as_the_unprivileged_role(live_stack):
     for _ in range(6):
         assert get(live_stack.url + "/pooled/db", headers={"Connection": "close"})[0] == 200
@@ -107,6 +112,7 @@ def files_with(folder: Path, needle: str) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file() and needle.encode() in p.read_bytes()]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("form", ["keyword", "url", "PGPASSWORD", "passfile"])
 def test_dsn_password_never_leaks(live_stack, leak_role, form, tmp_path):
     base = leak_role
@@ -147,6 +153,7 @@ def test_dsn_password_never_leaks(live_stack, leak_role, form, tmp_path):
         remove_state_dir(state)
 
 
+@pytest.mark.integration
 def test_run_folder_has_no_dsn_password(live_stack, leak_role, tmp_path):
     state = make_state_dir()
     env = {"BENCH_STATE_DIR": str(state), "BENCH_RUNS_DIR": str(tmp_path / "runs")}
@@ -164,6 +171,7 @@ def test_run_folder_has_no_dsn_password(live_stack, leak_role, tmp_path):
         remove_state_dir(state)
 
 
+@pytest.mark.integration
 def test_dsn_connection_budget_uses_the_servers_real_limits(live_stack):
     state = make_state_dir()
     # 60 processes x 2 + 3 = 123 > 100 - 3 reserved - those in use; the embedded max (1000) is irrelevant.

@@ -14,6 +14,8 @@ from bench.stack import cpus, procs
 from bench.stack.knobs import StackSettings
 from bench.vocabulary import SESSION_COOKIE
 
+pytestmark = pytest.mark.integration
+
 
 def cookie_of(headers) -> str:
     value = headers["Set-Cookie"]

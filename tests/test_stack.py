@@ -127,6 +127,7 @@ def test_listens_on_loopback_only(live_stack):
                 assert c.laddr.ip in ("127.0.0.1", "::1"), c
 
 
+@pytest.mark.integration
 def test_up_status_down_leaves_nothing(tmp_path):
     state = make_state_dir()
     env = {"BENCH_STATE_DIR": str(state)}
@@ -150,6 +151,7 @@ def test_up_status_down_leaves_nothing(tmp_path):
         shutil.rmtree(state, ignore_errors=True)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("args,message", [
     (["--processes", "0"], "--processes 0 is out of range"),
     (["--keepalive", "maybe"], "--keepalive 'maybe' is not valid"),
@@ -168,6 +170,7 @@ def test_bad_knobs_are_one_line_errors(args, message):
     shutil.rmtree(state, ignore_errors=True)
 
 
+@pytest.mark.integration
 def test_port_in_use_and_stale_state_are_one_line_errors():
     state = make_state_dir()
     env = {"BENCH_STATE_DIR": str(state)}

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from conftest import bench_cli, get, make_state_dir, remove_state_dir
 
 from bench.stack import procs
+
+pytestmark = pytest.mark.integration
 
 
 def test_bench_up_mod_wsgi_threads_writes_and_serves_them() -> None:

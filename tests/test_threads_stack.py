@@ -28,6 +28,8 @@ from bench.stack import cpus, procs
 from bench.stack.knobs import StackSettings
 from bench.vocabulary import AUTH_PASSWORD, AUTH_USER
 
+pytestmark = pytest.mark.integration
+
 THREADED = {
     "mod_python-worker": dict(server="mod_python", mpm="worker", threads=4, processes=2),
     "mod_wsgi-threads": dict(server="mod_wsgi", threads=4, processes=2),

@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import bench_cli, make_state_dir
 
 from bench.stack import procs
+
+pytestmark = pytest.mark.integration
 
 SHORT = ["--duration", "4", "--warmup", "1", "--trials", "1", "--no-confirm"]
 
@@ -23,6 +26,7 @@ def _folder(env: dict) -> Path:
     return sorted(Path(env["BENCH_RUNS_DIR"]).iterdir())[-1]
 
 
+@pytest.mark.lane("sweeps-1")
 def test_recycling_under_the_worker_mpm_counts_connections_per_port(tmp_path: Path) -> None:
     env = _env(tmp_path)
     r = bench_cli("tune", "--mpm", "worker", "--threads", "2", "--processes", "2", "--users", "4",
@@ -44,6 +48,7 @@ def test_recycling_under_the_worker_mpm_counts_connections_per_port(tmp_path: Pa
     assert data["advice"]["directives"][0].startswith("MaxConnectionsPerChild ")
 
 
+@pytest.mark.slow(38)
 def test_threads_knob_prints_a_directive_with_its_binding_constraint(tmp_path: Path) -> None:
     env = _env(tmp_path)
     # --max-p99 out of reach: a p99 bound of a busy test machine must not be what binds here.
@@ -57,6 +62,7 @@ def test_threads_knob_prints_a_directive_with_its_binding_constraint(tmp_path: P
     assert any(d.startswith("ThreadsPerChild ") for d in data["advice"]["directives"]), data["advice"]
 
 
+@pytest.mark.slow(58)
 def test_processes_by_threads_sweep_has_a_heat_map_with_the_recommendation(tmp_path: Path) -> None:
     env = _env(tmp_path)
     # --max-p99 out of reach: with keep-alive, p99 at 2 x slots users is the wait for a kept-alive connection

@@ -8,9 +8,12 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
 from conftest import REPO
 
 from bench.stack import procs
+
+pytestmark = pytest.mark.integration
 
 
 def _get(url: str) -> tuple[int, bytes]:

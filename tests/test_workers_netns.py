@@ -21,8 +21,9 @@ from conftest import REPO, bench_cli, locust_masters, make_state_dir
 
 from bench.stack import cpus, procs
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
-                                reason="needs root and iproute2 (`ip netns`)")
+pytestmark = [pytest.mark.integration, pytest.mark.slow(64),
+              pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
+                                 reason="needs root and iproute2 (`ip netns`)")]
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -38,6 +38,7 @@ def test_a_bad_entry_is_one_line_naming_it(text):
     assert "\n" not in str(err.value) and repr(text) in str(err.value)
 
 
+@pytest.mark.report
 @pytest.mark.parametrize("argv, says", [
     (["run", "--servers", "mod_python:fork"], "'fork' is not valid"),
     # prefork holds one request per process: threads need worker or event under mod_python

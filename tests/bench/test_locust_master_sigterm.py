@@ -11,9 +11,12 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import REPO, locust_masters, make_state_dir
 
 from bench.stack import procs
+
+pytestmark = pytest.mark.integration
 
 
 def test_sigterm_mid_run_ends_the_master_and_its_workers(tmp_path):

@@ -6,8 +6,11 @@ import sys
 import textwrap
 
 import psutil
+import pytest
 
 from bench.stack import procs
+
+pytestmark = pytest.mark.integration
 
 # A parent that, on SIGTERM, waits for its child and exits 0; the child ignores SIGTERM (a hung exit path).
 PARENT = textwrap.dedent("""
