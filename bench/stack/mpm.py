@@ -2,7 +2,7 @@
 (ThreadsPerChild requests per process), always as a fixed pool, and which server runs under which.
 
 Facts measured on this Debian 12 machine (Apache 2.4.71, mod_python 3.5.0+git20211031, mod_wsgi 4.9.4,
-tests/test_threads_stack.py):
+tests/stack/test_threads_stack.py):
 - mod_python runs under worker: the handlers run in the children's threads, T per process ("mod_python:
   Creating 4 session mutexes based on 0 max processes and 4 max threads" at start), 8 requests in flight on
   2 x 4, every TechEmpower check passing.

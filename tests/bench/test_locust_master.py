@@ -1,7 +1,7 @@
 """One Locust master for the run (bench/load/locust_master.py): two plain workers join once and serve two tests.
 
 The load goes to a small HTTP server in this process (the master's control is what is tested here; the real
-stack with workers in a network namespace is tests/test_workers_netns.py). Everything started here is
+stack with workers in a network namespace is tests/bench/test_workers_netns.py). Everything started here is
 stopped in `finally`, and the test checks the workers ended with the master.
 """
 

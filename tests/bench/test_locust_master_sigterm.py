@@ -1,7 +1,7 @@
 """SIGTERM during `bench run --workers`: the run's master ends, its worker is told to quit, nothing is left.
 
 The worker is Locust's plain worker command on loopback (the network-namespace form is
-tests/test_workers_netns.py); the run uses the real embedded stack.
+tests/bench/test_workers_netns.py); the run uses the real embedded stack.
 """
 
 import json

@@ -4,7 +4,7 @@ is imported here directly, unlike the modules that need mod_python)."""
 import importlib.util
 from pathlib import Path
 
-HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
+HANDLERS = Path(__file__).resolve().parents[2] / "handlers"
 _spec = importlib.util.spec_from_file_location("handler_options", HANDLERS / "options.py")
 options = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(options)

@@ -1,5 +1,5 @@
 """Threaded servers on the real stack: mod_python under the worker MPM (2 processes x 4 threads) and mod_wsgi
-daemons with threads=4 pass every TechEmpower check of test_handlers_tfb.py, hold 8 requests in flight at
+daemons with threads=4 pass every TechEmpower check (tests/techempower.py), hold 8 requests in flight at
 once, and the pooled variant opens at most processes x threads connections (counted by PostgreSQL); a cold
 threaded process compiles its template once under 16 concurrent first requests."""
 
@@ -13,7 +13,7 @@ from conftest import get, make_state_dir, remove_state_dir
 
 # The TechEmpower checks, collected again here against the threaded stacks (server_stack below overrides
 # conftest's for this module only).
-from test_handlers_tfb import (  # noqa: F401
+from techempower import (  # noqa: F401
     test_db,
     test_fortunes,
     test_plaintext_and_json,

@@ -1,5 +1,5 @@
 """Resources.execute without a server: the same SQL for every variant, PREPARE once per connection object,
-again on a new one, and once more when the session lost a statement (tests/test_prepared_stack.py runs the
+again on a new one, and once more when the session lost a statement (tests/handlers/test_prepared_stack.py runs the
 real thing)."""
 
 import importlib.util

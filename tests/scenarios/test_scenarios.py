@@ -30,7 +30,7 @@ import pytest
 
 from bench import vocabulary
 
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 sys.path.insert(0, str(SCENARIOS))
 
 from _bench._histogram import Histogram, bin_bounds, bin_index  # noqa: E402

@@ -27,14 +27,14 @@ import pytest
 from chromium import Page, browser
 from test_scenarios import _get, _post, master_port_args, run_locust, web_locust
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scenarios"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scenarios"))
 
 from _bench._csv import HISTORY_HEADER, STEADY_HEADER, history_rows, steady_rows  # noqa: E402
 from _bench._live import PidCounts, variant_of_name  # noqa: E402
 from _bench._perprocess import AGGREGATED, build_view  # noqa: E402
 from _bench._recorder import Merger, WindowRecorder  # noqa: E402
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 TIMEOUT = 30.0
 USERS = "2"  # = the live stack's processes: with keep-alive, more clients than children would stall
 

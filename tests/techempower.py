@@ -1,5 +1,6 @@
-"""Every workload x variant against the TechEmpower verification rules, on the real stack, under mod_python and
-under mod_wsgi (daemon mode)."""
+"""The TechEmpower verification rules as tests of a `server_stack` fixture, every workload x variant: collected
+by each module that imports them against its own stacks (tests/handlers/test_handlers_tfb.py: mod_python and
+mod_wsgi; tests/stack/test_threads_stack.py: the threaded servers). Not a test module itself."""
 
 import html
 import json
@@ -9,8 +10,6 @@ import pytest
 from conftest import get
 
 from bench import vocabulary
-
-pytestmark = pytest.mark.integration
 
 VARIANTS = list(vocabulary.VARIANTS)  # every variant of the table, the prepared one too
 FORTUNES = [
