@@ -142,10 +142,13 @@ def test_up_status_down_leaves_nothing(tmp_path):
         # A second `up` on the same state folder is refused.
         r = bench_cli("up", "--port", str(procs.free_port()), env=env)
         assert r.returncode == 1 and "already running" in r.stderr
+        secrets = sorted((state / "secrets").iterdir())
+        assert secrets and all(f.stat().st_mode & 0o077 == 0 for f in secrets)  # 0600 while the stack is up
         r = bench_cli("down", env=env, timeout=120)
         assert r.returncode == 0, r.stderr
         assert procs.processes_mentioning(str(state)) == []
         assert not procs.port_in_use(port)
+        assert not state.exists()  # the state folder goes with the stack: nothing in it is a cache
     finally:
         bench_cli("down", env=env)
         shutil.rmtree(state, ignore_errors=True)
