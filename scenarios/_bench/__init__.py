@@ -7,10 +7,11 @@ tree whose name does not start with `_` as a locustfile, so a module named `list
 loaded as one. This file imports nothing, so a test can import a Locust-free module (`_histogram`,
 `_recorder`, `_files`) without gevent.
 
-Imports go one way (no circle): the data and rules without Locust (`_vocabulary`, `_files`, `_histogram`,
-`_live`, `_recorder`, `_perprocess`, `_csv`, `_thresholds`, `_chart`) at the bottom; `_options`; the
-listeners that register on Locust's events (`_open`, `_selection`, `_listener`, `_bucketing`); the User
-classes (`_users`), and what reads the listeners (`_gate`, `_control`, `_webui`) on top.
+Imports go one way, with no circle: the Locust-free data and bookkeeping (`_vocabulary`, `_files`,
+`_histogram`, `_live`, `_recorder`, `_perprocess`, `_csv`, `_chart`, `_thresholds`) and `_options`,
+`_bucketing` at the bottom; the open model `_open`, the class-selection guard `_selection` and the User classes
+`_users` over them; the per-PID `_listener` over those; `_gate`, `_control` and `_webui`, which read the
+listener, on top.
 
 | module | job |
 |---|---|
