@@ -420,7 +420,7 @@ def _add_status_and_down(sub) -> None:
     p = sub.add_parser("status", help="show what runs")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_status)
-    p = sub.add_parser("down", help="stop what `bench up` started")
+    p = sub.add_parser("down", help="stop what `bench up` started and remove its state folder (not a cache)")
     p.set_defaults(func=_down)
 
 

@@ -17,38 +17,41 @@ Each class's task is tagged with its workload and its variant (`db`, `pooled`; t
 
 Selecting what to run: name the class(es) at the end of the command line, or use `--tags`. With neither,
 a headless run stops with the list of classes and the web UI shows its class picker and refuses
-"all classes" (see `_bench_selection`), because one measurement must not mix naive and pooled.
+"all classes" (see `_bench/_selection.py`), because one measurement must not mix naive and pooled.
 
-Options (also LOCUST_* environment variables and config-file keys, see `_bench_options`):
+Options (also LOCUST_* environment variables and config-file keys, see `_bench/_options.py`):
 `--queries N` (default 20), `--close-connection`, `--bench-warmup SECONDS`, `--bench-out PATH`; the open
-model `--bench-rate R [--bench-arrival constant|poisson] [--bench-open-out PATH]` (`_bench_open`, requests
+model `--bench-rate R [--bench-arrival constant|poisson] [--bench-open-out PATH]` (`_bench/_open.py`, requests
 started on a schedule, latency from the intended start; -u is then the number of connections), and
-`--bench-fail-on 'p99<50ms,failures=0'` (exit 3 when broken, `_bench_gate`).
+`--bench-fail-on 'p99<50ms,failures=0'` (exit 3 when broken, `_bench/_gate.py`).
 
 At the end of a test a per-PID steady-state table is printed and, with `--bench-out`, written as JSON
-(shape in `_bench_listener`). Locust's own statistics use 0.01 ms buckets below 10 ms
-(`_bench_bucketing`), so sub-millisecond percentiles are not rounded to 0 or 1 ms.
+(shape in `_bench/_listener.py`). Locust's own statistics use 0.01 ms buckets below 10 ms
+(`_bench/_bucketing.py`), so sub-millisecond percentiles are not rounded to 0 or 1 ms.
 
 The web UI gets a "Per process" tab and the routes /per-process (JSON), /per-process/chart and
-/per-process/csv (`_bench_webui`); with --csv PREFIX, PREFIX_per_process.csv (and with
---csv-full-history PREFIX_per_process_history.csv) are written beside Locust's files (`_bench_csv`).
+/per-process/csv (`_bench/_webui.py`); with --csv PREFIX, PREFIX_per_process.csv (and with
+--csv-full-history PREFIX_per_process_history.csv) are written beside Locust's files (`_bench/_csv.py`).
 
-Shared code lives in `_`-prefixed modules, which Locust does not load as locustfiles.
+Shared code lives in the package `_bench/`, its modules `_`-prefixed: given a folder, Locust loads every .py
+file of the tree whose name does not start with `_` as a locustfile.
 """
 
 from __future__ import annotations
 
-import _bench_bucketing
-import _bench_control  # noqa: F401  (--bench-control: the channel `bench run --workers` drives its master through)
-import _bench_gate  # noqa: F401  (--bench-fail-on; it imports _bench_listener first, so its test_stop runs later)
-import _bench_listener  # noqa: F401  (registers the per-PID event listeners)
-import _bench_open  # noqa: F401  (the open model: --bench-rate)
-import _bench_options  # noqa: F401  (registers the command-line options)
-import _bench_selection  # noqa: F401  (registers the class-selection guard)
-import _bench_webui  # noqa: F401  (registers the web UI's "Per process" tab and /per-process routes)
-from _bench_users import build_session_user, build_user
+from _bench import (
+    _bucketing,
+    _control,  # noqa: F401  (--bench-control: the channel `bench run --workers` drives its master through)
+    _gate,  # noqa: F401  (--bench-fail-on; it imports _listener first, so its test_stop runs later)
+    _listener,  # noqa: F401  (registers the per-PID event listeners)
+    _open,  # noqa: F401  (the open model: --bench-rate)
+    _options,  # noqa: F401  (registers the command-line options)
+    _selection,  # noqa: F401  (registers the class-selection guard)
+    _webui,  # noqa: F401  (registers the web UI's "Per process" tab and /per-process routes)
+)
+from _bench._users import build_session_user, build_user
 
-_bench_bucketing.install()
+_bucketing.install()
 
 NaiveDb = build_user("db", "naive", __name__)
 PoolOnlyDb = build_user("db", "pool-only", __name__)

@@ -1,7 +1,7 @@
 """Headless Chromium driven through the DevTools protocol with a minimal stdlib WebSocket client.
 
 Shared by the report tests (tests/reports/test_browser.py) and the Locust web UI tests
-(tests/test_scenarios_webui.py). Chromium is required (Debian package `chromium`, installed by
+(tests/scenarios/test_scenarios_webui.py). Chromium is required (Debian package `chromium`, installed by
 scripts/bootstrap.sh --tests): a missing binary fails the tests, it does not skip them.
 """
 

@@ -1,6 +1,5 @@
 """Shared fixtures: a real embedded stack (Apache + mod_python + PostgreSQL) on free loopback ports."""
 
-import inspect
 import os
 import shutil
 import subprocess
@@ -39,51 +38,72 @@ def remove_state_dir(d: Path) -> None:
     shutil.rmtree(d, ignore_errors=True)
 
 
-# What makes a test an integration test: it starts something real (a stack, the `bench` command, Locust,
-# wrk, Chromium, any child process), itself or through one of its fixtures. `tox -e fast` deselects them.
-_STARTS_SOMETHING = ("bench_cli(", "make_state_dir(", "stack.up(", "_session_stack(", "live_stack", "server_stack",
-                     "live_wsgi_stack", "subprocess", "Popen", "run_locust", "web_locust", "chromium", "wrk",
-                     "Master(")
-# The slowest groups, measured with --durations=0 (seconds on a busy 2-core machine): scheduled first, so that
-# no long sweep starts last and runs alone. A slow test missing here only starts later; nothing else depends on it.
-_SLOW_FIRST = {
-    "sweeps-2": 470,
-    "sweeps-1": 350,
-    "tests/bench/test_run_servers.py::": 105,
-    "tests/reports/test_run_report.py::all_built": 80,
-    "tests/test_workers_netns.py::": 64,
-    "tests/bench/test_run.py::run_env+short_run": 60,
-    "tests/test_threads_tune_stack.py::test_processes_by_threads": 58,
-    "tests/bench/test_run_measuring.py::": 50,
-    "tests/test_security.py::": 45,
-    "tests/test_app.py::test_a_handler_that_hangs_is_bounded_by_the_trial": 38,
-    "tests/bench/test_tune.py::test_processes_sweep_sizes_on_the_capacity_at_an_slo": 38,
-    "tests/test_threads_tune_stack.py::test_threads_knob": 38,
-    "tests/reports/test_servers_report.py::": 36,
-    "tests/test_app.py::guestbook_run": 35,
-    "tests/test_auth.py::": 28,
-}
-
-
-# What makes a test a report test: it builds whole reports (every figure in PNG and SVG) from fixture run
-# folders, seconds of CPU each; `tox -e fast` leaves these to the full suite too.
-_BUILDS_A_REPORT = ("build_report(", "_build(", "cli.main(")
+# What `tox -e fast` leaves out is marked, never guessed from a test's source:
+# - `integration`: the test starts something real (a stack, the `bench` command, Locust, wrk, Chromium, any child
+#   process): `pytestmark = pytest.mark.integration` in its module or `@pytest.mark.integration` on it. A test
+#   that uses a stack fixture of this file (STACK_FIXTURES) is integration whatever its marks say.
+# - `report`: it builds whole reports (every figure in PNG and SVG) from fixture run folders, seconds of CPU each.
+# `_fast_starts_nothing` below fails a test that starts a server under `tox -e fast`: a missing mark shows.
+STACK_FIXTURES = {"live_stack", "live_wsgi_stack", "server_stack"}
 # What `tox -e fast` refuses to start: the servers, the load generators, the browser, the suite's own CLI.
 _SERVERS = {"apache2", "postgres", "initdb", "pg_ctl", "locust", "wrk", "chromium", "bench"}
-# Files whose every test starts a stack through a helper the tokens above do not name.
-_INTEGRATION_FILES = {"tests/test_threads_stack.py"}
 
-# The `bench tune` sweeps measure recycling, which needs the server's full rate: run together on the 2 cores
-# they starve one another (children no longer recycle within a trial: seen with 3 and, once, with 2 at a time).
-# So they run in two lanes, at most two at once (a lane is one xdist group: its tests run one after another).
-_LANES = {
-    "tests/test_app.py::test_tune_the_example_prints_a_directive[mod_python]": "sweeps-1",
-    "tests/test_mod_wsgi.py::test_tune_under_daemon_mode_recycles_the_daemons_by_requests": "sweeps-1",
-    "tests/bench/test_tune.py::test_processes_sweep_recommends_max_request_workers": "sweeps-1",
-    "tests/bench/test_tune.py::sweep": "sweeps-2",  # test_tune.py's module sweep and the tests that read it
-    "tests/test_app.py::test_tune_the_example_prints_a_directive[mod_wsgi]": "sweeps-2",
-    "tests/bench/test_tune.py::test_confirmation_measured_the_recommended_value": "sweeps-2",
-    "tests/test_threads_tune_stack.py::test_recycling_under_the_worker_mpm_counts_connections_per_port": "sweeps-1",
+# Scheduling (`--dist loadgroup`, tox.ini): the tests of one file that share a module or session fixture (a
+# stack, a sweep) are one xdist group, on one worker, so it starts once; every other test is a group of its own.
+# `@pytest.mark.slow(SECONDS)` on a test: its group takes about that long (measured with --durations=0 on a busy
+# 2-core machine); the slowest groups start first, so that no long sweep starts last and runs alone.
+# `@pytest.mark.lane(NAME)` puts a test, and the tests sharing its fixtures, in a lane: one xdist group whose tests
+# run one after another. The `bench tune` sweeps measure recycling, which needs the server's full rate: run
+# together on the 2 cores they starve one another (children no longer recycle within a trial: seen with 3 and,
+# once, with 2 at a time), so they run in two lanes, at most two at once. The lanes and their measured seconds:
+LANE_SECONDS = {"sweeps-1": 350, "sweeps-2": 470}
+
+integration, report, slow, lane = pytest.mark.integration, pytest.mark.report, pytest.mark.slow, pytest.mark.lane
+# The marks of the modules other branches are rewriting (the run, tune, record and report tests), as they would
+# be written in the module: {module: {"*": the marks of its tests, a test function: its own marks instead}}. A
+# module or a function named here that does not exist stops the collection (a rename is never silently dropped
+# from its lane or let into the fast loop). They move into their modules once those branches are merged.
+DECLARED_MARKS: dict[str, dict[str, tuple[pytest.MarkDecorator, ...]]] = {
+    "tests/bench/test_run.py": {"*": (integration,), "test_results_json_shape": (integration, slow(60))},
+    "tests/bench/test_run_measuring.py": {"*": (integration, slow(50))},
+    "tests/bench/test_run_servers.py": {"*": (integration, slow(105))},
+    "tests/bench/test_run_unwritable.py": dict.fromkeys(
+        ("test_read_only_runs_folder_is_refused_before_anything_starts",
+         "test_run_folder_made_unwritable_after_trial_1"), (integration,)),
+    "tests/bench/test_tune.py": {
+        "*": (integration,),
+        "test_processes_sweep_recommends_max_request_workers": (integration, lane("sweeps-1")),
+        "test_processes_sweep_sizes_on_the_capacity_at_an_slo": (integration, slow(38)),
+        "test_recycling_really_happened": (integration, lane("sweeps-2")),  # with the other tests of `sweep`
+        "test_confirmation_measured_the_recommended_value": (integration, lane("sweeps-2")),
+    },
+    "tests/record/test_step_lines.py": {
+        "test_a_cross_checked_step_prints_wrks_ratio_without_a_baseline": (integration,)},
+    "tests/reports/test_browser.py": {"*": (integration,)},
+    "tests/reports/test_figure_registry.py": {"*": (report,)},
+    "tests/reports/test_limits.py": {"*": (report,)},
+    "tests/reports/test_run_report.py": {
+        "*": (report,),
+        "test_outputs_exist": (report, slow(80)),  # with the other tests of `all_built`
+        "test_python_dash_m_reports_exits_1_without_traceback": (integration,),
+        **dict.fromkeys(("test_no_results_or_environment_keys_is_an_error", "test_cli_user_errors",
+                         "test_tune_sections_stub", "test_synthetic_fixtures_are_present_and_current"), ()),
+    },
+    "tests/reports/test_servers_report.py": {"*": (report, slow(36))},
+    "tests/reports/test_sessions_report.py": dict.fromkeys(
+        ("test_sessions_folder_gets_its_page", "test_sessions_folder_without_measurements_is_one_line_error",
+         "test_sessions_record_writes_what_the_loader_reads"), (report,)),
+    "tests/reports/test_sizing_report.py": {"*": (report,)},
+    "tests/reports/test_threads_report.py": {"*": (report,)},
+    "tests/reports/test_tune_report.py": {
+        "*": (report,),
+        **dict.fromkeys(("test_python_dash_m_reports_on_damaged_tune_json",
+                         "test_python_dash_m_reports_builds_a_tune_folder", "test_tune_report_renders_in_chromium"),
+                        (integration,)),
+        **dict.fromkeys(("test_fixture_is_a_small_real_sweep", "test_figure_functions_take_plain_data",
+                         "test_bad_tune_json_is_one_line_error"), ()),
+    },
+    "tests/reports/test_variant_table.py": {"*": (report,)},
 }
 
 
@@ -102,42 +122,68 @@ def _shared_fixtures(item: pytest.Item) -> list[str]:
     return sorted(set(names))
 
 
-def _source(item: pytest.Item) -> str:
-    """The test's code and its own fixtures' code (not the autouse guard below)."""
-    funcs = [item.function] + [d[-1].func for n in item.fixturenames
-                               if n != "_fast_starts_nothing"
-                               and (d := item._fixtureinfo.name2fixturedefs.get(n)) and d[-1].baseid]
-    texts = []
-    for f in funcs:
-        try:
-            texts.append(inspect.getsource(f))
-        except (OSError, TypeError):
-            pass
-    return "\n".join(texts)
+def _declared_marks(item: pytest.Item) -> tuple[pytest.MarkDecorator, ...]:
+    declared = DECLARED_MARKS.get(str(item.path.relative_to(REPO)), {})
+    name = getattr(item, "originalname", item.name)
+    return declared[name] if name in declared else declared.get("*", ())
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
-def pytest_collection_modifyitems(config, items):
-    """Mark integration tests, and group tests for `--dist loadgroup`: the tests of one file that share a
-    module or session fixture (a stack, a sweep) run on one worker, so it starts once; every other test is a
-    group of its own, free to run beside any other. The slowest groups go first."""
-    weight = {}
+def _check_declared_marks(items: list[pytest.Item]) -> None:
+    """Stop the collection when DECLARED_MARKS names a module or a test function that does not exist."""
+    modules = {str(i.path.relative_to(REPO)): i.module for i in items if isinstance(i, pytest.Function)}
+    wrong = []
+    for path, declared in DECLARED_MARKS.items():
+        if not (REPO / path).is_file():
+            wrong.append(path)
+        elif path in modules:
+            wrong += [f"{path}::{name}" for name in declared if name != "*" and not hasattr(modules[path], name)]
+    if wrong:
+        raise pytest.UsageError(f"tests/conftest.py DECLARED_MARKS names what does not exist: {', '.join(wrong)}")
+
+
+def _fixture_group(item: pytest.Item) -> str:
+    shared = _shared_fixtures(item)
+    return f"{item.path.relative_to(REPO)}::{'+'.join(shared)}" if shared else item.nodeid
+
+
+def _lanes(items: list[pytest.Item], whole_suite: bool) -> dict[str, str]:
+    """{fixture group: its lane}: a lane on one test takes its whole group (the fixture starts once). A lane
+    not in LANE_SECONDS, two lanes in one group, or (collecting the whole suite) a lane without a test stops the
+    collection."""
+    lanes: dict[str, str] = {}
+    wrong = []
     for item in items:
-        source = _source(item)
-        if str(item.path.relative_to(REPO)) in _INTEGRATION_FILES or any(t in source for t in _STARTS_SOMETHING):
-            item.add_marker(pytest.mark.integration)
-        elif any(t in source for t in _BUILDS_A_REPORT):
-            item.add_marker(pytest.mark.report)
-        shared = _shared_fixtures(item)
-        group = f"{item.path.relative_to(REPO)}::{'+'.join(shared)}" if shared else item.nodeid
-        group = _LANES.get(group, group)
+        if (mark := item.get_closest_marker("lane")) is None:
+            continue
+        name, group = mark.args[0], _fixture_group(item)
+        if name not in LANE_SECONDS or lanes.get(group, name) != name:
+            wrong.append(f"{item.nodeid} in lane {name!r}")
+        lanes[group] = name
+    if whole_suite:
+        wrong += [f"lane {name!r} has no test" for name in LANE_SECONDS if name not in lanes.values()]
+    if wrong:
+        raise pytest.UsageError(f"tests/conftest.py lanes ({', '.join(LANE_SECONDS)}): {'; '.join(wrong)}")
+    return lanes
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects and pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config, items):
+    """Mark (DECLARED_MARKS, STACK_FIXTURES) and group the tests for `--dist loadgroup`, the slowest groups first."""
+    _check_declared_marks(items)
+    for item in items:
+        for mark in _declared_marks(item):
+            item.add_marker(mark)
+        if STACK_FIXTURES & set(item.fixturenames) and not item.get_closest_marker("integration"):
+            item.add_marker(integration)
+    lanes = _lanes(items, whole_suite=not config.args or config.args == config.getini("testpaths"))
+    weight: dict[str, float] = {}
+    for item in items:
+        group = lanes.get(_fixture_group(item), _fixture_group(item))
         # pytest-xdist appends the group to the node id after an "@", and reads it back only when no "]" follows.
-        group = group.replace("[", "(").replace("]", ")").replace("@", "_")
-        item.add_marker(pytest.mark.xdist_group(group))
-        w = max((s for k, s in _SLOW_FIRST.items() if item.nodeid.startswith(k) or group.startswith(k)), default=0)
-        weight[group] = max(weight.get(group, 0), w)
-    order = {g: i for i, g in enumerate(dict.fromkeys(m.args[0] for i in items
-                                                        for m in i.iter_markers("xdist_group")))}
+        item.add_marker(pytest.mark.xdist_group(group.replace("[", "(").replace("]", ")").replace("@", "_")))
+        seconds = [m.args[0] for m in item.iter_markers("slow")]
+        weight[_group_of(item)] = max(weight.get(_group_of(item), 0), LANE_SECONDS.get(group, 0), *seconds)
+    order = {g: i for i, g in enumerate(dict.fromkeys(_group_of(i) for i in items))}
     items.sort(key=lambda i: (-weight[_group_of(i)], order[_group_of(i)]))
 
 
@@ -168,8 +214,8 @@ def pytest_xdist_make_scheduler(config, log):
 
 @pytest.fixture(autouse=True)
 def _fast_starts_nothing(request, monkeypatch):
-    """Under `tox -e fast` (BENCH_TEST_FAST=1) a test that starts a process fails, naming it: the marks above
-    must call it an integration test, so the fast loop stays fast and honest."""
+    """Under `tox -e fast` (BENCH_TEST_FAST=1) a test that starts a server fails, naming it: it must be marked
+    integration, so the fast loop stays fast and honest."""
     if os.environ.get("BENCH_TEST_FAST") == "1":
         popen = subprocess.Popen.__init__
 
@@ -177,8 +223,8 @@ def _fast_starts_nothing(request, monkeypatch):
             words = [args] if isinstance(args, str | os.PathLike) else list(args)
             names = {Path(str(w)).name for w in words[:1]} | {str(w) for w in words[1:3]}
             if names & _SERVERS:
-                raise RuntimeError(f"{request.node.nodeid} started {args!r} under `tox -e fast`: tests/conftest.py "
-                                   "must mark it integration")
+                raise RuntimeError(f"{request.node.nodeid} started {args!r} under `tox -e fast`: mark it "
+                                   "integration (pytest.mark.integration)")
             popen(self, args, *a, **kw)
         monkeypatch.setattr(subprocess.Popen, "__init__", refuse_servers)
 

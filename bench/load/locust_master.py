@@ -3,7 +3,7 @@ then drives every trial through them, and stops at the end of the run (Locust th
 
 The workers are the user's plain `locust -f scenarios --worker --master-host ...` processes, on any machine;
 they stay connected between trials and across the Apache restart before each one. The suite talks to the
-master through `scenarios/_bench_control.py`: Locust's web application served on a unix socket in a
+master through `scenarios/_bench/_control.py`: Locust's web application served on a unix socket in a
 folder of mode 0700 (`tempfile.mkdtemp`), so only this user can start, stop or read a test, and nothing
 listens on a TCP port for it (Locust's web UI would otherwise listen on 8089 of every interface, without a
 password). A worker lost mid-trial is a fault of that trial, never a hang: every wait here is bounded.

@@ -26,9 +26,9 @@ def command(plan: Plan, host: str, workload: str, variant: str | None, trial_dir
     scenarios = paths.REPO / "scenarios"
     locustfile, user_classes = str(scenarios), [user_class(workload, variant)]
     if app is not None and app.locustfile:
-        locustfile, user_classes = f"{scenarios / '_bench_app.py'},{app.locustfile}", []
+        locustfile, user_classes = f"{scenarios / '_locustfile_app.py'},{app.locustfile}", []
     elif app is not None:
-        locustfile, user_classes = str(scenarios / "_bench_paths.py"), ["AppPaths"]
+        locustfile, user_classes = str(scenarios / "_locustfile_paths.py"), ["AppPaths"]
     cmd = [
         sys.executable, "-m", "locust", "-f", locustfile, "--headless",
         "--host", host, "-u", str(users), "-r", str(users),
@@ -41,7 +41,7 @@ def command(plan: Plan, host: str, workload: str, variant: str | None, trial_dir
         cmd += ["--bench-paths", ",".join(app.paths)]
     if plan.connection_close:
         cmd.append("--close-connection")
-    if rate:  # the open model (scenarios/_bench_open.py): the users are the connections
+    if rate:  # the open model (scenarios/_bench/_open.py): the users are the connections
         cmd += ["--bench-rate", f"{rate:g}", "--bench-arrival", plan.arrival,
                 "--bench-open-out", str(trial_dir / "open.json")]
     if plan.locust_processes != 1:
@@ -56,7 +56,7 @@ def command(plan: Plan, host: str, workload: str, variant: str | None, trial_dir
 def master_command(plan: Plan, host: str, control: Path) -> list[str]:
     """The Locust master of a whole `bench run --workers` (bench/load/locust_master.py): not headless, so it waits
     for tests instead of running one; its web routes are served on the unix socket `control` only
-    (scenarios/_bench_control.py), and the trials are started there one by one."""
+    (scenarios/_bench/_control.py), and the trials are started there one by one."""
     return [
         sys.executable, "-m", "locust", "-f", str(paths.REPO / "scenarios"), "--host", host,
         "--master", "--master-bind-host", plan.master_bind, "--master-bind-port", str(plan.master_port),

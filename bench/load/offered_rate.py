@@ -1,7 +1,7 @@
 """`bench run --rate R[,R2,...]`: the open model in a run: parsing the rates, the trial's open figures, and
 the per-rate table of results.json (`offered_rate`).
 
-The load itself is `scenarios/_bench_open.py` (requests started on a schedule, latency from the intended
+The load itself is `scenarios/_bench/_open.py` (requests started on a schedule, latency from the intended
 start, HdrHistogram); a trial with a rate writes its summary to open.json in the trial folder, and
 `trial_figures` turns it into trial.json's `open` (without the encoded histogram, which stays in
 open.json). A results.json cell summarises its trials over all rates; the figures per rate are in the

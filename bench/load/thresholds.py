@@ -1,6 +1,6 @@
 """`bench run --fail-on 'p99<50ms,failures=0,rps>1000'`: pass/fail on one run (exit 0 met, 3 broken, 1 malformed).
 
-The grammar has one home, `scenarios/_bench_thresholds.py` (stdlib only, so `locust -f scenarios
+The grammar has one home, `scenarios/_bench/_thresholds.py` (stdlib only, so `locust -f scenarios
 --bench-fail-on` reads the same thresholds inside Locust); it is loaded here from the scenarios folder.
 A threshold without a cell holds for every cell of the run; `db/pooled:p99<5ms` for that cell only. Each
 cell is judged on its summary (medians over its trials); with --rate, on each rate's row of the open model
@@ -22,13 +22,13 @@ EXIT_BROKEN = 3
 
 @cache
 def grammar() -> ModuleType:
-    """scenarios/_bench_thresholds.py as a module."""
+    """scenarios/_bench/_thresholds.py as a module."""
     import sys
 
     name = "_bench_thresholds"
     if name in sys.modules:
         return sys.modules[name]
-    path = paths.REPO / "scenarios" / f"{name}.py"
+    path = paths.REPO / "scenarios" / "_bench" / "_thresholds.py"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")

@@ -166,9 +166,27 @@ def load(state: Path | None = None) -> Stack:
                  record.get("admin_dsn"), record.get("owner"))
 
 
+# What the stack's commands make in the state folder. None of it is a cache: the next `up` writes every file again
+# (the handlers' copy, httpd.conf, the cluster, new passwords) and a run keeps what it needs in its run folder
+# (httpd.conf, each trial's slice of the access log). So `down` removes it all, then the folder when it is empty.
+MADE_IN_STATE = ("state.json", "apache", "handlers", "app", "postgres", "secrets", "sessions-access.log")
+
+
 def down(state: Path | None = None) -> list[str]:
-    """Stop exactly what `up` started, leave no process behind. Returns what was stopped."""
+    """Stop exactly what `up` started, leave no process behind, then remove the state folder. Returns what was
+    stopped."""
     state = state or paths.state_dir()
+    stopped = _stop(state)
+    _state_file(state).unlink(missing_ok=True)
+    # The cluster and every secret go with the stack, whatever else is left.
+    for gone in ("postgres", "secrets"):
+        shutil.rmtree(state / gone, ignore_errors=True)
+    (state / "apache" / "handler.pgpass").unlink(missing_ok=True)
+    remove_state(state)
+    return stopped
+
+
+def _stop(state: Path) -> list[str]:
     stopped = []
     url = None
     if _state_file(state).exists():
@@ -196,9 +214,23 @@ def down(state: Path | None = None) -> list[str]:
     for p in leftovers:
         stopped.append(f"leftover {p.pid}")
         procs.stop_tree(p.pid)
-    _state_file(state).unlink(missing_ok=True)
-    # The cluster and every secret go with the stack.
-    for gone in ("postgres", "secrets"):
-        shutil.rmtree(state / gone, ignore_errors=True)
-    (state / "apache" / "handler.pgpass").unlink(missing_ok=True)
     return stopped
+
+
+def remove_state(state: Path) -> bool:
+    """Remove what the stack made in the state folder (MADE_IN_STATE), then the folder if nothing else is in it.
+    Refused (False, nothing removed) while a stack is recorded there or a process still runs from it; a file
+    the suite did not make is left, and the folder with it."""
+    if _state_file(state).exists() or procs.processes_mentioning(str(state)):
+        return False
+    for name in MADE_IN_STATE:
+        path = state / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    try:
+        state.rmdir()
+    except OSError:  # not empty (something of the user's), or already gone
+        pass
+    return True

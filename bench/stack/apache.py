@@ -43,7 +43,7 @@ def threading_values(s: StackSettings) -> dict:
     """The server templates' ${threads} (requests one Python process serves at once) and ${pool_size}, the
     pool a process needs: at least one connection per thread."""
     return {"threads": mpm.python_threads(s), "pool_size": s.pool_per_process,
-            "test_sleep": "On" if s.test_sleep else "Off", "python_preload": mpm.python_preload(s),
+            "test_sleep": "On" if s.test_sleep else "Off", "python_preload": SERVERS[s.server].preload(s),
             "test_cpu_us": str(s.test_cpu_us)}
 
 

@@ -1,9 +1,17 @@
-"""Stack settings (the knobs of `bench up`), validated before anything starts."""
+"""Stack settings (the knobs of `bench up`), validated before anything starts.
 
+Above the servers and the MPMs (bench.stack.servers, bench.stack.mpm): those are data and rules that read
+the settings' fields, and `validate` checks the settings against them."""
+
+import ipaddress
+import socket
 from dataclasses import asdict, dataclass
 
+import psycopg2
+import psycopg2.extensions
+
 from bench.errors import UserError
-from bench.stack import cpus, mpm
+from bench.stack import cpus, mpm, postgres
 from bench.stack.app import APP_NAME_HELP, App, AppArgs
 from bench.stack.app import from_args as app_from_args
 from bench.stack.secrets import redact_dsn
@@ -26,8 +34,6 @@ def parse_on_off(name: str, value: str | bool) -> bool:
 
 def check_dsn(dsn: str) -> None:
     """A DSN libpq can parse (key=value or URL) with a numeric port: refused here, not after a start."""
-    import psycopg2.extensions
-
     shown = redact_dsn(dsn)
     try:
         params = psycopg2.extensions.parse_dsn(dsn)
@@ -102,8 +108,6 @@ class StackSettings:
 
     def check_server_budget(self) -> None:
         """With --dsn: the worst case must fit the server's real free connections (asks the server)."""
-        from bench.stack import postgres
-
         if self.dsn is not None:
             postgres.check_connection_budget(
                 self.dsn, self.connections_needed,
@@ -144,9 +148,6 @@ class StackSettings:
 
 def check_listen(addr: str) -> str:
     """An IPv4 address this machine has (Apache binds it); loopback unless the user names another."""
-    import ipaddress
-    import socket
-
     try:
         ipaddress.IPv4Address(addr)
     except ValueError as exc:

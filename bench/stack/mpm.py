@@ -2,7 +2,7 @@
 (ThreadsPerChild requests per process), always as a fixed pool, and which server runs under which.
 
 Facts measured on this Debian 12 machine (Apache 2.4.71, mod_python 3.5.0+git20211031, mod_wsgi 4.9.4,
-tests/test_threads_stack.py):
+tests/stack/test_threads_stack.py):
 - mod_python runs under worker: the handlers run in the children's threads, T per process ("mod_python:
   Creating 4 session mutexes based on 0 max processes and 4 max threads" at start), 8 requests in flight on
   2 x 4, every TechEmpower check passing.
@@ -15,16 +15,26 @@ tests/test_threads_stack.py):
 - worker/event log "AH00287: server is within MinSpareThreads of MaxRequestWorkers" once per start with this
   fixed pool: like prefork's "reached MaxRequestWorkers", it means nothing here (ServerLimit stops spawning).
 What does not work is refused in `check` with one line, before anything starts.
+
+A leaf of bench.stack: it reads the settings through `Shape` (bench.stack.knobs.StackSettings is one), so the
+settings can validate themselves with these rules without a circle.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 from bench.errors import UserError
 
-if TYPE_CHECKING:
-    from bench.stack.knobs import StackSettings
+
+class Shape(Protocol):
+    """What the MPM rules read of the stack settings: the server, its mode and processes x threads."""
+
+    server: str
+    wsgi_mode: str
+    mpm: str
+    processes: int
+    threads: int
+
 
 MPMS = ("prefork", "worker", "event")
 THREADED = ("worker", "event")
@@ -33,7 +43,7 @@ MAX_THREADS = 64  # ThreadLimit's compiled-in ceiling is 20000; past 64 a proces
 SUPPORTED: dict[str, tuple[str, ...]] = {"mod_python": MPMS, "mod_wsgi": MPMS}
 
 
-def check(settings: StackSettings) -> None:
+def check(settings: Shape) -> None:
     """--mpm and --threads: a known MPM the server runs under, threads only where something holds them."""
     mpm, threads = settings.mpm, settings.threads
     if mpm not in MPMS:
@@ -49,17 +59,17 @@ def check(settings: StackSettings) -> None:
                         + ": prefork runs one request per process")
 
 
-def daemon(settings: StackSettings) -> bool:
+def daemon(settings: Shape) -> bool:
     """The Python runs in mod_wsgi daemons, not in the Apache children."""
     return settings.server == "mod_wsgi" and settings.wsgi_mode == "daemon"
 
 
-def python_threads(settings: StackSettings) -> int:
+def python_threads(settings: Shape) -> int:
     """Requests one Python process serves at once: its threads (1 under prefork)."""
     return settings.threads
 
 
-def front_slots(settings: StackSettings) -> tuple[int, int]:
+def front_slots(settings: Shape) -> tuple[int, int]:
     """(Apache children, threads per child) of the front: under mod_wsgi daemon mode the children only relay,
     one request per slot, so they need processes x threads slots in all."""
     p, t = settings.processes, settings.threads
@@ -68,25 +78,7 @@ def front_slots(settings: StackSettings) -> tuple[int, int]:
     return (p, t)
 
 
-def python_preload(settings: StackSettings) -> str:
-    """mod_python under worker/event: import the handlers at child start, before its threads take requests.
-    Measured: a cold child's first concurrent requests each import handler_entry, and one thread sees
-    psycopg2 half-initialised by another ("ImportError: cannot import name 'encodings' from '_psycopg'", HTTP
-    500 until the child exits). PythonImport runs in the child's init, one thread, in the interpreter the
-    requests use (named after ServerName, 127.0.0.1). Prefork keeps importing on the first request (its cold
-    start is part of what bench tune measures)."""
-    if settings.server != "mod_python" or settings.mpm not in THREADED:
-        return ""
-    from pathlib import Path
-
-    from bench.stack.servers import SERVERS
-
-    module = Path(SERVERS[settings.server].entry_point).stem
-    return ("# Import the handlers at child start, before its threads take requests (bench.mpm.python_preload).\n"
-            f"PythonImport {module} 127.0.0.1")
-
-
-def lines(settings: StackSettings, modules: str) -> dict[str, str]:
+def lines(settings: Shape, modules: str | Path) -> dict[str, str]:
     """${mpm_load} and ${mpm_pool} of httpd.conf.tmpl."""
     mpm = settings.mpm
     load = f"LoadModule mpm_{mpm}_module {modules}/mod_mpm_{mpm}.so"

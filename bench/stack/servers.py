@@ -9,21 +9,38 @@ take their choices from it. Adding a server is one entry in SERVERS (plus its te
 A user's own application (bench.stack.app, `--app`) is served by the server of its kind through that server's app
 template (server_<name>_app.conf.tmpl): `app_lines` writes its options, `app_pid_field` is what the access
 log records as the serving process when the application itself sets no header.
+
+Below bench.stack.knobs: a server reads the settings through `Served` (StackSettings is one) and the MPMs
+from bench.stack.mpm; knobs validates the settings against both.
 """
 
-from __future__ import annotations
-
 import grp
-from dataclasses import dataclass
+import pwd
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, ClassVar, Protocol, TypeVar
 
-if TYPE_CHECKING:
-    import pwd
-
-    from bench.stack.knobs import StackSettings
+from bench.errors import UserError
+from bench.stack.app import App
+from bench.stack.mpm import MPMS, THREADED, Shape
 
 HERE = Path(__file__).parent
+
+
+class Served(Shape, Protocol):
+    """What a server's conf lines read of the stack settings, beyond the MPM's `Shape`."""
+
+    max_connections_per_child: int
+    app: App | None
+
+
+class ShapedDataclass(Shape, Protocol):
+    """Settings a `Deployment` copies with its shape (dataclasses.replace): a dataclass with a `Shape`."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+
+ShapeT = TypeVar("ShapeT", bound=ShapedDataclass)
 
 
 @dataclass(frozen=True)
@@ -57,19 +74,31 @@ class Server:
     def app_template(self) -> Path:
         return HERE / f"server_{self.name}_app.conf.tmpl"
 
-    def conf_lines(self, settings: StackSettings, handlers: Path, user: pwd.struct_passwd | None) -> str:
+    def conf_lines(self, settings: Served, handlers: Path, user: pwd.struct_passwd | None) -> str:
         """The lines of its block that depend on the settings (${server_lines} in its template); `handlers`
         is the folder on the Python path (the user's copied --app folder when serving an application)."""
         return ""
 
-    def app_lines(self, settings: StackSettings) -> str:
+    def app_lines(self, settings: Served) -> str:
         """The user's --app-option KEY=VALUE lines (${app_lines} in its app template)."""
         app = settings.app
         return "\n".join(f'{self.app_option_directive} {k} "{v}"' for k, v in (app.options if app else ()))
 
-    def max_connections_per_child(self, settings: StackSettings) -> int:
+    def max_connections_per_child(self, settings: Served) -> int:
         """MaxConnectionsPerChild of the prefork children: the recycling knob, where they run the Python."""
         return settings.max_connections_per_child
+
+    def preload(self, settings: Served) -> str:
+        """mod_python under worker/event: import the handlers at child start, before its threads take requests.
+        Measured: a cold child's first concurrent requests each import handler_entry, and one thread sees
+        psycopg2 half-initialised by another ("ImportError: cannot import name 'encodings' from '_psycopg'", HTTP
+        500 until the child exits). PythonImport runs in the child's init, one thread, in the interpreter the
+        requests use (named after ServerName, 127.0.0.1). Prefork keeps importing on the first request (its cold
+        start is part of what bench tune measures)."""
+        if settings.mpm not in THREADED:
+            return ""
+        return ("# Import the handlers at child start, before its threads take requests (bench.stack.servers).\n"
+                f"PythonImport {Path(self.entry_point).stem} 127.0.0.1")
 
     def serving_process(self, mode: str | None = None) -> str:
         """What the handlers' X-Bench-Pid names: the process that runs the Python."""
@@ -84,7 +113,7 @@ class ModWsgi(Server):
     """mod_wsgi: daemon mode (WSGIDaemonProcess: N single-threaded daemons run the Python, the prefork children
     only relay to them over Unix sockets) or embedded mode (the children run it, as under mod_python)."""
 
-    def conf_lines(self, settings: StackSettings, handlers: Path, user: pwd.struct_passwd | None) -> str:
+    def conf_lines(self, settings: Served, handlers: Path, user: pwd.struct_passwd | None) -> str:
         if settings.wsgi_mode == "embedded":
             return f'WSGIPythonPath "{handlers}"'
         owner = ""
@@ -102,7 +131,10 @@ class ModWsgi(Server):
     def serving_process(self, mode: str | None = None) -> str:
         return "the prefork child" if mode == "embedded" else "the daemon process"
 
-    def max_connections_per_child(self, settings: StackSettings) -> int:
+    def preload(self, settings: Served) -> str:
+        return ""  # mod_wsgi imports the script in each process as it needs it
+
+    def max_connections_per_child(self, settings: Served) -> int:
         # Daemon mode: the knob is the daemons' maximum-requests; recycling the relaying children as well
         # would add prefork's respawn gaps that have nothing to do with the Python processes.
         return settings.max_connections_per_child if settings.wsgi_mode == "embedded" else 0
@@ -136,9 +168,7 @@ class Deployment:
     processes: int | None = None
     threads: int | None = None
 
-    def apply(self, settings: StackSettings) -> StackSettings:
-        from dataclasses import replace
-
+    def apply(self, settings: ShapeT) -> ShapeT:
         shape = {k: v for k, v in (("mpm", self.mpm), ("processes", self.processes), ("threads", self.threads))
                  if v is not None}
         return replace(settings, server=self.server, **shape)
@@ -146,9 +176,6 @@ class Deployment:
 
 def parse_deployment(text: str) -> Deployment:
     """`SERVER[:MPM][:PxT]` -> a Deployment; UserError (one line) naming the bad part and what is allowed."""
-    from bench.errors import UserError
-    from bench.stack.mpm import MPMS
-
     allowed = f"SERVER[:MPM][:PROCESSESxTHREADS] with SERVER {' or '.join(SERVERS)}, MPM {' or '.join(MPMS)}"
     name, *rest = [part.strip() for part in text.strip().split(":")]
     if name not in SERVERS:

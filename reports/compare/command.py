@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reports.compare import DEFAULT_MIN_CHANGE, DEFAULT_RUN_NOISE
+
+if TYPE_CHECKING:  # the analysis loads scipy: only when a comparison runs
+    from reports.compare.analysis import Noise
 
 EPILOG = ("Exit status: 0 no regression, 3 at least one regression, 4 inconclusive (no regression, but a verdict "
           "could not be decided: more trials, a calibrated noise or a duet run would), 1 bad input (e.g. runs "
@@ -45,7 +49,7 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
                    help="output folder (default: <last run>/compare/)")
 
 
-def _noise(ns: argparse.Namespace):
+def _noise(ns: argparse.Namespace) -> Noise | None:
     from bench.record.errors import UserError
     from reports.compare import calibration
     from reports.compare.analysis import Noise

@@ -27,12 +27,12 @@ def test_paths_keep_their_order_and_query():
 def test_locust_command_for_paths_and_for_a_locustfile(tmp_path):
     plan = Plan(workloads=["app"], variants=["guestbook"]).validate()
     cmd = command(plan, "http://h", "app", "guestbook", tmp_path, app=App(GUESTBOOK, "guestbook", paths=("/", "/x")))
-    assert cmd[-1] == "AppPaths" and cmd[cmd.index("-f") + 1].endswith("scenarios/_bench_paths.py")
+    assert cmd[-1] == "AppPaths" and cmd[cmd.index("-f") + 1].endswith("scenarios/_locustfile_paths.py")
     assert cmd[cmd.index("--bench-paths") + 1] == "/,/x"
     own = App(GUESTBOOK, "guestbook", locustfile="/x/locustfile.py")
     cmd = command(plan, "http://h", "app", "guestbook", tmp_path, app=own)
     # No class named: Locust picks the user's classes; the suite's listener is loaded beside them.
-    assert cmd[cmd.index("-f") + 1].endswith("scenarios/_bench_app.py,/x/locustfile.py")
+    assert cmd[cmd.index("-f") + 1].endswith("scenarios/_locustfile_app.py,/x/locustfile.py")
     assert cmd[-2:] == ["--queries", "20"]
     assert "PooledDb" not in cmd and "--bench-paths" not in cmd
 

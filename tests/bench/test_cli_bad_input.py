@@ -78,6 +78,7 @@ def test_the_table_is_large_enough():
     assert {a[0] for a in BAD} == {"up", "run", "tune", "sessions", "report", "compare"}
 
 
+@pytest.mark.report
 @pytest.mark.parametrize("argv", BAD, ids=[" ".join(a) for a in BAD])
 def test_bad_input(argv, sandbox, capsys):
     state, runs = sandbox
@@ -98,6 +99,7 @@ def test_bad_input(argv, sandbox, capsys):
     assert not runs.exists() or not any(runs.iterdir())
 
 
+@pytest.mark.integration
 def test_the_parser_loads_no_statistics_or_plotting_library() -> None:
     # Every `bench` command builds the whole parser first: scipy alone took a second of it (bench.record's
     # verdicts and the open model's statistics), before any work. They load when there is work.

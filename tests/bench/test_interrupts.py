@@ -6,6 +6,8 @@ import sys
 import pytest
 from conftest import REPO
 
+pytestmark = pytest.mark.integration
+
 # The first object's __del__ signals its own process and keeps running: Python runs the handler there, where
 # the KeyboardInterrupt it raises cannot propagate. The loop after it lasts 5 s unless interrupted.
 CODE = """

@@ -1,7 +1,7 @@
 """One Locust master for the run (bench/load/locust_master.py): two plain workers join once and serve two tests.
 
 The load goes to a small HTTP server in this process (the master's control is what is tested here; the real
-stack with workers in a network namespace is tests/test_workers_netns.py). Everything started here is
+stack with workers in a network namespace is tests/bench/test_workers_netns.py). Everything started here is
 stopped in `finally`, and the test checks the workers ended with the master.
 """
 
@@ -67,6 +67,7 @@ def _gone(pid: int, timeout: float) -> bool:
     return False
 
 
+@pytest.mark.integration
 def test_workers_join_once_and_serve_every_test_of_the_run(target, tmp_path):
     plan = Plan(workers=2, master_port=procs.free_port(), warmup_s=1, duration_s=4).validate()
     master = Master(plan, target, tmp_path / "master.log")
@@ -114,6 +115,7 @@ def test_workers_join_once_and_serve_every_test_of_the_run(target, tmp_path):
     assert not master.folder.exists() and _gone(master.pid, 1)
 
 
+@pytest.mark.integration
 def test_missing_workers_are_one_line_naming_the_command(target, tmp_path):
     plan = Plan(workers=2, master_port=procs.free_port()).validate()
     master = Master(plan, target, tmp_path / "master.log")
@@ -150,6 +152,7 @@ def test_workers_min_is_checked_against_workers(workers, minimum, message):
 GUESTBOOK = str(REPO / "examples" / "guestbook")
 
 
+@pytest.mark.report
 @pytest.mark.parametrize("argv, named", [
     (["run", "--workers", "2", "--workers-min", "3"], "--workers-min 3"),
     (["run", "--workers-min", "2"], "--workers-min 2"),
@@ -166,6 +169,7 @@ def test_bad_worker_options_are_one_line_and_start_nothing(argv, named, tmp_path
     assert not (tmp_path / "state").exists() and not (tmp_path / "runs").exists()
 
 
+@pytest.mark.integration
 def test_a_master_that_died_is_one_line_not_a_traceback(target, tmp_path):
     plan = Plan(workers=1, master_port=procs.free_port()).validate()
     master = Master(plan, target, tmp_path / "master.log")

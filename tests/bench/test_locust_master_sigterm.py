@@ -1,7 +1,7 @@
 """SIGTERM during `bench run --workers`: the run's master ends, its worker is told to quit, nothing is left.
 
 The worker is Locust's plain worker command on loopback (the network-namespace form is
-tests/test_workers_netns.py); the run uses the real embedded stack.
+tests/bench/test_workers_netns.py); the run uses the real embedded stack.
 """
 
 import json
@@ -11,9 +11,12 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import REPO, locust_masters, make_state_dir
 
 from bench.stack import procs
+
+pytestmark = pytest.mark.integration
 
 
 def test_sigterm_mid_run_ends_the_master_and_its_workers(tmp_path):

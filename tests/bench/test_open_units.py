@@ -58,6 +58,7 @@ def test_bench_evaluates_per_cell_on_the_open_rows_first() -> None:
         "db/pooled:p99<5ms broken: the run has no cell db/pooled"]
 
 
+@pytest.mark.integration
 def test_bench_run_refuses_a_malformed_threshold_before_anything_starts() -> None:
     done = bench_cli("run", "--fail-on", "p99<=fast", "--workloads", "db", timeout=60)
     assert done.returncode == 1
@@ -171,6 +172,7 @@ def test_accept_queue_counts_connections_not_yet_accepted(tmp_path: Path) -> Non
     assert accept_queue.listen_queue(port) is None and accept_queue.proc_listen_queue(port) is None
 
 
+@pytest.mark.integration
 def test_accept_queue_pacing_ignores_another_child_reaped_during_a_read(tmp_path: Path, monkeypatch) -> None:
     # The sampler waits 10x the CPU a read used, children included (`ss`). A child of the same process reaped
     # during a read (Locust, at a trial's end) adds all its CPU to the children's: without the cap by the
@@ -202,7 +204,7 @@ def test_queue_time_is_client_minus_server() -> None:
 SCHEDULE = """
 import sys, time, json, gevent
 sys.path.insert(0, {scenarios!r})
-import _bench_open as o
+from _bench import _open as o
 t0 = time.time()
 s = o.Schedule(200.0, {arrival!r}, t0, 0.0, 1, "/x")
 s.backlog = 50
@@ -219,6 +221,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("arrival", ["constant", "poisson"])
 def test_schedule_offers_on_time_and_counts_what_it_could_not_start(arrival: str) -> None:
     code = SCHEDULE.format(scenarios=str(SCENARIOS), arrival=arrival)

@@ -9,6 +9,7 @@ import pytest
 from bench import vocabulary
 
 REPO = Path(__file__).resolve().parent.parent.parent
+SCENARIOS_VOCABULARY = REPO / "scenarios" / "_bench" / "_vocabulary.py"
 
 
 def constants(path: Path) -> dict[str, object]:
@@ -37,7 +38,7 @@ def literal(path: Path, name: str) -> object:
 
 def test_variant_table_copies():
     # The variant table: the same variants with the same factors in every interpreter.
-    for path in (REPO / "handlers" / "resources.py", REPO / "scenarios" / "_bench_users.py"):
+    for path in (REPO / "handlers" / "resources.py", SCENARIOS_VOCABULARY):
         assert literal(path, "VARIANT_FACTORS") == vocabulary.VARIANT_FACTORS, path
         assert "VARIANTS = tuple(VARIANT_FACTORS)" in path.read_text(), path
     assert literal(REPO / "handlers" / "resources.py", "FACTORS") == tuple(vocabulary.FACTORS)
@@ -61,7 +62,7 @@ def test_handlers_copies():
 
 
 def test_scenarios_copies():
-    users = constants(REPO / "scenarios" / "_bench_users.py")
+    users = constants(SCENARIOS_VOCABULARY)
     assert users["VARIANT_FACTORS"] == vocabulary.VARIANTS  # its keys; VARIANTS = tuple(VARIANT_FACTORS)
     for name in ("WORKLOADS", "CEILINGS", "DEMONSTRATIONS", "AUTHENTICATED", "SESSIONS"):
         assert users[name] == getattr(vocabulary, name), name
@@ -79,10 +80,10 @@ def test_scenarios_declare_every_class():
 
 def _scenario_class_name():
     # The function itself, not a copy of its text: loaded from the file without running the locustfile.
-    tree = ast.parse((REPO / "scenarios" / "_bench_users.py").read_text())
+    tree = ast.parse((SCENARIOS_VOCABULARY).read_text())
     fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "class_name")
     namespace: dict[str, object] = {}
-    exec(compile(ast.Module([fn], type_ignores=[]), "_bench_users.py", "exec"), namespace)
+    exec(compile(ast.Module([fn], type_ignores=[]), "_vocabulary.py", "exec"), namespace)
     return namespace["class_name"]
 
 

@@ -3,6 +3,7 @@
 import os
 import sys
 
+import pytest
 from conftest import REPO, bench_cli, make_state_dir
 
 from bench.stack import procs
@@ -12,11 +13,12 @@ sys.path.insert(0, str(REPO / "scenarios"))
 # pytest-xdist's workers; worker_cpu is plain arithmetic, so import it without the patch.
 os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
 try:
-    from _bench_listener import worker_cpu  # noqa: E402
+    from _bench._listener import worker_cpu  # noqa: E402
 finally:
     del os.environ["LOCUST_SKIP_MONKEY_PATCH"]
 
 
+@pytest.mark.integration
 def test_missing_workers_stop_the_run_with_the_command_to_start_them(tmp_path):
     env = {"BENCH_STATE_DIR": str(make_state_dir()), "BENCH_RUNS_DIR": str(tmp_path)}
     port = procs.free_port()
