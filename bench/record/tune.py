@@ -6,6 +6,7 @@ Rewritten atomically after every trial, like results.json; `load_tune` is the on
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -13,6 +14,11 @@ from bench.record.errors import UserError
 from bench.record.files import now_iso, read_record, record_path, write_json
 from bench.record.schema import Upgrade
 from bench.record.schema import upgrade as upgrade_schema
+from bench.record.tune_conclusions import Advice, ModeConclusion, Sizing
+from bench.record.tune_conclusions import Confirmation as ConfirmationRecord
+from bench.record.tune_json import JsonRecord
+from bench.record.tune_points import Missing
+from bench.record.tune_points import Point as PointRecord
 from bench.record.values import num
 
 SCHEMA = 3
@@ -157,6 +163,82 @@ def summarize_point(trials: Sequence[PointTrial]) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class TunePlan(JsonRecord):
+    """What was swept and under which limits (tune.json "plan"); each knob writes its own keys."""
+
+    knob: str | None = None
+    values: tuple[int | tuple[int, ...], ...] = ()   # the threads knobs: [processes, threads] pairs
+    workload: str | None = None
+    variant: str | None = None
+    keepalive: tuple[str, ...] = ()
+    max_loss: float | None = None
+    max_p99_ms: float | None = None
+    slo: str | None = None
+    latency_model: str | None = None
+    memory_budget_mb: float | None = None
+    memory_budget_scope: str | None = None
+    users: int | None = None
+    users_rule: str | None = None
+    duration_s: float | None = None
+    warmup_s: float | None = None
+    trials: int | None = None
+    mpm: str | None = None
+    generator_cpus: Any = None
+    confirm: bool | None = None
+    confirm_max_duration_s: float | None = None
+
+    @property
+    def budget_scope(self) -> str:
+        return self.memory_budget_scope or "total"
+
+
+@dataclass(frozen=True)
+class TuneStack(JsonRecord):
+    """The stack settings the sweep ran with (bench.stack.knobs.StackSettings.to_dict): what readers use."""
+
+    server: str | None = None
+    wsgi_mode: str | None = None
+    processes: int | None = None
+    max_keepalive_requests: int | None = None
+    pool_size: int | None = None
+    pg_max_connections: int | None = None
+    app: Any = None
+
+
+@dataclass(frozen=True)
+class TuneData(JsonRecord):
+    """A whole tune.json: the plan, the points measured, what is missing, the conclusions."""
+
+    schema: int | None = None
+    kind: str | None = None
+    run_id: str | None = None
+    created: str | None = None
+    finished: str | None = None
+    complete: bool | None = None
+    plan: TunePlan | None = None
+    stack: TuneStack | None = None
+    environment: Any = None
+    points: tuple[PointRecord, ...] = ()
+    missing: tuple[Missing, ...] = ()
+    modes: dict[str, ModeConclusion] = field(default_factory=dict)
+    dropped: tuple[str, ...] = ()        # values the sweep did not measure, each with why
+    sizing: Sizing | None = None
+    confirmation: ConfirmationRecord | None = None
+    advice: Advice | None = None
+
+    @property
+    def knob(self) -> str:
+        """The swept knob (schema 1 knew only max-connections-per-child)."""
+        return (self.plan.knob if self.plan else None) or KNOBS[0]
+
+    def mode_points(self, mode: str) -> list[PointRecord]:
+        return [p for p in self.points if p.keepalive == mode]
+
+    def point(self, mode: str, value: int) -> PointRecord | None:
+        return next((p for p in self.points if (p.keepalive, p.value) == (mode, value)), None)
+
+
 # --- writing ---------------------------------------------------------------------------------------
 class TuneRecord:
     """tune.json of a sweep in progress: the planned trials are `missing` until measured."""
@@ -215,6 +297,11 @@ def is_tune_folder(path: Path | str) -> bool:
     """A folder written by `bench tune`: tune.json and no results.json."""
     p = Path(path)
     return p.is_dir() and (p / FILE).is_file() and not (p / "results.json").exists()
+
+
+def read_tune(path: Path | str) -> TuneData:
+    """tune.json read once into its classes (the checks of `load_tune` first)."""
+    return TuneData.from_json(load_tune(path))
 
 
 def load_tune(path: Path | str) -> dict[str, Any]:
