@@ -1,24 +1,24 @@
-"""tune.json (`bench tune`, docs/results-format.md): its schema, its shapes, its writer and its loader.
+"""tune.json (`bench tune`, docs/results-format.md): its schema, its record classes, its writer and its loader.
 
-Rewritten atomically after every trial, like results.json; `load_tune` is the one way in for readers.
+The parts are declared once, each a frozen class that writes and reads its own JSON (bench.record.tune_json):
+the points (bench.record.tune_points), the conclusions (bench.record.tune_conclusions), and here the plan, the
+stack and the whole record, `TuneData`. `TuneRecord` writes it atomically after every trial, like
+results.json; `read_tune` (through `load_tune`, the schema gate and shape check) is the one way in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 from bench.record.errors import UserError
 from bench.record.files import now_iso, read_record, record_path, write_json
 from bench.record.schema import Upgrade
 from bench.record.schema import upgrade as upgrade_schema
-from bench.record.tune_conclusions import Advice, ModeConclusion, Sizing
-from bench.record.tune_conclusions import Confirmation as ConfirmationRecord
+from bench.record.tune_conclusions import Advice, Confirmation, ModeConclusion, Sizing
 from bench.record.tune_json import JsonRecord
-from bench.record.tune_points import Missing
-from bench.record.tune_points import Point as PointRecord
+from bench.record.tune_points import Missing, Point, PointTrial
 from bench.record.values import num
 
 SCHEMA = 3
@@ -49,118 +49,6 @@ def _upgrade_2(data: dict[str, Any]) -> dict[str, Any]:
 UPGRADES: dict[int, Upgrade] = {1: _upgrade_1, 2: _upgrade_2}
 MODES = ("on", "off")  # keep-alive modes, in reading order
 MODEL_TOLERANCE = 0.10  # above this error anywhere the recommendation comes from the measured points
-
-
-class PointTrial(TypedDict, total=False):
-    """One trial of a point: the client figures plus bench.tune.analyze_point's recycling facts."""
-
-    trial: int
-    dir: str
-    rps: float | None
-    server_rps: float | None
-    p99_ms: float | None
-    failures: int | None
-    generator_bound: bool
-    flags: list[str]
-    window_after_start: list[float]  # the steady window, seconds after Apache started
-    service_ms_mean: float | None
-    requests_per_connection: float | None
-    connections: int
-    children_seen: int
-    children_spawned_per_s: float
-    requests_per_child: float | None
-    warmup_ms: float | None           # %D excess of new children (bench.tune.recycling.warmup_excess_ms)
-    warmup_children: int              # how many children it is the median of (absent: an older record)
-    warmup_cold_ms: float | None      # the cold-flagged requests only (what warmup_ms was before)
-    startup_ms: float | None
-    rss_mb_end_of_life: float | None
-    pss_mb_end_of_life: float | None
-    growth_kb_per_request: float | None
-    fresh_rss_mb: float | None
-
-
-class ConfirmResult(TypedDict, total=False):
-    """One value measured by the confirmation step against N = 0 (bench.tune.confirm.result)."""
-
-    value: int
-    round: int
-    trials: int
-    base_trials: int
-    observed: bool             # some trial at this value replaced a child (False: its loss is noise)
-    bounds: int                # bounded confirmation: the larger N whose loss this one bounds
-    bounds_predicted: float    # the model's loss at that N
-    measured_loss: float | None
-    loss_ci95: list[float] | None
-    predicted_loss: float | None
-    prediction_interval: list[float] | None
-    within_prediction: bool | None
-    meets_loss: bool
-    meets_memory: bool
-    rss_mb_end_of_life: float | None
-    pss_mb_end_of_life: float | None
-
-
-class Confirmation(TypedDict, total=False):
-    """tune.json "confirmation" (schema 3): status is confirmed, smaller, larger, memory wins, over the limit,
-    bounded (N's lives outlast the cap: measured_at, a smaller value whose loss bounds N's, was measured),
-    not observable (nothing that fits the cap bounds N: value is None), not observed (N's trials replaced no
-    child), incomplete, not run, skipped (--no-confirm) or none (a record from before the step)."""
-
-    status: str
-    mode: str
-    model_value: int
-    value: int
-    sentence: str
-    measured_loss: float | None
-    loss_ci95: list[float] | None
-    rss_mb_end_of_life: float | None
-    pss_mb_end_of_life: float | None
-    cap_s: float
-    capped: bool
-    life_s: float          # one child's predicted life at model_value
-    observable: bool       # False: a life at model_value outlasts a capped trial
-    needed_s: float        # a trial that would hold LIVES lives at model_value
-    bound_value: int | None
-    measured_at: int       # the value whose measurement this is (value, or bound_value when bounded)
-    rounds: list[dict[str, Any]]  # values, duration_s, needed_s, capped, trials (PointTrial + value)
-    results: list[ConfirmResult]
-
-
-class Point(TypedDict, total=False):
-    """One MaxConnectionsPerChild value in one keep-alive mode: medians over its trials (the numeric
-    keys of PointTrial), and the trials themselves."""
-
-    keepalive: str
-    value: int
-    rps_ci95: list[float] | None
-    trials: list[PointTrial]
-
-
-# --- derived figures -------------------------------------------------------------------------------
-_SUMMED = ("failures",)
-_ANY = ("generator_bound",)
-_NOT_AGGREGATED = ("trial", "dir", "flags", "window_after_start", "slo_stopped")
-
-
-def summarize_point(trials: Sequence[PointTrial]) -> dict[str, Any]:
-    """A point's figures: medians over its trials (rps with its 95% interval), failures summed."""
-    from bench.record import stats  # scipy: loaded by the writer, not by every reader of the knob names
-
-    out: dict[str, Any] = {}
-    for key, value in trials[0].items():
-        if key in _NOT_AGGREGATED:
-            continue
-        values = [t.get(key) for t in trials]
-        if key in _SUMMED:
-            out[key] = sum(v or 0 for v in values)
-        elif key in _ANY:
-            out[key] = any(values)
-        elif isinstance(value, int | float) or value is None:
-            out[key] = stats.median(values, 4)
-    ci = stats.median_ci([t["rps"] for t in trials]) if len(trials) > 1 else None
-    out["rps_ci95"] = None if ci is None else list(ci)
-    out["flags"] = sorted({f for t in trials for f in t["flags"]})
-    return out
 
 
 @dataclass(frozen=True)
@@ -219,12 +107,12 @@ class TuneData(JsonRecord):
     plan: TunePlan | None = None
     stack: TuneStack | None = None
     environment: Any = None
-    points: tuple[PointRecord, ...] = ()
+    points: tuple[Point, ...] = ()
     missing: tuple[Missing, ...] = ()
     modes: dict[str, ModeConclusion] = field(default_factory=dict)
     dropped: tuple[str, ...] = ()        # values the sweep did not measure, each with why
     sizing: Sizing | None = None
-    confirmation: ConfirmationRecord | None = None
+    confirmation: Confirmation | None = None
     advice: Advice | None = None
 
     @property
@@ -232,55 +120,49 @@ class TuneData(JsonRecord):
         """The swept knob (schema 1 knew only max-connections-per-child)."""
         return (self.plan.knob if self.plan else None) or KNOBS[0]
 
-    def mode_points(self, mode: str) -> list[PointRecord]:
+    def mode_points(self, mode: str) -> list[Point]:
         return [p for p in self.points if p.keepalive == mode]
 
-    def point(self, mode: str, value: int) -> PointRecord | None:
+    def point(self, mode: str, value: int) -> Point | None:
         return next((p for p in self.points if (p.keepalive, p.value) == (mode, value)), None)
 
 
 # --- writing ---------------------------------------------------------------------------------------
 class TuneRecord:
-    """tune.json of a sweep in progress: the planned trials are `missing` until measured."""
+    """tune.json of a sweep in progress: the planned trials are `missing` until measured. Rewritten whole
+    after every change (`data` is the record so far)."""
 
-    def __init__(self, run_dir: Path, plan: dict[str, Any], stack: dict[str, Any], environment: dict[str, Any],
-                 todo: list[dict[str, Any]]):
+    def __init__(self, run_dir: Path, plan: TunePlan, stack: dict[str, Any], environment: dict[str, Any],
+                 todo: list[Missing]):
         self.path = run_dir / FILE
-        self.data: dict[str, Any] = {
-            "schema": SCHEMA, "kind": "tune", "run_id": run_dir.name, "created": now_iso(), "finished": None,
-            "complete": False, "plan": plan, "stack": stack, "environment": environment,
-            "points": [], "missing": list(todo), "modes": {},
-        }
+        self.data = TuneData.new(
+            schema=SCHEMA, kind="tune", run_id=run_dir.name, created=now_iso(), finished=None, complete=False,
+            plan=plan, stack=TuneStack.from_json(stack), environment=environment, points=(), missing=tuple(todo),
+            modes={})
         self.write()
-
-    def point(self, mode: str, value: int) -> Point:
-        for p in self.data["points"]:
-            if (p["keepalive"], p["value"]) == (mode, value):
-                return p
-        p: Point = {"keepalive": mode, "value": value, "trials": []}
-        self.data["points"].append(p)
-        return p
 
     def points(self, mode: str) -> list[Point]:
-        return [p for p in self.data["points"] if p["keepalive"] == mode]
+        return self.data.mode_points(mode)
 
-    def add_trial(self, mode: str, value: int, trial: PointTrial) -> None:
-        point = self.point(mode, value)
-        point["trials"].append(trial)
-        point.update(summarize_point(point["trials"]))
-        self.data["missing"] = [m for m in self.data["missing"]
-                                if (m["keepalive"], m["value"], m["trial"]) != (mode, value, trial["trial"])]
+    def add_trial(self, mode: str, value: int, trial: PointTrial) -> Point:
+        """Record one trial of (mode, value); returns its point, summarized anew."""
+        old = self.data.point(mode, value)
+        point = Point.of(mode, value, [*(old.trials if old else ()), trial])
+        points = [point if p is old else p for p in self.data.points] if old else [*self.data.points, point]
+        self.update(points=tuple(points),
+                    missing=tuple(m for m in self.data.missing if not m.same(mode, value, trial.trial)))
+        return point
+
+    def update(self, **changes: Any) -> None:
+        """Set top-level parts (dropped, sizing, confirmation ...) and rewrite tune.json."""
+        self.data = self.data.having(**changes)
         self.write()
 
-    def finish(self, modes: dict[str, Any], advice: dict[str, Any], complete: bool) -> None:
-        self.data["modes"] = modes
-        self.data["advice"] = advice
-        self.data["complete"] = complete
-        self.data["finished"] = now_iso()
-        self.write()
+    def finish(self, modes: dict[str, ModeConclusion], advice: Advice, complete: bool) -> None:
+        self.update(modes=modes, advice=advice, complete=complete, finished=now_iso())
 
     def write(self) -> None:
-        write_json(self.path, self.data)
+        write_json(self.path, self.data.to_json())
 
 
 # --- reading ---------------------------------------------------------------------------------------

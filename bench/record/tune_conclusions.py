@@ -159,6 +159,20 @@ class ModeConclusion(JsonRecord):
         rec = self.recommendation
         return rec if rec is not None and rec.value is not None else None
 
+    @property
+    def checks(self) -> list[Check]:
+        """The checks that name their point."""
+        return [c for c in self.check if c.value is not None]
+
+    @property
+    def oos_error(self) -> float | None:
+        """The model's largest error out of sample (None: not checked out of sample)."""
+        return self.out_of_sample.max_error if self.out_of_sample else None
+
+    @property
+    def oos_text(self) -> str | None:
+        return (self.out_of_sample.text if self.out_of_sample else None) or None
+
 
 # --- the confirmation step ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)

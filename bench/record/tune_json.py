@@ -8,7 +8,8 @@ writes it back. Two things make a round trip exact, as pyperf's `Run._json_load`
 
 - `absent`: the declared keys the JSON did not hold (an older record, or a knob that does not write them):
   they read as None and are not written back;
-- `extra`: the keys no class declares, kept as they were (the format grows by adding keys).
+- `extra`: the keys no class declares, kept as they were (the format grows by adding keys);
+- `order`: the order the keys were read in, which `to_json` keeps.
 
 A field whose JSON key or unit differs says so in its metadata (`json_field`): e.g. the model's cost of a
 new child is held in seconds and written as tune.json's `child_cost_ms`, the one conversion of that unit.
@@ -42,8 +43,9 @@ class JsonRecord:
 
     absent: frozenset[str] = dataclasses.field(default=frozenset(), kw_only=True, compare=False, repr=False)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict, kw_only=True, compare=False, repr=False)
+    order: tuple[str, ...] = dataclasses.field(default=(), kw_only=True, compare=False, repr=False)
 
-    NOT_FIELDS: ClassVar[frozenset[str]] = frozenset({"absent", "extra"})
+    NOT_FIELDS: ClassVar[frozenset[str]] = frozenset({"absent", "extra", "order"})
 
     @classmethod
     def from_json(cls, data: Any) -> Self:
@@ -57,7 +59,8 @@ class JsonRecord:
             value = read(data.get(key))
             values[name] = value / scale if scale != 1.0 and value is not None else value
         keys = {key for _, key, _, _ in _readers(cls)}
-        return cls(**values, absent=frozenset(absent), extra={k: v for k, v in data.items() if k not in keys})
+        return cls(**values, absent=frozenset(absent), extra={k: v for k, v in data.items() if k not in keys},
+                   order=tuple(data))
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object: every declared field the record holds, then the keys it kept unread."""
@@ -72,7 +75,11 @@ class JsonRecord:
             if value is not None and digits is not None:
                 value = round(value, digits)
             out[f.metadata.get(KEY, f.name)] = write(value)
-        return out | self.extra
+        out |= self.extra
+        if self.order:  # read from JSON: written back in the order read
+            rank = {k: i for i, k in enumerate(self.order)}
+            out = dict(sorted(out.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+        return out
 
     def having(self, **changes: Any) -> Self:
         """A copy with `changes`, each of them present from now on (written by to_json)."""

@@ -165,6 +165,69 @@ class Missing(JsonRecord):
         return (self.keepalive, self.value) == (mode, value) and (trial is None or self.trial == trial)
 
 
+# --- what a sweep reads of a trial ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClientFigures(JsonRecord):
+    """trial.json "locust" (the client's view) or "server" (the access log's): what a sweep reads of them."""
+
+    rps: float | None = None
+    p99_ms: float | None = None
+    failures: float | None = None
+
+
+@dataclass(frozen=True)
+class TrialMemory(JsonRecord):
+    rss_mb_per_process: float | None = None
+    pss_mb_per_process: float | None = None
+
+
+@dataclass(frozen=True)
+class ProcessThreads(JsonRecord):
+    """One serving process of a threaded trial (trial.json per_process_threads[])."""
+
+    busy_threads: float | None = None
+    cpu_pct: float | None = None
+
+
+@dataclass(frozen=True)
+class SweepTrial(JsonRecord):
+    """A trial as a sweep reads it: the parts of bench.load.trial.Trial's trial.json that become a PointTrial.
+    bench.tune.sweep.Sweep reads it here, once (`from_json` of the trial's dict)."""
+
+    dir: str | None = None
+    steady: tuple[float, float] | None = None  # the steady window, epoch seconds
+    locust: ClientFigures | None = None
+    server: ClientFigures | None = None
+    generator_bound: bool | None = None
+    bottleneck: Any = None                    # the verdict: {"bottleneck": label, "server_util": ...}
+    faults: Any = None
+    flags: tuple[str, ...] = ()
+    requests_per_cpu_second: float | None = None
+    memory: TrialMemory | None = None
+    db_sessions_per_1000_requests: float | None = None
+    per_process_threads: tuple[ProcessThreads, ...] = ()
+
+    @property
+    def client(self) -> ClientFigures:
+        return self.locust or ClientFigures.from_json({})
+
+    @property
+    def limit(self) -> str | None:
+        b = self.bottleneck
+        return b.get("bottleneck") if isinstance(b, dict) else None
+
+    def verdict(self, key: str) -> Any:
+        """One figure of the bottleneck verdict (server_util, generator_busiest)."""
+        return self.bottleneck.get(key) if isinstance(self.bottleneck, dict) else None
+
+    def point_trial(self, trial_no: int, **figures: Any) -> PointTrial:
+        """The figures every knob records of a trial, then the knob's own (`figures`, in its order)."""
+        server = self.server or ClientFigures.from_json({})
+        common: dict[str, Any] = {"trial": trial_no, "dir": self.dir, "rps": self.client.rps,
+                                  "server_rps": server.rps, "p99_ms": self.client.p99_ms}
+        return PointTrial.new(**common, **figures)
+
+
 # --- a point's figures -----------------------------------------------------------------------------------------
 _SUMMED = ("failures",)
 _ANY = ("generator_bound",)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from bench.errors import UserError
+from bench.record.tune import TuneData
 from bench.stack import cpus
 from bench.stack.knobs import StackSettings
 from bench.tune.options import TuneOptions
@@ -48,9 +49,15 @@ class Knob:
         """Sweep with what `parse` returned, write tune.json; returns the run folder."""
         raise NotImplementedError
 
-    def summary_text(self, record: dict[str, Any]) -> str:
-        """The terminal summary of a loaded tune.json: points, the recommendation, its reasoning."""
+    def summary_text(self, record: TuneData | dict[str, Any]) -> str:
+        """The terminal summary of a tune record (or of tune.json as bench.record.tune.load_tune returns it):
+        points, the recommendation, its reasoning."""
         raise NotImplementedError
+
+
+def as_tune_data(record: TuneData | dict[str, Any]) -> TuneData:
+    """The record read into its classes, once (bench.cli passes tune.json's dict)."""
+    return record if isinstance(record, TuneData) else TuneData.from_json(record)
 
 
 def lookup(knobs: dict[str, Knob], name: str) -> Knob:

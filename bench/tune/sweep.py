@@ -19,6 +19,7 @@ from bench.load.plan import Plan
 from bench.load.run import new_run_dir, probe
 from bench.load.sampler import process_started
 from bench.load.trial import Trial
+from bench.record.tune_points import SweepTrial
 from bench.stack import cpus, postgres
 from bench.stack.apache import Apache
 from bench.stack.knobs import StackSettings
@@ -65,10 +66,11 @@ class Sweep:
                                              postgres.settings(live.admin_dsn or live.dsn).get("server_version"))}
 
     def point(self, plan: Plan, step: dict, settings: StackSettings, rel: str,
-              users: int | None = None) -> tuple[dict, float]:
-        """One trial on a fresh Apache with `settings`; returns the trial record and when Apache started."""
+              users: int | None = None) -> tuple[SweepTrial, float]:
+        """One trial on a fresh Apache with `settings`; returns the trial as a sweep reads it and when Apache
+        started."""
         started = self.start(settings)
-        return self.trial(plan, step, rel, users), started
+        return SweepTrial.from_json(self.trial(plan, step, rel, users)), started
 
     def start(self, settings: StackSettings) -> float:
         """A fresh Apache with `settings` (the trials that follow measure it); returns when it started."""

@@ -85,3 +85,17 @@ def test_a_point_summarizes_its_trials() -> None:
     assert (p.rps, p.failures, p.generator_bound, p.flags, p.n, p.mode) == (100.0, 3, True, ("f1", "f2", "f3"),
                                                                             10, "on")
     assert p.ci is not None and p.ci[0] <= 100 <= p.ci[1]
+
+
+@pytest.mark.parametrize("folder", FIXTURES, ids=lambda p: p.name)
+def test_every_fixture_renders_from_its_classes(folder: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from reports.build import build_report
+
+    run = tmp_path / folder.name
+    shutil.copytree(folder, run)
+    md = (build_report(run).parent / "report.md").read_text()
+    record = read_tune(run)
+    assert "MaxConnectionsPerChild" in md and record.advice is not None
+    assert all(d in md for d in record.advice.directives)
