@@ -23,14 +23,16 @@ from bench.record.values import num
 
 SCHEMA = 3
 FILE = "tune.json"
-KNOBS = ("max-connections-per-child", "processes", "threads", "processes,threads")
+# The knob of schema 1, which knew only that one. Which knobs there are is bench.tune's (every Knob subclass) and
+# which ones have a page is reports.tune's (every KnobPage subclass): tune.json names its knob, these check it.
+FIRST_KNOB = "max-connections-per-child"
 
 
 def _upgrade_1(data: dict[str, Any]) -> dict[str, Any]:
     """Schema 1 knew one knob: its plan gains `knob`."""
     plan = data.get("plan")
     if isinstance(plan, dict):
-        plan = {"knob": "max-connections-per-child", **plan}
+        plan = {"knob": FIRST_KNOB, **plan}
     return data | {"schema": 2, "plan": plan}
 
 
@@ -118,7 +120,7 @@ class TuneData(JsonRecord):
     @property
     def knob(self) -> str:
         """The swept knob (schema 1 knew only max-connections-per-child)."""
-        return (self.plan.knob if self.plan else None) or KNOBS[0]
+        return (self.plan.knob if self.plan else None) or FIRST_KNOB
 
     def mode_points(self, mode: str) -> list[Point]:
         return [p for p in self.points if p.keepalive == mode]
@@ -172,7 +174,7 @@ def tune_path(path: Path | str) -> Path:
 
 def knob_of(data: dict[str, Any]) -> str:
     """The swept knob of a loaded tune record."""
-    return (data.get("plan") or {}).get("knob", KNOBS[0])
+    return (data.get("plan") or {}).get("knob", FIRST_KNOB)
 
 
 def is_tune_folder(path: Path | str) -> bool:
@@ -206,9 +208,9 @@ def _check_shape(data: dict[str, Any], file: Path) -> None:
     for key in ("plan", "stack", "environment", "modes", "advice", "confirmation"):
         if data.get(key) is not None and not isinstance(data[key], dict):
             raise UserError(f"damaged {file}: \"{key}\" must be an object or null")
-    knob = (data.get("plan") or {}).get("knob", KNOBS[0])
-    if knob not in KNOBS:
-        raise UserError(f"damaged {file}: plan \"knob\" is {knob!r}, expected one of {', '.join(KNOBS)}")
+    knob = (data.get("plan") or {}).get("knob", FIRST_KNOB)
+    if not isinstance(knob, str) or not knob:
+        raise UserError(f"damaged {file}: plan \"knob\" is {knob!r}, expected a knob's name")
     for p in data.get("points", []):
         if p.get("keepalive") not in MODES or num(p.get("value")) is None:
             raise UserError(f"damaged {file}: every point needs \"keepalive\" (on/off) and a numeric \"value\"")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from bench.errors import UserError
 from bench.vocabulary import DEMONSTRATIONS, VARIANTS, WORKLOADS
+
+if TYPE_CHECKING:
+    from bench.load.plan import Plan
 
 TUNE_WORKLOADS = (*WORKLOADS, *DEMONSTRATIONS)
 
@@ -31,6 +35,32 @@ class TuneOptions:
     quick: bool = False
     confirm: bool = True                  # measure the recommended value against 0 (--no-confirm: skip)
     confirm_max_duration: float = 120.0   # seconds per confirmation trial at most (--confirm-max-duration)
+
+
+@dataclass(frozen=True)
+class SweepArgs:
+    """What every knob's parsed options hold: the load of one trial and how many trials per point."""
+
+    workload: str
+    variant: str
+    users: int
+    duration: float
+    warmup: float
+    trials: int
+    locust_processes: int
+
+    @classmethod
+    def common(cls, opts: TuneOptions) -> dict[str, Any]:
+        """The shared fields, as given (a knob's `parse` adds its own)."""
+        return {"workload": opts.workload, "variant": opts.variant, "users": opts.users, "duration": opts.duration,
+                "warmup": opts.warmup, "trials": opts.trials, "locust_processes": opts.locust_processes}
+
+    def load_plan(self) -> Plan:
+        """The plan of one trial (every point's trial measures this load)."""
+        from bench.load.plan import Plan
+
+        return Plan(workloads=[self.workload], variants=[self.variant], users=self.users, duration_s=self.duration,
+                    warmup_s=self.warmup, trials=1, locust_processes=self.locust_processes).validate()
 
 
 MAX_CONFIRM_S = 3600.0

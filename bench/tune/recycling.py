@@ -29,8 +29,7 @@ from bench.record.tune_conclusions import (
     OutOfSample,
     Source,
 )
-from bench.record.tune_points import Missing, Point, PointTrial, SweepTrial
-from bench.stack import cpus
+from bench.record.tune_points import Point, PointTrial, SweepTrial
 from bench.stack.knobs import StackSettings
 from bench.stack.servers import DEFAULT_SERVER, PREFORK_RECYCLING, SERVERS, Recycling
 from bench.tune import confirm as confirm_step
@@ -38,6 +37,7 @@ from bench.tune import model as tune_model
 from bench.tune import summaries
 from bench.tune.knobs import Knob, as_tune_data
 from bench.tune.options import (
+    SweepArgs,
     TuneOptions,
     check_workload,
     parse_budget,
@@ -45,6 +45,7 @@ from bench.tune.options import (
     parse_keepalive,
     parse_loss,
 )
+from bench.tune.sweep import Log, Sweep, SweepPoint, SweepTask
 
 NAME = "max-connections-per-child"
 
@@ -552,78 +553,93 @@ def point_trial(result: SweepTrial, trial_no: int, value: int, processes: int, a
         window_after_start=tuple(round(x - apache_started, 3) for x in result.steady), **facts)
 
 
-def execute(values: list[int], workload: str, variant: str, keepalive_modes: list[bool], max_loss: float,
-            budget: tuple[float | None, str], settings: StackSettings, users: int, duration: float,
-            warmup: float, trials: int = 1, locust_processes: int = 1, log=print,
-            partition: cpus.Partition | None = None, confirm: bool = True,
-            confirm_max_duration: float = confirm_step.DEFAULT_MAX_DURATION_S) -> Path:
-    from bench.load.run import prime  # the measuring machinery: loaded by a sweep, not by `bench --help`
-    from bench.tune.sweep import Sweep
+@dataclass(frozen=True)
+class RecyclingArgs(SweepArgs):
+    """--knob max-connections-per-child, parsed."""
 
-    check_workload(workload, variant)
-    check_int("--trials", trials, 1, MAX_TRIALS)
-    plan = Plan(workloads=[workload], variants=[variant], users=users, duration_s=duration, warmup_s=warmup,
-                trials=1, locust_processes=locust_processes).validate()
-    budget_mb, scope = budget
-    settings = replace(settings, leaky=settings.leaky or workload == "leaky")  # the leak is served only when asked
-    with Sweep(settings, RecyclingKnob.folder_label, partition) as sweep:
-        # Interleaved like bench run: every point once, then every point again, so drift hits all alike.
-        todo = [(t, k, v) for t in range(1, trials + 1) for k in keepalive_modes for v in values]
-        record = TuneRecord(
-            sweep.run_dir,
-            plan=TunePlan.new(knob=NAME, values=tuple(values), workload=workload, variant=variant,
-                              keepalive=tuple("on" if k else "off" for k in keepalive_modes), max_loss=max_loss,
-                              memory_budget_mb=budget_mb, memory_budget_scope=scope, users=users,
-                              duration_s=duration, warmup_s=warmup, trials=trials,
-                              generator_cpus=sweep.partition.generator_list, confirm=confirm,
-                              confirm_max_duration_s=confirm_max_duration),
-            stack=settings.to_dict(), environment=sweep.environment(),
-            todo=[Missing.new(keepalive="on" if k else "off", value=v, trial=t) for t, k, v in todo])
+    values: tuple[int, ...]
+    keepalive_modes: tuple[bool, ...]
+    max_loss: float
+    budget_mb: float | None
+    scope: str
+    confirm: bool                 # measure the recommended value against 0 (--no-confirm: skip)
+    confirm_max_duration: float
 
-        def measure(value: int, keepalive: bool, trial_no: int, step: dict, rel: str,
-                    point_plan: Plan = plan) -> PointTrial:
-            result, apache_started = sweep.point(
-                point_plan, step, replace(settings, keepalive=keepalive, max_connections_per_child=value), rel=rel)
-            return point_trial(result, trial_no, value, settings.processes, apache_started, sweep.run_dir)
 
-        complete = False
-        try:
-            prime(sweep.url, plan, settings=settings)
-            for i, (trial_no, keepalive, value) in enumerate(todo, 1):
-                mode = "on" if keepalive else "off"
-                log(f"[{i}/{len(todo)}] MaxConnectionsPerChild {value}, KeepAlive {mode}, trial {trial_no}: "
-                    f"{duration:g} s (about {(len(todo) - i + 1) * (duration + 6) / 60:.1f} min left)")
-                step = {"seq": i, "trial": trial_no, "workload": workload, "variant": variant}
-                measured = measure(value, keepalive, trial_no, step, f"trials/{i:03d}-ka{mode}-n{value}")
-                record.add_trial(mode, value, measured)
-                log(f"    {measured.rps or 0:,.0f} req/s, p99 {measured.p99_ms or 0:.2f} ms, "
-                    f"{measured.children_spawned_per_s or 0:.1f} children/s, "
-                    f"{measured.requests_per_connection} req/conn")
-            complete = True
-        finally:
-            modes = {mode: conclude(record.points(mode), settings.processes, max_loss, budget_mb, scope)
-                     for mode in record.data.plan.keepalive}  # type: ignore[union-attr]
-            record.update(confirmation=Confirmation.new(
-                status=ConfirmStatus.SKIPPED if not confirm else ConfirmStatus.NOT_RUN))
-            record.finish(modes, advice(record.data, modes), complete and not confirm)
+class RecyclingTask(SweepTask):
+    """The sweep of MaxConnectionsPerChild: every value in each keep-alive mode, then the recommendation and,
+    on the same stack, its confirmation."""
+
+    label = "tune"
+
+    def __init__(self, args: RecyclingArgs, settings: StackSettings, log: Log):
+        check_workload(args.workload, args.variant)
+        check_int("--trials", args.trials, 1, MAX_TRIALS)
+        self.args, self.plan, self.log = args, args.load_plan(), log
+        self.settings = replace(settings, leaky=settings.leaky or args.workload == "leaky")  # served only when asked
+        self.modes: dict[str, ModeConclusion] = {}
+
+    def points(self) -> list[SweepPoint]:
+        a = self.args
+        return [SweepPoint(mode := "on" if k else "off", v, t, self._at(v, k), f"ka{mode}-n{v}")
+                for t in range(1, a.trials + 1) for k in a.keepalive_modes for v in a.values]
+
+    def _at(self, value: int, keepalive: bool) -> StackSettings:
+        return replace(self.settings, keepalive=keepalive, max_connections_per_child=value)
+
+    def record_plan(self, generator_cpus: Any) -> TunePlan:
+        a = self.args
+        return TunePlan.new(knob=NAME, values=a.values, workload=a.workload, variant=a.variant,
+                            keepalive=tuple("on" if k else "off" for k in a.keepalive_modes), max_loss=a.max_loss,
+                            memory_budget_mb=a.budget_mb, memory_budget_scope=a.scope, users=a.users,
+                            duration_s=a.duration, warmup_s=a.warmup, trials=a.trials, generator_cpus=generator_cpus,
+                            confirm=a.confirm, confirm_max_duration_s=a.confirm_max_duration)
+
+    def describe(self, point: SweepPoint, i: int, total: int) -> str:
+        d = self.args.duration
+        return (f"MaxConnectionsPerChild {point.value}, KeepAlive {point.mode}, trial {point.trial}: {d:g} s "
+                f"(about {(total - i + 1) * (d + 6) / 60:.1f} min left)")
+
+    def measure(self, sweep: Sweep, point: SweepPoint, step: dict[str, Any], plan: Plan | None = None,
+                rel: str | None = None) -> PointTrial:
+        result, started = sweep.point(plan or self.plan, step, point.settings,
+                                      rel or f"trials/{step['seq']:03d}-{point.folder}")
+        assert sweep.run_dir is not None
+        return point_trial(result, point.trial, point.value, self.settings.processes, started, sweep.run_dir)
+
+    def progress(self, trial: PointTrial) -> str:
+        return (f"{trial.rps or 0:,.0f} req/s, p99 {trial.p99_ms or 0:.2f} ms, "
+                f"{trial.children_spawned_per_s or 0:.1f} children/s, {trial.requests_per_connection} req/conn")
+
+    def conclude(self, record: TuneRecord, complete: bool) -> None:
+        a = self.args
+        self.modes = {mode: conclude(record.points(mode), self.settings.processes, a.max_loss, a.budget_mb, a.scope)
+                      for mode in ("on" if k else "off" for k in a.keepalive_modes)}
+        record.update(confirmation=Confirmation.new(
+            status=ConfirmStatus.SKIPPED if not a.confirm else ConfirmStatus.NOT_RUN))
+        record.finish(self.modes, advice(record.data, self.modes), complete and not a.confirm)
+
+    def after(self, sweep: Sweep, record: TuneRecord, complete: bool, log: Log) -> None:
+        """Measure the recommended value against N = 0 on the same stack (bench.tune.confirm)."""
+        a = self.args
         chosen = record.data.advice.mode if record.data.advice else None
-        if confirm and chosen is not None:
-            confirmed = False
-            try:
-                seqs = iter(range(len(todo) + 1, 10**6))
+        if not a.confirm or chosen is None:
+            return
+        confirmed = False
+        try:
+            seqs = iter(range(sweep.seq + 1, 10**6))
 
-                def confirm_trial(value: int, seconds: float, rel: str) -> PointTrial:
-                    step = {"seq": next(seqs), "trial": 1, "workload": workload, "variant": variant}
-                    return measure(value, chosen == "on", 1, step, rel,
-                                   replace(plan, duration_s=seconds, warmup_s=min(warmup, seconds / 2)))
+            def confirm_trial(value: int, seconds: float, rel: str) -> PointTrial:
+                point = SweepPoint(chosen, value, 1, self._at(value, chosen == "on"), rel)
+                plan = replace(self.plan, duration_s=seconds, warmup_s=min(a.warmup, seconds / 2))
+                return self.measure(sweep, point, sweep.step(plan, point) | {"seq": next(seqs)}, plan, rel)
 
-                confirm_step.run(confirm_trial, record, chosen, modes[chosen], confirm_step.Limits(
-                    max_loss=max_loss, budget_mb=budget_mb, scope=scope, processes=settings.processes,
-                    warmup_s=warmup, floor_s=duration, cap_s=confirm_max_duration, trials=trials), log=log)
-                confirmed = True
-            finally:
-                record.finish(modes, advice(record.data, modes), complete and confirmed)
-    return sweep.run_dir
+            confirm_step.run(confirm_trial, record, chosen, self.modes[chosen], confirm_step.Limits(
+                max_loss=a.max_loss, budget_mb=a.budget_mb, scope=a.scope, processes=self.settings.processes,
+                warmup_s=a.warmup, floor_s=a.duration, cap_s=a.confirm_max_duration, trials=a.trials), log=log)
+            confirmed = True
+        finally:
+            record.finish(self.modes, advice(record.data, self.modes), complete and confirmed)
 
 
 class RecyclingKnob(Knob):
@@ -635,24 +651,22 @@ class RecyclingKnob(Knob):
     model = "bench.tune.model: prefork's respawn rule simulated, fitted to the measured cost of a new child"
     default_values = ("0,1,10,100,1000,10000", "0,10,1000")
     values_help = "MaxConnectionsPerChild values; 0 = never recycle is always measured"
-    folder_label = "tune"
+    folder_label = RecyclingTask.label
+    default = True
 
     def parse_values(self, text: str) -> list[int]:
         return parse_values(text)
 
-    def parse(self, opts: TuneOptions) -> dict[str, Any]:
-        return {"values": self.parse_values(self.values_text(opts.values, opts.quick)),
-                "workload": opts.workload, "variant": opts.variant,
-                "keepalive_modes": parse_keepalive(opts.keepalive), "max_loss": parse_loss(opts.max_loss),
-                "budget": parse_budget(opts.memory_budget), "users": opts.users, "duration": opts.duration,
-                "warmup": opts.warmup, "trials": opts.trials, "locust_processes": opts.locust_processes,
-                "confirm": opts.confirm, "confirm_max_duration": parse_confirm_duration(opts.confirm_max_duration)}
+    def parse(self, opts: TuneOptions) -> RecyclingArgs:
+        budget_mb, scope = parse_budget(opts.memory_budget)
+        return RecyclingArgs(
+            **RecyclingArgs.common(opts), values=tuple(self.parse_values(self.values_text(opts.values, opts.quick))),
+            keepalive_modes=tuple(parse_keepalive(opts.keepalive)), max_loss=parse_loss(opts.max_loss),
+            budget_mb=budget_mb, scope=scope, confirm=opts.confirm,
+            confirm_max_duration=parse_confirm_duration(opts.confirm_max_duration))
 
-    def run(self, parsed: dict[str, Any], settings: StackSettings, partition: cpus.Partition) -> Path:
-        return execute(settings=settings, partition=partition, **parsed)
+    def task(self, args: RecyclingArgs, settings: StackSettings, log: Log) -> RecyclingTask:
+        return RecyclingTask(args, settings, log)
 
     def summary_text(self, record: TuneData | dict[str, Any]) -> str:
         return summaries.recycling_table(as_tune_data(record))
-
-
-KNOB = RecyclingKnob()

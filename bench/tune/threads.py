@@ -12,21 +12,20 @@ constraint that moved it off the unconstrained knee is named. Measured only: not
 
 from __future__ import annotations
 
-from dataclasses import replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bench.errors import UserError
-from bench.load.plan import Plan
 from bench.record.tune import TuneData, TunePlan, TuneRecord, TuneStack
 from bench.record.tune_conclusions import Advice, Binding, Sizing
-from bench.record.tune_points import Missing, Point, PointTrial, SweepTrial, TrialMemory
-from bench.stack import cpus, mpm
+from bench.record.tune_points import Point, PointTrial, SweepTrial, TrialMemory
+from bench.stack import mpm
 from bench.stack.knobs import StackSettings
 from bench.tune import summaries
 from bench.tune.knobs import MEASURED_ONLY, Knob, as_tune_data
-from bench.tune.options import TuneOptions, parse_budget
+from bench.tune.options import SweepArgs, TuneOptions, parse_budget
 from bench.tune.sizing import KNEE_TOLERANCE, POOLED_VARIANTS, RESERVED_CONNECTIONS
+from bench.tune.sweep import Log, SweepPoint, SweepTask
 from bench.vocabulary import VARIANTS
 
 DEFAULT_MAX_P99_MS = 100.0
@@ -142,62 +141,70 @@ def _point_settings(settings: StackSettings, p: int, t: int) -> StackSettings:
     return s
 
 
-def execute(grid: list[tuple[int, int]], knob: str, workload: str, variant: str, max_p99_ms: float,
-            budget: tuple[float | None, str], settings: StackSettings, users: int, duration: float,
-            warmup: float, trials: int = 1, locust_processes: int = 1, log=print,
-            partition: cpus.Partition | None = None) -> Path:
-    from bench.load.run import prime
-    from bench.tune.sweep import Sweep
+@dataclass(frozen=True)
+class ThreadsArgs(SweepArgs):
+    """--knob threads or processes,threads, parsed (the grid needs --processes: `ThreadsKnob.grid`)."""
 
-    if variant not in VARIANTS:
-        raise UserError(f"--variant {variant!r} is unknown: allowed {', '.join(VARIANTS)}")
-    budget_mb, scope = budget
-    keep = [(p, t) for p, t in grid
-            if _point_settings(settings, p, t).connections_needed <= settings.pg_max_connections]
-    dropped = [f"{p} x {t} (PostgreSQL connection budget)" for p, t in grid if (p, t) not in keep]
-    if not keep:
-        raise UserError(f"no --values fit PostgreSQL's max_connections {settings.pg_max_connections}: lower the "
-                        "values or raise --pg-max-connections")
-    for d in dropped:
-        log(f"dropped {d}")
-    for p, t in keep:
-        mpm.check(_point_settings(settings, p, t))  # before anything starts
-    plan = Plan(workloads=[workload], variants=[variant], users=users, duration_s=duration, warmup_s=warmup,
-                trials=1, locust_processes=locust_processes).validate()
-    one_d = knob == "threads"
-    todo = [(n, p, t) for n in range(1, trials + 1) for p, t in keep]
-    value = {pt: (pt[1] if one_d else i) for i, pt in enumerate(keep)}  # tune.json's numeric point value
-    with Sweep(_point_settings(settings, *keep[0]), f"tune-{knob.replace(',', '-')}", partition) as sweep:
-        record = TuneRecord(
-            sweep.run_dir,
-            plan=TunePlan.new(knob=knob, values=tuple(keep), workload=workload, variant=variant, keepalive=("on",),
-                              max_p99_ms=max_p99_ms, memory_budget_mb=budget_mb, memory_budget_scope=scope,
-                              users=users, users_rule="max(2 x processes x threads, --users)", duration_s=duration,
-                              warmup_s=warmup, trials=trials, mpm=settings.mpm,
-                              generator_cpus=sweep.partition.generator_list),
-            stack=settings.to_dict(), environment=sweep.environment(),
-            todo=[Missing.new(keepalive="on", value=value[(p, t)], trial=n) for n, p, t in todo])
-        record.update(dropped=tuple(dropped))
-        complete = False
-        try:
-            prime(sweep.url, plan, settings=settings)
-            for i, (n, p, t) in enumerate(todo, 1):
-                u = max(2 * p * t, users)
-                s = _point_settings(settings, p, t)
-                log(f"[{i}/{len(todo)}] {p} processes x {t} threads ({s.mpm}), {u} users, trial {n}: {duration:g} s")
-                step = {"seq": i, "trial": n, "workload": workload, "variant": variant, "users": u}
-                result, _ = sweep.point(plan, step, s, rel=f"trials/{i:03d}-p{p}t{t}", users=u)
-                measured = point_figures(result, n, p, t, u)
-                record.add_trial("on", value[(p, t)], measured)
-                log(f"    {measured.rps or 0:,.0f} req/s, p99 {measured.p99_ms or 0:.2f} ms, busy threads "
-                    f"{measured.busy_threads or 0:.1f}/process, CPU {measured.cpu_pct_per_process or 0:.0f}%"
-                    f"/process, limit {measured.bottleneck}")
-            complete = True
-        finally:
-            rec, adv = conclude(record.data, settings)
-            record.update(sizing=rec)
-            record.finish({}, adv, complete)
-    return sweep.run_dir
+    values_text: str
+    max_p99_ms: float
+    budget_mb: float | None
+    scope: str
+
+
+class ThreadsTask(SweepTask):
+    """The sweep of processes x threads: a fresh Apache of each shape, loaded at max(2 x processes x threads,
+    --users)."""
+
+    def __init__(self, knob: str, grid: list[tuple[int, int]], args: ThreadsArgs, settings: StackSettings, log: Log):
+        if args.variant not in VARIANTS:
+            raise UserError(f"--variant {args.variant!r} is unknown: allowed {', '.join(VARIANTS)}")
+        keep = [(p, t) for p, t in grid
+                if _point_settings(settings, p, t).connections_needed <= settings.pg_max_connections]
+        self.dropped = tuple(f"{p} x {t} (PostgreSQL connection budget)" for p, t in grid if (p, t) not in keep)
+        if not keep:
+            raise UserError(f"no --values fit PostgreSQL's max_connections {settings.pg_max_connections}: lower the "
+                            "values or raise --pg-max-connections")
+        for d in self.dropped:
+            log(f"dropped {d}")
+        for p, t in keep:
+            mpm.check(_point_settings(settings, p, t))  # before anything starts
+        self.knob, self.keep, self.args, self.plan, self.log = knob, keep, args, args.load_plan(), log
+        self.label = f"tune-{knob.replace(',', '-')}"
+        self.settings, self.first = settings, _point_settings(settings, *keep[0])
+        # tune.json's numeric point value: the threads (one dimension), or the shape's index in the grid
+        self.value = {pt: (pt[1] if knob == "threads" else i) for i, pt in enumerate(keep)}
+
+    def points(self) -> list[SweepPoint]:
+        a = self.args
+        return [SweepPoint("on", self.value[(p, t)], n, _point_settings(self.settings, p, t), f"p{p}t{t}",
+                           max(2 * p * t, a.users)) for n in range(1, a.trials + 1) for p, t in self.keep]
+
+    def record_plan(self, generator_cpus: Any) -> TunePlan:
+        a = self.args
+        return TunePlan.new(knob=self.knob, values=tuple(self.keep), workload=a.workload, variant=a.variant,
+                            keepalive=("on",), max_p99_ms=a.max_p99_ms, memory_budget_mb=a.budget_mb,
+                            memory_budget_scope=a.scope, users=a.users,
+                            users_rule="max(2 x processes x threads, --users)", duration_s=a.duration,
+                            warmup_s=a.warmup, trials=a.trials, mpm=self.settings.mpm, generator_cpus=generator_cpus)
+
+    def describe(self, point: SweepPoint, i: int, total: int) -> str:
+        s = point.settings
+        return (f"{s.processes} processes x {s.threads} threads ({s.mpm}), {point.users} users, trial {point.trial}: "
+                f"{self.args.duration:g} s")
+
+    def figures(self, result: SweepTrial, point: SweepPoint) -> PointTrial:
+        s = point.settings
+        return point_figures(result, point.trial, s.processes, s.threads, point.users or self.args.users)
+
+    def progress(self, trial: PointTrial) -> str:
+        return (f"{trial.rps or 0:,.0f} req/s, p99 {trial.p99_ms or 0:.2f} ms, busy threads "
+                f"{trial.busy_threads or 0:.1f}/process, CPU {trial.cpu_pct_per_process or 0:.0f}%/process, "
+                f"limit {trial.bottleneck}")
+
+    def conclude(self, record: TuneRecord, complete: bool) -> None:
+        rec, adv = conclude(record.data, self.settings)
+        record.update(sizing=rec)
+        record.finish({}, adv, complete)
 
 
 def point_figures(result: SweepTrial, trial_no: int, p: int, t: int, users: int) -> PointTrial:
@@ -237,23 +244,20 @@ class ThreadsKnob(Knob):
     def grid(self, text: str, processes: int) -> list[tuple[int, int]]:
         return [(processes, t) for t in self.parse_values(text)]
 
-    def parse(self, opts: TuneOptions) -> dict[str, Any]:
+    def parse(self, opts: TuneOptions) -> ThreadsArgs:
         text = self.values_text(opts.values, opts.quick)
         self.parse_values(text)
-        budget = parse_budget(opts.memory_budget)
+        budget_mb, scope = parse_budget(opts.memory_budget)
         if opts.memory_budget and ":" not in opts.memory_budget:
-            budget = (budget[0], "total")
+            scope = "total"
         if opts.trials < 1:
             raise UserError(f"--trials {opts.trials} is not allowed: use 1 or more")
-        return {"values_text": text, "workload": opts.workload, "variant": opts.variant,
-                "max_p99_ms": opts.max_p99 if opts.max_p99 is not None else DEFAULT_MAX_P99_MS,
-                "budget": budget, "users": opts.users, "duration": opts.duration, "warmup": opts.warmup,
-                "trials": opts.trials, "locust_processes": opts.locust_processes}
+        return ThreadsArgs(**ThreadsArgs.common(opts), values_text=text,
+                           max_p99_ms=opts.max_p99 if opts.max_p99 is not None else DEFAULT_MAX_P99_MS,
+                           budget_mb=budget_mb, scope=scope)
 
-    def run(self, parsed: dict[str, Any], settings: StackSettings, partition: cpus.Partition) -> Path:
-        args = dict(parsed)
-        grid = self.grid(args.pop("values_text"), settings.processes)
-        return execute(grid=grid, knob=self.name, settings=settings, partition=partition, **args)
+    def task(self, args: ThreadsArgs, settings: StackSettings, log: Log) -> ThreadsTask:
+        return ThreadsTask(self.name, self.grid(args.values_text, settings.processes), args, settings, log)
 
     def summary_text(self, record: TuneData | dict[str, Any]) -> str:
         return summaries.threads_table(as_tune_data(record))
@@ -276,5 +280,3 @@ class GridKnob(ThreadsKnob):
         return parse_grid(text)
 
 
-KNOB = ThreadsKnob()
-GRID_KNOB = GridKnob()

@@ -20,6 +20,7 @@ from reports.kit.files import save_figure
 from reports.kit.fmt import DASH, fmt_num
 from reports.kit.page import environment_blocks, figure_files, kv, meta_line, prepare_out, write_report
 from reports.kit.style import new_figure, styled
+from reports.tune.page import KnobPage
 
 FIGURES = {
     "sizing1-throughput": "Figure 1: requests/s and p99 against the number of processes",
@@ -185,3 +186,10 @@ def build(run: TuneRun) -> Path:
                "points": [{k: p.to_json().get(k) for k in POINT_KEYS} for p in _points(run)],
                "dropped": dropped, "figures": figure_files(figs)}
     return write_report(out, doc, summary)
+
+
+class ProcessesPage(KnobPage):
+    knobs = ("processes",)
+    section_title = SECTION_TITLE
+    build = staticmethod(build)
+    recommendation = staticmethod(recommendation)

@@ -52,6 +52,7 @@ from reports.tune.narrative import (
     pct,
     recycling_sentences,
 )
+from reports.tune.page import KnobPage
 
 SUMMARY_SCHEMA = 1
 SECTION_TITLE = "MaxConnectionsPerChild (bench tune)"  # in a run report (reports.tune.section)
@@ -323,3 +324,10 @@ def summary(run: TuneRun, figs: dict[str, FigureBlock], cav: list[str]) -> dict[
         "caveats": cav,
         "figures": figure_files(figs),
     }
+
+
+class RecyclingPage(KnobPage):
+    knobs = ("max-connections-per-child",)
+    section_title = SECTION_TITLE
+    build = staticmethod(build)
+    recommendation = staticmethod(recommendation)

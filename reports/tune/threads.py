@@ -18,6 +18,7 @@ from reports.kit.files import save_figure
 from reports.kit.fmt import fmt_num
 from reports.kit.page import environment_blocks, figure_files, kv, meta_line, prepare_out, write_report
 from reports.kit.style import new_figure, styled
+from reports.tune.page import KnobPage
 
 FIGURES = {"threads1-heatmap": "Figure 1: requests/s (and p99) by processes x threads"}
 SUMMARY_SCHEMA = 1
@@ -123,3 +124,10 @@ def build(run: TuneRun) -> Path:
                "points": grid_points(run),
                "dropped": dropped, "figures": figure_files(figs)}
     return write_report(out, doc, summary)
+
+
+class ThreadsPage(KnobPage):
+    knobs = ("threads", "processes,threads")
+    section_title = SECTION_TITLE
+    build = staticmethod(build)
+    recommendation = staticmethod(recommendation)

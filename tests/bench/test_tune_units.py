@@ -102,13 +102,15 @@ def test_conclude_checks_model_against_points():
 
 
 def test_knobs_are_looked_up_by_name_in_every_registry():
-    from bench.record.tune import KNOBS as RECORD_KNOBS
+    from bench.record.tune import FIRST_KNOB
     from bench.tune import DEFAULT_KNOB, KNOBS, knob
-    from bench.tune.knobs import MEASURED_ONLY
+    from bench.tune.knobs import MEASURED_ONLY, Knob, knob_classes
     from reports.tune.page import REPORTS
 
-    # The tuner, the record's shape check and the report know the same knobs, the default first.
-    assert tuple(KNOBS) == RECORD_KNOBS == tuple(REPORTS) and DEFAULT_KNOB == RECORD_KNOBS[0]
+    # Both registries are derived (every Knob subclass, every KnobPage subclass): they know the same knobs, and the
+    # default is the knob of schema 1's records.
+    assert set(KNOBS) == set(REPORTS) and DEFAULT_KNOB == FIRST_KNOB == next(iter(KNOBS))
+    assert [type(k) for k in KNOBS.values()] == knob_classes()
     for name, k in KNOBS.items():
         assert k.name == name and k.directives and k.model and k.folder_label
         for text in k.default_values:
@@ -119,6 +121,31 @@ def test_knobs_are_looked_up_by_name_in_every_registry():
     assert KNOBS["processes"].model == MEASURED_ONLY and KNOBS[DEFAULT_KNOB].model != MEASURED_ONLY
     with pytest.raises(UserError, match="--knob 'bogus' is unknown: use max-connections-per-child or processes"):
         knob("bogus")
+
+    class Another(Knob):  # a new subclass that names itself is a knob; one that does not is not
+        name = "another"
+
+    class Base(Knob):
+        pass
+
+    assert Another in knob_classes() and Base not in knob_classes()
+
+
+def test_parse_returns_each_knobs_typed_options():
+    from dataclasses import FrozenInstanceError
+
+    from bench.tune import KNOBS
+    from bench.tune.options import SweepArgs, TuneOptions
+
+    opts = TuneOptions(values=None, workload="db", variant="pooled", memory_budget="300MB", quick=True)
+    for name, k in KNOBS.items():
+        args = k.parse(opts)
+        assert isinstance(args, SweepArgs) and (args.workload, args.variant, args.users) == ("db", "pooled", 4), name
+        with pytest.raises(FrozenInstanceError):
+            args.workload = "leaky"  # type: ignore[misc]
+    recycling = KNOBS["max-connections-per-child"].parse(opts)
+    assert recycling.values == (0, 10, 1000) and recycling.budget_mb == 300.0 and recycling.scope == "child"
+    assert KNOBS["processes"].parse(opts).scope == "total"  # sizing the pool: a bare size is for all children
 
 
 def test_advice_names_the_servers_recycling_directive():
