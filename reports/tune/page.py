@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import reports.tune
-from bench.record.errors import UserError
 from bench.record.tune_folder import TuneRun
 from reports.kit.document import Block
 
@@ -52,17 +51,16 @@ def _pages() -> dict[str, type[KnobPage]]:
 
 
 def knob_report(run: TuneRun) -> type[KnobPage]:
-    """The report of the folder's knob; a one-line UserError for a knob no report knows."""
-    pages = _pages()
-    if run.knob not in pages:
-        raise UserError(f"{run.dir / 'tune.json'}: no report for knob {run.knob!r} (known: {', '.join(pages)})")
-    return pages[run.knob]
+    """The report of the folder's knob; a knob without a page of its own gets the generic one."""
+    from reports.tune.generic import GenericPage
+
+    return _pages().get(run.knob, GenericPage)
 
 
 def build_tune_report(run_dir: Path) -> Path:
     """Write the report of the tune run in `run_dir` into `run_dir/report/`; returns the report.html path.
 
-    Raises UserError when tune.json is missing, damaged or of an unknown schema, or its knob has no report.
+    Raises UserError when tune.json is missing, damaged or of an unknown schema.
     """
     run = TuneRun.open(run_dir)
     return knob_report(run).build(run)
