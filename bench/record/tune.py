@@ -9,6 +9,7 @@ results.json; `read_tune` (through `load_tune`, the schema gate and shape check)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,9 @@ from bench.record.errors import UserError
 from bench.record.files import now_iso, read_record, record_path, write_json
 from bench.record.schema import Upgrade
 from bench.record.schema import upgrade as upgrade_schema
-from bench.record.tune_conclusions import Advice, Confirmation, ModeConclusion, Sizing
+from bench.record.tune_conclusions import Advice, Confirmation, ConfirmStatus, ModeConclusion, Sizing
 from bench.record.tune_json import JsonRecord
-from bench.record.tune_points import Missing, Point, PointTrial
+from bench.record.tune_points import KeepAlive, Missing, Point, PointTrial
 from bench.record.values import num
 
 SCHEMA = 3
@@ -45,12 +46,27 @@ def _upgrade_2(data: dict[str, Any]) -> dict[str, Any]:
                                             "text": "not checked out of sample (a record from before the check)"}}
                      if isinstance(c, dict) and c.get("model") and "out_of_sample" not in c else c)
                  for m, c in modes.items()}
-    return data | {"schema": 3, "modes": modes, "confirmation": data.get("confirmation", {"status": "none"})}
+    return data | {"schema": 3, "modes": modes,
+                   "confirmation": data.get("confirmation", {"status": ConfirmStatus.NONE.value})}
 
 
 UPGRADES: dict[int, Upgrade] = {1: _upgrade_1, 2: _upgrade_2}
-MODES = ("on", "off")  # keep-alive modes, in reading order
+MODES = tuple(KeepAlive)  # keep-alive modes, in reading order
 MODEL_TOLERANCE = 0.10  # above this error anywhere the recommendation comes from the measured points
+
+
+class BudgetScope(StrEnum):
+    """What --memory-budget bounds (tune.json plan "memory_budget_scope")."""
+
+    CHILD = "child"   # each child's RSS
+    TOTAL = "total"   # all the children together
+
+
+class LatencyModel(StrEnum):
+    """How --knob processes measured a point's latency (tune.json plan "latency_model")."""
+
+    CLOSED = "closed"  # the closed loop's p99 at max(2 x N, --users) users
+    OPEN = "open"      # --slo: the capacity at the SLO, latency from the intended start
 
 
 @dataclass(frozen=True)
@@ -61,13 +77,13 @@ class TunePlan(JsonRecord):
     values: tuple[int | tuple[int, ...], ...] = ()   # the threads knobs: [processes, threads] pairs
     workload: str | None = None
     variant: str | None = None
-    keepalive: tuple[str, ...] = ()
+    keepalive: tuple[KeepAlive, ...] = ()
     max_loss: float | None = None
     max_p99_ms: float | None = None
     slo: str | None = None
-    latency_model: str | None = None
+    latency_model: LatencyModel | None = None
     memory_budget_mb: float | None = None
-    memory_budget_scope: str | None = None
+    memory_budget_scope: BudgetScope | None = None
     users: int | None = None
     users_rule: str | None = None
     duration_s: float | None = None
@@ -79,8 +95,8 @@ class TunePlan(JsonRecord):
     confirm_max_duration_s: float | None = None
 
     @property
-    def budget_scope(self) -> str:
-        return self.memory_budget_scope or "total"
+    def budget_scope(self) -> BudgetScope:
+        return self.memory_budget_scope or BudgetScope.TOTAL
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Self
 
 from bench.record.tune_json import JsonRecord
+
+
+class KeepAlive(StrEnum):
+    """A point's keep-alive mode (tune.json "keepalive"), in reading order."""
+
+    ON = "on"
+    OFF = "off"
+
+    @classmethod
+    def of(cls, on: bool) -> KeepAlive:
+        return cls.ON if on else cls.OFF
 
 
 def mode_label(mode: str) -> str:
@@ -96,7 +108,7 @@ class PointTrial(Figures):
 class Point(Figures):
     """One measured value of the knob in one keep-alive mode: medians over its trials, and the trials."""
 
-    keepalive: str | None = None
+    keepalive: KeepAlive | None = None
     value: int | None = None
     trials: tuple[PointTrial, ...] = ()
     rps_ci95: tuple[float, float] | None = None
@@ -153,7 +165,7 @@ class Point(Figures):
 class Missing(JsonRecord):
     """A planned trial not measured (tune.json missing[])."""
 
-    keepalive: str | None = None
+    keepalive: KeepAlive | None = None
     value: int | None = None
     trial: int | None = None
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bench.record.tune import BudgetScope
 from bench.record.tune_conclusions import ModelParameters, Recommendation
 from bench.record.tune_points import Point
 from bench.tune import prefork_sim
@@ -104,7 +105,7 @@ def fits_budget(rss_mb: float | None, budget_mb: float | None, scope: str, proce
         return True
     if rss_mb is None:
         return False
-    total = rss_mb * processes if scope == "total" else rss_mb
+    total = rss_mb * processes if scope == BudgetScope.TOTAL else rss_mb
     return total <= budget_mb
 
 

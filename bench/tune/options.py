@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bench.errors import UserError
+from bench.record.tune import BudgetScope
 from bench.vocabulary import DEMONSTRATIONS, VARIANTS, WORKLOADS
 
 if TYPE_CHECKING:
@@ -90,17 +91,17 @@ _UNITS = {"": 1, "k": 2**-10, "kb": 2**-10, "kib": 2**-10, "m": 1, "mb": 1, "mib
           "gib": 1024}
 
 
-def parse_budget(text: str | None) -> tuple[float | None, str]:
+def parse_budget(text: str | None) -> tuple[float | None, BudgetScope]:
     """'300MB' (per child) or 'total:2GB' (all children) -> (MB, scope)."""
     if text is None:
-        return None, "child"
+        return None, BudgetScope.CHILD
     scope, _, amount = text.rpartition(":")
-    scope = scope or "child"
+    scope = scope or BudgetScope.CHILD
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", amount)
-    if scope not in ("child", "total") or not m or m.group(2).lower() not in _UNITS or float(m.group(1)) <= 0:
+    if scope not in tuple(BudgetScope) or not m or m.group(2).lower() not in _UNITS or float(m.group(1)) <= 0:
         raise UserError(f"--memory-budget {text!r} is not valid: a size like 300MB or 1.5GB per child, "
                         "or total:2GB for all children")
-    return float(m.group(1)) * _UNITS[m.group(2).lower()], scope
+    return float(m.group(1)) * _UNITS[m.group(2).lower()], BudgetScope(scope)
 
 
 def parse_keepalive(text: str) -> list[bool]:

@@ -20,9 +20,9 @@ from typing import Any
 
 from bench.errors import UserError
 from bench.load.plan import Plan
-from bench.record.tune import TuneData, TunePlan, TuneRecord, TuneStack
+from bench.record.tune import BudgetScope, LatencyModel, TuneData, TunePlan, TuneRecord, TuneStack
 from bench.record.tune_conclusions import Advice, Sizing
-from bench.record.tune_points import PointTrial, SweepTrial, TrialMemory
+from bench.record.tune_points import KeepAlive, PointTrial, SweepTrial, TrialMemory
 from bench.stack.knobs import StackSettings
 from bench.tune import sizing, summaries
 from bench.tune.knobs import MEASURED_ONLY, Knob, as_tune_data
@@ -98,7 +98,7 @@ def conclude(record: TuneData) -> tuple[Sizing, Advice]:
     unmet = [p.n for p in record.points if plan.slo and not p.rps]
     if unmet:
         text += (" No offered rate met the SLO at " + ", ".join(str(v) for v in unmet) + " processes.")
-    if plan.keepalive == ("on",):
+    if plan.keepalive == (KeepAlive.ON,):
         text += (" With keep-alive, a client beyond the N held connections waits for a whole kept-alive connection "
                  "(up to MaxKeepAliveRequests requests), so p99 at 2 x N users measures that queue; "
                  "--keepalive off queues per request.")
@@ -131,7 +131,7 @@ class ProcessesArgs(SweepArgs):
     max_p99_ms: float
     slo: str | None              # size on the capacity at this SLO (open model) instead of the closed loop's rate
     budget_mb: float | None
-    scope: str
+    scope: BudgetScope
 
 
 class ProcessesTask(SweepTask):
@@ -147,7 +147,7 @@ class ProcessesTask(SweepTask):
         kept = fitting_values(list(args.values), settings, log)
         self.dropped = tuple(f"{n} processes (PostgreSQL connection budget)" for n in args.values if n not in kept)
         self.args, self.values, self.plan, self.log = args, kept, args.load_plan(), log
-        self.mode = "on" if args.keepalive else "off"
+        self.mode = KeepAlive.of(args.keepalive)
         self.settings, self.first = settings, replace(settings, processes=kept[0], keepalive=args.keepalive)
         self.skip: set[int] = set()
 
@@ -160,8 +160,9 @@ class ProcessesTask(SweepTask):
         a = self.args
         return TunePlan.new(knob=NAME, values=tuple(self.values), workload=a.workload, variant=a.variant,
                             keepalive=(self.mode,), max_p99_ms=None if a.slo else a.max_p99_ms, slo=a.slo,
-                            latency_model="open" if a.slo else "closed", memory_budget_mb=a.budget_mb,
-                            memory_budget_scope=a.scope, users=a.users, users_rule="max(2 x processes, --users)",
+                            latency_model=LatencyModel.OPEN if a.slo else LatencyModel.CLOSED,
+                            memory_budget_mb=a.budget_mb, memory_budget_scope=a.scope, users=a.users,
+                            users_rule="max(2 x processes, --users)",
                             duration_s=a.duration, warmup_s=a.warmup, trials=a.trials, generator_cpus=generator_cpus)
 
     def describe(self, point: SweepPoint, i: int, total: int) -> str:
@@ -274,7 +275,7 @@ class ProcessesKnob(Knob):
             raise UserError(f"--keepalive {opts.keepalive!r} is not valid: use on or off")
         budget_mb, scope = parse_budget(opts.memory_budget)
         if opts.memory_budget and ":" not in opts.memory_budget:
-            scope = "total"  # sizing the pool: a bare size is what all the children may use
+            scope = BudgetScope.TOTAL  # sizing the pool: a bare size is what all the children may use
         return ProcessesArgs(
             **ProcessesArgs.common(opts), values=tuple(values),
             keepalive=opts.keepalive != "off",  # one mode per sizing sweep; "both" (the default) means on

@@ -17,7 +17,7 @@ import numpy as np
 
 from bench.errors import UserError
 from bench.load.plan import MAX_TRIALS, Plan, check_int
-from bench.record.tune import MODEL_TOLERANCE, TuneData, TunePlan, TuneRecord, TuneStack
+from bench.record.tune import MODEL_TOLERANCE, BudgetScope, TuneData, TunePlan, TuneRecord, TuneStack
 from bench.record.tune_conclusions import (
     Advice,
     Check,
@@ -29,7 +29,7 @@ from bench.record.tune_conclusions import (
     OutOfSample,
     Source,
 )
-from bench.record.tune_points import Point, PointTrial, SweepTrial
+from bench.record.tune_points import KeepAlive, Point, PointTrial, SweepTrial
 from bench.stack.knobs import StackSettings
 from bench.stack.servers import DEFAULT_SERVER, PREFORK_RECYCLING, SERVERS, Recycling
 from bench.tune import confirm as confirm_step
@@ -428,8 +428,8 @@ def advice(data: TuneData, modes: dict[str, ModeConclusion]) -> Advice:
     recycling = _server_recycling(data.stack or TuneStack.from_json({}))
     n = conf.value if confirmed else c.recommended.value  # type: ignore[union-attr]
     directives = [f"{recycling.directive}={n}" if recycling.counts == "requests" else f"{recycling.directive} {n}",
-                  f"KeepAlive {'On' if best_mode == 'on' else 'Off'}"]
-    if best_mode == "on":
+                  f"KeepAlive {'On' if best_mode == KeepAlive.ON else 'Off'}"]
+    if best_mode == KeepAlive.ON:
         directives.append(f"MaxKeepAliveRequests {data.stack.max_keepalive_requests}")  # type: ignore[union-attr]
     sentences = (_cost_sentences(data, c, best_mode, recycling) + _confirmation_sentences(conf, best_mode)
                  + _memory_sentences(data, c, conf if confirmed else None, n)
@@ -445,7 +445,7 @@ def _cost_sentences(data: TuneData, c: ModeConclusion, mode: str, recycling: Rec
     app = (data.stack.app if data.stack else None) or {}
     served = (f"your application ({app.get('handler') or app.get('wsgi')} from {app.get('dir')})" if app
               else f"{plan.variant}/{plan.workload}")
-    per_request = mode == "on" and recycling.counts != "requests"
+    per_request = mode == KeepAlive.ON and recycling.counts != "requests"
     return [
         f"Without recycling {served} served {model.r0:,.0f} req/s with keep-alive {mode}.",
         f"A new child costs about {model.child_cost_ms or 0:.1f} ms of its slot (start-up plus warm-up) and "
@@ -495,7 +495,7 @@ def _model_sentences(c: ModeConclusion, confirmed: bool) -> list[str]:
 def _server_sentences(c: ModeConclusion, mode: str, recycling: Recycling) -> list[str]:
     out = []
     k = c.model.requests_per_connection if c.model else None
-    if mode == "on" and recycling.counts != "requests":
+    if mode == KeepAlive.ON and recycling.counts != "requests":
         out.append("Apache counts connections, not requests: with keep-alive a child serves "
                    f"N x {k:g} requests here, and as many as its clients send on other servers.")
     if recycling != PREFORK_RECYCLING:
@@ -561,7 +561,7 @@ class RecyclingArgs(SweepArgs):
     keepalive_modes: tuple[bool, ...]
     max_loss: float
     budget_mb: float | None
-    scope: str
+    scope: BudgetScope
     confirm: bool                 # measure the recommended value against 0 (--no-confirm: skip)
     confirm_max_duration: float
 
@@ -581,7 +581,7 @@ class RecyclingTask(SweepTask):
 
     def points(self) -> list[SweepPoint]:
         a = self.args
-        return [SweepPoint(mode := "on" if k else "off", v, t, self._at(v, k), f"ka{mode}-n{v}")
+        return [SweepPoint(KeepAlive.of(k), v, t, self._at(v, k), f"ka{KeepAlive.of(k)}-n{v}")
                 for t in range(1, a.trials + 1) for k in a.keepalive_modes for v in a.values]
 
     def _at(self, value: int, keepalive: bool) -> StackSettings:
@@ -590,7 +590,7 @@ class RecyclingTask(SweepTask):
     def record_plan(self, generator_cpus: Any) -> TunePlan:
         a = self.args
         return TunePlan.new(knob=NAME, values=a.values, workload=a.workload, variant=a.variant,
-                            keepalive=tuple("on" if k else "off" for k in a.keepalive_modes), max_loss=a.max_loss,
+                            keepalive=tuple(map(KeepAlive.of, a.keepalive_modes)), max_loss=a.max_loss,
                             memory_budget_mb=a.budget_mb, memory_budget_scope=a.scope, users=a.users,
                             duration_s=a.duration, warmup_s=a.warmup, trials=a.trials, generator_cpus=generator_cpus,
                             confirm=a.confirm, confirm_max_duration_s=a.confirm_max_duration)
@@ -614,7 +614,7 @@ class RecyclingTask(SweepTask):
     def conclude(self, record: TuneRecord, complete: bool) -> None:
         a = self.args
         self.modes = {mode: conclude(record.points(mode), self.settings.processes, a.max_loss, a.budget_mb, a.scope)
-                      for mode in ("on" if k else "off" for k in a.keepalive_modes)}
+                      for mode in map(KeepAlive.of, a.keepalive_modes)}
         record.update(confirmation=Confirmation.new(
             status=ConfirmStatus.SKIPPED if not a.confirm else ConfirmStatus.NOT_RUN))
         record.finish(self.modes, advice(record.data, self.modes), complete and not a.confirm)
@@ -630,7 +630,7 @@ class RecyclingTask(SweepTask):
             seqs = iter(range(sweep.seq + 1, 10**6))
 
             def confirm_trial(value: int, seconds: float, rel: str) -> PointTrial:
-                point = SweepPoint(chosen, value, 1, self._at(value, chosen == "on"), rel)
+                point = SweepPoint(chosen, value, 1, self._at(value, chosen == KeepAlive.ON), rel)
                 plan = replace(self.plan, duration_s=seconds, warmup_s=min(a.warmup, seconds / 2))
                 return self.measure(sweep, point, sweep.step(plan, point) | {"seq": next(seqs)}, plan, rel)
 

@@ -11,6 +11,7 @@ Four constraints, the tightest wins and is named:
 
 from __future__ import annotations
 
+from bench.record.tune import BudgetScope
 from bench.record.tune_conclusions import Binding, Sizing
 from bench.record.tune_points import Point
 from bench.vocabulary import VARIANT_FACTORS
@@ -31,7 +32,7 @@ def memory_cap(pss_mb: float | None, budget_mb: float | None, scope: str) -> int
     """The most processes the budget holds (None: no budget or no PSS measured)."""
     if budget_mb is None or not pss_mb:
         return None
-    if scope == "child":
+    if scope == BudgetScope.CHILD:
         return 0 if pss_mb > budget_mb else None  # a per-child budget caps no count, it only refuses
     return int(budget_mb // pss_mb)
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bench.errors import UserError
-from bench.record.tune import TuneData, TunePlan, TuneRecord, TuneStack
+from bench.record.tune import BudgetScope, TuneData, TunePlan, TuneRecord, TuneStack
 from bench.record.tune_conclusions import Advice, Binding, Sizing
-from bench.record.tune_points import Point, PointTrial, SweepTrial, TrialMemory
+from bench.record.tune_points import KeepAlive, Point, PointTrial, SweepTrial, TrialMemory
 from bench.stack import mpm
 from bench.stack.knobs import StackSettings
 from bench.tune import summaries
@@ -77,7 +77,7 @@ def recommend(points: list[Point], *, variant: str, pool_size: int, max_connecti
         if connections(procs, threads, variant, pool_size) > max_connections:
             return Binding.CONNECTIONS
         if budget_mb is not None and p.pss_mb:
-            if (p.pss_mb if scope == "child" else procs * p.pss_mb) > budget_mb:
+            if (p.pss_mb if scope == BudgetScope.CHILD else procs * p.pss_mb) > budget_mb:
                 return Binding.MEMORY
         if max_p99_ms is not None and p.p99_ms is not None and p.p99_ms > max_p99_ms:
             return Binding.P99
@@ -148,7 +148,7 @@ class ThreadsArgs(SweepArgs):
     values_text: str
     max_p99_ms: float
     budget_mb: float | None
-    scope: str
+    scope: BudgetScope
 
 
 class ThreadsTask(SweepTask):
@@ -176,13 +176,13 @@ class ThreadsTask(SweepTask):
 
     def points(self) -> list[SweepPoint]:
         a = self.args
-        return [SweepPoint("on", self.value[(p, t)], n, _point_settings(self.settings, p, t), f"p{p}t{t}",
+        return [SweepPoint(KeepAlive.ON, self.value[(p, t)], n, _point_settings(self.settings, p, t), f"p{p}t{t}",
                            max(2 * p * t, a.users)) for n in range(1, a.trials + 1) for p, t in self.keep]
 
     def record_plan(self, generator_cpus: Any) -> TunePlan:
         a = self.args
         return TunePlan.new(knob=self.knob, values=tuple(self.keep), workload=a.workload, variant=a.variant,
-                            keepalive=("on",), max_p99_ms=a.max_p99_ms, memory_budget_mb=a.budget_mb,
+                            keepalive=(KeepAlive.ON,), max_p99_ms=a.max_p99_ms, memory_budget_mb=a.budget_mb,
                             memory_budget_scope=a.scope, users=a.users,
                             users_rule="max(2 x processes x threads, --users)", duration_s=a.duration,
                             warmup_s=a.warmup, trials=a.trials, mpm=self.settings.mpm, generator_cpus=generator_cpus)
@@ -249,7 +249,7 @@ class ThreadsKnob(Knob):
         self.parse_values(text)
         budget_mb, scope = parse_budget(opts.memory_budget)
         if opts.memory_budget and ":" not in opts.memory_budget:
-            scope = "total"
+            scope = BudgetScope.TOTAL
         if opts.trials < 1:
             raise UserError(f"--trials {opts.trials} is not allowed: use 1 or more")
         return ThreadsArgs(**ThreadsArgs.common(opts), values_text=text,

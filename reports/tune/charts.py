@@ -10,7 +10,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from bench.record.tune import MODEL_TOLERANCE
+from bench.record.tune import MODEL_TOLERANCE, BudgetScope
 from bench.record.tune_conclusions import CurvePoint
 from bench.record.tune_folder import TuneRun
 from bench.record.tune_points import Point, mode_label
@@ -125,7 +125,7 @@ def budget_line(run: TuneRun) -> tuple[float | None, str]:
     budget = run.memory_budget_mb
     if budget is None:
         return None, ""
-    if run.memory_budget_scope == "total":
+    if run.memory_budget_scope == BudgetScope.TOTAL:
         procs = run.processes
         if not procs:
             return None, ""

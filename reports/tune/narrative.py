@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bench.record.tune import MODEL_TOLERANCE
+from bench.record.tune import MODEL_TOLERANCE, BudgetScope
 from bench.record.tune_conclusions import ConfirmStatus, ModeConclusion, Source
 from bench.record.tune_folder import TuneRun
-from bench.record.tune_points import Point, mode_label
+from bench.record.tune_points import KeepAlive, Point, mode_label
 from reports.kit.fmt import fmt_num
 
 DEMO_WORKLOADS = {"leaky": "leaks memory on purpose, to show what recycling is for"}
@@ -210,7 +210,7 @@ def recycling_sentences(run: TuneRun) -> list[str]:
     if any(v is not None for v in ka.values()):
         seen = "; ".join(f"{mode_label(m)} {fmt_num(v)}" for m, v in ka.items() if v is not None)
         text = f"Requests per connection actually seen (median over points): {seen}."
-        k_on = ka.get("on")
+        k_on = ka.get(KeepAlive.ON)
         if k_on is not None and k_on > 1.05:
             mkr = run.max_keepalive_requests
             text += (f" Apache counts connections, not requests: with keep-alive on a child recycled at N "
@@ -260,7 +260,7 @@ def memory_sentences(run: TuneRun) -> list[str]:
         out.append(text + ". Set a budget to cap memory.")
     else:
         scope = run.memory_budget_scope
-        where = "for all children together" if scope == "total" else "per child"
+        where = "for all children together" if scope == BudgetScope.TOTAL else "per child"
         out.append(f"Memory budget: {fmt_num(budget)} MB RSS {where}.")
     return out
 

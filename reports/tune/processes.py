@@ -12,6 +12,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, ScalarFormatter
 
+from bench.record.tune import BudgetScope
 from bench.record.tune_conclusions import Sizing
 from bench.record.tune_folder import TuneRun
 from bench.record.tune_points import Point
@@ -111,7 +112,7 @@ def memory_figure(run: TuneRun, pts: list[Point]) -> Figure:
     xs = [p.n for p in pts]
     ax.plot(xs, [p.pss_mb_total for p in pts], "o-", color="#8e6cc7", label="processes x PSS (MB)")
     budget = run.memory_budget_mb
-    if budget and run.memory_budget_scope == "total":
+    if budget and run.memory_budget_scope == BudgetScope.TOTAL:
         ax.axhline(budget, color=MARK, linewidth=0.8, label="--memory-budget")
     _n_axis(ax, xs)
     ax.set_xlabel("Apache processes")

@@ -99,3 +99,14 @@ def test_every_fixture_renders_from_its_classes(folder: Path, tmp_path: Path) ->
     record = read_tune(run)
     assert "MaxConnectionsPerChild" in md and record.advice is not None
     assert all(d in md for d in record.advice.directives)
+
+
+def test_modes_and_scopes_are_enums_written_as_before() -> None:
+    from bench.record.tune import BudgetScope
+    from bench.record.tune_points import KeepAlive
+
+    record = read_tune(FIXTURES[0])
+    assert record.plan is not None and record.plan.keepalive == (KeepAlive.ON, KeepAlive.OFF)
+    assert record.plan.memory_budget_scope is BudgetScope.CHILD and record.points[0].keepalive is KeepAlive.ON
+    assert record.to_json()["plan"]["keepalive"] == ["on", "off"]
+    assert json.dumps(record.to_json()["plan"]["memory_budget_scope"]) == '"child"'
