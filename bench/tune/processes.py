@@ -243,7 +243,7 @@ def slo_point(sweep: Any, plan: Plan, step: dict, settings: StackSettings, folde
     log("    " + slo_search.summary_line(entry))
     best = next((p for p in entry["probes"] if p["met"] and p["rate"] == entry["capacity_rps"]), None)
     # memory, CPU and sessions: of the probe at the capacity (of the closed loop when no rate met the SLO)
-    at = SweepTrial.from_json(ctx.results[best["dir"] if best else entry["closed_loop"]["dir"]])
+    at = sweep.read(ctx.results[best["dir"] if best else entry["closed_loop"]["dir"]])
     out = point_figures(at, step["trial"], users)
     closed = entry["closed_loop"]
     return out.having(rps=entry["capacity_rps"], p99_ms=best["p99_ms"] if best else None,

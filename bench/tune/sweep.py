@@ -181,7 +181,12 @@ class Sweep:
         """One trial on a fresh Apache with `settings`; returns the trial as a sweep reads it and when Apache
         started."""
         started = self.start(settings)
-        return SweepTrial.from_json(self.trial(plan, step, rel, users)), started
+        return self.read(self.trial(plan, step, rel, users)), started
+
+    @staticmethod
+    def read(result: dict[str, Any]) -> SweepTrial:
+        """A trial's record as the sweep reads it: the one place a sweep reads bench.load.trial's trial.json."""
+        return SweepTrial.from_json(result)
 
     def start(self, settings: StackSettings) -> float:
         """A fresh Apache with `settings` (the trials that follow measure it); returns when it started."""
@@ -198,8 +203,8 @@ class Sweep:
         return process_started(live.apache.pid()) or time.time()
 
     def trial(self, plan: Plan, step: dict, rel: str, users: int | None = None) -> dict:
-        """One trial on the Apache `start` started (a step with a "rate" is an open-model trial): the one place
-        a sweep takes bench.load.trial's trial.json dict."""
+        """One trial on the Apache `start` started (a step with a "rate" is an open-model trial): its trial.json
+        (`read` reads it)."""
         from bench.load.trial import Trial
 
         live = self.live
