@@ -22,7 +22,6 @@ import enum
 import types
 import typing
 from collections.abc import Callable
-from functools import cache
 from typing import Any, ClassVar, Self
 
 from bench.record.values import num
@@ -109,16 +108,23 @@ def write(value: Any) -> Any:
 Reader = Callable[[Any], Any]
 
 
-@cache
+_FIELDS: dict[type, tuple[dataclasses.Field, ...]] = {}
+_READERS: dict[type, tuple[tuple[str, str, Reader, float], ...]] = {}
+
+
 def _fields(cls: type) -> tuple[dataclasses.Field, ...]:
-    return tuple(f for f in dataclasses.fields(cls) if f.name not in JsonRecord.NOT_FIELDS)
+    if cls not in _FIELDS:
+        _FIELDS[cls] = tuple(f for f in dataclasses.fields(cls) if f.name not in JsonRecord.NOT_FIELDS)
+    return _FIELDS[cls]
 
 
-@cache
 def _readers(cls: type) -> tuple[tuple[str, str, Reader, float], ...]:
-    hints = typing.get_type_hints(cls)
-    return tuple((f.name, f.metadata.get(KEY, f.name), reader(hints[f.name]), f.metadata.get(SCALE, 1.0))
-                 for f in _fields(cls))
+    """(field, JSON key, reader, scale) of each declared field, from the class's annotations (once per class)."""
+    if cls not in _READERS:
+        hints = typing.get_type_hints(cls)
+        _READERS[cls] = tuple((f.name, f.metadata.get(KEY, f.name), reader(hints[f.name]),
+                               f.metadata.get(SCALE, 1.0)) for f in _fields(cls))
+    return _READERS[cls]
 
 
 def reader(hint: Any) -> Reader:

@@ -25,7 +25,7 @@ The pure parts (which values, how long, the verdict) are functions of plain numb
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +100,8 @@ def prediction_interval(predicted_loss: float, model_error: float | None, max_lo
     return [round(predicted_loss - half, 4), round(predicted_loss + half, 4)]
 
 
-def measured_loss(base: list[float], at_n: list[float]) -> tuple[float | None, list[float] | None]:
+def measured_loss(base: Sequence[float | None],
+                  at_n: Sequence[float | None]) -> tuple[float | None, list[float] | None]:
     """1 - median(N) / median(0) and its 95% interval."""
     from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
 
@@ -118,7 +119,7 @@ def larger_n(n: int, loss: float, max_loss: float, grid: list[int] = tune_model.
     return next((g for g in grid if g > n and g >= want), None)
 
 
-def result(value: int, base: list[float], at_n: list[float], predicted: float | None,
+def result(value: int, base: Sequence[float | None], at_n: Sequence[float | None], predicted: float | None,
            interval: list[float] | None, max_loss: float, rss: float | None, pss: float | None,
            budget_mb: float | None, scope: str, processes: int, round_no: int,
            observed: bool = True) -> ConfirmResult:
@@ -370,11 +371,11 @@ def _rounds(step: _Confirming, measure: Measure, model: tune_model.Model, model_
         blocked = (nxt is None or not tune_model.fits_budget(model.rss_end_mb(nxt), limits.budget_mb, limits.scope,
                                                              limits.processes)
                    or not observable(nxt, k, rate, limits.warmup_s, limits.cap_s))
-        v = verdict(model_n, list(latest.values()), limits.max_loss, memory_blocks_larger=blocked)
-        if v.status != ConfirmStatus.OVER_THE_LIMIT or blocked or round_no == MAX_ROUNDS:
-            return v, blocked, round_no
-        log(f"confirmation: {v.sentence} Measuring N = {nxt} (one more round).")
-        values = [nxt]  # type: ignore[list-item]
+        said = verdict(model_n, list(latest.values()), limits.max_loss, memory_blocks_larger=blocked)
+        if said.status != ConfirmStatus.OVER_THE_LIMIT or blocked or nxt is None or round_no == MAX_ROUNDS:
+            return said, blocked, round_no
+        log(f"confirmation: {said.sentence} Measuring N = {nxt} (one more round).")
+        values = [nxt]
     raise AssertionError("unreachable: the last round returns")
 
 
@@ -389,7 +390,7 @@ def _results(rounds: tuple[ConfirmRound, ...], model: tune_model.Model, model_n:
     for v in values:
         rows = [t for t in trials if t.value == v]
         predicted = round(model.loss(v), 4)
-        r = result(v, base_rps, [x.rps for x in rows], predicted,  # type: ignore[misc]
+        r = result(v, base_rps, [x.rps for x in rows], predicted,
                    prediction_interval(predicted, oos_error, limits.max_loss), limits.max_loss,
                    stats.median([x.rss_mb_end_of_life for x in rows], 2),
                    stats.median([x.pss_mb_end_of_life for x in rows], 2),

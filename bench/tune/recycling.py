@@ -325,7 +325,8 @@ def build_model(points: list[Point], processes: int) -> tune_model.Model | None:
 
 def _window_prediction(model: tune_model.Model, p: Point) -> float:
     from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
-    return stats.median([model.window_rps(p.n, *t.window_after_start) for t in p.trials if t.window_after_start])
+    predicted = stats.median([model.window_rps(p.n, *t.window) for t in p.trials if t.window])
+    return model.r0 if predicted is None else predicted  # no window recorded: the model's rate without recycling
 
 
 def _error(predicted: float | None, measured: float | None) -> float | None:
@@ -604,8 +605,7 @@ class RecyclingTask(SweepTask):
                 rel: str | None = None) -> PointTrial:
         result, started = sweep.point(plan or self.plan, step, point.settings,
                                       rel or f"trials/{step['seq']:03d}-{point.folder}")
-        assert sweep.run_dir is not None
-        return point_trial(result, point.trial, point.value, self.settings.processes, started, sweep.run_dir)
+        return point_trial(result, point.trial, point.value, self.settings.processes, started, sweep.folder)
 
     def progress(self, trial: PointTrial) -> str:
         return (f"{trial.rps or 0:,.0f} req/s, p99 {trial.p99_ms or 0:.2f} ms, "

@@ -113,7 +113,7 @@ class Sweep:
 
         with cls(task.first or task.settings, task.label, partition) as sweep:
             points = task.points()
-            record = TuneRecord(sweep.run_dir, plan=task.record_plan(sweep.partition.generator_list),
+            record = TuneRecord(sweep.folder, plan=task.record_plan(sweep.partition.generator_list),
                                 stack=task.settings.to_dict(), environment=sweep.environment(),
                                 todo=[Missing.new(keepalive=p.mode, value=p.value, trial=p.trial) for p in points])
             if task.dropped is not None:
@@ -134,7 +134,7 @@ class Sweep:
             finally:
                 task.conclude(record, complete)
             task.after(sweep, record, complete, log)
-        return sweep.run_dir
+        return sweep.folder
 
     def step(self, plan: Plan, point: SweepPoint) -> dict[str, Any]:
         """The plan step of the trial under way (bench.load.trial.Trial's cell)."""
@@ -163,15 +163,27 @@ class Sweep:
             stack.down(self.live.state)
 
     @property
+    def running(self) -> stack.Stack:
+        """The running stack (inside the `with`)."""
+        assert self.live is not None, "the sweep's stack is up only inside its `with`"
+        return self.live
+
+    @property
+    def folder(self) -> Path:
+        """The run folder (inside the `with`)."""
+        assert self.run_dir is not None, "the sweep's run folder exists only inside its `with`"
+        return self.run_dir
+
+    @property
     def url(self) -> str:
-        return self.live.url
+        return self.running.url
 
     def environment(self) -> dict:
         """Machine facts and versions, recorded with every sweep."""
         from bench.load import machine
         from bench.load.run import probe
 
-        live = self.live
+        live = self.running
         return {"machine": machine.machine(),
                 "versions": machine.versions(probe(live.url + live.apache.probe_path)[1].get("Server"),
                                              postgres.settings(live.admin_dsn or live.dsn).get("server_version"))}
@@ -193,22 +205,23 @@ class Sweep:
         from bench.load.sampler import process_started
         from bench.stack.apache import Apache
 
-        live = self.live
+        live = self.running
         live.apache.stop()
         # The trial reads slots and recycling from live.settings: they must be this point's.
         live.settings = settings
         live.apache = Apache(live.state, settings, live.dsn)
         live.apache.prepare()
         live.apache.start()
-        return process_started(live.apache.pid()) or time.time()
+        pid = live.apache.pid()
+        return (process_started(pid) if pid is not None else None) or time.time()
 
     def trial(self, plan: Plan, step: dict, rel: str, users: int | None = None) -> dict:
         """One trial on the Apache `start` started (a step with a "rate" is an open-model trial): its trial.json
         (`read` reads it)."""
         from bench.load.trial import Trial
 
-        live = self.live
-        self._trial = Trial(self.run_dir, plan, step, live.url, live, self.monitor, restart=False,
+        live = self.running
+        self._trial = Trial(self.folder, plan, step, live.url, live, self.monitor, restart=False,
                             partition=self.partition, rel=rel, users=users)
         (self._trial.dir / "httpd.conf").write_text(live.apache.conf.read_text())
         result = self._trial.execute()

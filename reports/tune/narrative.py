@@ -251,11 +251,11 @@ def memory_sentences(run: TuneRun) -> list[str]:
                    + "; ".join(f"{fmt_num(v)} MB RSS with {mode_label(m)}" for m, v in fresh.items()) + ".")
     budget = run.memory_budget_mb
     if budget is None:
-        m = run.advice_mode
-        rec = run.conclusion(m).recommended if m else None
+        advised = run.advice_mode
+        rec = run.conclusion(advised).recommended if advised else None
         rss = rec.rss_end_mb if rec else None
         text = "No memory budget was set (--memory-budget): the recommendation only limits the throughput loss"
-        if rss is not None and m is not None:
+        if rss is not None and advised is not None:
             text += f", and at it a child ends near {fmt_num(rss)} MB RSS"
         out.append(text + ". Set a budget to cap memory.")
     else:
