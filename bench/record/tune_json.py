@@ -86,9 +86,11 @@ class JsonRecord:
 
     @classmethod
     def new(cls, **values: Any) -> Self:
-        """A record holding exactly `values`: the other fields are absent (a knob writes only its own keys)."""
-        names = {f.name for f in _fields(cls)}
-        return cls(**values, absent=frozenset(names - values.keys()))
+        """A record holding exactly `values`, written in their order: the other fields are absent (a knob writes
+        only its own keys)."""
+        fields = {f.name: f.metadata.get(KEY, f.name) for f in _fields(cls)}
+        return cls(**values, absent=frozenset(fields.keys() - values.keys()),
+                   order=tuple(fields[name] for name in values))
 
 
 def write(value: Any) -> Any:

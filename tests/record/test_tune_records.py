@@ -53,6 +53,8 @@ def test_unknown_keys_are_kept() -> None:
 def test_a_new_record_writes_exactly_what_it_was_given() -> None:
     assert PointTrial.new(trial=1, rps=None).to_json() == {"trial": 1, "rps": None}
     assert PointTrial.new(trial=1).having(rps=3.0).to_json() == {"trial": 1, "rps": 3.0}
+    assert list(PointTrial.new(trial=1, dir="d", rps=2.0).having(flags=("x",)).to_json()) == ["trial", "dir", "rps",
+                                                                                               "flags"]
 
 
 def test_the_cost_of_a_new_child_is_seconds_in_the_class_and_ms_in_json() -> None:
