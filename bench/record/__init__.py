@@ -14,11 +14,14 @@ No matplotlib, psycopg2 or Locust here: `reports` reads run folders through this
 | `bottleneck.py` | what limited a trial (server, generator, shared CPUs, the load itself): `classify` |
 | `significance.py` | whether a change between two runs is real, with the run-to-run noise in the test |
 | `results.py` | results.json: `SCHEMA`, typed shapes, `summarize`, `speedups`, `RunRecord`, `load_results` |
-| `tune.py` | tune.json: `SCHEMA`, typed shapes, `summarize_point`, `TuneRecord`, `load_tune` |
+| `tune.py` | tune.json: `SCHEMA`, `TunePlan`, `TuneStack`, `TuneData` (the record), `TuneRecord`, `read_tune` |
+| `tune_json.py` | `JsonRecord`: a tune class's fields read and written by their annotations (`from_json`, `to_json`) |
+| `tune_points.py` | what a sweep measures: `PointTrial`, `Point` (medians over trials), `Missing`, `SweepTrial` |
+| `tune_conclusions.py` | what it concludes: `ModelParameters`, `ModeConclusion`, `Confirmation`, `Sizing`, `Advice` |
 | `sessions.py` | sessions.json: `SCHEMA`, `SessionsRecord` (writer), `load_sessions`, `SessionsRun`, `SessionsResult` |
 | `run_rows.py` | results.json's rows checked once, typed: `TrialRow`, `CellSummary`, `Speedup`, `Plan`, `Stack` ... |
 | `run_folder.py` | `RunFolder`; `Run`, a `bench run` folder read tolerantly (cells, trials, timeline, samples) |
-| `tune_folder.py` | `TuneRun`: a `bench tune` folder read tolerantly (points, per-mode conclusions) |
+| `tune_folder.py` | `TuneRun`: a `bench tune` folder, its tune.json read once into `TuneData`, plus the trial files |
 
 Run folders are named in one place too: `bench.paths.new_run_folder(kind)`.
 """

@@ -25,8 +25,13 @@ The pure parts (which values, how long, the verdict) are functions of plain numb
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from bench.record.tune import TuneRecord
+from bench.record.tune_conclusions import Confirmation, ConfirmResult, ConfirmRound, ConfirmStatus, ModeConclusion
+from bench.record.tune_points import PointTrial
 from bench.tune import model as tune_model
 
 LIVES = 3                 # every slot recycles at least this often in a confirmation trial
@@ -95,7 +100,8 @@ def prediction_interval(predicted_loss: float, model_error: float | None, max_lo
     return [round(predicted_loss - half, 4), round(predicted_loss + half, 4)]
 
 
-def measured_loss(base: list[float], at_n: list[float]) -> tuple[float | None, list[float] | None]:
+def measured_loss(base: Sequence[float | None],
+                  at_n: Sequence[float | None]) -> tuple[float | None, list[float] | None]:
     """1 - median(N) / median(0) and its 95% interval."""
     from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
 
@@ -113,221 +119,284 @@ def larger_n(n: int, loss: float, max_loss: float, grid: list[int] = tune_model.
     return next((g for g in grid if g > n and g >= want), None)
 
 
-def result(value: int, base: list[float], at_n: list[float], predicted: float | None,
+def result(value: int, base: Sequence[float | None], at_n: Sequence[float | None], predicted: float | None,
            interval: list[float] | None, max_loss: float, rss: float | None, pss: float | None,
            budget_mb: float | None, scope: str, processes: int, round_no: int,
-           observed: bool = True) -> dict[str, Any]:
+           observed: bool = True) -> ConfirmResult:
     """One confirmed value: measured against predicted, and whether it meets each limit. observed: some
     trial at this value replaced a child (otherwise its loss is noise, not recycling, and meets nothing)."""
     loss, ci = measured_loss(base, at_n)
-    return {
-        "value": value, "round": round_no, "trials": len(at_n), "base_trials": len(base), "observed": observed,
-        "measured_loss": loss, "loss_ci95": ci, "predicted_loss": predicted, "prediction_interval": interval,
-        "within_prediction": None if loss is None or interval is None else interval[0] <= loss <= interval[1],
-        "meets_loss": observed and loss is not None and loss <= max_loss,
-        "meets_memory": tune_model.fits_budget(rss, budget_mb, scope, processes) if budget_mb is not None else True,
-        "rss_mb_end_of_life": rss, "pss_mb_end_of_life": pss,
-    }
+    return ConfirmResult.new(
+        value=value, round=round_no, trials=len(at_n), base_trials=len(base), observed=observed,
+        measured_loss=loss, loss_ci95=None if ci is None else tuple(ci), predicted_loss=predicted,
+        prediction_interval=None if interval is None else tuple(interval),
+        within_prediction=None if loss is None or interval is None else interval[0] <= loss <= interval[1],
+        meets_loss=observed and loss is not None and loss <= max_loss,
+        meets_memory=tune_model.fits_budget(rss, budget_mb, scope, processes) if budget_mb is not None else True,
+        rss_mb_end_of_life=rss, pss_mb_end_of_life=pss)
 
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
-def describe(r: dict[str, Any]) -> str:
+def describe(r: ConfirmResult) -> str:
     """`N = 5000: measured loss 11.8% (95% CI 9.0-14.1%), predicted 2.8% (2.0-3.6%)`."""
-    ci = r.get("loss_ci95")
-    text = f"N = {r['value']}: measured loss {_pct(r['measured_loss'])}"
+    ci = r.loss_ci95
+    text = f"N = {r.value}: measured loss {_pct(r.measured_loss)}"
     text += f" (95% CI {_pct(ci[0])} to {_pct(ci[1])})" if ci else " (no interval)"
-    if r.get("predicted_loss") is not None:
-        text += f", predicted {_pct(r['predicted_loss'])}"
-        if r.get("prediction_interval"):
-            lo, hi = r["prediction_interval"]
+    if r.predicted_loss is not None:
+        text += f", predicted {_pct(r.predicted_loss)}"
+        if r.prediction_interval:
+            lo, hi = r.prediction_interval
             text += f" ({_pct(lo)} to {_pct(hi)})"
     return text
 
 
-def verdict(model_n: int, results: list[dict[str, Any]], max_loss: float,
-            memory_blocks_larger: bool = False) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Verdict:
+    """What the measurements say: the value to recommend (None: unconfirmed), its status, one plain sentence,
+    and the result it stands on."""
+
+    value: int | None
+    status: ConfirmStatus
+    sentence: str
+    result: ConfirmResult
+
+
+def verdict(model_n: int, results: list[ConfirmResult], max_loss: float,
+            memory_blocks_larger: bool = False) -> Verdict:
     """What the measurements say: the value to recommend (measured), its status and one plain sentence.
 
     status: confirmed (the model's value met both limits, as predicted or not), smaller / larger (another
     measured value did and is recommended), memory wins (no measured value meets both: the one memory
     allows, with its measured loss), over the limit (no measured value met the loss limit, memory set no
     bound). `memory_blocks_larger`: a larger N than those measured would not fit the memory budget."""
-    by_value = {r["value"]: r for r in results}
+    by_value = {r.n: r for r in results}
     first = by_value[model_n]
-    if first.get("observed") is False:
-        return {"value": None, "status": "not observed", "result": first,
-                "sentence": f"No trial at N = {model_n} replaced a child (a life outlasted the trial), so its "
-                            f"{_pct(first['measured_loss'])} against N = 0 is noise, not recycling: N = {model_n} "
-                            "is the model's value, UNCONFIRMED."}
-    good = sorted(v for v, r in by_value.items() if r["meets_loss"] and r["meets_memory"])
-    miss = first["within_prediction"] is False
+    if first.observed is False:
+        return Verdict(None, ConfirmStatus.NOT_OBSERVED, f"No trial at N = {model_n} replaced a child (a life "
+                       f"outlasted the trial), so its {_pct(first.measured_loss)} against N = 0 is noise, not "
+                       f"recycling: N = {model_n} is the model's value, UNCONFIRMED.", first)
+    good = sorted(v for v, r in by_value.items() if r.meets_loss and r.meets_memory)
+    parts = _misses(model_n, first, max_loss)
+    if good:
+        value = good[0]
+        status = (ConfirmStatus.CONFIRMED if value == model_n else
+                  ConfirmStatus.SMALLER if value < model_n else ConfirmStatus.LARGER)
+        if value != model_n:
+            parts.append(f"N = {value} was measured to meet both limits "
+                         f"({_pct(by_value[value].measured_loss)} loss): it is the recommendation.")
+        elif not parts:
+            parts.append(f"Confirmed: N = {model_n} lost {_pct(first.measured_loss)} as measured, within the "
+                         "prediction's interval and the limits.")
+        return Verdict(value, status, " ".join(parts), by_value[value])
+    fitting = sorted(v for v, r in by_value.items() if r.meets_memory)
+    if fitting and memory_blocks_larger:
+        value = fitting[-1]
+        parts.append(f"No value meets both limits: memory wins, expect {_pct(by_value[value].measured_loss)} "
+                     f"loss at N = {value}.")
+        return Verdict(value, ConfirmStatus.MEMORY_WINS, " ".join(parts), by_value[value])
+    pool = fitting or list(by_value)
+    value = min(pool, key=lambda v: m if (m := by_value[v].measured_loss) is not None else math.inf)
+    parts.append(f"No measured value met the {_pct(max_loss)} loss limit: the least loss was "
+                 f"{_pct(by_value[value].measured_loss)} at N = {value}.")
+    return Verdict(value, ConfirmStatus.OVER_THE_LIMIT, " ".join(parts), by_value[value])
+
+
+def _misses(model_n: int, first: ConfirmResult, max_loss: float) -> list[str]:
+    """How the model's value missed its prediction, the loss limit or the memory budget."""
     parts = []
-    if miss or not first["meets_loss"]:
+    miss = first.within_prediction is False
+    if miss or not first.meets_loss:
         why = []
         if miss:
             why.append("outside the prediction's interval")
-        if not first["meets_loss"]:
+        if not first.meets_loss:
             why.append(f"over the {_pct(max_loss)} limit")
-        parts.append(f"The measured loss at N = {model_n} was {_pct(first['measured_loss'])}, "
-                     + " and ".join(why) + f" (predicted {_pct(first['predicted_loss'])}).")
-    if not first["meets_memory"]:
-        parts.append(f"At N = {model_n} a child ended near {first['rss_mb_end_of_life'] or 0:.0f} MB RSS, over the "
+        parts.append(f"The measured loss at N = {model_n} was {_pct(first.measured_loss)}, "
+                     + " and ".join(why) + f" (predicted {_pct(first.predicted_loss)}).")
+    if not first.meets_memory:
+        parts.append(f"At N = {model_n} a child ended near {first.rss_mb_end_of_life or 0:.0f} MB RSS, over the "
                      "memory budget.")
-    if good:
-        value = good[0]
-        status = "confirmed" if value == model_n else ("smaller" if value < model_n else "larger")
-        if value != model_n:
-            parts.append(f"N = {value} was measured to meet both limits "
-                         f"({_pct(by_value[value]['measured_loss'])} loss): it is the recommendation.")
-        elif not parts:
-            parts.append(f"Confirmed: N = {model_n} lost {_pct(first['measured_loss'])} as measured, within the "
-                         "prediction's interval and the limits.")
-    else:
-        fitting = sorted(v for v, r in by_value.items() if r["meets_memory"])
-        if fitting and memory_blocks_larger:
-            value, status = fitting[-1], "memory wins"
-            parts.append(f"No value meets both limits: memory wins, expect {_pct(by_value[value]['measured_loss'])} "
-                         f"loss at N = {value}.")
-        else:
-            pool = fitting or list(by_value)
-            value = min(pool, key=lambda v: by_value[v]["measured_loss"] if by_value[v]["measured_loss"] is not None
-                        else math.inf)
-            status = "over the limit"
-            parts.append(f"No measured value met the {_pct(max_loss)} loss limit: the least loss was "
-                         f"{_pct(by_value[value]['measured_loss'])} at N = {value}.")
-    return {"value": value, "status": status, "sentence": " ".join(parts), "result": by_value[value]}
+    return parts
 
 
-def bound_verdict(model_n: int, bound: dict[str, Any], max_loss: float, needed_s: float) -> dict[str, Any]:
+def bound_verdict(model_n: int, bound: ConfirmResult, max_loss: float, needed_s: float) -> Verdict:
     """The verdict when N's lives outlast the cap and the largest value whose lives fit was measured instead:
     its loss bounds N's when it met the limit; otherwise N stays the model's value, unconfirmed."""
-    m = bound["value"]
-    if bound.get("observed") is not False and bound["meets_loss"]:
-        return {"value": model_n, "status": "bounded", "result": bound,
-                "sentence": f"A child lives too long at N = {model_n} to be replaced within a trial, so N = {m} "
-                            f"(the largest value whose lives fit) was measured instead: "
-                            f"{_pct(bound['measured_loss'])} loss. Recycling less often costs no more, so "
-                            f"N = {model_n} loses at most that (predicted {_pct(bound.get('bounds_predicted'))})."}
-    why = ("replaced no child either" if bound.get("observed") is False
-           else f"lost {_pct(bound['measured_loss'])}, over the {_pct(max_loss)} limit, so it bounds nothing")
-    return {"value": None, "status": "not observable", "result": bound,
-            "sentence": f"A child lives too long at N = {model_n} to be replaced within a trial, and N = {m} {why}: "
-                        f"N = {model_n} is the model's value, UNCONFIRMED (predicted "
-                        f"{_pct(bound.get('bounds_predicted'))}). To measure it, run with "
-                        f"--confirm-max-duration {needed_s:g}."}
+    m = bound.value
+    if bound.observed is not False and bound.meets_loss:
+        return Verdict(model_n, ConfirmStatus.BOUNDED,
+                       f"A child lives too long at N = {model_n} to be replaced within a trial, so N = {m} "
+                       f"(the largest value whose lives fit) was measured instead: "
+                       f"{_pct(bound.measured_loss)} loss. Recycling less often costs no more, so "
+                       f"N = {model_n} loses at most that (predicted {_pct(bound.bounds_predicted)}).", bound)
+    why = ("replaced no child either" if bound.observed is False
+           else f"lost {_pct(bound.measured_loss)}, over the {_pct(max_loss)} limit, so it bounds nothing")
+    return Verdict(None, ConfirmStatus.NOT_OBSERVABLE,
+                   f"A child lives too long at N = {model_n} to be replaced within a trial, and N = {m} {why}: "
+                   f"N = {model_n} is the model's value, UNCONFIRMED (predicted "
+                   f"{_pct(bound.bounds_predicted)}). To measure it, run with "
+                   f"--confirm-max-duration {needed_s:g}.", bound)
 
 
-def run(measure, record, mode: str, conclusion: dict[str, Any], *, max_loss: float, budget_mb: float | None,
-        scope: str, processes: int, warmup_s: float, floor_s: float, cap_s: float, trials: int,
-        log=print) -> dict[str, Any]:
-    """Measure the recommendation of `mode` (tune.json modes[mode]) against N = 0; returns tune.json's
-    "confirmation". `measure(value, duration_s, rel)` runs one trial on a fresh Apache and returns its
-    point-trial dict (rps, rss_mb_end_of_life, ...); `record` (bench.record.tune.TuneRecord) is rewritten
-    after every trial, so an interrupted confirmation keeps what it measured."""
-    from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
+Measure = Callable[[int, float, str], PointTrial]  # (value, seconds, folder) -> the trial on a fresh Apache
 
-    m = conclusion["model"]
-    model = tune_model.Model(r0=m["r0"], child_max_rps=m["child_max_rps"], child_cost_s=m["child_cost_ms"] / 1000,
-                             requests_per_connection=m["requests_per_connection"], fresh_rss_mb=m["fresh_rss_mb"],
-                             growth_kb_per_request=m["growth_kb_per_request"], processes=processes,
-                             slot_rps=m.get("slot_rps"))
-    model_n = conclusion["recommendation"]["value"]
-    oos_error = (conclusion.get("out_of_sample") or {}).get("max_error")
-    trials = max(trials, MIN_TRIALS)
+
+@dataclass(frozen=True)
+class Limits:
+    """What the confirmation measures against: the limits of the sweep and how long its trials may be."""
+
+    max_loss: float
+    budget_mb: float | None
+    scope: str
+    processes: int
+    warmup_s: float
+    floor_s: float   # a confirmation trial is never shorter than a sweep point
+    cap_s: float     # --confirm-max-duration
+    trials: int
+
+
+class _Confirming:
+    """The confirmation under way: rewritten into tune.json after every trial, so an interrupted one keeps what
+    it measured."""
+
+    def __init__(self, record: TuneRecord, conf: Confirmation):
+        self.record, self.conf = record, conf
+        self.write()
+
+    def set(self, **changes: Any) -> None:
+        self.conf = self.conf.having(**changes)
+        self.write()
+
+    def add_trial(self, trial: PointTrial) -> None:
+        last = self.conf.rounds[-1]
+        self.set(rounds=(*self.conf.rounds[:-1], last.having(trials=(*last.trials, trial))))
+
+    def write(self) -> None:
+        self.record.update(confirmation=self.conf)
+
+
+def run(measure: Measure, record: TuneRecord, mode: str, conclusion: ModeConclusion, limits: Limits,
+        log: Callable[[str], None] = print) -> Confirmation:
+    """Measure the recommendation of `mode` against N = 0; returns tune.json's "confirmation" (also written
+    into `record` after every trial). `measure(value, duration_s, rel)` runs one trial on a fresh Apache."""
+    assert conclusion.model is not None and conclusion.recommended is not None
+    model = tune_model.Model.of(conclusion.model, limits.processes)
+    model_n = conclusion.recommended.value or 0
+    trials = max(limits.trials, MIN_TRIALS)
     k, rate = model.requests_per_connection, model.per_process_rps
-    conf: dict[str, Any] = {"status": "incomplete", "mode": mode, "model_value": model_n, "cap_s": cap_s,
-                            "trials_per_value": trials, "lives": LIVES, "rounds": [], "results": [],
-                            "life_s": round(life_s(model_n, k, rate), 1)}
-    record.data["confirmation"] = conf
-    measured: dict[int, list[dict]] = {}
-    base: list[dict] = []
-    values = values_to_confirm(model, model_n, model.loss(model_n), max_loss, budget_mb, scope)
+    step = _Confirming(record, Confirmation.new(
+        status=ConfirmStatus.INCOMPLETE, mode=mode, model_value=model_n, cap_s=limits.cap_s,
+        trials_per_value=trials, lives=LIVES, rounds=(), results=(), life_s=round(life_s(model_n, k, rate), 1)))
+    values = values_to_confirm(model, model_n, model.loss(model_n), limits.max_loss, limits.budget_mb, limits.scope)
     bound: int | None = None
-    if model_n > 0 and not observable(model_n, k, rate, warmup_s, cap_s):
-        needed = trial_duration([model_n], k, rate, warmup_s, floor_s, math.inf)[1]
-        bound = bounding_value(model_n, k, rate, warmup_s, cap_s)
-        # A bound the model already expects over the limit would bound nothing: not worth its trials.
-        hopeless = bound is not None and model.loss(bound) > max_loss
-        conf.update(observable=False, needed_s=needed, bound_value=None if hopeless else bound)
-        life = f"A child lives about {life_s(model_n, k, rate):,.0f} s at N = {model_n}"
-        log(f"confirmation: {life.lower()[0]}{life[1:]} ({k:g} requests per connection at {rate:,.0f} req/s per "
-            f"process), longer than a {cap_s:g} s trial (--confirm-max-duration): recycling there cannot be observed"
-            + ("; nothing smaller fits either" if bound is None else
-               f"; N = {bound}, the largest value whose lives fit, is predicted to lose {_pct(model.loss(bound))}, "
-               "over the limit, so it would bound nothing" if hopeless else
-               f"; measuring N = {bound} instead, whose loss bounds it"))
-        if bound is None or hopeless:
-            why = ("no smaller value's lives fit either" if bound is None else
-                   f"N = {bound}, the largest value whose lives fit, is predicted to lose "
-                   f"{_pct(model.loss(bound))}, over the limit, so it would bound nothing")
-            conf.update(status="not observable", value=None, measured_loss=None, loss_ci95=None, capped=True,
-                        sentence=f"{life}, longer than a {cap_s:g} s trial, and {why}: N = "
-                                 f"{model_n} is the model's value, UNCONFIRMED (predicted "
-                                 f"{_pct(model.loss(model_n))}). To measure it, run with "
-                                 f"--confirm-max-duration {needed:g}.")
-            record.write()
-            return conf
+    if model_n > 0 and not observable(model_n, k, rate, limits.warmup_s, limits.cap_s):
+        bound = _bound(step, model, model_n, limits, log)
+        if bound is None:
+            return step.conf
         values = [bound]
-    seq = 0
+    v, blocked, round_no = _rounds(step, measure, model, model_n, values, bound, limits, trials, mode,
+                                   conclusion.oos_error, log)
+    step.set(status=v.status, value=v.value, sentence=v.sentence, measured_loss=v.result.measured_loss,
+             loss_ci95=v.result.loss_ci95, measured_at=v.result.value,
+             # Bounded: the memory measured belongs to the smaller value, not to N (N's stays predicted).
+             rss_mb_end_of_life=None if bound is not None else v.result.rss_mb_end_of_life,
+             pss_mb_end_of_life=None if bound is not None else v.result.pss_mb_end_of_life,
+             capped=any(r.capped for r in step.conf.rounds))
+    if v.status == ConfirmStatus.OVER_THE_LIMIT and not blocked and round_no == MAX_ROUNDS:
+        step.set(sentence=f"{step.conf.sentence} The confirmation stops after one more round: measure larger "
+                          "values with --values.")
+    return step.conf
+
+
+def _bound(step: _Confirming, model: tune_model.Model, model_n: int, limits: Limits,
+           log: Callable[[str], None]) -> int | None:
+    """N's lives outlast a capped trial: the smaller value whose loss bounds N's, or None (the confirmation
+    then ends: not observable, with the --confirm-max-duration that would measure N)."""
+    k, rate, cap_s = model.requests_per_connection, model.per_process_rps, limits.cap_s
+    needed = trial_duration([model_n], k, rate, limits.warmup_s, limits.floor_s, math.inf)[1]
+    bound = bounding_value(model_n, k, rate, limits.warmup_s, cap_s)
+    # A bound the model already expects over the limit would bound nothing: not worth its trials.
+    hopeless = bound is not None and model.loss(bound) > limits.max_loss
+    step.set(observable=False, needed_s=needed, bound_value=None if hopeless else bound)
+    life = f"A child lives about {life_s(model_n, k, rate):,.0f} s at N = {model_n}"
+    over = (f"N = {bound}, the largest value whose lives fit, is predicted to lose {_pct(model.loss(bound))}, "
+            "over the limit, so it would bound nothing") if bound is not None else ""
+    log(f"confirmation: {life.lower()[0]}{life[1:]} ({k:g} requests per connection at {rate:,.0f} req/s per "
+        f"process), longer than a {cap_s:g} s trial (--confirm-max-duration): recycling there cannot be observed"
+        + ("; nothing smaller fits either" if bound is None else f"; {over}" if hopeless else
+           f"; measuring N = {bound} instead, whose loss bounds it"))
+    if bound is not None and not hopeless:
+        return bound
+    why = "no smaller value's lives fit either" if bound is None else over
+    step.set(status=ConfirmStatus.NOT_OBSERVABLE, value=None, measured_loss=None, loss_ci95=None, capped=True,
+             sentence=f"{life}, longer than a {cap_s:g} s trial, and {why}: N = {model_n} is the model's value, "
+                      f"UNCONFIRMED (predicted {_pct(model.loss(model_n))}). To measure it, run with "
+                      f"--confirm-max-duration {needed:g}.")
+    return None
+
+
+def _rounds(step: _Confirming, measure: Measure, model: tune_model.Model, model_n: int, values: list[int],
+            bound: int | None, limits: Limits, trials: int, mode: str, oos_error: float | None,
+            log: Callable[[str], None]) -> tuple[Verdict, bool, int]:
+    """The rounds of interleaved trials, each followed by its verdict: (the last verdict, whether a larger N
+    was out of reach, the last round)."""
+    k, rate = model.requests_per_connection, model.per_process_rps
+    seqs = iter(range(1, 10**6))
     for round_no in range(1, MAX_ROUNDS + 1):
-        duration, needed, capped = trial_duration(values, k, rate, warmup_s, floor_s, cap_s)
-        rnd = {"round": round_no, "values": [0, *values], "duration_s": duration, "needed_s": needed,
-               "capped": capped, "trials": []}
-        conf["rounds"].append(rnd)
+        duration, needed, capped = trial_duration(values, k, rate, limits.warmup_s, limits.floor_s, limits.cap_s)
+        step.set(rounds=(*step.conf.rounds, ConfirmRound.new(round=round_no, values=(0, *values), duration_s=duration,
+                                                             needed_s=needed, capped=capped, trials=())))
         if capped:
             log(f"confirmation: {LIVES} lives at N = {max(values)} need {needed:g} s per trial; capped at "
-                f"{cap_s:g} s (--confirm-max-duration): fewer lives per trial")
+                f"{limits.cap_s:g} s (--confirm-max-duration): fewer lives per trial")
         for t in range(1, trials + 1):
             for v in [0, *values]:  # interleaved: 0, N, 0, N ... so drift hits both alike
-                seq += 1
+                seq = next(seqs)
                 log(f"[confirm {seq}] MaxConnectionsPerChild {v}, KeepAlive {mode}, trial {t}: {duration:g} s")
                 trial = measure(v, duration, f"confirm/{seq:03d}-ka{mode}-n{v}")
-                trial = {"value": v, "trial": t, **trial}
-                rnd["trials"].append(trial)
-                (base if v == 0 else measured.setdefault(v, [])).append(trial)
-                record.write()
-                log(f"    {trial.get('rps') or 0:,.0f} req/s, "
-                    f"{trial.get('children_spawned_per_s') or 0:.1f} children/s")
-        base_rps = [x["rps"] for x in base]
-        for v in values:
-            rows = measured[v]
-            predicted = round(model.loss(v), 4)
-            r = result(v, base_rps, [x["rps"] for x in rows], predicted,
-                       prediction_interval(predicted, oos_error, max_loss), max_loss,
-                       stats.median([x.get("rss_mb_end_of_life") for x in rows], 2),
-                       stats.median([x.get("pss_mb_end_of_life") for x in rows], 2),
-                       budget_mb, scope, processes, round_no,
-                       observed=any(x.get("children_spawned_per_s") for x in rows))
-            if bound is not None:
-                r["bounds"], r["bounds_predicted"] = model_n, round(model.loss(model_n), 4)
-            conf["results"].append(r)
-        record.write()
-        latest = {r["value"]: r for r in conf["results"]}  # a value measured again: its latest round
+                trial = trial.having(value=v, trial=t if trial.trial is None else trial.trial)
+                step.add_trial(trial)
+                log(f"    {trial.rps or 0:,.0f} req/s, {trial.children_spawned_per_s or 0:.1f} children/s")
+        step.set(results=(*step.conf.results, *_results(step.conf.rounds, model, model_n, values, bound, limits,
+                                                         oos_error, round_no)))
+        latest = {r.n: r for r in step.conf.results}  # a value measured again: its latest round
         if bound is not None:
-            v = bound_verdict(model_n, latest[bound], max_loss, conf["needed_s"])
-            blocked = True
-            break
+            return bound_verdict(model_n, latest[bound], limits.max_loss, step.conf.needed_s or 0.0), True, round_no
         biggest = max(latest)
-        nxt = larger_n(biggest, latest[biggest]["measured_loss"] or 0.0, max_loss)
+        nxt = larger_n(biggest, latest[biggest].measured_loss or 0.0, limits.max_loss)
         # A larger N that cannot be observed within the cap is not worth a round: it would measure noise.
-        blocked = (nxt is None or not tune_model.fits_budget(model.rss_end_mb(nxt), budget_mb, scope, processes)
-                   or not observable(nxt, k, rate, warmup_s, cap_s))
-        v = verdict(model_n, list(latest.values()), max_loss, memory_blocks_larger=blocked)
-        if v["status"] != "over the limit" or blocked or round_no == MAX_ROUNDS:
-            break
-        log(f"confirmation: {v['sentence']} Measuring N = {nxt} (one more round).")
+        blocked = (nxt is None or not tune_model.fits_budget(model.rss_end_mb(nxt), limits.budget_mb, limits.scope,
+                                                             limits.processes)
+                   or not observable(nxt, k, rate, limits.warmup_s, limits.cap_s))
+        said = verdict(model_n, list(latest.values()), limits.max_loss, memory_blocks_larger=blocked)
+        if said.status != ConfirmStatus.OVER_THE_LIMIT or blocked or nxt is None or round_no == MAX_ROUNDS:
+            return said, blocked, round_no
+        log(f"confirmation: {said.sentence} Measuring N = {nxt} (one more round).")
         values = [nxt]
-    conf.update(status=v["status"], value=v["value"], sentence=v["sentence"],
-                measured_loss=v["result"]["measured_loss"], loss_ci95=v["result"]["loss_ci95"],
-                measured_at=v["result"]["value"],
-                # Bounded: the memory measured belongs to the smaller value, not to N (N's stays predicted).
-                rss_mb_end_of_life=None if bound is not None else v["result"]["rss_mb_end_of_life"],
-                pss_mb_end_of_life=None if bound is not None else v["result"]["pss_mb_end_of_life"],
-                capped=any(r["capped"] for r in conf["rounds"]))
-    if v["status"] == "over the limit" and not blocked and round_no == MAX_ROUNDS:
-        conf["sentence"] += " The confirmation stops after one more round: measure larger values with --values."
-    record.write()
-    return conf
+    raise AssertionError("unreachable: the last round returns")
+
+
+def _results(rounds: tuple[ConfirmRound, ...], model: tune_model.Model, model_n: int, values: list[int],
+             bound: int | None, limits: Limits, oos_error: float | None, round_no: int) -> list[ConfirmResult]:
+    """Each value of this round against N = 0, over every trial measured so far (all rounds)."""
+    from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
+
+    trials = [t for r in rounds for t in r.trials]
+    base_rps = [t.rps for t in trials if t.value == 0]
+    out = []
+    for v in values:
+        rows = [t for t in trials if t.value == v]
+        predicted = round(model.loss(v), 4)
+        r = result(v, base_rps, [x.rps for x in rows], predicted,
+                   prediction_interval(predicted, oos_error, limits.max_loss), limits.max_loss,
+                   stats.median([x.rss_mb_end_of_life for x in rows], 2),
+                   stats.median([x.pss_mb_end_of_life for x in rows], 2),
+                   limits.budget_mb, limits.scope, limits.processes, round_no,
+                   observed=any(x.children_spawned_per_s for x in rows))
+        if bound is not None:
+            r = r.having(bounds=model_n, bounds_predicted=round(model.loss(model_n), 4))
+        out.append(r)
+    return out

@@ -26,9 +26,14 @@ with both servers alike, the N = 5000 trials were already 4% and 13% slower (a s
 What the model still misses is caught by the confirmation step (bench.tune.confirm), which measures.
 """
 
+from __future__ import annotations
+
 import math
 from dataclasses import dataclass
 
+from bench.record.tune import BudgetScope
+from bench.record.tune_conclusions import ModelParameters, Recommendation
+from bench.record.tune_points import Point
 from bench.tune import prefork_sim
 
 GRID = sorted({m * 10**e for e in range(0, 7) for m in (1, 2, 5)})
@@ -44,6 +49,15 @@ class Model:
     growth_kb_per_request: float | None
     processes: int
     slot_rps: float | None = None   # one child's rate while a slot was empty, measured (None: not measured)
+
+    @classmethod
+    def of(cls, params: ModelParameters, processes: int) -> Model:
+        """The model of recorded parameters (the confirmation step uses what tune.json holds)."""
+        return cls(r0=params.r0 or 0.0, child_max_rps=params.child_max_rps or 0.0,
+                   child_cost_s=params.child_cost_s or 0.0,
+                   requests_per_connection=params.requests_per_connection or 1.0, fresh_rss_mb=params.fresh_rss_mb,
+                   growth_kb_per_request=params.growth_kb_per_request, processes=processes,
+                   slot_rps=params.slot_rps)
 
     @property
     def per_process_rps(self) -> float:
@@ -91,18 +105,18 @@ def fits_budget(rss_mb: float | None, budget_mb: float | None, scope: str, proce
         return True
     if rss_mb is None:
         return False
-    total = rss_mb * processes if scope == "total" else rss_mb
+    total = rss_mb * processes if scope == BudgetScope.TOTAL else rss_mb
     return total <= budget_mb
 
 
 def recommend(model: Model, max_loss: float, budget_mb: float | None, scope: str,
-              candidates: list[int] | None = None) -> dict:
+              candidates: list[int] | None = None) -> Recommendation:
     """The smallest N whose predicted loss <= max_loss and whose memory fits the budget."""
     grid = candidates or GRID
 
-    def pick(n, within):
-        return {"value": n, "predicted_loss": round(model.loss(n), 4), "rss_end_mb": _r(model.rss_end_mb(n)),
-                "within": within}
+    def pick(n: int, within: bool) -> Recommendation:
+        return Recommendation.new(value=n, predicted_loss=round(model.loss(n), 4), rss_end_mb=_r(model.rss_end_mb(n)),
+                                  within=within)
 
     for n in grid:
         if model.loss(n) <= max_loss and fits_budget(model.rss_end_mb(n), budget_mb, scope, model.processes):
@@ -112,19 +126,19 @@ def recommend(model: Model, max_loss: float, budget_mb: float | None, scope: str
     return pick(fitting[-1] if fitting else grid[0], False)
 
 
-def recommend_measured(points: list[dict], r0: float, max_loss: float, budget_mb: float | None, scope: str,
-                       processes: int) -> dict | None:
+def recommend_measured(points: list[Point], r0: float, max_loss: float, budget_mb: float | None, scope: str,
+                       processes: int) -> Recommendation | None:
     """Fallback when the model is off: the smallest measured N that met the loss and memory limits. Only
     points where a child was replaced inside the window count: elsewhere the loss read is noise, not
     recycling."""
-    for p in sorted((p for p in points if p["value"] > 0 and p.get("children_spawned_per_s")),
-                    key=lambda p: p["value"]):
-        loss = 1 - p["rps"] / r0
-        if loss <= max_loss and fits_budget(p.get("rss_mb_end_of_life"), budget_mb, scope, processes):
-            return {"value": p["value"], "measured_loss": round(loss, 4), "rss_end_mb": p.get("rss_mb_end_of_life"),
-                    "within": True}
+    for p in sorted((p for p in points if p.n > 0 and p.children_spawned_per_s and p.rps is not None),
+                    key=lambda p: p.n):
+        loss = 1 - (p.rps or 0.0) / r0
+        if loss <= max_loss and fits_budget(p.rss_mb_end_of_life, budget_mb, scope, processes):
+            return Recommendation.new(value=p.value, measured_loss=round(loss, 4), rss_end_mb=p.rss_mb_end_of_life,
+                                      within=True)
     return None
 
 
-def _r(x):
+def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 2)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from bench.errors import UserError
+from bench.record.tune import BudgetScope
 from bench.vocabulary import DEMONSTRATIONS, VARIANTS, WORKLOADS
+
+if TYPE_CHECKING:
+    from bench.load.plan import Plan
 
 TUNE_WORKLOADS = (*WORKLOADS, *DEMONSTRATIONS)
 
@@ -31,6 +36,32 @@ class TuneOptions:
     quick: bool = False
     confirm: bool = True                  # measure the recommended value against 0 (--no-confirm: skip)
     confirm_max_duration: float = 120.0   # seconds per confirmation trial at most (--confirm-max-duration)
+
+
+@dataclass(frozen=True)
+class SweepArgs:
+    """What every knob's parsed options hold: the load of one trial and how many trials per point."""
+
+    workload: str
+    variant: str
+    users: int
+    duration: float
+    warmup: float
+    trials: int
+    locust_processes: int
+
+    @classmethod
+    def common(cls, opts: TuneOptions) -> dict[str, Any]:
+        """The shared fields, as given (a knob's `parse` adds its own)."""
+        return {"workload": opts.workload, "variant": opts.variant, "users": opts.users, "duration": opts.duration,
+                "warmup": opts.warmup, "trials": opts.trials, "locust_processes": opts.locust_processes}
+
+    def load_plan(self) -> Plan:
+        """The plan of one trial (every point's trial measures this load)."""
+        from bench.load.plan import Plan
+
+        return Plan(workloads=[self.workload], variants=[self.variant], users=self.users, duration_s=self.duration,
+                    warmup_s=self.warmup, trials=1, locust_processes=self.locust_processes).validate()
 
 
 MAX_CONFIRM_S = 3600.0
@@ -60,17 +91,17 @@ _UNITS = {"": 1, "k": 2**-10, "kb": 2**-10, "kib": 2**-10, "m": 1, "mb": 1, "mib
           "gib": 1024}
 
 
-def parse_budget(text: str | None) -> tuple[float | None, str]:
+def parse_budget(text: str | None) -> tuple[float | None, BudgetScope]:
     """'300MB' (per child) or 'total:2GB' (all children) -> (MB, scope)."""
     if text is None:
-        return None, "child"
+        return None, BudgetScope.CHILD
     scope, _, amount = text.rpartition(":")
-    scope = scope or "child"
+    scope = scope or BudgetScope.CHILD
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", amount)
-    if scope not in ("child", "total") or not m or m.group(2).lower() not in _UNITS or float(m.group(1)) <= 0:
+    if scope not in tuple(BudgetScope) or not m or m.group(2).lower() not in _UNITS or float(m.group(1)) <= 0:
         raise UserError(f"--memory-budget {text!r} is not valid: a size like 300MB or 1.5GB per child, "
                         "or total:2GB for all children")
-    return float(m.group(1)) * _UNITS[m.group(2).lower()], scope
+    return float(m.group(1)) * _UNITS[m.group(2).lower()], BudgetScope(scope)
 
 
 def parse_keepalive(text: str) -> list[bool]:

@@ -15,19 +15,19 @@ is taken on capacity at the SLO instead of on the closed loop's rate, and the cl
 
 from __future__ import annotations
 
-from dataclasses import replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
-from bench import console
 from bench.errors import UserError
 from bench.load.plan import Plan
-from bench.record.tune import TuneRecord
-from bench.stack import cpus
+from bench.record.tune import BudgetScope, LatencyModel, TuneData, TunePlan, TuneRecord, TuneStack
+from bench.record.tune_conclusions import Advice, Sizing
+from bench.record.tune_points import KeepAlive, PointTrial, SweepTrial, TrialMemory
 from bench.stack.knobs import StackSettings
-from bench.tune import sizing
-from bench.tune.knobs import MEASURED_ONLY, Knob
-from bench.tune.options import TuneOptions, parse_budget
+from bench.tune import sizing, summaries
+from bench.tune.knobs import MEASURED_ONLY, Knob, as_tune_data
+from bench.tune.options import SweepArgs, TuneOptions, parse_budget
+from bench.tune.sweep import Log, Sweep, SweepPoint, SweepTask
 from bench.vocabulary import VARIANTS
 
 NAME = "processes"
@@ -83,127 +83,139 @@ def over_memory(values: list[int], pss_mb: float | None, budget_mb: float | None
     return [] if cap is None else [n for n in values if n > cap]
 
 
-def sizing_points(record: dict) -> list[sizing.SizingPoint]:
-    return [{"value": p["value"], "rps": p.get("rps"), "p99_ms": p.get("p99_ms"), "pss_mb": p.get("pss_mb")}
-            for p in record["points"]]
-
-
-def conclude(record: dict) -> tuple[dict, dict]:
-    """(the recommendation, the advice: directive lines and reasoning) from tune.json's data."""
-    plan, st = record["plan"], record["stack"]
+def conclude(record: TuneData) -> tuple[Sizing, Advice]:
+    """(the recommendation, the advice: directive lines and reasoning) from the tune record."""
     from bench.load import slo_search
 
+    plan, st = record.plan or TunePlan.from_json({}), record.stack or TuneStack.from_json({})
     # On an SLO a capacity is known to the search's resolution (10%): counts closer than that are one capacity.
-    tolerance = max(sizing.KNEE_TOLERANCE, slo_search.RESOLUTION) if plan.get("slo") else sizing.KNEE_TOLERANCE
-    rec = sizing.recommend(sizing_points(record), variant=plan["variant"], pool_size=st["pool_size"],
-                           max_connections=st["pg_max_connections"], max_p99_ms=plan.get("max_p99_ms"),
-                           budget_mb=plan.get("memory_budget_mb"), scope=plan.get("memory_budget_scope", "total"),
-                           tolerance=tolerance)
-    text = sizing.reasoning(rec, variant=plan["variant"], workload=plan["workload"],
-                            max_connections=st["pg_max_connections"], slo=plan.get("slo"))
-    unmet = [p["value"] for p in record["points"] if plan.get("slo") and not p.get("rps")]
+    tolerance = max(sizing.KNEE_TOLERANCE, slo_search.RESOLUTION) if plan.slo else sizing.KNEE_TOLERANCE
+    rec = sizing.recommend(list(record.points), variant=plan.variant or "", pool_size=st.pool_size or 0,
+                           max_connections=st.pg_max_connections or 0, max_p99_ms=plan.max_p99_ms,
+                           budget_mb=plan.memory_budget_mb, scope=plan.budget_scope, tolerance=tolerance)
+    text = sizing.reasoning(rec, variant=plan.variant or "", workload=plan.workload or "",
+                            max_connections=st.pg_max_connections or 0, slo=plan.slo)
+    unmet = [p.n for p in record.points if plan.slo and not p.rps]
     if unmet:
         text += (" No offered rate met the SLO at " + ", ".join(str(v) for v in unmet) + " processes.")
-    if plan.get("keepalive") == ["on"]:
+    if plan.keepalive == (KeepAlive.ON,):
         text += (" With keep-alive, a client beyond the N held connections waits for a whole kept-alive connection "
                  "(up to MaxKeepAliveRequests requests), so p99 at 2 x N users measures that queue; "
                  "--keepalive off queues per request.")
-    bounds = [p for p in record["points"] if p.get("generator_bound")]
-    if bounds and plan.get("slo"):
-        text += (" Generator-bound at " + ", ".join(str(p["value"]) for p in bounds) + " processes: they met the "
-                 "SLO at every rate the generator could offer (the open model runs in one Locust process), so "
-                 "those capacities are lower bounds: the server was not seen to break the SLO there.")
-    elif bounds:
-        text += (" Generator-bound at " + ", ".join(str(p["value"]) for p in bounds) + " processes: those rates "
-                 "are lower bounds; load from more machines (bench run --workers) to see past them.")
-    if record.get("dropped"):
-        text += " Not measured: " + "; ".join(record["dropped"]) + "."
-    return rec, {"directives": sizing.directives(rec["value"]) if rec.get("value") else [], "reasoning": text,
-                 "binding": rec.get("binding")}
+    text += _bound_text([p.n for p in record.points if p.generator_bound], bool(plan.slo))
+    if record.dropped:
+        text += " Not measured: " + "; ".join(record.dropped) + "."
+    return rec, Advice.new(directives=tuple(sizing.directives(rec.count)) if rec.count else (), reasoning=text,
+                           binding=rec.binding)
 
 
-def execute(values: list[int], workload: str, variant: str, keepalive: bool, max_p99_ms: float,
-            budget: tuple[float | None, str], settings: StackSettings, users: int, duration: float,
-            warmup: float, trials: int = 1, locust_processes: int = 1, log=print,
-            partition: cpus.Partition | None = None, slo: str | None = None) -> Path:
-    from bench.load.run import prime  # the measuring machinery: loaded by a sweep, not by `bench --help`
-    from bench.tune.sweep import Sweep
-
-    if variant not in VARIANTS:
-        raise UserError(f"--variant {variant!r} is unknown: allowed {', '.join(VARIANTS)}")
-    if trials < 1:
-        raise UserError(f"--trials {trials} is not allowed: use 1 or more")
-    budget_mb, scope = budget
-    kept = fitting_values(values, settings, log)
-    dropped = [f"{n} processes (PostgreSQL connection budget)" for n in values if n not in kept]
-    values = kept
-    plan = Plan(workloads=[workload], variants=[variant], users=users, duration_s=duration, warmup_s=warmup,
-                trials=1, locust_processes=locust_processes).validate()
-    mode = "on" if keepalive else "off"
-    with Sweep(replace(settings, processes=values[0], keepalive=keepalive), ProcessesKnob.folder_label,
-               partition) as sweep:
-        todo = [(t, n) for t in range(1, trials + 1) for n in values]
-        record = TuneRecord(
-            sweep.run_dir,
-            plan={"knob": NAME, "values": values, "workload": workload, "variant": variant, "keepalive": [mode],
-                  "max_p99_ms": None if slo else max_p99_ms, "slo": slo,
-                  "latency_model": "open" if slo else "closed", "memory_budget_mb": budget_mb,
-                  "memory_budget_scope": scope,
-                  "users": users, "users_rule": "max(2 x processes, --users)", "duration_s": duration,
-                  "warmup_s": warmup, "trials": trials, "generator_cpus": sweep.partition.generator_list},
-            stack=settings.to_dict(), environment=sweep.environment(),
-            todo=[{"keepalive": mode, "value": n, "trial": t} for t, n in todo])
-        record.data["dropped"] = dropped
-        complete = False
-        try:
-            prime(sweep.url, plan, settings=settings)
-            skip: set[int] = set()
-            for i, (trial_no, n) in enumerate(todo, 1):
-                if n in skip:
-                    continue
-                u = users_for(n, users)
-                log(f"[{i}/{len(todo)}] {n} processes, {u} users, KeepAlive {mode}, trial {trial_no}: "
-                    f"{duration:g} s")
-                step = {"seq": i, "trial": trial_no, "workload": workload, "variant": variant, "users": u}
-                point_settings = replace(settings, processes=n, keepalive=keepalive)
-                if slo:
-                    measured = slo_point(sweep, plan, step, point_settings, f"trials/{i:03d}-p{n}", u, slo, log)
-                else:
-                    result, _ = sweep.point(plan, step, point_settings, rel=f"trials/{i:03d}-p{n}", users=u)
-                    measured = point_figures(result, trial_no, u)
-                record.add_trial(mode, n, measured)
-                log(f"    {measured['rps'] or 0:,.0f} req/s{' at the SLO' if slo else ''}, p99 "
-                    f"{measured['p99_ms'] or 0:.2f} ms, "
-                    f"{measured['requests_per_cpu_second'] or 0:,.0f} req/CPU-s, PSS {measured['pss_mb'] or 0:.1f} "
-                    f"MB, limit {measured['bottleneck']}")
-                for m in over_memory([v for v in values if v not in skip], measured["pss_mb"], budget_mb, scope):
-                    skip.add(m)
-                    record.data["dropped"].append(f"{m} processes (x {measured['pss_mb']:.1f} MB PSS passes "
-                                                  "--memory-budget)")
-                    record.data["missing"] = [x for x in record.data["missing"] if x["value"] != m]
-                    log(f"dropped {m} processes: {m} x {measured['pss_mb']:.1f} MB PSS passes the memory budget")
-            complete = True
-        finally:
-            rec, adv = conclude(record.data)
-            record.data["sizing"] = rec
-            record.finish({}, adv, complete)
-    return sweep.run_dir
+def _bound_text(bounds: list[int], slo: bool) -> str:
+    """What a generator-bound count means for its rate."""
+    if not bounds:
+        return ""
+    counts = ", ".join(str(n) for n in bounds)
+    if slo:
+        return (f" Generator-bound at {counts} processes: they met the SLO at every rate the generator could offer "
+                "(the open model runs in one Locust process), so those capacities are lower bounds: the server was "
+                "not seen to break the SLO there.")
+    return (f" Generator-bound at {counts} processes: those rates are lower bounds; load from more machines "
+            "(bench run --workers) to see past them.")
 
 
-def point_figures(result: dict, trial_no: int, users: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ProcessesArgs(SweepArgs):
+    """--knob processes, parsed."""
+
+    values: tuple[int, ...]
+    keepalive: bool              # one mode per sizing sweep
+    max_p99_ms: float
+    slo: str | None              # size on the capacity at this SLO (open model) instead of the closed loop's rate
+    budget_mb: float | None
+    scope: BudgetScope
+
+
+class ProcessesTask(SweepTask):
+    """The sweep of the prefork pool's size: a fresh Apache of each count, loaded at max(2 x N, --users)."""
+
+    label = "tune-processes"
+
+    def __init__(self, args: ProcessesArgs, settings: StackSettings, log: Log):
+        if args.variant not in VARIANTS:
+            raise UserError(f"--variant {args.variant!r} is unknown: allowed {', '.join(VARIANTS)}")
+        if args.trials < 1:
+            raise UserError(f"--trials {args.trials} is not allowed: use 1 or more")
+        kept = fitting_values(list(args.values), settings, log)
+        self.dropped = tuple(f"{n} processes (PostgreSQL connection budget)" for n in args.values if n not in kept)
+        self.args, self.values, self.plan, self.log = args, kept, args.load_plan(), log
+        self.mode = KeepAlive.of(args.keepalive)
+        self.settings, self.first = settings, replace(settings, processes=kept[0], keepalive=args.keepalive)
+        self.skip: set[int] = set()
+
+    def points(self) -> list[SweepPoint]:
+        a = self.args
+        return [SweepPoint(self.mode, n, t, replace(self.settings, processes=n, keepalive=a.keepalive), f"p{n}",
+                           users_for(n, a.users)) for t in range(1, a.trials + 1) for n in self.values]
+
+    def record_plan(self, generator_cpus: Any) -> TunePlan:
+        a = self.args
+        return TunePlan.new(knob=NAME, values=tuple(self.values), workload=a.workload, variant=a.variant,
+                            keepalive=(self.mode,), max_p99_ms=None if a.slo else a.max_p99_ms, slo=a.slo,
+                            latency_model=LatencyModel.OPEN if a.slo else LatencyModel.CLOSED,
+                            memory_budget_mb=a.budget_mb, memory_budget_scope=a.scope, users=a.users,
+                            users_rule="max(2 x processes, --users)",
+                            duration_s=a.duration, warmup_s=a.warmup, trials=a.trials, generator_cpus=generator_cpus)
+
+    def describe(self, point: SweepPoint, i: int, total: int) -> str:
+        return (f"{point.value} processes, {point.users} users, KeepAlive {self.mode}, trial {point.trial}: "
+                f"{self.args.duration:g} s")
+
+    def measure(self, sweep: Sweep, point: SweepPoint, step: dict[str, Any]) -> PointTrial:
+        if not self.args.slo:
+            return super().measure(sweep, point, step)
+        return slo_point(sweep, self.plan, step, point.settings, f"trials/{step['seq']:03d}-{point.folder}",
+                         point.users or self.args.users, self.args.slo, self.log)
+
+    def figures(self, result: SweepTrial, point: SweepPoint) -> PointTrial:
+        return point_figures(result, point.trial, point.users or self.args.users)
+
+    def progress(self, trial: PointTrial) -> str:
+        return (f"{trial.rps or 0:,.0f} req/s{' at the SLO' if self.args.slo else ''}, p99 {trial.p99_ms or 0:.2f} ms, "
+                f"{trial.requests_per_cpu_second or 0:,.0f} req/CPU-s, PSS {trial.pss_mb or 0:.1f} MB, "
+                f"limit {trial.bottleneck}")
+
+    def skips(self, point: SweepPoint) -> bool:
+        return point.value in self.skip
+
+    def measured(self, record: TuneRecord, trial: PointTrial, log: Log) -> None:
+        drop_over_memory(record, [v for v in self.values if v not in self.skip], trial.pss_mb, self.args.budget_mb,
+                         self.args.scope, self.skip, log)
+
+    def conclude(self, record: TuneRecord, complete: bool) -> None:
+        rec, adv = conclude(record.data)
+        record.update(sizing=rec)
+        record.finish({}, adv, complete)
+
+
+def drop_over_memory(record: TuneRecord, values: list[int], pss_mb: float | None, budget_mb: float | None,
+                     scope: str, skip: set[int], log) -> None:
+    """Drop the counts a measured PSS says pass the memory budget, saying so in the record."""
+    for m in over_memory(values, pss_mb, budget_mb, scope):
+        skip.add(m)
+        record.update(dropped=(*record.data.dropped, f"{m} processes (x {pss_mb:.1f} MB PSS passes --memory-budget)"),
+                      missing=tuple(x for x in record.data.missing if x.value != m))
+        log(f"dropped {m} processes: {m} x {pss_mb:.1f} MB PSS passes the memory budget")
+
+
+def point_figures(result: SweepTrial, trial_no: int, users: int) -> PointTrial:
     """A closed-loop point's trial as tune.json keeps it."""
-    b = result["bottleneck"]
-    return {"trial": trial_no, "dir": result["dir"], "users": users, "rps": result["locust"]["rps"],
-            "server_rps": (result["server"] or {}).get("rps"), "p99_ms": result["locust"]["p99_ms"],
-            "server_p99_ms": (result["server"] or {}).get("p99_ms"),
-            "failures": result["locust"]["failures"], "generator_bound": result["generator_bound"],
-            "bottleneck": b["bottleneck"], "server_util": b.get("server_util"),
-            "generator_busiest": b.get("generator_busiest"),
-            "requests_per_cpu_second": result["requests_per_cpu_second"],
-            "pss_mb": result["memory"]["pss_mb_per_process"],
-            "rss_mb": result["memory"]["rss_mb_per_process"],
-            "db_sessions_per_1000_requests": result["db_sessions_per_1000_requests"],
-            "faults": result["faults"], "flags": result["flags"]}
+    memory = result.memory or TrialMemory.from_json({})
+    return result.point_trial(
+        trial_no, users=users, server_p99_ms=(result.server.p99_ms if result.server else None),
+        failures=result.client.failures, generator_bound=result.generator_bound, bottleneck=result.limit,
+        server_util=result.verdict("server_util"), generator_busiest=result.verdict("generator_busiest"),
+        requests_per_cpu_second=result.requests_per_cpu_second, pss_mb=memory.pss_mb_per_process,
+        rss_mb=memory.rss_mb_per_process, db_sessions_per_1000_requests=result.db_sessions_per_1000_requests,
+        faults=result.faults, flags=result.flags)
 
 
 class _PointContext:
@@ -221,7 +233,7 @@ class _PointContext:
 
 
 def slo_point(sweep: Any, plan: Plan, step: dict, settings: StackSettings, folder: str, users: int, slo: str,
-              log=print) -> dict[str, Any]:
+              log=print) -> PointTrial:
     """One --slo point: a fresh Apache, the SLO search on it; the point's figures are the capacity's probe."""
     from bench.load import slo_search
 
@@ -231,16 +243,16 @@ def slo_point(sweep: Any, plan: Plan, step: dict, settings: StackSettings, folde
     log("    " + slo_search.summary_line(entry))
     best = next((p for p in entry["probes"] if p["met"] and p["rate"] == entry["capacity_rps"]), None)
     # memory, CPU and sessions: of the probe at the capacity (of the closed loop when no rate met the SLO)
-    at = ctx.results[best["dir"] if best else entry["closed_loop"]["dir"]]
+    at = sweep.read(ctx.results[best["dir"] if best else entry["closed_loop"]["dir"]])
     out = point_figures(at, step["trial"], users)
     closed = entry["closed_loop"]
-    return out | {"rps": entry["capacity_rps"], "p99_ms": best["p99_ms"] if best else None,
-                  "p999_ms": best["p999_ms"] if best else None,
-                  "capacity_per_process": entry["capacity_per_process"], "closed_rps": closed["rps"],
-                  "closed_p99_ms": closed["p99_ms"], "probes": len(entry["probes"]),
-                  "bottleneck": entry["bottleneck"] or out["bottleneck"], "slo_stopped": entry["stopped"],
-                  # the search stopped below a rate the generator could not offer: the capacity is a lower bound
-                  "generator_bound": bool(entry["stopped"]) and entry["capacity_rps"] is not None}
+    return out.having(rps=entry["capacity_rps"], p99_ms=best["p99_ms"] if best else None,
+                      p999_ms=best["p999_ms"] if best else None,
+                      capacity_per_process=entry["capacity_per_process"], closed_rps=closed["rps"],
+                      closed_p99_ms=closed["p99_ms"], probes=len(entry["probes"]),
+                      bottleneck=entry["bottleneck"] or out.bottleneck, slo_stopped=entry["stopped"],
+                      # the search stopped below a rate the generator could not offer: the capacity is a lower bound
+                      generator_bound=bool(entry["stopped"]) and entry["capacity_rps"] is not None)
 
 
 class ProcessesKnob(Knob):
@@ -252,30 +264,26 @@ class ProcessesKnob(Knob):
     model = MEASURED_ONLY  # bench.tune.sizing picks among measured counts; nothing predicts between them
     default_values = ("1,2,4,8,16,32", "1,2,4,8")
     values_help = "process counts"
-    folder_label = "tune-processes"
+    folder_label = ProcessesTask.label
 
     def parse_values(self, text: str) -> list[int]:
         return parse_values(text)
 
-    def parse(self, opts: TuneOptions) -> dict[str, Any]:
+    def parse(self, opts: TuneOptions) -> ProcessesArgs:
         values = self.parse_values(self.values_text(opts.values, opts.quick))
         if opts.keepalive not in ("on", "off", "both"):
             raise UserError(f"--keepalive {opts.keepalive!r} is not valid: use on or off")
-        budget = parse_budget(opts.memory_budget)
+        budget_mb, scope = parse_budget(opts.memory_budget)
         if opts.memory_budget and ":" not in opts.memory_budget:
-            budget = (budget[0], "total")  # sizing the pool: a bare size is what all the children may use
-        return {"values": values, "workload": opts.workload, "variant": opts.variant,
-                "keepalive": opts.keepalive != "off",  # one mode per sizing sweep; "both" (the default) means on
-                "max_p99_ms": opts.max_p99 if opts.max_p99 is not None else DEFAULT_MAX_P99_MS,
-                "slo": check_slo(opts.slo, opts.max_p99),
-                "budget": budget, "users": opts.users, "duration": opts.duration, "warmup": opts.warmup,
-                "trials": opts.trials, "locust_processes": opts.locust_processes}
+            scope = BudgetScope.TOTAL  # sizing the pool: a bare size is what all the children may use
+        return ProcessesArgs(
+            **ProcessesArgs.common(opts), values=tuple(values),
+            keepalive=opts.keepalive != "off",  # one mode per sizing sweep; "both" (the default) means on
+            max_p99_ms=opts.max_p99 if opts.max_p99 is not None else DEFAULT_MAX_P99_MS,
+            slo=check_slo(opts.slo, opts.max_p99), budget_mb=budget_mb, scope=scope)
 
-    def run(self, parsed: dict[str, Any], settings: StackSettings, partition: cpus.Partition) -> Path:
-        return execute(settings=settings, partition=partition, **parsed)
+    def task(self, args: ProcessesArgs, settings: StackSettings, log: Log) -> ProcessesTask:
+        return ProcessesTask(args, settings, log)
 
-    def summary_text(self, record: dict[str, Any]) -> str:
-        return console.processes_table(record)
-
-
-KNOB = ProcessesKnob()
+    def summary_text(self, record: TuneData | dict[str, Any]) -> str:
+        return summaries.processes_table(as_tune_data(record))

@@ -9,23 +9,35 @@ reported. Every point is written to tune.json as soon as it is measured.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench import console
 from bench.errors import UserError
 from bench.load.plan import MAX_TRIALS, Plan, check_int
-from bench.record.tune import MODEL_TOLERANCE, TuneRecord
-from bench.stack import cpus
+from bench.record.tune import MODEL_TOLERANCE, BudgetScope, TuneData, TunePlan, TuneRecord, TuneStack
+from bench.record.tune_conclusions import (
+    Advice,
+    Check,
+    Confirmation,
+    ConfirmStatus,
+    CurvePoint,
+    ModeConclusion,
+    ModelParameters,
+    OutOfSample,
+    Source,
+)
+from bench.record.tune_points import KeepAlive, Point, PointTrial, SweepTrial
 from bench.stack.knobs import StackSettings
 from bench.stack.servers import DEFAULT_SERVER, PREFORK_RECYCLING, SERVERS, Recycling
 from bench.tune import confirm as confirm_step
 from bench.tune import model as tune_model
-from bench.tune.knobs import Knob
+from bench.tune import summaries
+from bench.tune.knobs import Knob, as_tune_data
 from bench.tune.options import (
+    SweepArgs,
     TuneOptions,
     check_workload,
     parse_budget,
@@ -33,6 +45,7 @@ from bench.tune.options import (
     parse_keepalive,
     parse_loss,
 )
+from bench.tune.sweep import Log, Sweep, SweepPoint, SweepTask
 
 NAME = "max-connections-per-child"
 
@@ -49,8 +62,10 @@ def parse_values(text: str) -> list[int]:
     return values
 
 
-def analyze_point(trial: dict, trial_dir: Path, processes: int, apache_started: float | None = None) -> dict:
-    """Recycling facts of one trial from its access log and memory samples.
+def analyze_point(steady: tuple[float, float], trial_dir: Path, processes: int,
+                  apache_started: float | None = None) -> dict[str, Any]:
+    """Recycling facts of one trial from its access log and memory samples (the PointTrial figures of
+    max-connections-per-child), over its steady window (epoch seconds).
 
     apache_started: when this trial's own Apache started (all its children are new); None: Apache was not
     started for the trial (new: forked in the window, or serving from the log's first FRESH_S seconds).
@@ -59,65 +74,73 @@ def analyze_point(trial: dict, trial_dir: Path, processes: int, apache_started: 
     from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
 
     entries = access_log.read(trial_dir / "access.log")
-    start, end = trial["steady"]
+    start, end = steady
     window = [e for e in entries if start <= e.t < end]
-    before = {e.pid for e in entries if e.t < start}
     pids_in = {e.pid for e in window}
     samples = _apache_samples(trial_dir / "samples.jsonl")
-    # New in the window: forked in it (the sampler's fork time), not merely first served in it (a child
-    # forked at Apache's start whose first client came late, on a busy machine). A child too short-lived to
-    # be sampled: first served in the window.
-    created = {pid: info["created"] for pid, info in samples.items() if info.get("created")}
-    new = {pid for pid in pids_in if (created[pid] >= start if pid in created else pid not in before)}
-    seconds = max(end - start, 1e-9)
+    new = _new_children(entries, samples, pids_in, start)
     per_pid: dict[int, list] = {}
     for e in entries:
         per_pid.setdefault(e.pid, []).append(e)
-    # The cold-flag figure (extra service time of the requests the handler flagged cold), kept for comparison.
-    cold_warmups = []
-    for rows in per_pid.values():
-        warm = [e.micros for e in rows if not e.cold]
-        cold = [e.micros for e in rows if e.cold]
-        if warm and cold:
-            med = stats.median(warm)
-            cold_warmups.append(sum(max(c - med, 0) for c in cold) / 1000)
-    # Warm-up cost: what every new child served slower than its own warm level, from %D alone. With this
-    # trial's own fresh Apache every child that served was forked by it (a busy machine's Locust can take
-    # more than FRESH_S to send the first request); without, the children forked in the window and those
-    # that served from the log's start.
-    born = min((e.t for e in entries), default=0.0)
-    warmups = [w for pid, rows in per_pid.items()
-               if pid and (apache_started is not None or pid in new or rows[0].t - born < FRESH_S)
-               for w in [warmup_excess_ms([e.micros for e in rows])] if w is not None]
     # Whole lives: children that started in the window and stopped serving a second before it ended.
     lives = [len(rows) for pid, rows in per_pid.items() if pid in new and rows[-1].t < end - 1.0]
-    startups = []
-    for pid, info in samples.items():
-        if pid in new and info.get("created"):
-            first = per_pid[pid][0]
-            startups.append((first.t - first.micros / 1e6 - info["created"]) * 1000)
-    end_rss = [max(info["rss"]) / 1024 for info in samples.values() if info["rss"]]
-    end_pss = [max(info["pss"]) / 1024 for info in samples.values() if info["pss"]]
+    startups = [(per_pid[pid][0].t - per_pid[pid][0].micros / 1e6 - info["created"]) * 1000
+                for pid, info in samples.items() if pid in new and info.get("created")]
     growth, fresh = _growth(samples, per_pid, (start + end) / 2)
     short, full = slot_rates(per_pid, start, end, processes)
+    warmups = _warmups(entries, per_pid, new, apache_started)
     return {
         "service_ms_mean": round(float(np.mean([e.micros for e in window])) / 1000, 4) if window else None,
         "requests_per_connection": _requests_per_connection(per_pid, start, end),
         "connections": sum(1 for e in window if e.keepalive == 0),
         "children_seen": len(pids_in),
-        "children_spawned_per_s": round(len(new) / seconds, 3),
+        "children_spawned_per_s": round(len(new) / max(end - start, 1e-9), 3),
         "requests_per_child": stats.median(lives, 3),
         "warmup_ms": stats.median(warmups, 3),
         "warmup_children": len(warmups),
-        "warmup_cold_ms": stats.median(cold_warmups, 3),
+        "warmup_cold_ms": stats.median(_cold_warmups(per_pid), 3),
         "startup_ms": stats.median([s for s in startups if s >= 0], 3),
-        "rss_mb_end_of_life": stats.median(end_rss, 3),
-        "pss_mb_end_of_life": stats.median(end_pss, 3),
+        "rss_mb_end_of_life": stats.median([max(info["rss"]) / 1024 for info in samples.values() if info["rss"]], 3),
+        "pss_mb_end_of_life": stats.median([max(info["pss"]) / 1024 for info in samples.values() if info["pss"]], 3),
         "growth_kb_per_request": growth,
         "fresh_rss_mb": fresh,
         "slot_rps": short,
         "full_slot_rps": full,
     }
+
+
+def _new_children(entries: list, samples: dict[int, dict], pids_in: set[int], start: float) -> set[int]:
+    """The children new in the window: forked in it (the sampler's fork time), not merely first served in it
+    (a child forked at Apache's start whose first client came late, on a busy machine). A child too
+    short-lived to be sampled: first served in the window."""
+    before = {e.pid for e in entries if e.t < start}
+    created = {pid: info["created"] for pid, info in samples.items() if info.get("created")}
+    return {pid for pid in pids_in if (created[pid] >= start if pid in created else pid not in before)}
+
+
+def _cold_warmups(per_pid: dict[int, list]) -> list[float]:
+    """The cold-flag figure (extra service time of the requests the handler flagged cold), kept for comparison."""
+    from bench.record import stats
+
+    out = []
+    for rows in per_pid.values():
+        warm = [e.micros for e in rows if not e.cold]
+        cold = [e.micros for e in rows if e.cold]
+        if warm and cold:
+            med = stats.median(warm)
+            out.append(sum(max(c - med, 0) for c in cold) / 1000)
+    return out
+
+
+def _warmups(entries: list, per_pid: dict[int, list], new: set[int], apache_started: float | None) -> list[float]:
+    """Warm-up cost: what every new child served slower than its own warm level, from %D alone. With this
+    trial's own fresh Apache every child that served was forked by it (a busy machine's Locust can take more
+    than FRESH_S to send the first request); without, the children forked in the window and those that
+    served from the log's start."""
+    born = min((e.t for e in entries), default=0.0)
+    return [w for pid, rows in per_pid.items()
+            if pid and (apache_started is not None or pid in new or rows[0].t - born < FRESH_S)
+            for w in [warmup_excess_ms([e.micros for e in rows])] if w is not None]
 
 
 FRESH_S = 5.0             # without a fresh Apache: a child that served this soon after the log's start is new
@@ -261,56 +284,64 @@ def _growth(samples: dict[int, dict], per_pid: dict[int, list], start: float) ->
     return round(float(np.median(slopes)), 4), round(float(np.median(fresh)), 3)
 
 
-def unrecycled_rps(points: list[dict]) -> float | None:
+def unrecycled_rps(points: list[Point]) -> float | None:
     """The rate without recycling: the median over every trial in which no child was replaced.
 
     N = 0 and any N whose children outlived the window ran the same server; pooling their trials makes
     the baseline that every loss is measured against less hostage to one noisy trial.
     """
     from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
-    return stats.median([t["rps"] for p in points for t in p["trials"]
-                         if p["value"] == 0 or not t.get("children_spawned_per_s")])
+    return stats.median([t.rps for p in points for t in p.trials if p.value == 0 or not t.children_spawned_per_s])
 
 
-def recycling_points(points: list[dict]) -> list[dict]:
+def recycling_points(points: list[Point]) -> list[Point]:
     """The points that replaced children inside their window: the only ones that say what recycling costs."""
-    return [p for p in points if p["value"] > 0 and p.get("children_spawned_per_s")]
+    return [p for p in points if p.n > 0 and p.children_spawned_per_s]
 
 
-def build_model(points: list[dict], processes: int) -> tune_model.Model | None:
+def build_model(points: list[Point], processes: int) -> tune_model.Model | None:
     """Model inputs from the measured points of one keep-alive mode."""
     from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
-    base = next((p for p in points if p["value"] == 0 and p.get("rps")), None)
-    if base is None:
+    base = next((p for p in points if p.value == 0 and p.rps), None)
+    if base is None or base.rps is None:
         return None
     spawning = recycling_points(points)
     # Every point's Apache starts fresh children, so a warm-up measured at any point counts; records from
     # before warmup_children measured it from cold flags at the recycling points only.
-    if any(p.get("warmup_children") for p in points):
-        warmup = stats.median([p["warmup_ms"] for p in points if p.get("warmup_children")]) or 0.0
+    if any(p.warmup_children for p in points):
+        warmup = stats.median([p.warmup_ms for p in points if p.warmup_children]) or 0.0
     else:
-        warmup = stats.median([p["warmup_ms"] for p in spawning]) or base.get("warmup_ms") or 0.0
-    startup = stats.median([p["startup_ms"] for p in spawning]) or 0.0
-    k = stats.median([p["requests_per_connection"] for p in points]) or 1.0
-    r0 = unrecycled_rps(points) or base["rps"]
-    service_ms = base.get("service_ms_mean") or 1000 * processes / r0
+        warmup = stats.median([p.warmup_ms for p in spawning]) or base.warmup_ms or 0.0
+    startup = stats.median([p.startup_ms for p in spawning]) or 0.0
+    k = stats.median([p.requests_per_connection for p in points]) or 1.0
+    r0 = unrecycled_rps(points) or base.rps
+    service_ms = base.service_ms_mean or 1000 * processes / r0
     return tune_model.Model(
         r0=r0, child_max_rps=1000 / service_ms, child_cost_s=(warmup + startup) / 1000,
-        requests_per_connection=k, fresh_rss_mb=base.get("fresh_rss_mb"),
-        growth_kb_per_request=base.get("growth_kb_per_request"), processes=processes,
-        slot_rps=stats.median([p.get("slot_rps") for p in spawning]))
+        requests_per_connection=k, fresh_rss_mb=base.fresh_rss_mb,
+        growth_kb_per_request=base.growth_kb_per_request, processes=processes,
+        slot_rps=stats.median([p.slot_rps for p in spawning]))
 
 
-def _window_prediction(model: tune_model.Model, p: dict) -> float:
+def _window_prediction(model: tune_model.Model, p: Point) -> float:
     from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
-    return stats.median([model.window_rps(p["value"], *t["window_after_start"]) for t in p["trials"]])
+    predicted = stats.median([model.window_rps(p.n, *t.window) for t in p.trials if t.window])
+    return model.r0 if predicted is None else predicted  # no window recorded: the model's rate without recycling
 
 
 def _error(predicted: float | None, measured: float | None) -> float | None:
     return None if predicted is None or not measured else round((predicted - measured) / measured, 4)
 
 
-def held_out(points: list[dict], processes: int) -> dict:
+@dataclass(frozen=True)
+class HeldOut:
+    """Leave-one-out over the recycling points: the error out of sample, and each point's held-out prediction."""
+
+    summary: OutOfSample
+    errors: dict[int, tuple[float | None, float | None]]  # N -> (predicted req/s, signed error)
+
+
+def held_out(points: list[Point], processes: int) -> HeldOut:
     """Leave-one-out over the recycling points: each predicted by a model fitted without it.
 
     The in-sample residual of a point the model was fitted to proves nothing (one recycling point fits
@@ -318,259 +349,297 @@ def held_out(points: list[dict], processes: int) -> dict:
     """
     spawning = recycling_points(points)
     if len(spawning) < 2:
-        return {"method": None, "max_error": None, "errors": {},
-                "text": "not checked out of sample (fewer than 2 recycling points)"}
+        return HeldOut(OutOfSample.new(method=None, max_error=None,
+                                       text="not checked out of sample (fewer than 2 recycling points)"), {})
     errors = {}
     for p in spawning:
         model = build_model([q for q in points if q is not p], processes)
         predicted = None if model is None else _window_prediction(model, p)
-        errors[p["value"]] = {"predicted_rps": None if predicted is None else round(predicted, 1),
-                              "signed_error": _error(predicted, p.get("rps"))}
-    worst = max(abs(e["signed_error"]) for e in errors.values() if e["signed_error"] is not None)
-    return {"method": "leave-one-out", "max_error": round(worst, 4), "errors": errors,
-            "text": f"leave-one-out over {len(spawning)} recycling points (N = "
-                    + ", ".join(str(p["value"]) for p in spawning) + ")"}
+        errors[p.n] = (None if predicted is None else round(predicted, 1), _error(predicted, p.rps))
+    worst = max(abs(e) for _, e in errors.values() if e is not None)
+    return HeldOut(OutOfSample.new(method="leave-one-out", max_error=round(worst, 4),
+                                   text=f"leave-one-out over {len(spawning)} recycling points (N = "
+                                        + ", ".join(str(p.n) for p in spawning) + ")"), errors)
 
 
-def conclude(points: list[dict], processes: int, max_loss: float, budget_mb: float | None,
-             scope: str) -> dict:
-    """Model, its check against the sweep, and the recommendation for one keep-alive mode."""
-    model = build_model(points, processes)
-    if model is None:
-        return {"model": None, "recommendation": None,
-                "reason": "no measurement at 0 (no recycling): nothing to compare against"}
-    oos = held_out(points, processes)
-    checks = []
+def checks(model: tune_model.Model, points: list[Point], oos: HeldOut) -> list[Check]:
+    """The model against each point: in sample (fitted to it) and, at a recycling point, held out."""
+    out = []
     for p in points:
         predicted = _window_prediction(model, p)
-        signed = _error(predicted, p.get("rps"))
+        signed = _error(predicted, p.rps)
         # A point where no child was replaced inside its window says nothing about recycling: the model
         # predicts R0 there and any difference is run-to-run noise, so it does not count as model error.
-        recycled = p["value"] > 0 and bool(p.get("children_spawned_per_s"))
-        out = oos["errors"].get(p["value"]) if recycled else None
-        checks.append({"value": p["value"], "measured_rps": p["rps"], "predicted_rps": round(predicted, 1),
-                       "signed_error": signed, "error": None if signed is None else abs(signed),
-                       "recycled": recycled, "fitted": True,
-                       "held_out_predicted_rps": None if out is None else out["predicted_rps"],
-                       "held_out_error": None if out is None or out["signed_error"] is None
-                       else abs(out["signed_error"])})
-    # In sample: what the fit leaves (kept for the figure); out of sample: the model's error.
-    worst = max((c["error"] for c in checks if c["recycled"] and c["error"] is not None), default=0.0)
-    # The tolerance is judged out of sample only: a residual at a point the model was fitted to proves
-    # nothing (with one recycling point the fit is exact there by construction, or off by its noise).
-    judged = oos["max_error"]
-    rec = tune_model.recommend(model, max_loss, budget_mb, scope)
-    source = "model"
-    if judged is not None and judged > MODEL_TOLERANCE:
-        measured = tune_model.recommend_measured(points, model.r0, max_loss, budget_mb, scope, processes)
-        if measured is not None:
-            rec, source = measured, "measured points"
-    curve = [{"value": n, "rps": round(model.rps(n), 1), "loss": round(model.loss(n), 5),
-              "rss_end_mb": (None if model.rss_end_mb(n) is None else round(model.rss_end_mb(n), 2))}
-             for n in tune_model.GRID]
-    return {
-        "model": {"r0": model.r0, "per_process_rps": round(model.per_process_rps, 2),
-                  "child_max_rps": round(model.child_max_rps, 1),
-                  "slot_rps": model.slot_rps, "capacity_rps": round(model.capacity_rps, 1),
-                  "child_cost_ms": round(model.child_cost_s * 1000, 3),
-                  "requests_per_connection": model.requests_per_connection,
-                  "fresh_rss_mb": model.fresh_rss_mb, "growth_kb_per_request": model.growth_kb_per_request,
-                  "curve": curve},
-        "fitted_to": [p["value"] for p in points],
-        "check": checks, "max_error": round(worst, 4), "model_ok": judged is None or judged <= MODEL_TOLERANCE,
-        "out_of_sample": {k: v for k, v in oos.items() if k != "errors"},
-        "recommendation": rec | {"source": source},
-    }
-
-
-def advice(record: dict) -> dict:
-    """The directive lines to paste and the reasoning, from the per-mode conclusions."""
-    modes = record["modes"]
-    usable = {m: c for m, c in modes.items() if c.get("recommendation")}
-    if not usable:
-        return {"directives": [], "reasoning": "not enough points were measured to recommend anything"}
-    best_mode = max(usable, key=lambda m: usable[m]["model"]["r0"])
-    c = usable[best_mode]
-    conf = record.get("confirmation") or {}
-    confirmed = conf.get("value") is not None and conf.get("mode") == best_mode
-    n = conf["value"] if confirmed else c["recommendation"]["value"]
-    k = c["model"]["requests_per_connection"]
-    keepalive = best_mode == "on"
-    stack = record.get("stack") or {}
-    recycling = _server_recycling(stack)
-    counts_requests = recycling.counts == "requests"  # mod_wsgi daemons: maximum-requests, no x k
-    directives = [f"{recycling.directive}={n}" if counts_requests else f"{recycling.directive} {n}",
-                  f"KeepAlive {'On' if keepalive else 'Off'}"]
-    if keepalive:
-        directives.append(f"MaxKeepAliveRequests {record['stack']['max_keepalive_requests']}")
-    plan = record["plan"]
-    growth = c["model"]["growth_kb_per_request"]
-    app = stack.get("app") or {}
-    served = (f"your application ({app.get('handler') or app.get('wsgi')} from {app.get('dir')})" if app
-              else f"{plan['variant']}/{plan['workload']}")
-    sentences = [
-        f"Without recycling {served} served {c['model']['r0']:,.0f} req/s with keep-alive {best_mode}.",
-        f"A new child costs about {c['model']['child_cost_ms']:.1f} ms of its slot (start-up plus warm-up) and "
-        "Apache replaces exited children only once a second, so "
-        f"recycling every {c['recommendation']['value']} {recycling.counts[:-1]}(s) "
-        + (f"(about {c['recommendation']['value'] * k:,.0f} requests at {k:g} requests per connection) "
-           if keepalive and not counts_requests else "")
-        + f"is predicted to lose {100 * _loss(c['recommendation']):.2f}% of throughput "
-        f"(limit {100 * plan['max_loss']:.2f}%).",
-    ]
-    sentences += _confirmation_sentences(conf, best_mode)
-    if growth is not None:
-        rss = conf.get("rss_mb_end_of_life") if confirmed else None
-        sentences.append(f"Memory grows {growth:.2f} KB per request; a child ends its life near "
-                         + (f"{rss:.0f} MB RSS at N = {n} (measured)." if rss is not None else
-                            f"{c['recommendation'].get('rss_end_mb') or 0:.0f} MB RSS (predicted)."))
-        if growth > 0.05 and plan.get("memory_budget_mb") is None:
-            sentences.append("Memory grows with every request and no --memory-budget was given: set one, or "
-                             "this N lets each child reach the size above.")
-    oos = c.get("out_of_sample") or {}
-    if oos.get("text"):
-        sentences.append("The model's error out of sample: "
-                         + (f"{100 * oos['max_error']:.1f}% ({oos['text']})." if oos.get("max_error") is not None
-                            else f"{oos['text']}."))
-    if not c["model_ok"]:
-        # The tolerance was judged on the out-of-sample error when there was one: quote the same figure.
-        judged = oos.get("max_error")
-        off = (f"The model was off by {100 * judged:.0f}% out of sample" if judged is not None
-               else f"The model was off by {100 * c['max_error']:.0f}% at some point (in sample)")
-        sentences.append(f"{off}, so the value comes from the measured points." if c["recommendation"]["source"]
-                         != "model" else f"{off}, and no measured point met the limits, so the value comes from "
-                         "the model" + (" and was then measured." if confirmed else ": it is unconfirmed."))
-    if not confirmed and not c["recommendation"].get("within", True):
-        sentences.append("No value met both the loss limit and the memory budget: memory was kept within budget.")
-    if keepalive and not counts_requests:
-        sentences.append("Apache counts connections, not requests: with keep-alive a child serves "
-                         f"N x {k:g} requests here, and as many as its clients send on other servers.")
-    if recycling != PREFORK_RECYCLING:
-        sentences.append(f"Under this server --max-connections-per-child is written as {recycling.directive}, "
-                         f"which counts {recycling.counts}: set that to the value above.")
-    return {"directives": directives, "reasoning": " ".join(sentences), "mode": best_mode,
-            "confirmed": confirmed}
-
-
-def _confirmation_sentences(conf: dict, mode: str) -> list[str]:
-    """What the confirmation measured, or why the value is unconfirmed."""
-    status = conf.get("status")
-    if status is None:
-        return []  # a record from before the confirmation step
-    if status == "skipped":
-        return ["Unconfirmed: --no-confirm skipped measuring this value against N = 0."]
-    if conf.get("mode") == mode and status in ("not observable", "not observed"):
-        return [conf["sentence"]]
-    if conf.get("value") is None or conf.get("mode") != mode:
-        return ["Unconfirmed: the confirmation did not finish, so this value was not measured."]
-    out = []
-    results = {r["value"]: r for r in conf.get("results", [])}
-    r = results.get(conf.get("measured_at", conf["value"]))
-    if r is not None:
-        out.append("Measured against N = 0, interleaved" + (f" (for N = {conf['value']})" if r["value"] !=
-                                                            conf["value"] else "") + ": " + confirm_step.describe(r)
-                   + (f"; end-of-life RSS {r['rss_mb_end_of_life']:.1f} MB" if r.get("rss_mb_end_of_life") else "")
-                   + (f", PSS {r['pss_mb_end_of_life']:.1f} MB" if r.get("pss_mb_end_of_life") else "") + ".")
-    if conf.get("sentence"):
-        out.append(conf["sentence"])
-    if conf.get("capped"):
-        out.append(f"Confirmation trials were capped at {conf['cap_s']:g} s (--confirm-max-duration): a slot "
-                   f"recycled fewer than {conf.get('lives', confirm_step.LIVES)} times in them.")
+        recycled = p.n > 0 and bool(p.children_spawned_per_s)
+        held, held_error = oos.errors.get(p.n, (None, None)) if recycled else (None, None)
+        out.append(Check.new(value=p.value, measured_rps=p.rps, predicted_rps=round(predicted, 1),
+                             signed_error=signed, error=None if signed is None else abs(signed), recycled=recycled,
+                             fitted=True, held_out_predicted_rps=held,
+                             held_out_error=None if held_error is None else abs(held_error)))
     return out
 
 
-def _server_recycling(stack: dict) -> Recycling:
+def parameters(model: tune_model.Model) -> ModelParameters:
+    """The model's parameters as tune.json records them (rounded), with its curve on the grid."""
+    curve = [CurvePoint.new(value=n, rps=round(model.rps(n), 1), loss=round(model.loss(n), 5),
+                            rss_end_mb=None if (rss := model.rss_end_mb(n)) is None else round(rss, 2))
+             for n in tune_model.GRID]
+    return ModelParameters.new(
+        r0=model.r0, per_process_rps=round(model.per_process_rps, 2), child_max_rps=round(model.child_max_rps, 1),
+        slot_rps=model.slot_rps, capacity_rps=round(model.capacity_rps, 1),
+        child_cost_s=round(model.child_cost_s * 1000, 3) / 1000, requests_per_connection=model.requests_per_connection,
+        fresh_rss_mb=model.fresh_rss_mb, growth_kb_per_request=model.growth_kb_per_request, curve=tuple(curve))
+
+
+def conclude(points: list[Point], processes: int, max_loss: float, budget_mb: float | None,
+             scope: str) -> ModeConclusion:
+    """Model, its check against the sweep, and the recommendation for one keep-alive mode."""
+    model = build_model(points, processes)
+    if model is None:
+        return ModeConclusion.new(model=None, recommendation=None,
+                                  reason="no measurement at 0 (no recycling): nothing to compare against")
+    oos = held_out(points, processes)
+    checked = checks(model, points, oos)
+    # In sample: what the fit leaves (kept for the figure); out of sample: the model's error.
+    worst = max((c.error for c in checked if c.recycled and c.error is not None), default=0.0)
+    # The tolerance is judged out of sample only: a residual at a point the model was fitted to proves
+    # nothing (with one recycling point the fit is exact there by construction, or off by its noise).
+    judged = oos.summary.max_error
+    rec = tune_model.recommend(model, max_loss, budget_mb, scope).having(source=Source.MODEL)
+    if judged is not None and judged > MODEL_TOLERANCE:
+        measured = tune_model.recommend_measured(points, model.r0, max_loss, budget_mb, scope, processes)
+        if measured is not None:
+            rec = measured.having(source=Source.MEASURED)
+    return ModeConclusion.new(
+        model=parameters(model), fitted_to=tuple(p.n for p in points), check=tuple(checked),
+        max_error=round(worst, 4), model_ok=judged is None or judged <= MODEL_TOLERANCE,
+        out_of_sample=oos.summary, recommendation=rec)
+
+
+# --- advice --------------------------------------------------------------------------------------------------
+def advice(data: TuneData, modes: dict[str, ModeConclusion]) -> Advice:
+    """The directive lines to paste and the reasoning, from the per-mode conclusions."""
+    usable = {m: c for m, c in modes.items() if c.recommended is not None and c.model is not None}
+    if not usable:
+        return Advice.new(directives=(), reasoning="not enough points were measured to recommend anything")
+    best_mode = max(usable, key=lambda m: usable[m].model.r0 or 0)  # type: ignore[union-attr]
+    c = usable[best_mode]
+    conf = data.confirmation or Confirmation.from_json({})
+    confirmed = conf.value is not None and conf.mode == best_mode
+    recycling = _server_recycling(data.stack or TuneStack.from_json({}))
+    n = conf.value if confirmed else c.recommended.value  # type: ignore[union-attr]
+    directives = [f"{recycling.directive}={n}" if recycling.counts == "requests" else f"{recycling.directive} {n}",
+                  f"KeepAlive {'On' if best_mode == KeepAlive.ON else 'Off'}"]
+    if best_mode == KeepAlive.ON:
+        directives.append(f"MaxKeepAliveRequests {data.stack.max_keepalive_requests}")  # type: ignore[union-attr]
+    sentences = (_cost_sentences(data, c, best_mode, recycling) + _confirmation_sentences(conf, best_mode)
+                 + _memory_sentences(data, c, conf if confirmed else None, n)
+                 + _model_sentences(c, confirmed) + _server_sentences(c, best_mode, recycling))
+    return Advice.new(directives=tuple(directives), reasoning=" ".join(sentences), mode=best_mode, confirmed=confirmed)
+
+
+def _cost_sentences(data: TuneData, c: ModeConclusion, mode: str, recycling: Recycling) -> list[str]:
+    """What the sweep served without recycling and what the recommended N is predicted to cost."""
+    model, rec, plan = c.model, c.recommended, data.plan or TunePlan.from_json({})
+    assert model is not None and rec is not None and model.r0 is not None
+    k = model.requests_per_connection or 1.0
+    app = (data.stack.app if data.stack else None) or {}
+    served = (f"your application ({app.get('handler') or app.get('wsgi')} from {app.get('dir')})" if app
+              else f"{plan.variant}/{plan.workload}")
+    per_request = mode == KeepAlive.ON and recycling.counts != "requests"
+    return [
+        f"Without recycling {served} served {model.r0:,.0f} req/s with keep-alive {mode}.",
+        f"A new child costs about {model.child_cost_ms or 0:.1f} ms of its slot (start-up plus warm-up) and "
+        "Apache replaces exited children only once a second, so "
+        f"recycling every {rec.value} {recycling.counts[:-1]}(s) "
+        + (f"(about {(rec.value or 0) * k:,.0f} requests at {k:g} requests per connection) " if per_request else "")
+        + f"is predicted to lose {100 * (rec.loss[0] or 0.0):.2f}% of throughput "
+        f"(limit {100 * (plan.max_loss or 0.0):.2f}%).",
+    ]
+
+
+def _memory_sentences(data: TuneData, c: ModeConclusion, confirmed: Confirmation | None, n: int | None) -> list[str]:
+    growth = c.model.growth_kb_per_request if c.model else None
+    if growth is None:
+        return []
+    rss = confirmed.rss_mb_end_of_life if confirmed else None
+    rec = c.recommended
+    out = [f"Memory grows {growth:.2f} KB per request; a child ends its life near "
+           + (f"{rss:.0f} MB RSS at N = {n} (measured)." if rss is not None else
+              f"{(rec.rss_end_mb if rec else None) or 0:.0f} MB RSS (predicted).")]
+    if growth > 0.05 and (data.plan is None or data.plan.memory_budget_mb is None):
+        out.append("Memory grows with every request and no --memory-budget was given: set one, or "
+                   "this N lets each child reach the size above.")
+    return out
+
+
+def _model_sentences(c: ModeConclusion, confirmed: bool) -> list[str]:
+    out = []
+    oos = c.out_of_sample
+    if oos is not None and oos.text:
+        out.append("The model's error out of sample: "
+                   + (f"{100 * oos.max_error:.1f}% ({oos.text})." if oos.max_error is not None else f"{oos.text}."))
+    if not c.model_ok:
+        # The tolerance was judged on the out-of-sample error when there was one: quote the same figure.
+        judged = oos.max_error if oos is not None else None
+        off = (f"The model was off by {100 * judged:.0f}% out of sample" if judged is not None
+               else f"The model was off by {100 * (c.max_error or 0):.0f}% at some point (in sample)")
+        source = c.recommended.source if c.recommended else None
+        out.append(f"{off}, so the value comes from the measured points." if source != Source.MODEL
+                   else f"{off}, and no measured point met the limits, so the value comes from the model"
+                   + (" and was then measured." if confirmed else ": it is unconfirmed."))
+    if not confirmed and c.recommended is not None and c.recommended.within is False:
+        out.append("No value met both the loss limit and the memory budget: memory was kept within budget.")
+    return out
+
+
+def _server_sentences(c: ModeConclusion, mode: str, recycling: Recycling) -> list[str]:
+    out = []
+    k = c.model.requests_per_connection if c.model else None
+    if mode == KeepAlive.ON and recycling.counts != "requests":
+        out.append("Apache counts connections, not requests: with keep-alive a child serves "
+                   f"N x {k:g} requests here, and as many as its clients send on other servers.")
+    if recycling != PREFORK_RECYCLING:
+        out.append(f"Under this server --max-connections-per-child is written as {recycling.directive}, "
+                   f"which counts {recycling.counts}: set that to the value above.")
+    return out
+
+
+def _confirmation_sentences(conf: Confirmation, mode: str) -> list[str]:
+    """What the confirmation measured, or why the value is unconfirmed."""
+    status = conf.status
+    if status is None:
+        return []  # a record from before the confirmation step
+    if status == ConfirmStatus.SKIPPED:
+        return ["Unconfirmed: --no-confirm skipped measuring this value against N = 0."]
+    if conf.mode == mode and status in (ConfirmStatus.NOT_OBSERVABLE, ConfirmStatus.NOT_OBSERVED):
+        return [conf.sentence or ""]
+    if conf.value is None or conf.mode != mode:
+        return ["Unconfirmed: the confirmation did not finish, so this value was not measured."]
+    out = []
+    results = {r.value: r for r in conf.results}
+    r = results.get(conf.measured_value)
+    if r is not None:
+        out.append("Measured against N = 0, interleaved" + (f" (for N = {conf.value})" if r.value != conf.value
+                                                            else "") + ": " + confirm_step.describe(r)
+                   + (f"; end-of-life RSS {r.rss_mb_end_of_life:.1f} MB" if r.rss_mb_end_of_life else "")
+                   + (f", PSS {r.pss_mb_end_of_life:.1f} MB" if r.pss_mb_end_of_life else "") + ".")
+    if conf.sentence:
+        out.append(conf.sentence)
+    if conf.capped:
+        out.append(f"Confirmation trials were capped at {conf.cap_s or 0:g} s (--confirm-max-duration): a slot "
+                   f"recycled fewer than {conf.lives or confirm_step.LIVES} times in them.")
+    return out
+
+
+def _server_recycling(stack: TuneStack) -> Recycling:
     """What the recycling knob is called under the server the sweep ran (older records: mod_python)."""
-    server = SERVERS.get(stack.get("server") or DEFAULT_SERVER, SERVERS[DEFAULT_SERVER])
-    return server.recycling(stack.get("wsgi_mode"))
+    server = SERVERS.get(stack.server or DEFAULT_SERVER, SERVERS[DEFAULT_SERVER])
+    return server.recycling(stack.wsgi_mode)
 
 
-def _loss(rec: dict) -> float:
-    return rec.get("predicted_loss", rec.get("measured_loss", 0.0))
+# --- the sweep -----------------------------------------------------------------------------------------------
+def point_trial(result: SweepTrial, trial_no: int, value: int, processes: int, apache_started: float,
+                run_dir: Path) -> PointTrial:
+    """One trial of a point as tune.json keeps it: the client's figures and the recycling facts."""
+    assert result.steady is not None and result.dir is not None
+    facts = analyze_point(result.steady, run_dir / result.dir, processes, apache_started)
+    flags = list(result.flags)
+    if value > 0 and not facts["children_spawned_per_s"]:
+        flags.append("no child was replaced inside the window: this trial did not measure recycling (a child "
+                     "outlives the window)")
+    return result.point_trial(
+        trial_no, failures=result.client.failures, generator_bound=result.generator_bound,
+        bottleneck=result.bottleneck, faults=result.faults, flags=tuple(flags),
+        window_after_start=tuple(round(x - apache_started, 3) for x in result.steady), **facts)
 
 
-def execute(values: list[int], workload: str, variant: str, keepalive_modes: list[bool], max_loss: float,
-            budget: tuple[float | None, str], settings: StackSettings, users: int, duration: float,
-            warmup: float, trials: int = 1, locust_processes: int = 1, log=print,
-            partition: cpus.Partition | None = None, confirm: bool = True,
-            confirm_max_duration: float = confirm_step.DEFAULT_MAX_DURATION_S) -> Path:
-    from bench.load.run import prime  # the measuring machinery: loaded by a sweep, not by `bench --help`
-    from bench.tune.sweep import Sweep
+@dataclass(frozen=True)
+class RecyclingArgs(SweepArgs):
+    """--knob max-connections-per-child, parsed."""
 
-    check_workload(workload, variant)
-    check_int("--trials", trials, 1, MAX_TRIALS)
-    plan = Plan(workloads=[workload], variants=[variant], users=users, duration_s=duration, warmup_s=warmup,
-                trials=1, locust_processes=locust_processes).validate()
-    budget_mb, scope = budget
-    settings = replace(settings, leaky=settings.leaky or workload == "leaky")  # the leak is served only when asked
-    with Sweep(settings, RecyclingKnob.folder_label, partition) as sweep:
-        # Interleaved like bench run: every point once, then every point again, so drift hits all alike.
-        todo = [(t, k, v) for t in range(1, trials + 1) for k in keepalive_modes for v in values]
-        record = TuneRecord(
-            sweep.run_dir,
-            plan={"knob": NAME, "values": values, "workload": workload, "variant": variant,
-                  "keepalive": ["on" if k else "off" for k in keepalive_modes], "max_loss": max_loss,
-                  "memory_budget_mb": budget_mb, "memory_budget_scope": scope, "users": users,
-                  "duration_s": duration, "warmup_s": warmup, "trials": trials,
-                  "generator_cpus": sweep.partition.generator_list, "confirm": confirm,
-                  "confirm_max_duration_s": confirm_max_duration},
-            stack=settings.to_dict(), environment=sweep.environment(),
-            todo=[{"keepalive": "on" if k else "off", "value": v, "trial": t} for t, k, v in todo])
+    values: tuple[int, ...]
+    keepalive_modes: tuple[bool, ...]
+    max_loss: float
+    budget_mb: float | None
+    scope: BudgetScope
+    confirm: bool                 # measure the recommended value against 0 (--no-confirm: skip)
+    confirm_max_duration: float
 
-        def measure(value: int, keepalive: bool, trial_no: int, step: dict, rel: str,
-                    point_plan: Plan = plan) -> dict:
-            result, apache_started = sweep.point(
-                point_plan, step, replace(settings, keepalive=keepalive, max_connections_per_child=value), rel=rel)
-            measured = {"trial": trial_no, "dir": result["dir"], "rps": result["locust"]["rps"],
-                        "server_rps": (result["server"] or {}).get("rps"), "p99_ms": result["locust"]["p99_ms"],
-                        "failures": result["locust"]["failures"], "generator_bound": result["generator_bound"],
-                        "bottleneck": result["bottleneck"], "faults": result["faults"],
-                        "flags": result["flags"],
-                        "window_after_start": [round(x - apache_started, 3) for x in result["steady"]],
-                        **analyze_point(result, sweep.run_dir / result["dir"], settings.processes,
-                                        apache_started)}
-            if value > 0 and not measured["children_spawned_per_s"]:
-                measured["flags"] = [*measured["flags"], "no child was replaced inside the window: this "
-                                     "trial did not measure recycling (a child outlives the window)"]
-            return measured
 
-        complete = False
+class RecyclingTask(SweepTask):
+    """The sweep of MaxConnectionsPerChild: every value in each keep-alive mode, then the recommendation and,
+    on the same stack, its confirmation."""
+
+    label = "tune"
+
+    def __init__(self, args: RecyclingArgs, settings: StackSettings, log: Log):
+        check_workload(args.workload, args.variant)
+        check_int("--trials", args.trials, 1, MAX_TRIALS)
+        self.args, self.plan, self.log = args, args.load_plan(), log
+        self.settings = replace(settings, leaky=settings.leaky or args.workload == "leaky")  # served only when asked
+        self.modes: dict[str, ModeConclusion] = {}
+
+    def points(self) -> list[SweepPoint]:
+        a = self.args
+        return [SweepPoint(KeepAlive.of(k), v, t, self._at(v, k), f"ka{KeepAlive.of(k)}-n{v}")
+                for t in range(1, a.trials + 1) for k in a.keepalive_modes for v in a.values]
+
+    def _at(self, value: int, keepalive: bool) -> StackSettings:
+        return replace(self.settings, keepalive=keepalive, max_connections_per_child=value)
+
+    def record_plan(self, generator_cpus: Any) -> TunePlan:
+        a = self.args
+        return TunePlan.new(knob=NAME, values=a.values, workload=a.workload, variant=a.variant,
+                            keepalive=tuple(map(KeepAlive.of, a.keepalive_modes)), max_loss=a.max_loss,
+                            memory_budget_mb=a.budget_mb, memory_budget_scope=a.scope, users=a.users,
+                            duration_s=a.duration, warmup_s=a.warmup, trials=a.trials, generator_cpus=generator_cpus,
+                            confirm=a.confirm, confirm_max_duration_s=a.confirm_max_duration)
+
+    def describe(self, point: SweepPoint, i: int, total: int) -> str:
+        d = self.args.duration
+        return (f"MaxConnectionsPerChild {point.value}, KeepAlive {point.mode}, trial {point.trial}: {d:g} s "
+                f"(about {(total - i + 1) * (d + 6) / 60:.1f} min left)")
+
+    def measure(self, sweep: Sweep, point: SweepPoint, step: dict[str, Any], plan: Plan | None = None,
+                rel: str | None = None) -> PointTrial:
+        result, started = sweep.point(plan or self.plan, step, point.settings,
+                                      rel or f"trials/{step['seq']:03d}-{point.folder}")
+        return point_trial(result, point.trial, point.value, self.settings.processes, started, sweep.folder)
+
+    def progress(self, trial: PointTrial) -> str:
+        return (f"{trial.rps or 0:,.0f} req/s, p99 {trial.p99_ms or 0:.2f} ms, "
+                f"{trial.children_spawned_per_s or 0:.1f} children/s, {trial.requests_per_connection} req/conn")
+
+    def conclude(self, record: TuneRecord, complete: bool) -> None:
+        a = self.args
+        self.modes = {mode: conclude(record.points(mode), self.settings.processes, a.max_loss, a.budget_mb, a.scope)
+                      for mode in map(KeepAlive.of, a.keepalive_modes)}
+        record.update(confirmation=Confirmation.new(
+            status=ConfirmStatus.SKIPPED if not a.confirm else ConfirmStatus.NOT_RUN))
+        record.finish(self.modes, advice(record.data, self.modes), complete and not a.confirm)
+
+    def after(self, sweep: Sweep, record: TuneRecord, complete: bool, log: Log) -> None:
+        """Measure the recommended value against N = 0 on the same stack (bench.tune.confirm)."""
+        a = self.args
+        chosen = record.data.advice.mode if record.data.advice else None
+        if not a.confirm or chosen is None:
+            return
+        confirmed = False
         try:
-            prime(sweep.url, plan, settings=settings)
-            for i, (trial_no, keepalive, value) in enumerate(todo, 1):
-                mode = "on" if keepalive else "off"
-                log(f"[{i}/{len(todo)}] MaxConnectionsPerChild {value}, KeepAlive {mode}, trial {trial_no}: "
-                    f"{duration:g} s (about {(len(todo) - i + 1) * (duration + 6) / 60:.1f} min left)")
-                step = {"seq": i, "trial": trial_no, "workload": workload, "variant": variant}
-                measured = measure(value, keepalive, trial_no, step, f"trials/{i:03d}-ka{mode}-n{value}")
-                record.add_trial(mode, value, measured)
-                log(f"    {measured['rps'] or 0:,.0f} req/s, p99 {measured['p99_ms'] or 0:.2f} ms, "
-                    f"{measured['children_spawned_per_s']:.1f} children/s, "
-                    f"{measured['requests_per_connection']} req/conn")
-            complete = True
+            seqs = iter(range(sweep.seq + 1, 10**6))
+
+            def confirm_trial(value: int, seconds: float, rel: str) -> PointTrial:
+                point = SweepPoint(chosen, value, 1, self._at(value, chosen == KeepAlive.ON), rel)
+                plan = replace(self.plan, duration_s=seconds, warmup_s=min(a.warmup, seconds / 2))
+                return self.measure(sweep, point, sweep.step(plan, point) | {"seq": next(seqs)}, plan, rel)
+
+            confirm_step.run(confirm_trial, record, chosen, self.modes[chosen], confirm_step.Limits(
+                max_loss=a.max_loss, budget_mb=a.budget_mb, scope=a.scope, processes=self.settings.processes,
+                warmup_s=a.warmup, floor_s=a.duration, cap_s=a.confirm_max_duration, trials=a.trials), log=log)
+            confirmed = True
         finally:
-            modes = {mode: conclude(record.points(mode), settings.processes, max_loss, budget_mb, scope)
-                     for mode in record.data["plan"]["keepalive"]}
-            record.data["confirmation"] = {"status": "skipped" if not confirm else "not run"}
-            record.finish(modes, advice(record.data | {"modes": modes}), complete and not confirm)
-        chosen = record.data["advice"].get("mode")
-        if confirm and chosen is not None:
-            confirmed = False
-            try:
-                seqs = iter(range(len(todo) + 1, 10**6))
-
-                def confirm_trial(value: int, seconds: float, rel: str) -> dict:
-                    step = {"seq": next(seqs), "trial": 1, "workload": workload, "variant": variant}
-                    return measure(value, chosen == "on", 1, step, rel,
-                                   replace(plan, duration_s=seconds, warmup_s=min(warmup, seconds / 2)))
-
-                confirm_step.run(confirm_trial, record, chosen, modes[chosen], max_loss=max_loss,
-                                 budget_mb=budget_mb, scope=scope, processes=settings.processes, warmup_s=warmup,
-                                 floor_s=duration, cap_s=confirm_max_duration, trials=trials, log=log)
-                confirmed = True
-            finally:
-                record.finish(modes, advice(record.data), complete and confirmed)
-    return sweep.run_dir
+            record.finish(self.modes, advice(record.data, self.modes), complete and confirmed)
 
 
 class RecyclingKnob(Knob):
@@ -582,24 +651,22 @@ class RecyclingKnob(Knob):
     model = "bench.tune.model: prefork's respawn rule simulated, fitted to the measured cost of a new child"
     default_values = ("0,1,10,100,1000,10000", "0,10,1000")
     values_help = "MaxConnectionsPerChild values; 0 = never recycle is always measured"
-    folder_label = "tune"
+    folder_label = RecyclingTask.label
+    default = True
 
     def parse_values(self, text: str) -> list[int]:
         return parse_values(text)
 
-    def parse(self, opts: TuneOptions) -> dict[str, Any]:
-        return {"values": self.parse_values(self.values_text(opts.values, opts.quick)),
-                "workload": opts.workload, "variant": opts.variant,
-                "keepalive_modes": parse_keepalive(opts.keepalive), "max_loss": parse_loss(opts.max_loss),
-                "budget": parse_budget(opts.memory_budget), "users": opts.users, "duration": opts.duration,
-                "warmup": opts.warmup, "trials": opts.trials, "locust_processes": opts.locust_processes,
-                "confirm": opts.confirm, "confirm_max_duration": parse_confirm_duration(opts.confirm_max_duration)}
+    def parse(self, opts: TuneOptions) -> RecyclingArgs:
+        budget_mb, scope = parse_budget(opts.memory_budget)
+        return RecyclingArgs(
+            **RecyclingArgs.common(opts), values=tuple(self.parse_values(self.values_text(opts.values, opts.quick))),
+            keepalive_modes=tuple(parse_keepalive(opts.keepalive)), max_loss=parse_loss(opts.max_loss),
+            budget_mb=budget_mb, scope=scope, confirm=opts.confirm,
+            confirm_max_duration=parse_confirm_duration(opts.confirm_max_duration))
 
-    def run(self, parsed: dict[str, Any], settings: StackSettings, partition: cpus.Partition) -> Path:
-        return execute(settings=settings, partition=partition, **parsed)
+    def task(self, args: RecyclingArgs, settings: StackSettings, log: Log) -> RecyclingTask:
+        return RecyclingTask(args, settings, log)
 
-    def summary_text(self, record: dict[str, Any]) -> str:
-        return console.tune_table(record)
-
-
-KNOB = RecyclingKnob()
+    def summary_text(self, record: TuneData | dict[str, Any]) -> str:
+        return summaries.recycling_table(as_tune_data(record))

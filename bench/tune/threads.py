@@ -12,18 +12,20 @@ constraint that moved it off the unconstrained knee is named. Measured only: not
 
 from __future__ import annotations
 
-from dataclasses import replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bench.errors import UserError
-from bench.load.plan import Plan
-from bench.record.tune import TuneRecord
-from bench.stack import cpus, mpm
+from bench.record.tune import BudgetScope, TuneData, TunePlan, TuneRecord, TuneStack
+from bench.record.tune_conclusions import Advice, Binding, Sizing
+from bench.record.tune_points import KeepAlive, Point, PointTrial, SweepTrial, TrialMemory
+from bench.stack import mpm
 from bench.stack.knobs import StackSettings
-from bench.tune.knobs import MEASURED_ONLY, Knob
-from bench.tune.options import TuneOptions, parse_budget
+from bench.tune import summaries
+from bench.tune.knobs import MEASURED_ONLY, Knob, as_tune_data
+from bench.tune.options import SweepArgs, TuneOptions, parse_budget
 from bench.tune.sizing import KNEE_TOLERANCE, POOLED_VARIANTS, RESERVED_CONNECTIONS
+from bench.tune.sweep import Log, SweepPoint, SweepTask
 from bench.vocabulary import VARIANTS
 
 DEFAULT_MAX_P99_MS = 100.0
@@ -57,43 +59,44 @@ def connections(p: int, t: int, variant: str, pool_size: int) -> int:
     return p * per + RESERVED_CONNECTIONS
 
 
-def recommend(points: list[dict[str, Any]], *, variant: str, pool_size: int, max_connections: int,
+def recommend(points: list[Point], *, variant: str, pool_size: int, max_connections: int,
               max_p99_ms: float | None = None, budget_mb: float | None = None, scope: str = "total",
-              tolerance: float = KNEE_TOLERANCE) -> dict[str, Any]:
-    """The (processes, threads) to use and the constraint that bound it. Points: processes, threads, rps,
-    p99_ms, pss_mb (per process)."""
+              tolerance: float = KNEE_TOLERANCE) -> Sizing:
+    """The (processes, threads) to use and the constraint that bound it, from the points' processes, threads,
+    rps, p99_ms and pss_mb (per process)."""
     # A point's processes and threads are medians over its trials (floats in tune.json): the counts as ints.
-    measured = [p | {"processes": int(p["processes"]), "threads": int(p["threads"])}
-                for p in points if p.get("rps") and p.get("processes") and p.get("threads")]
+    measured = [p for p in points if p.rps and p.processes and p.threads]
     if not measured:
-        return {"value": None, "binding": None, "reason": "no point was measured"}
+        return Sizing.new(value=None, binding=None, reason="no point was measured")
 
-    def fails(p: dict[str, Any]) -> str | None:
-        if connections(p["processes"], p["threads"], variant, pool_size) > max_connections:
-            return "connections"
-        if budget_mb is not None and p.get("pss_mb"):
-            if (p["pss_mb"] if scope == "child" else p["processes"] * p["pss_mb"]) > budget_mb:
-                return "memory"
-        if max_p99_ms is not None and p.get("p99_ms") is not None and p["p99_ms"] > max_p99_ms:
-            return "p99"
+    def shape(p: Point) -> tuple[int, int]:
+        return int(p.processes or 0), int(p.threads or 0)
+
+    def fails(p: Point) -> Binding | None:
+        procs, threads = shape(p)
+        if connections(procs, threads, variant, pool_size) > max_connections:
+            return Binding.CONNECTIONS
+        if budget_mb is not None and p.pss_mb:
+            if (p.pss_mb if scope == BudgetScope.CHILD else procs * p.pss_mb) > budget_mb:
+                return Binding.MEMORY
+        if max_p99_ms is not None and p.p99_ms is not None and p.p99_ms > max_p99_ms:
+            return Binding.P99
         return None
 
-    def knee(pts: list[dict[str, Any]]) -> dict[str, Any]:
-        best = max(p["rps"] for p in pts)
-        near = [p for p in pts if p["rps"] >= best * (1 - tolerance)]
-        return min(near, key=lambda p: (p["processes"] * p["threads"], p["processes"]))
+    def knee(pts: list[Point]) -> Point:
+        best = max(p.rps or 0 for p in pts)
+        near = [p for p in pts if (p.rps or 0) >= best * (1 - tolerance)]
+        return min(near, key=lambda p: (shape(p)[0] * shape(p)[1], shape(p)[0]))
 
     free = knee(measured)
     fits = [p for p in measured if fails(p) is None]
-    out = {"best_rps": max(p["rps"] for p in measured), "knee": [free["processes"], free["threads"]],
-           "max_p99_ms": max_p99_ms}
+    out = Sizing.new(best_rps=max(p.rps or 0 for p in measured), knee=shape(free), max_p99_ms=max_p99_ms)
     if not fits:
-        return out | {"value": None, "binding": fails(free), "reason": f"no measured point fits ({fails(free)})"}
+        return out.having(value=None, binding=fails(free), reason=f"no measured point fits ({fails(free)})")
     chosen = knee(fits)
-    binding = "knee" if chosen is free else fails(free)
-    return out | {"value": [chosen["processes"], chosen["threads"]], "rps": chosen["rps"],
-                  "p99_ms": chosen.get("p99_ms"), "binding": binding,
-                  "connections": connections(chosen["processes"], chosen["threads"], variant, pool_size)}
+    return out.having(value=shape(chosen), rps=chosen.rps, p99_ms=chosen.p99_ms,
+                      binding=Binding.KNEE if chosen is free else fails(free),
+                      connections=connections(*shape(chosen), variant, pool_size))
 
 
 def directives(settings: StackSettings, p: int, t: int) -> list[str]:
@@ -106,27 +109,29 @@ def directives(settings: StackSettings, p: int, t: int) -> list[str]:
 
 
 BINDING_TEXT = {
-    "knee": "the knee bound it: no other point served more than {tol:.0f}% more requests/s with fewer slots",
-    "p99": "the p99 bound ({p99:g} ms) bound it: the knee point queued longer than that",
-    "memory": "memory bound it: the knee point's processes x PSS passed --memory-budget",
-    "connections": "PostgreSQL's connection budget bound it: the knee point needs more than max_connections {maxc}",
+    Binding.KNEE: "the knee bound it: no other point served more than {tol:.0f}% more requests/s with fewer slots",
+    Binding.P99: "the p99 bound ({p99:g} ms) bound it: the knee point queued longer than that",
+    Binding.MEMORY: "memory bound it: the knee point's processes x PSS passed --memory-budget",
+    Binding.CONNECTIONS: "PostgreSQL's connection budget bound it: the knee point needs more than "
+                         "max_connections {maxc}",
 }
 
 
-def conclude(record: dict[str, Any], settings: StackSettings) -> tuple[dict, dict]:
-    plan, st = record["plan"], record["stack"]
-    rec = recommend(record["points"], variant=plan["variant"], pool_size=st["pool_size"],
-                    max_connections=st["pg_max_connections"], max_p99_ms=plan.get("max_p99_ms"),
-                    budget_mb=plan.get("memory_budget_mb"), scope=plan.get("memory_budget_scope", "total"))
-    if rec.get("value") is None:
-        return rec, {"directives": [], "reasoning": rec.get("reason", "nothing to recommend"), "binding": None}
-    p, t = rec["value"]
-    text = (f"{plan['variant']}/{plan['workload']}: {p} process(es) x {t} thread(s) served {rec['rps']:,.0f} req/s "
-            f"(best measured {rec['best_rps']:,.0f}, unconstrained knee {rec['knee'][0]} x {rec['knee'][1]}); "
-            + BINDING_TEXT[rec["binding"]].format(tol=100 * KNEE_TOLERANCE, p99=rec.get("max_p99_ms") or 0,
-                                                  maxc=st["pg_max_connections"])
-            + f". It needs {rec['connections']} PostgreSQL connections of max_connections {st['pg_max_connections']}.")
-    return rec, {"directives": directives(settings, p, t), "reasoning": text, "binding": rec["binding"]}
+def conclude(record: TuneData, settings: StackSettings) -> tuple[Sizing, Advice]:
+    plan, st = record.plan or TunePlan.from_json({}), record.stack or TuneStack.from_json({})
+    maxc = st.pg_max_connections or 0
+    rec = recommend(list(record.points), variant=plan.variant or "", pool_size=st.pool_size or 0,
+                    max_connections=maxc, max_p99_ms=plan.max_p99_ms, budget_mb=plan.memory_budget_mb,
+                    scope=plan.budget_scope)
+    shape, knee = rec.shape, rec.knee
+    if shape is None or rec.binding is None or not isinstance(knee, tuple):
+        return rec, Advice.new(directives=(), reasoning=rec.reason or "nothing to recommend", binding=None)
+    p, t = shape
+    text = (f"{plan.variant}/{plan.workload}: {p} process(es) x {t} thread(s) served {rec.rps or 0:,.0f} req/s "
+            f"(best measured {rec.best_rps or 0:,.0f}, unconstrained knee {knee[0]} x {knee[1]}); "
+            + BINDING_TEXT[rec.binding].format(tol=100 * KNEE_TOLERANCE, p99=rec.max_p99_ms or 0, maxc=maxc)
+            + f". It needs {rec.connections} PostgreSQL connections of max_connections {maxc}.")
+    return rec, Advice.new(directives=tuple(directives(settings, p, t)), reasoning=text, binding=rec.binding)
 
 
 def _point_settings(settings: StackSettings, p: int, t: int) -> StackSettings:
@@ -136,72 +141,83 @@ def _point_settings(settings: StackSettings, p: int, t: int) -> StackSettings:
     return s
 
 
-def execute(grid: list[tuple[int, int]], knob: str, workload: str, variant: str, max_p99_ms: float,
-            budget: tuple[float | None, str], settings: StackSettings, users: int, duration: float,
-            warmup: float, trials: int = 1, locust_processes: int = 1, log=print,
-            partition: cpus.Partition | None = None) -> Path:
-    from bench.load.run import prime
-    from bench.tune.sweep import Sweep
+@dataclass(frozen=True)
+class ThreadsArgs(SweepArgs):
+    """--knob threads or processes,threads, parsed (the grid needs --processes: `ThreadsKnob.grid`)."""
 
-    if variant not in VARIANTS:
-        raise UserError(f"--variant {variant!r} is unknown: allowed {', '.join(VARIANTS)}")
-    budget_mb, scope = budget
-    keep = [(p, t) for p, t in grid
-            if _point_settings(settings, p, t).connections_needed <= settings.pg_max_connections]
-    dropped = [f"{p} x {t} (PostgreSQL connection budget)" for p, t in grid if (p, t) not in keep]
-    if not keep:
-        raise UserError(f"no --values fit PostgreSQL's max_connections {settings.pg_max_connections}: lower the "
-                        "values or raise --pg-max-connections")
-    for d in dropped:
-        log(f"dropped {d}")
-    for p, t in keep:
-        mpm.check(_point_settings(settings, p, t))  # before anything starts
-    plan = Plan(workloads=[workload], variants=[variant], users=users, duration_s=duration, warmup_s=warmup,
-                trials=1, locust_processes=locust_processes).validate()
-    one_d = knob == "threads"
-    todo = [(n, p, t) for n in range(1, trials + 1) for p, t in keep]
-    value = {pt: (pt[1] if one_d else i) for i, pt in enumerate(keep)}  # tune.json's numeric point value
-    with Sweep(_point_settings(settings, *keep[0]), f"tune-{knob.replace(',', '-')}", partition) as sweep:
-        record = TuneRecord(
-            sweep.run_dir,
-            plan={"knob": knob, "values": [list(pt) for pt in keep], "workload": workload, "variant": variant,
-                  "keepalive": ["on"], "max_p99_ms": max_p99_ms, "memory_budget_mb": budget_mb,
-                  "memory_budget_scope": scope, "users": users, "users_rule": "max(2 x processes x threads, --users)",
-                  "duration_s": duration, "warmup_s": warmup, "trials": trials, "mpm": settings.mpm,
-                  "generator_cpus": sweep.partition.generator_list},
-            stack=settings.to_dict(), environment=sweep.environment(),
-            todo=[{"keepalive": "on", "value": value[(p, t)], "trial": n} for n, p, t in todo])
-        record.data["dropped"] = dropped
-        complete = False
-        try:
-            prime(sweep.url, plan, settings=settings)
-            for i, (n, p, t) in enumerate(todo, 1):
-                u = max(2 * p * t, users)
-                s = _point_settings(settings, p, t)
-                log(f"[{i}/{len(todo)}] {p} processes x {t} threads ({s.mpm}), {u} users, trial {n}: {duration:g} s")
-                step = {"seq": i, "trial": n, "workload": workload, "variant": variant, "users": u}
-                result, _ = sweep.point(plan, step, s, rel=f"trials/{i:03d}-p{p}t{t}", users=u)
-                per = result.get("per_process_threads") or []
-                b = result["bottleneck"]
-                measured = {"trial": n, "dir": result["dir"], "processes": p, "threads": t, "users": u,
-                            "rps": result["locust"]["rps"], "p99_ms": result["locust"]["p99_ms"],
-                            "server_rps": (result["server"] or {}).get("rps"),
-                            "failures": result["locust"]["failures"], "generator_bound": result["generator_bound"],
-                            "bottleneck": b["bottleneck"], "requests_per_cpu_second": result["requests_per_cpu_second"],
-                            "pss_mb": result["memory"]["pss_mb_per_process"],
-                            "busy_threads": _med([x["busy_threads"] for x in per]),
-                            "cpu_pct_per_process": _med([x["cpu_pct"] for x in per if x["cpu_pct"] is not None]),
-                            "faults": result["faults"], "flags": result["flags"]}
-                record.add_trial("on", value[(p, t)], measured)
-                log(f"    {measured['rps'] or 0:,.0f} req/s, p99 {measured['p99_ms'] or 0:.2f} ms, busy threads "
-                    f"{measured['busy_threads'] or 0:.1f}/process, CPU {measured['cpu_pct_per_process'] or 0:.0f}%"
-                    f"/process, limit {b['bottleneck']}")
-            complete = True
-        finally:
-            rec, adv = conclude(record.data, settings)
-            record.data["sizing"] = rec
-            record.finish({}, adv, complete)
-    return sweep.run_dir
+    values_text: str
+    max_p99_ms: float
+    budget_mb: float | None
+    scope: BudgetScope
+
+
+class ThreadsTask(SweepTask):
+    """The sweep of processes x threads: a fresh Apache of each shape, loaded at max(2 x processes x threads,
+    --users)."""
+
+    def __init__(self, knob: str, grid: list[tuple[int, int]], args: ThreadsArgs, settings: StackSettings, log: Log):
+        if args.variant not in VARIANTS:
+            raise UserError(f"--variant {args.variant!r} is unknown: allowed {', '.join(VARIANTS)}")
+        keep = [(p, t) for p, t in grid
+                if _point_settings(settings, p, t).connections_needed <= settings.pg_max_connections]
+        self.dropped = tuple(f"{p} x {t} (PostgreSQL connection budget)" for p, t in grid if (p, t) not in keep)
+        if not keep:
+            raise UserError(f"no --values fit PostgreSQL's max_connections {settings.pg_max_connections}: lower the "
+                            "values or raise --pg-max-connections")
+        for d in self.dropped:
+            log(f"dropped {d}")
+        for p, t in keep:
+            mpm.check(_point_settings(settings, p, t))  # before anything starts
+        self.knob, self.keep, self.args, self.plan, self.log = knob, keep, args, args.load_plan(), log
+        self.label = f"tune-{knob.replace(',', '-')}"
+        self.settings, self.first = settings, _point_settings(settings, *keep[0])
+        # tune.json's numeric point value: the threads (one dimension), or the shape's index in the grid
+        self.value = {pt: (pt[1] if knob == "threads" else i) for i, pt in enumerate(keep)}
+
+    def points(self) -> list[SweepPoint]:
+        a = self.args
+        return [SweepPoint(KeepAlive.ON, self.value[(p, t)], n, _point_settings(self.settings, p, t), f"p{p}t{t}",
+                           max(2 * p * t, a.users)) for n in range(1, a.trials + 1) for p, t in self.keep]
+
+    def record_plan(self, generator_cpus: Any) -> TunePlan:
+        a = self.args
+        return TunePlan.new(knob=self.knob, values=tuple(self.keep), workload=a.workload, variant=a.variant,
+                            keepalive=(KeepAlive.ON,), max_p99_ms=a.max_p99_ms, memory_budget_mb=a.budget_mb,
+                            memory_budget_scope=a.scope, users=a.users,
+                            users_rule="max(2 x processes x threads, --users)", duration_s=a.duration,
+                            warmup_s=a.warmup, trials=a.trials, mpm=self.settings.mpm, generator_cpus=generator_cpus)
+
+    def describe(self, point: SweepPoint, i: int, total: int) -> str:
+        s = point.settings
+        return (f"{s.processes} processes x {s.threads} threads ({s.mpm}), {point.users} users, trial {point.trial}: "
+                f"{self.args.duration:g} s")
+
+    def figures(self, result: SweepTrial, point: SweepPoint) -> PointTrial:
+        s = point.settings
+        return point_figures(result, point.trial, s.processes, s.threads, point.users or self.args.users)
+
+    def progress(self, trial: PointTrial) -> str:
+        return (f"{trial.rps or 0:,.0f} req/s, p99 {trial.p99_ms or 0:.2f} ms, busy threads "
+                f"{trial.busy_threads or 0:.1f}/process, CPU {trial.cpu_pct_per_process or 0:.0f}%/process, "
+                f"limit {trial.bottleneck}")
+
+    def conclude(self, record: TuneRecord, complete: bool) -> None:
+        rec, adv = conclude(record.data, self.settings)
+        record.update(sizing=rec)
+        record.finish({}, adv, complete)
+
+
+def point_figures(result: SweepTrial, trial_no: int, p: int, t: int, users: int) -> PointTrial:
+    """A threads point's trial as tune.json keeps it: the pool's figures and each process's threads and CPU."""
+    per = result.per_process_threads
+    memory = result.memory or TrialMemory.from_json({})
+    return result.point_trial(
+        trial_no, processes=p, threads=t, users=users, failures=result.client.failures,
+        generator_bound=result.generator_bound, bottleneck=result.limit,
+        requests_per_cpu_second=result.requests_per_cpu_second, pss_mb=memory.pss_mb_per_process,
+        busy_threads=_med([x.busy_threads for x in per if x.busy_threads is not None]),
+        cpu_pct_per_process=_med([x.cpu_pct for x in per if x.cpu_pct is not None]),
+        faults=result.faults, flags=result.flags)
 
 
 def _med(values: list[float]) -> float | None:
@@ -209,29 +225,6 @@ def _med(values: list[float]) -> float | None:
         return None
     s = sorted(values)
     return s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
-
-
-def summary_text(record: dict[str, Any]) -> str:
-    rec = (record.get("sizing") or {}).get("value")
-    lines = [f"{'procs':>5} {'threads':>7} {'users':>5} {'req/s':>9} {'p99 ms':>8} {'req/CPU-s':>9} "
-             f"{'busy thr':>8} {'CPU %/proc':>10} {'PSS MB':>7} {'limit':>9}"]
-    for p in sorted(record["points"], key=lambda p: (p.get("processes") or 0, p.get("threads") or 0)):
-        pt = [p.get("processes"), p.get("threads")]
-        lines.append(f"{_fmt(pt[0], 'd'):>5} {_fmt(pt[1], 'd'):>7} {_fmt(p['trials'][0].get('users'), 'd'):>5} "
-                     f"{_fmt(p.get('rps'), ',.0f'):>9} {_fmt(p.get('p99_ms'), '.2f'):>8} "
-                     f"{_fmt(p.get('requests_per_cpu_second'), ',.0f'):>9} {_fmt(p.get('busy_threads'), '.1f'):>8} "
-                     f"{_fmt(p.get('cpu_pct_per_process'), '.0f'):>10} {_fmt(p.get('pss_mb'), '.1f'):>7} "
-                     f"{'/'.join(sorted({t.get('bottleneck') or '-' for t in p['trials']})):>9}"
-                     + ("  <- recommended" if rec and [int(x) for x in pt] == rec else ""))
-    a = record.get("advice") or {}
-    return "\n".join(lines + ["", f"recommended (binding: {a.get('binding') or '-'}):"]
-                     + [f"    {d}" for d in a.get("directives", [])] + ["", a.get("reasoning", "")])
-
-
-def _fmt(v: Any, spec: str) -> str:
-    if v is None:
-        return "-"
-    return format(int(v) if spec == "d" else v, spec)
 
 
 class ThreadsKnob(Knob):
@@ -251,26 +244,23 @@ class ThreadsKnob(Knob):
     def grid(self, text: str, processes: int) -> list[tuple[int, int]]:
         return [(processes, t) for t in self.parse_values(text)]
 
-    def parse(self, opts: TuneOptions) -> dict[str, Any]:
+    def parse(self, opts: TuneOptions) -> ThreadsArgs:
         text = self.values_text(opts.values, opts.quick)
         self.parse_values(text)
-        budget = parse_budget(opts.memory_budget)
+        budget_mb, scope = parse_budget(opts.memory_budget)
         if opts.memory_budget and ":" not in opts.memory_budget:
-            budget = (budget[0], "total")
+            scope = BudgetScope.TOTAL
         if opts.trials < 1:
             raise UserError(f"--trials {opts.trials} is not allowed: use 1 or more")
-        return {"values_text": text, "workload": opts.workload, "variant": opts.variant,
-                "max_p99_ms": opts.max_p99 if opts.max_p99 is not None else DEFAULT_MAX_P99_MS,
-                "budget": budget, "users": opts.users, "duration": opts.duration, "warmup": opts.warmup,
-                "trials": opts.trials, "locust_processes": opts.locust_processes}
+        return ThreadsArgs(**ThreadsArgs.common(opts), values_text=text,
+                           max_p99_ms=opts.max_p99 if opts.max_p99 is not None else DEFAULT_MAX_P99_MS,
+                           budget_mb=budget_mb, scope=scope)
 
-    def run(self, parsed: dict[str, Any], settings: StackSettings, partition: cpus.Partition) -> Path:
-        args = dict(parsed)
-        grid = self.grid(args.pop("values_text"), settings.processes)
-        return execute(grid=grid, knob=self.name, settings=settings, partition=partition, **args)
+    def task(self, args: ThreadsArgs, settings: StackSettings, log: Log) -> ThreadsTask:
+        return ThreadsTask(self.name, self.grid(args.values_text, settings.processes), args, settings, log)
 
-    def summary_text(self, record: dict[str, Any]) -> str:
-        return summary_text(record)
+    def summary_text(self, record: TuneData | dict[str, Any]) -> str:
+        return summaries.threads_table(as_tune_data(record))
 
 
 class GridKnob(ThreadsKnob):
@@ -290,5 +280,3 @@ class GridKnob(ThreadsKnob):
         return parse_grid(text)
 
 
-KNOB = ThreadsKnob()
-GRID_KNOB = GridKnob()

@@ -5,12 +5,15 @@ notes to show next to it; missing data never raises.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from bench.record.tune import MODEL_TOLERANCE
-from bench.record.tune_folder import Point, TuneRun, mode_label
+from bench.record.tune import MODEL_TOLERANCE, BudgetScope
+from bench.record.tune_conclusions import CurvePoint
+from bench.record.tune_folder import TuneRun
+from bench.record.tune_points import Point, mode_label
 from reports.kit.document import FigureBlock
 from reports.kit.files import save_figure
 from reports.kit.fmt import fmt_num
@@ -43,25 +46,44 @@ def _save(fig: Figure, name: str, out_dir: Path, caption: str) -> FigureBlock:
 def _span(run: TuneRun) -> tuple[float, float] | None:
     """The N range the model's curves are drawn over: the measured and recommended N, widened."""
     ns = [p.n for p in run.points if p.n > 0 and sane(p.n)]
-    ns += [n for m in run.modes if (n := run.conclusion(m).rec_n) and sane(n)]
+    ns += [n for m in run.modes if (n := _rec_n(run, m)) and sane(n)]
     if not ns:
         return None
     return min(ns) / CURVE_SPAN[0], max(ns) * CURVE_SPAN[1]
 
 
-def _curve(run: TuneRun, mode: str, index: int) -> TF.Curve:
+def _rec_n(run: TuneRun, mode: str) -> int | None:
+    rec = run.conclusion(mode).recommended
+    return None if rec is None else rec.value
+
+
+def _curve_rows(run: TuneRun, mode: str) -> list[CurvePoint]:
+    """The model's curve of `mode`, by N."""
+    model = run.conclusion(mode).model
+    return sorted((c for c in (model.curve if model else ()) if c.value is not None), key=lambda c: c.value or 0)
+
+
+def _curve(run: TuneRun, mode: str, field: Callable[[CurvePoint], float | None]) -> TF.Curve:
     span = _span(run)
     xs, ys = [], []
-    for row in run.conclusion(mode).curve:
-        n, value = row[0], sane(row[index])
+    for row in _curve_rows(run, mode):
+        n, value = row.value or 0, sane(field(row))
         if n > 0 and sane(n) and value is not None and (span is None or span[0] <= n <= span[1]):
             xs.append(n)
             ys.append(value)
     return TF.Curve(mode, xs, ys)
 
 
-def _curve_at(run: TuneRun, mode: str, n: int, index: int) -> float | None:
-    return next((row[index] for row in run.conclusion(mode).curve if row[0] == n), None)
+def _curve_at(run: TuneRun, mode: str, n: int, field: Callable[[CurvePoint], float | None]) -> float | None:
+    return next((field(row) for row in _curve_rows(run, mode) if row.value == n), None)
+
+
+def _rps(c: CurvePoint) -> float | None:
+    return c.rps
+
+
+def _rss(c: CurvePoint) -> float | None:
+    return c.rss_end_mb
 
 
 # --- figure 1 ------------------------------------------------------------------------------------
@@ -72,12 +94,12 @@ def chart_throughput(run: TuneRun, out_dir: Path) -> FigureBlock:
         if sane(p.rps) is not None and sane(p.n) is not None:
             lo, hi = p.ci or (None, None)
             points.append(TF.NPoint(p.mode, p.n, p.rps, sane(lo), sane(hi)))
-    curves = [c for m in run.modes if (c := _curve(run, m, 1)).n]
+    curves = [c for m in run.modes if (c := _curve(run, m, _rps)).n]
     marks = []
     for m in run.modes:
-        n = run.conclusion(m).rec_n
+        n = _rec_n(run, m)
         if n and sane(n):
-            marks.append(TF.Mark(m, n, sane(_curve_at(run, m, n, 1))))
+            marks.append(TF.Mark(m, n, sane(_curve_at(run, m, n, _rps))))
     if not points and not curves:
         return _skip(name, "No point has a requests/s measurement yet.")
     caption = ("Steady-state requests/s (Locust) at each MaxConnectionsPerChild N, one colour per keep-alive mode, "
@@ -103,7 +125,7 @@ def budget_line(run: TuneRun) -> tuple[float | None, str]:
     budget = run.memory_budget_mb
     if budget is None:
         return None, ""
-    if run.memory_budget_scope == "total":
+    if run.memory_budget_scope == BudgetScope.TOTAL:
         procs = run.processes
         if not procs:
             return None, ""
@@ -114,15 +136,15 @@ def budget_line(run: TuneRun) -> tuple[float | None, str]:
 def chart_memory(run: TuneRun, out_dir: Path) -> FigureBlock:
     name = "tune2-memory"
     rss = [TF.NPoint(p.mode, p.n, v) for p in run.points
-           if (v := sane(p.stat("rss_mb_end_of_life"))) is not None and sane(p.n) is not None]
+           if (v := sane(p.rss_mb_end_of_life)) is not None and sane(p.n) is not None]
     pss = [TF.NPoint(p.mode, p.n, v) for p in run.points
-           if (v := sane(p.stat("pss_mb_end_of_life"))) is not None and sane(p.n) is not None]
-    curves = [c for m in run.modes if (c := _curve(run, m, 3)).n]
+           if (v := sane(p.pss_mb_end_of_life)) is not None and sane(p.n) is not None]
+    curves = [c for m in run.modes if (c := _curve(run, m, _rss)).n]
     marks = []
     for m in run.modes:
-        c = run.conclusion(m)
-        if c.rec_n and sane(c.rec_n):
-            marks.append(TF.Mark(m, c.rec_n, sane(c.rec_rss_mb)))
+        rec = run.conclusion(m).recommended
+        if rec is not None and rec.value and sane(rec.value):
+            marks.append(TF.Mark(m, rec.value, sane(rec.rss_end_mb)))
     if not rss and not pss and not curves:
         return _skip(name, "No point has end-of-life memory (no Apache samples were recorded).")
     budget, label = budget_line(run)
@@ -143,7 +165,7 @@ def chart_check(run: TuneRun, out_dir: Path) -> FigureBlock:
     checks = []
     for m in run.modes:
         for c in run.conclusion(m).checks:
-            meas, pred, err = sane(c.measured), sane(c.predicted), sane(c.signed_error)
+            meas, pred, err = sane(c.measured_rps), sane(c.predicted_rps), sane(c.signed)
             if meas is not None and pred is not None and err is not None:
                 checks.append(TF.CheckPoint(m, c.n, meas, pred, err))
     if not checks:
@@ -165,7 +187,7 @@ def _candidates(run: TuneRun) -> list[Point]:
     for m in modes:
         pts = run.mode_points(m)
         zero = [p for p in pts if p.n == 0]
-        spawning = [p for p in pts if p.n > 0 and (p.stat("children_spawned_per_s") or 0) > 0]
+        spawning = [p for p in pts if p.n > 0 and (p.children_spawned_per_s or 0) > 0]
         out += zero + spawning[:1]
     for p in run.points:  # anything else, last
         if p not in out:
@@ -225,7 +247,7 @@ def chart_child_memory(run: TuneRun, out_dir: Path, max_panels: int = 2) -> tupl
     caption = ("RSS of every Apache child, sampled every 0.5 s from /proc, for "
                + " and ".join(p.label for p in shown)
                + "; x: seconds since Apache started; grey: warm-up, light grey: after the steady window. ")
-    if growth and (g := growth[0].stat("growth_kb_per_request")) is not None:
+    if growth and (g := growth[0].growth_kb_per_request) is not None:
         caption += (f"Never recycled, the children grew {fmt_num(g)} KB per request served"
                     + (" (flat: no leak)." if abs(g) <= 0.05 else "."))
     recycled = [p for p in shown if p.n > 0]

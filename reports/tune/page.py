@@ -1,50 +1,73 @@
 """The report of a `bench tune` run folder: each knob's report looked up by the knob's name.
 
 Reached through reports.build.build_report, which sends a folder holding tune.json (and no results.json)
-here. A knob's report is one module with `build(run) -> Path` (the full report), `recommendation(run)`
-(the blocks a run report shows when a tune.json sits next to its results.json) and `SECTION_TITLE`, and
-one entry in REPORTS.
+here. A knob's report is one module of reports/tune holding a `KnobPage` subclass: the knobs it reports
+(`knobs`), `build(run) -> Path` (the full report), `recommendation(run)` (the blocks a run report shows when a
+tune.json sits next to its results.json) and `section_title`. REPORTS finds every such page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import importlib
+import pkgutil
+from functools import cache
 from pathlib import Path
+from typing import Any, ClassVar
 
-from bench.record.errors import UserError
+import reports.tune
 from bench.record.tune_folder import TuneRun
 from reports.kit.document import Block
-from reports.tune import processes, recycling, threads
 
 
-@dataclass(frozen=True)
-class KnobReport:
-    build: Callable[[TuneRun], Path]                 # the tune folder's own report
-    recommendation: Callable[[TuneRun], list[Block]]  # its recommendation, inside a run report
-    section_title: str
+class KnobPage:
+    """A knob's report. A subclass that names its `knobs` is a page."""
+
+    knobs: ClassVar[tuple[str, ...]]   # tune.json plan "knob" values it reports (bench.tune's knob names)
+    section_title: ClassVar[str]       # its section in a run report
+
+    @staticmethod
+    def build(run: TuneRun) -> Path:
+        """The tune folder's own report; returns report.html's path."""
+        raise NotImplementedError
+
+    @staticmethod
+    def recommendation(run: TuneRun) -> list[Block]:
+        """Its recommendation, inside a run report."""
+        raise NotImplementedError
 
 
-# tune.json plan "knob" -> its report; the names are bench.tune.KNOBS's.
-REPORTS: dict[str, KnobReport] = {
-    "max-connections-per-child": KnobReport(recycling.build, recycling.recommendation, recycling.SECTION_TITLE),
-    "processes": KnobReport(processes.build, processes.recommendation, processes.SECTION_TITLE),
-    "threads": KnobReport(threads.build, threads.recommendation, threads.SECTION_TITLE),
-    "processes,threads": KnobReport(threads.build, threads.recommendation, threads.SECTION_TITLE),
-}
+@cache
+def _pages() -> dict[str, type[KnobPage]]:
+    """Every page of reports/tune, by the knob it reports."""
+    for module in pkgutil.iter_modules(reports.tune.__path__):
+        importlib.import_module(f"reports.tune.{module.name}")
+    pages: list[type[KnobPage]] = []
+    todo = list(KnobPage.__subclasses__())
+    while todo:
+        page = todo.pop(0)
+        pages.append(page)
+        todo += page.__subclasses__()
+    return {name: page for page in pages if "knobs" in vars(page) for name in page.knobs}
 
 
-def knob_report(run: TuneRun) -> KnobReport:
-    """The report of the folder's knob; a one-line UserError for a knob no report knows."""
-    if run.knob not in REPORTS:
-        raise UserError(f"{run.dir / 'tune.json'}: no report for knob {run.knob!r} (known: {', '.join(REPORTS)})")
-    return REPORTS[run.knob]
+def knob_report(run: TuneRun) -> type[KnobPage]:
+    """The report of the folder's knob; a knob without a page of its own gets the generic one."""
+    from reports.tune.generic import GenericPage
+
+    return _pages().get(run.knob, GenericPage)
 
 
 def build_tune_report(run_dir: Path) -> Path:
     """Write the report of the tune run in `run_dir` into `run_dir/report/`; returns the report.html path.
 
-    Raises UserError when tune.json is missing, damaged or of an unknown schema, or its knob has no report.
+    Raises UserError when tune.json is missing, damaged or of an unknown schema.
     """
     run = TuneRun.open(run_dir)
     return knob_report(run).build(run)
+
+
+def __getattr__(name: str) -> Any:
+    """REPORTS, tune.json plan "knob" -> its page, found on first use (the page modules import this one)."""
+    if name == "REPORTS":
+        return _pages()
+    raise AttributeError(name)

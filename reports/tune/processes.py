@@ -12,12 +12,16 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, ScalarFormatter
 
-from bench.record.tune_folder import Point, Sizing, TuneRun
+from bench.record.tune import BudgetScope
+from bench.record.tune_conclusions import Sizing
+from bench.record.tune_folder import TuneRun
+from bench.record.tune_points import Point
 from reports.kit.document import Block, Bullets, Code, Document, FigureBlock, KeyValues, Para, Section, Table
 from reports.kit.files import save_figure
 from reports.kit.fmt import DASH, fmt_num
 from reports.kit.page import environment_blocks, figure_files, kv, meta_line, prepare_out, write_report
 from reports.kit.style import new_figure, styled
+from reports.tune.page import KnobPage
 
 FIGURES = {
     "sizing1-throughput": "Figure 1: requests/s and p99 against the number of processes",
@@ -40,7 +44,7 @@ def _n_axis(ax, xs: list[int]) -> None:
 
 
 def _mark(ax, rec: Sizing) -> None:
-    n = rec.value
+    n = rec.count
     if n:
         ax.axvline(n, color=MARK, linestyle="--", linewidth=1)
         ax.annotate(f"recommended {n:g}\n(bound by {rec.binding})", (n, 1), xycoords=("data", "axes fraction"),
@@ -69,7 +73,7 @@ def throughput_figure(run: TuneRun, pts: list[Point]) -> Figure:
     xs = [p.n for p in pts]
     if run.slo:
         ax.plot(xs, [p.rps for p in pts], "o-", color="#00798c", label=f"capacity at {run.slo} (open model)")
-        closed = [(p.n, p.stat("closed_rps")) for p in pts if p.stat("closed_rps")]
+        closed = [(p.n, p.closed_rps) for p in pts if p.closed_rps]
         if closed:
             ax.plot(*zip(*closed, strict=True), "^--", color="#7f7f7f", label="closed loop requests/s")
     else:
@@ -108,7 +112,7 @@ def memory_figure(run: TuneRun, pts: list[Point]) -> Figure:
     xs = [p.n for p in pts]
     ax.plot(xs, [p.pss_mb_total for p in pts], "o-", color="#8e6cc7", label="processes x PSS (MB)")
     budget = run.memory_budget_mb
-    if budget and run.memory_budget_scope == "total":
+    if budget and run.memory_budget_scope == BudgetScope.TOTAL:
         ax.axhline(budget, color=MARK, linewidth=0.8, label="--memory-budget")
     _n_axis(ax, xs)
     ax.set_xlabel("Apache processes")
@@ -120,16 +124,16 @@ def memory_figure(run: TuneRun, pts: list[Point]) -> Figure:
 
 
 def points_table(run: TuneRun) -> Table:
-    rec_n = run.sizing.value
+    rec_n = run.sizing.count
     rows = []
     for p in _points(run):
         rows.append([f"{p.n}" + (" (recommended)" if p.n == rec_n else ""),
-                     fmt_num(p.rps), fmt_num(p.p99_ms), fmt_num(p.stat("requests_per_cpu_second")),
+                     fmt_num(p.rps), fmt_num(p.p99_ms), fmt_num(p.requests_per_cpu_second),
                      fmt_num(p.pss_mb), fmt_num(p.pss_mb_total if p.pss_mb else None),
-                     fmt_num(p.stat("db_sessions_per_1000_requests")), "/".join(p.bottlenecks)])
+                     fmt_num(p.db_sessions_per_1000_requests), "/".join(p.bottlenecks)])
     if run.slo:
         for row, p in zip(rows, _points(run), strict=True):
-            row[3:3] = [fmt_num(p.stat("closed_rps"))]
+            row[3:3] = [fmt_num(p.closed_rps)]
         return Table(["processes", f"req/s at {run.slo}", "p99 ms at it", "closed-loop req/s", "req/CPU-s", "PSS MB",
                       "N x PSS MB", "sessions/1k req", "limit"], rows,
                      "Medians over each point's trials; req/s at the SLO: the largest offered rate (open model) "
@@ -138,6 +142,7 @@ def points_table(run: TuneRun) -> Table:
                   "limit"], rows, "Medians over each point's trials; limit: the bottleneck of each trial")
 
 
+POINT_KEYS = ("value", "rps", "p99_ms", "closed_rps", "requests_per_cpu_second", "pss_mb")  # summary.json
 BOUND_NAMES = {"knee": "knee of throughput", "p99": "p99 within bound up to", "memory": "memory budget allows",
                "connections": "connection budget allows"}
 
@@ -178,9 +183,14 @@ def build(run: TuneRun) -> Path:
     doc = Document(f"{run.server} process-pool sizing: run {run.run_id}", meta, sections)
     summary = {"schema": SUMMARY_SCHEMA, "kind": "tune", "knob": "processes", "run_id": run.run_id,
                "complete": run.complete, "workload": run.workload, "variant": run.variant,
-               "directives": directives, "reasoning": run.reasoning, "sizing": rec.data, "slo": run.slo,
-               "points": [{k: p.data.get(k) for k in ("value", "rps", "p99_ms", "closed_rps", "requests_per_cpu_second",
-                                             "pss_mb")}
-                          for p in _points(run)],
+               "directives": directives, "reasoning": run.reasoning, "sizing": rec.to_json(), "slo": run.slo,
+               "points": [{k: p.to_json().get(k) for k in POINT_KEYS} for p in _points(run)],
                "dropped": dropped, "figures": figure_files(figs)}
     return write_report(out, doc, summary)
+
+
+class ProcessesPage(KnobPage):
+    knobs = ("processes",)
+    section_title = SECTION_TITLE
+    build = staticmethod(build)
+    recommendation = staticmethod(recommendation)

@@ -9,10 +9,13 @@ computed here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.record.tune_folder import TuneRun, mode_label
+from bench.record.tune_conclusions import ModelParameters, Recommendation
+from bench.record.tune_folder import TuneRun
+from bench.record.tune_points import mode_label
 from reports.kit.document import (
     Block,
     Bullets,
@@ -49,6 +52,7 @@ from reports.tune.narrative import (
     pct,
     recycling_sentences,
 )
+from reports.tune.page import KnobPage
 
 SUMMARY_SCHEMA = 1
 SECTION_TITLE = "MaxConnectionsPerChild (bench tune)"  # in a run report (reports.tune.section)
@@ -95,13 +99,14 @@ def recommendation_table(run: TuneRun) -> Table:
     rows = []
     for m in run.modes:
         c = run.conclusion(m)
-        loss, kind = c.rec_loss
+        rec = c.recommended or Recommendation()
+        loss, kind = rec.loss
         rows.append([
-            m, DASH if c.rec_n is None else str(c.rec_n), c.source or DASH,
-            DASH if loss is None else f"{pct(loss, 2)} ({kind})", fmt_num(c.rec_rss_mb),
-            DASH if c.within is None else ("yes" if c.within else "no"),
-            pct(c.oos_error) if c.oos_error is not None else ("not checked" if c.out_of_sample
-                                                              else f"{pct(c.max_error)} (in sample)"),
+            m, DASH if rec.value is None else str(rec.value), rec.source or DASH,
+            DASH if loss is None else f"{pct(loss, 2)} ({kind})", fmt_num(rec.rss_end_mb),
+            DASH if rec.within is None else ("yes" if rec.within else "no"),
+            pct(c.oos_error) if c.oos_error is not None else (
+                "not checked" if c.out_of_sample and c.out_of_sample.to_json() else f"{pct(c.max_error)} (in sample)"),
         ])
     return Table(["keep-alive", "MaxConnectionsPerChild", "from", "throughput loss", "end-of-life RSS MB",
                   "within limits", "model's error out of sample"], rows,
@@ -112,14 +117,14 @@ def confirmation_table(run: TuneRun) -> Table:
     conf = run.confirmation
     rows = []
     for r in conf.results:
-        ci, pi = r.loss_ci, r.prediction_interval
+        ci, pi = r.loss_ci95, r.prediction_interval
         rows.append([
-            conf.mode or DASH, str(r.n), fmt_num(r.stat("round")), fmt_num(r.trials),
-            pct(r.stat("predicted_loss"), 2), DASH if pi is None else f"{pct(pi[0], 2)} to {pct(pi[1], 2)}",
-            pct(r.stat("measured_loss"), 2), DASH if ci is None else f"{pct(ci[0], 2)} to {pct(ci[1], 2)}",
+            conf.mode or DASH, str(r.n), fmt_num(r.round), fmt_num(r.trials),
+            pct(r.predicted_loss, 2), DASH if pi is None else f"{pct(pi[0], 2)} to {pct(pi[1], 2)}",
+            pct(r.measured_loss, 2), DASH if ci is None else f"{pct(ci[0], 2)} to {pct(ci[1], 2)}",
             DASH if r.within_prediction is None else ("yes" if r.within_prediction else "no"),
-            "yes" if r.data.get("meets_loss") else "no", "yes" if r.data.get("meets_memory") else "no",
-            fmt_num(r.stat("rss_mb_end_of_life")), fmt_num(r.stat("pss_mb_end_of_life")),
+            "yes" if r.meets_loss else "no", "yes" if r.meets_memory else "no",
+            fmt_num(r.rss_mb_end_of_life), fmt_num(r.pss_mb_end_of_life),
             "yes" if r.n == conf.value else "",
         ])
     return Table(["keep-alive", "N", "round", "trials", "predicted loss", "prediction interval", "measured loss",
@@ -136,7 +141,7 @@ def points_table(run: TuneRun) -> Table:
         rows.append([
             p.mode, _n(p.n), str(len(p.trials)), fmt_num(p.rps), fmt_ci(lo, hi),
             DASH if loss is None or p.n == 0 else f"{-loss * 100:+.1f}%", fmt_num(p.server_rps),
-            fmt_num(p.p99_ms), fmt_num(p.failures), "yes" if p.generator_bound else "no",
+            fmt_num(p.p99_ms), fmt_num(p.failures or 0.0), "yes" if p.generator_bound else "no",
             "; ".join(p.flags),
         ])
     return Table(["keep-alive", "N", "trials", "req/s", "95% CI", "vs N = 0", "req/s (log)", "p99 ms",
@@ -148,10 +153,10 @@ def check_table(run: TuneRun) -> Table:
     rows = []
     for m in run.modes:
         for c in run.conclusion(m).checks:
-            signed = c.signed_error
-            rows.append([m, _n(c.n), fmt_num(c.measured), fmt_num(c.predicted),
+            signed = c.signed
+            rows.append([m, _n(c.n), fmt_num(c.measured_rps), fmt_num(c.predicted_rps),
                          DASH if signed is None else fmt_signed_pct(signed),
-                         fmt_num(c.held_out_predicted), pct(c.held_out_error)])
+                         fmt_num(c.held_out_predicted_rps), pct(c.held_out_error)])
     return Table(["keep-alive", "N", "measured req/s", "predicted req/s", "error (in sample)",
                   "held-out prediction", "error out of sample"], rows,
                  "The model's requests/s for each point's window against the measurement: fitted to every point "
@@ -159,15 +164,18 @@ def check_table(run: TuneRun) -> Table:
 
 
 def model_table(run: TuneRun) -> Table | None:
-    params = [("r0", "requests/s without recycling (R0)"), ("per_process_rps", "requests/s per process"),
-              ("child_max_rps", "one child alone, requests/s (1 / service time)"),
-              ("child_cost_ms", "cost of a new child, ms (start-up + warm-up)"),
-              ("requests_per_connection", "requests per connection (k)"), ("fresh_rss_mb", "fresh child RSS, MB"),
-              ("growth_kb_per_request", "RSS growth per request, KB")]
-    modes = [m for m in run.modes if run.conclusion(m).model]
-    if not modes:
+    params: list[tuple[Callable[[ModelParameters], float | None], str]] = [
+        (lambda x: x.r0, "requests/s without recycling (R0)"), (lambda x: x.per_process_rps, "requests/s per process"),
+        (lambda x: x.child_max_rps, "one child alone, requests/s (1 / service time)"),
+        (lambda x: x.child_cost_ms, "cost of a new child, ms (start-up + warm-up)"),
+        (lambda x: x.requests_per_connection, "requests per connection (k)"),
+        (lambda x: x.fresh_rss_mb, "fresh child RSS, MB"),
+        (lambda x: x.growth_kb_per_request, "RSS growth per request, KB")]
+    models = {m: model for m in run.modes if (model := run.conclusion(m).model) and model.to_json()}
+    if not models:
         return None
-    rows = [[label, *(fmt_num(run.conclusion(m).param(key)) for m in modes)] for key, label in params]
+    rows = [[label, *(fmt_num(param(model)) for model in models.values())] for param, label in params]
+    modes = list(models)
     return Table(["model input", *(mode_label(m) for m in modes)], rows,
                  "What the model was fitted to (measured at N = 0 and at the points that replaced children)")
 
@@ -175,9 +183,9 @@ def model_table(run: TuneRun) -> Table | None:
 def recycling_table(run: TuneRun) -> Table:
     rows = []
     for p in run.points:
-        rows.append([p.mode, _n(p.n), *(fmt_num(p.stat(k)) for k in (
-            "children_seen", "children_spawned_per_s", "requests_per_child", "requests_per_connection",
-            "connections", "startup_ms", "warmup_ms", "service_ms_mean"))])
+        rows.append([p.mode, _n(p.n), *(fmt_num(v) for v in (
+            p.children_seen, p.children_spawned_per_s, p.requests_per_child, p.requests_per_connection,
+            p.connections, p.startup_ms, p.warmup_ms, p.service_ms_mean))])
     return Table(["keep-alive", "N", "children", "new per s", "req per child", "req per conn", "connections",
                   "start-up ms", "warm-up ms", "service ms"], rows,
                  "Recycling as measured in each point's steady window: children seen, new children per second, "
@@ -185,8 +193,8 @@ def recycling_table(run: TuneRun) -> Table:
 
 
 def memory_table(run: TuneRun) -> Table:
-    rows = [[p.mode, _n(p.n), *(fmt_num(p.stat(k)) for k in (
-        "rss_mb_end_of_life", "pss_mb_end_of_life", "fresh_rss_mb", "growth_kb_per_request"))] for p in run.points]
+    rows = [[p.mode, _n(p.n), *(fmt_num(v) for v in (
+        p.rss_mb_end_of_life, p.pss_mb_end_of_life, p.fresh_rss_mb, p.growth_kb_per_request))] for p in run.points]
     return Table(["keep-alive", "N", "RSS at end of life MB", "PSS at end of life MB", "fresh RSS MB",
                   "growth KB/request"], rows, "Memory per child (median over the children seen)")
 
@@ -266,8 +274,10 @@ def setup_blocks(run: TuneRun) -> list[Block]:
     if run.stack:
         blocks.append(KeyValues(kv(run.stack), "Stack (Apache and PostgreSQL settings; the sweep sets KeepAlive "
                                                 "and MaxConnectionsPerChild per point)"))
-    top = [(k, setting_text(run.data.get(k))) for k in ("run_id", "kind", "created", "finished", "complete")]
-    top.append(("tune schema", setting_text(run.data.get("schema"))))
+    r = run.record
+    top = [(k, setting_text(v)) for k, v in (("run_id", r.run_id), ("kind", r.kind), ("created", r.created),
+                                             ("finished", r.finished), ("complete", r.complete))]
+    top.append(("tune schema", setting_text(r.schema)))
     blocks.append(KeyValues(top, "Run"))
     if any(p.trials for p in run.points):
         blocks.append(trials_table(run))
@@ -284,15 +294,17 @@ def summary(run: TuneRun, figs: dict[str, FigureBlock], cav: list[str]) -> dict[
     for m in run.modes:
         c = run.conclusion(m)
         modes[m] = {
-            "recommendation": c.recommendation, "max_error": c.max_error, "model_ok": c.model_ok,
-            "model": {k: v for k, v in c.model.items() if k != "curve"} or None,
-            "check": [x.data for x in c.checks], "reason": c.reason,
-            "out_of_sample": c.out_of_sample or None, "fitted_to": c.fitted_to,
+            "recommendation": c.recommended.to_json() if c.recommended else None, "max_error": c.max_error,
+            "model_ok": c.model_ok,
+            "model": {k: v for k, v in (c.model.to_json() if c.model else {}).items() if k != "curve"} or None,
+            "check": [x.to_json() for x in c.checks], "reason": c.reason,
+            "out_of_sample": (c.out_of_sample.to_json() if c.out_of_sample else {}) or None,
+            "fitted_to": list(c.fitted_to),
         }
     points = []
     for p in run.points:
         entry: dict[str, Any] = {"keepalive": p.mode, "value": p.n, "trials": len(p.trials)}
-        entry |= {k: p.data.get(k) for k in POINT_KEYS}
+        entry |= {k: p.to_json().get(k) for k in POINT_KEYS}
         entry["loss_vs_never"] = None if p.n == 0 else measured_loss(run, p)  # computed here: 1 - rps / rps(N=0)
         points.append(entry)
     return {
@@ -307,8 +319,15 @@ def summary(run: TuneRun, figs: dict[str, FigureBlock], cav: list[str]) -> dict[
         "mode": run.advice_mode,
         "modes": modes,
         "points": points,
-        "missing": [m.data for m in run.missing],
-        "confirmation": run.confirmation.data or None,
+        "missing": [m.to_json() for m in run.missing],
+        "confirmation": run.confirmation.to_json() or None,
         "caveats": cav,
         "figures": figure_files(figs),
     }
+
+
+class RecyclingPage(KnobPage):
+    knobs = ("max-connections-per-child",)
+    section_title = SECTION_TITLE
+    build = staticmethod(build)
+    recommendation = staticmethod(recommendation)

@@ -1,6 +1,6 @@
 """The report of a `bench tune --knob threads` or `--knob processes,threads` folder: a heat map of processes x
 threads -> requests/s (each cell with its p99), the recommended cell outlined, the points table and the
-directives. Reads tune.json through bench.record.tune_folder.TuneRun (its raw points carry processes and
+directives. Reads tune.json through bench.record.tune_folder.TuneRun (its points carry processes and
 threads); missing figures are skipped with a note.
 """
 
@@ -18,6 +18,7 @@ from reports.kit.files import save_figure
 from reports.kit.fmt import fmt_num
 from reports.kit.page import environment_blocks, figure_files, kv, meta_line, prepare_out, write_report
 from reports.kit.style import new_figure, styled
+from reports.tune.page import KnobPage
 
 FIGURES = {"threads1-heatmap": "Figure 1: requests/s (and p99) by processes x threads"}
 SUMMARY_SCHEMA = 1
@@ -25,18 +26,18 @@ SECTION_TITLE = "Processes x threads (bench tune --knob threads / processes,thre
 MARK = "#d1495b"
 
 
-def grid_points(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The measured points with integer processes and threads."""
+GRID_KEYS = ("processes", "threads", "rps", "p99_ms", "requests_per_cpu_second", "busy_threads",
+             "cpu_pct_per_process", "pss_mb")
+
+
+def grid_points(run: TuneRun) -> list[dict[str, Any]]:
+    """The measured points as the figure's plain data: integer processes and threads, the figures of GRID_KEYS."""
     out = []
-    for p in data.get("points") or []:
-        if p.get("processes") and p.get("threads"):
-            out.append(p | {"processes": int(p["processes"]), "threads": int(p["threads"])})
+    for p in run.record.points:  # in the order measured
+        if p.processes and p.threads:
+            out.append({k: p.to_json().get(k) for k in GRID_KEYS} | {"processes": int(p.processes),
+                                                                      "threads": int(p.threads)})
     return out
-
-
-def recommended(data: dict[str, Any]) -> tuple[int, int] | None:
-    value = (data.get("sizing") or {}).get("value")
-    return (int(value[0]), int(value[1])) if isinstance(value, list) and len(value) == 2 else None
 
 
 @styled
@@ -70,19 +71,19 @@ def heatmap_figure(points: list[dict[str, Any]], chosen: tuple[int, int] | None)
 
 
 def chart_heatmap(run: TuneRun, out: Path) -> FigureBlock:
-    pts = [p for p in grid_points(run.data) if p.get("rps")]
+    pts = [p for p in grid_points(run) if p.get("rps")]
     name = "threads1-heatmap"
     if not pts:
         return FigureBlock(name, FIGURES[name], skipped="no point was measured")
-    return save_figure(heatmap_figure(pts, recommended(run.data)), out, name, FIGURES[name],
+    return save_figure(heatmap_figure(pts, run.sizing.shape), out, name, FIGURES[name],
                        "Each cell a fresh Apache with that many processes of that many threads, loaded at "
                        "max(2 x processes x threads, --users) users; the recommended cell is outlined.")
 
 
-def points_table(data: dict[str, Any]) -> Table:
-    chosen = recommended(data)
+def points_table(run: TuneRun) -> Table:
+    chosen = run.sizing.shape
     rows = []
-    for p in sorted(grid_points(data), key=lambda p: (p["processes"], p["threads"])):
+    for p in sorted(grid_points(run), key=lambda p: (p["processes"], p["threads"])):
         mark = " (recommended)" if (p["processes"], p["threads"]) == chosen else ""
         rows.append([f"{p['processes']} x {p['threads']}{mark}", fmt_num(p.get("rps")), fmt_num(p.get("p99_ms")),
                      fmt_num(p.get("requests_per_cpu_second")), fmt_num(p.get("busy_threads")),
@@ -94,33 +95,39 @@ def points_table(data: dict[str, Any]) -> Table:
 
 
 def recommendation(run: TuneRun) -> list[Block]:
-    advice = run.data.get("advice") or {}
+    advice = run.advice
     head: list[Block] = []
-    if advice.get("directives"):
-        head.append(Code("\n".join(advice["directives"]), "Paste into httpd.conf:", "apache"))
-    binding = advice.get("binding") or "-"
+    if advice.directives:
+        head.append(Code("\n".join(advice.directives), "Paste into httpd.conf:", "apache"))
+    binding = advice.binding or "-"
     return [*head, Para(f"Binding constraint: {binding}. Why: "
-                        f"{advice.get('reasoning') or 'the sweep stopped before the tuner concluded'}")]
+                        f"{advice.reasoning or 'the sweep stopped before the tuner concluded'}")]
 
 
 def build(run: TuneRun) -> Path:
     out = prepare_out(run, FIGURES)
     figs = {b.name: b for b in (chart_heatmap(run, out),)}
-    dropped = list(run.data.get("dropped") or [])
+    dropped = run.dropped
     sections = [
         Section("recommendation", "Recommendation", recommendation(run)),
-        Section("grid", "Requests/s by processes x threads", [figs["threads1-heatmap"], points_table(run.data)]),
+        Section("grid", "Requests/s by processes x threads", [figs["threads1-heatmap"], points_table(run)]),
         Section("notes", "Not measured", [Bullets(dropped) if dropped else Para("Nothing.")]),
         Section("setup", "Machine, versions and settings",
                 [*environment_blocks(run), KeyValues(kv(run.plan), "Plan (bench tune options)"),
                  KeyValues(kv(run.stack), "Stack (the sweep sets processes and threads per point)")]),
     ]
-    meta = meta_line(run, "tune", f"{run.variant}/{run.workload}", f"{len(grid_points(run.data))} points")
+    meta = meta_line(run, "tune", f"{run.variant}/{run.workload}", f"{len(grid_points(run))} points")
     doc = Document(f"{run.server} processes x threads: run {run.run_id}", meta, sections)
     summary = {"schema": SUMMARY_SCHEMA, "kind": "tune", "knob": run.knob, "run_id": run.run_id,
-               "complete": run.complete, "recommended": recommended(run.data), "advice": run.data.get("advice"),
-               "points": [{k: p.get(k) for k in ("processes", "threads", "rps", "p99_ms", "requests_per_cpu_second",
-                                                 "busy_threads", "cpu_pct_per_process", "pss_mb")}
-                          for p in grid_points(run.data)],
+               "complete": run.complete, "recommended": run.sizing.shape,
+               "advice": run.record.advice.to_json() if run.record.advice else None,
+               "points": grid_points(run),
                "dropped": dropped, "figures": figure_files(figs)}
     return write_report(out, doc, summary)
+
+
+class ThreadsPage(KnobPage):
+    knobs = ("threads", "processes,threads")
+    section_title = SECTION_TITLE
+    build = staticmethod(build)
+    recommendation = staticmethod(recommendation)

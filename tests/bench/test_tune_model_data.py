@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.record.tune import summarize_point
+from bench.record.tune import read_tune
+from bench.record.tune_points import Point, PointTrial
 from bench.tune import prefork_sim, recycling
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "tune"
@@ -14,27 +15,27 @@ LEAKY = FIXTURES / "20261203-131446-tune"   # recommended 5000, predicted 2.81%,
 OLD = FIXTURES / "20261126-012712-tune"     # a record from before the %D warm-up
 
 
-def recomputed_points(run: Path) -> list[dict]:
+def recomputed_points(run: Path) -> list[Point]:
     """The run's sweep points with every trial re-analysed from its access log and samples."""
-    record = json.loads((run / "tune.json").read_text())
     points = []
-    for p in record["points"]:
+    for p in read_tune(run).points:
         trials = []
-        for t in p["trials"]:
-            trial = json.loads((run / t["dir"] / "trial.json").read_text())
-            started = trial["steady"][0] - t["window_after_start"][0]
-            trials.append(t | recycling.analyze_point(trial, run / t["dir"], 4, started))
-        points.append({"keepalive": p["keepalive"], "value": p["value"], "trials": trials}
-                      | summarize_point(trials))
+        for t in p.trials:
+            trial = json.loads((run / str(t.dir) / "trial.json").read_text())
+            assert t.window_after_start is not None
+            started = trial["steady"][0] - t.window_after_start[0]
+            facts = recycling.analyze_point(tuple(trial["steady"]), run / str(t.dir), 4, started)
+            trials.append(PointTrial.from_json(t.to_json() | facts))
+        points.append(Point.of(p.mode, p.n, trials))
     return points
 
 
 def test_warmup_is_the_percent_d_excess_of_every_new_child():
-    points = {p["value"]: p for p in recomputed_points(LEAKY)}
+    points = {p.n: p for p in recomputed_points(LEAKY)}
     # The fresh children of N = 0 and 1000 lived long enough to show their warm level; N = 100's did not.
-    assert points[0]["warmup_children"] == 4 and points[1000]["warmup_children"] == 4
-    assert points[100]["warmup_ms"] is None and points[100]["warmup_cold_ms"] == pytest.approx(335.26)
-    assert 600 < points[0]["warmup_ms"] < 1100 and 600 < points[1000]["warmup_ms"] < 1100
+    assert points[0].warmup_children == 4 and points[1000].warmup_children == 4
+    assert points[100].warmup_ms is None and points[100].warmup_cold_ms == pytest.approx(335.26)
+    assert 600 < (points[0].warmup_ms or 0) < 1100 and 600 < (points[1000].warmup_ms or 0) < 1100
 
 
 def test_leaky_prediction_at_5000_moves_towards_the_measured_loss():
@@ -50,21 +51,20 @@ def test_leaky_prediction_at_5000_moves_towards_the_measured_loss():
     assert 0.04 < after < 0.06
     # N = 100 did not give the model its warm-up (its children never lived long enough to show one), and its
     # slot rate is below the share it replaces: predicting its window is a check the fit did not see.
-    check = {c["value"]: c for c in recycling.conclude(recomputed_points(LEAKY), 4, 0.01, 48.0, "child")["check"]}
-    assert check[100]["predicted_rps"] == pytest.approx(check[100]["measured_rps"], rel=0.1)
+    check = {c.value: c for c in recycling.conclude(recomputed_points(LEAKY), 4, 0.01, 48.0, "child").check}
+    assert check[100].predicted_rps == pytest.approx(check[100].measured_rps, rel=0.1)
     assert record["modes"]["off"]["check"][1]["error"] > 0.15  # the cold-flag warm-up: 131.5 against 111.8
 
 
 def test_old_record_still_builds_a_model():
-    record = json.loads((OLD / "tune.json").read_text())
+    record = read_tune(OLD)
     for mode in ("on", "off"):
-        points = [p for p in record["points"] if p["keepalive"] == mode]
-        model = recycling.build_model(points, 4)
+        model = recycling.build_model(record.mode_points(mode), 4)
         assert model is not None and model.child_cost_s > 0 and 0 < model.loss(200) < 1, mode
     # Keep-alive on recycled at N = 20 only (200 outlived its window): nothing to hold out, and it says so.
-    assert recycling.held_out([p for p in record["points"] if p["keepalive"] == "on"], 4)["method"] is None
-    off = recycling.held_out([p for p in record["points"] if p["keepalive"] == "off"], 4)
-    assert off["method"] == "leave-one-out" and off["max_error"] is not None
+    assert recycling.held_out(record.mode_points("on"), 4).summary.method is None
+    off = recycling.held_out(record.mode_points("off"), 4).summary
+    assert off.method == "leave-one-out" and off.max_error is not None
 
 
 def test_steady_loss_does_not_swing_with_the_exit_phase():

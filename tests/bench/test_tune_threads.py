@@ -4,6 +4,7 @@ directives per server, and the heat map of reports/tune/threads.py."""
 import pytest
 
 from bench.errors import UserError
+from bench.record.tune_points import Point
 from bench.stack.knobs import StackSettings
 from bench.tune import knob
 from bench.tune.threads import connections, directives, parse_grid, recommend
@@ -21,20 +22,24 @@ def _pt(p, t, rps, p99=10.0, pss=20.0):
     return {"processes": float(p), "threads": float(t), "rps": rps, "p99_ms": p99, "pss_mb": pss}
 
 
+def _points(rows):
+    return [Point.from_json(p) for p in rows]
+
+
 POINTS = [_pt(1, 1, 300), _pt(1, 4, 800), _pt(2, 1, 550), _pt(2, 4, 820, p99=150.0)]
 
 
 def test_knee_prefers_fewer_slots():
-    rec = recommend(POINTS, variant="pooled", pool_size=1, max_connections=100)
-    assert rec["value"] == [1, 4] and rec["binding"] == "knee"  # 820 is within 5% of 800 with 8 slots
+    rec = recommend(_points(POINTS), variant="pooled", pool_size=1, max_connections=100)
+    assert rec.value == (1, 4) and rec.binding == "knee"  # 820 is within 5% of 800 with 8 slots
 
 
 def test_p99_and_connections_bind():
     faster = [*POINTS[:3], _pt(2, 4, 1200, p99=150.0)]
-    rec = recommend(faster, variant="pooled", pool_size=1, max_connections=100, max_p99_ms=100)
-    assert rec["value"] == [1, 4] and rec["binding"] == "p99"
-    rec = recommend(faster, variant="pooled", pool_size=1, max_connections=10)  # 2 x 4 + 3 = 11 > 10
-    assert rec["value"] == [1, 4] and rec["binding"] == "connections"
+    rec = recommend(_points(faster), variant="pooled", pool_size=1, max_connections=100, max_p99_ms=100)
+    assert rec.value == (1, 4) and rec.binding == "p99"
+    rec = recommend(_points(faster), variant="pooled", pool_size=1, max_connections=10)  # 2 x 4 + 3 = 11 > 10
+    assert rec.value == (1, 4) and rec.binding == "connections"
     assert connections(2, 4, "naive", 1) == 11 and connections(2, 4, "pooled", 6) == 15
 
 

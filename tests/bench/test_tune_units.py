@@ -5,6 +5,9 @@ import math
 import pytest
 
 from bench.errors import UserError
+from bench.record.tune import TuneData
+from bench.record.tune_conclusions import Advice
+from bench.record.tune_points import Point
 from bench.tune import model as tune_model
 from bench.tune import options, prefork_sim
 from bench.tune import recycling as tune
@@ -67,14 +70,14 @@ def test_model_memory_and_recommendation():
     assert m.rss_end_mb(0) is None  # a leak with no recycling is unbounded
     assert m.rss_end_mb(1024) == pytest.approx(30 + 2.0 * 1024 / 1024)
     rec = tune_model.recommend(m, 0.01, None, "child")
-    assert m.loss(rec["value"]) <= 0.01 and rec["within"]
-    smaller = [n for n in tune_model.GRID if n < rec["value"]]
+    assert m.loss(rec.value) <= 0.01 and rec.within
+    smaller = [n for n in tune_model.GRID if n < rec.value]
     assert all(m.loss(n) > 0.01 for n in smaller)
     tight = tune_model.recommend(m, 0.01, 35.0, "child")  # 35 MB allows 2560 requests per child at most
-    assert m.rss_end_mb(tight["value"]) <= 35.0
-    assert not tight["within"] or m.loss(tight["value"]) <= 0.01
+    assert m.rss_end_mb(tight.value) <= 35.0
+    assert not tight.within or m.loss(tight.value) <= 0.01
     total = tune_model.recommend(m, 0.5, 4 * 35.0, "total")
-    assert m.rss_end_mb(total["value"]) * 4 <= 140.0
+    assert m.rss_end_mb(total.value) * 4 <= 140.0
 
 
 def test_conclude_checks_model_against_points():
@@ -86,26 +89,28 @@ def test_conclude_checks_model_against_points():
                 "rss_mb_end_of_life": 30.0, "service_ms_mean": 0.5}
     base["trials"] = [{"window_after_start": [2.0, 10.0], "rps": 4000.0, "children_spawned_per_s": 0.0}]
     recycled["trials"] = [{"window_after_start": [2.0, 10.0], "rps": 20.0, "children_spawned_per_s": 2.0}]
-    c = tune.conclude([base, recycled], 4, 0.01, None, "child")
-    assert c["model"]["child_cost_ms"] == pytest.approx(60.0)
-    assert c["model"]["child_max_rps"] == pytest.approx(2000.0)
-    check = {x["value"]: x for x in c["check"]}
-    predicted = check[10]["predicted_rps"]
+    c = tune.conclude([Point.from_json(base), Point.from_json(recycled)], 4, 0.01, None, "child")
+    assert c.model.child_cost_s == pytest.approx(0.060) and c.to_json()["model"]["child_cost_ms"] == 60.0
+    assert c.model.child_max_rps == pytest.approx(2000.0)
+    check = {x.value: x for x in c.check}
+    predicted = check[10].predicted_rps
     assert predicted == pytest.approx(tune_model.Model(4000.0, 2000.0, 0.06, 1.0, 30.0, 0.0, 4)
                                       .window_rps(10, 2.0, 10.0), abs=0.1)
-    assert check[10]["error"] == pytest.approx(abs(predicted - 20.0) / 20.0, abs=0.01)
-    assert c["max_error"] == max(x["error"] for x in c["check"])
-    assert not math.isnan(c["max_error"])
+    assert check[10].error == pytest.approx(abs(predicted - 20.0) / 20.0, abs=0.01)
+    assert c.max_error == max(x.error for x in c.check)
+    assert not math.isnan(c.max_error)
 
 
 def test_knobs_are_looked_up_by_name_in_every_registry():
-    from bench.record.tune import KNOBS as RECORD_KNOBS
+    from bench.record.tune import FIRST_KNOB
     from bench.tune import DEFAULT_KNOB, KNOBS, knob
-    from bench.tune.knobs import MEASURED_ONLY
+    from bench.tune.knobs import MEASURED_ONLY, Knob, knob_classes
     from reports.tune.page import REPORTS
 
-    # The tuner, the record's shape check and the report know the same knobs, the default first.
-    assert tuple(KNOBS) == RECORD_KNOBS == tuple(REPORTS) and DEFAULT_KNOB == RECORD_KNOBS[0]
+    # Both registries are derived (every Knob subclass, every KnobPage subclass): every page reports a knob (a knob
+    # without a page of its own gets the generic one), and the default is the knob of schema 1's records.
+    assert REPORTS and set(REPORTS) <= set(KNOBS) and DEFAULT_KNOB == FIRST_KNOB == next(iter(KNOBS))
+    assert [type(k) for k in KNOBS.values()] == knob_classes()
     for name, k in KNOBS.items():
         assert k.name == name and k.directives and k.model and k.folder_label
         for text in k.default_values:
@@ -117,21 +122,51 @@ def test_knobs_are_looked_up_by_name_in_every_registry():
     with pytest.raises(UserError, match="--knob 'bogus' is unknown: use max-connections-per-child or processes"):
         knob("bogus")
 
+    class Another(Knob):  # a new subclass that names itself is a knob; one that does not is not
+        name = "another"
+
+    class Base(Knob):
+        pass
+
+    assert Another in knob_classes() and Base not in knob_classes()
+
+
+def test_parse_returns_each_knobs_typed_options():
+    from dataclasses import FrozenInstanceError
+
+    from bench.tune import KNOBS
+    from bench.tune.options import SweepArgs, TuneOptions
+
+    opts = TuneOptions(values=None, workload="db", variant="pooled", memory_budget="300MB", quick=True)
+    for name, k in KNOBS.items():
+        args = k.parse(opts)
+        assert isinstance(args, SweepArgs) and (args.workload, args.variant, args.users) == ("db", "pooled", 4), name
+        with pytest.raises(FrozenInstanceError):
+            args.workload = "leaky"  # type: ignore[misc]
+    recycling = KNOBS["max-connections-per-child"].parse(opts)
+    assert recycling.values == (0, 10, 1000) and recycling.budget_mb == 300.0 and recycling.scope == "child"
+    assert KNOBS["processes"].parse(opts).scope == "total"  # sizing the pool: a bare size is for all children
+
 
 def test_advice_names_the_servers_recycling_directive():
-    point = {"value": 0, "rps": 1000.0, "trials": []}
+    point = {"keepalive": "on", "value": 0, "rps": 1000.0, "trials": []}
     modes = {"on": {"recommendation": {"value": 1000, "predicted_loss": 0.001, "source": "model"},
                     "model": {"r0": 1000.0, "requests_per_connection": 1.0, "child_cost_ms": 50.0,
                               "growth_kb_per_request": None}, "model_ok": True}}
     record = {"points": [point], "modes": modes, "stack": {"max_keepalive_requests": 100},
               "plan": {"variant": "pooled", "workload": "db", "max_loss": 0.01}}
-    assert tune.advice(record)["directives"][0] == "MaxConnectionsPerChild 1000"
-    assert "maximum-requests" not in tune.advice(record)["reasoning"]
+
+    def advice(data: dict) -> Advice:
+        typed = TuneData.from_json(data)
+        return tune.advice(typed, typed.modes)
+
+    assert advice(record).directives[0] == "MaxConnectionsPerChild 1000"
+    assert "maximum-requests" not in (advice(record).reasoning or "")
     wsgi = record | {"stack": {"max_keepalive_requests": 100, "server": "mod_wsgi", "wsgi_mode": "daemon"}}
-    assert "WSGIDaemonProcess maximum-requests, which counts requests" in tune.advice(wsgi)["reasoning"]
+    assert "WSGIDaemonProcess maximum-requests, which counts requests" in (advice(wsgi).reasoning or "")
     # Under daemon mode the directive to paste is the daemons' own, counted in requests (no "x k requests").
-    assert tune.advice(wsgi)["directives"][0] == "WSGIDaemonProcess maximum-requests=1000"
-    assert "requests per connection" not in tune.advice(wsgi)["reasoning"]
+    assert advice(wsgi).directives[0] == "WSGIDaemonProcess maximum-requests=1000"
+    assert "requests per connection" not in (advice(wsgi).reasoning or "")
     # A user's own application is named as such, not as the suite's variant/workload.
     app = record | {"stack": {"max_keepalive_requests": 100, "app": {"dir": "/srv/site", "handler": "site"}}}
-    assert "Without recycling your application (site from /srv/site) served" in tune.advice(app)["reasoning"]
+    assert "Without recycling your application (site from /srv/site) served" in (advice(app).reasoning or "")

@@ -2,6 +2,7 @@
 
 import json
 
+from bench.record.tune import TuneData
 from bench.tune import processes as tune_processes
 from reports.build import build_report
 
@@ -20,7 +21,8 @@ def _record() -> dict:
                      "memory_budget_scope": "total"},
             "stack": {"pool_size": 1, "pg_max_connections": 100}, "environment": {}, "points": points,
             "missing": [], "modes": {}, "dropped": ["8 processes (x 12.0 MB PSS passes --memory-budget)"]}
-    data["sizing"], data["advice"] = tune_processes.conclude(data)
+    sizing, advice = tune_processes.conclude(TuneData.from_json(data))
+    data["sizing"], data["advice"] = sizing.to_json(), advice.to_json()
     return data
 
 

@@ -350,3 +350,17 @@ def test_a_life_longer_than_the_cap_is_said_in_the_report(tmp_path: Path, status
         assert "at most 0.30% loss (measured at N = 200" in md
     else:
         assert "unconfirmed: a child's life at this N outlasts the confirmation's trials" in md
+
+
+def test_a_knob_without_a_page_of_its_own_gets_the_generic_one(tmp_path: Path) -> None:
+    from reports.tune.page import REPORTS
+
+    data = {"schema": 3, "kind": "tune", "run_id": "x", "complete": True,
+            "plan": {"knob": "someday", "workload": "db", "variant": "pooled", "keepalive": ["on"]},
+            "points": [{"keepalive": "on", "value": 5, "rps": 1234.5, "p99_ms": 3.5,
+                        "trials": [{"trial": 1, "bottleneck": "server"}]}],
+            "missing": [], "modes": {}, "advice": {"directives": ["Someday 5"], "reasoning": "it served most"}}
+    (tmp_path / "tune.json").write_text(json.dumps(data))
+    assert "someday" not in REPORTS
+    md = (build_report(tmp_path).parent / "report.md").read_text()
+    assert "someday tuning" in md and "Someday 5" in md and "| on | 5 | 1 | 1,234 | 3.50 | server |" in md
