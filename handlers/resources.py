@@ -7,6 +7,13 @@
 | cache-only | new per request, always closed   | compiled once per process         |
 | pooled     | per-process pool                 | compiled once per process         |
 | prepared   | per-process pool                 | compiled once per process         |
+| bouncer    | new per request, to PgBouncer    | compiled once per process         |
+
+bouncer connects per request like cache-only, but to the stack's private PgBouncer instead of PostgreSQL: the
+pooler keeps the server connections, the process keeps nothing (Django's CONN_MAX_AGE = 0 behind PgBouncer). Its
+DSN (no password inside: passfile= names the Apache user's 0600 passfile) is read once per process from the file
+that bench.pooler_dsn_file names, readable by the Apache user only; no file means no pooler in this stack, and
+such a request fails like a database that is down (503).
 
 prepared also keeps the workloads' statements prepared on the pooled connection (see Resources.execute).
 
@@ -56,19 +63,21 @@ from mod_python import _psp  # importable outside Apache too: the WSGI adapter u
 
 # A copy of bench.vocabulary's table (this module runs in mod_python's interpreter), pinned by
 # tests/bench/test_vocabulary.py: each factor is a keyword of Resources, each variant the factors it keeps.
-FACTORS = ("pooled_connection", "cached_template", "prepared_statements")
+FACTORS = ("pooled_connection", "cached_template", "prepared_statements", "pooler_route")
 VARIANT_FACTORS = {
     "naive": (),
     "pool-only": ("pooled_connection",),
     "cache-only": ("cached_template",),
     "pooled": ("pooled_connection", "cached_template"),
     "prepared": ("pooled_connection", "cached_template", "prepared_statements"),
+    "bouncer": ("cached_template", "pooler_route"),
 }
 VARIANTS = tuple(VARIANT_FACTORS)
 
 # Per-process state. Apache forks the children before any request, so these are built lazily in
 # the child and never shared across processes.
-_settings = {"dsn": None, "pool_size": 1, "template_dir": None, "threads": 1}
+_settings = {"dsn": None, "pool_size": 1, "template_dir": None, "threads": 1, "pooler_dsn_file": None}
+_pooler_dsn = []  # [the pooler's DSN] once read: the file does not change while Apache runs
 _pool = None
 _pool_slots = None  # a BoundedSemaphore of pool_size: a thread waits for a free connection
 _pool_lock = threading.Lock()
@@ -83,13 +92,32 @@ _statement_texts = {}
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-def configure(dsn, pool_size, template_dir, threads=1):
-    """pool_size: the most connections the pool opens (bench writes at least the process's threads)."""
-    _settings.update(dsn=dsn, pool_size=pool_size, template_dir=template_dir, threads=threads)
+def configure(dsn, pool_size, template_dir, threads=1, pooler_dsn_file=None):
+    """pool_size: the most connections the pool opens (bench writes at least the process's threads);
+    pooler_dsn_file: where the stack's PgBouncer DSN is (the bouncer variant)."""
+    _settings.update(dsn=dsn, pool_size=pool_size, template_dir=template_dir, threads=threads,
+                     pooler_dsn_file=pooler_dsn_file)
+    del _pooler_dsn[:]
 
 
-def _connect():
-    conn = psycopg2.connect(_settings["dsn"])
+def _pooler():
+    """The pooler's DSN, read once per process (a list append is atomic: two threads read the same file)."""
+    if not _pooler_dsn:
+        path = _settings["pooler_dsn_file"]
+        try:
+            with open(path or "", encoding="utf-8") as f:
+                dsn = f.read().strip()
+        except OSError:
+            dsn = ""
+        if not dsn:
+            raise psycopg2.OperationalError(f"no PgBouncer in this stack ({path or 'bench.pooler_dsn_file unset'}): "
+                                            "start the stack with --pooler or a pooler variant")
+        _pooler_dsn.append(dsn)
+    return _pooler_dsn[0]
+
+
+def _connect(through_pooler=False):
+    conn = psycopg2.connect(_pooler() if through_pooler else _settings["dsn"])
     conn.autocommit = True
     return conn
 
@@ -142,10 +170,12 @@ def _get_pool():
 class Resources:
     """What one request may use; `cold` records whether it had to build anything."""
 
-    def __init__(self, pooled_connection=False, cached_template=False, prepared_statements=False):
+    def __init__(self, pooled_connection=False, cached_template=False, prepared_statements=False,
+                 pooler_route=False):
         self.pooled_connection = pooled_connection
         self.cached_template = cached_template
         self.prepared_statements = prepared_statements
+        self.pooler_route = pooler_route  # connect through the stack's PgBouncer (a per-request connection)
         self.cold = False
         self.prepared = 0  # statements this request had to prepare (X-Bench-Prepared)
 
@@ -203,7 +233,7 @@ class Resources:
         if self.pooled_connection:
             return self._with_pooled(work)
         self.cold = True
-        conn = _connect()
+        conn = _connect(self.pooler_route)
         try:
             return work(conn)
         finally:
