@@ -10,9 +10,10 @@ from pathlib import Path
 import psutil
 import psycopg2
 import pytest
+import techempower
 from conftest import bench_cli, get, make_state_dir, remove_state_dir
 
-from bench import stack
+from bench import stack, vocabulary
 from bench.errors import UserError
 from bench.load import pooler_stats
 from bench.stack import pgbouncer, postgres, procs, secrets
@@ -120,6 +121,19 @@ def test_the_bouncer_variant_connects_through_the_pooler(pooled_stack):
         return next(r["total_xact_count"] for r in rows if r["database"] == "bench")
 
     assert xacts(after) - xacts(before) >= 10  # every request went through PgBouncer
+
+
+@pytest.mark.parametrize("variant", [v for v in vocabulary.VARIANTS if vocabulary.through_pooler(v)])
+def test_techempower_rules_and_auth_through_the_pooler(pooled_stack, variant):
+    """What tests/handlers/test_handlers_tfb.py and test_auth.py check on the shared stacks, which run no pooler."""
+    techempower.test_db(pooled_stack, variant)
+    techempower.test_fortunes(pooled_stack, variant)
+    for workload in ("queries", "updates"):
+        for arg, count in (("2", 2), ("0", 1), ("501", 500)):
+            techempower.test_query_count_clamping(pooled_stack, variant, workload, arg, count)
+    assert get(f"{pooled_stack.url}/{variant}/auth")[0] == 401
+    wrong = {"Authorization": "Basic YmVuY2g6d3Jvbmc="}  # bench:wrong
+    assert get(f"{pooled_stack.url}/{variant}/auth", headers=wrong)[0] == 401
 
 
 def test_files_sockets_and_secrets(pooled_stack):
