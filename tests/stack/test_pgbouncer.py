@@ -1,8 +1,12 @@
 """The private PgBouncer on the real stack: SCRAM pass-through, the bouncer variant, what pooler_stats samples,
 its files and sockets, and nothing left running after down or a failed start."""
 
+import os
+import signal
 import socket
 import stat
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -11,7 +15,7 @@ import psutil
 import psycopg2
 import pytest
 import techempower
-from conftest import bench_cli, get, make_state_dir, remove_state_dir
+from conftest import REPO, bench_cli, get, make_state_dir, remove_state_dir
 
 from bench import stack, vocabulary
 from bench.errors import UserError
@@ -197,4 +201,26 @@ def test_a_missing_or_failing_pgbouncer_leaves_nothing_running(monkeypatch, bina
         stack.up(settings, state=state)
     assert not procs.processes_mentioning(str(state))
     assert not (state / "state.json").exists()
+    remove_state_dir(state)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_bouncer_run_leaves_no_pgbouncer(tmp_path, sig):
+    state = make_state_dir()
+    env = {**os.environ, "BENCH_STATE_DIR": str(state), "BENCH_RUNS_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--workloads", "db", "--variants", "bouncer",
+                             "--trials", "5", "--duration", "3", "--warmup", "1", "--users", "2", "--processes", "1",
+                             "--port", str(procs.free_port()), "--no-report"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        procs.wait_for(lambda: (state / "pgbouncer" / "pgbouncer.pid").exists() and (state / "state.json").exists(),
+                       120, "the run's PgBouncer")
+        pid = int((state / "pgbouncer" / "pgbouncer.pid").read_text())
+        proc.send_signal(sig)
+        proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert not procs.alive(pid) and not procs.processes_mentioning(str(state))
     remove_state_dir(state)
