@@ -32,6 +32,9 @@ VARIANT_FACTORS = {
     "bouncer": ("cached_template", "pooler_route"),
 }
 VARIANTS = tuple(VARIANT_FACTORS)
+# Factors that stand for one another (the connection's route: kept in the process, or behind the pooler): a
+# variant keeping one where another keeps the other, all else equal, is one step from it ("pooled vs bouncer").
+ALTERNATIVES = {"pooled_connection": "pooler_route"}
 # The factor that routes a variant's connections through the stack's private PgBouncer (bench.stack.pgbouncer).
 POOLER_FACTOR = "pooler_route"
 BASELINE = "naive"
