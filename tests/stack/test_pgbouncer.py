@@ -179,6 +179,21 @@ def test_bench_up_prints_the_pooler_dsn_and_down_stops_it():
         remove_state_dir(state)
 
 
+@pytest.mark.parametrize("args,message", [
+    (("up", "--pooler", "--pooler-pool-size", "0"), "--pooler-pool-size 0 is out of range"),
+    (("up", "--pooler", "--pooler-mode", "statement"), "--pooler-mode 'statement' is not valid"),
+    (("run", "--variants", "bouncer", "--dsn", "host=127.0.0.1 dbname=x"), "point --dsn at your own PgBouncer"),
+    (("run", "--variants", "naive,pooled", "--mpm", "worker", "--processes", "32", "--threads", "4"),
+     "or run the bouncer variant alone (--variants bouncer"),
+])
+def test_bad_pooler_input_is_one_line_and_starts_nothing(args, message):
+    state = make_state_dir()
+    r = bench_cli(*args, "--port", str(procs.free_port()), env={"BENCH_STATE_DIR": str(state)})
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
+    assert not procs.processes_mentioning(str(state)) and not (state / "state.json").exists()
+    remove_state_dir(state)
+
+
 def test_a_pooler_port_in_use_is_one_line_and_starts_nothing():
     state = make_state_dir()
     with socket.socket() as taken:
