@@ -17,14 +17,18 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
 from statistics import fmean
+from typing import TypeVar
 
 import psycopg2
+from psycopg2.extensions import connection
 
 DEFAULT_INTERVAL_S = 0.25
+N = TypeVar("N", int, float)
 APP_ROLE = "bench_app"  # the handlers' role: its backends are the server connections the variants spend
 DATABASE = "bench"
 _PG_SQL = ("SELECT count(*) AS backends, count(*) FILTER (WHERE state = 'active') AS active, "
@@ -36,7 +40,7 @@ POOL_FIELDS = ("cl_active", "cl_waiting", "sv_active", "sv_idle", "sv_used", "sv
 STATS_FIELDS = ("total_xact_count", "total_wait_time", "avg_wait_time")
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     """JSON's numbers: PgBouncer's console answers its counters as numeric (psycopg2's Decimal)."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -48,7 +52,7 @@ class _Source:
 
     def __init__(self, dsn: str):
         self.dsn = dsn
-        self.conn = None
+        self.conn: connection | None = None
 
     def rows(self, sql: str, params: dict | None = None) -> list[dict] | None:
         try:
@@ -57,7 +61,7 @@ class _Source:
                 self.conn.autocommit = True  # PgBouncer's console takes no BEGIN; pg_stat_* fresh per statement
             with self.conn.cursor() as cur:
                 cur.execute(sql, params)
-                names = [c.name for c in cur.description]
+                names = [c.name for c in cur.description or ()]
                 return [{n: _plain(v) for n, v in zip(names, row, strict=True)} for row in cur.fetchall()]
         except psycopg2.Error:
             self.close()
@@ -166,15 +170,15 @@ def read(path: Path, start: float | None = None, end: float | None = None) -> li
     return out
 
 
-def _series(samples: list[dict], source: str, value) -> list:
+def _series(samples: list[dict], source: str, value: Callable[[dict], N]) -> list[N]:
     return [value(s[source]) for s in samples if source in s]
 
 
-def _peak(values: list):
+def _peak(values: list[N]) -> N | None:
     return max(values) if values else None
 
 
-def _mean(values: list) -> float | None:
+def _mean(values: list[N]) -> float | None:
     return fmean(values) if values else None
 
 

@@ -79,8 +79,9 @@ class PgBouncer:
         """Write the config and the auth_file: each role's verifier read from pg_authid, and the stats user."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o700)
-        if self._owner() is not None:
-            os.chown(self.root, *self._owner())
+        owner = self._owner()
+        if owner is not None:
+            os.chown(self.root, *owner)
         conn = psycopg2.connect(admin_dsn)
         try:
             with conn.cursor() as cur:
@@ -96,8 +97,8 @@ class PgBouncer:
         secrets.write_private(self.secrets / f"{STATS_USER}.pgpass", secrets.passfile_line(stats_password))
         verifiers[STATS_USER] = secrets.scram_verifier(stats_password)
         lines = "".join(f"{_quoted(role)} {_quoted(v)}\n" for role, v in verifiers.items())
-        secrets.write_private(self.userlist, lines, self._owner())
-        secrets.write_private(self.ini, self.render(), self._owner())
+        secrets.write_private(self.userlist, lines, owner)
+        secrets.write_private(self.ini, self.render(), owner)
 
     def render(self) -> str:
         return "\n".join([
@@ -160,7 +161,7 @@ class PgBouncer:
         try:
             with conn.cursor() as cur:
                 cur.execute(f"SHOW {what}")
-                names = [c.name for c in cur.description]
+                names = [c.name for c in cur.description or ()]
                 return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
         finally:
             conn.close()
