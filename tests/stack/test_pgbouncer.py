@@ -2,11 +2,13 @@
 its files and sockets, and nothing left running after down or a failed start."""
 
 import os
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -239,3 +241,32 @@ def test_an_interrupted_bouncer_run_leaves_no_pgbouncer(tmp_path, sig):
     assert proc.returncode != 0
     assert not procs.alive(pid) and not procs.processes_mentioning(str(state))
     remove_state_dir(state)
+
+
+def test_another_pgbouncer_on_the_machine_is_never_touched():
+    """Debian's own (or anyone's) PgBouncer keeps running through our up and down."""
+    other = Path(tempfile.mkdtemp(prefix="other-pgbouncer-", dir="/var/tmp"))  # reachable by the postgres account
+    user = procs.service_user("postgres")
+    if user is not None:
+        os.chown(other, user.pw_uid, user.pw_gid)
+    ini = other / "other.ini"
+    ini.write_text(f"[databases]\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {procs.free_port()}\n"
+                   f"unix_socket_dir =\nauth_type = trust\nlogfile = {other}/other.log\npidfile = {other}/other.pid\n")
+    ini.chmod(0o644)
+    state = make_state_dir()
+    try:
+        procs.run([str(pgbouncer.BINARY), "-d", "-q", str(ini)], user=user, cwd="/")
+        procs.wait_for(lambda: (other / "other.pid").exists(), 10, "the other PgBouncer")
+        foreign = int((other / "other.pid").read_text())
+        env = {"BENCH_STATE_DIR": str(state)}
+        up = bench_cli("up", "--pooler", "--processes", "1", "--port", str(procs.free_port()), env=env)
+        assert up.returncode == 0, up.stderr
+        ours = int((state / "pgbouncer" / "pgbouncer.pid").read_text())
+        assert ours != foreign
+        assert bench_cli("down", env=env).returncode == 0
+        assert not procs.alive(ours) and procs.alive(foreign)
+    finally:
+        remove_state_dir(state)
+        for p in procs.processes_mentioning(str(ini)):
+            procs.stop_tree(p.pid)
+        shutil.rmtree(other, ignore_errors=True)
