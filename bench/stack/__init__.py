@@ -121,7 +121,7 @@ def up(settings: StackSettings, seed: bool = False, state: Path | None = None, o
             pg.create_app_role()
             dsn, admin_dsn = pg.dsn, pg.admin_dsn
             if settings.pooler:
-                pooler = _pooler(state, settings, pg)
+                pooler = _pooler(state, settings, pg, server_cpus)
                 pooler.start()
         else:
             if settings.app is None:  # a user's application brings its own tables: the suite seeds none
@@ -134,6 +134,8 @@ def up(settings: StackSettings, seed: bool = False, state: Path | None = None, o
         stack.apache.start()
         if pg is not None:
             cpus.check(pg.processes(), server_cpus, "PostgreSQL processes")
+        if pooler is not None:
+            cpus.check(cpus.family(pooler.pid()), server_cpus, "PgBouncer")
         return stack
     except BaseException:
         if stack is not None:
@@ -146,11 +148,13 @@ def up(settings: StackSettings, seed: bool = False, state: Path | None = None, o
         raise
 
 
-def _pooler(state: Path, settings: StackSettings, pg: postgres.EmbeddedPostgres) -> pgbouncer.PgBouncer:
+def _pooler(state: Path, settings: StackSettings, pg: postgres.EmbeddedPostgres,
+            server_cpus: frozenset[int] | None) -> pgbouncer.PgBouncer:
     """The private PgBouncer of these settings, configured (not started). Clients: every request Apache serves at
     once, each connecting per request, plus slack for connections still closing and the suite's own."""
     pooler = pgbouncer.PgBouncer(state, settings.pooler_port or procs.free_port(), pg.port, settings.pooler_mode,
-                                 settings.pooler_pool, max_client_conn=2 * settings.processes * settings.threads + 50)
+                                 settings.pooler_pool, max_client_conn=2 * settings.processes * settings.threads + 50,
+                                 cpus=server_cpus)
     pooler.configure(pg.admin_dsn, (postgres.APP_ROLE,))
     return pooler
 

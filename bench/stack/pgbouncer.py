@@ -47,7 +47,7 @@ class PgBouncer:
     """One PgBouncer serving the database `bench` of the embedded PostgreSQL on pg_port."""
 
     def __init__(self, state: Path, port: int, pg_port: int, mode: str = "transaction", pool_size: int = 4,
-                 max_client_conn: int = 100):
+                 max_client_conn: int = 100, cpus: frozenset[int] | None = None):
         self.root = state / "pgbouncer"
         self.ini = self.root / "pgbouncer.ini"
         self.userlist = self.root / "userlist.txt"
@@ -59,6 +59,7 @@ class PgBouncer:
         self.mode = mode
         self.pool_size = pool_size
         self.max_client_conn = max_client_conn
+        self.cpus = cpus  # the server CPUs, like PostgreSQL and Apache: its work is the server's, not the generator's
         self.user = procs.service_user("postgres")  # PgBouncer refuses root
 
     def dsn(self, role: str, passfile: Path | None = None) -> str:
@@ -135,7 +136,7 @@ class PgBouncer:
         check_installed()
         if procs.port_in_use(self.port):
             raise UserError(f"PgBouncer's port {self.port} on 127.0.0.1 is in use: choose another with --pooler-port")
-        procs.run([str(BINARY), "-d", "-q", str(self.ini)], user=self.user, timeout=30, cwd="/")
+        procs.run([str(BINARY), "-d", "-q", str(self.ini)], user=self.user, timeout=30, cwd="/", cpus=self.cpus)
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if self.answers():

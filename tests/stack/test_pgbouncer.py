@@ -22,7 +22,7 @@ from conftest import REPO, bench_cli, get, make_state_dir, remove_state_dir
 from bench import stack, vocabulary
 from bench.errors import UserError
 from bench.load import pooler_stats
-from bench.stack import pgbouncer, postgres, procs, secrets
+from bench.stack import cpus, pgbouncer, postgres, procs, secrets
 from bench.stack.knobs import StackSettings
 
 pytestmark = pytest.mark.integration
@@ -34,8 +34,9 @@ POOL = 2
 def pooled_stack():
     """A stack of 2 processes with PgBouncer in transaction mode and a pool of POOL server connections."""
     state = make_state_dir()
-    s = stack.up(StackSettings(port=procs.free_port(), processes=2, pooler=True, pooler_pool_size=POOL).validate(),
-                 state=state)
+    settings = StackSettings(port=procs.free_port(), processes=2, pooler=True, pooler_pool_size=POOL,
+                             server_cpus=cpus.partition().server_list).validate()
+    s = stack.up(settings, state=state)
     try:
         yield s
     finally:
@@ -161,6 +162,8 @@ def test_files_sockets_and_secrets(pooled_stack):
     listening = {c.laddr.ip for c in psutil.Process(s.pooler.pid()).net_connections("inet")
                  if c.status == psutil.CONN_LISTEN}
     assert listening == {"127.0.0.1"}
+    # On the server CPUs, like PostgreSQL and Apache: the pooler's work is the server's, not the generator's.
+    assert set(psutil.Process(s.pooler.pid()).cpu_affinity()) <= cpus.parse_cpus(s.settings.server_cpus)
     assert s.status()["pooler"]["alive"] and "password" not in s.status()["pooler"]["dsn"]
 
 
