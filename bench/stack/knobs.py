@@ -5,7 +5,7 @@ the settings' fields, and `validate` checks the settings against them."""
 
 import ipaddress
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import psycopg2
 import psycopg2.extensions
@@ -139,6 +139,7 @@ class StackSettings:
             return self.pooler_pool_size
         left = self.pg_max_connections - 3 - pgbouncer.RESERVE_POOL - (self._in_process if self.direct else 0)
         return max(1, min(self.processes * self.threads, left))
+
     def check_server_budget(self) -> None:
         """With --dsn: the worst case must fit the server's real free connections (asks the server)."""
         if self.dsn is not None:
@@ -181,7 +182,7 @@ class StackSettings:
         When the processes' own connections are what does not fit, the pooler is the measured alternative."""
         if self.connections_needed > self.pg_max_connections:
             offer = ""
-            if self.direct and self.pooler_pool + pgbouncer.RESERVE_POOL + 3 <= self.pg_max_connections:
+            if self.direct and replace(self, pooler=True, direct=False).connections_needed <= self.pg_max_connections:
                 offer = (", or run the bouncer variant alone (--variants bouncer, tune --variant bouncer: "
                          "PgBouncer's pool is then the budget)")
             raise UserError(
