@@ -2,7 +2,8 @@
 handlers' server connections; pg_stat_database.sessions: backends forked) and, when the stack runs one,
 PgBouncer's (its admin console: SHOW POOLS, SHOW STATS), sampled into a raw JSONL file.
 
-    sampler = PoolerSampler(path, admin_dsn, stats_dsn=stack.pooler and stack.pooler.stats_dsn).start()
+    sampler = for_stack(live, trial_dir / "pooler.jsonl")   # or PoolerSampler(path, admin_dsn, stats_dsn)
+    sampler.start()
     ...  # the trial
     sampler.stop()
     summary(path, start, end).to_json()   # the steady-state window's figures
@@ -22,10 +23,13 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
 from statistics import fmean
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import psycopg2
 from psycopg2.extensions import connection
+
+if TYPE_CHECKING:
+    from bench.stack import Stack
 
 DEFAULT_INTERVAL_S = 0.25
 N = TypeVar("N", int, float)
@@ -130,6 +134,14 @@ class PoolerSampler:
         self.pg.close()
         if self.pooler is not None:
             self.pooler.close()
+
+
+def for_stack(live: Stack, path: Path) -> PoolerSampler | None:
+    """The sampler of a live stack (not started): PostgreSQL through the suite's superuser, PgBouncer's console
+    when the stack runs one; None with --dsn (the suite has no monitoring role on a server it did not make)."""
+    if live.admin_dsn is None:
+        return None
+    return PoolerSampler(path, live.admin_dsn, live.pooler.stats_dsn if live.pooler else None)
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,10 @@ def hammer(dsn: str, clients: int, seconds: float, sleep_s: float = 0.02) -> int
 
 def sampled(s, tmp_path: Path, clients: int, seconds: float = 3.0) -> pooler_stats.PoolerSummary:
     path = tmp_path / f"pooler-{clients}.jsonl"
-    sampler = pooler_stats.PoolerSampler(path, s.admin_dsn, s.pooler.stats_dsn, interval=0.1).start()
+    sampler = pooler_stats.for_stack(s, path)
+    assert sampler is not None and sampler.pooler is not None
+    sampler.interval = 0.1
+    sampler.start()
     start = time.time()
     try:
         assert hammer(app_dsn(s), clients, seconds) > 0
