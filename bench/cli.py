@@ -83,7 +83,7 @@ def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
     slo_search.check_slo(args.slo, args.saturate)
     partition = partition or knobs.partition_from_args(args)
     workloads = list(WORKLOADS) if args.all else list(DEFAULT_WORKLOADS)
-    variants = list(VARIANTS) if args.all else list(DEFAULT_VARIANTS)
+    variants = knobs.all_variants(getattr(args, "pooler_mode", "transaction")) if args.all else list(DEFAULT_VARIANTS)
     if args.workloads:
         workloads = plan.parse_list("--workloads", args.workloads, WORKLOADS)
     if args.variants:

@@ -30,6 +30,9 @@ VARIANT_FACTORS = {
     # Outside the 2x2: the connection's route. Connect per request, but to the stack's PgBouncer instead of
     # PostgreSQL, template cached (Django's CONN_MAX_AGE = 0 behind PgBouncer). One factor above cache-only.
     "bouncer": ("cached_template", "pooler_route"),
+    # prepared with its kept connections to PgBouncer instead of PostgreSQL: its statements live on the server
+    # connection PgBouncer gives it, which only session mode keeps for the client (PgBouncer 1.18).
+    "prepared-bouncer": ("pooled_connection", "cached_template", "prepared_statements", "pooler_route"),
 }
 VARIANTS = tuple(VARIANT_FACTORS)
 # Factors that stand for one another (the connection's route: kept in the process, or behind the pooler): a
@@ -60,6 +63,12 @@ DEFAULT_VARIANTS = ("naive", "pooled")
 def through_pooler(variant: str) -> bool:
     """Whether a variant's connections go through the external pooler (the stack then starts one)."""
     return POOLER_FACTOR in VARIANT_FACTORS.get(variant, ())
+
+
+def needs_session_pooler(variant: str) -> bool:
+    """Server-side prepared statements through the pooler: PgBouncer 1.18 carries them only in session mode."""
+    kept = VARIANT_FACTORS.get(variant, ())
+    return POOLER_FACTOR in kept and "prepared_statements" in kept
 
 
 def class_name(workload: str, variant: str | None = None) -> str:

@@ -8,6 +8,7 @@
 | pooled     | per-process pool                 | compiled once per process         |
 | prepared   | per-process pool                 | compiled once per process         |
 | bouncer    | new per request, to PgBouncer    | compiled once per process         |
+| prepared-bouncer | per-process pool, to PgBouncer | compiled once per process       |
 
 bouncer connects per request like cache-only, but to the stack's private PgBouncer instead of PostgreSQL: the
 pooler keeps the server connections, the process keeps nothing (Django's CONN_MAX_AGE = 0 behind PgBouncer). Its
@@ -15,7 +16,9 @@ DSN (no password inside: passfile= names the Apache user's 0600 passfile) is rea
 that bench.pooler_dsn_file names, readable by the Apache user only; no file means no pooler in this stack, and
 such a request fails like a database that is down (503).
 
-prepared also keeps the workloads' statements prepared on the pooled connection (see Resources.execute).
+prepared also keeps the workloads' statements prepared on the pooled connection (see Resources.execute);
+prepared-bouncer does the same with a pool of connections to PgBouncer (a pool per route), which bench serves in
+session mode only: there each client connection keeps its server connection, and its statements with it.
 
 The authentication phase (workload auth) follows the same split: naive and cache-only connect per request
 for the credential check, pool-only and pooled use the pool, and cache-only and pooled also keep verified
@@ -71,6 +74,7 @@ VARIANT_FACTORS = {
     "pooled": ("pooled_connection", "cached_template"),
     "prepared": ("pooled_connection", "cached_template", "prepared_statements"),
     "bouncer": ("cached_template", "pooler_route"),
+    "prepared-bouncer": ("pooled_connection", "cached_template", "prepared_statements", "pooler_route"),
 }
 VARIANTS = tuple(VARIANT_FACTORS)
 
@@ -78,8 +82,8 @@ VARIANTS = tuple(VARIANT_FACTORS)
 # the child and never shared across processes.
 _settings = {"dsn": None, "pool_size": 1, "template_dir": None, "threads": 1, "pooler_dsn_file": None}
 _pooler_dsn = []  # [the pooler's DSN] once read: the file does not change while Apache runs
-_pool = None
-_pool_slots = None  # a BoundedSemaphore of pool_size: a thread waits for a free connection
+_pools = {}  # route (through the pooler?) -> its pool
+_pool_slots = {}  # route -> a BoundedSemaphore of pool_size: a thread waits for a free connection
 _pool_lock = threading.Lock()
 _compiled = {}
 _compile_lock = threading.Lock()
@@ -149,22 +153,25 @@ def _getconn(pool):
     return conn
 
 
-def _get_pool():
-    """(the pool, whether this call built it)."""
-    global _pool, _pool_slots
-    if _pool is not None:
-        return _pool, False
+def _get_pool(through_pooler=False):
+    """(the pool of this route, whether this call built it): one pool per route a variant takes, straight to
+    PostgreSQL or to the stack's PgBouncer (prepared-bouncer keeps its connections to the pooler)."""
+    pool = _pools.get(through_pooler)
+    if pool is not None:
+        return pool, False
     with _pool_lock:
-        if _pool is not None:
-            return _pool, False
+        pool = _pools.get(through_pooler)
+        if pool is not None:
+            return pool, False
         size = max(int(_settings["pool_size"]), 1)
-        _pool_slots = threading.BoundedSemaphore(size)
+        _pool_slots[through_pooler] = threading.BoundedSemaphore(size)
         # minconn = the threads: psycopg2's pools close a returned connection when minconn are already idle,
         # so with minconn=1 every thread beyond the first would reconnect per request. Opened now, in the
         # child, on its first request (never before fork); prefork: one, as before threads.
         keep = min(max(int(_settings["threads"]), 1), size)
-        _pool = psycopg2.pool.ThreadedConnectionPool(keep, size, dsn=_settings["dsn"])
-        return _pool, True
+        dsn = _pooler() if through_pooler else _settings["dsn"]
+        pool = _pools[through_pooler] = psycopg2.pool.ThreadedConnectionPool(keep, size, dsn=dsn)
+        return pool, True
 
 
 class Resources:
@@ -240,10 +247,10 @@ class Resources:
             conn.close()
 
     def _with_pooled(self, work):
-        pool, built = _get_pool()
+        pool, built = _get_pool(self.pooler_route)
         if built:
             self.cold = True
-        with _pool_slots:
+        with _pool_slots[self.pooler_route]:
             return self._on_pooled(pool, work)
 
     def _on_pooled(self, pool, work):
@@ -290,9 +297,8 @@ def for_variant(variant):
 
 def close_pool(data=None):
     """Child-exit cleanup (registered with apache.register_cleanup, which calls it with one data argument):
-    close pooled connections, so PostgreSQL sees a clean goodbye instead of a dropped socket."""
-    global _pool
+    close pooled connections, so PostgreSQL (or PgBouncer) sees a clean goodbye instead of a dropped socket."""
     with _pool_lock:
-        if _pool is not None:
-            _pool.closeall()
-            _pool = None
+        for pool in _pools.values():
+            pool.closeall()
+        _pools.clear()

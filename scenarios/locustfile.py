@@ -1,6 +1,6 @@
 """Locust scenarios for the mod_python persistence benchmark: `locust -f scenarios --host URL CLASS`.
 
-One User class per workload x variant, plus the two ceilings and the two session classes (34 in all), and
+One User class per workload x variant, plus the two ceilings and the two session classes (39 in all), and
 PooledLeaky, a demonstration of a memory leak for `bench tune` (never a measurement of a variant):
 
     NaiveDb        PoolOnlyDb        CacheOnlyDb        PooledDb        PreparedDb        BouncerDb
@@ -12,7 +12,9 @@ PooledLeaky, a demonstration of a memory leak for `bench tune` (never a measurem
     Plaintext      Json                                                                   /plaintext, /json
 
 GET /{variant}/db, .../queries?queries=N, .../updates?queries=N, /{variant}/fortunes, .../auth (HTTP Basic).
-The Bouncer classes need a server whose handlers reach a PgBouncer (`bench up --pooler`).
+The Bouncer classes need a server whose handlers reach a PgBouncer (`bench up --pooler`), and PreparedBouncer
+(PreparedBouncerDb, ... PreparedBouncerAuth: prepared through the pooler) one in session mode
+(`--pooler-mode session`).
 
 Each class's task is tagged with its workload and its variant (`db`, `pooled`; the ceilings with
 `plaintext`/`json` and `ceiling`). Requests are named by path without the query string
@@ -62,6 +64,7 @@ CacheOnlyDb = build_user("db", "cache-only", __name__)
 PooledDb = build_user("db", "pooled", __name__)
 PreparedDb = build_user("db", "prepared", __name__)
 BouncerDb = build_user("db", "bouncer", __name__)
+PreparedBouncerDb = build_user("db", "prepared-bouncer", __name__)
 
 NaiveQueries = build_user("queries", "naive", __name__)
 PoolOnlyQueries = build_user("queries", "pool-only", __name__)
@@ -69,6 +72,7 @@ CacheOnlyQueries = build_user("queries", "cache-only", __name__)
 PooledQueries = build_user("queries", "pooled", __name__)
 PreparedQueries = build_user("queries", "prepared", __name__)
 BouncerQueries = build_user("queries", "bouncer", __name__)
+PreparedBouncerQueries = build_user("queries", "prepared-bouncer", __name__)
 
 NaiveUpdates = build_user("updates", "naive", __name__)
 PoolOnlyUpdates = build_user("updates", "pool-only", __name__)
@@ -76,6 +80,7 @@ CacheOnlyUpdates = build_user("updates", "cache-only", __name__)
 PooledUpdates = build_user("updates", "pooled", __name__)
 PreparedUpdates = build_user("updates", "prepared", __name__)
 BouncerUpdates = build_user("updates", "bouncer", __name__)
+PreparedBouncerUpdates = build_user("updates", "prepared-bouncer", __name__)
 
 NaiveFortunes = build_user("fortunes", "naive", __name__)
 PoolOnlyFortunes = build_user("fortunes", "pool-only", __name__)
@@ -83,6 +88,7 @@ CacheOnlyFortunes = build_user("fortunes", "cache-only", __name__)
 PooledFortunes = build_user("fortunes", "pooled", __name__)
 PreparedFortunes = build_user("fortunes", "prepared", __name__)
 BouncerFortunes = build_user("fortunes", "bouncer", __name__)
+PreparedBouncerFortunes = build_user("fortunes", "prepared-bouncer", __name__)
 
 # The authentication phase (HTTP Basic, the seeded bench/bench account) in front of db.
 NaiveAuth = build_user("auth", "naive", __name__)
@@ -91,6 +97,7 @@ CacheOnlyAuth = build_user("auth", "cache-only", __name__)
 PooledAuth = build_user("auth", "pooled", __name__)
 PreparedAuth = build_user("auth", "prepared", __name__)
 BouncerAuth = build_user("auth", "bouncer", __name__)
+PreparedBouncerAuth = build_user("auth", "prepared-bouncer", __name__)
 
 # State is per process: returning clients (they keep their cookie) of a module-global vs a shared counter.
 ProcessSession = build_session_user("process", __name__)

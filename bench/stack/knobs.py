@@ -132,13 +132,16 @@ class StackSettings:
     @property
     def pooler_pool(self) -> int:
         """PgBouncer's default_pool_size: --pooler-pool-size, else one server connection per request the
-        Apache processes serve at once (processes x threads): in transaction mode a request holds a server
-        connection only for its transaction, so no client ever waits for one and a comparison with pooled
-        (which keeps that many) measures the route, not a queue. Within what PostgreSQL has left."""
+        Apache processes serve at once (processes x threads, or x the pool when --pool-size is larger): in
+        transaction mode a request holds a server connection only for its transaction, so no client ever waits
+        for one and a comparison with pooled (which keeps that many) measures the route, not a queue. Within what
+        PostgreSQL has left."""
         if self.pooler_pool_size is not None:
             return self.pooler_pool_size
         left = self.pg_max_connections - 3 - pgbouncer.RESERVE_POOL - (self._in_process if self.direct else 0)
-        return max(1, min(self.processes * self.threads, left))
+        # pool_per_process (>= threads): a process's kept connections to the pooler (prepared-bouncer), each holding
+        # a server connection for its life in session mode, must all find one.
+        return max(1, min(self.processes * self.pool_per_process, left))
 
     def check_server_budget(self) -> None:
         """With --dsn: the worst case must fit the server's real free connections (asks the server)."""
@@ -289,11 +292,17 @@ def add_pooler_options(parser) -> None:
     g.add_argument("--pooler-port", type=int, default=None, help="PgBouncer's port on 127.0.0.1 (default a free one)")
 
 
+def all_variants(pooler_mode: str) -> list[str]:
+    """--all: every variant of the table the pooler's mode can serve (prepared statements through it need
+    session mode)."""
+    return [v for v in vocabulary.VARIANTS if pooler_mode == "session" or not vocabulary.needs_session_pooler(v)]
+
+
 def _variants_of(args) -> list[str]:
     """The variants a command will serve: bench run's --variants/--all, bench tune's --variant; none for up."""
     if hasattr(args, "variants"):
         if getattr(args, "all", False):
-            return list(vocabulary.VARIANTS)
+            return all_variants(getattr(args, "pooler_mode", StackSettings.pooler_mode))
         given = args.variants.split(",") if args.variants else vocabulary.DEFAULT_VARIANTS
         return [v.strip() for v in given if v.strip() in vocabulary.VARIANT_FACTORS]
     variant = getattr(args, "variant", None)
@@ -306,7 +315,7 @@ def pooler_from_args(args) -> dict:
     variants = [] if getattr(args, "app", None) else _variants_of(args)
     routed = [v for v in variants if vocabulary.through_pooler(v)]
     mode = getattr(args, "pooler_mode", StackSettings.pooler_mode)
-    prepared = [v for v in routed if "prepared_statements" in vocabulary.VARIANT_FACTORS[v]]
+    prepared = [v for v in routed if vocabulary.needs_session_pooler(v)]
     if prepared and mode == "transaction":
         raise UserError(f"{prepared[0]} keeps prepared statements, which PgBouncer 1.18 in transaction mode does not "
                         "carry across transactions (max_prepared_statements needs 1.21): use --pooler-mode session")

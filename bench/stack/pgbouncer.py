@@ -141,7 +141,7 @@ class PgBouncer:
         while True:
             if self.answers():
                 return
-            if time.monotonic() > deadline or not (procs.alive(self.pid()) or self._mentioning()):
+            if time.monotonic() > deadline or self._gone() or any(" FATAL " in ln for ln in self.log_tail(50)):
                 tail = self.log_tail()
                 self.stop()
                 raise UserError(f"PgBouncer did not start on 127.0.0.1:{self.port}; {self.log}: "
@@ -172,6 +172,12 @@ class PgBouncer:
             return int(self.pidfile.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
+
+    def _gone(self) -> bool:
+        """Its pidfile names a process that has exited. Before the pidfile, not judged: `-d` forks twice, and a
+        look between the forks sees neither the first child nor the second."""
+        pid = self.pid()
+        return pid is not None and not procs.alive(pid) and not self._mentioning()
 
     def _mentioning(self) -> list:
         return procs.processes_mentioning(str(self.ini))

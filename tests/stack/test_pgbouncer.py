@@ -43,6 +43,18 @@ def pooled_stack():
         remove_state_dir(state)
 
 
+@pytest.fixture(scope="module")
+def session_stack():
+    """The same in session mode: what prepared statements through the pooler need."""
+    state = make_state_dir()
+    settings = StackSettings(port=procs.free_port(), processes=2, pooler=True, pooler_mode="session").validate()
+    s = stack.up(settings, state=state)
+    try:
+        yield s
+    finally:
+        remove_state_dir(state)
+
+
 def app_dsn(s) -> str:
     """The handlers' role through the pooler, with the suite's copy of its passfile."""
     return s.pooler.dsn(postgres.APP_ROLE, s.pg.secrets / f"{postgres.APP_ROLE}.pgpass")
@@ -134,8 +146,10 @@ def test_the_bouncer_variant_connects_through_the_pooler(pooled_stack):
 
 
 @pytest.mark.parametrize("variant", [v for v in vocabulary.VARIANTS if vocabulary.through_pooler(v)])
-def test_techempower_rules_and_auth_through_the_pooler(pooled_stack, variant):
+def test_techempower_rules_and_auth_through_the_pooler(request, variant):
     """What tests/handlers/test_handlers_tfb.py and test_auth.py check on the shared stacks, which run no pooler."""
+    pooled_stack = request.getfixturevalue("session_stack" if vocabulary.needs_session_pooler(variant)
+                                           else "pooled_stack")
     techempower.test_db(pooled_stack, variant)
     techempower.test_fortunes(pooled_stack, variant)
     for workload in ("queries", "updates"):
@@ -144,6 +158,19 @@ def test_techempower_rules_and_auth_through_the_pooler(pooled_stack, variant):
     assert get(f"{pooled_stack.url}/{variant}/auth")[0] == 401
     wrong = {"Authorization": "Basic YmVuY2g6d3Jvbmc="}  # bench:wrong
     assert get(f"{pooled_stack.url}/{variant}/auth", headers=wrong)[0] == 401
+
+
+def test_prepared_through_a_session_pooler_prepares_once_per_kept_connection(session_stack):
+    session_stack.apache.graceful()  # new children: new kept connections, whose server sessions were reset
+    prepared = []
+    for _ in range(30):
+        status, headers, body = get(session_stack.url + "/prepared-bouncer/db")
+        assert status == 200, body
+        prepared.append(int(headers["X-Bench-Prepared"]))
+    # Each process's kept connection to PgBouncer keeps its server connection, and the statement on it.
+    assert 1 <= sum(prepared) <= session_stack.settings.processes
+    pools = {r["database"]: r for r in session_stack.pooler.show("POOLS")}
+    assert pools["bench"]["pool_mode"] == "session"
 
 
 def test_files_sockets_and_secrets(pooled_stack):

@@ -35,6 +35,8 @@ def test_the_pool_defaults_to_the_requests_served_at_once():
     assert StackSettings(pooler=True, processes=4).validate().pooler_pool == 4
     assert StackSettings(pooler=True, processes=3, mpm="worker", threads=4).validate().pooler_pool == 12
     assert StackSettings(pooler=True, pooler_pool_size=2).validate().pooler_pool == 2
+    # Kept connections to the pooler (prepared-bouncer) each hold a server connection in session mode.
+    assert StackSettings(pooler=True, processes=2, pool_size=3).validate().pooler_pool == 6
 
 
 def test_the_budget_counts_the_pool_and_offers_the_pooler_when_the_processes_do_not_fit():
@@ -59,13 +61,15 @@ def test_the_variants_decide_whether_a_pooler_starts():
     assert knobs.pooler_from_args(argparse.Namespace(pooler=True))["pooler"] is True  # bench up
 
 
-def test_prepared_statements_through_the_pooler_need_session_mode(monkeypatch):
-    table = vocabulary.VARIANT_FACTORS | {"bouncer-prepared": ("cached_template", "pooler_route",
-                                                               "prepared_statements")}
-    monkeypatch.setattr(vocabulary, "VARIANT_FACTORS", table)
+def test_prepared_statements_through_the_pooler_need_session_mode():
+    assert vocabulary.needs_session_pooler("prepared-bouncer") and not vocabulary.needs_session_pooler("prepared")
     with pytest.raises(UserError, match="transaction mode does not carry"):
-        knobs.pooler_from_args(run_args(variants="bouncer,bouncer-prepared"))
-    assert knobs.pooler_from_args(run_args(variants="bouncer-prepared", pooler_mode="session"))["pooler"]
+        knobs.pooler_from_args(run_args(variants="bouncer,prepared-bouncer"))
+    assert knobs.pooler_from_args(run_args(variants="prepared-bouncer", pooler_mode="session"))["pooler"]
+    # --all serves what the mode can: prepared-bouncer only in session mode.
+    assert "prepared-bouncer" not in knobs.all_variants("transaction")
+    assert knobs.all_variants("session") == list(vocabulary.VARIANTS)
+    assert knobs.pooler_from_args(run_args(all=True))["pooler"]  # --all in transaction mode is not refused
 
 
 def test_bouncer_is_one_factor_above_cache_only():
