@@ -37,6 +37,8 @@ def _up(args) -> int:
     settings = knobs.settings_from_args(args)
     s = stack.up(settings, seed=args.seed, owned=False)
     print(f"stack up: {s.url}  (state {s.state})")
+    if s.pooler_dsn:
+        print(f"  PgBouncer ({settings.pooler_mode} mode, pool {settings.pooler_pool}): {s.pooler_dsn}")
     shown = (*settings.app.paths, "/server-status") if settings.app else \
         ("/plaintext", "/json", "/pooled/db", "/naive/fortunes", "/server-status")
     for path in shown:
@@ -57,6 +59,10 @@ def _format_status(info: dict) -> str:
              "postgres  " + (f"pid {p['pid']} {'running' if p['alive'] else 'NOT running'}, port {p['port']}"
                               if "pid" in p else f"external {p['dsn']}"),
              "settings  " + ", ".join(f"{k}={v}" for k, v in info["settings"].items())]
+    if info.get("pooler"):
+        b = info["pooler"]
+        lines.insert(3, f"pgbouncer pid {b['pid']} {'running' if b['alive'] else 'NOT running'}, port {b['port']}, "
+                        f"{b['mode']} mode, pool {b['pool_size']}")
     if a.get("orphans"):
         lines.append(f"ORPHANS   apache children {a['orphans']} still serve without their parent: run `bench down`")
     if info.get("owner") and info["owner"]["alive"] is False:
@@ -77,7 +83,7 @@ def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
     slo_search.check_slo(args.slo, args.saturate)
     partition = partition or knobs.partition_from_args(args)
     workloads = list(WORKLOADS) if args.all else list(DEFAULT_WORKLOADS)
-    variants = list(VARIANTS) if args.all else list(DEFAULT_VARIANTS)
+    variants = knobs.all_variants(getattr(args, "pooler_mode", "transaction")) if args.all else list(DEFAULT_VARIANTS)
     if args.workloads:
         workloads = plan.parse_list("--workloads", args.workloads, WORKLOADS)
     if args.variants:

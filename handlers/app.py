@@ -40,12 +40,13 @@ def configured():
     return _state["configured"]
 
 
-def configure(dsn, pool_size, template_dir, leaky, threads=1, test_sleep=False, test_cpu_us=0):
+def configure(dsn, pool_size, template_dir, leaky, threads=1, test_sleep=False, test_cpu_us=0, pooler_dsn_file=None):
     """Configure this process once; True for the call that did (it registers the cleanups)."""
     with _lock:
         if _state["configured"]:
             return False
-        resources.configure(dsn=dsn, pool_size=pool_size, template_dir=template_dir, threads=threads)
+        resources.configure(dsn=dsn, pool_size=pool_size, template_dir=template_dir, threads=threads,
+                            pooler_dsn_file=pooler_dsn_file)
         _state["leaky"] = leaky
         _state["test_sleep"] = test_sleep
         _state["test_cpu_us"] = test_cpu_us

@@ -10,7 +10,8 @@ OPTIONS = {
 }
 # Written by bench for threaded servers and tests; passed on only when set (app.configure's defaults
 # otherwise: 1 thread, no test-only routes).
-OPTIONAL = {"bench.threads": "threads", "bench.test_sleep": "test_sleep", "bench.test_cpu_us": "test_cpu_us"}
+OPTIONAL = {"bench.threads": "threads", "bench.test_sleep": "test_sleep", "bench.test_cpu_us": "test_cpu_us",
+            "bench.pooler_dsn_file": "pooler_dsn_file"}
 
 
 def parse(settings):
@@ -23,6 +24,8 @@ def parse(settings):
         raw["threads"] = int(given["threads"])
     if "test_cpu_us" in given:  # tests only: CPU burnt in the handler per request (a known slowdown)
         raw["test_cpu_us"] = max(0, min(100000, int(given["test_cpu_us"])))
+    if "pooler_dsn_file" in given:  # the bouncer variant: where the stack's PgBouncer DSN is
+        raw["pooler_dsn_file"] = given["pooler_dsn_file"]
     if "test_sleep" in given:
         raw["test_sleep"] = given["test_sleep"].lower() == "on"
     return raw

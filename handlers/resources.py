@@ -7,8 +7,18 @@
 | cache-only | new per request, always closed   | compiled once per process         |
 | pooled     | per-process pool                 | compiled once per process         |
 | prepared   | per-process pool                 | compiled once per process         |
+| bouncer    | new per request, to PgBouncer    | compiled once per process         |
+| prepared-bouncer | per-process pool, to PgBouncer | compiled once per process       |
 
-prepared also keeps the workloads' statements prepared on the pooled connection (see Resources.execute).
+bouncer connects per request like cache-only, but to the stack's private PgBouncer instead of PostgreSQL: the
+pooler keeps the server connections, the process keeps nothing (Django's CONN_MAX_AGE = 0 behind PgBouncer). Its
+DSN (no password inside: passfile= names the Apache user's 0600 passfile) is read once per process from the file
+that bench.pooler_dsn_file names, readable by the Apache user only; no file means no pooler in this stack, and
+such a request fails like a database that is down (503).
+
+prepared also keeps the workloads' statements prepared on the pooled connection (see Resources.execute);
+prepared-bouncer does the same with a pool of connections to PgBouncer (a pool per route), which bench serves in
+session mode only: there each client connection keeps its server connection, and its statements with it.
 
 The authentication phase (workload auth) follows the same split: naive and cache-only connect per request
 for the credential check, pool-only and pooled use the pool, and cache-only and pooled also keep verified
@@ -56,21 +66,24 @@ from mod_python import _psp  # importable outside Apache too: the WSGI adapter u
 
 # A copy of bench.vocabulary's table (this module runs in mod_python's interpreter), pinned by
 # tests/bench/test_vocabulary.py: each factor is a keyword of Resources, each variant the factors it keeps.
-FACTORS = ("pooled_connection", "cached_template", "prepared_statements")
+FACTORS = ("pooled_connection", "cached_template", "prepared_statements", "pooler_route")
 VARIANT_FACTORS = {
     "naive": (),
     "pool-only": ("pooled_connection",),
     "cache-only": ("cached_template",),
     "pooled": ("pooled_connection", "cached_template"),
     "prepared": ("pooled_connection", "cached_template", "prepared_statements"),
+    "bouncer": ("cached_template", "pooler_route"),
+    "prepared-bouncer": ("pooled_connection", "cached_template", "prepared_statements", "pooler_route"),
 }
 VARIANTS = tuple(VARIANT_FACTORS)
 
 # Per-process state. Apache forks the children before any request, so these are built lazily in
 # the child and never shared across processes.
-_settings = {"dsn": None, "pool_size": 1, "template_dir": None, "threads": 1}
-_pool = None
-_pool_slots = None  # a BoundedSemaphore of pool_size: a thread waits for a free connection
+_settings = {"dsn": None, "pool_size": 1, "template_dir": None, "threads": 1, "pooler_dsn_file": None}
+_pooler_dsn = []  # [the pooler's DSN] once read: the file does not change while Apache runs
+_pools = {}  # route (through the pooler?) -> its pool
+_pool_slots = {}  # route -> a BoundedSemaphore of pool_size: a thread waits for a free connection
 _pool_lock = threading.Lock()
 _compiled = {}
 _compile_lock = threading.Lock()
@@ -83,13 +96,32 @@ _statement_texts = {}
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-def configure(dsn, pool_size, template_dir, threads=1):
-    """pool_size: the most connections the pool opens (bench writes at least the process's threads)."""
-    _settings.update(dsn=dsn, pool_size=pool_size, template_dir=template_dir, threads=threads)
+def configure(dsn, pool_size, template_dir, threads=1, pooler_dsn_file=None):
+    """pool_size: the most connections the pool opens (bench writes at least the process's threads);
+    pooler_dsn_file: where the stack's PgBouncer DSN is (the bouncer variant)."""
+    _settings.update(dsn=dsn, pool_size=pool_size, template_dir=template_dir, threads=threads,
+                     pooler_dsn_file=pooler_dsn_file)
+    del _pooler_dsn[:]
 
 
-def _connect():
-    conn = psycopg2.connect(_settings["dsn"])
+def _pooler():
+    """The pooler's DSN, read once per process (a list append is atomic: two threads read the same file)."""
+    if not _pooler_dsn:
+        path = _settings["pooler_dsn_file"]
+        try:
+            with open(path or "", encoding="utf-8") as f:
+                dsn = f.read().strip()
+        except OSError:
+            dsn = ""
+        if not dsn:
+            raise psycopg2.OperationalError(f"no PgBouncer in this stack ({path or 'bench.pooler_dsn_file unset'}): "
+                                            "start the stack with --pooler or a pooler variant")
+        _pooler_dsn.append(dsn)
+    return _pooler_dsn[0]
+
+
+def _connect(through_pooler=False):
+    conn = psycopg2.connect(_pooler() if through_pooler else _settings["dsn"])
     conn.autocommit = True
     return conn
 
@@ -121,31 +153,36 @@ def _getconn(pool):
     return conn
 
 
-def _get_pool():
-    """(the pool, whether this call built it)."""
-    global _pool, _pool_slots
-    if _pool is not None:
-        return _pool, False
+def _get_pool(through_pooler=False):
+    """(the pool of this route, whether this call built it): one pool per route a variant takes, straight to
+    PostgreSQL or to the stack's PgBouncer (prepared-bouncer keeps its connections to the pooler)."""
+    pool = _pools.get(through_pooler)
+    if pool is not None:
+        return pool, False
     with _pool_lock:
-        if _pool is not None:
-            return _pool, False
+        pool = _pools.get(through_pooler)
+        if pool is not None:
+            return pool, False
         size = max(int(_settings["pool_size"]), 1)
-        _pool_slots = threading.BoundedSemaphore(size)
+        _pool_slots[through_pooler] = threading.BoundedSemaphore(size)
         # minconn = the threads: psycopg2's pools close a returned connection when minconn are already idle,
         # so with minconn=1 every thread beyond the first would reconnect per request. Opened now, in the
         # child, on its first request (never before fork); prefork: one, as before threads.
         keep = min(max(int(_settings["threads"]), 1), size)
-        _pool = psycopg2.pool.ThreadedConnectionPool(keep, size, dsn=_settings["dsn"])
-        return _pool, True
+        dsn = _pooler() if through_pooler else _settings["dsn"]
+        pool = _pools[through_pooler] = psycopg2.pool.ThreadedConnectionPool(keep, size, dsn=dsn)
+        return pool, True
 
 
 class Resources:
     """What one request may use; `cold` records whether it had to build anything."""
 
-    def __init__(self, pooled_connection=False, cached_template=False, prepared_statements=False):
+    def __init__(self, pooled_connection=False, cached_template=False, prepared_statements=False,
+                 pooler_route=False):
         self.pooled_connection = pooled_connection
         self.cached_template = cached_template
         self.prepared_statements = prepared_statements
+        self.pooler_route = pooler_route  # connect through the stack's PgBouncer (a per-request connection)
         self.cold = False
         self.prepared = 0  # statements this request had to prepare (X-Bench-Prepared)
 
@@ -203,17 +240,17 @@ class Resources:
         if self.pooled_connection:
             return self._with_pooled(work)
         self.cold = True
-        conn = _connect()
+        conn = _connect(self.pooler_route)
         try:
             return work(conn)
         finally:
             conn.close()
 
     def _with_pooled(self, work):
-        pool, built = _get_pool()
+        pool, built = _get_pool(self.pooler_route)
         if built:
             self.cold = True
-        with _pool_slots:
+        with _pool_slots[self.pooler_route]:
             return self._on_pooled(pool, work)
 
     def _on_pooled(self, pool, work):
@@ -260,9 +297,8 @@ def for_variant(variant):
 
 def close_pool(data=None):
     """Child-exit cleanup (registered with apache.register_cleanup, which calls it with one data argument):
-    close pooled connections, so PostgreSQL sees a clean goodbye instead of a dropped socket."""
-    global _pool
+    close pooled connections, so PostgreSQL (or PgBouncer) sees a clean goodbye instead of a dropped socket."""
     with _pool_lock:
-        if _pool is not None:
-            _pool.closeall()
-            _pool = None
+        for pool in _pools.values():
+            pool.closeall()
+        _pools.clear()

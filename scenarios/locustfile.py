@@ -1,15 +1,20 @@
 """Locust scenarios for the mod_python persistence benchmark: `locust -f scenarios --host URL CLASS`.
 
-One User class per workload x variant, plus the two ceilings and the two session classes (29 in all), and
+One User class per workload x variant, plus the two ceilings and the two session classes (39 in all), and
 PooledLeaky, a demonstration of a memory leak for `bench tune` (never a measurement of a variant):
 
-    NaiveDb        PoolOnlyDb        CacheOnlyDb        PooledDb        PreparedDb        GET /{variant}/db
-    NaiveQueries   PoolOnlyQueries   CacheOnlyQueries   PooledQueries   PreparedQueries   .../queries?queries=N
-    NaiveUpdates   PoolOnlyUpdates   CacheOnlyUpdates   PooledUpdates   PreparedUpdates   .../updates?queries=N
-    NaiveFortunes  PoolOnlyFortunes  CacheOnlyFortunes  PooledFortunes  PreparedFortunes  GET /{variant}/fortunes
-    NaiveAuth      PoolOnlyAuth      CacheOnlyAuth      PooledAuth      PreparedAuth      .../auth (HTTP Basic)
+    NaiveDb        PoolOnlyDb        CacheOnlyDb        PooledDb        PreparedDb        BouncerDb
+    NaiveQueries   PoolOnlyQueries   CacheOnlyQueries   PooledQueries   PreparedQueries   BouncerQueries
+    NaiveUpdates   PoolOnlyUpdates   CacheOnlyUpdates   PooledUpdates   PreparedUpdates   BouncerUpdates
+    NaiveFortunes  PoolOnlyFortunes  CacheOnlyFortunes  PooledFortunes  PreparedFortunes  BouncerFortunes
+    NaiveAuth      PoolOnlyAuth      CacheOnlyAuth      PooledAuth      PreparedAuth      BouncerAuth
     ProcessSession SharedSession                                                          /session/{process,shared}
     Plaintext      Json                                                                   /plaintext, /json
+
+GET /{variant}/db, .../queries?queries=N, .../updates?queries=N, /{variant}/fortunes, .../auth (HTTP Basic).
+The Bouncer classes need a server whose handlers reach a PgBouncer (`bench up --pooler`), and PreparedBouncer
+(PreparedBouncerDb, ... PreparedBouncerAuth: prepared through the pooler) one in session mode
+(`--pooler-mode session`).
 
 Each class's task is tagged with its workload and its variant (`db`, `pooled`; the ceilings with
 `plaintext`/`json` and `ceiling`). Requests are named by path without the query string
@@ -58,24 +63,32 @@ PoolOnlyDb = build_user("db", "pool-only", __name__)
 CacheOnlyDb = build_user("db", "cache-only", __name__)
 PooledDb = build_user("db", "pooled", __name__)
 PreparedDb = build_user("db", "prepared", __name__)
+BouncerDb = build_user("db", "bouncer", __name__)
+PreparedBouncerDb = build_user("db", "prepared-bouncer", __name__)
 
 NaiveQueries = build_user("queries", "naive", __name__)
 PoolOnlyQueries = build_user("queries", "pool-only", __name__)
 CacheOnlyQueries = build_user("queries", "cache-only", __name__)
 PooledQueries = build_user("queries", "pooled", __name__)
 PreparedQueries = build_user("queries", "prepared", __name__)
+BouncerQueries = build_user("queries", "bouncer", __name__)
+PreparedBouncerQueries = build_user("queries", "prepared-bouncer", __name__)
 
 NaiveUpdates = build_user("updates", "naive", __name__)
 PoolOnlyUpdates = build_user("updates", "pool-only", __name__)
 CacheOnlyUpdates = build_user("updates", "cache-only", __name__)
 PooledUpdates = build_user("updates", "pooled", __name__)
 PreparedUpdates = build_user("updates", "prepared", __name__)
+BouncerUpdates = build_user("updates", "bouncer", __name__)
+PreparedBouncerUpdates = build_user("updates", "prepared-bouncer", __name__)
 
 NaiveFortunes = build_user("fortunes", "naive", __name__)
 PoolOnlyFortunes = build_user("fortunes", "pool-only", __name__)
 CacheOnlyFortunes = build_user("fortunes", "cache-only", __name__)
 PooledFortunes = build_user("fortunes", "pooled", __name__)
 PreparedFortunes = build_user("fortunes", "prepared", __name__)
+BouncerFortunes = build_user("fortunes", "bouncer", __name__)
+PreparedBouncerFortunes = build_user("fortunes", "prepared-bouncer", __name__)
 
 # The authentication phase (HTTP Basic, the seeded bench/bench account) in front of db.
 NaiveAuth = build_user("auth", "naive", __name__)
@@ -83,6 +96,8 @@ PoolOnlyAuth = build_user("auth", "pool-only", __name__)
 CacheOnlyAuth = build_user("auth", "cache-only", __name__)
 PooledAuth = build_user("auth", "pooled", __name__)
 PreparedAuth = build_user("auth", "prepared", __name__)
+BouncerAuth = build_user("auth", "bouncer", __name__)
+PreparedBouncerAuth = build_user("auth", "prepared-bouncer", __name__)
 
 # State is per process: returning clients (they keep their cookie) of a module-global vs a shared counter.
 ProcessSession = build_session_user("process", __name__)

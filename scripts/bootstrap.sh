@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(apache2 libapache2-mod-python libapache2-mod-wsgi-py3 python3-psycopg2 postgresql python3-venv python3-pip wrk)
+# pgbouncer: the private external pooler of the `bouncer` variant (bench.stack.pgbouncer); its Debian service is
+# never started (the policy-rc.d below), the suite runs its own on loopback only.
+packages=(apache2 libapache2-mod-python libapache2-mod-wsgi-py3 python3-psycopg2 postgresql pgbouncer python3-venv python3-pip wrk)
 if [ "${1:-}" = "--tests" ]; then
   packages+=(chromium iproute2)  # iproute2: `ip netns` of the two-machine test
 fi
@@ -43,8 +45,8 @@ else
   fi
   printf 'packages: installing %s ... ' "${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  # A temporary policy-rc.d keeps Debian from starting the system Apache (port 80 on every interface)
-  # and PostgreSQL services at install time: the suite runs its own, on loopback only.
+  # A temporary policy-rc.d keeps Debian from starting the system Apache (port 80 on every interface),
+  # PostgreSQL and PgBouncer (6432) services at install time: the suite runs its own, on loopback only.
   added_policy=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null

@@ -46,7 +46,7 @@ def remove_state_dir(d: Path) -> None:
 # `_fast_starts_nothing` below fails a test that starts a server under `tox -e fast`: a missing mark shows.
 STACK_FIXTURES = {"live_stack", "live_wsgi_stack", "server_stack"}
 # What `tox -e fast` refuses to start: the servers, the load generators, the browser, the suite's own CLI.
-_SERVERS = {"apache2", "postgres", "initdb", "pg_ctl", "locust", "wrk", "chromium", "bench"}
+_SERVERS = {"apache2", "postgres", "initdb", "pg_ctl", "pgbouncer", "locust", "wrk", "chromium", "bench"}
 
 # Scheduling (`--dist loadgroup`, tox.ini): the tests of one file that share a module or session fixture (a
 # stack, a sweep) are one xdist group, on one worker, so it starts once; every other test is a group of its own.

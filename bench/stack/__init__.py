@@ -12,6 +12,7 @@ private PostgreSQL and an Apache on 127.0.0.1 with a generated httpd.conf, in th
 | `app.py` | a user's own application (`--app`): its definition and the checks made before it is served |
 | `apache.py` | the generated httpd.conf (`httpd.conf.tmpl`, `server_*.conf.tmpl`), start, stop, children |
 | `postgres.py` | the private cluster (`initdb`, `seed.sql`) or an existing server (`--dsn`) |
+| `pgbouncer.py` | the private PgBouncer in front of the cluster (`--pooler`, the `bouncer` variant) |
 | `secrets.py` | passwords, passfiles, SCRAM verifiers, redaction of DSNs |
 | `cpus.py` | the CPU partition: the server and the load generator on disjoint CPUs |
 | `procs.py` | free ports, bounded waits, stopping what the suite started |
@@ -27,7 +28,7 @@ import psutil
 
 from bench import paths
 from bench.errors import UserError
-from bench.stack import cpus, postgres, procs, secrets
+from bench.stack import cpus, pgbouncer, postgres, procs, secrets
 from bench.stack.apache import Apache, check_installed
 from bench.stack.knobs import StackSettings
 
@@ -41,6 +42,15 @@ class Stack:
     dsn: str  # the handlers' connection (embedded: the unprivileged role, its password in a 0600 passfile)
     admin_dsn: str | None = None  # the suite's own superuser connection (embedded only)
     owner: dict | None = field(default=None)  # {"pid", "started"} of the bench run/tune that owns the stack
+    pooler: pgbouncer.PgBouncer | None = None  # the private PgBouncer, when a variant or --pooler needs one
+
+    @property
+    def pooler_dsn(self) -> str | None:
+        """What an application under Apache connects with through the pooler: the handlers' role and the Apache
+        user's passfile (no secret inside), e.g. for --app-option."""
+        if self.pooler is None:
+            return None
+        return self.pooler.dsn(postgres.APP_ROLE, self.apache.passfile)
 
     @property
     def url(self) -> str:
@@ -67,6 +77,9 @@ class Stack:
                           "data": str(self.pg.data)} if self.pg else
                          {"dsn": secrets.redact_dsn(self.dsn), "embedded": False}),
             "owner": self.owner and {**self.owner, "alive": self.owner_alive()},
+            "pooler": self.pooler and {"pid": self.pooler.pid(), "alive": self.pooler.alive(), "port": self.pooler.port,
+                                       "mode": self.pooler.mode, "pool_size": self.pooler.pool_size,
+                                       "dsn": self.pooler_dsn},
             "settings": self.settings.to_dict(),
         }
 
@@ -86,10 +99,15 @@ def up(settings: StackSettings, seed: bool = False, state: Path | None = None, o
     _refuse_existing(state)
     if procs.port_in_use(settings.port):
         raise UserError(f"port {settings.port} on 127.0.0.1 is in use: choose another with --port")
+    if settings.pooler:
+        pgbouncer.check_installed()
+        if settings.pooler_port is not None and procs.port_in_use(settings.pooler_port):
+            raise UserError(f"--pooler-port {settings.pooler_port} on 127.0.0.1 is in use: choose another")
     server_cpus = cpus.parse_cpus(settings.server_cpus, "--server-cpus") if settings.server_cpus else None
     settings.check_server_budget()
     state.mkdir(parents=True, exist_ok=True)
     pg = None
+    pooler = None
     stack = None
     owner = None
     if owned:
@@ -102,24 +120,55 @@ def up(settings: StackSettings, seed: bool = False, state: Path | None = None, o
             postgres.ensure_tables(pg.admin_dsn, seed=True)
             pg.create_app_role()
             dsn, admin_dsn = pg.dsn, pg.admin_dsn
+            if settings.pooler:
+                pooler = _pooler(state, settings, pg, server_cpus)
+                pooler.start()
         else:
             if settings.app is None:  # a user's application brings its own tables: the suite seeds none
                 postgres.ensure_tables(settings.dsn, seed=seed)
             dsn, admin_dsn = settings.dsn, None
-        stack = Stack(state, settings, Apache(state, settings, dsn), pg, dsn, admin_dsn, owner)
+        stack = Stack(state, settings, Apache(state, settings, dsn), pg, dsn, admin_dsn, owner, pooler)
         stack.apache.prepare()
+        _write_pooler_dsn(stack)
         _write_state(state, _record(stack))
         stack.apache.start()
         if pg is not None:
             cpus.check(pg.processes(), server_cpus, "PostgreSQL processes")
+        if pooler is not None:
+            cpus.check(cpus.family(pooler.pid()), server_cpus, "PgBouncer")
         return stack
     except BaseException:
         if stack is not None:
             stack.apache.stop()
+        if pooler is not None:
+            pooler.stop()
         if pg is not None:
             pg.stop()
         _state_file(state).unlink(missing_ok=True)
         raise
+
+
+def _pooler(state: Path, settings: StackSettings, pg: postgres.EmbeddedPostgres,
+            server_cpus: frozenset[int] | None) -> pgbouncer.PgBouncer:
+    """The private PgBouncer of these settings, configured (not started). Clients: every request Apache serves at
+    once, each connecting per request, plus slack for connections still closing and the suite's own."""
+    pooler = pgbouncer.PgBouncer(state, settings.pooler_port or procs.free_port(), pg.port, settings.pooler_mode,
+                                 settings.pooler_pool, max_client_conn=2 * settings.processes * settings.threads + 50,
+                                 cpus=server_cpus)
+    pooler.configure(pg.admin_dsn, (postgres.APP_ROLE,))
+    return pooler
+
+
+def _write_pooler_dsn(stack: Stack) -> None:
+    """The bouncer variant's DSN for the handlers (bench.pooler_dsn_file): no secret inside (the Apache user's
+    passfile), and still readable by the Apache user only, like that passfile."""
+    target = stack.apache.root / "pooler.dsn"
+    target.unlink(missing_ok=True)
+    if stack.pooler is None:
+        return
+    dsn = stack.pooler_dsn
+    user = stack.apache.user
+    secrets.write_private(target, dsn + "\n", (user.pw_uid, user.pw_gid) if user is not None else None)
 
 
 def _write_state(state: Path, record: dict) -> None:
@@ -129,7 +178,8 @@ def _write_state(state: Path, record: dict) -> None:
 
 def _record(stack: Stack) -> dict:
     return {"settings": stack.settings.to_dict(), "dsn": secrets.redact_dsn(stack.dsn),
-            "admin_dsn": stack.admin_dsn, "pg_port": stack.pg.port if stack.pg else None, "owner": stack.owner}
+            "admin_dsn": stack.admin_dsn, "pg_port": stack.pg.port if stack.pg else None, "owner": stack.owner,
+            "pooler_port": stack.pooler.port if stack.pooler else None}
 
 
 def _refuse_existing(state: Path) -> None:
@@ -138,7 +188,7 @@ def _refuse_existing(state: Path) -> None:
         return
     stack = load(state)
     running = (procs.alive(stack.apache.pid()) or stack.apache.orphans()
-               or (stack.pg and procs.alive(stack.pg.pid())))
+               or (stack.pg and procs.alive(stack.pg.pid())) or (stack.pooler and stack.pooler.alive()))
     if running and stack.owner_alive() is False:
         raise UserError(f"a stack is still running from {state} ({stack.url}) but the bench process that started "
                         f"it (pid {stack.owner['pid']}) is gone: run `bench down` to stop it")
@@ -162,14 +212,17 @@ def load(state: Path | None = None) -> Stack:
     if record.get("pg_port"):
         server_cpus = cpus.parse_cpus(settings.server_cpus) if settings.server_cpus else None
         pg = postgres.EmbeddedPostgres(state, record["pg_port"], settings.pg_max_connections, server_cpus)
+    pooler = None
+    if record.get("pooler_port") and pg is not None:
+        pooler = pgbouncer.PgBouncer(state, record["pooler_port"], pg.port, settings.pooler_mode, settings.pooler_pool)
     return Stack(state, settings, Apache(state, settings, record["dsn"]), pg, record["dsn"],
-                 record.get("admin_dsn"), record.get("owner"))
+                 record.get("admin_dsn"), record.get("owner"), pooler)
 
 
 # What the stack's commands make in the state folder. None of it is a cache: the next `up` writes every file again
 # (the handlers' copy, httpd.conf, the cluster, new passwords) and a run keeps what it needs in its run folder
 # (httpd.conf, each trial's slice of the access log). So `down` removes it all, then the folder when it is empty.
-MADE_IN_STATE = ("state.json", "apache", "handlers", "app", "postgres", "secrets", "sessions-access.log")
+MADE_IN_STATE = ("state.json", "apache", "handlers", "app", "postgres", "pgbouncer", "secrets", "sessions-access.log")
 
 
 def down(state: Path | None = None) -> list[str]:
@@ -179,9 +232,10 @@ def down(state: Path | None = None) -> list[str]:
     stopped = _stop(state)
     _state_file(state).unlink(missing_ok=True)
     # The cluster and every secret go with the stack, whatever else is left.
-    for gone in ("postgres", "secrets"):
+    for gone in ("postgres", "pgbouncer", "secrets"):
         shutil.rmtree(state / gone, ignore_errors=True)
     (state / "apache" / "handler.pgpass").unlink(missing_ok=True)
+    (state / "apache" / "pooler.dsn").unlink(missing_ok=True)
     remove_state(state)
     return stopped
 
@@ -198,6 +252,10 @@ def _stop(state: Path) -> list[str]:
         if orphans:
             stopped.append(f"orphaned apache children {orphans} (their parent was gone)")
         stack.apache.stop()
+        if stack.pooler is not None:  # before PostgreSQL: its server connections close cleanly
+            if stack.pooler.alive():
+                stopped.append(f"pgbouncer {stack.pooler.pid()}")
+            stack.pooler.stop()
         if stack.pg is not None:
             if procs.alive(stack.pg.pid()):
                 stopped.append(f"postgres {stack.pg.pid()}")

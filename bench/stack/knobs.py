@@ -5,13 +5,14 @@ the settings' fields, and `validate` checks the settings against them."""
 
 import ipaddress
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import psycopg2
 import psycopg2.extensions
 
+from bench import vocabulary
 from bench.errors import UserError
-from bench.stack import cpus, mpm, postgres
+from bench.stack import cpus, mpm, pgbouncer, postgres
 from bench.stack.app import APP_NAME_HELP, App, AppArgs
 from bench.stack.app import from_args as app_from_args
 from bench.stack.secrets import redact_dsn
@@ -75,6 +76,12 @@ class StackSettings:
     test_sleep: bool = False        # tests only (no option): serve /{variant}/sleep?ms=N, a pg_sleep on a connection
     test_cpu_us: int = 0            # tests only (no option): burn this much CPU in the handler per request
     app: App | None = None          # --app: the user's application instead of the suite's handlers
+    # The private PgBouncer (bench.stack.pgbouncer): started when a variant routes through it or with --pooler.
+    pooler: bool = False
+    pooler_mode: str = "transaction"
+    pooler_pool_size: int | None = None  # None: processes x threads (pooler_pool), within PostgreSQL's budget
+    pooler_port: int | None = None       # None: a free port
+    direct: bool = True             # some variant connects to PostgreSQL itself (False: all through the pooler)
 
     def __post_init__(self) -> None:
         if isinstance(self.app, dict):  # as read back from state.json
@@ -100,11 +107,41 @@ class StackSettings:
         self.listen = check_listen(self.listen)
         if self.server_cpus is not None:
             self.server_cpus = cpus.format_cpus(cpus.parse_cpus(self.server_cpus, "--server-cpus"))
+        self.check_pooler()
         if self.dsn is None:
             self.check_connection_budget()
         else:
             check_dsn(self.dsn)
         return self
+
+    def check_pooler(self) -> None:
+        """The pooler's options: a mode PgBouncer has, a pool of at least 1, a port; it needs the embedded
+        PostgreSQL (its auth_file holds the role's SCRAM verifier, read from that cluster)."""
+        if self.pooler_mode not in pgbouncer.MODES:
+            raise UserError(f"--pooler-mode {self.pooler_mode!r} is not valid: use {' or '.join(pgbouncer.MODES)}")
+        if self.pooler_pool_size is not None:
+            _check_range("--pooler-pool-size", self.pooler_pool_size, 1, 10000)
+        if self.pooler_port is not None:
+            _check_range("--pooler-port", self.pooler_port, 1, 65535)
+        if self.pooler and self.dsn is not None:
+            raise UserError("the private PgBouncer sits in front of the embedded PostgreSQL: with --dsn, point "
+                            "--dsn at your own PgBouncer instead (docs/run.md) and leave out --pooler and bouncer")
+        if self.pooler and self.app is None and self.pooler_port is not None and self.pooler_port == self.port:
+            raise UserError(f"--pooler-port {self.pooler_port} is Apache's --port: choose another")
+
+    @property
+    def pooler_pool(self) -> int:
+        """PgBouncer's default_pool_size: --pooler-pool-size, else one server connection per request the
+        Apache processes serve at once (processes x threads, or x the pool when --pool-size is larger): in
+        transaction mode a request holds a server connection only for its transaction, so no client ever waits
+        for one and a comparison with pooled (which keeps that many) measures the route, not a queue. Within what
+        PostgreSQL has left."""
+        if self.pooler_pool_size is not None:
+            return self.pooler_pool_size
+        left = self.pg_max_connections - 3 - pgbouncer.RESERVE_POOL - (self._in_process if self.direct else 0)
+        # pool_per_process (>= threads): a process's kept connections to the pooler (prepared-bouncer), each holding
+        # a server connection for its life in session mode, must all find one.
+        return max(1, min(self.processes * self.pool_per_process, left))
 
     def check_server_budget(self) -> None:
         """With --dsn: the worst case must fit the server's real free connections (asks the server)."""
@@ -115,9 +152,14 @@ class StackSettings:
 
     @property
     def connections_needed(self) -> int:
-        """Each process may hold its pool and, serving a connect-per-request variant, one more per thread;
-        +3 for us."""
-        return self.processes * (self.pool_per_process + self.threads) + 3
+        """Each process may hold its pool and, serving a connect-per-request variant, one more per thread
+        (unless every variant goes through the pooler); the pooler its pool and reserve; +3 for us."""
+        pooler = self.pooler_pool + pgbouncer.RESERVE_POOL if self.pooler else 0
+        return (self._in_process if self.direct else 0) + pooler + 3
+
+    @property
+    def _in_process(self) -> int:
+        return self.processes * (self.pool_per_process + self.threads)
 
     @property
     def pool_per_process(self) -> int:
@@ -129,16 +171,26 @@ class StackSettings:
     def budget_text(self) -> str:
         """How connections_needed counts, in the options' words."""
         if self.threads == 1:
-            return f"--processes {self.processes} x (--pool-size {self.pool_size} + 1 per-request connection)"
-        return (f"--processes {self.processes} x (pool {self.pool_per_process} + --threads {self.threads} "
-                "per-request connections)")
+            text = f"--processes {self.processes} x (--pool-size {self.pool_size} + 1 per-request connection)"
+        else:
+            text = (f"--processes {self.processes} x (pool {self.pool_per_process} + --threads {self.threads} "
+                    "per-request connections)")
+        pooler = f"PgBouncer's pool {self.pooler_pool} + reserve {pgbouncer.RESERVE_POOL}"
+        if not self.pooler:
+            return text
+        return f"{text} + {pooler}" if self.direct else pooler
 
     def check_connection_budget(self) -> None:
-        """The worst case must fit PostgreSQL's max_connections, or naive requests meet "too many clients"."""
+        """The worst case must fit PostgreSQL's max_connections, or naive requests meet "too many clients".
+        When the processes' own connections are what does not fit, the pooler is the measured alternative."""
         if self.connections_needed > self.pg_max_connections:
+            offer = ""
+            if self.direct and replace(self, pooler=True, direct=False).connections_needed <= self.pg_max_connections:
+                offer = (", or run the bouncer variant alone (--variants bouncer, tune --variant bouncer: "
+                         "PgBouncer's pool is then the budget)")
             raise UserError(
                 f"{self.budget_text} needs {self.connections_needed} PostgreSQL connections but max_connections is "
-                f"{self.pg_max_connections}: lower one or raise --pg-max-connections"
+                f"{self.pg_max_connections}: lower one or raise --pg-max-connections{offer}"
             )
 
     def to_dict(self) -> dict:
@@ -194,6 +246,7 @@ def add_stack_options(parser, keepalive: bool = True, generator: bool = True) ->
     parser.add_argument("--wsgi-mode", default=d.wsgi_mode,
                         help="with --server mod_wsgi: daemon (WSGIDaemonProcess, default) or embedded")
     add_threading_options(parser)
+    add_pooler_options(parser)
     if generator:
         parser.add_argument("--generator-cpus", metavar="LIST",
                             help="CPUs of the Locust processes (default: the last CPU); never shared with the server")
@@ -224,6 +277,51 @@ def app_args(args) -> AppArgs:
     return AppArgs(**{k: getattr(args, k, None) for k in ("app", "app_handler", "app_wsgi", "paths", "locustfile",
                                                               "app_name")},
                    app_option=getattr(args, "app_option", None) or [])
+
+
+def add_pooler_options(parser) -> None:
+    """The private PgBouncer (bench.stack.pgbouncer): started with --pooler or when a variant routes through it."""
+    g = parser.add_argument_group("the external pooler (PgBouncer)")
+    g.add_argument("--pooler", action="store_true", help="start a private PgBouncer in front of the embedded "
+                   "PostgreSQL even when no variant needs it (bench up prints its DSN, e.g. for --app)")
+    g.add_argument("--pooler-mode", default=StackSettings.pooler_mode,
+                   help=f"PgBouncer's pool_mode: {' or '.join(pgbouncer.MODES)} (default transaction)")
+    g.add_argument("--pooler-pool-size", type=int, default=None, metavar="N",
+                   help="PgBouncer's default_pool_size: server connections (default processes x threads, the "
+                   "requests Apache serves at once)")
+    g.add_argument("--pooler-port", type=int, default=None, help="PgBouncer's port on 127.0.0.1 (default a free one)")
+
+
+def all_variants(pooler_mode: str) -> list[str]:
+    """--all: every variant of the table the pooler's mode can serve (prepared statements through it need
+    session mode)."""
+    return [v for v in vocabulary.VARIANTS if pooler_mode == "session" or not vocabulary.needs_session_pooler(v)]
+
+
+def _variants_of(args) -> list[str]:
+    """The variants a command will serve: bench run's --variants/--all, bench tune's --variant; none for up."""
+    if hasattr(args, "variants"):
+        if getattr(args, "all", False):
+            return all_variants(getattr(args, "pooler_mode", StackSettings.pooler_mode))
+        given = args.variants.split(",") if args.variants else vocabulary.DEFAULT_VARIANTS
+        return [v.strip() for v in given if v.strip() in vocabulary.VARIANT_FACTORS]
+    variant = getattr(args, "variant", None)
+    return [variant] if variant in vocabulary.VARIANT_FACTORS else []
+
+
+def pooler_from_args(args) -> dict:
+    """StackSettings' pooler fields: on with --pooler or a variant through it; `direct` False when every variant
+    goes through it (its pool is then the whole PostgreSQL budget). Refuses what the pooler cannot serve."""
+    variants = [] if getattr(args, "app", None) else _variants_of(args)
+    routed = [v for v in variants if vocabulary.through_pooler(v)]
+    mode = getattr(args, "pooler_mode", StackSettings.pooler_mode)
+    prepared = [v for v in routed if vocabulary.needs_session_pooler(v)]
+    if prepared and mode == "transaction":
+        raise UserError(f"{prepared[0]} keeps prepared statements, which PgBouncer 1.18 in transaction mode does not "
+                        "carry across transactions (max_prepared_statements needs 1.21): use --pooler-mode session")
+    return {"pooler": bool(getattr(args, "pooler", False) or routed), "pooler_mode": mode,
+            "pooler_pool_size": getattr(args, "pooler_pool_size", None),
+            "pooler_port": getattr(args, "pooler_port", None), "direct": not variants or len(routed) < len(variants)}
 
 
 def add_threading_options(parser) -> None:
@@ -263,6 +361,7 @@ def settings_from_args(args) -> StackSettings:
         mpm=getattr(args, "mpm", StackSettings.mpm),
         threads=getattr(args, "threads", StackSettings.threads),
         app=app,
+        **pooler_from_args(args),
     ).validate()
     settings.check_server_budget()
     return settings

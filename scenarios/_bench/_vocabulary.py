@@ -12,6 +12,8 @@ VARIANT_FACTORS = {
     "cache-only": ("cached_template",),
     "pooled": ("pooled_connection", "cached_template"),
     "prepared": ("pooled_connection", "cached_template", "prepared_statements"),
+    "bouncer": ("cached_template", "pooler_route"),
+    "prepared-bouncer": ("pooled_connection", "cached_template", "prepared_statements", "pooler_route"),
 }
 VARIANTS = tuple(VARIANT_FACTORS)
 WORKLOADS = ("db", "queries", "updates", "fortunes", "auth")

@@ -13,7 +13,11 @@ import pytest
 from conftest import REPO, get
 
 from bench.stack import postgres, procs
-from bench.vocabulary import AUTH_ITERATIONS, AUTH_PASSWORD, AUTH_USER, VARIANTS
+from bench.vocabulary import AUTH_ITERATIONS, AUTH_PASSWORD, AUTH_USER, through_pooler
+from bench.vocabulary import VARIANTS as ALL_VARIANTS
+
+# The variants the shared stacks serve (no PgBouncer there): the pooler's in tests/stack/test_pgbouncer.py.
+VARIANTS = [v for v in ALL_VARIANTS if not through_pooler(v)]
 
 sys.path.insert(0, str(REPO / "handlers"))
 import auth  # noqa: E402  (handlers/auth.py: standard library only, importable here)
