@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bench.vocabulary import BASELINE, FACTORS, VARIANT_FACTORS
+from bench.vocabulary import ALTERNATIVES, BASELINE, FACTORS, VARIANT_FACTORS
 
 __all__ = ["FACTORS", "VARIANT_FACTORS", "Square", "Step", "square", "steps"]  # reports read the table here
 
@@ -85,10 +85,20 @@ def steps(present: Sequence[str], table: Table | None = None, factors: Sequence[
     out = []
     for new in known:
         for base in known:
-            extra = set(table[new]) - set(table[base])
-            if len(extra) != 1 or not set(table[base]) <= set(table[new]):
+            factor = _one_step(set(table[new]), set(table[base]))
+            if factor is None or base == baseline or (new, base) in edges:
                 continue
-            if base == baseline or (new, base) in edges:
-                continue
-            out.append(Step(new, base, extra.pop()))
+            out.append(Step(new, base, factor))
     return out
+
+
+def _one_step(new: set[str], base: set[str]) -> str | None:
+    """The factor `new` keeps over `base` when that is their only difference: one factor more, or one factor in
+    place of its alternative (ALTERNATIVES: the connection kept in the process instead of behind the pooler)."""
+    extra, missing = new - base, base - new
+    if len(extra) != 1 or len(missing) > 1:
+        return None
+    factor = next(iter(extra))
+    if missing and ALTERNATIVES.get(factor) != next(iter(missing)):
+        return None
+    return factor
