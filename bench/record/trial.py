@@ -8,10 +8,18 @@ docs/results-format.md, and `from_json` takes every older folder (a missing key 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from bench.record.bottleneck import Verdict
 from bench.record.json_record import JsonRecord, key, optional
+
+
+class LatencyModel(StrEnum):
+    """The load model of a trial's latencies (trial.json `latency_model`)."""
+
+    CLOSED = "closed"  # each user waits for its answer: latency from the send
+    OPEN = "open"  # --rate: arrivals on a schedule, latency from the intended start
 
 
 class CellKey(NamedTuple):
