@@ -307,7 +307,9 @@ class Ceiling:
 
 
 @dataclass
-class SaturationStep:
+class SaturationStep(JsonRecord):
+    """One step of a `--saturate` probe (results.json saturation[].steps): the users, what they reached, the limit."""
+
     users: int
     rps: float | None
     p99_ms: float | None

@@ -26,12 +26,13 @@ def _trial(step: dict) -> dict:
 
 def _record(tmp_path: Path) -> Path:
     order = interleave(["db"], ["naive", "pooled"], 2, SERVERS)
-    plan = {"workloads": ["db"], "variants": ["naive", "pooled"], "servers": SERVERS, "order": order}
+    plan = {"workloads": ["db"], "variants": ["naive", "pooled"], "servers": SERVERS,
+            "order": [s.to_json() for s in order]}
     record = RunRecord(tmp_path, plan, {"server": "mod_python"}, {}, "embedded", [])
     assert [(c["variant"], c["server"]) for c in record.data["results"]] == [
         ("naive", "mod_python"), ("naive", "mod_wsgi"), ("pooled", "mod_python"), ("pooled", "mod_wsgi")]
     for step in order:
-        record.add_trial(_trial(step))
+        record.add_trial(_trial(step.to_json()))
     record.finish(complete=True)
     return tmp_path
 
