@@ -17,6 +17,7 @@ from typing import Any
 
 from bench.errors import UserError
 from bench.record import stats
+from bench.record.bottleneck import GENERATOR_SIDE
 
 MAX_RATE = 1_000_000.0
 ARRIVALS = ("constant", "poisson")
@@ -66,7 +67,7 @@ def trial_figures(trial_dir: Path) -> dict[str, Any] | None:
 
 def verdict(figures: dict[str, Any], bottleneck: str | None) -> tuple[bool, str | None]:
     """(met, why not): was the offered rate met, and if not, was it the generator that could not offer it."""
-    if figures.get("generator_behind") or bottleneck in ("generator", "shared"):
+    if figures.get("generator_behind") or bottleneck in GENERATOR_SIDE:
         why = figures.get("generator_reason") or f"the trial was limited by the {bottleneck}"
         return False, f"the generator could not offer this rate ({figures['rate']:g} req/s): {why}"
     answered = figures.get("rps") or 0

@@ -7,7 +7,7 @@ is boilerplate that would read the same for any run.
 from __future__ import annotations
 
 from bench.record.attribution import FACTORS, Square
-from bench.record.bottleneck import LIMITED_BY
+from bench.record.bottleneck import LIMITED_BY, Bottleneck
 from bench.record.run_folder import Run
 from bench.record.run_rows import Speedup, TrialRow
 from reports.kit.fmt import dash_or, fmt_ci, fmt_num, fmt_ratio
@@ -21,7 +21,7 @@ NOT_PARTITIONED = ("Not partitioned: Locust shared the CPUs with the server, so 
 
 def limited_by(label: str | None) -> str:
     """A bottleneck label in words: "the server", "too few users" ..."""
-    return dash_or(label, lambda v: "the server" if v == "server" else LIMITED_BY.get(v, v))
+    return dash_or(label, lambda v: "the server" if v == Bottleneck.SERVER else LIMITED_BY.get(v, v))
 
 
 def headline_rows(run: Run, an: Analysis) -> list[Speedup]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.record.attribution import FACTORS
+from bench.record.bottleneck import Bottleneck
 from bench.record.run_folder import Cell, Run
 from bench.record.run_rows import Ceiling, Speedup
 from reports.kit.document import Block, Bullets, Document, FigureBlock, KeyValues, Para, Pre, Section, Table
@@ -416,7 +417,7 @@ def cell_summary(c: Cell) -> dict[str, Any]:
         "trials": c.recorded_trials,
         **recorded,
         "bottleneck": limit,
-        "rate_is_capacity": None if limit is None else limit == "server",
+        "rate_is_capacity": None if limit is None else limit == Bottleneck.SERVER,
         "faulty_trials": faults,
         "cpu_ms_per_request": cpu_ms_per_request(c.summary.requests_per_cpu_second),
     }
