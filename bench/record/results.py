@@ -1,7 +1,9 @@
-"""results.json (docs/results-format.md): its schema, its shapes, its writer and its loader.
+"""results.json (docs/results-format.md): its schema, its writer and its loader.
 
 The writer (`RunRecord`) rewrites the file atomically after every trial, so a crash at trial 5 keeps
 trials 1-4; the loader (`load_results`) is the one way in for every reader (reports, compare, the CLI).
+What it holds are records that write and read themselves: the cells (`run_rows.CellRecord`), their trials
+(`trial.TrialRecord`), summaries (`run_rows.CellSummary`) and speedups (`run_rows.Speedup`).
 """
 
 from __future__ import annotations
