@@ -6,7 +6,8 @@ a record read and written again keeps everything. `from_json` is tolerant: a mis
 the wrong type becomes None (never 0); a nested record is read by its own class. The key is the field's name
 unless `key("from")` says otherwise; a field declared `optional()` is left out when it is None, and
 `optional(with_="server")` is written (null included) whenever that other field is set. A record read from a
-file remembers the keys the file lacked and leaves them out again: read and written, a file is unchanged.
+file remembers the keys the file lacked and leaves them out again, and the order of its keys: read and written,
+a file is unchanged byte for byte.
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ class JsonRecord:
         record = cls(**values)
         # What the file did not have stays out when written again (an older folder's trial keeps its keys).
         object.__setattr__(record, "_absent", frozenset(s.key for s in cls._specs() if s.key not in data))
+        object.__setattr__(record, "_order", tuple(data))  # an older suite's key order is kept too
         return record
 
     def to_json(self) -> dict[str, Any]:
@@ -147,4 +149,5 @@ class JsonRecord:
             out[s.key] = _write(value)
         for k, v in getattr(self, "extra", {}).items():
             out.setdefault(k, v)
-        return out
+        order = getattr(self, "_order", ())
+        return {k: out[k] for k in order if k in out} | out if order else out
