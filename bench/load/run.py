@@ -355,5 +355,5 @@ def run_trials(ctx: Context, record: RunRecord, knees: dict[CellKey, int], slo_r
         result = ctx.measure(step, users=knees.get(step.cell))
         record.add_trial(result)
         if plan.rates or slo_rates:  # the open model: its figures per cell and rate, beside the cells
-            record.set_extra("offered_rate", offered_rate.table(record.data["results"]))
+            record.set_extra("offered_rate", offered_rate.table(record.cells))
         ctx.log(console.trial_line(result))
