@@ -8,7 +8,18 @@ Markdown; the terminal keeps plain ASCII and fixed-width columns.
 
 from __future__ import annotations
 
-from typing import Any
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from bench.record.bottleneck import Verdict
+from bench.record.processes import process_medians
+from bench.record.run_rows import Ceiling, CellRecord, CellSummary, OfferedRateRow, Speedup, cells_of
+from bench.record.trial import LatencyModel, QueueTime, ServerFigures, TrialRecord
+from bench.vocabulary import BASELINE
+
+if TYPE_CHECKING:
+    from bench.record.sessions import SessionsResult
 
 DASH = "-"
 OTHERS_NOTICE = 0.10  # flag a trial when processes not ours used this much of the server CPUs
@@ -33,117 +44,126 @@ def busy(others_util: float | None) -> bool:
 
 # bench run ---------------------------------------------------------------------------------------------------
 
-def run_table(results: list[dict[str, Any]]) -> str:
+def run_table(results: Sequence[CellRecord | dict[str, Any]]) -> str:
     """The table after `bench run`: one line per cell (results.json "results"), medians over its trials."""
-    servers = any(cell.get("server") for cell in results)  # --servers: one more column
+    cells = cells_of(results)
+    servers = any(cell.server for cell in cells)  # --servers: one more column
     head = (f"{'workload':<9} {'variant':<10} " + (f"{'server':<10} " if servers else "")
             + f"{'req/s':>9} {'95% CI':>19} {'p50 ms':>7} {'p99 ms':>7} "
             f"{'req/s/proc':>10} {'req/CPU-s':>9} {'RSS MB':>7} {'sess/1k':>8} {'limit':>9} {'srv CPU':>7}  flags")
     lines = [head, "-" * len(head)]
-    for cell in results:
-        s = cell["summary"]
-        if not s:
+    for cell in cells:
+        s = cell.summary
+        if s is None or not s.to_json():
             continue
-        ci = s["rps_ci95"]
+        ci = s.interval
         lines.append(
-            f"{cell['workload']:<9} {cell['variant']:<10} " + (f"{cell.get('server') or DASH:<10} " if servers else "")
-            + f"{fmt(s['rps']):>9} "
-            f"{(fmt(ci[0]) + ' - ' + fmt(ci[1])) if ci else DASH:>19} {fmt(s['p50_ms'], '.2f'):>7} "
-            f"{fmt(s['p99_ms'], '.2f'):>7} {fmt(s['rps_per_process']):>10} "
-            f"{fmt(s['requests_per_cpu_second']):>9} {fmt(s['rss_mb_per_process'], '.1f'):>7} "
-            f"{fmt(s['db_sessions_per_1000_requests'], '.1f'):>8} {s.get('bottleneck') or DASH:>9} "
-            f"{pct(s.get('server_util')):>7}  {' '.join(_cell_flags(s))}")
+            f"{cell.workload:<9} {cell.variant:<10} " + (f"{cell.server or DASH:<10} " if servers else "")
+            + f"{fmt(s.rps):>9} "
+            f"{(fmt(ci[0]) + ' - ' + fmt(ci[1])) if ci else DASH:>19} {fmt(s.p50_ms, '.2f'):>7} "
+            f"{fmt(s.p99_ms, '.2f'):>7} {fmt(s.rps_per_process):>10} "
+            f"{fmt(s.requests_per_cpu_second):>9} {fmt(s.rss_mb_per_process, '.1f'):>7} "
+            f"{fmt(s.db_sessions_per_1000_requests, '.1f'):>8} {s.bottleneck or DASH:>9} "
+            f"{pct(s.server_util):>7}  {' '.join(_cell_flags(s))}")
     return "\n".join(lines)
 
 
-def _cell_flags(s: dict[str, Any]) -> list[str]:
+def _cell_flags(s: CellSummary) -> list[str]:
     flags = []
-    if s.get("faults"):
-        flags.append(f"{s['faults']} TRIAL(S) WITH FAULTS")
-    if s["failures"]:
-        flags.append(f"{s['failures']} FAILURES")
-    if s.get("locust_vs_wrk") is not None:
-        flags.append(f"Locust/wrk {pct(s['locust_vs_wrk'])}")
-    if busy(s.get("others_util")):
-        flags.append(f"BUSY MACHINE (others used {pct(s['others_util'])} of the server CPUs)")
+    if s.faults:
+        flags.append(f"{s.faults} TRIAL(S) WITH FAULTS")
+    if s.failures:
+        flags.append(f"{s.failures} FAILURES")
+    if s.locust_vs_wrk is not None:
+        flags.append(f"Locust/wrk {pct(s.locust_vs_wrk)}")
+    if busy(s.others_util):
+        flags.append(f"BUSY MACHINE (others used {pct(s.others_util)} of the server CPUs)")
     return flags
+
+
+SpeedupKey = tuple[str | None, str | None, str, str | None]
+
+
+def _keyed(entries: Sequence[Speedup]) -> dict[SpeedupKey, Speedup]:
+    return {_key(s): s for s in entries}
+
+
+def _key(s: Speedup) -> SpeedupKey:
+    return s.workload, s.variant, s.baseline or BASELINE, s.server
+
+
+def _speedups(entries: Any) -> list[Speedup]:
+    """A results.json speedup list as records (records are passed through)."""
+    return [s if isinstance(s, Speedup) else Speedup.from_json(s) for s in entries or []]
 
 
 def speedup_lines(data: dict[str, Any]) -> list[str]:
     """The headline: each speedup as it may honestly be stated, with the cost ratio beside it; then the
     one-factor steps the variant table finds among the variants that ran ("prepared vs pooled")."""
     from bench.record.results import step_speedups  # statistics (scipy): loaded when a run prints, not at start
-    from bench.vocabulary import BASELINE
 
-    ran = [c for c in data.get("results", []) if c.get("trials")]
-
-    def keyed(entries: list[dict]) -> dict[tuple, dict]:
-        return {(c["workload"], c["variant"], c.get("baseline") or BASELINE, c.get("server")): c for c in entries}
-
-    cost = keyed([*data.get("cpu_speedups", []), *step_speedups(ran, "requests_per_cpu_second")])
-    wrk_ = keyed([*data.get("wrk_speedups", []),
-                  *(step_speedups(ran, "wrk_rps") if any(t.get("wrk") for c in ran for t in c["trials"]) else [])])
+    ran = [c for c in cells_of(data.get("results") or []) if c.trials]
+    cost = _keyed([*_speedups(data.get("cpu_speedups")), *step_speedups(ran, "requests_per_cpu_second")])
+    cross_checked = any(t.wrk is not None for c in ran for t in c.trials)
+    wrk_ = _keyed([*_speedups(data.get("wrk_speedups")), *(step_speedups(ran, "wrk_rps") if cross_checked else [])])
     lines = []
-    for s in [*data.get("speedups", []), *step_speedups(ran)]:
-        text = s.get("text") or f"{s['ratio']:.2f}x"
-        ci = f"95% CI {s['ci95'][0]:.2f}-{s['ci95'][1]:.2f}" if s["ci95"] else "one trial: no interval"
-        on = s["workload"] + (f" under {s['server']}" if s.get("server") else "")
-        line = f"{s['variant']} vs {s['baseline']} on {on}: {text} ({ci})"
-        key = (s["workload"], s["variant"], s.get("baseline") or BASELINE, s.get("server"))
-        if key in cost:
-            line += f"; per server CPU-second {cost[key]['ratio']:.2f}x"
-        if key in wrk_:
-            line += f"; wrk {wrk_[key]['ratio']:.2f}x"
+    for s in [*_speedups(data.get("speedups")), *step_speedups(ran)]:
+        text = s.text or f"{s.ratio:.2f}x"
+        ci = f"95% CI {s.ci95[0]:.2f}-{s.ci95[1]:.2f}" if s.ci95 else "one trial: no interval"
+        line = f"{s.variant} vs {s.baseline} on {s.where}: {text} ({ci})"
+        if (c := cost.get(_key(s))) is not None:
+            line += f"; per server CPU-second {c.ratio:.2f}x"
+        if (w := wrk_.get(_key(s))) is not None:
+            line += f"; wrk {w.ratio:.2f}x"
         lines.append(line)
-    ceiling = data.get("generator_ceiling")
-    if ceiling:
-        lines.append(f"generator ceiling (Locust on /plaintext, {ceiling['users']} users, same CPUs): "
-                     f"{fmt(ceiling.get('rps'))} req/s"
-                     + (f"; wrk {fmt(ceiling['wrk_rps'])} req/s" if ceiling.get("wrk_rps") else ""))
+    ceiling = Ceiling.of(data.get("generator_ceiling"))
+    if ceiling is not None:
+        lines.append(f"generator ceiling (Locust on /plaintext, {fmt(ceiling.users, 'g')} users, same CPUs): "
+                     f"{fmt(ceiling.rps)} req/s" + (f"; wrk {fmt(ceiling.wrk_rps)} req/s" if ceiling.wrk_rps else ""))
     return lines
 
 
-def trial_line(result: dict[str, Any]) -> str:
-    """The progress line under each trial of `bench run` (a trial.json dict)."""
-    server = result["server"] or {}
-    b = result.get("bottleneck") or {}
-    text = (f"    {fmt(result['locust']['rps'])} req/s (server {fmt(server.get('rps'))}), "
-            f"p99 {fmt(result['locust']['p99_ms'], '.2f')} ms, {result.get('users')} users, limit "
-            f"{b.get('bottleneck', DASH)} (server CPUs {pct(b.get('server_util'))} busy"
-            + (f" + {pct(b['others_util'])} by other processes" if busy(b.get("others_util")) else "")
-            + f", busiest Locust process {pct(b.get('generator_busiest'))} of a core)")
-    if result.get("wrk"):
-        text += f", wrk {fmt(result['wrk'].get('rps'))} req/s"
-    if result.get("workers"):
-        text += ", workers " + ", ".join(f"{w.get('host')}/{w.get('pid')} {fmt(w.get('cpu_pct'), '.0f')}% CPU"
-                                         + (" (lost)" if w.get("lost") else "") for w in result["workers"].values())
-        if (result.get("cpu") or {}).get("master_pct") is not None:
-            text += f", master {fmt(result['cpu']['master_pct'], '.0f')}% CPU"
-    text += model_text(result)
-    found = result.get("faults") or []
-    return text + (f"  [{'; '.join(found)}]" if found else "")
+def trial_line(trial: TrialRecord | dict[str, Any]) -> str:
+    """The progress line under each trial of `bench run`."""
+    t = TrialRecord.of(trial)
+    server, b = t.server or ServerFigures(), t.bottleneck or Verdict()
+    text = (f"    {fmt(t.client.rps)} req/s (server {fmt(server.rps)}), "
+            f"p99 {fmt(t.client.p99_ms, '.2f')} ms, {t.users} users, limit "
+            f"{b.bottleneck or DASH} (server CPUs {pct(b.server_util)} busy"
+            + (f" + {pct(b.others_util)} by other processes" if busy(b.others_util) else "")
+            + f", busiest Locust process {pct(b.generator_busiest)} of a core)")
+    if t.wrk is not None:
+        text += f", wrk {fmt(t.wrk.rps)} req/s"
+    if t.workers:
+        text += ", workers " + ", ".join(f"{w.host}/{w.pid} {fmt(w.cpu_pct, '.0f')}% CPU"
+                                         + (" (lost)" if w.lost else "") for w in t.workers.values())
+        if t.cpu is not None and t.cpu.master_pct is not None:
+            text += f", master {fmt(t.cpu.master_pct, '.0f')}% CPU"
+    text += model_text(t)
+    return text + (f"  [{'; '.join(t.faults)}]" if t.faults else "")
 
 
-def model_text(result: dict[str, Any]) -> str:
+def model_text(trial: TrialRecord | dict[str, Any]) -> str:
     """The trial line's tail: the load model of its latency, the open figures, the hidden queue."""
-    o = result.get("open")
+    t = TrialRecord.of(trial)
+    o = t.open
     text = ""
-    if result.get("latency_model") == "open" and o:
-        text += (f"; OPEN MODEL {fmt(o['rate'], 'g')} req/s offered ({o['arrival']}): p99 from intended start "
-                 f"{fmt(o['p99_ms'], '.2f')} ms, {o['dropped']} dropped, {o['late']} late, {o['unfinished']} "
+    if t.latency_model == LatencyModel.OPEN and o is not None:
+        text += (f"; OPEN MODEL {fmt(o.rate, 'g')} req/s offered ({o.arrival}): p99 from intended start "
+                 f"{fmt(o.p99_ms, '.2f')} ms, {o.dropped} dropped, {o.late} late, {o.unfinished} "
                  f"unfinished (the p99 above is from the send)")
-    elif result.get("latency_model") == "closed":
+    elif t.latency_model == LatencyModel.CLOSED:
         text += "; closed loop"
-    q, qt = result.get("accept_queue"), result.get("queue_time") or {}
-    if q and q.get("samples"):
-        text += (f"; accept queue median {fmt(q['median'], 'g')} max {fmt(q['max'], 'g')}, time outside a child "
-                 f"p50 {fmt(qt.get('p50_ms'), '.2f')} ms")
+    q, qt = t.accept_queue, t.queue_time or QueueTime()
+    if q is not None and q.samples:
+        text += (f"; accept queue median {fmt(q.median, 'g')} max {fmt(q.max, 'g')}, time outside a child "
+                 f"p50 {fmt(qt.p50_ms, '.2f')} ms")
     return text
 
 
 def open_lines(data: dict[str, Any]) -> list[str]:
     """After `bench run`: which load model produced the latencies above, and with --rate the table per rate."""
-    rows = data.get("offered_rate") or []
+    rows = OfferedRateRow.rows(data)
     if not rows:
         return ["latencies above: closed loop (each user waits for its answer; stalls are hidden), "
                 "client p50/p99 from the send"]
@@ -152,68 +172,83 @@ def open_lines(data: dict[str, Any]) -> list[str]:
     lines = ["", "open model (--rate): latency from the intended start (HdrHistogram), medians over trials",
              head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['workload']:<9} {r['variant']:<10} {fmt(r['rate'], 'g'):>8} {fmt(r['rps']):>9} "
-                     f"{fmt(r['p50_ms'], '.2f'):>9} {fmt(r['p99_ms'], '.2f'):>9} {fmt(r['p999_ms'], '.2f'):>9} "
-                     f"{r['dropped']:>8} {r['late']:>7} {fmt(r['server_p99_ms'], '.2f'):>7} "
-                     f"{fmt(r['requests_per_cpu_second']):>9}  {'met' if r['met'] else r['why']}")
+        lines.append(f"{r.workload:<9} {r.variant:<10} {fmt(r.rate, 'g'):>8} {fmt(r.rps):>9} "
+                     f"{fmt(r.p50_ms, '.2f'):>9} {fmt(r.p99_ms, '.2f'):>9} {fmt(r.p999_ms, '.2f'):>9} "
+                     f"{fmt(r.dropped, 'g'):>8} {fmt(r.late, 'g'):>7} {fmt(r.server_p99_ms, '.2f'):>7} "
+                     f"{fmt(r.requests_per_cpu_second):>9}  {'met' if r.met else r.why}")
     lines.append("latencies of the table above the speedups: from the send, by the open model's connections")
     return lines
 
 
-def per_process_table(trials: list[dict[str, Any]]) -> str:
-    """The per Python process lines after `bench run` (trial dicts with per_process_threads, bench.load.per_process):
-    one per cell, medians over its trials; "" when none recorded them."""
-    from collections import defaultdict
+PROCESS_COLUMNS = ("server", "workload/variant", "processes", "req/s", "busy threads (mean, peak)", "CPU %",
+                   "req/CPU-s (its own)")
 
-    from bench.load.per_process import cell_summary
 
-    cells: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for t in trials:
-        if t.get("per_process_threads") is not None:
-            cells[(t.get("server_module") or "", t.get("workload", "?"), t.get("variant", "?"))].append(t)
-    if not cells:
-        return ""
-    rows = ["per Python process (medians): server workload/variant  processes  req/s  busy threads (mean, peak)  "
-            "CPU %  req/CPU-s (its own)"]
+def per_process_table(trials: Sequence[TrialRecord | dict[str, Any]]) -> str:
+    """The per Python process table after `bench run` (trials with per_process_threads, bench.load.per_process):
+    one line per cell, medians over its trials (bench.record.processes); "" when none recorded them."""
+    cells: dict[tuple[str, str, str], list[TrialRecord]] = defaultdict(list)
+    for t in map(TrialRecord.of, trials):
+        if t.per_process_threads is not None:
+            cells[(t.server_module or "", str(t.workload or "?"), str(t.variant or "?"))].append(t)
+    rows = []
     for (server, workload, variant), cell in sorted(cells.items()):
-        s = cell_summary(cell)
-        rows.append(f"  {server or DASH:<10} {workload}/{variant:<11} {_count(s['processes'])} {_count(s['rps'])} "
-                    f"{_count(s['busy_threads'])}, {_count(s['busy_peak'])} {_count(s['cpu_pct'])} "
-                    f"{_count(s['requests_per_cpu_s'])}")
-    return "\n".join(rows)
+        m = process_medians([t.per_process_threads for t in cell])
+        if m is not None:
+            rows.append([server or DASH, f"{workload}/{variant}", _count(m.processes, whole=True), _count(m.rps),
+                         f"{_count(m.busy_threads)}, {_count(m.busy_peak)}", _count(m.cpu_pct),
+                         _count(m.requests_per_cpu_s)])
+    if not rows:
+        return ""
+    return "\n".join(["per Python process (medians):", *columns([list(PROCESS_COLUMNS), *rows])])
 
 
-def _count(value: float | None) -> str:
-    """A median as cell_summary gives it: a float with one decimal, a whole count (an int) as it is."""
-    return fmt(value, ",.1f" if isinstance(value, float) else "")
+def columns(rows: list[list[str]]) -> list[str]:
+    """Rows of values as lines, each value left-aligned in a column as wide as its widest value or header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(f"{v:<{w}}" for v, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def _count(value: float | None, whole: bool = False) -> str:
+    """A median of per-process figures: one decimal (rounded to two first, as the figures are), a count whole."""
+    if value is None:
+        return DASH
+    return fmt(value, ",.0f") if whole else fmt(round(value, 2), ",.1f")
 
 
 def ceiling_line(ceiling: dict[str, Any]) -> str:
     """The progress line after the generator-ceiling trial (results.json "generator_ceiling")."""
-    return f"    Locust {fmt(ceiling['rps'])} req/s" + (
-        f", wrk {fmt(ceiling['wrk_rps'])} req/s" if ceiling.get("wrk_rps") else "")
+    c = Ceiling.of(ceiling)
+    if c is None:
+        return f"    Locust {DASH} req/s"
+    return f"    Locust {fmt(c.rps)} req/s" + (f", wrk {fmt(c.wrk_rps)} req/s" if c.wrk_rps else "")
 
 
-def saturation_line(workload: str, variant: str, users: int, result: dict[str, Any]) -> str:
-    """The progress line after one step of a saturation probe (a trial dict)."""
-    return (f"    saturation {workload}/{variant} at {users} users: {fmt(result['locust']['rps'])} req/s, "
-            f"p99 {fmt(result['locust']['p99_ms'], '.2f')} ms, limit {result['bottleneck']['bottleneck']}")
+def saturation_line(workload: str, variant: str, users: int, trial: TrialRecord | dict[str, Any]) -> str:
+    """The progress line after one step of a saturation probe."""
+    t = TrialRecord.of(trial)
+    return (f"    saturation {workload}/{variant} at {users} users: {fmt(t.client.rps)} req/s, "
+            f"p99 {fmt(t.client.p99_ms, '.2f')} ms, limit {t.limit}")
 
 
 # bench sessions ----------------------------------------------------------------------------------------------
 
-def sessions_table(record: dict[str, Any]) -> str:
-    """The table after `bench sessions`: one line per process count and keep-alive mode (sessions.json)."""
+def sessions_table(results: Sequence[SessionsResult] | dict[str, Any]) -> str:
+    """The table after `bench sessions`: one line per process count and keep-alive mode (sessions.json, read by
+    bench.record.sessions.read_sessions; a sessions.json dict is read here)."""
+    from bench.record.sessions import SessionsRun  # with the folder reader (scipy): loaded when it prints
+
+    rows = SessionsRun.results_of(results) if isinstance(results, dict) else results
     head = (f"{'procs':>5} {'keep-alive':>10} {'forgotten':>9} {'expected':>8} {'unknown':>8} {'pids':>4} "
             f"{'process ms':>10} {'shared ms':>9} {'shared +ms':>10} {'shared unknown':>14}")
     lines = [head, "-" * len(head)]
-    for r in record["results"]:
-        p, s = r["process"], r["shared"]
-        lines.append(f"{r['processes']:>5} {'on' if r['keepalive'] else 'off':>10} "
-                     f"{fmt(p['forgotten_rate'], '.0%'):>9} {fmt(r['expected_forgotten_rate'], '.0%'):>8} "
-                     f"{fmt(p['unknown_rate'], '.0%'):>8} {p['pids_seen']:>4} {fmt(p['server_ms_p50'], '.3f'):>10} "
-                     f"{fmt(s['server_ms_p50'], '.3f'):>9} {fmt(r['shared_extra_ms'], '+.3f'):>10} "
-                     f"{fmt(s['unknown_rate'], '.0%'):>14}")
+    for r in rows:
+        p, s = r.process, r.shared
+        lines.append(f"{fmt(r.processes, 'g'):>5} {r.mode:>10} "
+                     f"{fmt(p.forgotten_rate, '.0%'):>9} {fmt(r.expected_forgotten_rate, '.0%'):>8} "
+                     f"{fmt(p.unknown_rate, '.0%'):>8} {fmt(p.pids_seen, 'g'):>4} {fmt(p.server_ms_p50, '.3f'):>10} "
+                     f"{fmt(s.server_ms_p50, '.3f'):>9} {fmt(r.shared_extra_ms, '+.3f'):>10} "
+                     f"{fmt(s.unknown_rate, '.0%'):>14}")
     lines.append("forgotten: returning requests served by another process than the one that issued the cookie "
                  "(/session/process); /session/shared forgets none. ms: median server time (%D).")
     return "\n".join(lines)

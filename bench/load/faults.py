@@ -7,8 +7,22 @@ says what happened and when, as seconds after the trial started.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
 
 from bench.load.access_log import Entry
+
+
+class FaultKind(StrEnum):
+    """What a fault of trial.json `faults` is; the value is how its text says it (the JSON keeps the text)."""
+
+    CHILD_REPLACED = "Apache child(ren) replaced"
+    POSTGRES_RESTARTED = "postgres restarted"
+    UNREACHABLE = "unreachable"
+
+
+def kind(fault: str) -> FaultKind | None:
+    """The kind of a recorded fault's text; None for one this suite does not name (a lost Locust worker ...)."""
+    return next((k for k in FaultKind if k.value in fault), None)
 
 # The children of a fixed pool are all forked within this of each other at Apache's start; one born later
 # replaced a child that died.
@@ -38,15 +52,15 @@ def replaced_children(entries: Iterable[Entry], t0: float, slots: int,
     if not late:
         return []
     when = ", ".join(f"+{t - t0:.1f}s" for t in late[:5]) + (" ..." if len(late) > 5 else "")
-    return [f"{len(late)} Apache child(ren) replaced during the trial (a child died): new PIDs at {when}"]
+    return [f"{len(late)} {FaultKind.CHILD_REPLACED.value} during the trial (a child died): new PIDs at {when}"]
 
 
 def postgres_restarted(before: float | None, after: float | None, t0: float) -> list[str]:
     """PostgreSQL's postmaster start time changed between the start and end of the trial."""
     if before is None or after is None or after == before:
         return []
-    return [f"postgres restarted at +{max(after - t0, 0.0):.1f}s"]
+    return [f"{FaultKind.POSTGRES_RESTARTED.value} at +{max(after - t0, 0.0):.1f}s"]
 
 
 def unreachable(what: str, t0: float, at: float) -> list[str]:
-    return [f"{what} unreachable at +{max(at - t0, 0.0):.1f}s"]
+    return [f"{what} {FaultKind.UNREACHABLE.value} at +{max(at - t0, 0.0):.1f}s"]

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
 from bench.record import stats
+from bench.record.bottleneck import GENERATOR_SIDE
+from bench.record.run_rows import CellRecord, cells_of
+from bench.record.trial import TrialRecord
 
 MAX_RATE = 1_000_000.0
 ARRIVALS = ("constant", "poisson")
@@ -66,7 +70,7 @@ def trial_figures(trial_dir: Path) -> dict[str, Any] | None:
 
 def verdict(figures: dict[str, Any], bottleneck: str | None) -> tuple[bool, str | None]:
     """(met, why not): was the offered rate met, and if not, was it the generator that could not offer it."""
-    if figures.get("generator_behind") or bottleneck in ("generator", "shared"):
+    if figures.get("generator_behind") or bottleneck in GENERATOR_SIDE:
         why = figures.get("generator_reason") or f"the trial was limited by the {bottleneck}"
         return False, f"the generator could not offer this rate ({figures['rate']:g} req/s): {why}"
     answered = figures.get("rps") or 0
@@ -92,18 +96,17 @@ def _med(rows: list[dict], key: str, digits: int = 3) -> float | None:
     return stats.median([r.get(key) for r in rows], digits)
 
 
-def table(results: list[dict]) -> list[dict[str, Any]]:
+def table(results: Sequence[CellRecord | dict]) -> list[dict[str, Any]]:
     """One row per cell and rate: medians over its trials of the open figures (latency from intended start),
     the closed-loop-free server figures beside them, and whether the rate was met in every trial."""
-    groups: dict[tuple, list[dict]] = {}
-    for cell in results:
-        for t in cell.get("trials", []):
-            if t.get("open"):
-                key = (cell["workload"], cell["variant"], cell.get("server"), t["open"]["rate"])
-                groups.setdefault(key, []).append(t)
+    groups: dict[tuple, list[TrialRecord]] = {}
+    for cell in cells_of(results):
+        for t in cell.trials:
+            if t.open is not None and t.open.to_json():
+                groups.setdefault((cell.workload, cell.variant, cell.server, t.open.rate), []).append(t)
     rows = []
     for (workload, variant, server, rate), trials in groups.items():
-        opens = [t["open"] for t in trials]
+        opens = [t.open.to_json() for t in trials if t.open is not None]
         row: dict[str, Any] = {"workload": workload, "variant": variant, **({"server": server} if server else {}),
                                "rate": rate, "arrival": opens[0].get("arrival"), "trials": len(trials),
                                "latency_model": "open", "latency_from": "intended start"}
@@ -111,10 +114,10 @@ def table(results: list[dict]) -> list[dict[str, Any]]:
             row[key] = _med(opens, key)
         for key in ("offered", "dropped", "late", "unfinished"):
             row[key] = int(sum(o.get(key) or 0 for o in opens))
-        row["server_p99_ms"] = stats.median([(t.get("server") or {}).get("p99_ms") for t in trials], 3)
-        row["requests_per_cpu_second"] = stats.median([t.get("requests_per_cpu_second") for t in trials], 1)
-        row["slots"] = trials[0].get("slots")
-        limits = [(t.get("bottleneck") or {}).get("bottleneck") for t in trials]
+        row["server_p99_ms"] = stats.median([t.server and t.server.p99_ms for t in trials], 3)
+        row["requests_per_cpu_second"] = stats.median([t.requests_per_cpu_second for t in trials], 1)
+        row["slots"] = trials[0].slots
+        limits = [t.limit for t in trials]
         verdicts = [verdict(o, limit) for o, limit in zip(opens, limits, strict=True)]
         row["met"] = all(v[0] for v in verdicts)
         row["why"] = next((v[1] for v in verdicts if v[1]), None)

@@ -11,7 +11,8 @@ steady window:
   process near 100% with busy_threads well above 1 is GIL-bound, its threads queue for the interpreter;
 - requests_per_cpu_s: its requests per CPU second of its own (PostgreSQL's share not included).
 
-bench.console prints them per cell (`per_process_table`), the run report per cell too (reports/run/threads.py).
+The medians per cell are computed once (bench.record.processes): bench.console prints them (`per_process_table`),
+the run report shows them (reports/run/threads.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
-from statistics import median
 from typing import Any
 
 from bench.load.access_log import Entry
@@ -72,21 +72,6 @@ def figures(entries: list[Entry], samples: Path, start: float, end: float) -> li
                     "cpu_pct": None if used is None else round(100 * used / window, 1),
                     "requests_per_cpu_s": round(len(spans) / used, 1) if used else None})
     return out
-
-
-def cell_summary(trials: list[dict[str, Any]]) -> dict[str, Any]:
-    """Medians over a cell's trials of the per-process medians (None where nothing was measured)."""
-    def med(key: str) -> float | None:
-        per_trial = []
-        for t in trials:
-            values = [p[key] for p in t.get("per_process_threads") or [] if p.get(key) is not None]
-            if values:
-                per_trial.append(median(values))
-        return round(median(per_trial), 2) if per_trial else None
-
-    counts = [len(t["per_process_threads"]) for t in trials if t.get("per_process_threads")]
-    return {"processes": int(median(counts)) if counts else None,
-            **{k: med(k) for k in ("rps", "busy_threads", "busy_peak", "cpu_pct", "requests_per_cpu_s")}}
 
 
 def recorded_trials(run_dir: Path) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from bench.errors import UserError
 from bench.load.saturation import DEFAULT_MAX_P99_MS
+from bench.record.trial import PlanStep
 from bench.vocabulary import DEFAULT_VARIANTS, DEFAULT_WORKLOADS
 
 # Sane upper bounds: far above any useful run, low enough that a typo (1e9 s, a million users) is refused
@@ -91,7 +92,7 @@ class Plan:
     arrival: str = "constant"
     fail_on: str | None = None  # --fail-on thresholds (bench/load/thresholds.py), checked before anything starts
     slo: str | None = None      # --saturate --slo: search each cell's largest offered rate meeting it
-    order: list[dict] = field(default_factory=list)
+    order: list[PlanStep] = field(default_factory=list)
 
     def validate(self) -> "Plan":
         """Every value checked before anything starts: finite, in a sane range, a parseable URL."""
@@ -135,36 +136,32 @@ class Plan:
         return self
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The plan as results.json records it (`plan`), its steps as plan.order entries."""
+        return asdict(self) | {"order": [step.to_json() for step in self.order]}
 
     @property
     def steady_s(self) -> float:
         return self.duration_s - self.warmup_s
 
-    def cells(self) -> list[dict]:
+    def cells(self) -> list[PlanStep]:
         """Each planned cell once (the first trial round), in the plan's order."""
-        return [step for step in self.order if step["trial"] == 1]
+        return [step for step in self.order if step.trial == 1]
 
 
 def interleave(workloads: list[str], variants: list[str], trials: int,
-               servers: list[str] | None = None, rates: list[float] | None = None) -> list[dict]:
+               servers: list[str] | None = None, rates: list[float] | None = None) -> list[PlanStep]:
     """Trial 1 of every cell, then trial 2 of every cell...: A B A B, so drift hits every variant alike.
 
     With servers, each workload x variant is run under every server back to back (mod_python then
     mod_wsgi for naive db, then for pooled db, ...): the server comparison of a cell is the closest in time.
     With rates (--rate), each cell runs at every rate in turn inside a round (its step names the rate).
     """
-    order: list[dict] = []
+    order: list[PlanStep] = []
     for t in range(1, trials + 1):
         for w in workloads:
             for v in variants:
                 for server in servers or [None]:
                     for rate in rates or [None]:
-                        step = {"seq": len(order) + 1, "trial": t, "workload": w, "variant": v}
-                        if server is not None:
-                            step["server"] = server
-                        if rate is not None:
-                            step["rate"] = rate
-                        order.append(step)
+                        order.append(PlanStep(len(order) + 1, t, w, v, server=server, rate=rate))
     return order
 

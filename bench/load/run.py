@@ -13,6 +13,7 @@ import shutil
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import console, paths, stack
@@ -21,8 +22,10 @@ from bench.load import machine, offered_rate, saturation, slo_search, wrk
 from bench.load.locust_master import Master
 from bench.load.plan import Plan
 from bench.load.trial import Trial, use_server
+from bench.record.bottleneck import Verdict
 from bench.record.files import write_json
 from bench.record.results import RunRecord
+from bench.record.trial import CellKey, PlanStep, TrialRecord
 from bench.stack import cpus, postgres
 from bench.stack.knobs import StackSettings
 from bench.vocabulary import request_headers, url_path
@@ -48,9 +51,9 @@ def probe(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict]:
         raise UserError(f"--url {url} is unreachable: {reason}") from e
 
 
-def cell_name(step: dict) -> str:
+def cell_name(step: PlanStep | dict) -> str:
     """workload/variant, and under --servers the server: how progress lines name a cell."""
-    return f"{step['workload']}/{step['variant']}" + (f" on {step['server']}" if step.get("server") else "")
+    return PlanStep.of(step).name
 
 
 def prime(base_url: str, plan: Plan, requests: int = 200, settings: StackSettings | None = None) -> None:
@@ -66,10 +69,10 @@ def prime(base_url: str, plan: Plan, requests: int = 200, settings: StackSetting
     url = urlsplit(base_url)
     conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
     try:
-        for cell in {(c["workload"], c["variant"]): c for c in plan.cells()}.values():
+        for workload, variant in dict.fromkeys((c.workload, c.variant) for c in plan.cells()):
             for _ in range(requests):
-                conn.request("GET", f"{url.path}{url_path(cell['workload'], cell['variant'])}?queries={plan.queries}",
-                             headers=request_headers(cell["workload"]))
+                conn.request("GET", f"{url.path}{url_path(workload, variant)}?queries={plan.queries}",
+                             headers=request_headers(workload))
                 conn.getresponse().read()
     except (OSError, http.client.HTTPException):
         pass  # priming is best effort; the trials report any real failure
@@ -90,9 +93,9 @@ def preflight(plan: Plan, settings: StackSettings | None, base_url: str) -> tupl
             continue
         checks.append(f"GET {path} answered HTTP {status}")
         server_header = headers.get("Server", server_header)
-    for cell in {(c["workload"], c["variant"]): c for c in plan.cells()}.values() if app is None else ():
-        path = url_path(cell["workload"], cell["variant"])
-        status, headers = probe(base_url + path, request_headers(cell["workload"]))
+    for workload, variant in dict.fromkeys((c.workload, c.variant) for c in plan.cells()) if app is None else ():
+        path = url_path(workload, variant)
+        status, headers = probe(base_url + path, request_headers(workload))
         if status != 200:
             raise UserError(f"{base_url}{path} answered HTTP {status}: the server does not serve the handlers "
                             "(expected 200)")
@@ -138,12 +141,17 @@ class Context:
         self.current: Trial | None = None
         self.master: Master | None = None  # --workers: one Locust master for the whole run
 
-    def trial(self, step: dict, rel: str | None = None, users: int | None = None) -> dict:
+    def measure(self, step: PlanStep | dict, rel: str | None = None, users: int | None = None) -> TrialRecord:
+        """One trial of `step`, its record (also in its trial.json)."""
         self.current = Trial(self.run_dir, self.plan, step, self.base_url, self.live, self.monitor,
                              rel=rel, partition=self.partition, users=users, master=self.master)
-        result = self.current.execute()
+        result = self.current.measure()
         self.current = None
         return result
+
+    def trial(self, step: PlanStep | dict, rel: str | None = None, users: int | None = None) -> dict:
+        """`measure`, as trial.json's dict (bench/load/slo_search.py reads it)."""
+        return self.measure(step, rel, users).to_json()
 
     def abort(self) -> None:
         if self.current is not None:
@@ -152,12 +160,11 @@ class Context:
 
 def generator_ceiling(ctx: Context) -> dict:
     """Locust alone against /plaintext with the run's users and CPUs: what the generator can send at most."""
-    step = {"seq": 0, "trial": 0, "workload": "plaintext", "variant": None}
     ctx.log(f"generator ceiling: Locust on /plaintext, {ctx.plan.users} users, {ctx.plan.duration_s:g} s")
-    t = ctx.trial(step, rel="ceiling/plaintext")
-    out = {"users": t["users"], "rps": t["locust"]["rps"], "dir": t["dir"],
-           "generator_busiest": t["bottleneck"]["generator_busiest"], "bottleneck": t["bottleneck"]["bottleneck"],
-           "wrk_rps": (t.get("wrk") or {}).get("rps")}
+    t = ctx.measure(PlanStep(0, 0, "plaintext", None), rel="ceiling/plaintext")
+    verdict = t.bottleneck or Verdict()
+    out = {"users": t.users, "rps": t.client.rps, "dir": t.dir, "generator_busiest": verdict.generator_busiest,
+           "bottleneck": verdict.bottleneck, "wrk_rps": None if t.wrk is None else t.wrk.rps}
     ctx.log(console.ceiling_line(out))
     return out
 
@@ -170,27 +177,26 @@ def saturate_cell(ctx: Context, workload: str, variant: str, server: str | None 
     dirs = []
     reason = None
     for users in saturation.ladder(plan.users):
-        step = {"seq": 0, "trial": 0, "workload": workload, "variant": variant} | ({"server": server} if server else {})
-        t = ctx.trial(step, rel=f"saturation/{workload}-{variant}{tag}-u{users:03d}", users=users)
-        steps.append({"users": users, "rps": t["locust"]["rps"], "p99_ms": t["locust"]["p99_ms"],
-                      "bottleneck": t["bottleneck"]["bottleneck"]})
-        dirs.append(t["dir"])
+        step = PlanStep(0, 0, workload, variant, server=server)
+        t = ctx.measure(step, rel=f"saturation/{workload}-{variant}{tag}-u{users:03d}", users=users)
+        steps.append(saturation.Step(users, t.client.rps, t.client.p99_ms, t.limit))
+        dirs.append(t.dir)
         ctx.log(console.saturation_line(workload, variant, users, t))
         reason = saturation.stop_reason(steps, plan.max_p99_ms)
         if reason:
             break
     knee = saturation.knee(steps, plan.max_p99_ms)
-    return {"workload": workload, "variant": variant, **({"server": server} if server else {}), "steps": steps,
-            "dirs": dirs, "stop": reason, "knee_users": knee["users"]}
+    return {"workload": workload, "variant": variant, **({"server": server} if server else {}),
+            "steps": [s.to_json() for s in steps], "dirs": dirs, "stop": reason, "knee_users": knee.users}
 
 
-def search_slo(ctx: Context, record: RunRecord) -> dict[tuple[str, str, str | None], float]:
+def search_slo(ctx: Context, record: RunRecord) -> dict[CellKey, float]:
     """--saturate --slo: each cell's capacity at the SLO (bench/load/slo_search.py); returns the rate per cell."""
     plan = ctx.plan
     entries, rates = [], {}
     for cell in plan.cells():
-        key = (cell["workload"], cell["variant"], cell.get("server"))
-        ctx.log(f"SLO search {cell_name(cell)}: {plan.slo} (doubling, then bisecting the offered rate)")
+        key = cell.cell
+        ctx.log(f"SLO search {cell.name}: {plan.slo} (doubling, then bisecting the offered rate)")
         entry = slo_search.search_cell(ctx, *key, plan.slo)
         entries.append(entry)
         record.set_extra("slo", {"text": plan.slo, "p99_ms": slo_search.slo_p99_ms(plan.slo), "cells": entries})
@@ -200,110 +206,154 @@ def search_slo(ctx: Context, record: RunRecord) -> dict[tuple[str, str, str | No
     return rates
 
 
+@dataclass
+class Started:
+    """What a run has started so far: stopped in `execute`'s cleanup whatever step failed."""
+
+    live: stack.Stack | None = None
+    monitor: postgres.Monitor | None = None
+    ctx: Context | None = None
+    record: RunRecord | None = None
+
+
 def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, label: str = "",
             log=print, partition: cpus.Partition | None = None) -> Path:
     """Run the whole plan; returns the run folder. settings None means --url (client-side data only)."""
     paths.check_runs_dir()  # before anything starts
     partition = partition or cpus.Partition(None, None)
-    live = None
-    monitor = None
-    ctx = None
-    record = None
+    started = Started()
     try:
-        if plan.cross_check:
-            wrk.check_installed()
-        if plan.url is None:
-            log(f"starting the embedded stack ({settings.processes} Apache processes, port {settings.port}"
-                + (f", server CPUs {partition.server_list}, generator CPUs {partition.generator_list}"
-                   if partition.server and partition.generator else ", CPUs shared with the generator") + ") ...")
-            live = stack.up(settings, seed=seed)
-            base_url = live.url
-        else:
-            base_url = plan.url.rstrip("/")
-        checks, server_header = preflight(plan, settings if live else None, base_url)
-        confs = other_servers(live, plan, base_url, checks)
-        if not partition.server or not partition.generator:
-            checks.append("no CPU partition: Locust shares CPUs with the server, so client-side figures "
-                          "measure their contention (docs/run.md: 'Why the generator gets its own CPU')")
-        run_dir = new_run_dir(label)
-        pg_version = None
-        if live is not None:
-            if confs:  # the first server's, as the stack was started
-                (run_dir / "httpd.conf").write_text(next(iter(confs.values())))
-            else:
-                shutil.copy(live.apache.conf, run_dir / "httpd.conf")
-            for server, text in confs.items():
-                (run_dir / f"httpd-{server}.conf").write_text(text)
-            pg_settings = postgres.settings(live.admin_dsn or live.dsn)
-            pg_version = pg_settings.get("server_version")
-            write_json(run_dir / "postgresql.conf.json", pg_settings)
-            monitor = postgres.Monitor(live.admin_dsn or live.dsn)
-        environment = {"machine": machine.machine(), "versions": machine.versions(server_header, pg_version)}
-        stack_info = None
-        if live is not None:
-            stack_info = settings.to_dict() | {"pg_port": live.pg.port if live.pg else None}
-        record = RunRecord(run_dir, plan.to_dict(), stack_info, environment,
-                           "embedded" if live else "url", checks)
-        if live is not None:
-            # Also as files beside results.json; kept inline so results.json alone reproduces the setup.
-            record.data["httpd_conf"] = next(iter(confs.values()), None) or live.apache.conf.read_text()
-            record.data["postgres_settings"] = pg_settings
-            record.write()
-        if live is None:
-            checks.append("--url run: only client-side data (no access log, server CPU or memory)")
-        for line in checks:
-            log(f"check: {line}")
-        prime(base_url, plan, settings=settings)
-        log(f"run folder: {run_dir}")
-        ctx = Context(run_dir, plan, base_url, live, monitor, partition, log)
-        if plan.workers:
-            ctx.master = Master(plan, base_url, run_dir / "locust-master.log", cpus=partition.generator)
-            log(f"Locust master on {plan.master_bind}:{plan.master_port}: waiting up to {plan.workers_wait_s:g} s "
-                f"for {plan.workers} worker(s)")
-            ready = ctx.master.wait_for_workers(plan.workers_wait_s)
-            log(f"{len(ready)} Locust worker(s) connected: {', '.join(sorted(ready))}")
+        base_url = start_stack(started, plan, settings, seed, partition, log)
+        run_dir = open_record(started, plan, settings, base_url, partition, label, log)
+        ctx = started.ctx = Context(run_dir, plan, base_url, started.live, started.monitor, partition, log)
+        record = started.record
+        assert record is not None
+        start_master(ctx)
         if plan.cross_check:
             record.set_extra("generator_ceiling", generator_ceiling(ctx))
-        knees: dict[tuple[str, str, str | None], int] = {}
-        slo_rates: dict[tuple[str, str, str | None], float] = {}
-        if plan.slo:
-            slo_rates = search_slo(ctx, record)
-        if plan.saturate and not plan.slo:
-            probes = []
-            for cell in plan.cells():
-                key = (cell["workload"], cell["variant"], cell.get("server"))
-                found = saturate_cell(ctx, *key)
-                probes.append(found)
-                knees[key] = found["knee_users"]
-                log(f"    {cell_name(cell)}: knee at {found['knee_users']} users ({found['stop']})")
-                record.set_extra("saturation", probes)
-        started = time.monotonic()
-        for i, step in enumerate(plan.order):
-            remaining = len(plan.order) - i
-            per_trial = (time.monotonic() - started) / i if i else plan.duration_s + 6
-            log(f"[{step['seq']}/{len(plan.order)}] trial {step['trial']} {cell_name(step)}: "
-                f"{plan.duration_s:g} s (about {remaining * per_trial / 60:.1f} min left)")
-            key = (step["workload"], step["variant"], step.get("server"))
-            if key in slo_rates:  # --slo: the cell's trials run at its capacity, measured again
-                step = {**step, "rate": slo_rates[key]}
-            result = ctx.trial(step, users=knees.get(key))
-            record.add_trial(result)
-            if plan.rates or slo_rates:  # the open model: its figures per cell and rate, beside the cells
-                record.set_extra("offered_rate", offered_rate.table(record.data["results"]))
-            log(console.trial_line(result))
+        slo_rates = search_slo(ctx, record) if plan.slo else {}
+        knees = saturate_cells(ctx, record) if plan.saturate and not plan.slo else {}
+        run_trials(ctx, record, knees, slo_rates)
         record.finish(complete=True)
         return run_dir
     except BaseException as exc:
-        if ctx is not None:
-            ctx.abort()
-        if record is not None:
-            record.finish(complete=False, note=f"stopped early: {type(exc).__name__} {exc}".strip())
-            log(f"kept {record.trial_count} finished trials in {record.path.parent}")
+        if started.ctx is not None:
+            started.ctx.abort()
+        if started.record is not None:
+            started.record.finish(complete=False, note=f"stopped early: {type(exc).__name__} {exc}".strip())
+            log(f"kept {started.record.trial_count} finished trials in {started.record.path.parent}")
         raise
     finally:
-        if ctx is not None and ctx.master is not None:
-            ctx.master.stop()
-        if monitor is not None:
-            monitor.close()
-        if live is not None:
-            stack.down(live.state)
+        if started.ctx is not None and started.ctx.master is not None:
+            started.ctx.master.stop()
+        if started.monitor is not None:
+            started.monitor.close()
+        if started.live is not None:
+            stack.down(started.live.state)
+
+
+def start_stack(started: Started, plan: Plan, settings: StackSettings | None, seed: bool,
+                partition: cpus.Partition, log) -> str:
+    """The embedded stack (or nothing, for --url); returns the base URL the load goes to."""
+    if plan.cross_check:
+        wrk.check_installed()
+    if plan.url is not None:
+        return plan.url.rstrip("/")
+    assert settings is not None
+    log(f"starting the embedded stack ({settings.processes} Apache processes, port {settings.port}"
+        + (f", server CPUs {partition.server_list}, generator CPUs {partition.generator_list}"
+           if partition.server and partition.generator else ", CPUs shared with the generator") + ") ...")
+    started.live = stack.up(settings, seed=seed)
+    return started.live.url
+
+
+def open_record(started: Started, plan: Plan, settings: StackSettings | None, base_url: str,
+                partition: cpus.Partition, label: str, log) -> Path:
+    """The pre-flight checks, the run folder with the setup's files, and results.json; returns the folder."""
+    live = started.live
+    checks, server_header = preflight(plan, settings if live else None, base_url)
+    confs = other_servers(live, plan, base_url, checks)
+    if not partition.server or not partition.generator:
+        checks.append("no CPU partition: Locust shares CPUs with the server, so client-side figures "
+                      "measure their contention (docs/run.md: 'Why the generator gets its own CPU')")
+    run_dir = new_run_dir(label)
+    pg_settings = setup_files(started, run_dir, confs)
+    pg_version = None if pg_settings is None else pg_settings.get("server_version")
+    environment = {"machine": machine.machine(), "versions": machine.versions(server_header, pg_version)}
+    stack_info = None
+    if live is not None and settings is not None:
+        stack_info = settings.to_dict() | {"pg_port": live.pg.port if live.pg else None}
+    record = started.record = RunRecord(run_dir, plan.to_dict(), stack_info, environment,
+                                        "embedded" if live else "url", checks)
+    if live is not None:
+        # Also as files beside results.json; kept inline so results.json alone reproduces the setup.
+        record.data["httpd_conf"] = next(iter(confs.values()), None) or live.apache.conf.read_text()
+        record.data["postgres_settings"] = pg_settings
+        record.write()
+    else:
+        checks.append("--url run: only client-side data (no access log, server CPU or memory)")
+    for line in checks:
+        log(f"check: {line}")
+    prime(base_url, plan, settings=settings)
+    log(f"run folder: {run_dir}")
+    return run_dir
+
+
+def setup_files(started: Started, run_dir: Path, confs: dict[str, str]) -> dict | None:
+    """httpd.conf (each server's under --servers) and postgresql.conf.json in the run folder, and the PostgreSQL
+    monitor; returns PostgreSQL's settings (None for --url)."""
+    live = started.live
+    if live is None:
+        return None
+    if confs:  # the first server's, as the stack was started
+        (run_dir / "httpd.conf").write_text(next(iter(confs.values())))
+    else:
+        shutil.copy(live.apache.conf, run_dir / "httpd.conf")
+    for server, text in confs.items():
+        (run_dir / f"httpd-{server}.conf").write_text(text)
+    pg_settings = postgres.settings(live.admin_dsn or live.dsn)
+    write_json(run_dir / "postgresql.conf.json", pg_settings)
+    started.monitor = postgres.Monitor(live.admin_dsn or live.dsn)
+    return pg_settings
+
+
+def start_master(ctx: Context) -> None:
+    """--workers: the run's one Locust master, once its workers are connected."""
+    plan = ctx.plan
+    if not plan.workers:
+        return
+    ctx.master = Master(plan, ctx.base_url, ctx.run_dir / "locust-master.log", cpus=ctx.partition.generator)
+    ctx.log(f"Locust master on {plan.master_bind}:{plan.master_port}: waiting up to {plan.workers_wait_s:g} s "
+            f"for {plan.workers} worker(s)")
+    ready = ctx.master.wait_for_workers(plan.workers_wait_s)
+    ctx.log(f"{len(ready)} Locust worker(s) connected: {', '.join(sorted(ready))}")
+
+
+def saturate_cells(ctx: Context, record: RunRecord) -> dict[CellKey, int]:
+    """--saturate: each cell's knee, the users its trials then run with."""
+    probes, knees = [], {}
+    for cell in ctx.plan.cells():
+        found = saturate_cell(ctx, *cell.cell)
+        probes.append(found)
+        knees[cell.cell] = found["knee_users"]
+        ctx.log(f"    {cell.name}: knee at {found['knee_users']} users ({found['stop']})")
+        record.set_extra("saturation", probes)
+    return knees
+
+
+def run_trials(ctx: Context, record: RunRecord, knees: dict[CellKey, int], slo_rates: dict[CellKey, float]) -> None:
+    """The plan's trials in order, each recorded the moment it ends."""
+    plan = ctx.plan
+    started = time.monotonic()
+    for i, step in enumerate(plan.order):
+        remaining = len(plan.order) - i
+        per_trial = (time.monotonic() - started) / i if i else plan.duration_s + 6
+        ctx.log(f"[{step.seq}/{len(plan.order)}] trial {step.trial} {step.name}: "
+                f"{plan.duration_s:g} s (about {remaining * per_trial / 60:.1f} min left)")
+        if step.cell in slo_rates:  # --slo: the cell's trials run at its capacity, measured again
+            step = step.at_rate(slo_rates[step.cell])
+        result = ctx.measure(step, users=knees.get(step.cell))
+        record.add_trial(result)
+        if plan.rates or slo_rates:  # the open model: its figures per cell and rate, beside the cells
+            record.set_extra("offered_rate", offered_rate.table(record.cells))
+        ctx.log(console.trial_line(result))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import stack
@@ -23,7 +24,23 @@ from bench.load.locust_runner import LocustProcess, command
 from bench.load.plan import Plan
 from bench.load.sampler import Sampler, memory_summary
 from bench.record import bottleneck
+from bench.record.bottleneck import Bottleneck, Verdict
 from bench.record.files import write_json
+from bench.record.trial import (
+    AcceptQueue,
+    ClientFigures,
+    CpuFigures,
+    LatencyModel,
+    MemoryFigures,
+    OpenFigures,
+    PlanStep,
+    ProcessFigures,
+    QueueTime,
+    ServerFigures,
+    TrialRecord,
+    WorkerFigures,
+    WrkFigures,
+)
 from bench.stack import cpus, postgres
 from bench.stack.apache import Apache
 from bench.stack.servers import parse_deployment
@@ -38,7 +55,8 @@ def use_server(live: stack.Stack | None, server: str | None) -> bool:
 
     The same state folder, port, PostgreSQL and handler secret; only the generated httpd.conf changes (as
     `bench tune` does for a setting), so the new server starts exactly as `bench up --server` would. What
-    the entry does not name (MPM, processes, threads) is the run's own setting, not the previous entry's."""
+    the entry does not name (MPM, processes, threads) is the run's own setting (`live.settings`), not the
+    previous entry's; what the serving Apache runs with is `live.apache.settings`, read by the trial."""
     if live is None or server is None:
         return False
     target = parse_deployment(server).apply(live.settings)
@@ -51,24 +69,65 @@ def use_server(live: stack.Stack | None, server: str | None) -> bool:
     return True
 
 
-def trial_dir(step: dict) -> str:
-    """trials/NNN-workload-variant[-server]: the folder of one trial (docs/results-format.md)."""
-    server = f"-{step['server']}" if step.get("server") else ""
-    rate = f"-r{step['rate']:g}" if step.get("rate") else ""
-    return f"trials/{step['seq']:03d}-{step['workload']}-{step['variant']}{server}{rate}"
+def trial_dir(step: PlanStep | dict) -> str:
+    """trials/NNN-workload-variant[-server][-rRATE]: the folder of one trial (docs/results-format.md)."""
+    return PlanStep.of(step).dir
+
+
+CLIENT_KEYS = ClientFigures.keys()
+
+
+@dataclass
+class Before:
+    """What the trial reads before the load starts, to take the trial's share of it afterwards."""
+
+    log_offset: int | None = None
+    error_offset: int = 0
+    sessions: int | None = None
+    pg_started: float | None = None
+
+
+@dataclass
+class Notes:
+    """The faults (a restart, a replaced child ...) and the other flags, in the order the collectors found them;
+    trial.json lists the faults first."""
+
+    faults: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ServerSide:
+    """What the server side recorded (the access log, /proc, PostgreSQL); all None in a --url run."""
+
+    server: ServerFigures | None
+    slots: int | None
+    rps_per_process: float | None
+    requests_per_cpu_second: float | None
+    memory: MemoryFigures
+    db_sessions: int | None
+    threads: int | None
+    per_process_threads: tuple[ProcessFigures, ...] | None
+    db_sessions_per_1000_requests: float | None
+    access_vs_locust: float | None
 
 
 class Trial:
-    """One trial: load one cell for plan.duration_s and turn the raw files into a trial record."""
+    """One trial: load one cell for plan.duration_s and turn the raw files into a trial record.
 
-    def __init__(self, run_dir: Path, plan: Plan, step: dict, base_url: str, live: stack.Stack | None,
+    `measure` runs the load, then each collector returns its part of the record (the client's figures, the
+    CPU, the server side, the bottleneck, the open model, the accept queue, the cross-check); the record is
+    their sum, written to trial.json."""
+
+    def __init__(self, run_dir: Path, plan: Plan, step: PlanStep | dict, base_url: str, live: stack.Stack | None,
                  monitor: postgres.Monitor | None, restart: bool = True, rel: str | None = None,
                  partition: cpus.Partition | None = None, users: int | None = None, master: Master | None = None):
-        self.plan, self.step, self.base_url, self.live, self.monitor = plan, step, base_url, live, monitor
+        self.step = PlanStep.of(step)
+        self.plan, self.base_url, self.live, self.monitor = plan, base_url, live, monitor
         self.restart = restart  # False when the caller has just started Apache afresh (bench tune)
         self.partition = partition or cpus.Partition(None, None)
-        self.users = users or step.get("users") or plan.users
-        self.rel = rel or trial_dir(step)
+        self.users = users or self.step.users or plan.users
+        self.rel = rel or self.step.dir
         self.dir = run_dir / self.rel
         self.dir.mkdir(parents=True, exist_ok=True)
         self.master = master  # --workers: the run's Locust master (bench/load/locust_master.py)
@@ -76,28 +135,70 @@ class Trial:
         self.sampler: Sampler | None = None
 
     def execute(self) -> dict:
-        live, plan, step = self.live, self.plan, self.step
-        offset = sessions_before = pg_started = None
-        error_offset = 0
-        if live is not None:
-            if self.restart and not use_server(live, step.get("server")):
-                live.apache.restart()
-            if step.get("server"):  # the run folder's httpd.conf is the first server's
-                (self.dir / "httpd.conf").write_text(live.apache.conf.read_text())
-            offset = live.apache.access_log.stat().st_size
-            error_offset = live.apache.error_log.stat().st_size if live.apache.error_log.exists() else 0
-            if self.monitor is not None:
-                sessions_before = self.monitor.sessions_opened()
-                pg_started = self.monitor.started_at
+        """`measure`, as the dict written to trial.json (what bench/tune's sweep reads)."""
+        return self.measure().to_json()
+
+    def measure(self) -> TrialRecord:
+        """Run the trial; its record, also written to trial.json."""
+        before = self._prepare()
         t0 = time.time()
+        queued = self._load(t0)
+        per_pid = self._per_pid()
+        start, end = per_pid.get("window") or [t0 + self.plan.warmup_s, t0 + self.plan.duration_s]
+        notes = Notes()
+        client = ClientFigures.from_json({k: per_pid.get(k) for k in CLIENT_KEYS})
+        pids_seen = len(per_pid.get("pids", {}))
+        workers = self._workers(per_pid, notes)
+        cpu = self._cpu(workers, start, end)
+        side = (self._server_side(before, t0, start, end, client, cpu, notes) if self.live is not None
+                else self._client_side(client, pids_seen))
+        verdict = self._bottleneck(cpu, (start, end), client.mean_ms)
+        self._verdict_flags(verdict, client, notes)
+        opened = self._open_model(verdict, notes)
+        queue, wait = self._accept_queue(start, end, client, side.server) if queued else (None, None)
+        wrk_ = self.cross_check() if self.plan.cross_check else None
+        step = self.step
+        record = TrialRecord(
+            seq=step.seq, trial=step.trial, workload=step.workload, variant=step.variant, rate=step.rate,
+            server_module=step.server, users=self.users, dir=self.rel, started=round(t0, 3),
+            steady=(round(start, 3), round(end, 3)), locust=client, pids_seen_by_client=pids_seen,
+            workers=workers, **vars(side), cpu=cpu, bottleneck=verdict, generator_bound=verdict.generator_bound,
+            failures=bool(client.failures), latency_model=LatencyModel.OPEN if step.rate else LatencyModel.CLOSED,
+            open=opened, accept_queue=queue, queue_time=wait, faults=tuple(notes.faults),
+            flags=(*notes.faults, *notes.flags), wrk=wrk_,
+            locust_vs_wrk=None if wrk_ is None else _ratio(client.rps, wrk_.rps), extra=step.extra)
+        write_json(self.dir / "trial.json", record.to_json())
+        return record
+
+    # --- before and during the load ------------------------------------------------------------------
+    def _prepare(self) -> Before:
+        """A fresh Apache (this step's server), and where its logs and PostgreSQL's counters stand."""
+        live, before = self.live, Before()
+        if live is None:
+            return before
+        if self.restart and not use_server(live, self.step.server):
+            live.apache.restart()
+        if self.step.server:  # the run folder's httpd.conf is the first server's
+            (self.dir / "httpd.conf").write_text(live.apache.conf.read_text())
+        before.log_offset = live.apache.access_log.stat().st_size
+        before.error_offset = live.apache.error_log.stat().st_size if live.apache.error_log.exists() else 0
+        if self.monitor is not None:
+            before.sessions = self.monitor.sessions_opened()
+            before.pg_started = self.monitor.started_at
+        return before
+
+    def _load(self, t0: float) -> bool:
+        """Locust on the cell for the plan's duration, the process trees and the accept queue sampled meanwhile;
+        True when the accept queue was sampled (the embedded stack)."""
+        live, plan, step = self.live, self.plan, self.step
         if self.master is not None:  # the run's master and its workers, already connected
-            self.locust = self.master.trial([class_name(step["workload"], step["variant"])], self.users, {
+            self.locust = self.master.trial([class_name(str(step.workload), step.variant)], self.users, {
                 "bench_out": str(self.dir / "per_pid.json"), "csv_prefix": str(self.dir / "locust"),
                 "bench_warmup": plan.warmup_s, "queries": plan.queries, "close_connection": plan.connection_close})
         else:
             self.locust = LocustProcess(
-                command(plan, self.base_url, step["workload"], step["variant"], self.dir, users=self.users,
-                        app=live.settings.app if live is not None else None, rate=step.get("rate")),
+                command(plan, self.base_url, step.workload, step.variant, self.dir, users=self.users,
+                        app=live.settings.app if live is not None else None, rate=step.rate),
                 self.dir / "locust.log", cpus=self.partition.generator)
         self.locust.check_cpus()
         roots = {"generator": self.locust.pid}
@@ -117,157 +218,158 @@ class Trial:
             self.sampler.stop()
             if queue is not None:
                 queue.stop()
-        per_pid = self._per_pid()
-        start, end = per_pid.get("window") or [t0 + plan.warmup_s, t0 + plan.duration_s]
-        # A trial's "server" is its access-log summary (below); the module that served it is server_module.
-        cell = {k: v for k, v in step.items() if k != "server"}
-        if step.get("server"):
-            cell["server_module"] = step["server"]
-        trial = {**cell, "users": self.users, "dir": self.rel, "started": round(t0, 3),
-                 "steady": [round(start, 3), round(end, 3)],
-                 "locust": {k: per_pid.get(k) for k in
-                            ("requests", "failures", "rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms")},
-                 "pids_seen_by_client": len(per_pid.get("pids", {}))}
-        generator_s = self.sampler.cpu_between("generator", start, end)
-        cpu = {"apache_s": None, "postgres_s": None, "server_s": None,
-               "generator_s": None if generator_s is None else round(generator_s, 3),
-               "generator_pct": self.sampler.busiest_pct("generator", start, end)}
-        flags: list[str] = []
-        found: list[str] = []
-        if isinstance(self.locust, MasterTrial):
-            # The load comes from workers elsewhere: their own CPU reports, the busiest one decides; the
-            # master (sampled here as "generator") is recorded beside them.
-            workers = per_pid.get("workers") or {}
-            for wid in self.locust.lost:
-                workers.setdefault(wid, {"cpu_s": None, "cpu_pct": None})["lost"] = True
-            trial["workers"] = workers
-            used = [w["cpu_s"] for w in workers.values() if w.get("cpu_s") is not None]
-            pcts = [w["cpu_pct"] for w in workers.values() if w.get("cpu_pct") is not None]
-            cpu["master_s"], cpu["master_pct"] = cpu["generator_s"], cpu["generator_pct"]
-            cpu["generator_s"] = round(sum(used), 3) if used else None
-            cpu["generator_pct"] = max(pcts) if pcts else None
-            found += self.locust.faults()
-        if live is None:
-            trial["server"] = None
-            trial["slots"] = None
-            trial["rps_per_process"] = _per(trial["locust"]["rps"], trial["pids_seen_by_client"])
-            trial["requests_per_cpu_second"] = None
-            trial["memory"] = {"rss_mb_per_process": None, "pss_mb_per_process": None}
-            trial["db_sessions"] = trial["db_sessions_per_1000_requests"] = None
-            trial["access_vs_locust"] = None
-        else:
-            access_log.copy_slice(live.apache.access_log, offset, self.dir / "access.log")
-            time.sleep(SESSION_FLUSH_S)
-            sessions = None
-            if self.monitor is not None:
-                after = self.monitor.sessions_opened()
-                found += faults.postgres_restarted(pg_started, self.monitor.started_at, t0)
-                if after is None:
-                    found += faults.unreachable("postgres", t0, time.time())
-                # Across a restart the counter is not one series: leave it out rather than guess.
-                if sessions_before is not None and after is not None and not found:
-                    sessions = after - sessions_before
-            entries = access_log.read(self.dir / "access.log")
-            server = access_log.window_summary(entries, start, end)
-            write_json(self.dir / "timeline.json",
-                       access_log.timeline(entries, t0, plan.warmup_s, plan.duration_s))
-            for role in ("apache", "postgres"):
-                used = self.sampler.cpu_between(role, start, end)
-                cpu[f"{role}_s"] = None if used is None else round(used, 3)
-            server_s = (cpu["apache_s"] or 0) + (cpu["postgres_s"] or 0)
-            cpu["server_s"] = round(server_s, 3)
-            if live.pg is None:
-                flags.append("server CPU counts Apache only (PostgreSQL is external, --dsn)")
-            # Per process means per slot of the fixed pool: a replaced child takes the same slot, so a kill -9
-            # mid-trial does not turn 4 processes into 5 and lower the figure by a fifth.
-            slots = live.apache.settings.processes  # this trial's server (--servers entries may differ)
-            if live.settings.max_connections_per_child == 0:
-                found += faults.replaced_children(entries, t0, slots, self.sampler.started_of("apache"))
-            trial["server"] = server
-            trial["slots"] = slots
-            trial["rps_per_process"] = _per(server["rps"], slots)
-            trial["requests_per_cpu_second"] = _per(server["requests"], server_s)
-            trial["memory"] = memory_summary(self.dir / "samples.jsonl", "apache", start, end,
-                                             {p["pid"] for p in server["per_process"]})
-            trial["db_sessions"] = sessions
-            # Threads: busy threads, CPU and req/CPU-s of each serving process (bench.load.per_process).
-            trial["threads"] = live.apache.settings.threads
-            trial["per_process_threads"] = per_process.figures(entries, self.dir / "samples.jsonl", start, end)
-            trial["db_sessions_per_1000_requests"] = (
-                None if sessions is None or not entries else round(1000 * sessions / len(entries), 3))
-            locust_n = trial["locust"]["requests"] or 0
-            trial["access_vs_locust"] = (round(abs(server["requests"] - locust_n) / locust_n, 4)
-                                         if locust_n else None)
-            bad = {k: v for k, v in server["status"].items() if not k.startswith("2")}
-            if bad:
-                flags.append(f"server answered non-2xx: {bad}")
-            if any(k.startswith("5") for k in bad):
-                flags += error_log_flags(live.apache.error_log, error_offset)
-            if not server["requests"]:
-                flags.append(f"no request completed in the steady window ({plan.steady_s:g} s): the server "
-                             "answered slower than the trial, or not at all")
-        trial["cpu"] = cpu
-        trial["bottleneck"] = self._bottleneck(cpu, (start, end), trial["locust"]["mean_ms"])
-        trial["generator_bound"] = trial["bottleneck"]["bottleneck"] in ("generator", "shared")
-        trial["failures"] = bool(trial["locust"]["failures"])
-        if trial["bottleneck"]["bottleneck"] != "server":
-            flags.append(f"limited by {trial['bottleneck']['bottleneck']}: {trial['bottleneck']['reason']}")
-        if busy(trial["bottleneck"].get("others_util")):
-            flags.append(f"other processes used {100 * trial['bottleneck']['others_util']:.0f}% of the server "
-                         "CPUs: a busy machine, figures are lower than on a quiet one")
-        if trial["failures"]:
-            flags.append(f"{trial['locust']['failures']} failed requests")
-        # the load model of every latency above: closed loop, or the open model (latency from intended start)
-        trial["latency_model"] = "open" if step.get("rate") else "closed"
-        if step.get("rate"):
-            trial["open"] = offered_rate.trial_figures(self.dir)
-            if trial["open"] is None:
-                flags.append("the open model wrote no open.json: see locust.log")
-            else:
-                flags += offered_rate.flags(trial["open"], trial["bottleneck"]["bottleneck"])
-        if queue is not None:
-            trial["accept_queue"] = queue_summary(read_samples(self.dir / "accept_queue.jsonl"), start, end)
-            # from the send (not the intended start): the wait in the listen backlog, not in the client's own
-            trial["queue_time"] = queue_time(trial["locust"], trial["server"])
-        trial["faults"] = found
-        trial["flags"] = found + flags
-        if plan.cross_check:
-            trial["wrk"] = self.cross_check()
-            rps = trial["wrk"].get("rps")
-            trial["locust_vs_wrk"] = (round(trial["locust"]["rps"] / rps, 4)
-                                      if rps and trial["locust"]["rps"] is not None else None)
-        write_json(self.dir / "trial.json", trial)
-        return trial
+        return queue is not None
 
-    def _bottleneck(self, cpu: dict, window: tuple[float, float], mean_ms: float | None) -> bottleneck.Bottleneck:
+    # --- the collectors ----------------------------------------------------------------------------------
+    def _workers(self, per_pid: dict, notes: Notes) -> dict[str, WorkerFigures] | None:
+        """--workers: each worker's own report (the lost ones marked); None without workers."""
+        if not isinstance(self.locust, MasterTrial):
+            return None
+        workers = per_pid.get("workers") or {}
+        for wid in self.locust.lost:
+            workers.setdefault(wid, {"cpu_s": None, "cpu_pct": None})["lost"] = True
+        notes.faults += self.locust.faults()
+        return {str(k): WorkerFigures.from_json(w) for k, w in workers.items()}
+
+    def _cpu(self, workers: dict[str, WorkerFigures] | None, start: float, end: float) -> CpuFigures:
+        """CPU seconds of each side in the steady window. With workers elsewhere the load's CPU is their own
+        reports (the busiest decides); the master, sampled here as "generator", is recorded beside them."""
+        assert self.sampler is not None
+        generator_s = _rounded(self.sampler.cpu_between("generator", start, end))
+        generator_pct = self.sampler.busiest_pct("generator", start, end)
+        server: dict[str, float | None] = {"apache_s": None, "postgres_s": None, "server_s": None}
+        if self.live is not None:
+            for role in ("apache", "postgres"):
+                server[f"{role}_s"] = _rounded(self.sampler.cpu_between(role, start, end))
+            server["server_s"] = round((server["apache_s"] or 0) + (server["postgres_s"] or 0), 3)
+        if workers is None:
+            return CpuFigures(**server, generator_s=generator_s, generator_pct=generator_pct)
+        used = [w.cpu_s for w in workers.values() if w.cpu_s is not None]
+        pcts = [w.cpu_pct for w in workers.values() if w.cpu_pct is not None]
+        return CpuFigures(**server, generator_s=round(sum(used), 3) if used else None,
+                          generator_pct=max(pcts) if pcts else None, master_s=generator_s, master_pct=generator_pct)
+
+    def _client_side(self, client: ClientFigures, pids_seen: int) -> ServerSide:
+        """A --url run: no access log, no server CPU or memory; per process means per PID the client saw."""
+        memory = MemoryFigures.from_json({"rss_mb_per_process": None, "pss_mb_per_process": None})
+        return ServerSide(None, None, _per(client.rps, pids_seen), None, memory, None, None, None, None, None)
+
+    def _server_side(self, before: Before, t0: float, start: float, end: float, client: ClientFigures,
+                     cpu: CpuFigures, notes: Notes) -> ServerSide:
+        """The access log's slice of the trial, PostgreSQL's sessions and restarts, memory and the per-process
+        figures. Per process means per slot of the fixed pool: a replaced child takes the same slot, so a kill -9
+        mid-trial does not turn 4 processes into 5 and lower the figure by a fifth."""
+        live = self.live
+        assert live is not None and self.sampler is not None
+        access_log.copy_slice(live.apache.access_log, before.log_offset or 0, self.dir / "access.log")
+        time.sleep(SESSION_FLUSH_S)
+        sessions = self._db_sessions(before, t0, notes)
+        entries = access_log.read(self.dir / "access.log")
+        server = ServerFigures.from_json(access_log.window_summary(entries, start, end))
+        write_json(self.dir / "timeline.json",
+                   access_log.timeline(entries, t0, self.plan.warmup_s, self.plan.duration_s))
+        if live.pg is None:
+            notes.flags.append("server CPU counts Apache only (PostgreSQL is external, --dsn)")
+        serving = live.apache.settings  # this trial's server (--servers entries may differ from live.settings)
+        if serving.max_connections_per_child == 0:
+            notes.faults += faults.replaced_children(entries, t0, serving.processes, self.sampler.started_of("apache"))
+        samples = self.dir / "samples.jsonl"
+        memory = MemoryFigures.from_json(memory_summary(samples, "apache", start, end,
+                                                        {p.pid for p in server.per_process or () if p}))
+        figures = tuple(ProcessFigures.from_json(p) for p in per_process.figures(entries, samples, start, end))
+        notes.flags += self._status_flags(server, before.error_offset)
+        return ServerSide(
+            server, serving.processes, _per(server.rps, serving.processes), _per(server.requests, cpu.server_s),
+            memory, sessions, serving.threads, figures,
+            None if sessions is None or not entries else round(1000 * sessions / len(entries), 3),
+            round(abs((server.requests or 0) - client.requests) / client.requests, 4) if client.requests else None)
+
+    def _db_sessions(self, before: Before, t0: float, notes: Notes) -> int | None:
+        """PostgreSQL sessions opened during the trial; None across a restart (not one series: left out rather
+        than guessed) or without a monitor."""
+        if self.monitor is None:
+            return None
+        after = self.monitor.sessions_opened()
+        found = faults.postgres_restarted(before.pg_started, self.monitor.started_at, t0)
+        if after is None:
+            found += faults.unreachable("postgres", t0, time.time())
+        notes.faults += found
+        if before.sessions is not None and after is not None and not notes.faults:
+            return after - before.sessions
+        return None
+
+    def _status_flags(self, server: ServerFigures, error_offset: int) -> list[str]:
+        """Answers other than 2xx (with the handler's traceback on a 5xx), or no answer at all."""
+        assert self.live is not None
+        flags = []
+        bad = {k: v for k, v in (server.status or {}).items() if not k.startswith("2")}
+        if bad:
+            flags.append(f"server answered non-2xx: {bad}")
+        if any(k.startswith("5") for k in bad):
+            flags += error_log_flags(self.live.apache.error_log, error_offset)
+        if not server.requests:
+            flags.append(f"no request completed in the steady window ({self.plan.steady_s:g} s): the server "
+                         "answered slower than the trial, or not at all")
+        return flags
+
+    def _verdict_flags(self, verdict: Verdict, client: ClientFigures, notes: Notes) -> None:
+        if verdict.bottleneck != Bottleneck.SERVER:
+            notes.flags.append(f"limited by {verdict.bottleneck}: {verdict.reason}")
+        if busy(verdict.others_util):
+            notes.flags.append(f"other processes used {100 * (verdict.others_util or 0):.0f}% of the server "
+                               "CPUs: a busy machine, figures are lower than on a quiet one")
+        if client.failures:
+            notes.flags.append(f"{client.failures} failed requests")
+
+    def _open_model(self, verdict: Verdict, notes: Notes) -> OpenFigures | None:
+        """--rate: the open model's figures (latency from the intended start) and whether the rate was met."""
+        if not self.step.rate:
+            return None
+        figures = offered_rate.trial_figures(self.dir)
+        if figures is None:
+            notes.flags.append("the open model wrote no open.json: see locust.log")
+            return None
+        notes.flags += offered_rate.flags(figures, verdict.bottleneck)
+        return OpenFigures.from_json(figures)
+
+    def _accept_queue(self, start: float, end: float, client: ClientFigures, server: ServerFigures | None
+                      ) -> tuple[AcceptQueue, QueueTime]:
+        """The listen backlog through the steady window, and the time a request spent outside a child: from the
+        send (not the intended start), the wait in the listen backlog, not in the client's own."""
+        summary = queue_summary(read_samples(self.dir / "accept_queue.jsonl"), start, end)
+        wait = queue_time(client.to_json(), None if server is None else server.to_json())
+        return AcceptQueue.from_json(summary), QueueTime.from_json(wait)
+
+    def _bottleneck(self, cpu: CpuFigures, window: tuple[float, float], mean_ms: float | None) -> Verdict:
+        assert self.sampler is not None
         window_s = window[1] - window[0]
         everything = cpus.available()
         server_set = self.partition.server or everything
         generator_set = self.partition.generator or everything
+        server_busy = self.sampler.busy_between(server_set, *window) if self.live else None
         if self.plan.workers:  # remote workers: one core each as far as Locust goes, not our CPUs
-            return bottleneck.classify(
-                window_s=window_s, server_cpu_s=cpu["server_s"], server_cpus=len(server_set),
-                generator_cpu_s=cpu["generator_s"], generator_cpus=self.plan.workers,
-                generator_busiest_pct=cpu["generator_pct"], shared_cpus=False, users=self.users, mean_ms=mean_ms,
-                server_set_busy_s=self.sampler.busy_between(server_set, *window) if self.live else None)
-        return bottleneck.classify(
-            window_s=window_s, server_cpu_s=cpu["server_s"], server_cpus=len(server_set),
-            generator_cpu_s=cpu["generator_s"], generator_cpus=len(generator_set),
-            generator_busiest_pct=cpu["generator_pct"], shared_cpus=bool(server_set & generator_set),
-            users=self.users, mean_ms=mean_ms,
-            server_set_busy_s=self.sampler.busy_between(server_set, *window) if self.live else None,
+            return bottleneck.judge(
+                window_s=window_s, server_cpu_s=cpu.server_s, server_cpus=len(server_set),
+                generator_cpu_s=cpu.generator_s, generator_cpus=self.plan.workers,
+                generator_busiest_pct=cpu.generator_pct, shared_cpus=False, users=self.users, mean_ms=mean_ms,
+                server_set_busy_s=server_busy)
+        return bottleneck.judge(
+            window_s=window_s, server_cpu_s=cpu.server_s, server_cpus=len(server_set),
+            generator_cpu_s=cpu.generator_s, generator_cpus=len(generator_set),
+            generator_busiest_pct=cpu.generator_pct, shared_cpus=bool(server_set & generator_set),
+            users=self.users, mean_ms=mean_ms, server_set_busy_s=server_busy,
             generator_set_busy_s=self.sampler.busy_between(generator_set, *window))
 
-    def cross_check(self) -> dict:
+    def cross_check(self) -> WrkFigures:
         """wrk on the same endpoint right after Locust: same connections, same generator CPUs."""
         seconds = max(3, min(10, round(self.plan.steady_s)))
-        url = self.base_url + url_path(self.step["workload"], self.step["variant"])
-        if self.step["workload"] in ("queries", "updates"):
+        url = self.base_url + url_path(str(self.step.workload), self.step.variant)
+        if self.step.workload in ("queries", "updates"):
             url += f"?queries={self.plan.queries}"
         out = wrk.measure(url, self.users, seconds, self.partition.generator, self.dir / "wrk.txt",
                           connection_close=self.plan.connection_close)
-        return {k: out[k] for k in ("rps", "requests", "p50_ms", "p99_ms", "errors", "non_2xx")} | {
-            "duration_s": seconds, "connections": self.users}
+        return WrkFigures.from_json({k: out[k] for k in ("rps", "requests", "p50_ms", "p99_ms", "errors", "non_2xx")}
+                                    | {"duration_s": seconds, "connections": self.users})
 
     def _per_pid(self) -> dict:
         path = self.dir / "per_pid.json"
@@ -317,5 +419,13 @@ def error_log_flags(error_log: Path, offset: int) -> list[str]:
     return ["error log: " + " | ".join(t for t in shown if t)]
 
 
-def _per(numerator, denominator):
+def _per(numerator: float | None, denominator: float | None) -> float | None:
     return round(numerator / denominator, 2) if numerator is not None and denominator else None
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    return round(numerator / denominator, 4) if numerator is not None and denominator else None
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)

@@ -21,33 +21,62 @@ the figure is the capacity on a busy machine, not on a quiet one.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from bench.record.json_record import JsonRecord
 
 SERVER_BUSY = 0.90     # of the server CPU set; a few % always go to the kernel, the sampler and idle gaps
 GENERATOR_BUSY = 0.90  # of one core for a Locust process, or of the generator CPU set
 
-LABELS = ("server", "generator", "shared", "load", "unknown")
+
+class Bottleneck(StrEnum):
+    """What limited a trial; its value is the label written to trial.json and results.json."""
+
+    SERVER = "server"
+    GENERATOR = "generator"
+    SHARED = "shared"
+    LOAD = "load"
+    UNKNOWN = "unknown"
 
 
-class Bottleneck(TypedDict, total=False):
-    bottleneck: str
-    server_util: float | None       # server CPU-s / (window x server CPUs)
-    server_set_util: float | None   # the server CPUs' busy time by every process (/proc/stat)
-    others_util: float | None       # of the server CPUs, the share used by processes not ours
-    generator_util: float | None    # generator CPU-s / (window x generator CPUs)
-    generator_busiest: float | None  # busiest Locust process, fraction of one core
-    littles_law_rps: float | None   # users / mean latency: what a closed loop of `users` can reach
-    reason: str
+LABELS = tuple(b.value for b in Bottleneck)
+GENERATOR_SIDE = (Bottleneck.GENERATOR, Bottleneck.SHARED)  # the generator could not send more
+
+
+@dataclass(frozen=True)
+class Verdict(JsonRecord):
+    """A trial's bottleneck with the utilisations that decided it (trial.json `bottleneck`)."""
+
+    bottleneck: str | None = None
+    server_util: float | None = None       # server CPU-s / (window x server CPUs)
+    server_set_util: float | None = None   # the server CPUs' busy time by every process (/proc/stat)
+    others_util: float | None = None       # of the server CPUs, the share used by processes not ours
+    generator_util: float | None = None    # generator CPU-s / (window x generator CPUs)
+    generator_busiest: float | None = None  # busiest Locust process, fraction of one core
+    littles_law_rps: float | None = None   # users / mean latency: what a closed loop of `users` can reach
+    reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def generator_bound(self) -> bool:
+        return self.bottleneck in GENERATOR_SIDE
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else a / b
 
 
-def classify(*, window_s: float, server_cpu_s: float | None, server_cpus: int | None,
+def classify(**kw: Any) -> dict[str, Any]:
+    """`judge` in its JSON form (trial.json `bottleneck`)."""
+    return judge(**kw).to_json()
+
+
+def judge(*, window_s: float, server_cpu_s: float | None, server_cpus: int | None,
              generator_cpu_s: float | None, generator_cpus: int | None, generator_busiest_pct: float | None,
              shared_cpus: bool, users: int | None, mean_ms: float | None,
-             server_set_busy_s: float | None = None, generator_set_busy_s: float | None = None) -> Bottleneck:
+             server_set_busy_s: float | None = None, generator_set_busy_s: float | None = None) -> Verdict:
     """The bottleneck of one trial, with the utilisations that decided it (fractions, rounded to 0.001).
 
     server_set_busy_s / generator_set_busy_s: busy seconds of each CPU set by every process (optional).
@@ -66,27 +95,27 @@ def classify(*, window_s: float, server_cpu_s: float | None, server_cpus: int | 
     if shared_cpus and server_cpu_s is not None and generator_cpu_s is not None and server_cpus:
         together = (server_cpu_s + generator_cpu_s) / (window_s * server_cpus)
         if together >= SERVER_BUSY:
-            label = "shared"
+            label = Bottleneck.SHARED
             reason = (f"server and generator share the CPUs and used {100 * together:.0f}% of them "
                       f"(server {100 * (server_util or 0):.0f}%)")
             return _out(label, server_util, generator_util, busiest, little, reason, set_util, others)
     if server_util is not None and server_util >= SERVER_BUSY:
-        label = "server"
+        label = Bottleneck.SERVER
         reason = f"server processes used {100 * server_util:.0f}% of their {server_cpus} CPU(s)"
     elif server_util is not None and set_util is not None and set_util >= SERVER_BUSY and not shared_cpus:
-        label = "server"
+        label = Bottleneck.SERVER
         reason = (f"the server CPU(s) were {100 * set_util:.0f}% busy: {100 * server_util:.0f}% by the server, "
                   f"{100 * (others or 0):.0f}% by other processes on this machine")
     elif generator_busy:
-        label = "generator"
+        label = Bottleneck.GENERATOR
         reason = (f"busiest Locust process at {100 * (busiest or 0):.0f}% of a core"
                   + (f", generator CPUs {100 * generator_util:.0f}% busy" if generator_util is not None else "")
                   + (f"; server CPUs {100 * server_util:.0f}%" if server_util is not None else ""))
     elif server_util is None:
-        label = "unknown"
+        label = Bottleneck.UNKNOWN
         reason = "no server CPU data and the generator was not busy"
     else:
-        label = "load"
+        label = Bottleneck.LOAD
         reason = (f"server CPUs {100 * server_util:.0f}% and busiest Locust process "
                   f"{100 * (busiest or 0):.0f}% busy: too few users"
                   + (f" ({users} users / {mean_ms:.2f} ms = {little:,.0f} req/s)" if little else ""))
@@ -95,18 +124,18 @@ def classify(*, window_s: float, server_cpu_s: float | None, server_cpus: int | 
 
 def _out(label: str, server_util: float | None, generator_util: float | None, busiest: float | None,
          little: float | None, reason: str, set_util: float | None = None,
-         others: float | None = None) -> Bottleneck:
+         others: float | None = None) -> Verdict:
     def r(v: float | None, digits: int = 3) -> float | None:
         return None if v is None else round(v, digits)
 
-    return Bottleneck(bottleneck=label, server_util=r(server_util), server_set_util=r(set_util),
+    return Verdict(bottleneck=Bottleneck(label).value, server_util=r(server_util), server_set_util=r(set_util),
                       others_util=r(others), generator_util=r(generator_util), generator_busiest=r(busiest),
                       littles_law_rps=r(little, 1), reason=reason)
 
 
 def is_capacity(label: str | None) -> bool:
     """A rate is the server's capacity only when the server was the limit."""
-    return label == "server"
+    return label == Bottleneck.SERVER
 
 
 def cell_label(labels: list[str | None]) -> str | None:
@@ -114,12 +143,13 @@ def cell_label(labels: list[str | None]) -> str | None:
     seen = [x for x in labels if x]
     if not seen:
         return None
-    order = {name: i for i, name in enumerate(("generator", "shared", "load", "unknown", "server"))}
+    order = {name.value: i for i, name in enumerate((Bottleneck.GENERATOR, Bottleneck.SHARED, Bottleneck.LOAD,
+                                                     Bottleneck.UNKNOWN, Bottleneck.SERVER))}
     return max(set(seen), key=lambda x: (seen.count(x), -order.get(x, 0)))
 
 
-LIMITED_BY = {"generator": "the generator", "shared": "CPUs shared with the generator", "load": "too few users",
-              "unknown": "an unknown limit"}
+LIMITED_BY = {Bottleneck.GENERATOR: "the generator", Bottleneck.SHARED: "CPUs shared with the generator",
+              Bottleneck.LOAD: "too few users", Bottleneck.UNKNOWN: "an unknown limit"}
 
 
 def speedup_phrase(ratio: float, fast: str, fast_label: str | None, slow: str, slow_label: str | None) -> str:

@@ -1,20 +1,25 @@
-"""results.json (docs/results-format.md): its schema, its shapes, its writer and its loader.
+"""results.json (docs/results-format.md): its schema, its writer and its loader.
 
 The writer (`RunRecord`) rewrites the file atomically after every trial, so a crash at trial 5 keeps
 trials 1-4; the loader (`load_results`) is the one way in for every reader (reports, compare, the CLI).
+What it holds are records that write and read themselves: the cells (`run_rows.CellRecord`), their trials
+(`trial.TrialRecord`), summaries (`run_rows.CellSummary`) and speedups (`run_rows.Speedup`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 from bench.record import attribution, stats
 from bench.record import bottleneck as bn
 from bench.record.errors import UserError
 from bench.record.files import now_iso, read_record, record_path, write_json
+from bench.record.run_rows import CellRecord, CellSummary, Speedup
 from bench.record.schema import upgrade as upgrade_schema
+from bench.record.trial import CellKey, PlanStep, TrialRecord
 from bench.vocabulary import BASELINE
 
 SCHEMA = 1
@@ -25,226 +30,96 @@ FILE = "results.json"
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
-# --- shapes (docs/results-format.md; every key may be null in an interrupted or --url run) ------------
-class LocustFigures(TypedDict):
-    requests: int | None
-    failures: int | None
-    rps: float | None
-    p50_ms: float | None
-    p90_ms: float | None
-    p99_ms: float | None
-    max_ms: float | None
-    mean_ms: float | None
-
-
-class Cpu(TypedDict):
-    apache_s: float | None
-    postgres_s: float | None
-    server_s: float | None
-    generator_s: float | None
-    generator_pct: float | None
-
-
-class Trial(TypedDict, total=False):
-    seq: int
-    trial: int
-    workload: str
-    variant: str
-    dir: str
-    started: float
-    steady: list[float]
-    locust: LocustFigures
-    pids_seen_by_client: int
-    server: dict[str, Any] | None  # access_log.window_summary
-    rps_per_process: float | None
-    cpu: Cpu
-    requests_per_cpu_second: float | None
-    memory: dict[str, float | None]
-    db_sessions: int | None
-    db_sessions_per_1000_requests: float | None
-    access_vs_locust: float | None
-    generator_bound: bool  # kept for readers of schema-1 folders: bottleneck is generator or shared
-    failures: bool
-    flags: list[str]
-    users: int                    # Locust users of this trial (the cell's knee with --saturate)
-    slots: int | None             # Apache processes of the fixed pool: rps_per_process = server rps / slots
-    bottleneck: bn.Bottleneck     # what limited the trial, with the utilisations that decided it
-    faults: list[str]             # "postgres restarted at +3.2s", "1 Apache child(ren) replaced ..."
-    wrk: dict[str, Any] | None    # --cross-check: wrk on the same endpoint right after the trial
-    locust_vs_wrk: float | None
-    server_module: str            # --servers: the Apache module that served it ("server" is the access log's)
-
-
-class Summary(TypedDict):
-    trials: int
-    rps: float | None
-    rps_ci95: list[float] | None
-    server_rps: float | None
-    p50_ms: float | None
-    p90_ms: float | None
-    p99_ms: float | None
-    max_ms: float | None
-    server_p50_ms: float | None
-    server_p99_ms: float | None
-    rps_per_process: float | None
-    requests_per_cpu_second: float | None
-    rss_mb_per_process: float | None
-    pss_mb_per_process: float | None
-    pss_mb_total: float | None    # all Apache processes together (parent, children, mod_wsgi daemons)
-    pss_mb_serving: float | None  # per process that served requests (access-log PIDs: mod_wsgi's daemons)
-    db_sessions_per_1000_requests: float | None
-    generator_pct: float | None
-    failures: int
-    generator_bound: bool
-    bottleneck: str | None       # the cell's label: the most common over its trials (bn.cell_label)
-    server_util: float | None    # median fraction of the server CPUs used
-    others_util: float | None    # median fraction of the server CPUs used by processes not ours
-    generator_busiest: float | None
-    faults: int                  # trials with a fault
-    wrk_rps: float | None
-    locust_vs_wrk: float | None
-
-
-class Speedup(TypedDict, total=False):
-    workload: str
-    variant: str
-    baseline: str
-    ratio: float
-    ci95: list[float] | None  # null with a single trial on either side: no interval
-    metric: str
-    bottlenecks: dict[str, str | None]  # variant -> its cell's bottleneck, for both sides
-    text: str                 # the ratio as it may honestly be stated ("at least 21.3x (pooled limited by ...)")
-    server: str               # --servers: both sides ran under this server
-
-
-class CellRecord(TypedDict, total=False):
-    workload: str
-    variant: str
-    server: str               # --servers only: mod_python or mod_wsgi; absent in runs without --servers
-    trials: list[Trial]
-    summary: Summary | None
-
-
-CellKey = tuple[str, str, str | None]
-
-
-def cell_key(cell: CellRecord | dict[str, Any]) -> CellKey:
-    """(workload, variant, server) of a cell record or a plan step; server None without --servers."""
-    return cell["workload"], cell["variant"], cell.get("server")
-
-
-def trial_key(trial: Trial | dict[str, Any]) -> CellKey:
-    """The cell a trial belongs to (a trial's "server" is its access-log summary; its module is server_module)."""
-    return trial["workload"], trial["variant"], trial.get("server_module")
-
-
-# metric name in results.json -> the per-trial value it is a ratio of
-SPEEDUP_METRICS: dict[str, tuple[str, ...]] = {
-    "rps": ("locust", "rps"),
-    "requests_per_cpu_second": ("requests_per_cpu_second",),
-    "wrk_rps": ("wrk", "rps"),
-}
-
-
-def field(trial: dict[str, Any], *keys: str) -> Any:
-    """trial[k1][k2]... or None when a level is missing."""
-    v: Any = trial
-    for k in keys:
-        v = v.get(k) if isinstance(v, dict) else None
-    return v
-
-
-def column(trials: Sequence[dict[str, Any]], *keys: str) -> list[Any]:
-    return [field(t, *keys) for t in trials]
+# the metrics a speedup is a ratio of: Locust's rate, the rate per server CPU-second, wrk's rate
+SPEEDUP_METRICS = ("rps", "requests_per_cpu_second", "wrk_rps")
 
 
 # --- derived figures -------------------------------------------------------------------------------
-def summarize(trials: Sequence[Trial]) -> Summary:
+def summarize(trials: Sequence[TrialRecord]) -> CellSummary:
     """A cell's summary: medians over its trials, the rps interval, failures summed."""
-    def med(*keys: str, digits: int = 2) -> float | None:
-        return stats.median(column(trials, *keys), digits)
+    def med(values: Iterable[float | None], digits: int = 2) -> float | None:
+        return stats.median(list(values), digits)
 
-    ci = stats.median_ci(column(trials, "locust", "rps"))
-    return {
-        "trials": len(trials),
-        "rps": med("locust", "rps"),
-        "rps_ci95": None if ci is None else [round(x, 2) for x in ci],
-        "server_rps": med("server", "rps"),
-        "p50_ms": med("locust", "p50_ms", digits=3),
-        "p90_ms": med("locust", "p90_ms", digits=3),
-        "p99_ms": med("locust", "p99_ms", digits=3),
-        "max_ms": med("locust", "max_ms", digits=3),
-        "server_p50_ms": med("server", "p50_ms", digits=3),
-        "server_p99_ms": med("server", "p99_ms", digits=3),
-        "rps_per_process": med("rps_per_process"),
-        "requests_per_cpu_second": med("requests_per_cpu_second", digits=1),
-        "rss_mb_per_process": med("memory", "rss_mb_per_process"),
-        "pss_mb_per_process": med("memory", "pss_mb_per_process"),
-        "pss_mb_total": med("memory", "pss_mb_total"),
-        "pss_mb_serving": med("memory", "pss_mb_serving"),
-        "db_sessions_per_1000_requests": med("db_sessions_per_1000_requests", digits=3),
-        "generator_pct": med("cpu", "generator_pct", digits=1),
-        "failures": int(sum(t["locust"]["failures"] or 0 for t in trials)),
-        "generator_bound": any(t["generator_bound"] for t in trials),
-        "bottleneck": bn.cell_label(column(trials, "bottleneck", "bottleneck")),
-        "server_util": med("bottleneck", "server_util", digits=3),
-        "others_util": med("bottleneck", "others_util", digits=3),
-        "generator_busiest": med("bottleneck", "generator_busiest", digits=3),
-        "faults": sum(1 for t in trials if t.get("faults")),
-        "wrk_rps": med("wrk", "rps"),
-        "locust_vs_wrk": med("locust_vs_wrk", digits=4),
-    }
+    clients = [t.client for t in trials]
+    servers = [t.server for t in trials]
+    memory = [t.memory for t in trials]
+    verdicts = [t.bottleneck for t in trials]
+    wrk = [t.wrk for t in trials]
+    ci = stats.median_ci([c.rps for c in clients])
+    return CellSummary(
+        trials=len(trials), rps=med(c.rps for c in clients),
+        rps_ci95=None if ci is None else (round(ci[0], 2), round(ci[1], 2)),
+        server_rps=med(s and s.rps for s in servers),
+        p50_ms=med((c.p50_ms for c in clients), 3), p90_ms=med((c.p90_ms for c in clients), 3),
+        p99_ms=med((c.p99_ms for c in clients), 3), max_ms=med((c.max_ms for c in clients), 3),
+        server_p50_ms=med((s and s.p50_ms for s in servers), 3),
+        server_p99_ms=med((s and s.p99_ms for s in servers), 3),
+        rps_per_process=med(t.rps_per_process for t in trials),
+        requests_per_cpu_second=med((t.requests_per_cpu_second for t in trials), 1),
+        rss_mb_per_process=med(m and m.rss_mb_per_process for m in memory),
+        pss_mb_per_process=med(m and m.pss_mb_per_process for m in memory),
+        pss_mb_total=med(m and m.pss_mb_total for m in memory),
+        pss_mb_serving=med(m and m.pss_mb_serving for m in memory),
+        db_sessions_per_1000_requests=med((t.db_sessions_per_1000_requests for t in trials), 3),
+        generator_pct=med((t.cpu and t.cpu.generator_pct for t in trials), 1),
+        failures=int(sum(c.failures or 0 for c in clients)),
+        generator_bound=any(t.generator_bound for t in trials),
+        bottleneck=bn.cell_label([t.limit for t in trials]),
+        server_util=med((v and v.server_util for v in verdicts), 3),
+        others_util=med((v and v.others_util for v in verdicts), 3),
+        generator_busiest=med((v and v.generator_busiest for v in verdicts), 3),
+        faults=sum(1 for t in trials if t.faults), wrk_rps=med(w and w.rps for w in wrk),
+        locust_vs_wrk=med((t.locust_vs_wrk for t in trials), 4),
+    )
 
 
 def speedups(cells: Sequence[CellRecord], metric: str = "rps", baseline: str = BASELINE) -> list[Speedup]:
     """Every variant against `baseline` on the same workload and server: ratio of medians with a bootstrap CI."""
-    by_key = {cell_key(c): c for c in cells}
-    pairs = [(cell, by_key.get((workload, baseline, server))) for (workload, variant, server), cell in by_key.items()
-             if variant != baseline]
+    by_key = {c.key: c for c in cells}
+    pairs = [(cell, by_key.get(CellKey(key.workload, baseline, key.server))) for key, cell in by_key.items()
+             if key.variant != baseline]
     return [s for cell, base in pairs if base is not None and (s := _speedup(cell, base, metric)) is not None]
 
 
 def step_speedups(cells: Sequence[CellRecord], metric: str = "rps") -> list[Speedup]:
     """The one-factor steps of the variant table that ran ("prepared vs pooled"), as speedups of `new` over
     `base`. Not written to results.json: a report computes them from the cells (bench.record.attribution)."""
-    by_key = {cell_key(c): c for c in cells}
+    by_key = {c.key: c for c in cells}
     out: list[Speedup] = []
-    for step in attribution.steps(sorted({v for _, v, _ in by_key}, key=str)):
-        for (workload, variant, server), cell in by_key.items():
-            base = by_key.get((workload, step.base, server))
-            if variant == step.new and base is not None and (s := _speedup(cell, base, metric)) is not None:
+    for step in attribution.steps(sorted({k.variant for k in by_key}, key=str)):
+        for key, cell in by_key.items():
+            base = by_key.get(CellKey(key.workload, step.base, key.server))
+            if key.variant == step.new and base is not None and (s := _speedup(cell, base, metric)) is not None:
                 out.append(s)
     return out
 
 
 def _speedup(cell: CellRecord, base: CellRecord, metric: str) -> Speedup | None:
-    keys = SPEEDUP_METRICS[metric]
-    workload, variant, server = cell_key(cell)
-    baseline = base["variant"]
-    r = stats.ratio_ci(column(base["trials"], *keys), column(cell["trials"], *keys))
+    r = stats.ratio_ci(base.column(metric), cell.column(metric))
     if r is None:
         return None
-    item: Speedup = {"workload": workload, "variant": variant, "baseline": baseline,
-                     "ratio": round(r.ratio, 3), "ci95": None if r.ci is None else [round(x, 3) for x in r.ci],
-                     "metric": metric}
-    if server is not None:
-        item["server"] = server
-    if metric == "rps":
-        # Client-side rates are capacities only where the server was the limit: say so beside the ratio.
-        labels = {v: bn.cell_label(column(c["trials"], "bottleneck", "bottleneck"))
-                  for v, c in ((variant, cell), (baseline, base))}
-        fast, slow = (variant, baseline) if r.ratio >= 1 else (baseline, variant)
-        item["bottlenecks"] = labels
-        item["text"] = bn.speedup_phrase(max(r.ratio, 1 / r.ratio) if r.ratio else r.ratio, fast, labels[fast],
-                                         slow, labels[slow])
-        if r.ratio < 1:
-            item["text"] = f"{variant} is slower: {item['text']} in favour of {baseline}"
-    return item
+    variant, baseline = cell.key.variant, str(base.variant)
+    item = Speedup(workload=cell.key.workload, variant=variant, baseline=baseline, ratio=round(r.ratio, 3),
+                   ci95=None if r.ci is None else (round(r.ci[0], 3), round(r.ci[1], 3)), metric=metric,
+                   server=cell.key.server)
+    if metric != "rps":
+        return item
+    # Client-side rates are capacities only where the server was the limit: say so beside the ratio.
+    labels = {variant: cell.limit, baseline: base.limit}
+    fast, slow = (variant, baseline) if r.ratio >= 1 else (baseline, variant)
+    text = bn.speedup_phrase(max(r.ratio, 1 / r.ratio) if r.ratio else r.ratio, fast, labels[fast], slow,
+                             labels[slow])
+    if r.ratio < 1:
+        text = f"{variant} is slower: {text} in favour of {baseline}"
+    return replace(item, bottlenecks=labels, text=text)
 
 
 # --- writing ---------------------------------------------------------------------------------------
 class RunRecord:
-    """results.json of a run in progress: every cell planned up front, trials added as they finish."""
+    """results.json of a run in progress: every cell planned up front, trials added as they finish.
+
+    `cells` (CellRecord) is what the file holds; `data` is the rest of the file (plan, stack, environment,
+    the run-level sections), each written as it is set."""
 
     def __init__(self, run_dir: Path, plan: dict[str, Any], stack: dict[str, Any] | None,
                  environment: dict[str, Any], source: str, checks: list[str], kind: str = "run"):
@@ -254,38 +129,38 @@ class RunRecord:
             "complete": False, "source": source, "plan": plan, "stack": stack, "environment": environment,
             "checks": checks, "results": [], "speedups": [], "cpu_speedups": [],
         }
-        for step in plan.get("order", []):
-            key = cell_key(step)
-            if key not in [cell_key(c) for c in self.data["results"]]:
-                server = {"server": key[2]} if key[2] is not None else {}
-                self.data["results"].append({"workload": key[0], "variant": key[1], **server, "trials": [],
-                                             "summary": None})
+        keys = dict.fromkeys(PlanStep.of(step).cell for step in plan.get("order", []))
+        self.cells: list[CellRecord] = [CellRecord(k.workload, k.variant, k.server) for k in keys]
         self.write()
 
     @property
     def trial_count(self) -> int:
-        return sum(len(c["trials"]) for c in self.data["results"])
+        return sum(len(c.trials) for c in self.cells)
 
-    def add_trial(self, trial: Trial) -> None:
-        before = {k: self.data[k] for k in ("results", "speedups", "cpu_speedups")}
-        self.data["results"] = [dict(c) for c in self.data["results"]]
-        for cell in self.data["results"]:
-            if cell_key(cell) == trial_key(trial):
-                cell["trials"] = [*cell["trials"], trial]
-                cell["summary"] = summarize(cell["trials"])
-        cells = [c for c in self.data["results"] if c["trials"]]
-        self.data["speedups"] = speedups(cells, "rps")
-        self.data["cpu_speedups"] = speedups(cells, "requests_per_cpu_second")
-        if any(t.get("wrk") for c in cells for t in c["trials"]):
-            self.data["wrk_speedups"] = speedups(cells, "wrk_rps")
+    def add_trial(self, trial: TrialRecord | dict[str, Any]) -> None:
+        """Record a finished trial in its cell, summarize the cell again and rewrite the file."""
+        record = TrialRecord.of(trial)
+        before = (self.cells, {k: self.data.get(k) for k in ("speedups", "cpu_speedups", "wrk_speedups")})
+        self.cells = [self._with(c, record) if c.key == record.cell else c for c in self.cells]
+        ran = [c for c in self.cells if c.trials]
+        self.data["speedups"] = speedups(ran, "rps")
+        self.data["cpu_speedups"] = speedups(ran, "requests_per_cpu_second")
+        if any(t.wrk is not None for c in ran for t in c.trials):
+            self.data["wrk_speedups"] = speedups(ran, "wrk_rps")
         try:
             self.write()
         except UserError as exc:
             # Keep memory equal to the file, so trial_count never claims a trial results.json lacks, and
             # name the trial that is on disk (its trial.json) but could not be recorded.
-            self.data.update(before)
-            raise UserError(f"{exc}: trial {trial.get('seq')} ({trial.get('dir')}) is on disk but not recorded "
+            self.cells = before[0]
+            self.data.update({k: v for k, v in before[1].items() if v is not None})
+            raise UserError(f"{exc}: trial {record.seq} ({record.dir}) is on disk but not recorded "
                             "in results.json") from None
+
+    @staticmethod
+    def _with(cell: CellRecord, trial: TrialRecord) -> CellRecord:
+        trials = (*cell.trials, trial)
+        return replace(cell, trials=trials, summary=summarize(trials))
 
     def set_extra(self, key: str, value: Any) -> None:
         """A run-level section beside the cells (generator_ceiling, saturation), written at once."""
@@ -305,7 +180,10 @@ class RunRecord:
             # Stopping early: the error that stopped the run is the one to report, not this repeat of it.
 
     def write(self) -> None:
-        write_json(self.path, self.data)
+        results = [c.to_json() for c in self.cells]
+        write_json(self.path, {k: [s.to_json() for s in v] if k.endswith("speedups") else v
+                               for k, v in (self.data | {"results": results}).items()})
+        self.data["results"] = results  # as written (bench.load.offered_rate reads the cells from it)
 
 
 # --- reading ---------------------------------------------------------------------------------------

@@ -21,10 +21,10 @@ from bench.record.run_rows import (
     ApacheSample,
     Ceiling,
     CellSummary,
-    Plan,
+    PlanRecord,
     SaturationCell,
     Speedup,
-    Stack,
+    StackRecord,
     Timeline,
     TrialRow,
 )
@@ -220,14 +220,14 @@ class Run(RunFolder):
         return [str(c) for c in lst(self.data.get("checks"))]
 
     @cached_property
-    def options(self) -> Plan:
+    def options(self) -> PlanRecord:
         """The plan (bench run's options), typed."""
-        return Plan.of(self.plan)
+        return PlanRecord.of(self.plan)
 
     @cached_property
-    def settings(self) -> Stack | None:
+    def settings(self) -> StackRecord | None:
         """The generated stack's settings; None for a --url run."""
-        return Stack.of(self.data.get("stack"))
+        return StackRecord.of(self.data.get("stack"))
 
     def recorded(self, *keys: str) -> list[tuple[str, Any]]:
         """Top-level values as recorded (created, finished, kind, schema ...), for the setup table."""
@@ -273,7 +273,7 @@ class Run(RunFolder):
                 continue  # planned but not run yet (bench lists every cell up front)
             server = entry.get("server")
             cells.append(Cell(str(entry["workload"]), str(entry["variant"]), [TrialRow.of(t) for t in trials],
-                              CellSummary.of(obj(entry.get("summary"))), str(server) if server else None))
+                              CellSummary.from_json(obj(entry.get("summary"))), str(server) if server else None))
         order_w = {w: i for i, w in enumerate(self.workloads)}
         order_v = {v: i for i, v in enumerate(self.variants)}
         order_s = {s: i for i, s in enumerate(self.servers)}

@@ -8,9 +8,13 @@ unchanged (summary.json, the trial's files).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bench.record.bottleneck import Verdict, cell_label
+from bench.record.json_record import JsonRecord, derived, optional
+from bench.record.trial import CellKey, CpuFigures, ProcessFigures, ServerFigures, TrialRecord, WorkerFigures
 from bench.record.values import dig, lst, num, obj, pair
 
 
@@ -27,24 +31,6 @@ class PidRate:
 
 
 @dataclass(frozen=True)
-class ProcessFigures:
-    """One serving process's figures in one trial (per_process_threads, bench.load.per_process): its requests/s,
-    requests in service at once (mean, peak), CPU % (100 = one core) and requests per CPU second of its own."""
-
-    pid: str
-    rps: float | None
-    busy_threads: float | None
-    busy_peak: float | None
-    cpu_pct: float | None
-    requests_per_cpu_s: float | None
-
-    @classmethod
-    def of(cls, p: Any) -> ProcessFigures:
-        return cls(str(dig(p, "pid")), num(dig(p, "rps")), num(dig(p, "busy_threads")), num(dig(p, "busy_peak")),
-                   num(dig(p, "cpu_pct")), num(dig(p, "requests_per_cpu_s")))
-
-
-@dataclass(frozen=True)
 class GeneratorProcess:
     """One Locust worker of a `--workers` trial (trial.json `workers`): its steady-window requests and CPU %
     of one core, from its own reports; `lost` when it went away during the trial."""
@@ -57,17 +43,17 @@ class GeneratorProcess:
     lost: bool
 
     @classmethod
-    def of(cls, wid: str, w: Any) -> GeneratorProcess:
-        host, pid = dig(w, "host"), dig(w, "pid")
-        return cls(str(wid), None if host is None else str(host), None if pid is None else str(pid),
-                   num(dig(w, "requests")), num(dig(w, "cpu_pct")), dig(w, "lost") is True)
+    def of(cls, wid: str, w: WorkerFigures) -> GeneratorProcess:
+        return cls(str(wid), None if w.host is None else str(w.host), None if w.pid is None else str(w.pid),
+                   num(w.requests), num(w.cpu_pct), w.lost is True)
 
 
 @dataclass(frozen=True)
 class TrialRow:
-    """One trial of results.json (or one planned trial of plan.order). `TrialRow.of` is the one constructor."""
+    """One trial of results.json (or one planned trial of plan.order) as the reports read it: the trial's record
+    (bench.record.trial.TrialRecord, read once by its from_json), its figures as floats or None."""
 
-    raw: dict[str, Any]
+    record: TrialRecord
     seq: float | None
     workload: str
     variant: str
@@ -105,38 +91,40 @@ class TrialRow:
     requests_per_cpu_second: float | None = None  # access-log requests / server CPU-s (Apache + PostgreSQL)
 
     @classmethod
-    def of(cls, t: dict[str, Any]) -> TrialRow:
-        status = obj(dig(t, "server", "status"))
-        errors = sorted((str(c), v) for c, raw in status.items()
+    def of(cls, trial: TrialRecord | dict[str, Any]) -> TrialRow:
+        t = TrialRecord.of(trial)
+        client, server = t.client, t.server or ServerFigures()
+        verdict, cpu = t.bottleneck or Verdict(), t.cpu or CpuFigures()
+        errors = sorted((str(c), v) for c, raw in (server.status or {}).items()
                         if not str(c).startswith(("2", "3")) and (v := num(raw)))
-        rates = tuple(PidRate(str(dig(p, "pid")), rps) for p in lst(dig(t, "server", "per_process"))
-                      if (rps := num(dig(p, "rps"))) is not None)
+        rates = tuple(PidRate(str(p.pid), rps) for p in server.per_process or () if p is not None
+                      if (rps := num(p.rps)) is not None)
         return cls(
-            t, num(t.get("seq")), str(t.get("workload")), str(t.get("variant")),
-            str(t["server_module"]) if t.get("server_module") else None,
-            str(t.get("trial")), num(t.get("users")), num(dig(t, "locust", "rps")), num(dig(t, "server", "rps")),
-            num(dig(t, "locust", "p99_ms")), num(dig(t, "locust", "failures")),
-            num(dig(t, "bottleneck", "server_util")), num(dig(t, "cpu", "generator_pct")),
-            num(dig(t, "server", "processes")), tuple(str(f) for f in lst(t.get("flags"))),
-            number=num(t.get("trial")), requests=num(dig(t, "locust", "requests")),
-            failed=t.get("failures") is True, error_status=tuple(errors),
-            access_vs_locust=num(t.get("access_vs_locust")), labelled=isinstance(t.get("bottleneck"), dict),
-            bottleneck=_label(dig(t, "bottleneck", "bottleneck")), others_util=num(dig(t, "bottleneck", "others_util")),
-            generator_bound=t.get("generator_bound") is True, faults=tuple(str(f) for f in lst(t.get("faults"))),
-            has_wrk=isinstance(t.get("wrk"), dict), per_process=rates, started=num(t.get("started")),
-            steady=pair(t.get("steady")), threads=num(t.get("threads")),
-            per_process_threads=(tuple(ProcessFigures.of(p) for p in t["per_process_threads"] if isinstance(p, dict))
-                                 if isinstance(t.get("per_process_threads"), list) else None),
-            workers=(tuple(GeneratorProcess.of(k, w) for k, w in sorted(t["workers"].items()))
-                     if isinstance(t.get("workers"), dict) else None),
-            master_pct=num(dig(t, "cpu", "master_pct")),
-            requests_per_cpu_second=num(t.get("requests_per_cpu_second")),
+            t, num(t.seq), str(t.workload), str(t.variant), t.server_module or None, str(t.trial), num(t.users),
+            num(client.rps), num(server.rps), num(client.p99_ms), num(client.failures), num(verdict.server_util),
+            num(cpu.generator_pct), num(server.processes), tuple(str(f) for f in t.flags or ()),
+            number=num(t.trial), requests=num(client.requests), failed=t.failures is True, error_status=tuple(errors),
+            access_vs_locust=num(t.access_vs_locust), labelled=t.bottleneck is not None,
+            bottleneck=verdict.bottleneck or None, others_util=num(verdict.others_util),
+            generator_bound=t.generator_bound is True, faults=tuple(str(f) for f in t.faults or ()),
+            has_wrk=t.wrk is not None, per_process=rates, started=num(t.started),
+            steady=pair(list(t.steady)) if t.steady is not None else None, threads=num(t.threads),
+            per_process_threads=(None if t.per_process_threads is None else
+                                 tuple(p for p in t.per_process_threads if p is not None)),
+            workers=(None if t.workers is None else
+                     tuple(GeneratorProcess.of(k, w) for k, w in sorted(t.workers.items()) if w is not None)),
+            master_pct=num(cpu.master_pct), requests_per_cpu_second=num(t.requests_per_cpu_second),
         )
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The trial as recorded (its record written back: the same keys and numbers)."""
+        return self.record.to_json()
 
     @property
     def seq_text(self) -> str:
         """The seq as recorded, as text ("3"; "None" when missing): what keys a trial's series in a figure."""
-        return str(self.raw.get("seq"))
+        return str(self.record.seq)
 
     @property
     def label(self) -> str:
@@ -155,40 +143,42 @@ class TrialRow:
 
 
 @dataclass(frozen=True)
-class CellSummary:
-    """A cell's `summary` (medians over its trials), checked: None where not recorded."""
+class CellSummary(JsonRecord):
+    """A cell's `summary`: medians over its trials (bench.record.results.summarize writes it, the reports read
+    it); None where not recorded. Fields in the order results.json writes them."""
 
-    raw: dict[str, Any]
-    trials: float | None = None
+    trials: int | None = None
     rps: float | None = None
     rps_ci95: tuple[float, float] | None = None
+    server_rps: float | None = None
     p50_ms: float | None = None
     p90_ms: float | None = None
     p99_ms: float | None = None
     max_ms: float | None = None
-    failures: float | None = None
+    server_p50_ms: float | None = None
+    server_p99_ms: float | None = None
     rps_per_process: float | None = None
     requests_per_cpu_second: float | None = None
     rss_mb_per_process: float | None = None
     pss_mb_per_process: float | None = None
-    pss_mb_serving: float | None = None  # the processes that served (mod_wsgi: its daemons)
-    pss_mb_total: float | None = None
+    pss_mb_total: float | None = None  # all Apache processes together (parent, children, mod_wsgi daemons)
+    pss_mb_serving: float | None = None  # per process that served (access-log PIDs: mod_wsgi's daemons)
     db_sessions_per_1000_requests: float | None = None
-    server_util: float | None = None
-    others_util: float | None = None
-    server_p50_ms: float | None = None
-    generator_busiest: float | None = None  # fraction of one core
     generator_pct: float | None = None  # older folders: percent
+    failures: int | None = None
+    generator_bound: bool | None = None
+    bottleneck: str | None = None  # the cell's label: the most common over its trials (bottleneck.cell_label)
+    server_util: float | None = None  # median fraction of the server CPUs used
+    others_util: float | None = None  # median fraction of the server CPUs used by processes not ours
+    generator_busiest: float | None = None  # fraction of one core
+    faults: int | None = None  # trials with a fault
     wrk_rps: float | None = None
     locust_vs_wrk: float | None = None
-    bottleneck: str | None = None
-    generator_bound: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def of(cls, s: dict[str, Any]) -> CellSummary:
-        numbers = {f.name: num(s.get(f.name)) for f in fields(cls) if f.type == "float | None"}
-        return cls(s, **numbers, rps_ci95=pair(s.get("rps_ci95")), bottleneck=_label(s.get("bottleneck")),
-                   generator_bound=s.get("generator_bound") is True)
+    @property
+    def raw(self) -> dict[str, Any]:
+        return self.to_json()
 
     def stat(self, key: str) -> float | None:
         """Any numeric field by its name in results.json (also one this class does not name)."""
@@ -196,7 +186,13 @@ class CellSummary:
 
     def recorded(self, *keys: str) -> dict[str, Any]:
         """The values as results.json holds them, unchecked: what summary.json passes on."""
-        return {k: self.raw.get(k) for k in keys}
+        raw = self.raw
+        return {k: raw.get(k) for k in keys}
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """rps_ci95 as two numbers, else None."""
+        return pair(list(self.rps_ci95)) if self.rps_ci95 is not None else None
 
     @property
     def latencies(self) -> tuple[float | None, float | None, float | None, float | None]:
@@ -217,39 +213,77 @@ class CellSummary:
 
 
 @dataclass(frozen=True)
-class Speedup:
-    """Variant over baseline on a workload: an entry of `speedups` / `cpu_speedups` / `wrk_speedups` (`of`), or
-    one a report computed from the cells' trials (origin "computed")."""
+class Speedup(JsonRecord):
+    """Variant over baseline on a workload: an entry of `speedups` / `cpu_speedups` / `wrk_speedups` (written by
+    bench.record.results.speedups, read by `of`), or one a report computed from the cells' trials (origin
+    "computed")."""
 
-    workload: str
-    variant: str
-    baseline: str
-    ratio: float
-    lo: float | None
-    hi: float | None
-    origin: str = "results.json"  # or "computed" (bootstrap of trial medians)
-    text: str | None = None  # the ratio as it may honestly be stated ("at least 21.30x (pooled limited by ...)")
-    bottlenecks: dict[str, Any] = field(default_factory=dict)  # variant -> its cell's limit
-    server: str | None = None  # --servers: both sides ran under this server
-    metric: str = "rps"
-    factor: str | None = None  # a one-factor step ("X vs Y"): the factor they differ by (bench.vocabulary.FACTORS)
+    workload: str | None = None
+    variant: str | None = None
+    baseline: str | None = None
+    ratio: float | None = None
+    ci95: tuple[float, float] | None = None  # null with a single trial on either side: no interval
+    metric: str | None = None
+    server: str | None = optional()  # --servers: both sides ran under this server
+    bottlenecks: dict[str, str | None] | None = optional()  # variant -> its cell's limit, both sides
+    text: str | None = optional()  # the ratio as it may honestly be stated ("at least 21.30x (pooled ...)")
+    extra: dict[str, Any] = field(default_factory=dict)
+    origin: str = derived(default="results.json")  # or "computed" (bootstrap of trial medians)
+    factor: str | None = derived()  # a one-factor step ("X vs Y"): the factor they differ by (vocabulary.FACTORS)
 
     @classmethod
     def of(cls, s: dict[str, Any]) -> Speedup | None:
-        ratio = num(s.get("ratio"))
+        """A recorded entry, as reports read it: None without a ratio; an older entry's defaults filled in."""
+        row = cls.from_json(s)
+        ratio = num(row.ratio)
         if ratio is None:
             return None
-        lo, hi = pair(s.get("ci95")) or (None, None)
-        text = s.get("text")
-        return cls(str(s.get("workload")), str(s.get("variant")), str(s.get("baseline") or "naive"), ratio, lo, hi,
-                   text=text if isinstance(text, str) else None,
-                   bottlenecks={str(k): v for k, v in obj(s.get("bottlenecks")).items()},
-                   server=s.get("server") or None, metric=str(s.get("metric", "rps")))
+        return replace(row, ratio=ratio, workload=str(row.workload), variant=str(row.variant),
+                       baseline=row.baseline or "naive", metric=row.metric or "rps", server=row.server or None,
+                       bottlenecks=row.bottlenecks or {}, ci95=pair(list(row.ci95 or ())))
+
+    @property
+    def lo(self) -> float | None:
+        return None if self.ci95 is None else self.ci95[0]
+
+    @property
+    def hi(self) -> float | None:
+        return None if self.ci95 is None else self.ci95[1]
 
     @property
     def where(self) -> str:
         """The workload, and under --servers its server: "db" or "db under mod_wsgi"."""
-        return self.workload if self.server is None else f"{self.workload} under {self.server}"
+        return str(self.workload) if self.server is None else f"{self.workload} under {self.server}"
+
+
+@dataclass(frozen=True)
+class CellRecord(JsonRecord):
+    """One workload x variant (x server) of results.json `results`: its trials and their summary."""
+
+    workload: str | None = None
+    variant: str | None = None
+    server: str | None = optional()  # --servers only: the entry the cell ran under
+    trials: tuple[TrialRecord, ...] = ()
+    summary: CellSummary | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> CellKey:
+        return CellKey(str(self.workload), str(self.variant), self.server)
+
+    def column(self, metric: str) -> list[float | None]:
+        """The per-trial values a speedup metric is a ratio of (SPEEDUP_METRICS)."""
+        return [t.metric(metric) for t in self.trials]
+
+    @property
+    def limit(self) -> str | None:
+        """The cell's label: the most common bottleneck over its trials."""
+        return cell_label([t.limit for t in self.trials])
+
+
+def cells_of(results: Sequence[CellRecord | dict[str, Any]]) -> list[CellRecord]:
+    """results.json `results` as records (records are passed through)."""
+    return [c if isinstance(c, CellRecord) else CellRecord.from_json(c) for c in results]
 
 
 @dataclass(frozen=True)
@@ -273,7 +307,9 @@ class Ceiling:
 
 
 @dataclass
-class SaturationStep:
+class SaturationStep(JsonRecord):
+    """One step of a `--saturate` probe (results.json saturation[].steps): the users, what they reached, the limit."""
+
     users: int
     rps: float | None
     p99_ms: float | None
@@ -329,8 +365,9 @@ class ApacheSample:
 
 
 @dataclass(frozen=True)
-class Plan:
-    """The options a run was made with (results.json `plan`), as the report reads them; `raw` is shown as is."""
+class PlanRecord:
+    """The options a run was made with (results.json `plan`, written from bench.load.plan.Plan), as the report
+    reads them; `raw` is shown as is."""
 
     raw: dict[str, Any]
     url: Any
@@ -345,7 +382,7 @@ class Plan:
     order: tuple[TrialRow, ...]  # the planned trials, in order
 
     @classmethod
-    def of(cls, p: dict[str, Any]) -> Plan:
+    def of(cls, p: dict[str, Any]) -> PlanRecord:
         order = tuple(TrialRow.of(e) for e in lst(p.get("order")) if isinstance(e, dict))
         return cls(p, p.get("url"), p.get("users"), num(p.get("warmup_s")), num(p.get("duration_s")),
                    num(p.get("max_p99_ms")), p.get("generator_cpus"), "generator_cpus" in p,
@@ -353,8 +390,8 @@ class Plan:
 
 
 @dataclass(frozen=True)
-class Stack:
-    """The generated stack's settings (results.json `stack`), shown as recorded."""
+class StackRecord:
+    """The generated stack's settings (results.json `stack`, from bench.stack's StackSettings), as recorded."""
 
     raw: dict[str, Any]
     processes: Any
@@ -366,7 +403,7 @@ class Stack:
     partition_recorded: bool  # the stack names server_cpus
 
     @classmethod
-    def of(cls, s: Any) -> Stack | None:
+    def of(cls, s: Any) -> StackRecord | None:
         if not isinstance(s, dict):
             return None
         return cls(s, s.get("processes"), s.get("keepalive"), s.get("keepalive_timeout"),
@@ -393,6 +430,7 @@ class OfferedRateRow:
     server_p99_ms: float | None
     met: bool
     why: str | None
+    requests_per_cpu_second: float | None = None
 
     @classmethod
     def of(cls, r: Any) -> OfferedRateRow | None:
@@ -402,7 +440,8 @@ class OfferedRateRow:
         return cls(str(r.get("workload")), str(r.get("variant")), str(r["server"]) if r.get("server") else None,
                    rate, num(r.get("rps")), num(r.get("p50_ms")), num(r.get("p90_ms")), num(r.get("p99_ms")),
                    num(r.get("p999_ms")), num(r.get("dropped")), num(r.get("late")), num(r.get("server_p99_ms")),
-                   r.get("met") is True, str(r["why"]) if r.get("why") else None)
+                   r.get("met") is True, str(r["why"]) if r.get("why") else None,
+                   num(r.get("requests_per_cpu_second")))
 
     @classmethod
     def rows(cls, data: Any) -> list[OfferedRateRow]:

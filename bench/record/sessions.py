@@ -124,8 +124,7 @@ class SessionsRun(RunFolder):
     @property
     def results(self) -> list[SessionsResult]:
         """The measured configurations that name their process count, in the order run."""
-        return [SessionsResult.of(r) for r in lst(self.data.get("results"))
-                if isinstance(r, dict) and num(r.get("processes"))]
+        return self.results_of(self.data)
 
     def client(self) -> list[tuple[str, float | None]]:
         """How the client ran, checked: (field, value) for clients, visit_requests, requests_per_endpoint, seed."""
@@ -137,7 +136,19 @@ class SessionsRun(RunFolder):
         settings = self.data.get("settings")
         return settings if isinstance(settings, dict) else None
 
+    @classmethod
+    def results_of(cls, data: dict[str, Any]) -> list[SessionsResult]:
+        """The results of a sessions.json dict already read (the writer's `data`), typed."""
+        return [SessionsResult.of(r) for r in lst(data.get("results"))
+                if isinstance(r, dict) and num(r.get("processes"))]
+
     def require_results(self) -> None:
         if not self.results:
             raise UserError(f"no measurement in {self.dir / FILE}: nothing to report; was `bench sessions` stopped "
                             "before its first configuration ended?")
+
+
+def read_sessions(path: Path | str) -> list[SessionsResult]:
+    """The measured configurations of a `bench sessions` folder (or its sessions.json), typed; what the terminal
+    prints (bench.console.sessions_table). One-line UserError when the file is unusable."""
+    return SessionsRun.open(Path(path).parent if Path(path).is_file() else path).results

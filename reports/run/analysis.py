@@ -113,9 +113,10 @@ def _computed_row(metric: str, base: Cell, cell: Cell, ratio: float, lo: float |
     labels = {cell.variant: cell.limit, base.variant: base.limit}
     stated = metric == "rps" and any(labels.values())
     # Same wording as bench writes into results.json, so a computed row reads like a recorded one.
-    return Speedup(cell.workload, cell.variant, base.variant, ratio, lo, hi, "computed",
+    return Speedup(cell.workload, cell.variant, base.variant, ratio, None if lo is None or hi is None else (lo, hi),
+                   metric, cell.server, labels if stated else {},
                    phrase(ratio, cell.variant, base.variant, labels) if stated else None,
-                   labels if stated else {}, cell.server, metric, factor)
+                   origin="computed", factor=factor)
 
 
 def phrase(ratio: float, variant: str, baseline: str, labels: dict[str, str | None]) -> str:

@@ -6,6 +6,7 @@ Reads the typed trial rows only (`TrialRow.workers`, `master_pct`); runs without
 
 from __future__ import annotations
 
+from bench.record.bottleneck import GENERATOR_SIDE
 from bench.record.run_folder import Run
 from bench.record.run_rows import GeneratorProcess, TrialRow
 from reports.kit.document import Block, Bullets, Section, Table
@@ -48,7 +49,7 @@ def generator_sentences(trials: list[TrialRow]) -> list[str]:
                 "workers changed during the run (see the notes).")]
     for t in trials:
         busiest = _busiest(t)
-        if t.bottleneck in ("generator", "shared") and busiest is not None:
+        if t.bottleneck in GENERATOR_SIDE and busiest is not None:
             lines.append(f"{t.workload}/{t.variant} #{t.trial} was limited by the generator: its busiest process "
                          f"was {_name(busiest)} at {_pct(busiest.cpu_pct)} of a core.")
         lost = [w for w in t.workers or () if w.lost]

@@ -7,7 +7,7 @@ is boilerplate that would read the same for any run.
 from __future__ import annotations
 
 from bench.record.attribution import FACTORS, Square
-from bench.record.bottleneck import LIMITED_BY
+from bench.record.bottleneck import LIMITED_BY, Bottleneck
 from bench.record.run_folder import Run
 from bench.record.run_rows import Speedup, TrialRow
 from reports.kit.fmt import dash_or, fmt_ci, fmt_num, fmt_ratio
@@ -21,7 +21,7 @@ NOT_PARTITIONED = ("Not partitioned: Locust shared the CPUs with the server, so 
 
 def limited_by(label: str | None) -> str:
     """A bottleneck label in words: "the server", "too few users" ..."""
-    return dash_or(label, lambda v: "the server" if v == "server" else LIMITED_BY.get(v, v))
+    return dash_or(label, lambda v: "the server" if v == Bottleneck.SERVER else LIMITED_BY.get(v, v))
 
 
 def headline_rows(run: Run, an: Analysis) -> list[Speedup]:
@@ -225,37 +225,56 @@ def memory_sentences(run: Run, an: Analysis) -> list[str]:
 
 def caveats(run: Run, an: Analysis) -> list[str]:
     """The caveats that apply to this run, most serious first."""
-    out: list[str] = []
-    plan, stack = run.options, run.settings
     trials = run.trials()
-    if run.source == "url":
-        url = plan.url
-        out.append(
-            f"This run drove an existing server{f' at {url}' if url else ''} (--url): only client-side data "
+    out = [*url_caveat(run), *incomplete_caveat(run, trials), *limit_caveats(run, trials),
+           *generator_bound_caveat(run, trials), *failure_caveat(trials), *access_log_caveat(trials),
+           *connection_caveats(run), *sample_caveats(an)]
+    if run.notes:
+        out.append("Notes recorded with the run: " + "; ".join(run.notes) + ".")
+    if an.computed:
+        out.append("Computed by this report because results.json lacks them: " + "; ".join(an.computed) + ".")
+    if run.problems:
+        out.append("Some trial files could not be used: " + "; ".join(dict.fromkeys(run.problems)) + ".")
+    return out
+
+
+def url_caveat(run: Run) -> list[str]:
+    if run.source != "url":
+        return []
+    url = run.options.url
+    return [f"This run drove an existing server{f' at {url}' if url else ''} (--url): only client-side data "
             "(Locust) exists. Server-side numbers (access log, per-process rates, CPU, memory, PostgreSQL "
-            "sessions) are absent, and per-process rates, where shown, divide the client's rate by the PIDs seen."
-        )
-    if not run.complete:
-        planned = len(plan.order)
-        missing = run.missing_trials()
-        text = "This run is incomplete (interrupted or crashed"
-        text += ", no finish time)" if run.finished is None else ")"
-        if planned:
-            text += f": {len(trials)} of {planned} planned trials have results"
-        if missing:
-            shown = [m.label for m in missing[:20]]
-            more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
-            text += ". Missing: " + "; ".join(shown) + more
-        out.append(text + ". Intervals and speedups use the trials present.")
-    out += limit_caveats(run, trials)
+            "sessions) are absent, and per-process rates, where shown, divide the client's rate by the PIDs seen."]
+
+
+def incomplete_caveat(run: Run, trials: list[TrialRow]) -> list[str]:
+    if run.complete:
+        return []
+    planned = len(run.options.order)
+    missing = run.missing_trials()
+    text = "This run is incomplete (interrupted or crashed"
+    text += ", no finish time)" if run.finished is None else ")"
+    if planned:
+        text += f": {len(trials)} of {planned} planned trials have results"
+    if missing:
+        shown = [m.label for m in missing[:20]]
+        more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+        text += ". Missing: " + "; ".join(shown) + more
+    return [text + ". Intervals and speedups use the trials present."]
+
+
+def generator_bound_caveat(run: Run, trials: list[TrialRow]) -> list[str]:
+    """Older folders only: trials that say they were generator-bound (newer ones label every limit)."""
     bound = [t for t in trials if t.generator_bound]
-    if bound and not run.labelled:
-        out.append(
-            f"{len(bound)} of {len(trials)} trials {'was' if len(bound) == 1 else 'were'} generator-bound "
+    if not bound or run.labelled:
+        return []
+    return [f"{len(bound)} of {len(trials)} trials {'was' if len(bound) == 1 else 'were'} generator-bound "
             "(Locust ran out of CPU): " + ", ".join(t.label for t in bound)
             + ". Their requests/s measure the load generator, not Apache, so speedups involving them are "
-            "lower bounds; server CPU per request (figure 6) does not depend on the generator."
-        )
+            "lower bounds; server CPU per request (figure 6) does not depend on the generator."]
+
+
+def failure_caveat(trials: list[TrialRow]) -> list[str]:
     failed = []
     for t in trials:
         n_fail = t.failures or 0
@@ -265,54 +284,53 @@ def caveats(run: Run, an: Analysis) -> list[str]:
         if t.error_status:
             codes = ", ".join(f"{c}: {fmt_num(v)}" for c, v in t.error_status)
             failed.append(f"{t.label}: access log status {codes}")
-    if failed:
-        out.append("Some requests failed: " + "; ".join(failed) + ".")
-    disagree = []
-    for t in trials:
-        d = t.access_vs_locust
-        if d is not None and d > ACCESS_LOG_TOLERANCE:
-            disagree.append(f"{t.label} ({d * 100:.1f}%)")
-    if disagree:
-        out.append(
-            f"The access log and Locust disagree on the request count by more than "
+    return ["Some requests failed: " + "; ".join(failed) + "."] if failed else []
+
+
+def access_log_caveat(trials: list[TrialRow]) -> list[str]:
+    disagree = [f"{t.label} ({t.access_vs_locust * 100:.1f}%)" for t in trials
+                if t.access_vs_locust is not None and t.access_vs_locust > ACCESS_LOG_TOLERANCE]
+    if not disagree:
+        return []
+    return [f"The access log and Locust disagree on the request count by more than "
             f"{ACCESS_LOG_TOLERANCE * 100:.0f}% in: " + ", ".join(disagree)
-            + ". One of the two lost or added requests; treat those trials' rates with care."
-        )
-    if stack is not None:
-        ka = stack.keepalive
-        if ka is True:
-            mkr = stack.max_keepalive_requests
-            out.append(
-                f"KeepAlive was on (timeout {stack.keepalive_timeout} s, MaxKeepAliveRequests "
-                f"{'unlimited' if mkr in (0, None) else mkr}): clients reuse connections, so TCP setup is not "
-                f"part of a request's cost, and MaxConnectionsPerChild "
-                f"({stack.max_connections_per_child}) counts connections, not requests."
-            )
-        elif ka is False:
-            out.append("KeepAlive was off: every request opened a new TCP connection, which adds the same "
-                       "cost to every variant and narrows the ratios.")
+            + ". One of the two lost or added requests; treat those trials' rates with care."]
+
+
+def connection_caveats(run: Run) -> list[str]:
+    """How connections were used (KeepAlive, the client closing them) and a --quick run."""
+    out, plan, stack = [], run.options, run.settings
+    if stack is not None and stack.keepalive is True:
+        mkr = stack.max_keepalive_requests
+        out.append(
+            f"KeepAlive was on (timeout {stack.keepalive_timeout} s, MaxKeepAliveRequests "
+            f"{'unlimited' if mkr in (0, None) else mkr}): clients reuse connections, so TCP setup is not "
+            f"part of a request's cost, and MaxConnectionsPerChild "
+            f"({stack.max_connections_per_child}) counts connections, not requests.")
+    elif stack is not None and stack.keepalive is False:
+        out.append("KeepAlive was off: every request opened a new TCP connection, which adds the same "
+                   "cost to every variant and narrows the ratios.")
     if plan.connection_close:
         out.append("The client closed its connection after every request (connection_close): each request "
                    "paid for a TCP connection, as in a no-keep-alive deployment.")
     if plan.quick:
         out.append("Quick run (--quick): short trials meant as a smoke test, not for decisions.")
+    return out
+
+
+def sample_caveats(an: Analysis) -> list[str]:
+    """Too few trials for a bootstrap interval; latencies Locust rounded to whole milliseconds."""
+    out = []
     counts = [len(c.trials) for c in an.cells]
     if counts and min(counts) < 3:
         out.append(
             f"Only {min(counts)} trial(s) for some workload/variant: with fewer than 3 trials the 95% "
-            "intervals of requests/s are [min, max] over trials, not bootstrap intervals."
-        )
+            "intervals of requests/s are [min, max] over trials, not bootstrap intervals.")
     lat = [v for c in an.cells for v in (c.summary.p50_ms, c.summary.p90_ms, c.summary.p99_ms) if v is not None]
     small = [v for v in lat if v < 100]
     if small and all(float(v).is_integer() for v in small):
         out.append("The latency percentiles are whole milliseconds (Locust rounds times below 100 ms), so "
                    "sub-millisecond differences between variants are invisible in them.")
-    if run.notes:
-        out.append("Notes recorded with the run: " + "; ".join(run.notes) + ".")
-    if an.computed:
-        out.append("Computed by this report because results.json lacks them: " + "; ".join(an.computed) + ".")
-    if run.problems:
-        out.append("Some trial files could not be used: " + "; ".join(dict.fromkeys(run.problems)) + ".")
     return out
 
 

@@ -30,7 +30,9 @@ TITLE = "Figure 10: latency against offered rate (open model)"
 
 
 @dataclass(frozen=True)
-class Point:
+class RatePoint:
+    """One cell at one offered rate: its latencies from the intended start and whether the rate was met."""
+
     workload: str
     variant: str
     rate: float
@@ -39,7 +41,7 @@ class Point:
     met: bool
 
 
-def knee(points: Sequence[Point]) -> Point | None:
+def knee(points: Sequence[RatePoint]) -> RatePoint | None:
     """The largest rate of a series that met the rate (and the SLO) with every smaller rate met too."""
     best = None
     for p in sorted(points, key=lambda p: p.rate):
@@ -50,7 +52,7 @@ def knee(points: Sequence[Point]) -> Point | None:
 
 
 @styled
-def hockey_stick_figure(points: Sequence[Point], slo_ms: float | None = None) -> Figure:
+def hockey_stick_figure(points: Sequence[RatePoint], slo_ms: float | None = None) -> Figure:
     """p50 (dashed) and p99 (solid) from the intended start against offered req/s, log latency axis."""
     workloads = list(dict.fromkeys(p.workload for p in points)) or [""]
     variants = list(dict.fromkeys(p.variant for p in points))
@@ -96,7 +98,7 @@ def chart_offered_rate(run: Run, _an: object, out_dir: Path) -> FigureBlock:
     if not rows:
         return FigureBlock(NAME, TITLE, skipped="A closed-loop run (no --rate): every latency in this report comes "
                            "from users that wait for their answers (stalls hidden).")
-    points = [Point(r.workload, r.variant, r.rate, r.p50_ms, r.p99_ms, r.met) for r in rows]
+    points = [RatePoint(r.workload, r.variant, r.rate, r.p50_ms, r.p99_ms, r.met) for r in rows]
     slo = slo_of(run)
     caption = ("Open model: requests started on a schedule at the offered rate, latency measured from each "
                "request's intended start (HdrHistogram); dashed p50, solid p99; "

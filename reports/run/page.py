@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.record.attribution import FACTORS
-from bench.record.run_folder import Run
+from bench.record.bottleneck import Bottleneck
+from bench.record.run_folder import Cell, Run
 from bench.record.run_rows import Ceiling, Speedup
 from reports.kit.document import Block, Bullets, Document, FigureBlock, KeyValues, Para, Pre, Section, Table
 from reports.kit.figures import Drawn, draw
@@ -225,24 +226,50 @@ def saturation_table(an: Analysis) -> Table:
 # --- document ------------------------------------------------------------------------------------
 def compose(run: Run, an: Analysis, figs: Drawn,
             cav: list[str]) -> Document:
+    cap, cap_basis = capacity_sentences(run, an)
+    # Figures 1, 2, 8 and 9 sit among their section's tables; every other figure closes its section.
+    throughput = throughput_blocks(an, figs)
+    sections = [
+        Section("summary", "Summary", summary_blocks(run, an, cap, cav)),
+        Section("throughput", "Throughput", throughput + figs.rest("throughput")),
+        *extra_sections(an, figs),
+        *(s for s in (servers_section(run, figs.take("fig9-servers")), auth_section(run)) if s is not None),
+        Section("latency", "Latency", [latency_table(an), *figs.rest("latency")]),
+        Section("capacity", "Per process and capacity", capacity_blocks(an, cap, cap_basis) + figs.rest("capacity")),
+        Section("memory", "Memory", bullets(memory_sentences(run, an) + figs.notes["fig5-memory"])
+                + figs.rest("memory")),
+        Section("cost", "Cost per request", cost_blocks(run, an) + figs.rest("cost")),
+        Section("over-time", "Over time", bullets(figs.notes["fig7-timeline"]) + figs.rest("over-time")),
+        *(s for s in (generator_section(run),) if s is not None),
+        Section("caveats", "Caveats", caveat_blocks(run, cav)),
+        Section("setup", "Machine, versions and settings", setup_blocks(run)),
+    ]
+    meta = meta_line(run, "run", f"source: {run.source}", f"{len(run.trials())} trials")
+    return Document(f"mod_python persistence benchmark: run {run.run_id}", meta, sections)
+
+
+def summary_blocks(run: Run, an: Analysis, cap: list[str], cav: list[str]) -> list[Block]:
+    """The headline, the sentences that say what it means, the capacity and a pointer to the caveats."""
     heads = headline_rows(run, an)
-    summary_blocks: list[Block] = [Para(headline_text(run, r, an), "headline") for r in heads]
+    blocks: list[Block] = [Para(headline_text(run, r, an), "headline") for r in heads]
     if not an.cells:
-        summary_blocks.append(Para("This run has no results yet.", "warning"))
+        blocks.append(Para("This run has no results yet.", "warning"))
     elif not heads:
         best = max((c for c in an.cells if c.summary.rps is not None), key=lambda c: c.summary.rps or 0,
                    default=None)
         if best is not None:
-            summary_blocks.append(Para(f"No naive baseline to compare with; the highest rate was {best.variant} on "
-                                       f"{best.workload}, {fmt_num(best.summary.rps)} req/s.", "headline"))
+            blocks.append(Para(f"No naive baseline to compare with; the highest rate was {best.variant} on "
+                               f"{best.workload}, {fmt_num(best.summary.rps)} req/s.", "headline"))
     lines = [s for r in heads if (s := rate_sentence(run, r))]
     lines += split_sentences(an)
-    cap, cap_basis = capacity_sentences(run, an)
-    summary_blocks += bullets(lines + cap)
+    blocks += bullets(lines + cap)
     if cav:
-        summary_blocks.append(caveat_note(cav, "run"))
+        blocks.append(caveat_note(cav, "run"))
+    return blocks
 
-    # Figures 1, 2, 8 and 9 sit among their section's tables; every other figure closes its section.
+
+def throughput_blocks(an: Analysis, figs: Drawn) -> list[Block]:
+    """The rates, the speedups over the baseline, their split over the 2x2 and the one-factor steps."""
     throughput: list[Block] = [throughput_table(an), figs.take("fig1-rps")]
     if an.speedups:
         throughput.append(speedup_table(an.speedups))
@@ -256,15 +283,20 @@ def compose(run: Run, an: Analysis, figs: Drawn,
     if an.steps:
         throughput += [speedup_table(an.steps, "One factor at a time: requests/s of X relative to Y, variants "
                                                "that differ by one kept resource"), Bullets(step_sentences(an))]
+    return throughput
 
+
+def capacity_blocks(an: Analysis, cap: list[str], cap_basis: str) -> list[Block]:
     per_process: list[Block] = []
     if cap:
         per_process += [Bullets(cap), capacity_table(an), Para(cap_basis, "note")]
     threaded = process_rows(an.cells)  # none in folders from before per_process_threads
     if threaded:
         per_process += [process_table(threaded, an.multi_server), *bullets(gil_sentences(threaded))]
+    return per_process
 
-    memory = bullets(memory_sentences(run, an) + figs.notes["fig5-memory"])
+
+def cost_blocks(run: Run, an: Analysis) -> list[Block]:
     cost = bullets(cost_sentences(run, an))
     table = cost_table(an)
     if any(cell != DASH for row in table.rows for cell in row[2:]):  # a --url run has none of it
@@ -272,29 +304,15 @@ def compose(run: Run, an: Analysis, figs: Drawn,
     if an.cpu_speedups:
         cost.append(speedup_table(an.cpu_speedups, "Requests per server CPU-second relative to the baseline "
                                                    "(the efficiency view: independent of the load generator)"))
-    over_time = bullets(figs.notes["fig7-timeline"])
+    return cost
 
-    cav_blocks: list[Block] = [Bullets(cav, "warning")] if cav else [Para("None found in this run's data.")]
+
+def caveat_blocks(run: Run, cav: list[str]) -> list[Block]:
+    blocks: list[Block] = [Bullets(cav, "warning")] if cav else [Para("None found in this run's data.")]
     flags = trial_flags(run)
     if flags:
-        cav_blocks += [Para("Flags recorded on trials:"), Bullets(flags)]
-
-    sections = [
-        Section("summary", "Summary", summary_blocks),
-        Section("throughput", "Throughput", throughput + figs.rest("throughput")),
-        *extra_sections(an, figs),
-        *(s for s in (servers_section(run, figs.take("fig9-servers")), auth_section(run)) if s is not None),
-        Section("latency", "Latency", [latency_table(an), *figs.rest("latency")]),
-        Section("capacity", "Per process and capacity", per_process + figs.rest("capacity")),
-        Section("memory", "Memory", memory + figs.rest("memory")),
-        Section("cost", "Cost per request", cost + figs.rest("cost")),
-        Section("over-time", "Over time", over_time + figs.rest("over-time")),
-        *(s for s in (generator_section(run),) if s is not None),
-        Section("caveats", "Caveats", cav_blocks),
-        Section("setup", "Machine, versions and settings", setup_blocks(run)),
-    ]
-    meta = meta_line(run, "run", f"source: {run.source}", f"{len(run.trials())} trials")
-    return Document(f"mod_python persistence benchmark: run {run.run_id}", meta, sections)
+        blocks += [Para("Flags recorded on trials:"), Bullets(flags)]
+    return blocks
 
 
 def extra_sections(an: Analysis, figs: Drawn) -> list[Section]:
@@ -386,42 +404,44 @@ def _cross_check(an: Analysis) -> dict[str, Any] | None:
     }
 
 
+def cell_summary(c: Cell) -> dict[str, Any]:
+    """A cell in summary.json: its summary's medians as recorded, its limit and what follows from them."""
+    recorded = c.summary.recorded("rps", "rps_ci95", "p50_ms", "p90_ms", "p99_ms", "max_ms", "rps_per_process",
+                                  "requests_per_cpu_second", "rss_mb_per_process", "pss_mb_per_process",
+                                  "pss_mb_total", "pss_mb_serving", "db_sessions_per_1000_requests", "failures",
+                                  "generator_bound", "server_util", "others_util", "generator_busiest", "wrk_rps",
+                                  "locust_vs_wrk", "faults")
+    limit, faults = c.limit_or_bound, recorded.pop("faults")
+    return {
+        "workload": c.workload, "variant": c.variant, **({"server": c.server} if c.server else {}),
+        "trials": c.recorded_trials,
+        **recorded,
+        "bottleneck": limit,
+        "rate_is_capacity": None if limit is None else limit == Bottleneck.SERVER,
+        "faulty_trials": faults,
+        "cpu_ms_per_request": cpu_ms_per_request(c.summary.requests_per_cpu_second),
+    }
+
+
+def speedup_summary(r: Speedup, metric: str) -> dict[str, Any]:
+    return {"workload": r.workload, "variant": r.variant, **({"server": r.server} if r.server else {}),
+            "baseline": r.baseline, "ratio": r.ratio,
+            "ci95": None if r.lo is None else [r.lo, r.hi], "from": r.origin, "metric": metric,
+            **({"text": r.text, "bottlenecks": r.bottlenecks} if r.text else {})}
+
+
 def summary(run: Run, an: Analysis, figs: dict[str, FigureBlock], cav: list[str]) -> dict[str, Any]:
     """The headline numbers the report shows, machine-readable; values are results.json's, unrounded."""
     threaded = process_rows(an.cells)  # only folders that recorded per_process_threads get the key
-    cells = []
-    for c in an.cells:
-        s = c.summary
-        recorded = s.recorded("rps", "rps_ci95", "p50_ms", "p90_ms", "p99_ms", "max_ms", "rps_per_process",
-                              "requests_per_cpu_second", "rss_mb_per_process", "pss_mb_per_process",
-                              "pss_mb_total", "pss_mb_serving", "db_sessions_per_1000_requests", "failures",
-                              "generator_bound", "server_util", "others_util", "generator_busiest", "wrk_rps",
-                              "locust_vs_wrk", "faults")
-        limit, faults = c.limit_or_bound, recorded.pop("faults")
-        cells.append({
-            "workload": c.workload, "variant": c.variant, **({"server": c.server} if c.server else {}),
-            "trials": c.recorded_trials,
-            **recorded,
-            "bottleneck": limit,
-            "rate_is_capacity": None if limit is None else limit == "server",
-            "faulty_trials": faults,
-            "cpu_ms_per_request": cpu_ms_per_request(c.summary.requests_per_cpu_second),
-        })
     return {
         "schema": SUMMARY_SCHEMA,
         "run_id": run.run_id,
         "source": run.source,
         "complete": run.complete,
         "headline": [_headline(run, an, r) for r in headline_rows(run, an)],
-        "cells": cells,
-        "speedups": [
-            {"workload": r.workload, "variant": r.variant, **({"server": r.server} if r.server else {}),
-             "baseline": r.baseline, "ratio": r.ratio,
-             "ci95": None if r.lo is None else [r.lo, r.hi], "from": r.origin, "metric": metric,
-             **({"text": r.text, "bottlenecks": r.bottlenecks} if r.text else {})}
-            for metric, rows in (("rps", an.speedups), ("requests_per_cpu_second", an.cpu_speedups))
-            for r in rows
-        ],
+        "cells": [cell_summary(c) for c in an.cells],
+        "speedups": [speedup_summary(r, metric) for metric, rows in
+                     (("rps", an.speedups), ("requests_per_cpu_second", an.cpu_speedups)) for r in rows],
         "cpu_partition": dict(partition_rows(run)) or None,
         "servers": servers_summary(run),
         "auth_phase": auth_summary(run),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.record.run_folder import Cell, Run
-from bench.record.stats import ratio_ci
+from bench.record.stats import Ratio, ratio_ci
 from reports.kit.document import Block, Bullets, FigureBlock, Para, Section, Table
 from reports.kit.fmt import DASH, dash_or, fmt_ci, fmt_num, fmt_ratio
 from reports.run.analysis import cpu_ms_per_request, server_groups, where
@@ -24,26 +24,23 @@ from reports.run.analysis import cpu_ms_per_request, server_groups, where
 AUTH, PLAIN = "auth", "db"
 
 
-@dataclass
-class Ratio:
-    ratio: float | None
-    lo: float | None = None
-    hi: float | None = None
-
-    def text(self) -> str:
-        ci = f" ({fmt_ci(self.lo, self.hi, 'x')})" if self.lo is not None else ""
-        return dash_or(self.ratio, lambda r: fmt_ratio(r) + ci)
+def ratio_text(r: Ratio | None) -> str:
+    """"1.52x (1.40x-1.61x)", or the ratio alone without an interval; "-" without a ratio."""
+    if r is None:
+        return DASH
+    ci = f" ({fmt_ci(r.lo, r.hi, 'x')})" if r.lo is not None else ""
+    return dash_or(r.ratio, lambda v: fmt_ratio(v) + ci)
 
 
-def trial_ratio(base: Cell, new: Cell, *keys: str) -> Ratio:
-    """median(new)/median(base) of a per-trial value, with its 95% interval (none from one trial)."""
-    r = ratio_ci(base.values(*keys), new.values(*keys))
-    return Ratio(None) if r is None else Ratio(r.ratio, r.lo, r.hi)
+def trial_ratio(base: Cell, new: Cell, *keys: str) -> Ratio | None:
+    """median(new)/median(base) of a per-trial value, with its 95% interval (none from one trial); None: no
+    ratio."""
+    return ratio_ci(base.values(*keys), new.values(*keys))
 
 
-def stat_ratio(a: float | None, b: float | None) -> Ratio:
+def stat_ratio(a: float | None, b: float | None) -> Ratio | None:
     """b/a of a summary median that has no per-trial series worth resampling (memory, p99)."""
-    return Ratio(b / a if a and b is not None else None)
+    return Ratio(b / a, None, None) if a and b is not None else None
 
 
 # --- the servers of a --servers run -------------------------------------------------------------
@@ -83,11 +80,12 @@ def server_ratio_table(run: Run) -> Table:
     for base, other in server_pairs(run):
         b, o = base.summary, other.summary
         rows.append([base.workload, base.variant, f"{other.server} / {base.server}",
-                     trial_ratio(base, other, "locust", "rps").text(),
-                     stat_ratio(b.rps_per_process, o.rps_per_process).text(),
-                     trial_ratio(base, other, "requests_per_cpu_second").text(),
+                     ratio_text(trial_ratio(base, other, "locust", "rps")),
+                     ratio_text(stat_ratio(b.rps_per_process, o.rps_per_process)),
+                     ratio_text(trial_ratio(base, other, "requests_per_cpu_second")),
                      fmt_ratio(_ratio(b.serving_pss, o.serving_pss)),
-                     stat_ratio(b.pss_mb_total, o.pss_mb_total).text(), stat_ratio(b.p99_ms, o.p99_ms).text()])
+                     ratio_text(stat_ratio(b.pss_mb_total, o.pss_mb_total)),
+                     ratio_text(stat_ratio(b.p99_ms, o.p99_ms))])
     return Table(["workload", "variant", "servers", "req/s", "req/s per process", "req per server CPU-s",
                   "PSS per serving process", "PSS all processes", "p99"], rows,
                  "Ratios of medians (95% bootstrap interval over trials where there are 2 or more); above 1x: "
@@ -103,12 +101,12 @@ def server_sentences(run: Run) -> list[str]:
     for base, other in server_pairs(run):
         rps = trial_ratio(base, other, "locust", "rps")
         cost = trial_ratio(base, other, "requests_per_cpu_second")
-        if rps.ratio is None:
+        if rps is None:
             continue
-        text = (f"{base.variant} {base.workload}: {other.server} served {rps.text()} the requests/s of "
+        text = (f"{base.variant} {base.workload}: {other.server} served {ratio_text(rps)} the requests/s of "
                 f"{base.server} ({fmt_num(other.summary.rps)} vs {fmt_num(base.summary.rps)})")
-        if cost.ratio is not None:
-            text += f", {cost.text()} the requests per server CPU-second"
+        if cost is not None:
+            text += f", {ratio_text(cost)} the requests per server CPU-second"
         pss_b, pss_o = base.summary.serving_pss, other.summary.serving_pss
         if pss_b is not None and pss_o is not None:
             text += f"; PSS per serving process {fmt_num(pss_o)} vs {fmt_num(pss_b)} MB"
@@ -142,8 +140,8 @@ class AuthRow:
     server: str | None
     db: Cell
     auth: Cell
-    rps: Ratio
-    cost: Ratio
+    rps: Ratio | None
+    cost: Ratio | None
 
     @property
     def extra_cpu_ms(self) -> float | None:
@@ -171,8 +169,8 @@ def auth_table(rows: list[AuthRow], multi: bool) -> Table:
     out = []
     for r in rows:
         out.append([r.variant, *([r.server or DASH] if multi else []), fmt_num(r.db.summary.rps),
-                    fmt_num(r.auth.summary.rps), r.rps.text(), fmt_num(r.db.summary.requests_per_cpu_second),
-                    fmt_num(r.auth.summary.requests_per_cpu_second), r.cost.text(), _signed(r.extra_cpu_ms),
+                    fmt_num(r.auth.summary.rps), ratio_text(r.rps), fmt_num(r.db.summary.requests_per_cpu_second),
+                    fmt_num(r.auth.summary.requests_per_cpu_second), ratio_text(r.cost), _signed(r.extra_cpu_ms),
                     fmt_num(r.auth.summary.db_sessions_per_1000_requests)])
     return Table(["variant", *(["server"] if multi else []), "db req/s", "auth req/s", "auth/db req/s",
                   "db req per CPU-s", "auth req per CPU-s", "auth/db per CPU-s", "CPU ms added per request",
@@ -188,12 +186,12 @@ def _signed(ms: float | None) -> str:
 def auth_sentences(rows: list[AuthRow]) -> list[str]:
     out = []
     for r in rows:
-        if r.rps.ratio is None:
+        if r.rps is None:
             continue
         on = where(f"the {r.variant} variant", r.server)
-        text = f"On {on}, auth served {r.rps.text()} the requests/s of db"
-        if r.cost.ratio is not None:
-            text += f" and {r.cost.text()} the requests per server CPU-second"
+        text = f"On {on}, auth served {ratio_text(r.rps)} the requests/s of db"
+        if r.cost is not None:
+            text += f" and {ratio_text(r.cost)} the requests per server CPU-second"
         if r.extra_cpu_ms is not None:
             text += f": the authentication phase adds {fmt_num(r.extra_cpu_ms)} ms of server CPU per request"
         out.append(text + ".")
@@ -216,7 +214,9 @@ def auth_section(run: Run) -> Section | None:
                    [*_bullets(auth_sentences(rows)), auth_table(rows, run.multi_server)])
 
 
-def _ratio_json(r: Ratio) -> dict[str, Any]:
+def _ratio_json(r: Ratio | None) -> dict[str, Any]:
+    if r is None:
+        return {"ratio": None, "ci95": None}
     return {"ratio": r.ratio, "ci95": None if r.lo is None else [r.lo, r.hi]}
 
 
@@ -226,7 +226,7 @@ def servers_summary(run: Run) -> list[dict[str, Any]] | None:
         return None
     return [{"workload": b.workload, "variant": b.variant, "server": o.server, "against": b.server,
              "rps": _ratio_json(trial_ratio(b, o, "locust", "rps")),
-             "rps_per_process": stat_ratio(b.summary.rps_per_process, o.summary.rps_per_process).ratio,
+             "rps_per_process": _ratio_json(stat_ratio(b.summary.rps_per_process, o.summary.rps_per_process))["ratio"],
              "requests_per_cpu_second": _ratio_json(trial_ratio(b, o, "requests_per_cpu_second")),
              "pss_mb_serving": [b.summary.serving_pss, o.summary.serving_pss], "pss_mb_total": [b.summary.pss_mb_total,
                                                                                  o.summary.pss_mb_total],

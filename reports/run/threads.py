@@ -9,12 +9,11 @@ before the figures were recorded have none: the report shows nothing of it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import median
 
+from bench.record.processes import process_medians
 from bench.record.run_folder import Cell
-from bench.record.run_rows import ProcessFigures
 from reports.kit.document import Table
 from reports.kit.fmt import DASH, dash_or, fmt_num
 from reports.run.analysis import where
@@ -43,30 +42,16 @@ class ProcessRow:
         return (self.cpu_pct or 0) >= GIL_CPU_PCT and (self.busy_threads or 0) >= GIL_BUSY_THREADS
 
 
-def _median(values: list[float]) -> float | None:
-    return median(values) if values else None
-
-
-def _per_trial(recorded: list[tuple[ProcessFigures, ...]], key: Callable[[ProcessFigures], float | None]
-               ) -> float | None:
-    """The median over trials of each trial's median over its processes."""
-    return _median([m for procs in recorded
-                    if (m := _median([v for p in procs if (v := key(p)) is not None])) is not None])
-
-
 def process_rows(cells: list[Cell]) -> list[ProcessRow]:
     """A row per cell with at least one trial that recorded per_process_threads, in the cells' order."""
     rows = []
     for c in cells:
-        recorded = [t.per_process_threads for t in c.trials if t.per_process_threads is not None]
-        if not recorded:
+        m = process_medians([t.per_process_threads for t in c.trials])
+        if m is None:
             continue
-        rows.append(ProcessRow(
-            c.workload, c.variant, c.server, _median([float(len(procs)) for procs in recorded if procs]),
-            _median([t.threads for t in c.trials if t.threads is not None]),
-            _per_trial(recorded, lambda p: p.rps), _per_trial(recorded, lambda p: p.busy_threads),
-            _per_trial(recorded, lambda p: p.busy_peak), _per_trial(recorded, lambda p: p.cpu_pct),
-            _per_trial(recorded, lambda p: p.requests_per_cpu_s)))
+        threads = [t.threads for t in c.trials if t.threads is not None]
+        rows.append(ProcessRow(c.workload, c.variant, c.server, m.processes, median(threads) if threads else None,
+                               m.rps, m.busy_threads, m.busy_peak, m.cpu_pct, m.requests_per_cpu_s))
     return rows
 
 

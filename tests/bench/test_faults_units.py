@@ -36,3 +36,15 @@ def test_a_replacement_born_before_the_trial_is_not_this_trials_fault():
     # A server kept across trials: child 13 replaced one that died during an earlier trial.
     entries = served((T0 + 0.5, 12), (T0 + 0.6, 13))
     assert replaced_children(entries, T0, 2, {12: T0 - 60, 13: T0 - 20}) == []
+
+
+def test_every_fault_text_names_its_kind_and_the_text_is_unchanged():
+    from bench.load.faults import FaultKind, kind, postgres_restarted, unreachable
+
+    restarted, = postgres_restarted(T0 - 100, T0 + 3.2, T0)
+    down, = unreachable("postgres", T0, T0 + 1)
+    replaced, = replaced_children(served((T0 + 1, 11), (T0 + 1.1, 12), (T0 + 3.2, 13)), T0, 2)
+    assert (restarted, down) == ("postgres restarted at +3.2s", "postgres unreachable at +1.0s")
+    assert [kind(f) for f in (replaced, restarted, down)] == [
+        FaultKind.CHILD_REPLACED, FaultKind.POSTGRES_RESTARTED, FaultKind.UNREACHABLE]
+    assert kind("worker loadgen1/4321 lost at +2.0s") is None

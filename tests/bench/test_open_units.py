@@ -81,7 +81,7 @@ def test_plan_interleaves_rates_and_names_them_in_the_trial_folder() -> None:
     from bench.load.trial import trial_dir
 
     plan = Plan(workloads=["db"], variants=["naive", "pooled"], trials=2, rates=[100, 200]).validate()
-    assert [(s["trial"], s["variant"], s["rate"]) for s in plan.order][:4] == [
+    assert [(s.trial, s.variant, s.rate) for s in plan.order][:4] == [
         (1, "naive", 100), (1, "naive", 200), (1, "pooled", 100), (1, "pooled", 200)]
     assert trial_dir(plan.order[1]) == "trials/002-db-naive-r200"
     with pytest.raises(UserError, match="one Locust process"):

@@ -11,10 +11,10 @@ from bench.vocabulary import class_name, url_path
 
 def test_interleave_alternates_variants():
     order = interleave(["db", "fortunes"], ["naive", "pooled"], 2)
-    assert [(s["trial"], s["workload"], s["variant"]) for s in order] == [
+    assert [(s.trial, s.workload, s.variant) for s in order] == [
         (1, "db", "naive"), (1, "db", "pooled"), (1, "fortunes", "naive"), (1, "fortunes", "pooled"),
         (2, "db", "naive"), (2, "db", "pooled"), (2, "fortunes", "naive"), (2, "fortunes", "pooled")]
-    assert [s["seq"] for s in order] == list(range(1, 9))
+    assert [s.seq for s in order] == list(range(1, 9))
 
 
 def test_class_names():
@@ -34,7 +34,7 @@ def test_parse_list_rejects_unknown_with_choices():
 def test_plan_validation():
     with pytest.raises(UserError, match="--queries 501 is out of range"):
         Plan(queries=501).validate()
-    assert Plan(trials=3).validate().order[-1]["seq"] == 3 * 2 * 2
+    assert Plan(trials=3).validate().order[-1].seq == 3 * 2 * 2
 
 
 def test_plan_refuses_non_finite_and_huge_values():
@@ -59,20 +59,20 @@ def test_run_options_for_saturation_and_cross_check_reach_the_plan():
 
 def test_interleave_runs_each_cell_under_every_server_back_to_back():
     order = interleave(["db"], ["naive", "pooled"], 2, ["mod_python", "mod_wsgi"])
-    assert [(s["trial"], s["variant"], s["server"]) for s in order] == [
+    assert [(s.trial, s.variant, s.server) for s in order] == [
         (1, "naive", "mod_python"), (1, "naive", "mod_wsgi"), (1, "pooled", "mod_python"), (1, "pooled", "mod_wsgi"),
         (2, "naive", "mod_python"), (2, "naive", "mod_wsgi"), (2, "pooled", "mod_python"), (2, "pooled", "mod_wsgi")]
-    assert [s["seq"] for s in order] == list(range(1, 9))
+    assert [s.seq for s in order] == list(range(1, 9))
     p = Plan(workloads=["db", "auth"], variants=["naive", "pooled"], trials=2,
              servers=["mod_python", "mod_wsgi"]).validate()
     assert len(p.order) == 2 * 2 * 2 * 2 and len(p.cells()) == 8
-    assert {(c["workload"], c["variant"], c["server"]) for c in p.cells()} == {
+    assert {(c.workload, c.variant, c.server) for c in p.cells()} == {
         (w, v, s) for w in ("db", "auth") for v in ("naive", "pooled") for s in ("mod_python", "mod_wsgi")}
 
 
 def test_plan_without_servers_is_unchanged():
     p = Plan(trials=2).validate()
-    assert all("server" not in s for s in p.order)
+    assert all("server" not in s.to_json() for s in p.order)
     assert p.servers is None and p.to_dict()["servers"] is None
     assert p.order == interleave(["db", "fortunes"], ["naive", "pooled"], 2)
 

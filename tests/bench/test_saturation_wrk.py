@@ -1,11 +1,12 @@
 """Saturation stopping rules and the knee; parsing of wrk's output."""
 
 from bench.load import saturation, wrk
+from bench.record.run_rows import SaturationStep
 
 
 def test_saturation_ladder_and_stops():
     assert saturation.ladder(4) == [4, 8, 16, 32, 64, 128, 256]
-    s = lambda u, rps, p99=1.0, b="load": {"users": u, "rps": rps, "p99_ms": p99, "bottleneck": b}  # noqa: E731
+    s = lambda u, rps, p99=1.0, b="load": SaturationStep(u, rps, p99, b)  # noqa: E731
     assert saturation.stop_reason([s(4, 1000)], 100) is None
     assert "server" in saturation.stop_reason([s(4, 1000, b="server")], 100)
     assert "generator" in saturation.stop_reason([s(4, 1000, b="generator")], 100)
@@ -13,7 +14,7 @@ def test_saturation_ladder_and_stops():
     assert "1.0%" in saturation.stop_reason([s(4, 1000), s(8, 1010)], 100)
     assert "most" in saturation.stop_reason([s(256, 1000)], 100)
     steps = [s(4, 1000), s(8, 1900), s(16, 1950), s(32, 2500, p99=500)]
-    assert saturation.knee(steps, 100)["users"] == 8  # 16 buys < 5%, 32 is over the p99 bound
+    assert saturation.knee(steps, 100).users == 8  # 16 buys < 5%, 32 is over the p99 bound
 
 
 WRK_OUT = """Running 5s test @ http://127.0.0.1:8089/pooled/db

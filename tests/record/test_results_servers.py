@@ -7,6 +7,7 @@ from pathlib import Path
 from bench.load.plan import interleave
 from bench.record.results import RunRecord, load_results, speedups
 from bench.record.run_folder import Run
+from bench.record.run_rows import cells_of
 
 SERVERS = ["mod_python", "mod_wsgi"]
 RPS = {("naive", "mod_python"): 500.0, ("pooled", "mod_python"): 5000.0,
@@ -25,12 +26,13 @@ def _trial(step: dict) -> dict:
 
 def _record(tmp_path: Path) -> Path:
     order = interleave(["db"], ["naive", "pooled"], 2, SERVERS)
-    plan = {"workloads": ["db"], "variants": ["naive", "pooled"], "servers": SERVERS, "order": order}
+    plan = {"workloads": ["db"], "variants": ["naive", "pooled"], "servers": SERVERS,
+            "order": [s.to_json() for s in order]}
     record = RunRecord(tmp_path, plan, {"server": "mod_python"}, {}, "embedded", [])
     assert [(c["variant"], c["server"]) for c in record.data["results"]] == [
         ("naive", "mod_python"), ("naive", "mod_wsgi"), ("pooled", "mod_python"), ("pooled", "mod_wsgi")]
     for step in order:
-        record.add_trial(_trial(step))
+        record.add_trial(_trial(step.to_json()))
     record.finish(complete=True)
     return tmp_path
 
@@ -65,5 +67,5 @@ def test_cells_without_server_are_as_before():
     for c in cells:
         for t in c["trials"]:
             del t["server_module"]
-    out = speedups(cells)
-    assert len(out) == 1 and "server" not in out[0]
+    out = speedups(cells_of(cells))
+    assert len(out) == 1 and out[0].server is None and "server" not in out[0].to_json()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from bench.console import speedup_lines
 from bench.record.results import speedups, step_speedups
+from bench.record.run_rows import cells_of
 
 RPS = {"naive": 500.0, "pooled": 5000.0, "prepared": 6000.0}
 
 
-def _cell(variant: str, workload: str = "db") -> dict:
+def _cell(variant: str, workload: str = "db") -> dict:  # a cell of results.json
     trials = [{"locust": {"rps": RPS[variant] + i}, "requests_per_cpu_second": 2 * (RPS[variant] + i)}
               for i in range(3)]
     return {"workload": workload, "variant": variant, "trials": trials, "summary": {}}
@@ -17,7 +18,9 @@ def _cell(variant: str, workload: str = "db") -> dict:
 
 def test_prepared_vs_pooled_is_printed_with_its_interval():
     cells = [_cell("pooled"), _cell("prepared"), _cell("pooled", "queries"), _cell("prepared", "queries")]
-    data = {"results": cells, "speedups": speedups(cells), "cpu_speedups": speedups(cells, "requests_per_cpu_second")}
+    records = cells_of(cells)
+    data = {"results": cells, "speedups": speedups(records),
+            "cpu_speedups": speedups(records, "requests_per_cpu_second")}
     assert data["speedups"] == []  # no naive baseline ran
     lines = speedup_lines(data)
     assert [line.split(":")[0] for line in lines] == ["prepared vs pooled on db", "prepared vs pooled on queries"]
@@ -26,12 +29,14 @@ def test_prepared_vs_pooled_is_printed_with_its_interval():
 
 def test_steps_come_after_the_speedups_and_keep_their_own_cost_ratio():
     cells = [_cell("naive"), _cell("pooled"), _cell("prepared")]
-    data = {"results": cells, "speedups": speedups(cells), "cpu_speedups": speedups(cells, "requests_per_cpu_second")}
+    records = cells_of(cells)
+    data = {"results": cells, "speedups": speedups(records),
+            "cpu_speedups": speedups(records, "requests_per_cpu_second")}
     lines = speedup_lines(data)
     assert [line.split(":")[0] for line in lines] == [
         "pooled vs naive on db", "prepared vs naive on db", "prepared vs pooled on db"]
     assert "per server CPU-second 11.98x" in lines[1] and "per server CPU-second 1.20x" in lines[2]
-    assert [(s["variant"], s["baseline"]) for s in step_speedups(cells)] == [("prepared", "pooled")]
+    assert [(s.variant, s.baseline) for s in step_speedups(records)] == [("prepared", "pooled")]
 
 
 def test_a_cross_checked_step_prints_wrks_ratio_without_a_baseline():
@@ -40,6 +45,7 @@ def test_a_cross_checked_step_prints_wrks_ratio_without_a_baseline():
     for cell in cells:
         for t in cell["trials"]:
             t["wrk"] = {"rps": 1.1 * t["locust"]["rps"]}
-    data = {"results": cells, "speedups": speedups(cells), "wrk_speedups": speedups(cells, "wrk_rps")}
+    records = cells_of(cells)
+    data = {"results": cells, "speedups": speedups(records), "wrk_speedups": speedups(records, "wrk_rps")}
     assert data["wrk_speedups"] == []
     assert speedup_lines(data)[0].endswith("; wrk 1.20x")

@@ -15,14 +15,14 @@ from reports.run import open_model
 
 
 def test_knee_is_the_largest_rate_met_before_the_first_miss() -> None:
-    pts = [open_model.Point("db", "pooled", r, 1.0, p99, met)
+    pts = [open_model.RatePoint("db", "pooled", r, 1.0, p99, met)
            for r, p99, met in ((100, 2.0, True), (200, 5.0, True), (400, 80.0, False), (300, 9.0, True))]
     assert open_model.knee(pts).rate == 300
-    assert open_model.knee([open_model.Point("db", "naive", 50, 1.0, 900.0, False)]) is None
+    assert open_model.knee([open_model.RatePoint("db", "naive", 50, 1.0, 900.0, False)]) is None
 
 
 def test_hockey_stick_draws_each_variant_and_the_slo_line() -> None:
-    pts = [open_model.Point("db", v, r, r / 100, r / 10, r < 400) for v in ("naive", "pooled") for r in (100, 400)]
+    pts = [open_model.RatePoint("db", v, r, r / 100, r / 10, r < 400) for v in ("naive", "pooled") for r in (100, 400)]
     fig = open_model.hockey_stick_figure(pts, slo_ms=50.0)
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
