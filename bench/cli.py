@@ -3,7 +3,9 @@
 import argparse
 import json
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, TypeAlias, overload
 
 from bench import interrupts, stack
 from bench.load import plan
@@ -11,15 +13,29 @@ from bench.record.errors import Parser, UserError
 from bench.stack import app, cpus, knobs, servers
 from bench.vocabulary import DEFAULT_VARIANTS, DEFAULT_WORKLOADS, VARIANTS, WORKLOADS
 
+if TYPE_CHECKING:  # the tune record's classes load with a sweep, not with `bench --help`
+    from bench.record.tune import TuneData
+
+# What build_parser's add_subparsers returns (generic in typeshed only: a string, not subscripted at run time).
+Subcommands: TypeAlias = "argparse._SubParsersAction[Parser]"
+
 # command -> option -> (full, quick): every default that --quick changes, in one table.
-DEFAULTS: dict[str, dict[str, tuple]] = {
+DEFAULTS: dict[str, dict[str, tuple[float, float]]] = {
     "run": {"trials": (3, 2), "duration": (25.0, 10.0), "warmup": (5.0, 3.0)},
     "tune": {"trials": (2, 1), "duration": (20.0, 8.0), "warmup": (4.0, 2.0)},
 }  # each tune knob's --values defaults are its own (bench.tune.knobs.Knob.default_values)
 
 
-def _default(args, command: str, option: str):
-    """The option's value: as given, else the full or quick default of `command`."""
+@overload
+def _default(args: argparse.Namespace, command: str, option: Literal["trials"]) -> int: ...
+
+
+@overload
+def _default(args: argparse.Namespace, command: str, option: Literal["duration", "warmup"]) -> float: ...
+
+
+def _default(args: argparse.Namespace, command: str, option: str) -> float:
+    """The option's value: as given, else the full or quick default of `command` (trials: an int)."""
     given = getattr(args, option)
     return given if given is not None else DEFAULTS[command][option][1 if args.quick else 0]
 
@@ -28,12 +44,12 @@ def _defaults_text(command: str, option: str) -> str:
     return _full_quick_text(DEFAULTS[command][option])
 
 
-def _full_quick_text(defaults: tuple) -> str:
+def _full_quick_text(defaults: tuple[float | str, float | str]) -> str:
     full, quick = (format(v, "g") if isinstance(v, float) else v for v in defaults)
     return f"default {full}; quick {quick}"
 
 
-def _up(args) -> int:
+def _up(args: argparse.Namespace) -> int:
     settings = knobs.settings_from_args(args)
     s = stack.up(settings, seed=args.seed, owned=False)
     print(f"stack up: {s.url}  (state {s.state})")
@@ -46,7 +62,7 @@ def _up(args) -> int:
     return 0
 
 
-def _status(args) -> int:
+def _status(args: argparse.Namespace) -> int:
     info = stack.load().status()
     print(json.dumps(info, indent=2) if args.json else _format_status(info))
     return 0
@@ -70,13 +86,13 @@ def _format_status(info: dict) -> str:
     return "\n".join(lines)
 
 
-def _down(args) -> int:
+def _down(args: argparse.Namespace) -> int:
     stopped = stack.down()
     print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
     return 0
 
 
-def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
+def _plan_from_args(args: argparse.Namespace, partition: cpus.Partition | None = None) -> plan.Plan:
     from bench.load import offered_rate, slo_search, thresholds
 
     thresholds.parse(args.fail_on)  # a malformed threshold stops here, before anything starts
@@ -108,7 +124,7 @@ def _plan_from_args(args, partition: cpus.Partition | None = None) -> plan.Plan:
     ).validate()
 
 
-def _refuse_with_app(args) -> None:
+def _refuse_with_app(args: argparse.Namespace) -> None:
     """What measures the suite's own handlers only, refused with --app before anything starts."""
     for option, given in (("--url", args.url), ("--servers", args.servers), ("--cross-check", args.cross_check),
                           ("--workloads", args.workloads), ("--variants", args.variants), ("--all", args.all),
@@ -119,7 +135,7 @@ def _refuse_with_app(args) -> None:
                             f"{args.app!r}")
 
 
-def _servers_from_args(args) -> list[str] | None:
+def _servers_from_args(args: argparse.Namespace) -> list[str] | None:
     """--servers mod_python,mod_wsgi (each entry may add its MPM and shape: mod_python:worker:1x4): checked
     here, before anything starts; None without it (one server)."""
     if args.servers is None:
@@ -131,7 +147,7 @@ def _servers_from_args(args) -> list[str] | None:
     return labels
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     from bench import console
     from bench.load import run
     from bench.record.results import load_results
@@ -146,8 +162,9 @@ def _run(args) -> int:
             check_installed(d.server)
         args.server = deployments[0].server  # the stack starts with the first; each trial switches to its own
     settings = knobs.settings_from_args(args) if the_plan.url is None else None
-    for d in deployments if the_plan.servers and settings is not None else []:
-        d.apply(settings).validate()  # each shape's MPM, threads and connection budget, before anything starts
+    if the_plan.servers and settings is not None:
+        for d in deployments:
+            d.apply(settings).validate()  # each shape's MPM, threads and connection budget, before anything starts
     _exposure_warnings(the_plan, settings)
     run_dir = run.execute(the_plan, settings, seed=args.seed, label="quick" if args.quick else "",
                           partition=partition)
@@ -217,7 +234,7 @@ def _build_report(run_dir: Path) -> None:
     print(f"report: {build_report(run_dir)}")
 
 
-def _tune(args) -> int:
+def _tune(args: argparse.Namespace) -> int:
     from bench.tune import knob
     from bench.tune.options import TuneOptions
 
@@ -237,9 +254,10 @@ def _tune(args) -> int:
     return _tune_done(run_dir, k.summary_text, args)
 
 
-def _sessions(args) -> int:
+def _sessions(args: argparse.Namespace) -> int:
     from bench import console
     from bench.load import sessions
+    from bench.record.sessions import read_sessions
 
     processes = sessions.parse_processes(args.processes)
     modes = sessions.parse_keepalive(args.keepalive)
@@ -247,31 +265,31 @@ def _sessions(args) -> int:
                                server=args.server, wsgi_mode=args.wsgi_mode).validate()
     run_dir = sessions.execute(base, processes, modes, args.requests)
     print()
-    print(console.sessions_table(json.loads((run_dir / "sessions.json").read_text())))
+    print(console.sessions_table(read_sessions(run_dir)))
     if not args.no_report:
         _build_report(run_dir)
     print(f"run folder: {run_dir}")
     return 0
 
 
-def _tune_done(run_dir: Path, summary_text, args) -> int:
+def _tune_done(run_dir: Path, summary_text: Callable[["TuneData"], str], args: argparse.Namespace) -> int:
     """The end of every sweep: its terminal summary from tune.json, the report, the folder."""
-    from bench.record.tune import load_tune
+    from bench.record.tune import read_tune
 
     print()
-    print(summary_text(load_tune(run_dir)))
+    print(summary_text(read_tune(run_dir)))
     if not args.no_report:
         _build_report(run_dir)
     print(f"run folder: {run_dir}")
     return 0
 
 
-def _report(args) -> int:
+def _report(args: argparse.Namespace) -> int:
     _build_report(Path(args.run_dir))
     return 0
 
 
-def _compare(args) -> int:
+def _compare(args: argparse.Namespace) -> int:
     """0 no regression, 3 a regression, 4 inconclusive (reports/compare/command.py)."""
     from reports.compare.command import run_compare
 
@@ -288,18 +306,18 @@ def _add_trial_options(p: argparse.ArgumentParser, command: str, unit: str, tria
     p.add_argument("--trials", type=int, help=f"{trials_help} ({_defaults_text(command, 'trials')})")
 
 
-def _or_list(names) -> str:
+def _or_list(names: Iterable[str]) -> str:
     *rest, last = names
     return f"{', '.join(rest)} or {last}" if rest else last
 
 
-def _add_up(sub) -> None:
+def _add_up(sub: Subcommands) -> None:
     p = sub.add_parser("up", help="start PostgreSQL and Apache in the background")
     knobs.add_stack_options(p, generator=False)
     p.set_defaults(func=_up)
 
 
-def _add_run(sub) -> None:
+def _add_run(sub: Subcommands) -> None:
     p = sub.add_parser("run", help="the full comparison: Locust against the variants, trials, results, report")
     p.add_argument("--workloads", help=f"comma list of {', '.join(WORKLOADS)} (default db,fortunes)")
     p.add_argument("--variants", help=f"comma list of {', '.join(VARIANTS)} (default {','.join(DEFAULT_VARIANTS)})")
@@ -358,7 +376,7 @@ def _add_worker_options(p: argparse.ArgumentParser) -> None:
                    "(default 1: go on with the rest)")
 
 
-def _add_tune(sub) -> None:
+def _add_tune(sub: Subcommands) -> None:
     from bench.tune import DEFAULT_KNOB, KNOBS
     from bench.tune.options import TUNE_WORKLOADS
 
@@ -392,7 +410,7 @@ def _add_tune(sub) -> None:
     p.set_defaults(func=_tune)
 
 
-def _add_sessions(sub) -> None:
+def _add_sessions(sub: Subcommands) -> None:
     p = sub.add_parser("sessions", help="state is per process: how often a returning client is forgotten")
     p.add_argument("--processes", default="1,2,4,8", help="comma list of process counts (default 1,2,4,8)")
     p.add_argument("--keepalive", default="both", help="on, off or both (default both)")
@@ -408,13 +426,13 @@ def _add_sessions(sub) -> None:
     p.set_defaults(func=_sessions)
 
 
-def _add_report(sub) -> None:
+def _add_report(sub: Subcommands) -> None:
     p = sub.add_parser("report", help="build the report of a run folder")
     p.add_argument("run_dir")
     p.set_defaults(func=_report)
 
 
-def _add_compare(sub) -> None:
+def _add_compare(sub: Subcommands) -> None:
     p = sub.add_parser("compare", help="compare later runs with the first (exit 3 on a regression, 4 inconclusive)")
     from reports.compare.command import add_compare_arguments  # argparse only: no matplotlib until there is work
 
@@ -422,7 +440,7 @@ def _add_compare(sub) -> None:
     p.set_defaults(func=_compare)
 
 
-def _add_status_and_down(sub) -> None:
+def _add_status_and_down(sub: Subcommands) -> None:
     p = sub.add_parser("status", help="show what runs")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_status)

@@ -89,7 +89,7 @@ def verdict(figures: dict[str, Any], bottleneck: str | None) -> tuple[bool, str 
 def flags(figures: dict[str, Any], bottleneck: str | None) -> list[str]:
     """The trial's flags of the open model."""
     met, why = verdict(figures, bottleneck)
-    return [] if met else [why]
+    return [] if met or why is None else [why]  # not met: verdict always says why
 
 
 def _med(rows: list[dict], key: str, digits: int = 3) -> float | None:
@@ -114,7 +114,7 @@ def table(results: Sequence[CellRecord | dict]) -> list[dict[str, Any]]:
             row[key] = _med(opens, key)
         for key in ("offered", "dropped", "late", "unfinished"):
             row[key] = int(sum(o.get(key) or 0 for o in opens))
-        row["server_p99_ms"] = stats.median([t.server and t.server.p99_ms for t in trials], 3)
+        row["server_p99_ms"] = stats.median([t.server.p99_ms if t.server else None for t in trials], 3)
         row["requests_per_cpu_second"] = stats.median([t.requests_per_cpu_second for t in trials], 1)
         row["slots"] = trials[0].slots
         limits = [t.limit for t in trials]

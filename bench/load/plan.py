@@ -157,11 +157,13 @@ def interleave(workloads: list[str], variants: list[str], trials: int,
     With rates (--rate), each cell runs at every rate in turn inside a round (its step names the rate).
     """
     order: list[PlanStep] = []
+    each_server: list[str | None] = list(servers) if servers else [None]  # None: the one --server
+    each_rate: list[float | None] = list(rates) if rates else [None]  # None: the closed loop
     for t in range(1, trials + 1):
         for w in workloads:
             for v in variants:
-                for server in servers or [None]:
-                    for rate in rates or [None]:
+                for server in each_server:
+                    for rate in each_rate:
                         order.append(PlanStep(len(order) + 1, t, w, v, server=server, rate=rate))
     return order
 

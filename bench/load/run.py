@@ -13,6 +13,7 @@ import shutil
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,9 +68,11 @@ def prime(base_url: str, plan: Plan, requests: int = 200, settings: StackSetting
         return
 
     url = urlsplit(base_url)
+    if url.hostname is None:  # nothing to warm: preflight refuses a URL that does not answer
+        return
     conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
     try:
-        for workload, variant in dict.fromkeys((c.workload, c.variant) for c in plan.cells()):
+        for workload, variant in dict.fromkeys(c.cell[:2] for c in plan.cells()):
             for _ in range(requests):
                 conn.request("GET", f"{url.path}{url_path(workload, variant)}?queries={plan.queries}",
                              headers=request_headers(workload))
@@ -93,7 +96,7 @@ def preflight(plan: Plan, settings: StackSettings | None, base_url: str) -> tupl
             continue
         checks.append(f"GET {path} answered HTTP {status}")
         server_header = headers.get("Server", server_header)
-    for workload, variant in dict.fromkeys((c.workload, c.variant) for c in plan.cells()) if app is None else ():
+    for workload, variant in dict.fromkeys(c.cell[:2] for c in plan.cells()) if app is None else ():
         path = url_path(workload, variant)
         status, headers = probe(base_url + path, request_headers(workload))
         if status != 200:
@@ -135,7 +138,7 @@ class Context:
     """What every trial of a run shares, and the trial under way (to stop it on interrupt)."""
 
     def __init__(self, run_dir: Path, plan: Plan, base_url: str, live: stack.Stack | None,
-                 monitor: postgres.Monitor | None, partition: cpus.Partition, log):
+                 monitor: postgres.Monitor | None, partition: cpus.Partition, log: Callable[[str], None]):
         self.run_dir, self.plan, self.base_url, self.live = run_dir, plan, base_url, live
         self.monitor, self.partition, self.log = monitor, partition, log
         self.current: Trial | None = None
@@ -190,16 +193,16 @@ def saturate_cell(ctx: Context, workload: str, variant: str, server: str | None 
             "steps": [s.to_json() for s in steps], "dirs": dirs, "stop": reason, "knee_users": knee.users}
 
 
-def search_slo(ctx: Context, record: RunRecord) -> dict[CellKey, float]:
+def search_slo(ctx: Context, record: RunRecord, slo: str) -> dict[CellKey, float]:
     """--saturate --slo: each cell's capacity at the SLO (bench/load/slo_search.py); returns the rate per cell."""
     plan = ctx.plan
     entries, rates = [], {}
     for cell in plan.cells():
         key = cell.cell
-        ctx.log(f"SLO search {cell.name}: {plan.slo} (doubling, then bisecting the offered rate)")
-        entry = slo_search.search_cell(ctx, *key, plan.slo)
+        ctx.log(f"SLO search {cell.name}: {slo} (doubling, then bisecting the offered rate)")
+        entry = slo_search.search_cell(ctx, *key, slo)
         entries.append(entry)
-        record.set_extra("slo", {"text": plan.slo, "p99_ms": slo_search.slo_p99_ms(plan.slo), "cells": entries})
+        record.set_extra("slo", {"text": slo, "p99_ms": slo_search.slo_p99_ms(slo), "cells": entries})
         ctx.log("    " + slo_search.summary_line(entry))
         if entry["capacity_rps"]:
             rates[key] = entry["capacity_rps"]
@@ -217,7 +220,7 @@ class Started:
 
 
 def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, label: str = "",
-            log=print, partition: cpus.Partition | None = None) -> Path:
+            log: Callable[[str], None] = print, partition: cpus.Partition | None = None) -> Path:
     """Run the whole plan; returns the run folder. settings None means --url (client-side data only)."""
     paths.check_runs_dir()  # before anything starts
     partition = partition or cpus.Partition(None, None)
@@ -231,7 +234,7 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
         start_master(ctx)
         if plan.cross_check:
             record.set_extra("generator_ceiling", generator_ceiling(ctx))
-        slo_rates = search_slo(ctx, record) if plan.slo else {}
+        slo_rates = search_slo(ctx, record, plan.slo) if plan.slo else {}
         knees = saturate_cells(ctx, record) if plan.saturate and not plan.slo else {}
         run_trials(ctx, record, knees, slo_rates)
         record.finish(complete=True)
@@ -253,7 +256,7 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
 
 
 def start_stack(started: Started, plan: Plan, settings: StackSettings | None, seed: bool,
-                partition: cpus.Partition, log) -> str:
+                partition: cpus.Partition, log: Callable[[str], None]) -> str:
     """The embedded stack (or nothing, for --url); returns the base URL the load goes to."""
     if plan.cross_check:
         wrk.check_installed()
@@ -268,7 +271,7 @@ def start_stack(started: Started, plan: Plan, settings: StackSettings | None, se
 
 
 def open_record(started: Started, plan: Plan, settings: StackSettings | None, base_url: str,
-                partition: cpus.Partition, label: str, log) -> Path:
+                partition: cpus.Partition, label: str, log: Callable[[str], None]) -> Path:
     """The pre-flight checks, the run folder with the setup's files, and results.json; returns the folder."""
     live = started.live
     checks, server_header = preflight(plan, settings if live else None, base_url)

@@ -146,7 +146,8 @@ class Sampler:
     def busy_between(self, cpus: frozenset[int] | set[int], start: float, end: float) -> float | None:
         """Busy CPU seconds of the given CPUs in [start, end], by every process on the machine."""
         used = [self.cpu_between(f"cpu{n}", start, end) for n in sorted(cpus)]
-        return None if not used or any(u is None for u in used) else float(sum(used))
+        known = [u for u in used if u is not None]
+        return None if not used or len(known) < len(used) else float(sum(known))
 
     def busiest_pct(self, role: str, start: float, end: float) -> float | None:
         """Highest CPU% of any single process of a role over the window (one process tops at one core)."""
@@ -178,7 +179,7 @@ def memory_summary(samples: Path, role: str, start: float, end: float, serving: 
                 if s.get("pss_kb") is not None:
                     pss.setdefault(s["pid"], []).append(s["pss_kb"])
 
-    def med(d):
+    def med(d: dict[int, list[int]]) -> float | None:
         return round(float(np.median([np.median(v) for v in d.values()])) / 1024, 2) if d else None
 
     out = {"rss_mb_per_process": med(rss), "pss_mb_per_process": med(pss),

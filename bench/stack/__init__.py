@@ -164,9 +164,9 @@ def _write_pooler_dsn(stack: Stack) -> None:
     passfile), and still readable by the Apache user only, like that passfile."""
     target = stack.apache.root / "pooler.dsn"
     target.unlink(missing_ok=True)
-    if stack.pooler is None:
+    dsn = stack.pooler_dsn  # None: no pooler
+    if dsn is None:
         return
-    dsn = stack.pooler_dsn
     user = stack.apache.user
     secrets.write_private(target, dsn + "\n", (user.pw_uid, user.pw_gid) if user is not None else None)
 
@@ -189,7 +189,7 @@ def _refuse_existing(state: Path) -> None:
     stack = load(state)
     running = (procs.alive(stack.apache.pid()) or stack.apache.orphans()
                or (stack.pg and procs.alive(stack.pg.pid())) or (stack.pooler and stack.pooler.alive()))
-    if running and stack.owner_alive() is False:
+    if running and stack.owner and stack.owner_alive() is False:
         raise UserError(f"a stack is still running from {state} ({stack.url}) but the bench process that started "
                         f"it (pid {stack.owner['pid']}) is gone: run `bench down` to stop it")
     if running:

@@ -116,6 +116,7 @@ class App:
         if self.kind == "handler":
             target, attr, what = self.module, self.function, f"--app-handler {self.handler!r}"
         else:
+            assert self.wsgi is not None  # kind "wsgi": no handler, so a WSGI file (from_args checks one is given)
             target, attr, what = str(Path(self.dir) / self.wsgi), "application", f"--app-wsgi {self.wsgi!r}"
         try:
             done = subprocess.run([EMBEDDED_PYTHON, "-B", "-c", _CHECK, self.kind, self.dir, target, attr],
@@ -217,6 +218,7 @@ def from_args(given: AppArgs, check_code: bool = True) -> App | None:
             raise UserError(f"--app-handler {given.app_handler!r} is not MODULE[::FUNCTION] (e.g. guestbook or "
                             "site.pages::handler)")
     else:
+        assert given.app_wsgi is not None  # no handler: the checks above refused a missing --app-wsgi
         f = Path(given.app_wsgi)
         f = f if f.is_absolute() else app_dir / f
         try:

@@ -3,6 +3,7 @@
 Above the servers and the MPMs (bench.stack.servers, bench.stack.mpm): those are data and rules that read
 the settings' fields, and `validate` checks the settings against them."""
 
+import argparse
 import ipaddress
 import socket
 from dataclasses import asdict, dataclass, replace
@@ -84,8 +85,9 @@ class StackSettings:
     direct: bool = True             # some variant connects to PostgreSQL itself (False: all through the pooler)
 
     def __post_init__(self) -> None:
-        if isinstance(self.app, dict):  # as read back from state.json
-            self.app = App.from_dict(self.app)
+        read: object = self.app  # as read back from state.json: a dict, whatever the annotation says
+        if isinstance(read, dict):
+            self.app = App.from_dict(read)
 
     def validate(self) -> "StackSettings":
         _check_range("--port", self.port, 1, 65535)
@@ -212,7 +214,7 @@ def check_listen(addr: str) -> str:
     return addr
 
 
-def add_stack_options(parser, keepalive: bool = True, generator: bool = True) -> None:
+def add_stack_options(parser: argparse.ArgumentParser, keepalive: bool = True, generator: bool = True) -> None:
     """The options of `bench up`, shared by `bench run` and `bench tune` (which sweeps keep-alive itself);
     generator=False (bench up) leaves out --generator-cpus. The app options are among them."""
     d = StackSettings()
@@ -255,7 +257,7 @@ def add_stack_options(parser, keepalive: bool = True, generator: bool = True) ->
     add_app_options(parser)
 
 
-def add_app_options(parser) -> None:
+def add_app_options(parser: argparse.ArgumentParser) -> None:
     """--app and what goes with it: the user's own application instead of the suite's handlers."""
     g = parser.add_argument_group("your own application")
     g.add_argument("--app", metavar="DIR", help="serve your application from DIR (put on its Python path; "
@@ -273,13 +275,13 @@ def add_app_options(parser) -> None:
     g.add_argument("--app-name", metavar="NAME", help=APP_NAME_HELP)
 
 
-def app_args(args) -> AppArgs:
+def app_args(args: argparse.Namespace) -> AppArgs:
     return AppArgs(**{k: getattr(args, k, None) for k in ("app", "app_handler", "app_wsgi", "paths", "locustfile",
                                                               "app_name")},
                    app_option=getattr(args, "app_option", None) or [])
 
 
-def add_pooler_options(parser) -> None:
+def add_pooler_options(parser: argparse.ArgumentParser) -> None:
     """The private PgBouncer (bench.stack.pgbouncer): started with --pooler or when a variant routes through it."""
     g = parser.add_argument_group("the external pooler (PgBouncer)")
     g.add_argument("--pooler", action="store_true", help="start a private PgBouncer in front of the embedded "
@@ -298,7 +300,7 @@ def all_variants(pooler_mode: str) -> list[str]:
     return [v for v in vocabulary.VARIANTS if pooler_mode == "session" or not vocabulary.needs_session_pooler(v)]
 
 
-def _variants_of(args) -> list[str]:
+def _variants_of(args: argparse.Namespace) -> list[str]:
     """The variants a command will serve: bench run's --variants/--all, bench tune's --variant; none for up."""
     if hasattr(args, "variants"):
         if getattr(args, "all", False):
@@ -309,7 +311,7 @@ def _variants_of(args) -> list[str]:
     return [variant] if variant in vocabulary.VARIANT_FACTORS else []
 
 
-def pooler_from_args(args) -> dict:
+def pooler_from_args(args: argparse.Namespace) -> dict:
     """StackSettings' pooler fields: on with --pooler or a variant through it; `direct` False when every variant
     goes through it (its pool is then the whole PostgreSQL budget). Refuses what the pooler cannot serve."""
     variants = [] if getattr(args, "app", None) else _variants_of(args)
@@ -324,7 +326,7 @@ def pooler_from_args(args) -> dict:
             "pooler_port": getattr(args, "pooler_port", None), "direct": not variants or len(routed) < len(variants)}
 
 
-def add_threading_options(parser) -> None:
+def add_threading_options(parser: argparse.ArgumentParser) -> None:
     """--mpm and --threads (bench.stack.mpm): requests served at once per Python process."""
     parser.add_argument("--mpm", default=StackSettings.mpm,
                         help=f"Apache MPM: {' or '.join(mpm.MPMS)} (default prefork); worker/event run --threads "
@@ -334,13 +336,13 @@ def add_threading_options(parser) -> None:
                         "threads= under mod_wsgi daemon mode (default 1)")
 
 
-def partition_from_args(args) -> cpus.Partition:
+def partition_from_args(args: argparse.Namespace) -> cpus.Partition:
     """Server and generator CPU sets from --server-cpus, --generator-cpus, --no-partition (checked here)."""
     return cpus.partition(getattr(args, "server_cpus", None), getattr(args, "generator_cpus", None),
                           getattr(args, "no_partition", False))
 
 
-def settings_from_args(args) -> StackSettings:
+def settings_from_args(args: argparse.Namespace) -> StackSettings:
     app = app_from_args(app_args(args))
     server = getattr(args, "server", None) or (app.server if app else DEFAULT_SERVER)
     settings = StackSettings(

@@ -13,6 +13,8 @@ from conftest import REPO, bench_cli, make_state_dir
 
 from bench.stack import procs
 
+pytestmark = pytest.mark.integration
+
 SHORT = ["--trials", "2", "--duration", "5", "--warmup", "1.5", "--users", "2", "--processes", "2", "--no-report"]
 
 
@@ -37,6 +39,7 @@ def short_run(run_env):
     return r, run_dir, json.loads((run_dir / "results.json").read_text())
 
 
+@pytest.mark.slow(60)
 def test_results_json_shape(short_run):
     r, run_dir, data = short_run
     assert data["schema"] == 1 and data["kind"] == "run" and data["complete"] is True

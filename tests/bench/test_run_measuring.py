@@ -19,6 +19,8 @@ from bench import stack
 from bench.record import bottleneck
 from bench.stack import procs
 
+pytestmark = [pytest.mark.integration, pytest.mark.slow(50)]
+
 SHORT = ["--trials", "1", "--duration", "6", "--warmup", "2", "--users", "2", "--processes", "2", "--no-report"]
 
 

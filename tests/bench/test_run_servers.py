@@ -10,6 +10,8 @@ from conftest import bench_cli, make_state_dir
 
 from bench.stack import procs
 
+pytestmark = [pytest.mark.integration, pytest.mark.slow(105)]
+
 ARGS = ["--servers", "mod_python,mod_wsgi", "--workloads", "db", "--variants", "naive,pooled", "--trials", "1",
         "--duration", "5", "--warmup", "1.5", "--users", "2", "--processes", "2"]
 SERVERS = ("mod_python", "mod_wsgi")

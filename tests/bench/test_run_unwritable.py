@@ -50,6 +50,7 @@ def test_check_writable_and_the_atomic_writer(tmp_path: Path) -> None:
     assert list(runs.iterdir()) == []  # no temporary file left behind
 
 
+@pytest.mark.integration
 def test_read_only_runs_folder_is_refused_before_anything_starts(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     runs.mkdir()
@@ -64,6 +65,7 @@ def test_read_only_runs_folder_is_refused_before_anything_starts(tmp_path: Path)
     assert not (state / "state.json").exists() and list(runs.iterdir()) == []
 
 
+@pytest.mark.integration
 def test_run_folder_made_unwritable_after_trial_1(tmp_path: Path) -> None:
     state = make_state_dir()
     env = {"BENCH_STATE_DIR": str(state), "BENCH_RUNS_DIR": str(tmp_path)}

@@ -3,6 +3,8 @@ interval and cost ratio; results.json keeps only the speedups over the baseline 
 
 from __future__ import annotations
 
+import pytest
+
 from bench.console import speedup_lines
 from bench.record.results import speedups, step_speedups
 from bench.record.run_rows import cells_of
@@ -39,6 +41,7 @@ def test_steps_come_after_the_speedups_and_keep_their_own_cost_ratio():
     assert [(s.variant, s.baseline) for s in step_speedups(records)] == [("prepared", "pooled")]
 
 
+@pytest.mark.integration
 def test_a_cross_checked_step_prints_wrks_ratio_without_a_baseline():
     """--variants pooled,prepared --cross-check: no speedup over naive exists, yet the step shows wrk's ratio."""
     cells = [_cell("pooled"), _cell("prepared")]

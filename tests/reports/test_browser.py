@@ -21,6 +21,8 @@ from reports_helpers import fixtures
 from reports.build import build_report
 from reports.compare.page import compare_runs
 
+pytestmark = pytest.mark.integration
+
 TESTS = Path(__file__).resolve().parent.parent
 ARTIFACTS = TESTS / "artifacts"
 FIXTURE_RUNS = TESTS / "fixtures" / "runs"

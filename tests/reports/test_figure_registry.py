@@ -13,6 +13,8 @@ from reports.kit.document import FigureBlock
 from reports.kit.figures import FigureSpec
 from reports.run import charts
 
+pytestmark = pytest.mark.report
+
 
 def chart_extra(run, an, out_dir: Path) -> FigureBlock:
     return FigureBlock("fig10-extra", "Figure 10: an extra figure", skipped=f"{len(an.cells)} cells, nothing drawn.")

@@ -18,6 +18,8 @@ from test_run_report import PNG_MAGIC, md_tables, shows, table
 
 from reports.build import build_report
 
+pytestmark = pytest.mark.report
+
 RUNS = Path(__file__).resolve().parent.parent / "fixtures" / "runs"
 CROSS = "20261126-071721"
 SATURATE = "20261126-071852"

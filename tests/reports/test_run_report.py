@@ -110,6 +110,8 @@ def ci_parts(text: str) -> list[str]:
 
 
 # --- outputs -------------------------------------------------------------------------------------
+@pytest.mark.report
+@pytest.mark.slow(80)
 def test_outputs_exist(built) -> None:
     out = built["out"]
     for name in ("report.html", "report.md", "summary.json"):
@@ -124,6 +126,7 @@ def test_outputs_exist(built) -> None:
         assert svg.startswith("<?xml") and "<svg" in svg
 
 
+@pytest.mark.report
 def test_html_is_self_contained(built) -> None:
     page = built["html"]
     assert "<script" not in page.lower()
@@ -148,6 +151,7 @@ def key_headers(res: dict) -> tuple[str, ...]:
     return ("workload", "variant", *(["server"] if any(e.get("server") for e in res["results"]) else []))
 
 
+@pytest.mark.report
 def test_summary_json_equals_results_json(built) -> None:
     res, summ = built["results"], built["summary"]
     cells = {cell_key(c): c for c in summ["cells"]}
@@ -172,6 +176,7 @@ def test_summary_json_equals_results_json(built) -> None:
     assert summ["run_id"] == res["run_id"] and summ["complete"] == res["complete"]
 
 
+@pytest.mark.report
 def test_markdown_tables_show_results_json_numbers(built) -> None:
     res, md = built["results"], built["md"]
     heads = key_headers(res)
@@ -205,6 +210,7 @@ def test_markdown_tables_show_results_json_numbers(built) -> None:
             assert shows(lo, s["ci95"][0]) and shows(hi, s["ci95"][1])
 
 
+@pytest.mark.report
 def test_markdown_cost_and_capacity_match(built) -> None:
     res, md = built["results"], built["md"]
     has_cost = any(e["summary"].get(k) is not None for e in res["results"]
@@ -233,6 +239,7 @@ def test_markdown_cost_and_capacity_match(built) -> None:
                 assert shows(row["PSS MB"], pss) and shows(row["RSS MB"], s["rss_mb_per_process"])
 
 
+@pytest.mark.report
 def test_headline_sentence_matches_speedups(built) -> None:
     res, md, page = built["results"], built["md"], built["html"]
     pattern = re.compile(r"([\w-]+) served ([\d.,]+)x the requests/s of (\S+) on (\S+) "
@@ -251,6 +258,7 @@ def test_headline_sentence_matches_speedups(built) -> None:
         assert html.escape(m[0]) in page
 
 
+@pytest.mark.report
 def test_setup_section_shows_machine_versions_and_httpd_conf(built) -> None:
     res, page = built["results"], built["html"]
     for value in res["environment"]["machine"].values():
@@ -264,6 +272,7 @@ def test_setup_section_shows_machine_versions_and_httpd_conf(built) -> None:
 
 
 # --- the --url run -------------------------------------------------------------------------------
+@pytest.mark.report
 def test_url_run_skips_server_figures_with_a_note(all_built) -> None:
     b = all_built[fixtures().URL_ID]
     page, md, summ = b["html"], b["md"], b["summary"]
@@ -278,6 +287,7 @@ def test_url_run_skips_server_figures_with_a_note(all_built) -> None:
 
 
 # --- caveats from the data -----------------------------------------------------------------------
+@pytest.mark.report
 def test_caveats_follow_the_data(tmp_path: Path) -> None:
     run = _copy(tmp_path)
 
@@ -305,6 +315,7 @@ def test_caveats_follow_the_data(tmp_path: Path) -> None:
     assert "generator CPU 95% &gt;= 90%" in md  # the trial flag, listed and escaped
 
 
+@pytest.mark.report
 def test_caveats_are_only_those_that_apply(all_built) -> None:
     text = " ".join(all_built[fixtures().EMBEDDED_ID]["summary"]["caveats"])
     assert "failed" not in text and "disagree" not in text
@@ -313,6 +324,7 @@ def test_caveats_are_only_those_that_apply(all_built) -> None:
     assert "1 of 8 trials was generator-bound" in text
 
 
+@pytest.mark.report
 def test_incomplete_run_lists_missing_trials(tmp_path: Path) -> None:
     run = fixtures().make_run(tmp_path, stop_after=5)
     page, md, summ = _build(run)
@@ -324,6 +336,7 @@ def test_incomplete_run_lists_missing_trials(tmp_path: Path) -> None:
     assert "INCOMPLETE" in page
 
 
+@pytest.mark.report
 def test_missing_speedups_and_damaged_trial_files(tmp_path: Path) -> None:
     run = _copy(tmp_path)
     (run / "trials/001-db-naive/timeline.json").unlink()
@@ -351,6 +364,7 @@ def test_missing_speedups_and_damaged_trial_files(tmp_path: Path) -> None:
     assert db["ratio"] == pytest.approx(cells[("db", "pooled")]["rps"] / cells[("db", "naive")]["rps"])
 
 
+@pytest.mark.report
 def test_run_without_trials_is_an_error_not_a_report(tmp_path: Path, capsys) -> None:
     # Stopped before its first trial ended (issue 9 item 5): nothing to report, exit 1, one line.
     run = _copy(tmp_path)
@@ -373,6 +387,7 @@ def test_no_results_or_environment_keys_is_an_error(tmp_path: Path, capsys) -> N
     assert "no 'results' or 'environment' key" in capsys.readouterr().err
 
 
+@pytest.mark.report
 def test_speedups_only_from_cells_that_are_there(tmp_path: Path) -> None:
     # One naive trial left, pooled gone: the stored pooled/naive speedup is not shown anywhere.
     run = _copy(tmp_path)
@@ -387,6 +402,7 @@ def test_speedups_only_from_cells_that_are_there(tmp_path: Path) -> None:
 
 
 # --- the 2x2 split -------------------------------------------------------------------------------
+@pytest.mark.report
 def test_2x2_split_decomposes_the_speedup(tmp_path: Path) -> None:
     run = fixtures().make_run(tmp_path, variants=("naive", "pool-only", "cache-only", "pooled"))
     page, md, summ = _build(run)
@@ -414,6 +430,7 @@ def test_2x2_split_decomposes_the_speedup(tmp_path: Path) -> None:
 
 
 # --- escaping ------------------------------------------------------------------------------------
+@pytest.mark.report
 def test_values_from_the_run_are_escaped(tmp_path: Path) -> None:
     run = _copy(tmp_path)
 
@@ -443,6 +460,7 @@ def test_values_from_the_run_are_escaped(tmp_path: Path) -> None:
 
 
 # --- entry points --------------------------------------------------------------------------------
+@pytest.mark.report
 def test_cli_builds_and_a_rebuild_drops_stale_figures(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     run = _copy(tmp_path)
     assert main([str(run)]) == 0
@@ -480,6 +498,7 @@ def test_cli_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture, setup: s
     assert err.startswith(expect) and err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.integration
 def test_python_dash_m_reports_exits_1_without_traceback(tmp_path: Path) -> None:
     run = _copy(tmp_path)
     (run / "results.json").write_text('{"schema": 1, "results": [}')

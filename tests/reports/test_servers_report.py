@@ -16,6 +16,8 @@ from test_run_report import md_tables, shows, table
 
 from reports.build import build_report
 
+pytestmark = [pytest.mark.report, pytest.mark.slow(36)]
+
 RUNS = Path(__file__).resolve().parent.parent / "fixtures" / "runs"
 SERVERS = "20261126-082612"  # --servers mod_python,mod_wsgi --workloads db --variants naive,pooled --trials 1
 AUTH = "20261126-082715-quick"  # the same servers, --workloads db,fortunes,auth --quick

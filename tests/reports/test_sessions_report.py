@@ -30,6 +30,7 @@ def _folder(tmp_path: Path, results: list[dict], complete: bool = True) -> Path:
     return run
 
 
+@pytest.mark.report
 def test_sessions_folder_gets_its_page(tmp_path: Path) -> None:
     run = _folder(tmp_path, [_result(1, False, 0, 0.3), _result(4, False, 68, 0.3), _result(4, True, 20, 0.25)])
     out = build_report(run).parent
@@ -42,6 +43,7 @@ def test_sessions_folder_gets_its_page(tmp_path: Path) -> None:
     assert summary["kind"] == "sessions" and len(summary["results"]) == 3
 
 
+@pytest.mark.report
 def test_sessions_folder_without_measurements_is_one_line_error(tmp_path: Path) -> None:
     run = _folder(tmp_path, [], complete=False)
     with pytest.raises(UserError, match=r"no measurement in .*sessions\.json: nothing to report") as exc:
@@ -65,6 +67,7 @@ def test_sessions_json_without_schema_is_upgraded_on_load(tmp_path: Path) -> Non
     assert data["schema"] == SCHEMA and data["finished"] is None and len(data["results"]) == 1
 
 
+@pytest.mark.report
 def test_sessions_record_writes_what_the_loader_reads(tmp_path: Path) -> None:
     from bench.record.sessions import SCHEMA, SessionsRecord, load_sessions
 

@@ -2,9 +2,13 @@
 
 import json
 
+import pytest
+
 from bench.record.tune import TuneData
 from bench.tune import processes as tune_processes
 from reports.build import build_report
+
+pytestmark = pytest.mark.report
 
 CURVE = [(1, 2000, 5, 12), (2, 3600, 6, 12), (4, 4000, 9, 12), (8, 4100, 30, 12)]
 

@@ -10,9 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from test_run_report import table
 
 from reports.build import build_report
+
+pytestmark = pytest.mark.report
 
 THREADED, PREFORK = "mod_python:worker:1x4", "mod_python:prefork:4x1"
 

@@ -12,6 +12,8 @@ from reports_helpers import fixtures
 from bench import vocabulary
 from reports.build import build_report
 
+pytestmark = pytest.mark.report
+
 
 @pytest.fixture
 def prepared(monkeypatch: pytest.MonkeyPatch) -> None:
