@@ -48,8 +48,8 @@ from bench.stack.apache import Apache
 from bench.stack.servers import parse_deployment
 from bench.vocabulary import class_name, through_pooler, url_path
 
-SESSION_FLUSH_S = 1.2
-SERVER_ROLES = ("apache", "postgres", "pgbouncer")  # the server's CPU: every process of the stack  # PostgreSQL backends publish session counts at most once a second
+SESSION_FLUSH_S = 1.2  # PostgreSQL backends publish session counts at most once a second
+SERVER_ROLES = ("apache", "postgres", "pgbouncer")  # the server's CPU: every process of the stack
 
 
 def use_server(live: stack.Stack | None, server: str | None) -> bool:
