@@ -8,6 +8,7 @@ import pytest
 from conftest import bench_cli, make_state_dir
 
 from bench.stack import procs
+from reports.run.page import build_run_report
 
 pytestmark = pytest.mark.integration
 
@@ -24,11 +25,11 @@ def run(tmp_path_factory):
     assert r.returncode == 0, r.stderr + r.stdout
     (run_dir,) = [p for p in runs.iterdir() if p.is_dir()]
     data = json.loads((run_dir / "results.json").read_text())
-    return r, {c["variant"]: c for c in data["results"]}
+    return r, {c["variant"]: c for c in data["results"]}, run_dir
 
 
 def test_a_direct_variant_has_postgresql_figures_and_no_pooler_figures(run):
-    _, cells = run
+    _, cells, _ = run
     (trial,) = cells["cache-only"]["trials"]
     c = trial["connections"]
     assert c["samples"] >= 5
@@ -43,7 +44,7 @@ def test_a_direct_variant_has_postgresql_figures_and_no_pooler_figures(run):
 
 
 def test_the_bouncer_variant_stays_within_the_pool_and_forks_nothing(run):
-    _, cells = run
+    _, cells, _ = run
     (trial,) = cells["bouncer"]["trials"]
     c, cpu = trial["connections"], trial["cpu"]
     assert c["pool_size"] == POOL and c["pooler_mode"] == "transaction"
@@ -56,7 +57,18 @@ def test_the_bouncer_variant_stays_within_the_pool_and_forks_nothing(run):
 
 
 def test_the_terminal_prints_the_connections(run):
-    r, _ = run
+    r, _, _ = run
     assert "connections (medians; pooler: PgBouncer, a variant through it only):" in r.stdout
     assert "pg conns peak" in r.stdout and "forks" in r.stdout
     print(r.stdout)
+
+
+def test_the_report_has_a_connections_section(run):
+    _, _, run_dir = run
+    build_run_report(run_dir)
+    md = (run_dir / "report" / "report.md").read_text()
+    section = md[md.index("## Connections"):]
+    section = section[:section.index("\n## ", 3)]
+    print(section)
+    rows = [line for line in section.splitlines() if line.startswith("| db ")]
+    assert [row.split("|")[2].strip() for row in rows] == ["cache-only", "bouncer"]
