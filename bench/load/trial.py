@@ -264,13 +264,17 @@ class Trial:
     def _connections(self, start: float, end: float) -> ConnectionFigures | None:
         """PostgreSQL's server connections and forks in the steady window; PgBouncer's clients and their wait
         when this trial's variant goes through it (None otherwise: not measured, never 0). None without the
-        embedded PostgreSQL (--dsn, --url)."""
-        if self.connections is None or self.live is None:
+        embedded PostgreSQL (--dsn, --url). An --app run through `--pooler` takes the samples as they are: the
+        suite does not know which route the application's connections take."""
+        live = self.live
+        if self.connections is None or live is None:
             return None
-        pooled = self.live.pooler is not None and through_pooler(str(self.step.variant))
+        pooled: bool | None = live.pooler is not None and through_pooler(str(self.step.variant))
+        if live.pooler is not None and live.settings.app is not None:
+            pooled = None
         figures = pooler_stats.summary(self.connections.path, start, end, through_pooler=pooled)
-        pool = ({"pool_size": self.live.pooler.pool_size, "pooler_mode": self.live.pooler.mode}
-                if pooled and self.live.pooler is not None else {})
+        pool = ({"pool_size": live.pooler.pool_size, "pooler_mode": live.pooler.mode}
+                if pooled is not False and live.pooler is not None else {})
         return ConnectionFigures.from_json(figures.to_json() | pool)
 
     def _client_side(self, client: ClientFigures, pids_seen: int) -> ServerSide:

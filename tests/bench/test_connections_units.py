@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from bench import console
 from bench.load import pooler_stats
+from bench.load.plan import Plan
+from bench.load.trial import Trial
 from bench.record.results import summarize
 from bench.record.run_rows import CellRecord, CellSummary
-from bench.record.trial import ConnectionFigures, CpuFigures, TrialRecord
+from bench.record.trial import ConnectionFigures, CpuFigures, PlanStep, TrialRecord
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 POOL = {"cl_active": 4, "cl_waiting": 3, "maxwait": 0, "maxwait_us": 2500}
@@ -103,3 +106,25 @@ def test_the_terminal_prints_a_line_per_cell_and_the_trial_tail() -> None:
     tail = console.connections_text(cells[1]["trials"][0])
     assert tail == "; pg conns peak 4, forks 0.0/s, pooler 10 clients, 6 waiting, max wait 1.2 ms"
     assert console.connections_text(cells[0]["trials"][0]) == "; pg conns peak 6, forks 512.0/s"
+
+
+def _collector(tmp_path: Path, variant: str, pooler: bool, app: object = None) -> ConnectionFigures | None:
+    """Trial._connections on a written pooler.jsonl, the stack faked: the route decides what is measured."""
+    trial = Trial(tmp_path, Plan(), PlanStep(1, 1, "db", variant), "http://127.0.0.1:1",
+                  SimpleNamespace(pooler=SimpleNamespace(pool_size=2, mode="transaction") if pooler else None,
+                                  settings=SimpleNamespace(app=app)), None)  # type: ignore[arg-type]
+    trial.connections = pooler_stats.PoolerSampler(_samples(tmp_path / "pooler.jsonl"), "dbname=unused")
+    return trial._connections(0.0, 100.0)
+
+
+def test_the_trial_measures_the_pooler_for_its_variants_only(tmp_path: Path) -> None:
+    bouncer = _collector(tmp_path, "bouncer", pooler=True)
+    assert bouncer is not None and (bouncer.server_connections_peak, bouncer.client_connections_peak) == (2, 7)
+    assert (bouncer.pool_size, bouncer.pooler_mode) == (2, "transaction")
+    direct = _collector(tmp_path, "cache-only", pooler=True)
+    assert direct is not None and direct.server_connections_peak == 3 and direct.client_connections_peak is None
+    assert "pool_size" not in direct.to_json()
+    app = _collector(tmp_path, "app", pooler=True, app=object())  # --app --pooler: the route is not known
+    assert app is not None and (app.server_connections_peak, app.client_connections_peak) == (5, 7)
+    url = Trial(tmp_path, Plan(), PlanStep(1, 1, "db", "naive"), "http://127.0.0.1:1", None, None)
+    assert url._connections(0.0, 100.0) is None  # --url: nothing of PostgreSQL's
