@@ -65,7 +65,31 @@ def run_table(results: Sequence[CellRecord | dict[str, Any]]) -> str:
             f"{fmt(s.requests_per_cpu_second):>9} {fmt(s.rss_mb_per_process, '.1f'):>7} "
             f"{fmt(s.db_sessions_per_1000_requests, '.1f'):>8} {s.bottleneck or DASH:>9} "
             f"{pct(s.server_util):>7}  {' '.join(_cell_flags(s))}")
-    return "\n".join(lines)
+    spent = connections_table(cells)
+    return "\n".join(lines + (["", spent] if spent else []))
+
+
+CONNECTION_COLUMNS = ("workload/variant", "pg conns peak", "mean", "forks/s", "pooler clients peak",
+                      "waiting peak", "max wait ms", "avg wait us")
+
+
+def connections_table(results: Sequence[CellRecord | dict[str, Any]]) -> str:
+    """Where the connections were spent, one line per cell (medians over its trials): PostgreSQL's server
+    connections and backend forks, PgBouncer's clients and their wait ("-" for a variant not through it);
+    "" when no cell measured them (a --url or --dsn run, an older folder)."""
+    rows = []
+    for cell in cells_of(results):
+        s = cell.summary
+        if s is None or s.server_connections_peak is None and s.client_connections_peak is None:
+            continue
+        where = f"{cell.workload}/{cell.variant}" + (f" on {cell.server}" if cell.server else "")
+        rows.append([where, fmt(s.server_connections_peak, "g"), fmt(s.server_connections_mean, ".1f"),
+                     fmt(s.backend_forks_per_s, ",.1f"), fmt(s.client_connections_peak, "g"),
+                     fmt(s.cl_waiting_peak, "g"), fmt(s.maxwait_ms_peak, ",.1f"), fmt(s.avg_wait_time_us_mean, ",.0f")])
+    if not rows:
+        return ""
+    return "\n".join(["connections (medians; pooler: PgBouncer, a variant through it only):",
+                      *columns([list(CONNECTION_COLUMNS), *rows])])
 
 
 def _cell_flags(s: CellSummary) -> list[str]:
@@ -139,7 +163,7 @@ def trial_line(trial: TrialRecord | dict[str, Any]) -> str:
                                          + (" (lost)" if w.lost else "") for w in t.workers.values())
         if t.cpu is not None and t.cpu.master_pct is not None:
             text += f", master {fmt(t.cpu.master_pct, '.0f')}% CPU"
-    text += model_text(t)
+    text += model_text(t) + connections_text(t)
     return text + (f"  [{'; '.join(t.faults)}]" if t.faults else "")
 
 
@@ -158,6 +182,18 @@ def model_text(trial: TrialRecord | dict[str, Any]) -> str:
     if q is not None and q.samples:
         text += (f"; accept queue median {fmt(q.median, 'g')} max {fmt(q.max, 'g')}, time outside a child "
                  f"p50 {fmt(qt.p50_ms, '.2f')} ms")
+    return text
+
+
+def connections_text(trial: TrialRecord | dict[str, Any]) -> str:
+    """The trial line's tail: PostgreSQL connections and forks, and through PgBouncer its clients' wait."""
+    c = TrialRecord.of(trial).connections
+    if c is None or c.server_connections_peak is None:
+        return ""
+    text = f"; pg conns peak {fmt(c.server_connections_peak, 'g')}, forks {fmt(c.backend_forks_per_s, ',.1f')}/s"
+    if c.client_connections_peak is not None:
+        text += (f", pooler {fmt(c.client_connections_peak, 'g')} clients, {fmt(c.cl_waiting_peak, 'g')} waiting, "
+                 f"max wait {fmt(c.maxwait_ms_peak, ',.1f')} ms")
     return text
 
 
@@ -252,102 +288,3 @@ def sessions_table(results: Sequence[SessionsResult] | dict[str, Any]) -> str:
     lines.append("forgotten: returning requests served by another process than the one that issued the cookie "
                  "(/session/process); /session/shared forgets none. ms: median server time (%D).")
     return "\n".join(lines)
-
-
-# bench tune ---------------------------------------------------------------------------------------------------
-# Each knob's summary_text (bench/tune/) prints one of these.
-
-def tune_table(record: dict[str, Any]) -> str:
-    """The table after `bench tune` (MaxConnectionsPerChild): measured points, the model's check (out of
-    sample only: a point the model was fitted to says "fitted"), the confirmation, the directive lines."""
-    lines = [f"{'keepalive':<9} {'N':>6} {'req/s':>9} {'p99 ms':>7} {'children/s':>10} {'req/child':>9} "
-             f"{'req/conn':>8} {'RSS MB':>7}  model"]
-    for mode, c in record["modes"].items():
-        checks = {x["value"]: x for x in (c.get("check") or [])}
-        for p in [p for p in record["points"] if p["keepalive"] == mode]:
-            lines.append(
-                f"{mode:<9} {p['value']:>6} {p['rps'] or 0:>9,.0f} {p['p99_ms'] or 0:>7.2f} "
-                f"{p['children_spawned_per_s']:>10.2f} {fmt(p['requests_per_child'], ',.0f'):>9} "
-                f"{fmt(p['requests_per_connection'], '.1f'):>8} {fmt(p['rss_mb_end_of_life'], '.1f'):>7}  "
-                + _check_text(checks.get(p["value"], {})))
-    if record["missing"]:
-        lines.append("not measured: " + ", ".join(f"N={m['value']} keepalive {m['keepalive']} trial {m['trial']}"
-                                                  for m in record["missing"]))
-    for mode, c in record["modes"].items():
-        oos = c.get("out_of_sample") or {}
-        if c.get("model") and oos:
-            fitted = ", ".join(str(v) for v in c.get("fitted_to") or [])
-            err = oos.get("max_error")
-            lines.append(f"model, keep-alive {mode}: fitted to N = {fitted or DASH}; error out of sample: "
-                         + (f"{100 * err:.1f}% ({oos.get('text')})" if err is not None else str(oos.get("text"))))
-    return "\n".join(lines + _confirmation_lines(record.get("confirmation") or {}) + _advice_lines(record))
-
-
-def _check_text(chk: dict[str, Any]) -> str:
-    if chk.get("held_out_error") is not None:
-        return f"{chk['held_out_predicted_rps']:,.0f} ({100 * chk['held_out_error']:.1f}% off, held out)"
-    if "held_out_error" in chk and chk.get("recycled"):
-        return f"{chk['predicted_rps']:,.0f} (fitted to it: not a check)"
-    if chk.get("error") is not None and "held_out_error" not in chk:  # a record from before the check
-        return f"{chk['predicted_rps']:,.0f} ({100 * chk['error']:.1f}% off, in sample)"
-    return DASH
-
-
-def _confirmation_lines(conf: dict[str, Any]) -> list[str]:
-    status = conf.get("status")
-    if status in (None, "none"):
-        return []
-    if status == "skipped":
-        return ["", "confirmation: skipped (--no-confirm): the recommended value is UNCONFIRMED"]
-    if conf.get("value") is None:
-        return ["", f"confirmation: {status}: the recommended value is UNCONFIRMED"] + (
-            [f"    {conf['sentence']}"] if conf.get("sentence") else [])
-    rounds = conf.get("rounds") or []
-    lines = ["", f"confirmation (keep-alive {conf.get('mode')}, measured against N = 0, interleaved, "
-             f"{conf.get('trials_per_value', DASH)} trials each):"]
-    for r in rounds:
-        lines.append(f"    round {r['round']}: N = {', '.join(str(v) for v in r['values'])}, {r['duration_s']:g} s "
-                     "per trial" + (f" (CAPPED: {r['needed_s']:g} s were needed for {conf.get('lives', 3)} lives "
-                                    f"per slot; --confirm-max-duration {conf.get('cap_s'):g})" if r["capped"] else ""))
-    for r in conf.get("results") or []:
-        ci = r.get("loss_ci95")
-        pi = r.get("prediction_interval")
-        lines.append(f"    N = {r['value']:<6} measured loss {fmt(r['measured_loss'], '.1%')} "
-                     f"(95% CI {fmt(ci[0], '.1%') if ci else DASH} to {fmt(ci[1], '.1%') if ci else DASH})  "
-                     f"predicted {fmt(r['predicted_loss'], '.1%')} "
-                     f"({fmt(pi[0], '.1%') if pi else DASH} to {fmt(pi[1], '.1%') if pi else DASH})  "
-                     f"end-of-life RSS {fmt(r['rss_mb_end_of_life'], '.1f')} MB, "
-                     f"PSS {fmt(r['pss_mb_end_of_life'], '.1f')} MB")
-    lines.append(f"    {conf.get('sentence', '')}")
-    return lines
-
-
-def processes_table(record: dict[str, Any]) -> str:
-    """The table after `bench tune --knob processes`: one line per pool size, the recommended one marked. With
-    --slo, req/s is the capacity at the SLO (open model, p99 from the intended start), beside the closed loop's."""
-    binding_n = (record.get("sizing") or {}).get("value")
-    slo = (record.get("plan") or {}).get("slo")
-    rate = "at SLO" if slo else "req/s"
-    closed = f" {'closed':>9}" if slo else ""
-    lines = [f"{'procs':>5} {'users':>5} {rate:>9} {'p99 ms':>8}{closed} {'req/CPU-s':>9} {'PSS MB':>7} "
-             f"{'N x PSS':>8} {'limit':>9}"]
-    for p in sorted(record["points"], key=lambda p: p["value"]):
-        limits = sorted({t.get("bottleneck") or DASH for t in p["trials"]})
-        closed = f" {fmt(p.get('closed_rps'), ',.0f'):>9}" if slo else ""
-        lines.append(f"{p['value']:>5} {p['trials'][0].get('users', DASH):>5} {fmt(p.get('rps'), ',.0f'):>9} "
-                     f"{fmt(p.get('p99_ms'), '.2f'):>8}{closed} {fmt(p.get('requests_per_cpu_second'), ',.0f'):>9} "
-                     f"{fmt(p.get('pss_mb'), '.1f'):>7} "
-                     f"{fmt(p['pss_mb'] * p['value'] if p.get('pss_mb') else None, '.0f'):>8} "
-                     f"{'/'.join(limits):>9}" + ("  <- recommended" if p["value"] == binding_n else ""))
-    if slo:
-        lines.append(f"at SLO: the largest offered rate that met {slo} (open model, p99 from the intended start); "
-                     "closed: the closed loop's req/s with as many users")
-    if record["missing"]:
-        lines.append("not measured: " + ", ".join(f"{m['value']} processes trial {m['trial']}"
-                                                  for m in record["missing"]))
-    return "\n".join(lines + _advice_lines(record))
-
-
-def _advice_lines(record: dict[str, Any]) -> list[str]:
-    a = record.get("advice") or {}
-    return ["", "recommended:"] + [f"    {d}" for d in a.get("directives", [])] + ["", a.get("reasoning", "")]

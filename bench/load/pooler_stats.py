@@ -8,9 +8,12 @@ PgBouncer's (its admin console: SHOW POOLS, SHOW STATS), sampled into a raw JSON
     sampler.stop()
     summary(path, start, end).to_json()   # the steady-state window's figures
 
-One line per sample: {"t": unix time, "pg": {"backends", "active", "sessions"}, "pool": {SHOW POOLS row},
-"stats": {SHOW STATS row}}; a source that did not answer is left out of that line (a restart, a stopped pooler),
-never written as 0. The figures are None when no sample in the window had them.
+One line per sample: {"t": unix time, "pg": {"backends", "active", "sessions"[, "pooler_backends",
+"pooler_active"]}, "pool": {SHOW POOLS row}, "stats": {SHOW STATS row}}; a source that did not answer is left
+out of that line (a restart, a stopped pooler), never written as 0. With a pooler, `pooler_backends` counts the
+backends PgBouncer holds (SHOW SERVERS' remote_pid): a trial of a direct variant leaves them out of its server
+connections (the pool a bouncer trial left idle is not its own), a trial through the pooler counts them alone.
+The figures are None when no sample in the window had them.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
 from statistics import fmean
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg2
 from psycopg2.extensions import connection
@@ -36,6 +39,8 @@ N = TypeVar("N", int, float)
 APP_ROLE = "bench_app"  # the handlers' role: its backends are the server connections the variants spend
 DATABASE = "bench"
 _PG_SQL = ("SELECT count(*) AS backends, count(*) FILTER (WHERE state = 'active') AS active, "
+           "count(*) FILTER (WHERE pid = ANY(%(pooler)s)) AS pooler_backends, "
+           "count(*) FILTER (WHERE pid = ANY(%(pooler)s) AND state = 'active') AS pooler_active, "
            "(SELECT sessions FROM pg_stat_database WHERE datname = %(db)s) AS sessions "
            "FROM pg_stat_activity WHERE datname = %(db)s AND usename = %(role)s "
            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
@@ -101,11 +106,15 @@ class PoolerSampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def sample(self) -> dict:
-        line: dict = {"t": time.time()}
-        pg = self.pg.rows(_PG_SQL, {"db": DATABASE, "role": self.role})
+    def sample(self) -> dict[str, Any]:
+        line: dict[str, Any] = {"t": time.time()}
+        servers = self.pooler.rows("SHOW SERVERS") if self.pooler is not None else None
+        held = [int(r["remote_pid"]) for r in servers or [] if r.get("database") == DATABASE and r.get("remote_pid")]
+        pg = self.pg.rows(_PG_SQL, {"db": DATABASE, "role": self.role, "pooler": held})
         if pg:
             line["pg"] = pg[0]
+            if servers is None:  # no pooler, or it did not answer: which backends are its own is not known
+                del line["pg"]["pooler_backends"], line["pg"]["pooler_active"]
         if self.pooler is not None:
             if (pool := _row_of(self.pooler.rows("SHOW POOLS"), POOL_FIELDS)) is not None:
                 line["pool"] = pool
@@ -208,20 +217,34 @@ def _rate(samples: list[dict], source: str, field: str, per: str | None = None) 
     return (last[source][field] - first[source][field]) / done if done > 0 else None
 
 
-def summary(path: Path, start: float | None = None, end: float | None = None) -> PoolerSummary:
-    """The figures of the samples between start and end (the trial's steady state)."""
+def _own(p: dict[str, Any], field: str, through_pooler: bool | None) -> int:
+    """The trial's own server connections in a sample: all the handlers' backends, or those PgBouncer holds
+    (through the pooler), or the others (a direct variant); all of them when the sample could not tell."""
+    total, held = p[field], p.get(f"pooler_{field}")
+    if through_pooler is None or held is None:
+        return int(total)
+    return int(held) if through_pooler else int(total) - int(held)
+
+
+def summary(path: Path, start: float | None = None, end: float | None = None,
+            through_pooler: bool | None = None) -> PoolerSummary:
+    """The figures of the samples between start and end (the trial's steady state). `through_pooler`: whether
+    the trial's connections went through PgBouncer; False leaves PgBouncer's figures None (its clients are
+    not the trial's) and its idle server connections out; None takes the samples as they are."""
     samples = read(path, start, end)
-    backends = _series(samples, "pg", lambda p: p["backends"])
-    clients = _series(samples, "pool", lambda p: p["cl_active"] + p["cl_waiting"])
-    waiting = _series(samples, "pool", lambda p: p["cl_waiting"])
-    maxwait = _series(samples, "pool", lambda p: p["maxwait"] * 1000 + p.get("maxwait_us", 0) / 1000)
+    pooled = [s for s in samples if "pool" in s] if through_pooler is not False else []
+    backends = _series(samples, "pg", lambda p: _own(p, "backends", through_pooler))
+    clients = _series(pooled, "pool", lambda p: p["cl_active"] + p["cl_waiting"])
+    waiting = _series(pooled, "pool", lambda p: p["cl_waiting"])
+    maxwait = _series(pooled, "pool", lambda p: p["maxwait"] * 1000 + p.get("maxwait_us", 0) / 1000)
+    stats = [s for s in samples if "stats" in s] if through_pooler is not False else []
     return PoolerSummary(
         samples=len(samples),
         server_connections_peak=_peak(backends), server_connections_mean=_mean(backends),
-        server_active_peak=_peak(_series(samples, "pg", lambda p: p["active"])),
+        server_active_peak=_peak(_series(samples, "pg", lambda p: _own(p, "active", through_pooler))),
         backend_forks_per_s=_rate(samples, "pg", "sessions"),
         client_connections_peak=_peak(clients), client_connections_mean=_mean(clients),
         cl_waiting_peak=_peak(waiting), cl_waiting_mean=_mean(waiting), maxwait_ms_peak=_peak(maxwait),
-        avg_wait_time_us_mean=_mean(_series(samples, "stats", lambda p: p["avg_wait_time"])),
-        wait_per_xact_us=_rate(samples, "stats", "total_wait_time", per="total_xact_count"),
+        avg_wait_time_us_mean=_mean(_series(stats, "stats", lambda p: p["avg_wait_time"])),
+        wait_per_xact_us=_rate(stats, "stats", "total_wait_time", per="total_xact_count"),
     )

@@ -12,11 +12,12 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench import stack
 from bench.console import busy
 from bench.errors import UserError
-from bench.load import access_log, faults, offered_rate, per_process, wrk
+from bench.load import access_log, faults, offered_rate, per_process, pooler_stats, wrk
 from bench.load.accept_queue import AcceptQueueSampler, queue_time, read_samples
 from bench.load.accept_queue import summary as queue_summary
 from bench.load.locust_master import Master, MasterTrial
@@ -29,6 +30,7 @@ from bench.record.files import write_json
 from bench.record.trial import (
     AcceptQueue,
     ClientFigures,
+    ConnectionFigures,
     CpuFigures,
     LatencyModel,
     MemoryFigures,
@@ -44,9 +46,10 @@ from bench.record.trial import (
 from bench.stack import cpus, postgres
 from bench.stack.apache import Apache
 from bench.stack.servers import parse_deployment
-from bench.vocabulary import class_name, url_path
+from bench.vocabulary import class_name, through_pooler, url_path
 
 SESSION_FLUSH_S = 1.2  # PostgreSQL backends publish session counts at most once a second
+SERVER_ROLES = ("apache", "postgres", "pgbouncer")  # the server's CPU: every process of the stack
 
 
 def use_server(live: stack.Stack | None, server: str | None) -> bool:
@@ -133,6 +136,7 @@ class Trial:
         self.master = master  # --workers: the run's Locust master (bench/load/locust_master.py)
         self.locust: LocustProcess | MasterTrial | None = None
         self.sampler: Sampler | None = None
+        self.connections: pooler_stats.PoolerSampler | None = None
 
     def execute(self) -> dict:
         """`measure`, as the dict written to trial.json (what bench/tune's sweep reads)."""
@@ -156,6 +160,7 @@ class Trial:
         self._verdict_flags(verdict, client, notes)
         opened = self._open_model(verdict, notes)
         queue, wait = self._accept_queue(start, end, client, side.server) if queued else (None, None)
+        connections = self._connections(start, end)
         wrk_ = self.cross_check() if self.plan.cross_check else None
         step = self.step
         record = TrialRecord(
@@ -164,7 +169,7 @@ class Trial:
             steady=(round(start, 3), round(end, 3)), locust=client, pids_seen_by_client=pids_seen,
             workers=workers, **vars(side), cpu=cpu, bottleneck=verdict, generator_bound=verdict.generator_bound,
             failures=bool(client.failures), latency_model=LatencyModel.OPEN if step.rate else LatencyModel.CLOSED,
-            open=opened, accept_queue=queue, queue_time=wait, faults=tuple(notes.faults),
+            open=opened, accept_queue=queue, queue_time=wait, connections=connections, faults=tuple(notes.faults),
             flags=(*notes.faults, *notes.flags), wrk=wrk_,
             locust_vs_wrk=None if wrk_ is None else _ratio(client.rps, wrk_.rps), extra=step.extra)
         write_json(self.dir / "trial.json", record.to_json())
@@ -197,18 +202,23 @@ class Trial:
                 "bench_warmup": plan.warmup_s, "queries": plan.queries, "close_connection": plan.connection_close})
         else:
             self.locust = LocustProcess(
-                command(plan, self.base_url, step.workload, step.variant, self.dir, users=self.users,
+                command(plan, self.base_url, str(step.workload), step.variant, self.dir, users=self.users,
                         app=live.settings.app if live is not None else None, rate=step.rate),
                 self.dir / "locust.log", cpus=self.partition.generator)
         self.locust.check_cpus()
-        roots = {"generator": self.locust.pid}
+        roots: dict[str, int | None] = {"generator": self.locust.pid}
         if live is not None:
             roots["apache"] = live.apache.pid()
-            if live.pg is not None:
-                roots["postgres"] = live.pg.pid()
-        self.sampler = Sampler(roots, self.dir / "samples.jsonl").start()
+            roots["postgres"] = live.pg.pid() if live.pg is not None else None
+            # PgBouncer's CPU is the server's: the work a pooled route moved out of PostgreSQL is counted there
+            roots["pgbouncer"] = live.pooler.pid() if live.pooler is not None else None
+        self.sampler = Sampler({k: v for k, v in roots.items() if v}, self.dir / "samples.jsonl").start()
         # the hidden queue: the listen socket's accept queue, sampled through the trial (bench/load/accept_queue.py)
         queue = AcceptQueueSampler(live.settings.port, self.dir / "accept_queue.jsonl").start() if live else None
+        # where the PostgreSQL connections are spent (bench/load/pooler_stats.py): the embedded stack only
+        self.connections = pooler_stats.for_stack(live, self.dir / "pooler.jsonl") if live else None
+        if self.connections is not None:
+            self.connections.start()
         try:
             if isinstance(self.locust, MasterTrial):
                 self.locust.wait(plan.duration_s)
@@ -218,6 +228,8 @@ class Trial:
             self.sampler.stop()
             if queue is not None:
                 queue.stop()
+            if self.connections is not None:
+                self.connections.stop()
         return queue is not None
 
     # --- the collectors ----------------------------------------------------------------------------------
@@ -237,17 +249,33 @@ class Trial:
         assert self.sampler is not None
         generator_s = _rounded(self.sampler.cpu_between("generator", start, end))
         generator_pct = self.sampler.busiest_pct("generator", start, end)
-        server: dict[str, float | None] = {"apache_s": None, "postgres_s": None, "server_s": None}
+        server: dict[str, Any] = {"apache_s": None, "postgres_s": None, "server_s": None}
         if self.live is not None:
-            for role in ("apache", "postgres"):
+            for role in SERVER_ROLES:  # pgbouncer_s None (left out) when the stack runs no PgBouncer
                 server[f"{role}_s"] = _rounded(self.sampler.cpu_between(role, start, end))
-            server["server_s"] = round((server["apache_s"] or 0) + (server["postgres_s"] or 0), 3)
+            server["server_s"] = round(sum(server[f"{role}_s"] or 0 for role in SERVER_ROLES), 3)
         if workers is None:
             return CpuFigures(**server, generator_s=generator_s, generator_pct=generator_pct)
         used = [w.cpu_s for w in workers.values() if w.cpu_s is not None]
         pcts = [w.cpu_pct for w in workers.values() if w.cpu_pct is not None]
         return CpuFigures(**server, generator_s=round(sum(used), 3) if used else None,
                           generator_pct=max(pcts) if pcts else None, master_s=generator_s, master_pct=generator_pct)
+
+    def _connections(self, start: float, end: float) -> ConnectionFigures | None:
+        """PostgreSQL's server connections and forks in the steady window; PgBouncer's clients and their wait
+        when this trial's variant goes through it (None otherwise: not measured, never 0). None without the
+        embedded PostgreSQL (--dsn, --url). An --app run through `--pooler` takes the samples as they are: the
+        suite does not know which route the application's connections take."""
+        live = self.live
+        if self.connections is None or live is None:
+            return None
+        pooled: bool | None = live.pooler is not None and through_pooler(str(self.step.variant))
+        if live.pooler is not None and live.settings.app is not None:
+            pooled = None
+        figures = pooler_stats.summary(self.connections.path, start, end, through_pooler=pooled)
+        pool = ({"pool_size": live.pooler.pool_size, "pooler_mode": live.pooler.mode}
+                if pooled is not False and live.pooler is not None else {})
+        return ConnectionFigures.from_json(figures.to_json() | pool)
 
     def _client_side(self, client: ClientFigures, pids_seen: int) -> ServerSide:
         """A --url run: no access log, no server CPU or memory; per process means per PID the client saw."""
@@ -275,7 +303,7 @@ class Trial:
             notes.faults += faults.replaced_children(entries, t0, serving.processes, self.sampler.started_of("apache"))
         samples = self.dir / "samples.jsonl"
         memory = MemoryFigures.from_json(memory_summary(samples, "apache", start, end,
-                                                        {p.pid for p in server.per_process or () if p}))
+                                                        {p.pid for p in server.per_process or () if p and p.pid}))
         figures = tuple(ProcessFigures.from_json(p) for p in per_process.figures(entries, samples, start, end))
         notes.flags += self._status_flags(server, before.error_offset)
         return ServerSide(
@@ -383,6 +411,8 @@ class Trial:
             self.locust.stop()
         if self.sampler is not None and self.sampler.running:
             self.sampler.stop()
+        if self.connections is not None:
+            self.connections.stop()
 
 
 TRACEBACK = "Traceback (most recent call last)"

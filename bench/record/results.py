@@ -19,7 +19,7 @@ from bench.record.errors import UserError
 from bench.record.files import now_iso, read_record, record_path, write_json
 from bench.record.run_rows import CellRecord, CellSummary, Speedup
 from bench.record.schema import upgrade as upgrade_schema
-from bench.record.trial import CellKey, PlanStep, TrialRecord
+from bench.record.trial import CellKey, ConnectionFigures, PlanStep, TrialRecord
 from bench.vocabulary import BASELINE
 
 SCHEMA = 1
@@ -49,28 +49,45 @@ def summarize(trials: Sequence[TrialRecord]) -> CellSummary:
     return CellSummary(
         trials=len(trials), rps=med(c.rps for c in clients),
         rps_ci95=None if ci is None else (round(ci[0], 2), round(ci[1], 2)),
-        server_rps=med(s and s.rps for s in servers),
+        server_rps=med(s.rps if s else None for s in servers),
         p50_ms=med((c.p50_ms for c in clients), 3), p90_ms=med((c.p90_ms for c in clients), 3),
         p99_ms=med((c.p99_ms for c in clients), 3), max_ms=med((c.max_ms for c in clients), 3),
-        server_p50_ms=med((s and s.p50_ms for s in servers), 3),
-        server_p99_ms=med((s and s.p99_ms for s in servers), 3),
+        server_p50_ms=med((s.p50_ms if s else None for s in servers), 3),
+        server_p99_ms=med((s.p99_ms if s else None for s in servers), 3),
         rps_per_process=med(t.rps_per_process for t in trials),
         requests_per_cpu_second=med((t.requests_per_cpu_second for t in trials), 1),
-        rss_mb_per_process=med(m and m.rss_mb_per_process for m in memory),
-        pss_mb_per_process=med(m and m.pss_mb_per_process for m in memory),
-        pss_mb_total=med(m and m.pss_mb_total for m in memory),
-        pss_mb_serving=med(m and m.pss_mb_serving for m in memory),
+        rss_mb_per_process=med(m.rss_mb_per_process if m else None for m in memory),
+        pss_mb_per_process=med(m.pss_mb_per_process if m else None for m in memory),
+        pss_mb_total=med(m.pss_mb_total if m else None for m in memory),
+        pss_mb_serving=med(m.pss_mb_serving if m else None for m in memory),
         db_sessions_per_1000_requests=med((t.db_sessions_per_1000_requests for t in trials), 3),
-        generator_pct=med((t.cpu and t.cpu.generator_pct for t in trials), 1),
+        generator_pct=med((t.cpu.generator_pct if t.cpu else None for t in trials), 1),
         failures=int(sum(c.failures or 0 for c in clients)),
         generator_bound=any(t.generator_bound for t in trials),
         bottleneck=bn.cell_label([t.limit for t in trials]),
-        server_util=med((v and v.server_util for v in verdicts), 3),
-        others_util=med((v and v.others_util for v in verdicts), 3),
-        generator_busiest=med((v and v.generator_busiest for v in verdicts), 3),
-        faults=sum(1 for t in trials if t.faults), wrk_rps=med(w and w.rps for w in wrk),
+        server_util=med((v.server_util if v else None for v in verdicts), 3),
+        others_util=med((v.others_util if v else None for v in verdicts), 3),
+        generator_busiest=med((v.generator_busiest if v else None for v in verdicts), 3),
+        faults=sum(1 for t in trials if t.faults), wrk_rps=med(w.rps if w else None for w in wrk),
         locust_vs_wrk=med((t.locust_vs_wrk for t in trials), 4),
+        **connection_medians([t.connections for t in trials]),
     )
+
+
+# the connection figures of a cell's summary: medians of its trials' (trial.json `connections`), and their digits
+CONNECTION_DIGITS = {"server_connections_peak": 1, "server_connections_mean": 2, "backend_forks_per_s": 2,
+                     "client_connections_peak": 1, "cl_waiting_peak": 1, "maxwait_ms_peak": 3,
+                     "avg_wait_time_us_mean": 1}
+
+
+def connection_medians(figures: Sequence[ConnectionFigures | None]) -> dict[str, Any]:
+    """Each connection figure's median over the trials that measured it; None when none did (a --url or --dsn
+    run, an older folder, PgBouncer's figures of a variant that does not go through it), never 0."""
+    out: dict[str, Any] = {}
+    for name, digits in CONNECTION_DIGITS.items():
+        values = [getattr(f, name) for f in figures if f is not None]
+        out[name] = stats.median([v for v in values if v is not None], digits)
+    return out
 
 
 def speedups(cells: Sequence[CellRecord], metric: str = "rps", baseline: str = BASELINE) -> list[Speedup]:

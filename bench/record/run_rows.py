@@ -174,6 +174,15 @@ class CellSummary(JsonRecord):
     faults: int | None = None  # trials with a fault
     wrk_rps: float | None = None
     locust_vs_wrk: float | None = None
+    # Where the connections were spent, medians of the trials' `connections` (bench.record.results.
+    # connection_medians); left out by older folders, None where not measured (PgBouncer's: direct variants).
+    server_connections_peak: float | None = optional()  # PostgreSQL backends of the cell's trials
+    server_connections_mean: float | None = optional()
+    backend_forks_per_s: float | None = optional()
+    client_connections_peak: float | None = optional()  # PgBouncer's clients
+    cl_waiting_peak: float | None = optional()
+    maxwait_ms_peak: float | None = optional()
+    avg_wait_time_us_mean: float | None = optional()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

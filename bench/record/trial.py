@@ -134,6 +134,7 @@ class CpuFigures(JsonRecord):
     generator_pct: float | None = None
     master_s: float | None = optional()
     master_pct: float | None = optional()
+    pgbouncer_s: float | None = optional()  # the stack's PgBouncer, counted in server_s too
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -224,6 +225,29 @@ class QueueTime(JsonRecord):
 
 
 @dataclass(frozen=True)
+class ConnectionFigures(JsonRecord):
+    """Where the PostgreSQL connections were spent in the steady window (trial.json `connections`,
+    bench.load.pooler_stats.summary): PostgreSQL's view for every trial on the embedded stack, PgBouncer's
+    (clients, their wait) for a trial through the pooler only; None = not measured, never 0."""
+
+    samples: int | None = None
+    server_connections_peak: int | None = None  # the trial's backends of the handlers' role (pg_stat_activity)
+    server_connections_mean: float | None = None
+    server_active_peak: int | None = None  # of those, running a statement
+    backend_forks_per_s: float | None = None  # pg_stat_database.sessions opened per second
+    client_connections_peak: int | None = None  # PgBouncer's clients (cl_active + cl_waiting)
+    client_connections_mean: float | None = None
+    cl_waiting_peak: int | None = None  # clients waiting for a server connection
+    cl_waiting_mean: float | None = None
+    maxwait_ms_peak: float | None = None  # the longest wait of a waiting client (SHOW POOLS)
+    avg_wait_time_us_mean: float | None = None  # SHOW STATS avg_wait_time (per second), mean over the window
+    wait_per_xact_us: float | None = None  # total_wait_time / total_xact_count over the window
+    pool_size: int | None = optional()  # PgBouncer's default_pool_size, through the pooler
+    pooler_mode: str | None = optional()  # PgBouncer's pool_mode, through the pooler
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class WrkFigures(JsonRecord):
     """--cross-check: wrk on the same endpoint right after the trial (trial.json `wrk`)."""
 
@@ -276,6 +300,7 @@ class TrialRecord(JsonRecord):
     open: OpenFigures | None = optional(with_="rate")
     accept_queue: AcceptQueue | None = optional(with_="server")
     queue_time: QueueTime | None = optional(with_="server")
+    connections: ConnectionFigures | None = optional(with_="server")  # the embedded PostgreSQL's (null: --dsn)
     faults: tuple[str, ...] | None = None
     flags: tuple[str, ...] | None = None
     wrk: WrkFigures | None = optional()

@@ -33,6 +33,7 @@ from reports.run.analysis import (
     analyze,
     cpu_ms_per_request,
 )
+from reports.run.connections import connections_section
 from reports.run.generator import generator_section
 from reports.run.narrative import (
     capacity_sentences,
@@ -233,7 +234,8 @@ def compose(run: Run, an: Analysis, figs: Drawn,
         Section("summary", "Summary", summary_blocks(run, an, cap, cav)),
         Section("throughput", "Throughput", throughput + figs.rest("throughput")),
         *extra_sections(an, figs),
-        *(s for s in (servers_section(run, figs.take("fig9-servers")), auth_section(run)) if s is not None),
+        *(s for s in (servers_section(run, figs.take("fig9-servers")), auth_section(run),
+                      connections_section(an.cells, an.multi_server)) if s is not None),
         Section("latency", "Latency", [latency_table(an), *figs.rest("latency")]),
         Section("capacity", "Per process and capacity", capacity_blocks(an, cap, cap_basis) + figs.rest("capacity")),
         Section("memory", "Memory", bullets(memory_sentences(run, an) + figs.notes["fig5-memory"])

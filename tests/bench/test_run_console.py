@@ -30,6 +30,8 @@ def test_run_table_and_lines_of_every_fixture(folder: str) -> None:
         assert re.search(r" vs \S+ on \S+", line) or line.startswith("generator ceiling")
     for trial in (t for cell in data["results"] for t in cell["trials"]):
         assert re.match(r"    ([\d,]+|-) req/s \(server ([\d,]+|-)\), p99 ", console.trial_line(trial))
+        assert "pg conns" not in console.trial_line(trial)  # older folders measured none: nothing said
+    assert console.connections_table(data["results"]) == "" and "connections" not in "\n".join(table)
 
 
 def test_new_run_folder_names_by_time_and_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,23 +42,3 @@ def test_new_run_folder_names_by_time_and_kind(tmp_path: Path, monkeypatch: pyte
     assert [p.name for p in (first, second, plain)] == [
         "20261126-083000-sessions", "20261126-083000-sessions-2", "20261126-083000"]
     assert all(p.is_dir() and not any(p.iterdir()) for p in (first, second, plain))
-
-
-def test_tune_tables_from_tune_json() -> None:
-    from bench.record.tune import load_tune
-
-    record = load_tune(FIXTURES / "tune" / "20261126-012712-tune")
-    lines = console.tune_table(record).splitlines()
-    assert lines[0].split() == ["keepalive", "N", "req/s", "p99", "ms", "children/s", "req/child", "req/conn",
-                                "RSS", "MB", "model"]
-    assert len(lines) > 1 + len(record["points"]) and "recommended:" in lines
-    sized = {"points": [{"value": 2, "rps": 2001.0, "p99_ms": None, "requests_per_cpu_second": 900.0,
-                         "pss_mb": 12.25, "trials": [{"users": 8, "bottleneck": "server"}]}],
-             "sizing": {"value": 2}, "missing": [], "advice": None}
-    assert console.processes_table(sized).splitlines()[1] == (
-        "    2     8     2,001        -       900    12.2       24    server  <- recommended")
-    on_slo = sized | {"plan": {"slo": "p99<50ms"}, "points": [sized["points"][0] | {"closed_rps": 2500.0}]}
-    lines = console.processes_table(on_slo).splitlines()
-    assert lines[0].split()[2:6] == ["at", "SLO", "p99", "ms"] and "closed" in lines[0]
-    assert lines[1] == "    2     8     2,001        -     2,500       900    12.2       24    server  <- recommended"
-    assert lines[2].startswith("at SLO: the largest offered rate that met p99<50ms")
