@@ -138,7 +138,9 @@ class Apache:
             check.unlink(missing_ok=True)
         if done.returncode != 0:
             lines = [ln.strip() for ln in (done.stderr + done.stdout).splitlines() if ln.strip()]
-            first = next((ln for ln in lines if "Syntax OK" not in ln), "no message")
+            lines = [ln for ln in lines if "Syntax OK" not in ln] or ["no message"]
+            # "AH00526: Syntax error on line 2 of FILE:" says where; the next line says what.
+            first = " ".join(lines[:2]) if lines[0].endswith(":") else lines[0]
             raise UserError(f"--app-conf {self.settings.app.conf if self.settings.app else ''}: apache2 -t refuses "
                             f"it: {first}")
 
