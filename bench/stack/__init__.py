@@ -120,12 +120,14 @@ def up(settings: StackSettings, seed: bool = False, state: Path | None = None, o
             cpus.check(pg.processes(), server_cpus, "PostgreSQL processes")
         return stack
     except BaseException:
-        if stack is not None:
-            stack.apache.stop()
-        if pg is not None:
-            pg.stop()
-        _state_file(state).unlink(missing_ok=True)
-        app_data.restore(state)
+        try:
+            if stack is not None:
+                stack.apache.stop()
+            if pg is not None:
+                pg.stop()
+        finally:  # a stop that fails (a Ctrl-C during initdb) must not keep the data folders given away
+            _state_file(state).unlink(missing_ok=True)
+            app_data.restore(state)
         raise
 
 
@@ -183,8 +185,11 @@ def down(state: Path | None = None) -> list[str]:
     """Stop exactly what `up` started, leave no process behind, then remove the state folder. Returns what was
     stopped."""
     state = state or paths.state_dir()
-    stopped = _stop(state)
-    if app_data.restore(state):
+    try:
+        stopped = _stop(state)
+    finally:
+        restored = app_data.restore(state)
+    if restored:
         stopped.append("--app-data ownership (owners and modes restored)")
     _state_file(state).unlink(missing_ok=True)
     # The cluster and every secret go with the stack, whatever else is left.

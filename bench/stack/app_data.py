@@ -64,8 +64,11 @@ def restore(state: Path) -> int:
     f = state / RECORD
     if not f.exists():
         return 0
+    record = json.loads(f.read_text())
+    known = {path for path, *_ in record}
+    tops = [(path, uid, gid) for path, uid, gid, _ in record if os.path.dirname(path) not in known]
     restored = 0
-    for path, uid, gid, mode in json.loads(f.read_text()):
+    for path, uid, gid, mode in record:
         try:
             os.lchown(path, uid, gid)
             if not os.path.islink(path):
@@ -73,5 +76,11 @@ def restore(state: Path) -> int:
             restored += 1
         except FileNotFoundError:
             continue  # removed since (by the application): nothing to give back
+    # What the application made there belongs to the folder's owner again (its modes are the application's).
+    for top, uid, gid in tops:
+        if os.path.isdir(top):
+            for path in _entries(top)[1:]:
+                if path not in known:
+                    os.lchown(path, uid, gid)
     f.unlink()
     return restored

@@ -2,7 +2,12 @@
 and nothing left (the data folder's ownership as it was); a fragment `apache2 -t` rejects names Apache's first
 error line; a good fragment and a data folder serve a run, and the folder is given back at the end."""
 
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -69,3 +74,67 @@ def test_a_run_with_a_fragment_and_a_data_folder_gives_the_folder_back(tmp_path)
     assert r.returncode == 0, r.stderr + r.stdout
     assert "GET /book/ answered HTTP 200" in r.stdout
     assert owners(data) == before
+
+
+def write_app(folder: Path, data: Path) -> Path:
+    """A handler that appends a line to data/visits.txt at every request (an application's database file)."""
+    folder.mkdir()
+    (folder / "writer.py").write_text(
+        "from mod_python import apache\n\n\ndef handler(req):\n"
+        f"    with open('{data}/visits.txt', 'a') as f:\n        f.write('visit\\n')\n"
+        "    req.write('ok')\n    return apache.OK\n")
+    return folder
+
+
+@pytest.mark.parametrize("given", [True, False], ids=["with-app-data", "without"])
+def test_an_application_writes_its_data_folder_or_its_failed_write_is_flagged(tmp_path, given):
+    top = make_state_dir()  # /var/tmp, 0755: www-data can reach it
+    data = top / "data"
+    data.mkdir(mode=0o755)
+    before = owners(data)
+    app = write_app(tmp_path / "app", data)
+    env = env_for(tmp_path)
+    r = bench_cli("run", "--app", str(app), "--app-handler", "writer", "--paths", "/", "--quick", "--trials", "1",
+                  "--duration", "3", "--warmup", "1", "--users", "2", "--processes", "2", "--no-report",
+                  *(["--app-data", str(data)] if given else []), "--port", str(procs.free_port()), env=env,
+                  timeout=300)
+    assert r.returncode == 0, r.stderr + r.stdout
+    (run_dir,) = Path(env["BENCH_RUNS_DIR"]).iterdir()
+    (cell,) = json.loads((run_dir / "results.json").read_text())["results"]
+    (trial,) = cell["trials"]
+    flags = " ".join(trial["flags"])
+    if given:
+        assert trial["server"]["status"].get("500", 0) == 0 and "error log" not in flags
+        visits = data / "visits.txt"
+        assert visits.read_text().count("visit") >= trial["server"]["requests"] > 0
+        # Given back: the folder as it was, what the application made owned by the folder's owner.
+        assert owners(data)[data] == before[data] and visits.stat().st_uid == data.stat().st_uid
+    else:
+        assert trial["server"]["status"].get("500", 0) > 0
+        assert "error log: Traceback" in flags and "PermissionError" in flags
+
+
+@pytest.mark.parametrize("after_s", [2, 12], ids=["while-starting", "in-the-trial"])
+def test_ctrl_c_during_a_run_gives_the_data_folder_back(tmp_path, after_s):
+    top = make_state_dir()
+    data = top / "data"
+    data.mkdir(mode=0o750)
+    (data / "db").write_text("")
+    before = owners(data)
+    app = write_app(tmp_path / "app", data)
+    env = {**os.environ, **env_for(tmp_path)}
+    run = subprocess.Popen([sys.executable, "-m", "bench", "run", "--app", str(app), "--app-handler", "writer",
+                            "--paths", "/", "--quick", "--trials", "1", "--duration", "30", "--warmup", "1",
+                            "--users", "1", "--processes", "1", "--no-report", "--app-data", str(data),
+                            "--port", str(procs.free_port())], cwd=REPO, env=env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while owners(data)[data] == before[data] and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.2)
+    assert owners(data)[data] != before[data], "the folder was never given to the serving user"
+    time.sleep(after_s)
+    run.send_signal(signal.SIGINT)
+    out, _ = run.communicate(timeout=120)
+    assert run.returncode != 0, out
+    assert {p: v for p, v in owners(data).items() if p in before} == before, out
+    assert not procs.processes_mentioning(env["BENCH_STATE_DIR"])
