@@ -147,8 +147,10 @@ class App:
             {"ok": None, "error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
         if result["ok"] is None:
             venv = f" and --app-venv {self.venv}" if self.venv else ""
+            hint = "" if self.venv or not result["error"].startswith("ModuleNotFoundError") else \
+                " (installed in a virtualenv? give it with --app-venv DIR)"
             raise UserError(f"{what} does not import from --app {self.dir}{venv} with {EMBEDDED_PYTHON}: "
-                            f"{result['error']}")
+                            f"{result['error']}{hint}")
         if not result["ok"]:
             if self.kind == "handler":
                 raise UserError(f"{what} has no callable {attr}: give the module a function {attr}(req)")
