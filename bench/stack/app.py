@@ -133,9 +133,13 @@ class App:
             target, attr, what = self.module, self.function, f"--app-handler {self.handler!r}"
         else:
             target, attr, what = str(Path(self.dir) / self.wsgi), "application", f"--app-wsgi {self.wsgi!r}"
+        # mod_wsgi's python-home= isolates the daemons as the venv's own python does (no Debian dist-packages);
+        # mod_python's interpreter keeps them and adds the venv's site-packages, as the check then does.
+        isolated = self.venv and self.kind == "wsgi" and (Path(self.venv) / "bin" / "python3").exists()
+        python, site_dir = (str(Path(self.venv) / "bin" / "python3"), "") if isolated else \
+            (EMBEDDED_PYTHON, self.site_packages or "")
         try:
-            done = subprocess.run([EMBEDDED_PYTHON, "-B", "-c", _CHECK, self.kind, self.dir, target, attr,
-                                   self.site_packages or ""],
+            done = subprocess.run([python, "-B", "-c", _CHECK, self.kind, self.dir, target, attr, site_dir],
                                   capture_output=True, text=True, timeout=CHECK_TIMEOUT_S, cwd="/",
                                   env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"})
         except subprocess.TimeoutExpired:

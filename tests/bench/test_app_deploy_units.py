@@ -66,8 +66,15 @@ def test_the_import_check_finds_a_module_through_a_pth_file_in_the_venv(tmp_path
     given = AppArgs(app=str(app_dir), app_handler="tracker_front", paths="/", app_venv=str(venv))
     assert from_args(given).venv == str(venv)  # imports: the .pth was read
     given.app_venv = None
-    with pytest.raises(UserError, match="does not import from --app .*ModuleNotFoundError"):
+    with pytest.raises(UserError, match="does not import from --app .*ModuleNotFoundError.*give it with --app-venv"):
         from_args(given)
+    # Under mod_wsgi the venv's own python checks it, isolated as python-home= makes the daemons.
+    (app_dir / "site.wsgi").write_text("import tracker_front\nimport mod_python\napplication = tracker_front.handler\n")
+    wsgi = AppArgs(app=str(app_dir), app_wsgi="site.wsgi", paths="/", app_venv=str(venv))
+    with pytest.raises(UserError, match="No module named 'mod_python'"):
+        from_args(wsgi)
+    (app_dir / "site.wsgi").write_text("import tracker_front\napplication = tracker_front.handler\n")
+    assert from_args(wsgi).wsgi == "site.wsgi"
 
 
 def test_mount_puts_the_paths_under_it_and_bad_mounts_are_refused(tmp_path):

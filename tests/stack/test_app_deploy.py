@@ -138,3 +138,42 @@ def test_ctrl_c_during_a_run_gives_the_data_folder_back(tmp_path, after_s):
     assert run.returncode != 0, out
     assert {p: v for p, v in owners(data).items() if p in before} == before, out
     assert not procs.processes_mentioning(env["BENCH_STATE_DIR"])
+
+
+def make_venv_app(top: Path) -> tuple[Path, Path]:
+    """A virtualenv of /usr/bin/python3 whose only package is reached through a .pth file (as an editable
+    install is), and an --app folder holding nothing but a WSGI file that imports it."""
+    venv = top / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(venv)], check=True)
+    lib = top / "src"
+    lib.mkdir()
+    (lib / "venvsite.py").write_text(
+        # mod_python is Debian's (dist-packages): a venv without system site-packages has it only under mod_python.
+        "def handler(req):\n    from mod_python import apache\n    req.write('from the venv')\n"
+        "    return apache.OK\n\n\n"
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'from the venv']\n")
+    (next(venv.glob("lib/python3.*/site-packages")) / "src.pth").write_text(f"{lib}\n")
+    app = top / "app"
+    app.mkdir()
+    (app / "site.wsgi").write_text("from venvsite import application  # noqa: F401\n")
+    for p in (top, *top.rglob("*")):
+        p.chmod(p.stat().st_mode | 0o755 if p.is_dir() else p.stat().st_mode | 0o644)
+    return venv, app
+
+
+@pytest.mark.parametrize("kind", [["--app-handler", "venvsite"], ["--app-wsgi", "site.wsgi"]],
+                         ids=["mod_python", "mod_wsgi"])
+def test_a_package_of_the_venv_is_served_with_per_process_figures(tmp_path, kind):
+    venv, app = make_venv_app(make_state_dir())
+    env = env_for(tmp_path)
+    r = bench_cli("run", "--app", str(app), *kind, "--app-venv", str(venv), "--paths", "/", "--quick", "--trials",
+                  "1", "--duration", "3", "--warmup", "1", "--users", "2", "--processes", "2", "--no-report",
+                  "--port", str(procs.free_port()), env=env, timeout=300)
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert "GET / answered HTTP 200" in r.stdout
+    (run_dir,) = Path(env["BENCH_RUNS_DIR"]).iterdir()
+    (cell,) = json.loads((run_dir / "results.json").read_text())["results"]
+    (trial,) = cell["trials"]
+    assert trial["server"]["status"].get("200", 0) == trial["server"]["requests"] > 0
+    assert "per Python process" in r.stdout
