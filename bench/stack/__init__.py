@@ -98,6 +98,7 @@ def up(settings: StackSettings, seed: bool = False, state: Path | None = None, o
         owner = {"pid": os.getpid(), "started": psutil.Process().create_time()}
     if settings.app is not None and settings.app.conf:
         Apache(state, settings, "dbname=bench").check_conf()  # nothing started yet
+    app_data.refuse_pending(state)
     try:
         if settings.app is not None:  # recorded before changed: a crashed run's `bench down` gives them back
             app_data.grant(state, settings.app.data, procs.service_user("www-data"))

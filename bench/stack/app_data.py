@@ -42,10 +42,18 @@ def _entries(folder: str) -> list[str]:
     return found
 
 
+def refuse_pending(state: Path) -> None:
+    """Never overwrite what the folders were with what a crashed run made them."""
+    if (state / RECORD).exists():
+        raise UserError(f"{state / RECORD} holds the owners of a previous run's --app-data folders, not yet given "
+                        "back: run `bench down` first")
+
+
 def grant(state: Path, dirs: tuple[str, ...], user: pwd.struct_passwd | None) -> None:
     """Make `dirs` writable for `user` (None: the current user serves, nothing to do), recording first."""
     if user is None or not dirs:
         return
+    refuse_pending(state)
     record = []
     for folder in dirs:
         for path in _entries(folder):

@@ -125,6 +125,8 @@ def test_data_folders_are_given_to_the_serving_user_and_back_as_they_were(tmp_pa
     state = tmp_path / "state"
     app_data.grant(state, (str(data),), me)
     assert (state / app_data.RECORD).exists()
+    with pytest.raises(UserError, match="not yet given back: run `bench down` first"):
+        app_data.grant(state, (str(data),), me)  # a crashed run's record is never overwritten
     assert os.access(data / "db" / "trac.db", os.W_OK) and (data / "db").stat().st_mode & 0o200
     assert app_data.restore(state) == 3 and not (state / app_data.RECORD).exists()
     assert {p: (p.stat().st_uid, p.stat().st_mode) for p in before} == before
