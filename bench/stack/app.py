@@ -279,6 +279,20 @@ def _deployment(given: AppArgs) -> dict:
             "data": app_data.check_dirs(given.app_data)}
 
 
+def _wsgi_file(text: str, app_dir: Path) -> str:
+    """--app-wsgi, checked: a file inside the application's folder, relative to it."""
+    f = Path(text)
+    f = f if f.is_absolute() else app_dir / f
+    try:
+        wsgi = str(f.resolve().relative_to(app_dir))
+    except ValueError:
+        raise UserError(f"--app-wsgi {text!r} is not inside --app {app_dir}: the WSGI script "
+                        "must be in the application's folder") from None
+    if not f.is_file():
+        raise UserError(f"--app-wsgi {text!r}: no such file in {app_dir}")
+    return wsgi
+
+
 def from_args(given: AppArgs, check_code: bool = True) -> App | None:
     """The App the options describe, every check made (UserError, one line); None without --app."""
     if given.app is None:
@@ -310,15 +324,7 @@ def from_args(given: AppArgs, check_code: bool = True) -> App | None:
             raise UserError(f"--app-handler {given.app_handler!r} is not MODULE[::FUNCTION] (e.g. guestbook or "
                             "site.pages::handler)")
     else:
-        f = Path(given.app_wsgi)
-        f = f if f.is_absolute() else app_dir / f
-        try:
-            wsgi = str(f.resolve().relative_to(app_dir))
-        except ValueError:
-            raise UserError(f"--app-wsgi {given.app_wsgi!r} is not inside --app {app_dir}: the WSGI script "
-                            "must be in the application's folder") from None
-        if not f.is_file():
-            raise UserError(f"--app-wsgi {given.app_wsgi!r}: no such file in {app_dir}")
+        wsgi = _wsgi_file(given.app_wsgi, app_dir)
     if given.paths is not None and given.locustfile is not None:
         raise UserError(f"--paths {given.paths!r} and --locustfile {given.locustfile!r} together: give one (the "
                         "requests, or your own User classes)")
