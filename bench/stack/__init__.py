@@ -10,6 +10,8 @@ private PostgreSQL and an Apache on 127.0.0.1 with a generated httpd.conf, in th
 | `servers.py` | the Apache modules as data (mod_python, mod_wsgi) and the `--servers` deployment shapes |
 | `mpm.py` | the MPM (prefork, worker, event) and threads: the fixed pool's directives |
 | `app.py` | a user's own application (`--app`): its definition and the checks made before it is served |
+| `app_conf.py` | `--app-conf`: the application's own Apache lines, and the directives the suite keeps |
+| `app_data.py` | `--app-data`: folders made writable for the serving user, given back at `down` |
 | `apache.py` | the generated httpd.conf (`httpd.conf.tmpl`, `server_*.conf.tmpl`), start, stop, children |
 | `postgres.py` | the private cluster (`initdb`, `seed.sql`) or an existing server (`--dsn`) |
 | `pgbouncer.py` | the private PgBouncer in front of the cluster (`--pooler`, the `bouncer` variant) |
@@ -28,7 +30,7 @@ import psutil
 
 from bench import paths
 from bench.errors import UserError
-from bench.stack import cpus, pgbouncer, postgres, procs, secrets
+from bench.stack import app_data, cpus, pgbouncer, postgres, procs, secrets
 from bench.stack.apache import Apache, check_installed
 from bench.stack.knobs import StackSettings
 
@@ -112,7 +114,12 @@ def up(settings: StackSettings, seed: bool = False, state: Path | None = None, o
     owner = None
     if owned:
         owner = {"pid": os.getpid(), "started": psutil.Process().create_time()}
+    if settings.app is not None and settings.app.conf:
+        Apache(state, settings, "dbname=bench").check_conf()  # nothing started yet
+    app_data.refuse_pending(state)
     try:
+        if settings.app is not None:  # recorded before changed: a crashed run's `bench down` gives them back
+            app_data.grant(state, settings.app.data, procs.service_user("www-data"))
         if settings.dsn is None:
             pg = postgres.EmbeddedPostgres(state, procs.free_port(), settings.pg_max_connections, server_cpus)
             pg.init()
@@ -138,13 +145,16 @@ def up(settings: StackSettings, seed: bool = False, state: Path | None = None, o
             cpus.check(cpus.family(pooler.pid()), server_cpus, "PgBouncer")
         return stack
     except BaseException:
-        if stack is not None:
-            stack.apache.stop()
-        if pooler is not None:
-            pooler.stop()
-        if pg is not None:
-            pg.stop()
-        _state_file(state).unlink(missing_ok=True)
+        try:
+            if stack is not None:
+                stack.apache.stop()
+            if pooler is not None:
+                pooler.stop()
+            if pg is not None:
+                pg.stop()
+        finally:  # a stop that fails (a Ctrl-C during initdb) must not keep the data folders given away
+            _state_file(state).unlink(missing_ok=True)
+            app_data.restore(state)
         raise
 
 
@@ -229,7 +239,12 @@ def down(state: Path | None = None) -> list[str]:
     """Stop exactly what `up` started, leave no process behind, then remove the state folder. Returns what was
     stopped."""
     state = state or paths.state_dir()
-    stopped = _stop(state)
+    try:
+        stopped = _stop(state)
+    finally:
+        restored = app_data.restore(state)
+    if restored:
+        stopped.append("--app-data ownership (owners and modes restored)")
     _state_file(state).unlink(missing_ok=True)
     # The cluster and every secret go with the stack, whatever else is left.
     for gone in ("postgres", "pgbouncer", "secrets"):

@@ -85,7 +85,8 @@ class Apache:
                       entry_module=Path(server.entry_point).stem,
                       server_lines=server.conf_lines(s, python_dir, self.user),
                       app_dir=self.app_dir, app_handler=s.app.handler if s.app else "",
-                      app_wsgi=(s.app.wsgi or "") if s.app else "", app_lines=server.app_lines(s))
+                      app_wsgi=(s.app.wsgi or "") if s.app else "", app_lines=server.app_lines(s),
+                      **server.app_values(s, self.app_dir))
         values |= threading_values(s)
         template = server.app_template if s.app else server.template
         server_block = Template(template.read_text()).substitute(values)
@@ -123,6 +124,25 @@ class Apache:
         self.write_passfile()
         self.conf.write_text(self.render())
         procs.run([BINARY, "-t", "-f", str(self.conf)], timeout=30)
+
+    def check_conf(self) -> None:
+        """Before anything starts: the generated httpd.conf with --app-conf's fragment, checked by `apache2 -t`;
+        UserError naming the fragment with Apache's first error line."""
+        (self.root / "run").mkdir(parents=True, exist_ok=True)
+        check = self.root / "httpd.check.conf"
+        check.write_text(self.render())
+        try:
+            done = subprocess.run([BINARY, "-t", "-f", str(check)], capture_output=True, text=True, timeout=30,
+                                  env=procs.clean_env(None))
+        finally:
+            check.unlink(missing_ok=True)
+        if done.returncode != 0:
+            lines = [ln.strip() for ln in (done.stderr + done.stdout).splitlines() if ln.strip()]
+            lines = [ln for ln in lines if "Syntax OK" not in ln] or ["no message"]
+            # "AH00526: Syntax error on line 2 of FILE:" says where; the next line says what.
+            first = " ".join(lines[:2]) if lines[0].endswith(":") else lines[0]
+            raise UserError(f"--app-conf {self.settings.app.conf if self.settings.app else ''}: apache2 -t refuses "
+                            f"it: {first}")
 
     @staticmethod
     def _copy_code(source: Path, dest: Path, strict: bool = True) -> None:

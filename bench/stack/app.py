@@ -8,6 +8,7 @@ headers the application would have to set.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
@@ -48,7 +49,10 @@ class _Stub(types.ModuleType):
         setattr(self, name, value)
         return value
 sys.modules["_apache"] = _Stub("_apache")
-kind, app_dir, target, attr = sys.argv[1:5]
+kind, app_dir, target, attr, site_dir = sys.argv[1:6]
+if site_dir:  # --app-venv: as the server adds it (site.addsitedir: .pth files and editable installs work)
+    import site
+    site.addsitedir(site_dir)
 sys.path.insert(0, app_dir)
 try:
     if kind == "handler":
@@ -78,6 +82,10 @@ class App:
     locustfile: str | None = None             # --locustfile: the user's own User classes (absolute path)
     # --app-name, else default_name(): never the folder's name, so v1/ and v2/ of one application compare.
     name: str = ""
+    venv: str | None = None                   # --app-venv: a virtualenv of the embedded Python (absolute)
+    conf: str | None = None                   # --app-conf: the application's own Apache lines (absolute)
+    mount: str = "/"                          # --mount: where it is served (SCRIPT_NAME); --paths are under it
+    data: tuple[str, ...] = ()                # --app-data: folders made writable for the serving user
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -102,13 +110,21 @@ class App:
     def to_dict(self) -> dict:
         return {"dir": self.dir, "handler": self.handler, "wsgi": self.wsgi,
                 "options": [list(kv) for kv in self.options], "paths": list(self.paths),
-                "locustfile": self.locustfile, "name": self.name}
+                "locustfile": self.locustfile, "name": self.name, "venv": self.venv, "conf": self.conf,
+                "mount": self.mount, "data": list(self.data)}
 
     @classmethod
     def from_dict(cls, d: dict) -> App:
         return cls(dir=d["dir"], handler=d.get("handler"), wsgi=d.get("wsgi"),
                    options=tuple(tuple(kv) for kv in d.get("options") or ()),
-                   paths=tuple(d.get("paths") or ()), locustfile=d.get("locustfile"), name=d.get("name") or "")
+                   paths=tuple(d.get("paths") or ()), locustfile=d.get("locustfile"), name=d.get("name") or "",
+                   venv=d.get("venv"), conf=d.get("conf"), mount=d.get("mount") or "/",
+                   data=tuple(d.get("data") or ()))
+
+    @property
+    def site_packages(self) -> str | None:
+        """The venv's site-packages, what the server adds with site.addsitedir (None without --app-venv)."""
+        return str(Path(self.venv) / site_packages_of(embedded_version())) if self.venv else None
 
     def check_code(self) -> None:
         """Import the handler module (run the WSGI file) with the embedded interpreter, in a clean environment:
@@ -118,8 +134,13 @@ class App:
         else:
             assert self.wsgi is not None  # kind "wsgi": no handler, so a WSGI file (from_args checks one is given)
             target, attr, what = str(Path(self.dir) / self.wsgi), "application", f"--app-wsgi {self.wsgi!r}"
+        # mod_wsgi's python-home= isolates the daemons as the venv's own python does (no Debian dist-packages);
+        # mod_python's interpreter keeps them and adds the venv's site-packages, as the check then does.
+        isolated = self.venv and self.kind == "wsgi" and (Path(self.venv) / "bin" / "python3").exists()
+        python, site_dir = (str(Path(self.venv) / "bin" / "python3"), "") if isolated else \
+            (EMBEDDED_PYTHON, self.site_packages or "")
         try:
-            done = subprocess.run([EMBEDDED_PYTHON, "-B", "-c", _CHECK, self.kind, self.dir, target, attr],
+            done = subprocess.run([python, "-B", "-c", _CHECK, self.kind, self.dir, target, attr, site_dir],
                                   capture_output=True, text=True, timeout=CHECK_TIMEOUT_S, cwd="/",
                                   env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"})
         except subprocess.TimeoutExpired:
@@ -130,12 +151,67 @@ class App:
         result = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else \
             {"ok": None, "error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
         if result["ok"] is None:
-            raise UserError(f"{what} does not import from --app {self.dir} with {EMBEDDED_PYTHON}: "
-                            f"{result['error']}")
+            venv = f" and --app-venv {self.venv}" if self.venv else ""
+            hint = "" if self.venv or not result["error"].startswith("ModuleNotFoundError") else \
+                " (installed in a virtualenv? give it with --app-venv DIR)"
+            raise UserError(f"{what} does not import from --app {self.dir}{venv} with {EMBEDDED_PYTHON}: "
+                            f"{result['error']}{hint}")
         if not result["ok"]:
             if self.kind == "handler":
                 raise UserError(f"{what} has no callable {attr}: give the module a function {attr}(req)")
             raise UserError(f"{what} defines no `application`: a WSGI script must define a callable `application`")
+
+
+@functools.cache
+def embedded_version() -> str:
+    """The embedded interpreter's version, e.g. 3.11.2."""
+    try:
+        out = subprocess.run([EMBEDDED_PYTHON, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+                             capture_output=True, text=True, timeout=CHECK_TIMEOUT_S).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    if not re.fullmatch(r"\d+\.\d+\.\d+", out):
+        raise UserError(f"{EMBEDDED_PYTHON} does not run: install python3 (the interpreter Apache embeds)")
+    return out
+
+
+def site_packages_of(version: str) -> str:
+    """A venv's site-packages, relative to it, for a Python version (3.11.2 -> lib/python3.11/site-packages)."""
+    return f"lib/python{'.'.join(version.split('.')[:2])}/site-packages"
+
+
+def check_venv(text: str) -> str:
+    """--app-venv, checked: a virtualenv made from the interpreter Apache embeds, with its site-packages."""
+    venv = Path(text).expanduser()
+    make = f"make the virtualenv with {EMBEDDED_PYTHON} -m venv"
+    if not venv.is_dir():
+        raise UserError(f"--app-venv {text!r} is not a directory: give a virtualenv ({make})")
+    venv = venv.resolve()
+    cfg = venv / "pyvenv.cfg"
+    if not cfg.is_file():
+        raise UserError(f"--app-venv {text} is not a virtualenv (no pyvenv.cfg): {make}")
+    values = dict(line.partition("=")[::2] for line in cfg.read_text(errors="replace").splitlines())
+    values = {k.strip(): v.strip() for k, v in values.items()}
+    version = values.get("version") or values.get("version_info") or ""
+    embedded = embedded_version()
+    minor = ".".join(embedded.split(".")[:2])
+    if ".".join(version.split(".")[:2]) != minor:
+        given = ".".join(version.split(".")[:2]) or "unknown"
+        raise UserError(f"--app-venv {text} is Python {given} (pyvenv.cfg version {version or 'missing'}); Apache "
+                        f"embeds Python {minor} ({EMBEDDED_PYTHON}): {make}")
+    if not (venv / site_packages_of(embedded)).is_dir():
+        raise UserError(f"--app-venv {text} has no {site_packages_of(embedded)}: {make}")
+    return str(venv)
+
+
+def parse_mount(text: str) -> str:
+    """--mount, checked: / or /a/b (no trailing slash, no spaces or quotes): the application's SCRIPT_NAME."""
+    if text == "/":
+        return text
+    if not re.fullmatch(r"(/[A-Za-z0-9_.~%+-]+)+", text):
+        raise UserError(f"--mount {text!r} is not a mount point: give / or a path such as /tracker (letters, "
+                        "digits and _.~%+- between slashes, no trailing slash)")
+    return text
 
 
 def default_name(handler: str | None, wsgi: str | None) -> str:
@@ -188,6 +264,34 @@ class AppArgs:
     paths: str | None = None
     locustfile: str | None = None
     app_name: str | None = None
+    app_venv: str | None = None
+    app_conf: str | None = None
+    mount: str | None = None
+    app_data: list[str] = field(default_factory=list)
+
+
+def _deployment(given: AppArgs) -> dict:
+    """--app-venv, --app-conf, --mount and --app-data, checked: App's fields."""
+    from bench.stack import app_conf, app_data  # below this module: they import nothing of it
+
+    return {"venv": check_venv(given.app_venv) if given.app_venv is not None else None,
+            "conf": app_conf.check_file(given.app_conf) if given.app_conf is not None else None,
+            "mount": parse_mount(given.mount) if given.mount is not None else "/",
+            "data": app_data.check_dirs(given.app_data)}
+
+
+def _wsgi_file(text: str, app_dir: Path) -> str:
+    """--app-wsgi, checked: a file inside the application's folder, relative to it."""
+    f = Path(text)
+    f = f if f.is_absolute() else app_dir / f
+    try:
+        wsgi = str(f.resolve().relative_to(app_dir))
+    except ValueError:
+        raise UserError(f"--app-wsgi {text!r} is not inside --app {app_dir}: the WSGI script "
+                        "must be in the application's folder") from None
+    if not f.is_file():
+        raise UserError(f"--app-wsgi {text!r}: no such file in {app_dir}")
+    return wsgi
 
 
 def from_args(given: AppArgs, check_code: bool = True) -> App | None:
@@ -195,9 +299,12 @@ def from_args(given: AppArgs, check_code: bool = True) -> App | None:
     if given.app is None:
         for opt, value in (("--app-handler", given.app_handler), ("--app-wsgi", given.app_wsgi),
                            ("--paths", given.paths), ("--locustfile", given.locustfile),
-                           ("--app-name", given.app_name)):
+                           ("--app-name", given.app_name), ("--app-venv", given.app_venv),
+                           ("--app-conf", given.app_conf), ("--mount", given.mount)):
             if value is not None:
                 raise UserError(f"{opt} {value!r} needs --app DIR (the folder holding the application)")
+        if given.app_data:
+            raise UserError(f"--app-data {given.app_data[0]!r} needs --app DIR (the folder holding the application)")
         if given.app_option:
             raise UserError(f"--app-option {given.app_option[0]!r} needs --app DIR and --app-handler or --app-wsgi")
         return None
@@ -219,22 +326,16 @@ def from_args(given: AppArgs, check_code: bool = True) -> App | None:
                             "site.pages::handler)")
     else:
         assert given.app_wsgi is not None  # no handler: the checks above refused a missing --app-wsgi
-        f = Path(given.app_wsgi)
-        f = f if f.is_absolute() else app_dir / f
-        try:
-            wsgi = str(f.resolve().relative_to(app_dir))
-        except ValueError:
-            raise UserError(f"--app-wsgi {given.app_wsgi!r} is not inside --app {app_dir}: the WSGI script "
-                            "must be in the application's folder") from None
-        if not f.is_file():
-            raise UserError(f"--app-wsgi {given.app_wsgi!r}: no such file in {app_dir}")
+        wsgi = _wsgi_file(given.app_wsgi, app_dir)
     if given.paths is not None and given.locustfile is not None:
         raise UserError(f"--paths {given.paths!r} and --locustfile {given.locustfile!r} together: give one (the "
                         "requests, or your own User classes)")
     if given.paths is None and given.locustfile is None:
         raise UserError(f"--app {given.app!r} needs its load: --paths /a,/b?x=1 (requests sent round-robin) or "
                         "--locustfile FILE")
-    paths = parse_paths(given.paths) if given.paths is not None else ()
+    deployment = _deployment(given)
+    mount = deployment["mount"].rstrip("/")
+    paths = tuple(mount + p for p in parse_paths(given.paths)) if given.paths is not None else ()
     locustfile = None
     if given.locustfile is not None:
         lf = Path(given.locustfile).expanduser()
@@ -244,7 +345,7 @@ def from_args(given: AppArgs, check_code: bool = True) -> App | None:
         locustfile = str(lf.resolve())
     app = App(dir=str(app_dir), handler=given.app_handler, wsgi=wsgi,
               options=tuple(parse_option(o) for o in given.app_option), paths=paths, locustfile=locustfile,
-              name=check_name(given.app_name) if given.app_name is not None else "")
+              name=check_name(given.app_name) if given.app_name is not None else "", **deployment)
     if check_code:
         app.check_code()
     return app

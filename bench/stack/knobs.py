@@ -273,12 +273,23 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--locustfile", metavar="FILE",
                    help="your own Locust User classes instead of --paths (picked as Locust picks them)")
     g.add_argument("--app-name", metavar="NAME", help=APP_NAME_HELP)
+    g.add_argument("--app-venv", metavar="DIR", help="the application's virtualenv, made with /usr/bin/python3 -m "
+                   "venv (the Python Apache embeds): python-home= under mod_wsgi, its site-packages added with "
+                   "site.addsitedir before the handler is imported under mod_python")
+    g.add_argument("--app-conf", metavar="FILE", help="the application's own Apache lines (its <Location>, "
+                   "PythonOption, PythonInterpreter, auth handlers, SetEnv), included as they are; checked by "
+                   "apache2 -t; a directive the suite sets (pool, recycling, Listen, User, KeepAlive, logs) is refused")
+    g.add_argument("--mount", metavar="PATH", help="serve the application under PATH (its SCRIPT_NAME, e.g. "
+                   "/tracker; default /); --paths are requested under it")
+    g.add_argument("--app-data", metavar="DIR", action="append", default=[],
+                   help="a folder the application writes, made writable for the server's user while the stack "
+                   "runs and given back (owners and modes) at the end, never copied; repeatable")
 
 
 def app_args(args: argparse.Namespace) -> AppArgs:
     return AppArgs(**{k: getattr(args, k, None) for k in ("app", "app_handler", "app_wsgi", "paths", "locustfile",
-                                                              "app_name")},
-                   app_option=getattr(args, "app_option", None) or [])
+                                                              "app_name", "app_venv", "app_conf", "mount")},
+                   app_option=getattr(args, "app_option", None) or [], app_data=getattr(args, "app_data", None) or [])
 
 
 def add_pooler_options(parser: argparse.ArgumentParser) -> None:

@@ -84,6 +84,17 @@ class Server:
         app = settings.app
         return "\n".join(f'{self.app_option_directive} {k} "{v}"' for k, v in (app.options if app else ()))
 
+    def app_values(self, settings: Served, app_dir: Path) -> dict[str, str]:
+        """${python_path}, ${mount} and ${app_conf} of the app templates: PythonPath's expression (with
+        --app-venv, site.addsitedir of its site-packages first: it runs in the handler's interpreter before the
+        handler is imported), the mount point, the Include of --app-conf."""
+        app = settings.app
+        path = f"['{app_dir}'] + sys.path"
+        if app is not None and app.site_packages:
+            path = f"__import__('site').addsitedir('{app.site_packages}') or {path}"
+        return {"python_path": path, "mount": app.mount if app else "/",
+                "app_conf": f'# --app-conf, as given:\nInclude "{app.conf}"' if app and app.conf else ""}
+
     def max_connections_per_child(self, settings: Served) -> int:
         """MaxConnectionsPerChild of the prefork children: the recycling knob, where they run the Python."""
         return settings.max_connections_per_child
@@ -114,16 +125,19 @@ class ModWsgi(Server):
     only relay to them over Unix sockets) or embedded mode (the children run it, as under mod_python)."""
 
     def conf_lines(self, settings: Served, handlers: Path, user: pwd.struct_passwd | None) -> str:
+        venv = settings.app.venv if settings.app else None
         if settings.wsgi_mode == "embedded":
-            return f'WSGIPythonPath "{handlers}"'
+            home = f'WSGIPythonHome "{venv}"\n' if venv else ""
+            return f'{home}WSGIPythonPath "{handlers}"'
         owner = ""
         if user is not None:  # as root: never uid 0 (mod_wsgi defaults to the Apache User anyway)
             owner = f" user={user.pw_name} group={grp.getgrgid(user.pw_gid).gr_name}"
         # maximum-requests counts requests (MaxConnectionsPerChild, for the relaying children, connections).
         n = settings.max_connections_per_child
         recycle = f" maximum-requests={n}" if n else ""
+        home = f' python-home="{venv}"' if venv else ""  # --app-venv: mod_wsgi's documented way
         return (f'WSGIDaemonProcess bench processes={settings.processes} threads={settings.threads}{owner}{recycle} '
-                f'python-path="{handlers}"\n'
+                f'python-path="{handlers}"{home}\n'
                 "WSGIProcessGroup bench\n"
                 "# No Python in the relaying children: only the daemons run it.\n"
                 "WSGIRestrictEmbedded On")
