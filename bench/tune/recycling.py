@@ -682,10 +682,19 @@ class RecyclingTask(SweepTask):
         self.bases: dict[str, PointTrial] = {}  # each mode's first N = 0 trial: the rate the trial lengths follow
 
     def _length(self, point: SweepPoint) -> tuple[float, str | None]:
+        """(seconds, what was said) of a point's trial, warm-up included (bench.load.plan: duration_s)."""
         a = self.args
         if not a.fit_lives:
             return a.duration, None
-        return trial_length(point.value, self.bases.get(point.mode), a.duration, a.warmup)
+        warm = self._warmup(point.mode)
+        return trial_length(point.value, self.bases.get(point.mode), a.duration + warm - a.warmup, warm)
+
+    def _warmup(self, mode: str) -> float:
+        """--quick: a trial's warm-up outlasts the fresh Apache's cold first requests as N = 0 measured them
+        (twice their length, plus a second), so no window starts with children still importing."""
+        base = self.bases.get(mode)
+        cold_s = ((base.warmup_cold_ms or 0.0) if base is not None else 0.0) / 1000
+        return max(self.args.warmup, math.ceil(2 * cold_s + 1))
 
     def points(self) -> list[SweepPoint]:
         a = self.args
@@ -711,12 +720,20 @@ class RecyclingTask(SweepTask):
     def measure(self, sweep: Sweep, point: SweepPoint, step: dict[str, Any], plan: Plan | None = None,
                 rel: str | None = None) -> PointTrial:
         if plan is None and self.args.fit_lives:
-            plan = replace(self.plan, duration_s=self._length(point)[0])
+            plan = replace(self.plan, duration_s=self._length(point)[0], warmup_s=self._warmup(point.mode))
         result, started = sweep.point(plan or self.plan, step, point.settings,
                                       rel or f"trials/{step['seq']:03d}-{point.folder}")
         trial = point_trial(result, point.trial, point.value, self.settings.processes, started, sweep.folder)
-        if point.value == 0 and rel is None:
-            self.bases.setdefault(point.mode, trial)
+        if point.value == 0 and rel is None and point.mode not in self.bases:
+            self.bases[point.mode] = trial
+            if self.args.fit_lives and self._warmup(point.mode) > self.args.warmup:
+                # The first N = 0 window began while its children were still warming: measure it again.
+                warm = self._warmup(point.mode)
+                self.log(f"    a fresh child's first request took {(trial.warmup_cold_ms or 0) / 1000:.1f} s, longer "
+                         f"than the {self.args.warmup:g} s warm-up: N = 0 again with a {warm:g} s warm-up (--quick)")
+                trial = self.measure(sweep, point, step, replace(self.plan, duration_s=self._length(point)[0],
+                                                                 warmup_s=warm),
+                                     f"trials/{step['seq']:03d}-{point.folder}-rewarm")
             check_budget(trial, self.args.budget_mb, self.args.scope, self.settings.processes)
         return trial
 

@@ -1,0 +1,117 @@
+"""The recycling tuner's decision rules for a heavy application (issue 34, item 4): a new child's cost from its
+cold first requests, memory from measured figures only, never a value measured over the limit, the --quick
+trial lengths, the p99 of a point whose children pay seconds of warm-up."""
+
+import pytest
+
+from bench.errors import UserError
+from bench.load.access_log import Entry
+from bench.record.tune_points import Point, PointTrial
+from bench.tune import model as tune_model
+from bench.tune import recycling as tune
+
+
+def model(**kw) -> tune_model.Model:
+    base = dict(r0=20.0, child_max_rps=30.0, child_cost_s=1.7, requests_per_connection=1.0, fresh_rss_mb=None,
+                growth_kb_per_request=None, processes=4, base_p99_ms=250.0, cold_ms=1750.0)
+    return tune_model.Model(**(base | kw))
+
+
+def test_unmeasured_memory_does_not_choose_n_1():
+    # The issue's case: RSS 59-61 MB under a 100 MB budget, growth not measured: N = 1 was "memory wins".
+    m = model()
+    rec = tune_model.recommend(m, 0.01, 100.0, "child")
+    assert rec.value > 1 and rec.within and m.loss(rec.value) <= 0.01
+    assert rec.value == tune_model.recommend(m, 0.01, None, "child").value  # throughput alone chose
+    assert tune_model.fits_budget(None, 100.0, "child", 4)
+
+
+def test_measured_memory_still_constrains():
+    m = model(fresh_rss_mb=30.0, growth_kb_per_request=2.0)
+    rec = tune_model.recommend(m, 0.01, 35.0, "child")
+    assert m.rss_end_mb(rec.value) <= 35.0
+
+
+def points(growth: float | None, fresh: float | None, loss_at_10: float = 0.6) -> list[Point]:
+    window = [{"window_after_start": [2.0, 30.0], "rps": 20.0, "children_spawned_per_s": 0.0}]
+    base = {"value": 0, "rps": 20.0, "warmup_ms": 1700.0, "warmup_children": 4, "warmup_cold_ms": 1700.0,
+            "children_spawned_per_s": 0.0, "requests_per_connection": 1.0, "fresh_rss_mb": fresh,
+            "growth_kb_per_request": growth, "service_ms_mean": 33.0, "p99_ms": 250.0, "trials": window}
+    rps = 20.0 * (1 - loss_at_10)
+    at10 = base | {"value": 10, "rps": rps, "children_spawned_per_s": 1.0, "startup_ms": 4.0, "p99_ms": 2000.0,
+                   "trials": [{"window_after_start": [2.0, 30.0], "rps": rps, "children_spawned_per_s": 1.0}]}
+    return [Point.from_json(base), Point.from_json(at10)]
+
+
+def test_conclude_names_what_memory_was_not_measured():
+    c = tune.conclude(points(None, None), 4, 0.01, 100.0, "child")
+    rec = c.recommended
+    assert rec is not None and rec.value > 10 and rec.within
+    assert "RSS growth per request" in (rec.memory_unmeasured or "")
+    # Measured: no note.
+    measured = tune.conclude(points(0.0, 40.0), 4, 0.01, 100.0, "child").recommended
+    assert measured is not None and measured.memory_unmeasured is None
+
+
+def test_child_cost_includes_the_cold_first_request():
+    # Lives too short for the %D blocks (warmup_children 0): the cost was the fork alone, 4 ms.
+    short = [p.having(warmup_ms=None, warmup_children=0) for p in points(None, None)]
+    m = tune.build_model(short, 4)
+    assert m is not None and 1.7 <= m.child_cost_s <= 2 * 1.7
+    assert m.cold_ms == pytest.approx(1700.0 + 33.0)
+
+
+def test_cold_excess_of_a_short_life_counts_as_its_warm_up():
+    def e(t: float, pid: int, ms: float, cold: bool) -> Entry:
+        return Entry(t=t, pid=pid, keepalive=0, status=200, micros=int(ms * 1000), path="/", cold=cold, served=None)
+
+    # Two children of 10 requests: the first takes 1.8 s, the rest 30 ms (too short a life for the %D blocks).
+    entries = [e(i + 0.1 * pid, pid, 1800.0 if i == 0 else 30.0, i < 3) for pid in (1, 2) for i in range(10)]
+    per_pid = {pid: [x for x in entries if x.pid == pid] for pid in (1, 2)}
+    assert tune.warmup_excess_ms([x.micros for x in per_pid[1]]) is None
+    assert tune._warmups(entries, per_pid, {1, 2}, 0.0) == [pytest.approx(1770.0)] * 2
+
+
+def test_never_recommend_a_value_measured_over_the_limit():
+    m = model(child_cost_s=0.01)
+    chosen = tune_model.recommend(m, 0.01, None, "child").value
+    rec = tune_model.recommend(m, 0.01, None, "child", measured={chosen: 0.05})
+    assert rec.value > chosen and m.loss(rec.value) <= 0.01 and rec.within
+    # Measured within the limit: kept, and its measured loss is recorded beside the prediction.
+    same = tune_model.recommend(m, 0.01, None, "child", measured={chosen: 0.005})
+    assert same.value == chosen and same.measured_loss == 0.005
+
+
+def test_the_p99_of_a_point_whose_children_pay_seconds():
+    m = model()
+    assert m.p99_ms(0) == 250.0 and m.p99_ms(10) == 1750.0  # 1 cold request in 10: the p99 is a cold one
+    assert m.p99_ms(100) == 1750.0 and m.p99_ms(1000) == 250.0  # 1 in 1000: under the 1% the p99 sees
+
+
+def base_trial(rps: float = 20.0, cold_ms: float = 1700.0) -> PointTrial:
+    return PointTrial.from_json({"rps": rps, "children_seen": 4, "requests_per_connection": 1.0,
+                                 "warmup_cold_ms": cold_ms})
+
+
+def test_quick_trial_lengths_fit_two_lives_capped():
+    # 5 req/s per process, 1.7 s cold, 2 s to replace: N = 10 lives 5.7 s (2 + 2 x 5.7 -> 14 s), N = 100 23.7 s.
+    assert tune.trial_length(0, base_trial(), 8.0, 2.0) == (8.0, None)
+    assert tune.trial_length(10, None, 8.0, 2.0) == (8.0, None)  # no N = 0 measured yet
+    seconds, said = tune.trial_length(10, base_trial(), 8.0, 2.0)
+    assert seconds == 14.0 and "2 lives" in (said or "")
+    seconds, said = tune.trial_length(100, base_trial(), 8.0, 2.0)
+    assert seconds == 50.0
+    seconds, said = tune.trial_length(1000, base_trial(), 8.0, 2.0)
+    assert seconds == tune.QUICK_CAP_S and "do not fit" in (said or "")
+    # A fast server with a light warm-up: the plan's length already holds the lives.
+    assert tune.trial_length(10, base_trial(4000.0, 5.0), 8.0, 2.0) == (8.0, None)
+
+
+def test_a_budget_below_a_fresh_child_is_refused():
+    fresh = Point.from_json({"value": 0, "fresh_rss_mb": 60.0})
+    with pytest.raises(UserError, match="below a fresh child's size"):
+        tune.check_budget(fresh, 48.0, "child", 4)
+    with pytest.raises(UserError, match="total"):
+        tune.check_budget(fresh, 200.0, "total", 4)
+    tune.check_budget(fresh, 100.0, "child", 4)
+    tune.check_budget(Point.from_json({"value": 0}), 1.0, "child", 4)  # not measured: nothing to refuse from
