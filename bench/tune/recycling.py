@@ -524,8 +524,8 @@ def _cost_sentences(data: TuneData, c: ModeConclusion, mode: str, recycling: Rec
         "Apache replaces exited children only once a second, so "
         f"recycling every {rec.value} {recycling.counts[:-1]}(s) "
         + (f"(about {(rec.value or 0) * k:,.0f} requests at {k:g} requests per connection) " if per_request else "")
-        + f"is predicted to lose {100 * (rec.loss[0] or 0.0):.2f}% of throughput "
-        f"(limit {100 * (plan.max_loss or 0.0):.2f}%).",
+        + f"{'was measured' if rec.loss[1] == 'measured' else 'is predicted'} to lose "
+        f"{100 * (rec.loss[0] or 0.0):.2f}% of throughput (limit {100 * (plan.max_loss or 0.0):.2f}%).",
     ]
 
 
