@@ -496,9 +496,11 @@ def advice(data: TuneData, modes: dict[str, ModeConclusion]) -> Advice:
     best_mode = max(usable, key=lambda m: usable[m].model.r0 or 0)  # type: ignore[union-attr]
     c = usable[best_mode]
     conf = data.confirmation or Confirmation.from_json({})
-    confirmed = conf.value is not None and conf.mode == best_mode
+    measured = conf.value is not None and conf.mode == best_mode
+    # Not observable with a value: a larger N than the one measured over the limit, recommended unconfirmed.
+    confirmed = measured and conf.status != ConfirmStatus.NOT_OBSERVABLE
     recycling = _server_recycling(data.stack or TuneStack.from_json({}))
-    n = conf.value if confirmed else c.recommended.value  # type: ignore[union-attr]
+    n = conf.value if measured else c.recommended.value  # type: ignore[union-attr]
     directives = [f"{recycling.directive}={n}" if recycling.counts == "requests" else f"{recycling.directive} {n}",
                   f"KeepAlive {'On' if best_mode == KeepAlive.ON else 'Off'}"]
     if best_mode == KeepAlive.ON:
