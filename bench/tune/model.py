@@ -24,6 +24,14 @@ one phase of prefork's maintenance second (1 s empty instead of 1 to 2 s). With 
 says 4.5%. The rest was not recycling: in the confirmation's first 47 s, before any child had exited and
 with both servers alike, the N = 5000 trials were already 4% and 13% slower (a shared machine).
 What the model still misses is caught by the confirmation step (bench.tune.confirm), which measures.
+
+Why it then over-predicted (leaky, keep-alive off, --quick on a busy machine: 17.0% at N = 1000 where the
+confirmation measured 8.6%, 95% CI 5.1-11.9%): the slot rate was the median over the recycling points, and at
+N = 100 a child spends much of its 0.6 s life warming, so a serving child's rate read 110 req/s against 356 at
+N = 1000 (where the other three took the whole CPU of the empty slot: 2.1 x their 168 req/s with every slot
+full); and the warm-up was the median with N = 0's fresh children, four warming at once (1,020 ms, against
+370 ms for the children N = 1000 replaced). Now the slot rate comes from the recycling point with the longest
+lives and the warm-up from the recycling points whose lives show a warm level: 10.6%, inside the interval.
 """
 
 from __future__ import annotations

@@ -344,24 +344,41 @@ def build_model(points: list[Point], processes: int) -> tune_model.Model | None:
         r0=r0, child_max_rps=1000 / service_ms, child_cost_s=(warmup + startup) / 1000,
         requests_per_connection=k, fresh_rss_mb=base.fresh_rss_mb,
         growth_kb_per_request=base.growth_kb_per_request, processes=processes,
-        slot_rps=stats.median([p.slot_rps for p in spawning]), base_p99_ms=base.p99_ms,
+        slot_rps=slot_rate(points), base_p99_ms=base.p99_ms,
         cold_ms=None if cold is None else cold + service_ms)
 
 
 def child_warmup_ms(points: list[Point]) -> float:
-    """A new child's warm-up (ms): the median over the points that measured it. Every point's Apache starts
-    fresh children, so a warm-up measured at any point counts; records from before warmup_children measured it
-    from cold flags at the recycling points only. Never below the cold first requests measured beside it
-    (warmup_cold_ms): a record whose children all lived too short for the %D blocks kept only those."""
+    """A new child's warm-up (ms): the median over the points that measured it.
+
+    Children replaced in steady state, when a recycling point's lives were long enough for the %D blocks
+    (WARMUP_MIN_REQUESTS): the children of a fresh Apache warm all at once, against each other and the load's
+    start, and paid about twice as much (leaky, keep-alive off, busy machine: 360-450 ms at N = 0 against 190-200
+    ms for the children N = 1000 replaced, in the same confirmation). Otherwise every point's fresh children
+    count (their short lives' cold requests included, bench.tune.recycling._warmups). Records from before
+    warmup_children measured it from cold flags at the recycling points only; never below the cold first
+    requests recorded beside it (warmup_cold_ms): a heavy application's seconds of imports are there."""
     from bench.record import stats
 
+    long_lived = [p for p in recycling_points(points)
+                  if p.warmup_children and (p.requests_per_child or 0) >= WARMUP_MIN_REQUESTS]
+    if long_lived:
+        return stats.median([p.warmup_ms for p in long_lived]) or 0.0
     if any(p.warmup_children for p in points):
-        warmup = stats.median([p.warmup_ms for p in points if p.warmup_children]) or 0.0
-    else:
-        warmup = stats.median([p.warmup_ms for p in recycling_points(points)]) or 0.0
-        base = next((p for p in points if p.value == 0), None)
-        warmup = warmup or (base.warmup_ms if base is not None else None) or 0.0
+        return stats.median([p.warmup_ms for p in points if p.warmup_children]) or 0.0
+    warmup = stats.median([p.warmup_ms for p in recycling_points(points)]) or 0.0
+    base = next((p for p in points if p.value == 0), None)
+    warmup = warmup or (base.warmup_ms if base is not None else None) or 0.0
     return max(warmup, stats.median([p.warmup_cold_ms for p in points]) or 0.0)
+
+
+def slot_rate(points: list[Point]) -> float | None:
+    """One child's rate while a slot was empty: from the recycling point with the longest lives that measured
+    it. Where lives are short a child spends much of its life warming and the rate of a serving child reads
+    low (leaky: 110 req/s at N = 100 against 356 at N = 1000, where the other three children took the whole
+    CPU of an empty slot); the median of the two put the empty slot's cost at 17% loss where 8.6% was measured."""
+    measured = [p for p in recycling_points(points) if p.slot_rps is not None]
+    return max(measured, key=lambda p: p.n).slot_rps if measured else None
 
 
 def _window_prediction(model: tune_model.Model, p: Point) -> float:
