@@ -340,10 +340,14 @@ def build_model(points: list[Point], processes: int) -> tune_model.Model | None:
     r0 = unrecycled_rps(points) or base.rps
     service_ms = base.service_ms_mean or 1000 * processes / r0
     cold = stats.median([p.warmup_cold_ms for p in points])
+    # Memory from N = 0, whose children live longest; else from the points that measured it (a heavy
+    # application's children at N = 0 may serve too few requests in a quick window to fit a growth).
+    grown = [base] if base.growth_kb_per_request is not None else [p for p in points
+                                                                      if p.growth_kb_per_request is not None]
     return tune_model.Model(
         r0=r0, child_max_rps=1000 / service_ms, child_cost_s=(warmup + startup) / 1000,
-        requests_per_connection=k, fresh_rss_mb=base.fresh_rss_mb,
-        growth_kb_per_request=base.growth_kb_per_request, processes=processes,
+        requests_per_connection=k, fresh_rss_mb=stats.median([p.fresh_rss_mb for p in grown]),
+        growth_kb_per_request=stats.median([p.growth_kb_per_request for p in grown]), processes=processes,
         slot_rps=slot_rate(points), base_p99_ms=base.p99_ms,
         cold_ms=None if cold is None else cold + service_ms)
 
@@ -446,8 +450,8 @@ def unmeasured_memory(model: tune_model.Model) -> str:
     """What the model could not say about memory, in words (the budget then does not constrain N)."""
     missing = ([] if model.growth_kb_per_request is not None else ["the RSS growth per request"]) + (
         [] if model.fresh_rss_mb is not None else ["a fresh child's size"])
-    return (" and ".join(missing) + " not measured (no child at N = 0 served 50 requests across four memory "
-            "samples in the second half of the window)")
+    return (" and ".join(missing) + " not measured (no child served 50 requests across four memory samples in "
+            "the second half of a window)")
 
 
 def check_budget(point: Point | PointTrial, budget_mb: float | None, scope: str, processes: int) -> None:

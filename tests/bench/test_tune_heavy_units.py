@@ -169,3 +169,10 @@ def test_leaky_prediction_lands_in_the_confirmations_interval():
     assert 0.051 <= m.loss(1000) <= 0.119
     # Short lives only (the heavy application): every point's fresh children count, cold requests included.
     assert tune.child_warmup_ms(pts[:2]) == pytest.approx((1020.5 + 429.5) / 2)
+
+
+def test_memory_measured_at_a_recycling_point_counts():
+    # N = 0's children served too few requests in a quick window to fit a growth; N = 10's lives did.
+    base, at10 = points(None, None)
+    m = tune.build_model([base, at10.having(growth_kb_per_request=0.11, fresh_rss_mb=39.2)], 4)
+    assert m is not None and m.memory_measured and m.rss_end_mb(1000) == pytest.approx(39.2 + 0.11 * 1000 / 1024)
