@@ -749,11 +749,13 @@ class RecyclingTask(SweepTask):
         trial = point_trial(result, point.trial, point.value, self.settings.processes, started, sweep.folder)
         if point.value == 0 and rel is None and point.mode not in self.bases:
             self.bases[point.mode] = trial
+            check_budget(trial, self.args.budget_mb, self.args.scope, self.settings.processes)
             if self.args.fit_lives and self._warmup(point.mode) > self.args.warmup:
                 # The first N = 0 window began while its children were still warming: measure it again.
                 warm = self._warmup(point.mode)
-                self.log(f"    a fresh child's first request took {(trial.warmup_cold_ms or 0) / 1000:.1f} s, longer "
-                         f"than the {self.args.warmup:g} s warm-up: N = 0 again with a {warm:g} s warm-up (--quick)")
+                self.log(f"    a fresh child's first request took {(trial.warmup_cold_ms or 0) / 1000:.1f} s: N = 0 "
+                         f"again with a {warm:g} s warm-up (twice that plus a second, --quick), so that its window "
+                         "does not begin while children are still warming")
                 trial = self.measure(sweep, point, step, replace(self.plan, duration_s=self._length(point)[0],
                                                                  warmup_s=warm),
                                      f"trials/{step['seq']:03d}-{point.folder}-rewarm")
