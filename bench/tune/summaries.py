@@ -20,7 +20,7 @@ def recycling_table(record: TuneData) -> str:
                 f"{mode:<9} {p.n:>6} {p.rps or 0:>9,.0f} {p.p99_ms or 0:>7.2f} "
                 f"{p.children_spawned_per_s or 0:>10.2f} {fmt(p.requests_per_child, ',.0f'):>9} "
                 f"{fmt(p.requests_per_connection, '.1f'):>8} {fmt(p.rss_mb_end_of_life, '.1f'):>7}  "
-                + _check_text(checks.get(p.value)))
+                + _check_text(checks.get(p.value)) + _p99_text(checks.get(p.value)))
     if record.missing:
         lines.append("not measured: " + ", ".join(f"N={m.value} keepalive {m.keepalive} trial {m.trial}"
                                                   for m in record.missing))
@@ -45,6 +45,13 @@ def _check_text(chk: Check | None) -> str:
     if chk.error is not None and not has_held_out:
         return f"{chk.predicted_rps:,.0f} ({100 * chk.error:.1f}% off, in sample)"
     return DASH
+
+
+def _p99_text(chk: Check | None) -> str:
+    """The model's p99 beside its rate at a point that recycled (records from before it: nothing)."""
+    if chk is None or chk.predicted_p99_ms is None or not chk.recycled:
+        return ""
+    return f"; p99 {chk.predicted_p99_ms:,.0f} ms"
 
 
 def confirmation_lines(conf: Confirmation | None) -> list[str]:
