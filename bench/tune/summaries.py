@@ -76,7 +76,8 @@ def confirmation_lines(conf: Confirmation | None) -> list[str]:
                      f"predicted {fmt(x.predicted_loss, '.1%')} "
                      f"({fmt(pi[0], '.1%') if pi else DASH} to {fmt(pi[1], '.1%') if pi else DASH})  "
                      f"end-of-life RSS {fmt(x.rss_mb_end_of_life, '.1f')} MB, "
-                     f"PSS {fmt(x.pss_mb_end_of_life, '.1f')} MB")
+                     f"PSS {fmt(x.pss_mb_end_of_life, '.1f')} MB"
+                     + ("  (no child was replaced in its trials: noise, not recycling)" if x.observed is False else ""))
     lines.append(f"    {conf.sentence or ''}")
     return lines
 

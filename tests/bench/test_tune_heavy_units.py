@@ -176,3 +176,15 @@ def test_memory_measured_at_a_recycling_point_counts():
     base, at10 = points(None, None)
     m = tune.build_model([base, at10.having(growth_kb_per_request=0.11, fresh_rss_mb=39.2)], 4)
     assert m is not None and m.memory_measured and m.rss_end_mb(1000) == pytest.approx(39.2 + 0.11 * 1000 / 1024)
+
+
+def test_a_confirmed_value_that_replaced_no_child_is_said_to_be_noise():
+    from bench.record.tune_conclusions import Confirmation
+    from bench.tune import summaries
+
+    conf = Confirmation.from_json({"status": "not observable", "mode": "off", "value": 2000, "sentence": "s",
+                                   "rounds": [], "results": [{"value": 500, "observed": False, "measured_loss": 0.33},
+                                                             {"value": 100, "observed": True, "measured_loss": 0.26}]})
+    lines = summaries.confirmation_lines(conf)
+    assert "noise, not recycling" in next(x for x in lines if "N = 500" in x)
+    assert "noise" not in next(x for x in lines if "N = 100" in x)
