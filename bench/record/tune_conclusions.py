@@ -59,6 +59,7 @@ class CurvePoint(JsonRecord):
     rps: float | None = None
     loss: float | None = None
     rss_end_mb: float | None = None
+    p99_ms: float | None = None        # absent: a record from before the p99 was predicted
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class ModelParameters(JsonRecord):
     requests_per_connection: float | None = None
     fresh_rss_mb: float | None = None
     growth_kb_per_request: float | None = None
+    base_p99_ms: float | None = None    # p99 without recycling (absent: a record from before the p99 was predicted)
+    cold_ms: float | None = None        # a new child's first request, measured (its warm-up included)
     curve: tuple[CurvePoint, ...] = ()
 
     @property
@@ -95,6 +98,8 @@ class Check(JsonRecord):
     fitted: bool | None = None
     held_out_predicted_rps: float | None = None  # a model fitted without this point (leave-one-out; schema 3)
     held_out_error: float | None = None
+    measured_p99_ms: float | None = None
+    predicted_p99_ms: float | None = None
 
     @property
     def n(self) -> int:
@@ -129,6 +134,7 @@ class Recommendation(JsonRecord):
     rss_end_mb: float | None = None
     within: bool | None = None  # False: no value met both the loss limit and the memory budget
     source: Source | None = None
+    memory_unmeasured: str | None = None  # a budget was given but this was not measured: throughput alone chose
 
     @property
     def loss(self) -> tuple[float | None, str]:

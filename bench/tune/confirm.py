@@ -368,15 +368,35 @@ def _rounds(step: _Confirming, measure: Measure, model: tune_model.Model, model_
         biggest = max(latest)
         nxt = larger_n(biggest, latest[biggest].measured_loss or 0.0, limits.max_loss)
         # A larger N that cannot be observed within the cap is not worth a round: it would measure noise.
-        blocked = (nxt is None or not tune_model.fits_budget(model.rss_end_mb(nxt), limits.budget_mb, limits.scope,
-                                                             limits.processes)
-                   or not observable(nxt, k, rate, limits.warmup_s, limits.cap_s))
-        said = verdict(model_n, list(latest.values()), limits.max_loss, memory_blocks_larger=blocked)
+        # Only memory blocks a larger N for good ("memory wins"); one whose lives outlast the cap is the value
+        # to recommend, unconfirmed, when the model says it meets the limit (never the value measured over it).
+        memory_blocked = nxt is not None and not tune_model.fits_budget(model.rss_end_mb(nxt), limits.budget_mb,
+                                                                        limits.scope, limits.processes)
+        unobservable = nxt is not None and not observable(nxt, k, rate, limits.warmup_s, limits.cap_s)
+        blocked = nxt is None or memory_blocked or unobservable
+        said = verdict(model_n, list(latest.values()), limits.max_loss, memory_blocks_larger=memory_blocked)
+        if said.status == ConfirmStatus.OVER_THE_LIMIT and unobservable and not memory_blocked and nxt is not None:
+            said = _larger_unobservable(said, model, nxt, limits)
+            step.set(needed_s=trial_duration([nxt], k, rate, limits.warmup_s, limits.floor_s, math.inf)[1])
         if said.status != ConfirmStatus.OVER_THE_LIMIT or blocked or nxt is None or round_no == MAX_ROUNDS:
             return said, blocked, round_no
         log(f"confirmation: {said.sentence} Measuring N = {nxt} (one more round).")
         values = [nxt]
     raise AssertionError("unreachable: the last round returns")
+
+
+def _larger_unobservable(said: Verdict, model: tune_model.Model, nxt: int, limits: Limits) -> Verdict:
+    """The measured values were over the limit and the next larger N's lives outlast a capped trial: that N
+    when the model says it meets the limit (unconfirmed, with the trial length that would measure it)."""
+    k, rate = model.requests_per_connection, model.per_process_rps
+    loss = model.loss(nxt)
+    needed = trial_duration([nxt], k, rate, limits.warmup_s, limits.floor_s, math.inf)[1]
+    if loss > limits.max_loss:
+        return said
+    return Verdict(nxt, ConfirmStatus.NOT_OBSERVABLE,
+                   f"{said.sentence} N = {nxt} is predicted to lose {_pct(loss)}, within the limit, but a child lives "
+                   f"about {life_s(nxt, k, rate):,.0f} s there, longer than a {limits.cap_s:g} s trial: N = {nxt} is "
+                   f"recommended UNCONFIRMED (to measure it, run with --confirm-max-duration {needed:g}).", said.result)
 
 
 def _results(rounds: tuple[ConfirmRound, ...], model: tune_model.Model, model_n: int, values: list[int],

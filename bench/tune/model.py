@@ -24,6 +24,14 @@ one phase of prefork's maintenance second (1 s empty instead of 1 to 2 s). With 
 says 4.5%. The rest was not recycling: in the confirmation's first 47 s, before any child had exited and
 with both servers alike, the N = 5000 trials were already 4% and 13% slower (a shared machine).
 What the model still misses is caught by the confirmation step (bench.tune.confirm), which measures.
+
+Why it then over-predicted (leaky, keep-alive off, --quick on a busy machine: 17.0% at N = 1000 where the
+confirmation measured 8.6%, 95% CI 5.1-11.9%): the slot rate was the median over the recycling points, and at
+N = 100 a child spends much of its 0.6 s life warming, so a serving child's rate read 110 req/s against 356 at
+N = 1000 (where the other three took the whole CPU of the empty slot: 2.1 x their 168 req/s with every slot
+full); and the warm-up was the median with N = 0's fresh children, four warming at once (1,020 ms, against
+370 ms for the children N = 1000 replaced). Now the slot rate comes from the recycling point with the longest
+lives and the warm-up from the recycling points whose lives show a warm level: 10.6%, inside the interval.
 """
 
 from __future__ import annotations
@@ -49,6 +57,8 @@ class Model:
     growth_kb_per_request: float | None
     processes: int
     slot_rps: float | None = None   # one child's rate while a slot was empty, measured (None: not measured)
+    base_p99_ms: float | None = None  # p99 without recycling (N = 0), measured
+    cold_ms: float | None = None      # what a new child's first request takes, measured (its warm-up included)
 
     @classmethod
     def of(cls, params: ModelParameters, processes: int) -> Model:
@@ -57,7 +67,7 @@ class Model:
                    child_cost_s=params.child_cost_s or 0.0,
                    requests_per_connection=params.requests_per_connection or 1.0, fresh_rss_mb=params.fresh_rss_mb,
                    growth_kb_per_request=params.growth_kb_per_request, processes=processes,
-                   slot_rps=params.slot_rps)
+                   slot_rps=params.slot_rps, base_p99_ms=params.base_p99_ms, cold_ms=params.cold_ms)
 
     @property
     def per_process_rps(self) -> float:
@@ -91,6 +101,20 @@ class Model:
     def loss(self, n: int) -> float:
         return 1 - self.rps(n) / self.r0
 
+    def p99_ms(self, n: int) -> float | None:
+        """The p99 at N: a child's cold first request is one of every N x k requests, so once that is 1% or more
+        of them (N x k <= 100) the p99 is a cold request; below, the p99 without recycling. None: unmeasured."""
+        if self.base_p99_ms is None:
+            return None
+        if n == 0 or self.cold_ms is None or self.requests_per_child(n) > 100:
+            return self.base_p99_ms
+        return max(self.base_p99_ms, self.cold_ms)
+
+    @property
+    def memory_measured(self) -> bool:
+        """Whether the model knows a child's memory over its life: a fresh size and a growth per request."""
+        return self.fresh_rss_mb is not None and self.growth_kb_per_request is not None
+
     def rss_end_mb(self, n: int) -> float | None:
         """RSS at the end of a child's life; None when unbounded (N = 0 with growth) or unknown."""
         if self.fresh_rss_mb is None or self.growth_kb_per_request is None:
@@ -101,25 +125,33 @@ class Model:
 
 
 def fits_budget(rss_mb: float | None, budget_mb: float | None, scope: str, processes: int) -> bool:
-    if budget_mb is None:
+    """Whether a size fits the budget. Memory constrains N only from a measured figure: an unknown size
+    (growth not measured) fits, and the recommendation says that memory was not measured."""
+    if budget_mb is None or rss_mb is None:
         return True
-    if rss_mb is None:
-        return False
     total = rss_mb * processes if scope == BudgetScope.TOTAL else rss_mb
     return total <= budget_mb
 
 
 def recommend(model: Model, max_loss: float, budget_mb: float | None, scope: str,
-              candidates: list[int] | None = None) -> Recommendation:
-    """The smallest N whose predicted loss <= max_loss and whose memory fits the budget."""
-    grid = candidates or GRID
+              candidates: list[int] | None = None, measured: dict[int, float] | None = None) -> Recommendation:
+    """The smallest N whose predicted loss <= max_loss and whose memory fits the budget.
+
+    measured: the loss measured at the values that recycled. A value measured over the limit is never
+    recommended while a larger one (measured or predicted) meets it: the model's curve is a fit, the
+    measurement is what happened.
+    """
+    grid = sorted(set(candidates or GRID) | set(measured or {}))
+    over = {n for n, loss in (measured or {}).items() if loss > max_loss}
 
     def pick(n: int, within: bool) -> Recommendation:
-        return Recommendation.new(value=n, predicted_loss=round(model.loss(n), 4), rss_end_mb=_r(model.rss_end_mb(n)),
-                                  within=within)
+        rec = Recommendation.new(value=n, predicted_loss=round(model.loss(n), 4), rss_end_mb=_r(model.rss_end_mb(n)),
+                                 within=within)
+        return rec.having(measured_loss=round(measured[n], 4)) if measured and n in measured else rec
 
     for n in grid:
-        if model.loss(n) <= max_loss and fits_budget(model.rss_end_mb(n), budget_mb, scope, model.processes):
+        if n not in over and model.loss(n) <= max_loss and fits_budget(model.rss_end_mb(n), budget_mb, scope,
+                                                                  model.processes):
             return pick(n, True)
     # Nothing meets both: memory wins (a server that swaps is worse than a slower one); say what it costs.
     fitting = [n for n in grid if fits_budget(model.rss_end_mb(n), budget_mb, scope, model.processes)]

@@ -9,6 +9,7 @@ reported. Every point is written to tune.json as soon as it is measured.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -136,11 +137,38 @@ def _warmups(entries: list, per_pid: dict[int, list], new: set[int], apache_star
     """Warm-up cost: what every new child served slower than its own warm level, from %D alone. With this
     trial's own fresh Apache every child that served was forked by it (a busy machine's Locust can take more
     than FRESH_S to send the first request); without, the children forked in the window and those that
-    served from the log's start."""
+    served from the log's start. A child too short-lived for warmup_excess_ms (a heavy application at small N:
+    tens of requests a life) counts its cold first requests' excess over the warm level (`cold_excess_ms`):
+    those carry a real application's seconds of imports, and leaving them out made the cost of a new child
+    its fork alone (4 ms where the first request took 1,790 ms)."""
     born = min((e.t for e in entries), default=0.0)
-    return [w for pid, rows in per_pid.items()
-            if pid and (apache_started is not None or pid in new or rows[0].t - born < FRESH_S)
-            for w in [warmup_excess_ms([e.micros for e in rows])] if w is not None]
+    warm = _warm_level_ms(entries)
+    out = []
+    for pid, rows in per_pid.items():
+        if not pid or not (apache_started is not None or pid in new or rows[0].t - born < FRESH_S):
+            continue
+        w = warmup_excess_ms([e.micros for e in rows])
+        w = cold_excess_ms(rows, warm) if w is None else w
+        if w is not None:
+            out.append(w)
+    return out
+
+
+def _warm_level_ms(entries: list) -> float | None:
+    """The median service time (ms) of the requests no child flagged cold: the level a short life is held to."""
+    warm = [e.micros for e in entries if e.pid and not e.cold]
+    return float(np.median(warm)) / 1000 if warm else None
+
+
+def cold_excess_ms(rows: list, warm_ms: float | None) -> float | None:
+    """A child's cold requests' extra service time (ms) over the warm level: its own median when it served
+    WARMUP_BLOCK warm requests, else the server's. None: no cold request, or no warm level to hold it to."""
+    cold = [e.micros / 1000 for e in rows if e.cold]
+    own = [e.micros / 1000 for e in rows if not e.cold]
+    level = float(np.median(own)) if len(own) >= WARMUP_BLOCK else warm_ms
+    if not cold or level is None:
+        return None
+    return sum(max(c - level, 0.0) for c in cold)
 
 
 FRESH_S = 5.0             # without a fresh Apache: a child that served this soon after the log's start is new
@@ -306,27 +334,65 @@ def build_model(points: list[Point], processes: int) -> tune_model.Model | None:
     if base is None or base.rps is None:
         return None
     spawning = recycling_points(points)
-    # Every point's Apache starts fresh children, so a warm-up measured at any point counts; records from
-    # before warmup_children measured it from cold flags at the recycling points only.
-    if any(p.warmup_children for p in points):
-        warmup = stats.median([p.warmup_ms for p in points if p.warmup_children]) or 0.0
-    else:
-        warmup = stats.median([p.warmup_ms for p in spawning]) or base.warmup_ms or 0.0
+    warmup = child_warmup_ms(points)
     startup = stats.median([p.startup_ms for p in spawning]) or 0.0
     k = stats.median([p.requests_per_connection for p in points]) or 1.0
     r0 = unrecycled_rps(points) or base.rps
     service_ms = base.service_ms_mean or 1000 * processes / r0
+    cold = stats.median([p.warmup_cold_ms for p in points])
+    # Memory from N = 0, whose children live longest; else from the points that measured it (a heavy
+    # application's children at N = 0 may serve too few requests in a quick window to fit a growth).
+    grown = [base] if base.growth_kb_per_request is not None else [p for p in points
+                                                                      if p.growth_kb_per_request is not None]
     return tune_model.Model(
         r0=r0, child_max_rps=1000 / service_ms, child_cost_s=(warmup + startup) / 1000,
-        requests_per_connection=k, fresh_rss_mb=base.fresh_rss_mb,
-        growth_kb_per_request=base.growth_kb_per_request, processes=processes,
-        slot_rps=stats.median([p.slot_rps for p in spawning]))
+        requests_per_connection=k, fresh_rss_mb=stats.median([p.fresh_rss_mb for p in grown]),
+        growth_kb_per_request=stats.median([p.growth_kb_per_request for p in grown]), processes=processes,
+        slot_rps=slot_rate(points), base_p99_ms=base.p99_ms,
+        cold_ms=None if cold is None else cold + service_ms)
+
+
+def child_warmup_ms(points: list[Point]) -> float:
+    """A new child's warm-up (ms): the median over the points that measured it.
+
+    Children replaced in steady state, when a recycling point's lives were long enough for the %D blocks
+    (WARMUP_MIN_REQUESTS): the children of a fresh Apache warm all at once, against each other and the load's
+    start, and paid about twice as much (leaky, keep-alive off, busy machine: 360-450 ms at N = 0 against 190-200
+    ms for the children N = 1000 replaced, in the same confirmation). Otherwise every point's fresh children
+    count (their short lives' cold requests included, bench.tune.recycling._warmups). Records from before
+    warmup_children measured it from cold flags at the recycling points only; never below the cold first
+    requests recorded beside it (warmup_cold_ms): a heavy application's seconds of imports are there."""
+    from bench.record import stats
+
+    long_lived = [p for p in recycling_points(points)
+                  if p.warmup_children and (p.requests_per_child or 0) >= WARMUP_MIN_REQUESTS]
+    if long_lived:
+        return stats.median([p.warmup_ms for p in long_lived]) or 0.0
+    if any(p.warmup_children for p in points):
+        return stats.median([p.warmup_ms for p in points if p.warmup_children]) or 0.0
+    warmup = stats.median([p.warmup_ms for p in recycling_points(points)]) or 0.0
+    base = next((p for p in points if p.value == 0), None)
+    warmup = warmup or (base.warmup_ms if base is not None else None) or 0.0
+    return max(warmup, stats.median([p.warmup_cold_ms for p in points]) or 0.0)
+
+
+def slot_rate(points: list[Point]) -> float | None:
+    """One child's rate while a slot was empty: from the recycling point with the longest lives that measured
+    it. Where lives are short a child spends much of its life warming and the rate of a serving child reads
+    low (leaky: 110 req/s at N = 100 against 356 at N = 1000, where the other three children took the whole
+    CPU of an empty slot); the median of the two put the empty slot's cost at 17% loss where 8.6% was measured."""
+    measured = [p for p in recycling_points(points) if p.slot_rps is not None]
+    return max(measured, key=lambda p: p.n).slot_rps if measured else None
 
 
 def _window_prediction(model: tune_model.Model, p: Point) -> float:
     from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
     predicted = stats.median([model.window_rps(p.n, *t.window) for t in p.trials if t.window])
     return model.r0 if predicted is None else predicted  # no window recorded: the model's rate without recycling
+
+
+def _r1(x: float | None) -> float | None:
+    return None if x is None else round(x, 1)
 
 
 def _error(predicted: float | None, measured: float | None) -> float | None:
@@ -375,20 +441,43 @@ def checks(model: tune_model.Model, points: list[Point], oos: HeldOut) -> list[C
         out.append(Check.new(value=p.value, measured_rps=p.rps, predicted_rps=round(predicted, 1),
                              signed_error=signed, error=None if signed is None else abs(signed), recycled=recycled,
                              fitted=True, held_out_predicted_rps=held,
-                             held_out_error=None if held_error is None else abs(held_error)))
+                             held_out_error=None if held_error is None else abs(held_error),
+                             measured_p99_ms=p.p99_ms, predicted_p99_ms=_r1(model.p99_ms(p.n))))
     return out
+
+
+def unmeasured_memory(model: tune_model.Model) -> str:
+    """What the model could not say about memory, in words (the budget then does not constrain N)."""
+    missing = ([] if model.growth_kb_per_request is not None else ["the RSS growth per request"]) + (
+        [] if model.fresh_rss_mb is not None else ["a fresh child's size"])
+    return (" and ".join(missing) + " not measured (no child served 50 requests across four memory samples in "
+            "the second half of a window)")
+
+
+def check_budget(point: Point | PointTrial, budget_mb: float | None, scope: str, processes: int) -> None:
+    """Refuse a budget below a fresh child's measured size: no N can meet it."""
+    fresh = point.fresh_rss_mb
+    if budget_mb is None or fresh is None or tune_model.fits_budget(fresh, budget_mb, scope, processes):
+        return
+    size = fresh * processes if scope == BudgetScope.TOTAL else fresh
+    raise UserError(f"--memory-budget {budget_mb:g} MB{' (total)' if scope == BudgetScope.TOTAL else ''} is below "
+                    f"a fresh child's size ({size:.1f} MB RSS measured at N = 0): no MaxConnectionsPerChild can "
+                    "meet it; give a larger budget")
 
 
 def parameters(model: tune_model.Model) -> ModelParameters:
     """The model's parameters as tune.json records them (rounded), with its curve on the grid."""
     curve = [CurvePoint.new(value=n, rps=round(model.rps(n), 1), loss=round(model.loss(n), 5),
-                            rss_end_mb=None if (rss := model.rss_end_mb(n)) is None else round(rss, 2))
+                            rss_end_mb=None if (rss := model.rss_end_mb(n)) is None else round(rss, 2),
+                            p99_ms=None if (p99 := model.p99_ms(n)) is None else round(p99, 1))
              for n in tune_model.GRID]
     return ModelParameters.new(
         r0=model.r0, per_process_rps=round(model.per_process_rps, 2), child_max_rps=round(model.child_max_rps, 1),
         slot_rps=model.slot_rps, capacity_rps=round(model.capacity_rps, 1),
         child_cost_s=round(model.child_cost_s * 1000, 3) / 1000, requests_per_connection=model.requests_per_connection,
-        fresh_rss_mb=model.fresh_rss_mb, growth_kb_per_request=model.growth_kb_per_request, curve=tuple(curve))
+        fresh_rss_mb=model.fresh_rss_mb, growth_kb_per_request=model.growth_kb_per_request,
+        base_p99_ms=model.base_p99_ms, cold_ms=None if model.cold_ms is None else round(model.cold_ms, 1),
+        curve=tuple(curve))
 
 
 def conclude(points: list[Point], processes: int, max_loss: float, budget_mb: float | None,
@@ -405,7 +494,10 @@ def conclude(points: list[Point], processes: int, max_loss: float, budget_mb: fl
     # The tolerance is judged out of sample only: a residual at a point the model was fitted to proves
     # nothing (with one recycling point the fit is exact there by construction, or off by its noise).
     judged = oos.summary.max_error
-    rec = tune_model.recommend(model, max_loss, budget_mb, scope).having(source=Source.MODEL)
+    measured = {p.n: 1 - (p.rps or 0.0) / model.r0 for p in recycling_points(points) if p.rps is not None}
+    rec = tune_model.recommend(model, max_loss, budget_mb, scope, measured=measured).having(source=Source.MODEL)
+    if budget_mb is not None and not model.memory_measured:
+        rec = rec.having(memory_unmeasured=unmeasured_memory(model))
     if judged is not None and judged > MODEL_TOLERANCE:
         measured = tune_model.recommend_measured(points, model.r0, max_loss, budget_mb, scope, processes)
         if measured is not None:
@@ -425,9 +517,11 @@ def advice(data: TuneData, modes: dict[str, ModeConclusion]) -> Advice:
     best_mode = max(usable, key=lambda m: usable[m].model.r0 or 0)  # type: ignore[union-attr]
     c = usable[best_mode]
     conf = data.confirmation or Confirmation.from_json({})
-    confirmed = conf.value is not None and conf.mode == best_mode
+    measured = conf.value is not None and conf.mode == best_mode
+    # Not observable with a value: a larger N than the one measured over the limit, recommended unconfirmed.
+    confirmed = measured and conf.status != ConfirmStatus.NOT_OBSERVABLE
     recycling = _server_recycling(data.stack or TuneStack.from_json({}))
-    n = conf.value if confirmed else c.recommended.value  # type: ignore[union-attr]
+    n = conf.value if measured else c.recommended.value  # type: ignore[union-attr]
     directives = [f"{recycling.directive}={n}" if recycling.counts == "requests" else f"{recycling.directive} {n}",
                   f"KeepAlive {'On' if best_mode == KeepAlive.ON else 'Off'}"]
     if best_mode == KeepAlive.ON:
@@ -453,13 +547,17 @@ def _cost_sentences(data: TuneData, c: ModeConclusion, mode: str, recycling: Rec
         "Apache replaces exited children only once a second, so "
         f"recycling every {rec.value} {recycling.counts[:-1]}(s) "
         + (f"(about {(rec.value or 0) * k:,.0f} requests at {k:g} requests per connection) " if per_request else "")
-        + f"is predicted to lose {100 * (rec.loss[0] or 0.0):.2f}% of throughput "
-        f"(limit {100 * (plan.max_loss or 0.0):.2f}%).",
+        + f"{'was measured' if rec.loss[1] == 'measured' else 'is predicted'} to lose "
+        f"{100 * (rec.loss[0] or 0.0):.2f}% of throughput (limit {100 * (plan.max_loss or 0.0):.2f}%).",
     ]
 
 
 def _memory_sentences(data: TuneData, c: ModeConclusion, confirmed: Confirmation | None, n: int | None) -> list[str]:
     growth = c.model.growth_kb_per_request if c.model else None
+    unmeasured = c.recommended.memory_unmeasured if c.recommended else None
+    if unmeasured:
+        return [f"Memory did not constrain N: {unmeasured}, so the value comes from throughput alone; the "
+                "--memory-budget was not applied."]
     if growth is None:
         return []
     rss = confirmed.rss_mb_end_of_life if confirmed else None
@@ -565,6 +663,31 @@ class RecyclingArgs(SweepArgs):
     scope: BudgetScope
     confirm: bool                 # measure the recommended value against 0 (--no-confirm: skip)
     confirm_max_duration: float
+    fit_lives: bool = False       # --quick: lengthen a point's trial so its children's lives fit (capped)
+
+
+SWEEP_LIVES = 2        # --quick: a point's trial holds the warm-up and this many lives of a child
+QUICK_CAP_S = 60.0     # ... and is never longer than this
+
+
+def trial_length(value: int, base: PointTrial | None, floor_s: float, warmup_s: float,
+                 cap_s: float = QUICK_CAP_S) -> tuple[float, str | None]:
+    """(seconds, what was said) for a point's trial: long enough for SWEEP_LIVES lives of a child at the rate
+    N = 0 measured (its requests per process and per connection, its cold first request), capped. No N = 0
+    yet, or N = 0: the plan's length."""
+    if value == 0 or base is None or not base.rps:
+        return floor_s, None
+    rate = base.rps / max(base.children_seen or 1, 1)
+    k = base.requests_per_connection or 1.0
+    life = value * k / rate + (base.warmup_cold_ms or 0.0) / 1000 + confirm_step.REPLACEMENT_GAP_S
+    needed = math.ceil(warmup_s + SWEEP_LIVES * life)
+    if needed <= floor_s:
+        return floor_s, None
+    if needed > cap_s:
+        return cap_s, (f"a child lives about {life:,.0f} s at N = {value} ({rate:,.1f} req/s per process at N = 0): "
+                       f"its lives do not fit a {cap_s:g} s trial (the --quick cap), so this value cannot show "
+                       "recycling")
+    return float(needed), f"trial lengthened to {needed} s so that {SWEEP_LIVES} lives of a child (~{life:,.1f} s) fit"
 
 
 class RecyclingTask(SweepTask):
@@ -579,6 +702,22 @@ class RecyclingTask(SweepTask):
         self.args, self.plan, self.log = args, args.load_plan(), log
         self.settings = replace(settings, leaky=settings.leaky or args.workload == "leaky")  # served only when asked
         self.modes: dict[str, ModeConclusion] = {}
+        self.bases: dict[str, PointTrial] = {}  # each mode's first N = 0 trial: the rate the trial lengths follow
+
+    def _length(self, point: SweepPoint) -> tuple[float, str | None]:
+        """(seconds, what was said) of a point's trial, warm-up included (bench.load.plan: duration_s)."""
+        a = self.args
+        if not a.fit_lives:
+            return a.duration, None
+        warm = self._warmup(point.mode)
+        return trial_length(point.value, self.bases.get(point.mode), a.duration + warm - a.warmup, warm)
+
+    def _warmup(self, mode: str) -> float:
+        """--quick: a trial's warm-up outlasts the fresh Apache's cold first requests as N = 0 measured them
+        (twice their length, plus a second), so no window starts with children still importing."""
+        base = self.bases.get(mode)
+        cold_s = ((base.warmup_cold_ms or 0.0) if base is not None else 0.0) / 1000
+        return max(self.args.warmup, math.ceil(2 * cold_s + 1))
 
     def points(self) -> list[SweepPoint]:
         a = self.args
@@ -597,15 +736,31 @@ class RecyclingTask(SweepTask):
                             confirm=a.confirm, confirm_max_duration_s=a.confirm_max_duration)
 
     def describe(self, point: SweepPoint, i: int, total: int) -> str:
-        d = self.args.duration
+        d, said = self._length(point)
         return (f"MaxConnectionsPerChild {point.value}, KeepAlive {point.mode}, trial {point.trial}: {d:g} s "
-                f"(about {(total - i + 1) * (d + 6) / 60:.1f} min left)")
+                f"(about {(total - i + 1) * (d + 6) / 60:.1f} min left)" + (f"; {said}" if said else ""))
 
     def measure(self, sweep: Sweep, point: SweepPoint, step: dict[str, Any], plan: Plan | None = None,
                 rel: str | None = None) -> PointTrial:
+        if plan is None and self.args.fit_lives:
+            plan = replace(self.plan, duration_s=self._length(point)[0], warmup_s=self._warmup(point.mode))
         result, started = sweep.point(plan or self.plan, step, point.settings,
                                       rel or f"trials/{step['seq']:03d}-{point.folder}")
-        return point_trial(result, point.trial, point.value, self.settings.processes, started, sweep.folder)
+        trial = point_trial(result, point.trial, point.value, self.settings.processes, started, sweep.folder)
+        if point.value == 0 and rel is None and point.mode not in self.bases:
+            self.bases[point.mode] = trial
+            check_budget(trial, self.args.budget_mb, self.args.scope, self.settings.processes)
+            if self.args.fit_lives and self._warmup(point.mode) > self.args.warmup:
+                # The first N = 0 window began while its children were still warming: measure it again.
+                warm = self._warmup(point.mode)
+                self.log(f"    a fresh child's first request took {(trial.warmup_cold_ms or 0) / 1000:.1f} s: N = 0 "
+                         f"again with a {warm:g} s warm-up (twice that plus a second, --quick), so that its window "
+                         "does not begin while children are still warming")
+                trial = self.measure(sweep, point, step, replace(self.plan, duration_s=self._length(point)[0],
+                                                                 warmup_s=warm),
+                                     f"trials/{step['seq']:03d}-{point.folder}-rewarm")
+            check_budget(trial, self.args.budget_mb, self.args.scope, self.settings.processes)
+        return trial
 
     def progress(self, trial: PointTrial) -> str:
         return (f"{trial.rps or 0:,.0f} req/s, p99 {trial.p99_ms or 0:.2f} ms, "
@@ -663,7 +818,7 @@ class RecyclingKnob(Knob):
             **RecyclingArgs.common(opts), values=tuple(self.parse_values(self.values_text(opts.values, opts.quick))),
             keepalive_modes=tuple(parse_keepalive(opts.keepalive)), max_loss=parse_loss(opts.max_loss),
             budget_mb=budget_mb, scope=scope, confirm=opts.confirm,
-            confirm_max_duration=parse_confirm_duration(opts.confirm_max_duration))
+            confirm_max_duration=parse_confirm_duration(opts.confirm_max_duration), fit_lives=opts.quick)
 
     def task(self, args: RecyclingArgs, settings: StackSettings, log: Log) -> RecyclingTask:
         return RecyclingTask(args, settings, log)

@@ -20,7 +20,7 @@ def recycling_table(record: TuneData) -> str:
                 f"{mode:<9} {p.n:>6} {p.rps or 0:>9,.0f} {p.p99_ms or 0:>7.2f} "
                 f"{p.children_spawned_per_s or 0:>10.2f} {fmt(p.requests_per_child, ',.0f'):>9} "
                 f"{fmt(p.requests_per_connection, '.1f'):>8} {fmt(p.rss_mb_end_of_life, '.1f'):>7}  "
-                + _check_text(checks.get(p.value)))
+                + _check_text(checks.get(p.value)) + _p99_text(checks.get(p.value)))
     if record.missing:
         lines.append("not measured: " + ", ".join(f"N={m.value} keepalive {m.keepalive} trial {m.trial}"
                                                   for m in record.missing))
@@ -47,6 +47,13 @@ def _check_text(chk: Check | None) -> str:
     return DASH
 
 
+def _p99_text(chk: Check | None) -> str:
+    """The model's p99 beside its rate at a point that recycled (records from before it: nothing)."""
+    if chk is None or chk.predicted_p99_ms is None or not chk.recycled:
+        return ""
+    return f"; p99 {chk.predicted_p99_ms:,.0f} ms"
+
+
 def confirmation_lines(conf: Confirmation | None) -> list[str]:
     state = conf.state if conf is not None else ConfirmStatus.NONE
     if conf is None or state == ConfirmStatus.NONE:
@@ -69,7 +76,8 @@ def confirmation_lines(conf: Confirmation | None) -> list[str]:
                      f"predicted {fmt(x.predicted_loss, '.1%')} "
                      f"({fmt(pi[0], '.1%') if pi else DASH} to {fmt(pi[1], '.1%') if pi else DASH})  "
                      f"end-of-life RSS {fmt(x.rss_mb_end_of_life, '.1f')} MB, "
-                     f"PSS {fmt(x.pss_mb_end_of_life, '.1f')} MB")
+                     f"PSS {fmt(x.pss_mb_end_of_life, '.1f')} MB"
+                     + ("  (no child was replaced in its trials: noise, not recycling)" if x.observed is False else ""))
     lines.append(f"    {conf.sentence or ''}")
     return lines
 

@@ -32,9 +32,10 @@ def recomputed_points(run: Path) -> list[Point]:
 
 def test_warmup_is_the_percent_d_excess_of_every_new_child():
     points = {p.n: p for p in recomputed_points(LEAKY)}
-    # The fresh children of N = 0 and 1000 lived long enough to show their warm level; N = 100's did not.
+    # The fresh children of N = 0 and 1000 lived long enough to show their warm level; N = 100's did not, so
+    # theirs is the excess of their cold first requests (a heavy application's seconds of imports are there).
     assert points[0].warmup_children == 4 and points[1000].warmup_children == 4
-    assert points[100].warmup_ms is None and points[100].warmup_cold_ms == pytest.approx(335.26)
+    assert points[100].warmup_ms == pytest.approx(points[100].warmup_cold_ms) == pytest.approx(335.26)
     assert 600 < (points[0].warmup_ms or 0) < 1100 and 600 < (points[1000].warmup_ms or 0) < 1100
 
 
