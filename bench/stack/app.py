@@ -136,9 +136,9 @@ class App:
             target, attr, what = str(Path(self.dir) / self.wsgi), "application", f"--app-wsgi {self.wsgi!r}"
         # mod_wsgi's python-home= isolates the daemons as the venv's own python does (no Debian dist-packages);
         # mod_python's interpreter keeps them and adds the venv's site-packages, as the check then does.
-        isolated = self.venv and self.kind == "wsgi" and (Path(self.venv) / "bin" / "python3").exists()
-        python, site_dir = (str(Path(self.venv) / "bin" / "python3"), "") if isolated else \
-            (EMBEDDED_PYTHON, self.site_packages or "")
+        own = Path(self.venv) / "bin" / "python3" if self.venv else None
+        isolated = own is not None and self.kind == "wsgi" and own.exists()
+        python, site_dir = (str(own), "") if isolated else (EMBEDDED_PYTHON, self.site_packages or "")
         try:
             done = subprocess.run([python, "-B", "-c", _CHECK, self.kind, self.dir, target, attr, site_dir],
                                   capture_output=True, text=True, timeout=CHECK_TIMEOUT_S, cwd="/",
@@ -152,7 +152,7 @@ class App:
             {"ok": None, "error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
         if result["ok"] is None:
             venv = f" and --app-venv {self.venv}" if self.venv else ""
-            hint = "" if self.venv or not result["error"].startswith("ModuleNotFoundError") else \
+            hint = "" if self.venv or not str(result["error"]).startswith("ModuleNotFoundError") else \
                 " (installed in a virtualenv? give it with --app-venv DIR)"
             raise UserError(f"{what} does not import from --app {self.dir}{venv} with {EMBEDDED_PYTHON}: "
                             f"{result['error']}{hint}")

@@ -54,11 +54,11 @@ def grant(state: Path, dirs: tuple[str, ...], user: pwd.struct_passwd | None) ->
     if user is None or not dirs:
         return
     refuse_pending(state)
-    record = []
+    record: list[tuple[str, int, int, int]] = []
     for folder in dirs:
         for path in _entries(folder):
             st = os.lstat(path)
-            record.append([path, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)])
+            record.append((str(path), st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)))
     state.mkdir(parents=True, exist_ok=True)
     (state / RECORD).write_text(json.dumps(record))
     for path, _, _, mode in record:

@@ -61,7 +61,7 @@ def users_for(n: int, users: int) -> int:
     return max(2 * n, users)
 
 
-def fitting_values(values: list[int], settings: StackSettings, log=print) -> list[int]:
+def fitting_values(values: list[int], settings: StackSettings, log: Log = print) -> list[int]:
     """Drop the counts whose worst case does not fit PostgreSQL's max_connections, saying so."""
     keep = []
     for n in values:
@@ -197,7 +197,7 @@ class ProcessesTask(SweepTask):
 
 
 def drop_over_memory(record: TuneRecord, values: list[int], pss_mb: float | None, budget_mb: float | None,
-                     scope: str, skip: set[int], log) -> None:
+                     scope: str, skip: set[int], log: Log) -> None:
     """Drop the counts a measured PSS says pass the memory budget, saying so in the record."""
     for m in over_memory(values, pss_mb, budget_mb, scope):
         skip.add(m)
@@ -222,7 +222,7 @@ class _PointContext:
     """What bench.load.slo_search.search_cell needs of a run's Context, on one sweep point: its trials run on
     the point's Apache, in the point's folder, with the point's connections."""
 
-    def __init__(self, sweep: Any, plan: Plan, folder: str, users: int, log):
+    def __init__(self, sweep: Any, plan: Plan, folder: str, users: int, log: Log):
         self.sweep, self.plan, self.folder, self.users, self.log = sweep, plan, folder, users, log
         self.results: dict[str, dict] = {}
 
@@ -233,7 +233,7 @@ class _PointContext:
 
 
 def slo_point(sweep: Any, plan: Plan, step: dict, settings: StackSettings, folder: str, users: int, slo: str,
-              log=print) -> PointTrial:
+              log: Log = print) -> PointTrial:
     """One --slo point: a fresh Apache, the SLO search on it; the point's figures are the capacity's probe."""
     from bench.load import slo_search
 

@@ -304,7 +304,7 @@ def _growth(samples: dict[int, dict], per_pid: dict[int, list], start: float) ->
         done = np.searchsorted(np.array([e.t for e in rows]), times).astype(float)
         if done[-1] - done[0] < 50:
             continue
-        slope, intercept = stats.theil_sen(done, rss)
+        slope, intercept = stats.theil_sen(done.tolist(), rss.tolist())
         slopes.append(slope)
         fresh.append(intercept / 1024)
     if not slopes:
@@ -494,8 +494,8 @@ def conclude(points: list[Point], processes: int, max_loss: float, budget_mb: fl
     # The tolerance is judged out of sample only: a residual at a point the model was fitted to proves
     # nothing (with one recycling point the fit is exact there by construction, or off by its noise).
     judged = oos.summary.max_error
-    measured = {p.n: 1 - (p.rps or 0.0) / model.r0 for p in recycling_points(points) if p.rps is not None}
-    rec = tune_model.recommend(model, max_loss, budget_mb, scope, measured=measured).having(source=Source.MODEL)
+    losses = {p.n: 1 - (p.rps or 0.0) / model.r0 for p in recycling_points(points) if p.rps is not None}
+    rec = tune_model.recommend(model, max_loss, budget_mb, scope, measured=losses).having(source=Source.MODEL)
     if budget_mb is not None and not model.memory_measured:
         rec = rec.having(memory_unmeasured=unmeasured_memory(model))
     if judged is not None and judged > MODEL_TOLERANCE:
