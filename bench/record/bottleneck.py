@@ -21,7 +21,7 @@ the figure is the capacity on a busy machine, not on a quiet one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -57,7 +57,6 @@ class Verdict(JsonRecord):
     generator_busiest: float | None = None  # busiest Locust process, fraction of one core
     littles_law_rps: float | None = None   # users / mean latency: what a closed loop of `users` can reach
     reason: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def generator_bound(self) -> bool:

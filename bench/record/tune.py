@@ -1,6 +1,6 @@
 """tune.json (`bench tune`, docs/results-format.md): its schema, its record classes, its writer and its loader.
 
-The parts are declared once, each a frozen class that writes and reads its own JSON (bench.record.tune_json):
+The parts are declared once, each a frozen class that writes and reads its own JSON (bench.record.json_record):
 the points (bench.record.tune_points), the conclusions (bench.record.tune_conclusions), and here the plan, the
 stack and the whole record, `TuneData`. `TuneRecord` writes it atomically after every trial, like
 results.json; `read_tune` (through `load_tune`, the schema gate and shape check) is the one way in.
@@ -15,10 +15,10 @@ from typing import Any
 
 from bench.record.errors import UserError
 from bench.record.files import now_iso, read_record, record_path, write_json
+from bench.record.json_record import JsonRecord
 from bench.record.schema import Upgrade
 from bench.record.schema import upgrade as upgrade_schema
 from bench.record.tune_conclusions import Advice, Confirmation, ConfirmStatus, ModeConclusion, Sizing
-from bench.record.tune_json import JsonRecord
 from bench.record.tune_points import KeepAlive, Missing, Point, PointTrial
 from bench.record.values import num
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Self
 
-from bench.record.tune_json import JsonRecord
+from bench.record.json_record import JsonRecord
 
 
 class KeepAlive(StrEnum):

@@ -449,7 +449,7 @@ def summary(run: Run, an: Analysis, figs: dict[str, FigureBlock], cav: list[str]
         "saturation": [
             {"workload": c.workload, "variant": c.variant, "knee_users": c.knee_users,
              "knee_rps": c.knee.rps if c.knee else None, "knee_bottleneck": c.knee.bottleneck if c.knee else None,
-             "stop": c.stop, "steps": [vars(s) for s in c.steps]}
+             "stop": c.stop, "steps": [s.to_json() for s in c.steps]}
             for c in an.saturation
         ] or None,
         "split": [
