@@ -172,7 +172,7 @@ def reader(hint: Any, nullable: bool = False) -> Reader:
         return _tuple_reader(args, nullable)
     if origin is dict:
         item = reader(args[1])
-        empty = None if nullable else {}
+        empty: dict[str, Any] | None = None if nullable else {}
         return lambda v: {str(k): item(x) for k, x in v.items()} if isinstance(v, dict) else empty
     if isinstance(hint, type) and issubclass(hint, JsonRecord):
         return lambda v: hint.from_json(v) if isinstance(v, dict) else None

@@ -102,7 +102,7 @@ class RunFolder:
     problems: list[str] = field(default_factory=list)  # unreadable per-trial files, for the caveats
 
     @staticmethod
-    def load(run_dir: Path) -> dict[str, Any]:
+    def load(run_dir: Path | str) -> dict[str, Any]:
         """The folder's record, checked; raises a one-line UserError."""
         raise NotImplementedError
 
@@ -203,7 +203,9 @@ class RunFolder:
 class Run(RunFolder):
     """A `bench run` folder: results.json plus the per-trial files."""
 
-    load = staticmethod(load_results)
+    @staticmethod
+    def load(run_dir: Path | str) -> dict[str, Any]:
+        return load_results(run_dir)
 
     # --- top level -------------------------------------------------------------------------------
     @property
@@ -325,8 +327,8 @@ class Run(RunFolder):
                 row = Speedup.of(s) if isinstance(s, dict) else None
                 if row is None or row.metric != metric:
                     continue
-                if self.cell(row.workload, row.variant, row.server) is None or \
-                        self.cell(row.workload, row.baseline, row.server) is None:
+                if self.cell(str(row.workload), str(row.variant), row.server) is None or \
+                        self.cell(str(row.workload), str(row.baseline), row.server) is None:
                     continue
                 out.append(row)
         return out
