@@ -282,7 +282,7 @@ class Run(RunFolder):
         return sorted(cells, key=lambda c: (order_w.get(c.workload, 99), order_v.get(c.variant, 99),
                                             order_s.get(c.server or "", 99)))
 
-    def cell(self, workload: str, variant: str, server: str | None = None) -> Cell | None:
+    def cell(self, workload: str | None, variant: str | None, server: str | None = None) -> Cell | None:
         """The cell of workload x variant under `server` (None: a run without --servers)."""
         for c in self.cells:
             if c.workload == workload and c.variant == variant and c.server == server:
@@ -327,8 +327,8 @@ class Run(RunFolder):
                 row = Speedup.of(s) if isinstance(s, dict) else None
                 if row is None or row.metric != metric:
                     continue
-                if self.cell(str(row.workload), str(row.variant), row.server) is None or \
-                        self.cell(str(row.workload), str(row.baseline), row.server) is None:
+                if self.cell(row.workload, row.variant, row.server) is None or \
+                        self.cell(row.workload, row.baseline, row.server) is None:
                     continue
                 out.append(row)
         return out

@@ -32,7 +32,8 @@ def headline_rows(run: Run, an: Analysis) -> list[Speedup]:
         if not rows:
             continue
         pooled = [r for r in rows if r.variant == "pooled"]
-        out.append(pooled[0] if pooled else max(rows, key=lambda r: r.ratio))
+        # rows read by Speedup.of: the ratio is set
+        out.append(pooled[0] if pooled else max(rows, key=lambda r: r.ratio or 0.0))
     return out
 
 
