@@ -103,7 +103,7 @@ def speedup_rows(run: Run, metric: str = "rps") -> list[Speedup]:
             if r is not None:
                 rows.append(_computed_row(metric, base, cell, r.ratio, r.lo, r.hi))
     order_w: dict[str | None, int] = {w: i for i, w in enumerate(run.workloads)}
-    order_v = {v: i for i, v in enumerate(run.variants)}
+    order_v: dict[str | None, int] = {v: i for i, v in enumerate(run.variants)}
     order_s = {s: i for i, s in enumerate(run.servers)}
     return sorted(rows, key=lambda r: (order_w.get(r.workload, 99), order_v.get(r.variant, 99),
                                        order_s.get(r.server or "", 99), r.baseline))

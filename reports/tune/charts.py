@@ -91,9 +91,9 @@ def chart_throughput(run: TuneRun, out_dir: Path) -> FigureBlock:
     name = "tune1-throughput"
     points = []
     for p in run.points:
-        if sane(p.rps) is not None and sane(p.n) is not None:
+        if (rps := sane(p.rps)) is not None and sane(p.n) is not None:
             lo, hi = p.ci or (None, None)
-            points.append(TF.NPoint(p.mode, p.n, p.rps, sane(lo), sane(hi)))
+            points.append(TF.NPoint(p.mode, p.n, rps, sane(lo), sane(hi)))
     curves = [c for m in run.modes if (c := _curve(run, m, _rps)).n]
     marks = []
     for m in run.modes:
