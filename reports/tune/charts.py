@@ -210,6 +210,8 @@ def _child_panel(run: TuneRun, point: Point) -> tuple[TF.ChildPanel | None, str 
         t0 = sane(samples.started)
         if t0 is None:  # Apache and the sampler start together: the first sample is close enough
             t0 = samples.first_t
+        if t0 is None:  # no sample at all (then there are no Apache samples either)
+            continue
         steady = samples.steady
         window = (steady[0] - t0, steady[1] - t0) if steady else t.window
         by_pid: dict[str, list[tuple[float, float]]] = {}
