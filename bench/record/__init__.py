@@ -9,7 +9,7 @@ No matplotlib, psycopg2 or Locust here: `reports` reads run folders through this
 | `files.py` | the atomic writer (`write_atomic`, `write_json`), the record reader (`read_record`), `check_writable` |
 | `schema.py` | the schema gate: upgrade known old versions on load, refuse unknown ones in one line |
 | `values.py` | defensive accessors (`num`, `dig`, `pair`, ...) for records written by older or interrupted runs |
-| `json_record.py` | `JsonRecord`: dataclass fields as JSON keys, `to_json` and a tolerant `from_json` |
+| `json_record.py` | `JsonRecord`: fields as JSON keys, `to_json`, a tolerant `from_json`: every record class |
 | `trial.py` | the trial record (`TrialRecord`) and its parts, one class each; `PlanStep`, `CellKey`, `LatencyModel` |
 | `processes.py` | the per-process medians of a cell, for the terminal and the report alike |
 | `attribution.py` | from the variant table: the 2x2 `square` a speedup is split over, the one-factor `steps` |
@@ -18,7 +18,6 @@ No matplotlib, psycopg2 or Locust here: `reports` reads run folders through this
 | `significance.py` | whether a change between two runs is real, with the run-to-run noise in the test |
 | `results.py` | results.json: `SCHEMA`, `summarize`, `speedups`, `RunRecord` (the writer), `load_results` |
 | `tune.py` | tune.json: `SCHEMA`, `TunePlan`, `TuneStack`, `TuneData` (the record), `TuneRecord`, `read_tune` |
-| `tune_json.py` | `JsonRecord`: a tune class's fields read and written by their annotations (`from_json`, `to_json`) |
 | `tune_points.py` | what a sweep measures: `PointTrial`, `Point` (medians over trials), `Missing`, `SweepTrial` |
 | `tune_conclusions.py` | what it concludes: `ModelParameters`, `ModeConclusion`, `Confirmation`, `Sizing`, `Advice` |
 | `sessions.py` | sessions.json: `SCHEMA`, `SessionsRecord` (writer), `load_sessions`, `SessionsRun`, `SessionsResult` |

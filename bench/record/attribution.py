@@ -65,11 +65,11 @@ def square(table: Table | None = None, factors: Sequence[str] | None = None,
     first, second = factors[0], factors[1]
     base = frozenset(table[baseline])
     named = _by_factors(table)
-    corners = [named.get(base | extra) for extra in (frozenset({first}), frozenset({second}),
-                                                      frozenset({first, second}))]
-    if any(c is None for c in corners):
+    a, b, ab = (named.get(base | extra) for extra in (frozenset({first}), frozenset({second}),
+                                                       frozenset({first, second})))
+    if a is None or b is None or ab is None:
         return None
-    return Square(baseline, corners[0], corners[1], corners[2], first, second)
+    return Square(baseline, a, b, ab, first, second)
 
 
 def steps(present: Sequence[str], table: Table | None = None, factors: Sequence[str] | None = None,

@@ -21,7 +21,7 @@ the figure is the capacity on a busy machine, not on a quiet one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -57,7 +57,6 @@ class Verdict(JsonRecord):
     generator_busiest: float | None = None  # busiest Locust process, fraction of one core
     littles_law_rps: float | None = None   # users / mean latency: what a closed loop of `users` can reach
     reason: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def generator_bound(self) -> bool:
@@ -148,8 +147,9 @@ def cell_label(labels: list[str | None]) -> str | None:
     return max(set(seen), key=lambda x: (seen.count(x), -order.get(x, 0)))
 
 
-LIMITED_BY = {Bottleneck.GENERATOR: "the generator", Bottleneck.SHARED: "CPUs shared with the generator",
-              Bottleneck.LOAD: "too few users", Bottleneck.UNKNOWN: "an unknown limit"}
+LIMITED_BY: dict[str, str] = {
+    Bottleneck.GENERATOR: "the generator", Bottleneck.SHARED: "CPUs shared with the generator",
+    Bottleneck.LOAD: "too few users", Bottleneck.UNKNOWN: "an unknown limit"}
 
 
 def speedup_phrase(ratio: float, fast: str, fast_label: str | None, slow: str, slow_label: str | None) -> str:
@@ -162,7 +162,8 @@ def speedup_phrase(ratio: float, fast: str, fast_label: str | None, slow: str, s
     fast_cap = fast_label is None or is_capacity(fast_label)
     slow_cap = slow_label is None or is_capacity(slow_label)
     notes = [f"{name} limited by {LIMITED_BY.get(label, label)}"
-             for name, label, cap in ((fast, fast_label, fast_cap), (slow, slow_label, slow_cap)) if not cap]
+             for name, label, cap in ((fast, fast_label, fast_cap), (slow, slow_label, slow_cap))
+             if not cap and label is not None]
     prefix = {(True, True): "", (False, True): "at least ", (True, False): "at most "}.get((fast_cap, slow_cap),
                                                                                          "about ")
     return f"{prefix}{ratio:.2f}x" + (f" ({'; '.join(notes)})" if notes else "")

@@ -1,34 +1,44 @@
 """Frozen dataclasses that write and read their own JSON: a field is declared once and both directions follow
-(pyperf's Run._as_json/_json_load, Locust's StatsEntry serialize/unserialize, made generic).
+(pyperf's Run._as_json/_json_load, Locust's StatsEntry serialize/unserialize, made generic). Every record class
+of trial.json, results.json and tune.json derives from `JsonRecord`.
 
-`to_json` writes each field under its key, in declaration order, then the keys it did not know (`extra`), so
-a record read and written again keeps everything. `from_json` is tolerant: a missing key, a null or a value of
-the wrong type becomes None (never 0); a nested record is read by its own class. The key is the field's name
-unless `key("from")` says otherwise; a field declared `optional()` is left out when it is None, and
-`optional(with_="server")` is written (null included) whenever that other field is set. A record read from a
-file remembers the keys the file lacked and leaves them out again, and the order of its keys: read and written,
-a file is unchanged byte for byte.
+`to_json` writes each field under its key, in declaration order, then the keys it did not know (`extra`).
+`from_json` is tolerant: a missing key, a null or a value of the wrong type reads as the field's empty value
+(None, never 0; an empty tuple or dict where the type does not allow None); a nested record, a tuple or dict of
+records and an enum are read by their class. Three things make a read and a write byte for byte the same:
+
+- `absent`: the fields whose key the JSON did not hold (an older folder, or a knob that does not write them):
+  they are not written back while they hold their empty value;
+- `extra`: the keys no field names, kept as they were (the formats grow by adding keys);
+- `order`: the order the keys were read in, which `to_json` keeps.
+
+A field's metadata says what differs: `key("from")` another JSON key (and unit: `scale`, `digits`),
+`optional()` left out when None (or written whenever the field named by `with_` is set), `derived()` not in
+the JSON at all.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import types
 import typing
-from dataclasses import dataclass, field, fields
-from functools import cache
-from typing import Any, Self
+from collections.abc import Callable
+from typing import Any, ClassVar, Self
 
+Reader = Callable[[Any], Any]
 _NUMBER = (int, float)
 
 
-def key(name: str, *, default: Any = None) -> Any:
-    """A field written under another JSON key than its name (e.g. "from", a Python keyword)."""
-    return field(default=default, metadata={"key": name})
+def key(name: str, *, default: Any = None, scale: float = 1.0, digits: int | None = None) -> Any:
+    """A field written under another JSON key than its name (e.g. "from", a Python keyword), and in another
+    unit: JSON value = field value x `scale`, rounded to `digits` when written."""
+    return dataclasses.field(default=default, metadata={"key": name, "scale": scale, "digits": digits})
 
 
 def derived(*, default: Any = None) -> Any:
     """A field that is not in the JSON (set by whoever builds the object, e.g. a report's own computation)."""
-    return field(default=default, metadata={"json": False})
+    return dataclasses.field(default=default, metadata={"json": False})
 
 
 def optional(*, with_: str | None = None, name: str | None = None) -> Any:
@@ -36,118 +46,182 @@ def optional(*, with_: str | None = None, name: str | None = None) -> Any:
     meta: dict[str, Any] = {"omit": True, "with": with_}
     if name is not None:
         meta["key"] = name
-    return field(default=None, metadata=meta)
+    return dataclasses.field(default=None, metadata=meta)
 
 
-@dataclass(frozen=True)
-class _Kind:
-    """How one field's value is read: its class (a record, a number ...), inside a tuple or a dict or not."""
-
-    leaf: Any  # a JsonRecord subclass, a scalar type, a tuple of scalar types, or Any
-    container: str | None  # "tuple", "dict" or None
-
-
-def _strip_none(tp: Any) -> Any:
-    args = typing.get_args(tp)
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        rest = [a for a in args if a is not type(None)]
-        if all(a in _NUMBER for a in rest):
-            return float
-        return rest[0] if len(rest) == 1 else Any
-    return tp
-
-
-def _kind(tp: Any) -> _Kind:
-    tp = _strip_none(tp)
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin is tuple:
-        return _Kind(_strip_none(args[0]) if args else Any, "tuple")
-    if origin is dict:
-        return _Kind(_strip_none(args[1]) if len(args) == 2 else Any, "dict")
-    return _Kind(tp, None)
-
-
-def _read_leaf(leaf: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(leaf, type) and issubclass(leaf, JsonRecord):
-        return leaf.from_json(value) if isinstance(value, dict) else None
-    if leaf is float or leaf is int:
-        # a number stays as written (an int stays an int): the file is rewritten with the same numbers
-        return value if isinstance(value, _NUMBER) and not isinstance(value, bool) else None
-    if leaf is str or leaf is bool:
-        return value if isinstance(value, leaf) else None
-    return value
-
-
-def _read(kind: _Kind, value: Any) -> Any:
-    if kind.container == "tuple":
-        return tuple(_read_leaf(kind.leaf, v) for v in value) if isinstance(value, list | tuple) else None
-    if kind.container == "dict":
-        return {str(k): _read_leaf(kind.leaf, v) for k, v in value.items()} if isinstance(value, dict) else None
-    return _read_leaf(kind.leaf, value)
-
-
-def _write(value: Any) -> Any:
-    if isinstance(value, JsonRecord):
-        return value.to_json()
-    if isinstance(value, tuple | list):
-        return [_write(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _write(v) for k, v in value.items()}
-    return value
-
-
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _Spec:
+    """How one field maps to JSON."""
+
     name: str
     key: str
-    kind: _Kind
+    read: Reader
+    empty: Any  # what a missing key reads as
     omit: bool
     with_: str | None
+    scale: float
+    digits: int | None
 
 
+@dataclasses.dataclass(frozen=True)
 class JsonRecord:
-    """Mixin of a frozen dataclass whose fields are its JSON keys. Subclasses may declare `extra: dict` to keep
-    the keys they do not know (written back after their own)."""
+    """Base of a frozen dataclass whose fields are its JSON keys (every field has a default)."""
 
-    @classmethod
-    @cache
-    def _specs(cls) -> tuple[_Spec, ...]:
-        hints = typing.get_type_hints(cls)
-        return tuple(_Spec(f.name, f.metadata.get("key", f.name), _kind(hints[f.name]), f.metadata.get("omit", False),
-                           f.metadata.get("with")) for f in fields(cls)  # type: ignore[arg-type]
-                     if f.name != "extra" and f.metadata.get("json", True))
+    absent: frozenset[str] = dataclasses.field(default=frozenset(), kw_only=True, compare=False, repr=False)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict, kw_only=True, compare=False, repr=False)
+    order: tuple[str, ...] = dataclasses.field(default=(), kw_only=True, compare=False, repr=False)
+
+    NOT_FIELDS: ClassVar[frozenset[str]] = frozenset({"absent", "extra", "order"})
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
         """The JSON keys this class names, in the order they are written."""
-        return tuple(s.key for s in cls._specs())
+        return tuple(s.key for s in _specs(cls))
 
     @classmethod
     def from_json(cls, data: Any) -> Self:
-        """Read a dict as written by this suite, today's or an older one's: what is missing or damaged is None."""
+        """The record in `data`, as written by this suite today or an older one (not an object: every field
+        absent)."""
         data = data if isinstance(data, dict) else {}
-        values = {s.name: _read(s.kind, data.get(s.key)) for s in cls._specs()}
-        if "extra" in {f.name for f in fields(cls)}:  # type: ignore[arg-type]
-            known = set(cls.keys())
-            values["extra"] = {k: v for k, v in data.items() if k not in known}
-        record = cls(**values)
-        # What the file did not have stays out when written again (an older folder's trial keeps its keys).
-        object.__setattr__(record, "_absent", frozenset(s.key for s in cls._specs() if s.key not in data))
-        object.__setattr__(record, "_order", tuple(data))  # an older suite's key order is kept too
-        return record
+        values: dict[str, Any] = {}
+        for s in _specs(cls):
+            value = s.read(data.get(s.key))
+            values[s.name] = value / s.scale if s.scale != 1.0 and value is not None else value
+        keys = set(cls.keys())
+        return cls(**values, absent=frozenset(s.name for s in _specs(cls) if s.key not in data),
+                   extra={k: v for k, v in data.items() if k not in keys}, order=tuple(data))
 
     def to_json(self) -> dict[str, Any]:
-        """The dict written to disk: each field under its key, then what `from_json` did not know."""
+        """The dict written to disk: each field under its key, then the keys `from_json` did not know."""
         out: dict[str, Any] = {}
-        absent = getattr(self, "_absent", frozenset())
-        for s in self._specs():
+        for s in _specs(type(self)):
             value = getattr(self, s.name)
-            if value is None and (s.key in absent or s.omit and (s.with_ is None or getattr(self, s.with_) is None)):
+            if s.name in self.absent and value == s.empty:
                 continue
-            out[s.key] = _write(value)
-        for k, v in getattr(self, "extra", {}).items():
+            if value is None and s.omit and (s.with_ is None or getattr(self, s.with_) is None):
+                continue
+            if value is not None and s.scale != 1.0:
+                value = value * s.scale
+            if value is not None and s.digits is not None:
+                value = round(value, s.digits)
+            out[s.key] = write(value)
+        for k, v in self.extra.items():
             out.setdefault(k, v)
-        order = getattr(self, "_order", ())
-        return {k: out[k] for k in order if k in out} | out if order else out
+        if not self.order:
+            return out
+        return {k: out[k] for k in self.order if k in out} | out  # read from JSON: written in the order read
+
+    def having(self, **changes: Any) -> Self:
+        """A copy with `changes`, each of them present from now on (written by to_json)."""
+        return dataclasses.replace(self, absent=self.absent - changes.keys(), **changes)
+
+    @classmethod
+    def new(cls, **values: Any) -> Self:
+        """A record holding exactly `values`, written in their order: the other fields are absent (a knob writes
+        only its own keys)."""
+        keys = {s.name: s.key for s in _specs(cls)}
+        return cls(**values, absent=frozenset(keys.keys() - values.keys()), order=tuple(keys[n] for n in values))
+
+
+def write(value: Any) -> Any:
+    """A field's value as JSON: records by their to_json, tuples as lists, enums by their value."""
+    if isinstance(value, JsonRecord):
+        return value.to_json()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [write(v) for v in value]
+    if isinstance(value, dict):
+        return {k: write(v) for k, v in value.items()}
+    return value
+
+
+# --- reading by annotation -----------------------------------------------------------------------------------
+_SPECS: dict[type, tuple[_Spec, ...]] = {}
+
+
+def _specs(cls: type) -> tuple[_Spec, ...]:
+    """Each JSON field's spec, from the class's annotations (once per class)."""
+    if cls not in _SPECS:
+        hints = typing.get_type_hints(cls)
+        specs = []
+        for f in dataclasses.fields(cls):
+            if f.name in JsonRecord.NOT_FIELDS or not f.metadata.get("json", True):
+                continue
+            read = reader(hints[f.name])
+            specs.append(_Spec(f.name, f.metadata.get("key", f.name), read, read(None), f.metadata.get("omit", False),
+                               f.metadata.get("with"), f.metadata.get("scale", 1.0), f.metadata.get("digits")))
+        _SPECS[cls] = tuple(specs)
+    return _SPECS[cls]
+
+
+def reader(hint: Any, nullable: bool = False) -> Reader:
+    """How a value of type `hint` is read from JSON: None where it is not of that type (a container type that
+    does not allow None: empty)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) > 1 and all(a in _NUMBER for a in rest):
+            return _number
+        members = [reader(a, nullable or len(rest) < len(args)) for a in rest]
+        return members[0] if len(members) == 1 else lambda v: next(
+            (r for r in (m(v) for m in members) if r is not None), None)
+    if hint is Any:
+        return lambda v: v
+    if origin is tuple:
+        return _tuple_reader(args, nullable)
+    if origin is dict:
+        item = reader(args[1])
+        empty: dict[str, Any] | None = None if nullable else {}
+        return lambda v: {str(k): item(x) for k, x in v.items()} if isinstance(v, dict) else empty
+    if isinstance(hint, type) and issubclass(hint, JsonRecord):
+        return lambda v: hint.from_json(v) if isinstance(v, dict) else None
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return lambda v: _enum(hint, v)
+    return _SCALARS[hint]
+
+
+def _tuple_reader(args: tuple[Any, ...], nullable: bool) -> Reader:
+    if len(args) == 2 and args[1] is Ellipsis:  # tuple[X, ...]: the items that read
+        item = reader(args[0])
+        empty = None if nullable else ()
+        return lambda v: tuple(x for x in map(item, v) if x is not None) if isinstance(v, list) else empty
+    items = [reader(a) for a in args]  # a fixed tuple, e.g. an interval: None unless every item reads
+
+    def fixed(v: Any) -> tuple[Any, ...] | None:
+        if not isinstance(v, list | tuple) or len(v) != len(items):
+            return None
+        out = tuple(r(x) for r, x in zip(items, v, strict=True))
+        return None if any(x is None for x in out) else out
+    return fixed
+
+
+def _enum(kind: type[enum.Enum], value: Any) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        return None
+
+
+def _number(value: Any) -> float | int | None:
+    """A number as written (an int stays an int: the JSON is written back as read); bool is not a number."""
+    return value if isinstance(value, _NUMBER) and not isinstance(value, bool) else None
+
+
+def _int(value: Any) -> int | None:
+    """An int; a float only when it is a whole number (a count written as 3.0)."""
+    n = _number(value)
+    if isinstance(n, float):
+        return int(n) if n.is_integer() else None
+    return n
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _bool(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+_SCALARS: dict[Any, Reader] = {float: _number, int: _int, str: _str, bool: _bool}

@@ -102,7 +102,7 @@ class RunFolder:
     problems: list[str] = field(default_factory=list)  # unreadable per-trial files, for the caveats
 
     @staticmethod
-    def load(run_dir: Path) -> dict[str, Any]:
+    def load(run_dir: Path | str) -> dict[str, Any]:
         """The folder's record, checked; raises a one-line UserError."""
         raise NotImplementedError
 
@@ -203,7 +203,9 @@ class RunFolder:
 class Run(RunFolder):
     """A `bench run` folder: results.json plus the per-trial files."""
 
-    load = staticmethod(load_results)
+    @staticmethod
+    def load(run_dir: Path | str) -> dict[str, Any]:
+        return load_results(run_dir)
 
     # --- top level -------------------------------------------------------------------------------
     @property
@@ -280,7 +282,7 @@ class Run(RunFolder):
         return sorted(cells, key=lambda c: (order_w.get(c.workload, 99), order_v.get(c.variant, 99),
                                             order_s.get(c.server or "", 99)))
 
-    def cell(self, workload: str, variant: str, server: str | None = None) -> Cell | None:
+    def cell(self, workload: str | None, variant: str | None, server: str | None = None) -> Cell | None:
         """The cell of workload x variant under `server` (None: a run without --servers)."""
         for c in self.cells:
             if c.workload == workload and c.variant == variant and c.server == server:

@@ -9,7 +9,7 @@ unchanged (summary.json, the trial's files).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bench.record.bottleneck import Verdict, cell_label
@@ -183,7 +183,6 @@ class CellSummary(JsonRecord):
     cl_waiting_peak: float | None = optional()
     maxwait_ms_peak: float | None = optional()
     avg_wait_time_us_mean: float | None = optional()
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def raw(self) -> dict[str, Any]:
@@ -236,7 +235,6 @@ class Speedup(JsonRecord):
     server: str | None = optional()  # --servers: both sides ran under this server
     bottlenecks: dict[str, str | None] | None = optional()  # variant -> its cell's limit, both sides
     text: str | None = optional()  # the ratio as it may honestly be stated ("at least 21.30x (pooled ...)")
-    extra: dict[str, Any] = field(default_factory=dict)
     origin: str = derived(default="results.json")  # or "computed" (bootstrap of trial medians)
     factor: str | None = derived()  # a one-factor step ("X vs Y"): the factor they differ by (vocabulary.FACTORS)
 
@@ -274,7 +272,6 @@ class CellRecord(JsonRecord):
     server: str | None = optional()  # --servers only: the entry the cell ran under
     trials: tuple[TrialRecord, ...] = ()
     summary: CellSummary | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> CellKey:
@@ -315,7 +312,7 @@ class Ceiling:
                    str(bottleneck) if bottleneck else None)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SaturationStep(JsonRecord):
     """One step of a `--saturate` probe (results.json saturation[].steps): the users, what they reached, the limit."""
 

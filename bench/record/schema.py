@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from bench.record.errors import UserError
 
 Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def is_schema(value: Any) -> bool:
+def is_schema(value: Any) -> TypeGuard[int]:
     # bool is an int in Python; `"schema": true` is damage, not schema 1.
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -119,7 +119,9 @@ class SessionsResult:
 class SessionsRun(RunFolder):
     """A `bench sessions` folder: one result per process count and keep-alive mode."""
 
-    load = staticmethod(load_sessions)
+    @staticmethod
+    def load(run_dir: Path | str) -> dict[str, Any]:
+        return load_sessions(run_dir)
 
     @property
     def results(self) -> list[SessionsResult]:

@@ -100,7 +100,7 @@ class Detectable:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class ChangeVerdict:
     verdict: str                               # one of VERDICTS
     ratio: float | None                        # geometric mean of new / of base, over trials
     p_value: float | None                      # two-sided, run noise included
@@ -196,17 +196,17 @@ def decide(pct: float, ci95_pct: tuple[float, float], p: float, threshold_pct: f
 
 def change_test(base: Sequence[float | None], new: Sequence[float | None], *, higher_is_better: bool,
                 min_change_pct: float = DEFAULT_MIN_CHANGE_PCT, run_noise: float = RUN_NOISE,
-                min_trials: int = MIN_TRIALS, alpha: float = ALPHA) -> Verdict:
+                min_trials: int = MIN_TRIALS, alpha: float = ALPHA) -> ChangeVerdict:
     """The verdict on `new` against `base` from their trial values (e.g. requests/s of each trial)."""
     a, b = _logs(base), _logs(new)
     if a.size == 0 or b.size == 0:
-        return Verdict("inconclusive", None, None, None, "no trials on one side")
+        return ChangeVerdict("inconclusive", None, None, None, "no trials on one side")
     diff = float(b.mean() - a.mean())
     ratio = math.exp(diff)
     var_a, var_b = _var(a), _var(b)
     found = detectable(var_a, var_b, (int(a.size), int(b.size)), run_noise, min_change_pct, alpha)
     if min(a.size, b.size) < min_trials:
-        return Verdict("inconclusive", ratio, None, None,
+        return ChangeVerdict("inconclusive", ratio, None, None,
                        f"{min(a.size, b.size)} trials on a side (need {min_trials} per side)", found)
     se, df = _se_df(var_a, var_b, int(a.size), int(b.size), run_noise)
     if se == 0:  # identical trials and no run noise assumed: a difference is certain, none is none
@@ -219,7 +219,7 @@ def change_test(base: Sequence[float | None], new: Sequence[float | None], *, hi
     verdict, why = decide(pct_of(diff), ci, p, min_change_pct, higher_is_better=higher_is_better, alpha=alpha)
     if verdict == "inconclusive":
         why += f"; {found.short()}"
-    return Verdict(verdict, ratio, p, ci, why, found)
+    return ChangeVerdict(verdict, ratio, p, ci, why, found)
 
 
 @dataclass(frozen=True)

@@ -150,12 +150,13 @@ def decompose_2x2(naive: Sequence[float], pool_only: Sequence[float], cache_only
     if any(c.size == 0 or (c <= 0).any() for c in cells):
         return None
     point = _effects(*(np.array([np.median(c)]) for c in cells))
+    bounds: list[tuple[float | None, float | None]]
     if all(c.size >= 2 for c in cells):
         rng = np.random.default_rng(seed)
         boots = _effects(*(bootstrap_medians(c, rng, resamples) for c in cells))
         bounds = [(float(np.exp(np.percentile(b, 2.5))), float(np.exp(np.percentile(b, 97.5)))) for b in boots]
     else:
-        bounds = [(None, None)] * 4
+        bounds = [(None, None)] * 4  # a single trial in a cell: no interval
     effects = [Effect(float(np.exp(pt[0])), lo, hi) for pt, (lo, hi) in zip(point, bounds, strict=True)]
     return Split(*effects)
 

@@ -7,7 +7,7 @@ docs/results-format.md, and `from_json` takes every older folder (a missing key 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -41,7 +41,6 @@ class PlanStep(JsonRecord):
     server: str | None = optional()  # --servers: the entry it runs under
     rate: float | None = optional()  # --rate: the offered rate (open model)
     users: int | None = optional()  # a sweep's point sets its own users
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, step: PlanStep | dict[str, Any]) -> PlanStep:
@@ -79,7 +78,6 @@ class ClientFigures(JsonRecord):
     p99_ms: float | None = None
     max_ms: float | None = None
     mean_ms: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,7 +90,6 @@ class PidFigures(JsonRecord):
     p50_ms: float | None = None
     p99_ms: float | None = None
     max_ms: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -109,7 +106,6 @@ class ServerFigures(JsonRecord):
     per_process: tuple[PidFigures, ...] | None = None
     status: dict[str, int] | None = None
     keepalive_max: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -120,7 +116,6 @@ class MemoryFigures(JsonRecord):
     pss_mb_per_process: float | None = None
     pss_mb_total: float | None = None  # all Apache processes together (a --url run writes none: null here)
     pss_mb_serving: float | None = optional()  # the processes that served (mod_wsgi: its daemons)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -135,7 +130,6 @@ class CpuFigures(JsonRecord):
     master_s: float | None = optional()
     master_pct: float | None = optional()
     pgbouncer_s: float | None = optional()  # the stack's PgBouncer, counted in server_s too
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -169,7 +163,6 @@ class OpenFigures(JsonRecord):
     generator_behind: bool | None = None
     generator_reason: str | None = None
     timeline: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -184,7 +177,6 @@ class ProcessFigures(JsonRecord):
     busy_peak: float | None = None
     cpu_pct: float | None = None
     requests_per_cpu_s: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -199,7 +191,6 @@ class WorkerFigures(JsonRecord):
     cpu_pct: float | None = None
     requests: int | None = optional()
     lost: bool | None = optional()
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -211,7 +202,6 @@ class AcceptQueue(JsonRecord):
     mean: float | None = None
     max: float | None = None
     nonzero_share: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -221,7 +211,6 @@ class QueueTime(JsonRecord):
     source: str | None = key("from")
     p50_ms: float | None = None
     p99_ms: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -244,7 +233,6 @@ class ConnectionFigures(JsonRecord):
     wait_per_xact_us: float | None = None  # total_wait_time / total_xact_count over the window
     pool_size: int | None = optional()  # PgBouncer's default_pool_size, through the pooler
     pooler_mode: str | None = optional()  # PgBouncer's pool_mode, through the pooler
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -259,7 +247,6 @@ class WrkFigures(JsonRecord):
     non_2xx: int | None = None
     duration_s: float | None = None
     connections: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -305,7 +292,6 @@ class TrialRecord(JsonRecord):
     flags: tuple[str, ...] | None = None
     wrk: WrkFigures | None = optional()
     locust_vs_wrk: float | None = optional(with_="wrk")
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, trial: TrialRecord | dict[str, Any]) -> TrialRecord:

@@ -1,6 +1,6 @@
 """tune.json (`bench tune`, docs/results-format.md): its schema, its record classes, its writer and its loader.
 
-The parts are declared once, each a frozen class that writes and reads its own JSON (bench.record.tune_json):
+The parts are declared once, each a frozen class that writes and reads its own JSON (bench.record.json_record):
 the points (bench.record.tune_points), the conclusions (bench.record.tune_conclusions), and here the plan, the
 stack and the whole record, `TuneData`. `TuneRecord` writes it atomically after every trial, like
 results.json; `read_tune` (through `load_tune`, the schema gate and shape check) is the one way in.
@@ -15,10 +15,11 @@ from typing import Any
 
 from bench.record.errors import UserError
 from bench.record.files import now_iso, read_record, record_path, write_json
+from bench.record.json_record import JsonRecord
 from bench.record.schema import Upgrade
 from bench.record.schema import upgrade as upgrade_schema
+from bench.record.trial import LatencyModel  # plan "latency_model": the trial's own enum
 from bench.record.tune_conclusions import Advice, Confirmation, ConfirmStatus, ModeConclusion, Sizing
-from bench.record.tune_json import JsonRecord
 from bench.record.tune_points import KeepAlive, Missing, Point, PointTrial
 from bench.record.values import num
 
@@ -60,13 +61,6 @@ class BudgetScope(StrEnum):
 
     CHILD = "child"   # each child's RSS
     TOTAL = "total"   # all the children together
-
-
-class LatencyModel(StrEnum):
-    """How --knob processes measured a point's latency (tune.json plan "latency_model")."""
-
-    CLOSED = "closed"  # the closed loop's p99 at max(2 x N, --users) users
-    OPEN = "open"      # --slo: the capacity at the SLO, latency from the intended start
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bench.record.tune_json import JsonRecord, json_field
+from bench.record.json_record import JsonRecord, key
 from bench.record.tune_points import PointTrial
 
 
@@ -72,7 +72,7 @@ class ModelParameters(JsonRecord):
     child_max_rps: float | None = None
     slot_rps: float | None = None
     capacity_rps: float | None = None
-    child_cost_s: float | None = json_field("child_cost_ms", scale=1000, digits=3)
+    child_cost_s: float | None = key("child_cost_ms", scale=1000, digits=3)
     requests_per_connection: float | None = None
     fresh_rss_mb: float | None = None
     growth_kb_per_request: float | None = None

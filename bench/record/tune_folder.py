@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from bench.record.run_folder import RunFolder
@@ -36,7 +37,9 @@ class ApacheSamples:
 class TuneRun(RunFolder):
     """A `bench tune` folder: tune.json (`record`, read once) plus the per-trial files."""
 
-    load = staticmethod(load_tune)
+    @staticmethod
+    def load(run_dir: Path | str) -> dict[str, Any]:
+        return load_tune(run_dir)
 
     @cached_property
     def record(self) -> TuneData:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Self
 
-from bench.record.tune_json import JsonRecord
+from bench.record.json_record import JsonRecord
 
 
 class KeepAlive(StrEnum):
@@ -179,8 +179,8 @@ class Missing(JsonRecord):
 
 # --- what a sweep reads of a trial ------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class ClientFigures(JsonRecord):
-    """trial.json "locust" (the client's view) or "server" (the access log's): what a sweep reads of them."""
+class SweepFigures(JsonRecord):
+    """What a sweep reads of trial.json "locust" (the client's view) or "server" (the access log's)."""
 
     rps: float | None = None
     p99_ms: float | None = None
@@ -208,8 +208,8 @@ class SweepTrial(JsonRecord):
 
     dir: str | None = None
     steady: tuple[float, float] | None = None  # the steady window, epoch seconds
-    locust: ClientFigures | None = None
-    server: ClientFigures | None = None
+    locust: SweepFigures | None = None
+    server: SweepFigures | None = None
     generator_bound: bool | None = None
     bottleneck: Any = None                    # the verdict: {"bottleneck": label, "server_util": ...}
     faults: Any = None
@@ -220,8 +220,8 @@ class SweepTrial(JsonRecord):
     per_process_threads: tuple[ProcessThreads, ...] = ()
 
     @property
-    def client(self) -> ClientFigures:
-        return self.locust or ClientFigures.from_json({})
+    def client(self) -> SweepFigures:
+        return self.locust or SweepFigures.from_json({})
 
     @property
     def limit(self) -> str | None:
@@ -234,7 +234,7 @@ class SweepTrial(JsonRecord):
 
     def point_trial(self, trial_no: int, **figures: Any) -> PointTrial:
         """The figures every knob records of a trial, then the knob's own (`figures`, in its order)."""
-        server = self.server or ClientFigures.from_json({})
+        server = self.server or SweepFigures.from_json({})
         common: dict[str, Any] = {"trial": trial_no, "dir": self.dir, "rps": self.client.rps,
                                   "server_rps": server.rps, "p99_ms": self.client.p99_ms}
         return PointTrial.new(**common, **figures)

@@ -84,8 +84,9 @@ def setting(run: Run, where: str, key: str) -> Any:
 
 
 def _same(key: str, a: Any, b: Any) -> bool:
-    if key == "memory_gb" and num(a) is not None and num(b) is not None:
-        return math.isclose(num(a), num(b), rel_tol=MEMORY_TOLERANCE)
+    x, y = num(a), num(b)
+    if key == "memory_gb" and x is not None and y is not None:
+        return math.isclose(x, y, rel_tol=MEMORY_TOLERANCE)
     return a == b
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from reports.kit.document import FigureBlock
+from reports.kit.document import Block, FigureBlock
 
 ChartResult = FigureBlock | tuple[FigureBlock, list[str]]
 
@@ -45,7 +45,7 @@ class Drawn:
         self.taken.add(name)
         return self.blocks[name]
 
-    def rest(self, section: str) -> list[FigureBlock]:
+    def rest(self, section: str) -> list[Block]:
         """The section's figures it did not place itself, in registry order: they close the section."""
         return [self.blocks[s.name] for s in self.registry if s.section == section and s.name not in self.taken]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import matplotlib
 from matplotlib.figure import Figure
 
 from reports.kit.document import FigureBlock
@@ -19,7 +20,8 @@ def save_figure(fig: Figure, out_dir: Path, name: str, title: str, caption: str)
     (out_dir / f"{name}.png").write_bytes(png)
     # The PNG's draw already placed everything; freezing that layout saves redoing it for the SVG.
     fig.set_layout_engine("none")
-    with open(out_dir / f"{name}.svg", "wb") as fh:
+    # The SVG's ids are drawn at save time, outside the style's rc_context: the salt must be set here too.
+    with open(out_dir / f"{name}.svg", "wb") as fh, matplotlib.rc_context({"svg.hashsalt": STYLE["svg.hashsalt"]}):
         fig.savefig(fh, format="svg", metadata={"Date": None})
     w, h = fig.canvas.get_width_height(physical=True)
     scale = STYLE["savefig.dpi"] / fig.dpi

@@ -78,7 +78,8 @@ def where(workload: str, server: str | None) -> str:
 
 def server_groups(run: Run) -> list[tuple[str, str | None]]:
     """(workload, server) pairs in report order: one per workload without --servers."""
-    return [(w, s) for w in run.workloads for s in (run.servers or [None])]
+    servers: list[str | None] = [*run.servers] or [None]
+    return [(w, s) for w in run.workloads for s in servers]
 
 
 # metric name in results.json -> the per-trial value it is a ratio of
@@ -101,8 +102,8 @@ def speedup_rows(run: Run, metric: str = "rps") -> list[Speedup]:
             r = ratio_ci(base.values(*keys), cell.values(*keys))
             if r is not None:
                 rows.append(_computed_row(metric, base, cell, r.ratio, r.lo, r.hi))
-    order_w = {w: i for i, w in enumerate(run.workloads)}
-    order_v = {v: i for i, v in enumerate(run.variants)}
+    order_w: dict[str | None, int] = {w: i for i, w in enumerate(run.workloads)}
+    order_v: dict[str | None, int] = {v: i for i, v in enumerate(run.variants)}
     order_s = {s: i for i, s in enumerate(run.servers)}
     return sorted(rows, key=lambda r: (order_w.get(r.workload, 99), order_v.get(r.variant, 99),
                                        order_s.get(r.server or "", 99), r.baseline))

@@ -72,8 +72,9 @@ def split_bars(an: Analysis) -> list[F.Bar]:
 
 def chart_speedup(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
     name = "fig2-speedup"
-    bars = [F.Bar(r.workload, r.variant if r.server is None else f"{r.variant} {r.server}", r.ratio, r.lo, r.hi)
-            for r in an.speedups if r.baseline == "naive"]
+    bars = [F.Bar(str(r.workload), str(r.variant) if r.server is None else f"{r.variant} {r.server}", r.ratio,
+                  r.lo, r.hi)
+            for r in an.speedups if r.baseline == "naive" and r.ratio is not None]  # Speedup.of: ratio set
     if not bars:
         why = ("No naive baseline in this run, so no speedup." if "naive" not in run.variants
                else "Only the naive variant has results, so there is nothing to compare it with.")
@@ -82,7 +83,7 @@ def chart_speedup(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
     caption = (f"Requests/s of each variant divided by naive's, with 95% intervals (log scale). Largest: "
                f"{best.series} on {best.group}, {fmt_ratio(best.value)}.")
     split = split_bars(an)
-    if split:
+    if split and an.square is not None:  # split_bars is empty without a square
         first, second, _ = F.split_labels(an.square)
         caption += (f" Right: the 2x2 split of {an.square.both}/{an.square.base} into {first} and {second} "
                     "(log-ratio decomposition; see the Throughput section for the method).")

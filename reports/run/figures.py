@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
@@ -125,7 +126,7 @@ def _times_formatter() -> FuncFormatter:
 
 
 def _grouped_bars(
-    ax, bars: Sequence[Bar], *, log: bool = False, suffix: str = "", symlog: bool = False,
+    ax: Axes, bars: Sequence[Bar], *, log: bool = False, suffix: str = "", symlog: bool = False,
     colors: dict[str, str] | None = None,
 ) -> None:
     groups = _ordered([b.group for b in bars])
@@ -206,7 +207,7 @@ def speedup_figure(speedups: Sequence[Bar], split: Sequence[Bar] = ()) -> Figure
     return fig
 
 
-def _ratio_bars(ax, bars: Sequence[Bar], ylabel: str, title: str, colors: dict[str, str] | None = None) -> None:
+def _ratio_bars(ax: Axes, bars: Sequence[Bar], ylabel: str, title: str, colors: dict[str, str] | None = None) -> None:
     """Ratios as bars on a log axis, growing up or down from the dashed 1x line."""
     _grouped_bars(ax, bars, log=True, suffix="x", colors=colors)
     ax.axhline(1.0, color="#555555", linewidth=0.8, linestyle="--")
@@ -217,7 +218,7 @@ def _ratio_bars(ax, bars: Sequence[Bar], ylabel: str, title: str, colors: dict[s
     _pad_log(ax, bars)
 
 
-def _pad_log(ax, bars: Sequence[Bar]) -> None:
+def _pad_log(ax: Axes, bars: Sequence[Bar]) -> None:
     vals = [v for b in bars for v in (b.value, b.lo, b.hi) if v is not None and v > 0] + [1.0]
     lo, hi = min(vals), max(vals)
     ax.set_ylim(lo / 1.3, hi * (3.0 if hi / lo > 3 else 1.8))
@@ -366,7 +367,7 @@ def memory_figure(series: Sequence[MemSeries]) -> Figure:
     return fig
 
 
-def _bar_panel(ax, bars: Sequence[Bar], title: str, ylabel: str, symlog: bool = False) -> None:
+def _bar_panel(ax: Axes, bars: Sequence[Bar], title: str, ylabel: str, symlog: bool = False) -> None:
     """One panel of grouped bars (room above the tallest bar or interval), or a note when there is no data."""
     if bars:
         if symlog:
@@ -448,8 +449,8 @@ def _minor_log_label(v: float, _pos: int) -> str:
     return fmt_num(v) if lead in (2, 5) else ""
 
 
-def _mark_knee(ax, curve: SaturationCurve, ys: Sequence[float], color: str) -> None:
-    if curve.knee_users not in curve.users:
+def _mark_knee(ax: Axes, curve: SaturationCurve, ys: Sequence[float], color: str) -> None:
+    if curve.knee_users is None or curve.knee_users not in curve.users:
         return
     y = ys[list(curve.users).index(curve.knee_users)]
     if np.isnan(y):

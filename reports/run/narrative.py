@@ -32,7 +32,8 @@ def headline_rows(run: Run, an: Analysis) -> list[Speedup]:
         if not rows:
             continue
         pooled = [r for r in rows if r.variant == "pooled"]
-        out.append(pooled[0] if pooled else max(rows, key=lambda r: r.ratio))
+        # rows read by Speedup.of: the ratio is set
+        out.append(pooled[0] if pooled else max(rows, key=lambda r: r.ratio or 0.0))
     return out
 
 
@@ -394,7 +395,7 @@ def cross_check_sentences(an: Analysis) -> list[str]:
     wrk = {(w.workload, w.variant, w.baseline, w.server): w for w in an.wrk_speedups}
     for s in an.speedups:
         w = wrk.get((s.workload, s.variant, s.baseline, s.server))
-        if w is not None:
+        if w is not None and s.ratio is not None and w.ratio is not None:  # read by Speedup.of: both set
             out.append(f"{s.variant}/{s.baseline} on {s.workload}: Locust {fmt_ratio(s.ratio)}, wrk "
                        f"{fmt_ratio(w.ratio)}; the two instruments differ by {abs(s.ratio / w.ratio - 1) * 100:.0f}%.")
     c = an.ceiling

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bench.record.attribution import FACTORS
 from bench.record.bottleneck import Bottleneck
@@ -80,9 +80,20 @@ def _heads(multi: bool, *rest: str) -> list[str]:
     return ["workload", "variant", *(["server"] if multi else []), *rest]
 
 
-def _keys(multi: bool, row) -> list[str]:
+class KeyedRow(Protocol):
+    """A row of a table keyed by its cell (a Cell, a speedup, a capacity or cross-check row)."""
+
+    @property
+    def workload(self) -> str | None: ...
+    @property
+    def variant(self) -> str | None: ...
+    @property
+    def server(self) -> str | None: ...
+
+
+def _keys(multi: bool, row: KeyedRow) -> list[str]:
     """The key cells of a row of any table (a Cell or a row with workload/variant/server)."""
-    return [row.workload, row.variant, *([row.server or DASH] if multi else [])]
+    return [str(row.workload), str(row.variant), *([row.server or DASH] if multi else [])]
 
 
 def throughput_table(an: Analysis) -> Table:
@@ -113,7 +124,7 @@ def latency_table(an: Analysis) -> Table:
 
 def speedup_table(rows_in: list[Speedup], caption: str = "Requests/s relative to the baseline") -> Table:
     multi = any(r.server for r in rows_in)
-    rows = [[*_keys(multi, r), r.baseline, fmt_ratio(r.ratio), fmt_ci(r.lo, r.hi, "x"), r.origin]
+    rows = [[*_keys(multi, r), str(r.baseline), fmt_ratio(r.ratio), fmt_ci(r.lo, r.hi, "x"), r.origin]
             for r in rows_in]
     headers = _heads(multi, "baseline", "speedup", "95% CI", "from")
     if any(r.text for r in rows_in):  # what limited each side: how the ratio may be stated
@@ -196,8 +207,9 @@ def cross_speedup_table(an: Analysis) -> Table:
         w = wrk.get((s.workload, s.variant, s.baseline, s.server))
         if w is None:
             continue
-        rows.append([*_keys(an.multi_server, s), s.baseline, fmt_ratio(s.ratio), fmt_ratio(w.ratio),
-                     fmt_ratio(s.ratio / w.ratio)])
+        both = None if s.ratio is None or w.ratio is None else s.ratio / w.ratio  # read by Speedup.of: both set
+        rows.append([*_keys(an.multi_server, s), str(s.baseline), fmt_ratio(s.ratio), fmt_ratio(w.ratio),
+                     fmt_ratio(both)])
     return Table(_heads(an.multi_server, "baseline", "Locust speedup", "wrk speedup", "Locust/wrk"), rows,
                  "The speedup as each instrument measured it")
 
@@ -451,7 +463,7 @@ def summary(run: Run, an: Analysis, figs: dict[str, FigureBlock], cav: list[str]
         "saturation": [
             {"workload": c.workload, "variant": c.variant, "knee_users": c.knee_users,
              "knee_rps": c.knee.rps if c.knee else None, "knee_bottleneck": c.knee.bottleneck if c.knee else None,
-             "stop": c.stop, "steps": [vars(s) for s in c.steps]}
+             "stop": c.stop, "steps": [s.to_json() for s in c.steps]}
             for c in an.saturation
         ] or None,
         "split": [

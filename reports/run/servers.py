@@ -110,7 +110,7 @@ def server_sentences(run: Run) -> list[str]:
         pss_b, pss_o = base.summary.serving_pss, other.summary.serving_pss
         if pss_b is not None and pss_o is not None:
             text += f"; PSS per serving process {fmt_num(pss_o)} vs {fmt_num(pss_b)} MB"
-        limits = {base.limit_or_bound, other.limit_or_bound} - {None}
+        limits = {x for x in (base.limit_or_bound, other.limit_or_bound) if x is not None}
         if limits and limits != {"server"}:
             text += f" (limited by {', '.join(sorted(limits))}: rates are lower bounds, the CPU ratio is the fairer)"
         out.append(text + ".")

@@ -58,8 +58,8 @@ def forgotten_figure(run: SessionsRun) -> Figure:
     procs = sorted({int(r.processes or 0) for r in run.results})
     ax.plot(procs, [1 - 1 / n for n in procs], linestyle=":", color="#555555", label="1 - 1/N")
     for mode, color in (("off", "#d62728"), ("on", "#1f77b4")):
-        pts = sorted((int(r.processes or 0), r.process.forgotten_rate) for r in run.results if r.mode == mode)
-        pts = [(n, v) for n, v in pts if v is not None]
+        pts = sorted((int(r.processes or 0), v) for r in run.results
+                     if r.mode == mode and (v := r.process.forgotten_rate) is not None)
         if pts:
             ax.plot([n for n, _ in pts], [v for _, v in pts], marker="o", color=color,
                     label=f"/session/process, keep-alive {mode}")

@@ -91,9 +91,9 @@ def chart_throughput(run: TuneRun, out_dir: Path) -> FigureBlock:
     name = "tune1-throughput"
     points = []
     for p in run.points:
-        if sane(p.rps) is not None and sane(p.n) is not None:
+        if (rps := sane(p.rps)) is not None and sane(p.n) is not None:
             lo, hi = p.ci or (None, None)
-            points.append(TF.NPoint(p.mode, p.n, p.rps, sane(lo), sane(hi)))
+            points.append(TF.NPoint(p.mode, p.n, rps, sane(lo), sane(hi)))
     curves = [c for m in run.modes if (c := _curve(run, m, _rps)).n]
     marks = []
     for m in run.modes:
@@ -210,6 +210,8 @@ def _child_panel(run: TuneRun, point: Point) -> tuple[TF.ChildPanel | None, str 
         t0 = sane(samples.started)
         if t0 is None:  # Apache and the sampler start together: the first sample is close enough
             t0 = samples.first_t
+        if t0 is None:  # no sample at all (then there are no Apache samples either)
+            continue
         steady = samples.steady
         window = (steady[0] - t0, steady[1] - t0) if steady else t.window
         by_pid: dict[str, list[tuple[float, float]]] = {}

@@ -9,7 +9,7 @@ line across the log axis.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -105,7 +105,7 @@ def _draw_points(ax: Axes, ax0: Axes, points: Sequence[NPoint], modes: list[str]
     offsets = {m: (i - (len(modes) - 1) / 2) * 0.22 for i, m in enumerate(modes)}
     for mode in modes:
         color = mode_color(mode)
-        style = {"color": color, "marker": marker, "linestyle": "none", "markersize": 6.5, "zorder": 4,
+        style: dict[str, Any] = {"color": color, "marker": marker, "linestyle": "none", "markersize": 6.5, "zorder": 4,
                  "markerfacecolor": "white" if hollow else color, "markeredgewidth": 1.4, "capsize": 3,
                  "elinewidth": 1.1}
         for axis, mine, xs in (
@@ -138,8 +138,9 @@ def _draw_marks(ax: Axes, marks: Sequence[Mark], unit: str) -> None:
     for i, m in enumerate(marks):
         color = mode_color(m.mode)
         ax.axvline(m.n, color=color, linewidth=0.9, alpha=0.5, zorder=1)
-        label = {"fontsize": 7.5, "color": color, "ha": "left", "va": "top", "textcoords": "offset points",
-                 "bbox": {"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}}
+        label: dict[str, Any] = {
+            "fontsize": 7.5, "color": color, "ha": "left", "va": "top", "textcoords": "offset points",
+            "bbox": {"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}}
         if m.value is None:
             ax.annotate(f"recommended {m.n}", (m.n, 1.0), xycoords=("data", "axes fraction"),
                         xytext=(4, -4 - 14 * i), **label)

@@ -7,8 +7,11 @@ typed tune folder (bench.record.tune_folder): an interrupted sweep has fewer fie
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from pathlib import Path
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, ScalarFormatter
 
@@ -36,14 +39,19 @@ def _points(run: TuneRun) -> list[Point]:
     return sorted((p for p in run.points if p.n), key=lambda p: p.n)
 
 
-def _n_axis(ax, xs: list[int]) -> None:
+def _gaps(values: Iterable[float | None]) -> list[float]:
+    """None as NaN: matplotlib leaves a gap there."""
+    return [math.nan if v is None else v for v in values]
+
+
+def _n_axis(ax: Axes, xs: list[int]) -> None:
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_locator(FixedLocator(xs))
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_locator(FixedLocator([]))
 
 
-def _mark(ax, rec: Sizing) -> None:
+def _mark(ax: Axes, rec: Sizing) -> None:
     n = rec.count
     if n:
         ax.axvline(n, color=MARK, linestyle="--", linewidth=1)
@@ -72,12 +80,12 @@ def throughput_figure(run: TuneRun, pts: list[Point]) -> Figure:
     ax = fig.add_subplot()
     xs = [p.n for p in pts]
     if run.slo:
-        ax.plot(xs, [p.rps for p in pts], "o-", color="#00798c", label=f"capacity at {run.slo} (open model)")
+        ax.plot(xs, _gaps(p.rps for p in pts), "o-", color="#00798c", label=f"capacity at {run.slo} (open model)")
         closed = [(p.n, p.closed_rps) for p in pts if p.closed_rps]
         if closed:
             ax.plot(*zip(*closed, strict=True), "^--", color="#7f7f7f", label="closed loop requests/s")
     else:
-        ax.plot(xs, [p.rps for p in pts], "o-", color="#00798c", label="requests/s (Locust)")
+        ax.plot(xs, _gaps(p.rps for p in pts), "o-", color="#00798c", label="requests/s (Locust)")
     _n_axis(ax, xs)
     ax.set_xlabel("Apache processes (MaxRequestWorkers)")
     ax.set_ylabel("requests/s")
@@ -110,7 +118,7 @@ def memory_figure(run: TuneRun, pts: list[Point]) -> Figure:
     fig = new_figure(7, 3.5)
     ax = fig.add_subplot()
     xs = [p.n for p in pts]
-    ax.plot(xs, [p.pss_mb_total for p in pts], "o-", color="#8e6cc7", label="processes x PSS (MB)")
+    ax.plot(xs, _gaps(p.pss_mb_total for p in pts), "o-", color="#8e6cc7", label="processes x PSS (MB)")
     budget = run.memory_budget_mb
     if budget and run.memory_budget_scope == BudgetScope.TOTAL:
         ax.axhline(budget, color=MARK, linewidth=0.8, label="--memory-budget")

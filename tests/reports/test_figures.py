@@ -133,3 +133,33 @@ def test_fmt_ratio_and_ci() -> None:
     assert fmt_ratio(None) == "–"
     assert fmt_ci(11.13, 12.549) == "11.1–12.5"
     assert fmt_ci(None, 3) == "–"
+
+
+_SAVE_ONE = """
+import sys
+from pathlib import Path
+from reports.kit.files import save_figure
+from reports.kit.style import new_figure, styled
+
+@styled
+def fig():
+    f = new_figure(3, 2)
+    f.add_subplot().bar(["a", "b"], [1, 2])
+    return f
+
+save_figure(fig(), Path(sys.argv[1]), "f", "t", "c")
+"""
+
+
+def test_an_svg_is_the_same_bytes_from_two_processes(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "MATPLOTLIBRC"} | {"MPLBACKEND": "Agg"}
+    outs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        subprocess.run([sys.executable, "-c", _SAVE_ONE, str(tmp_path / name)], check=True, env=env)
+        outs.append((tmp_path / name / "f.svg").read_bytes())
+    assert b"clip-path" in outs[0] and outs[0] == outs[1]
