@@ -154,7 +154,7 @@ def describe(r: ConfirmResult) -> str:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class ConfirmVerdict:
     """What the measurements say: the value to recommend (None: unconfirmed), its status, one plain sentence,
     and the result it stands on."""
 
@@ -165,7 +165,7 @@ class Verdict:
 
 
 def verdict(model_n: int, results: list[ConfirmResult], max_loss: float,
-            memory_blocks_larger: bool = False) -> Verdict:
+            memory_blocks_larger: bool = False) -> ConfirmVerdict:
     """What the measurements say: the value to recommend (measured), its status and one plain sentence.
 
     status: confirmed (the model's value met both limits, as predicted or not), smaller / larger (another
@@ -175,7 +175,7 @@ def verdict(model_n: int, results: list[ConfirmResult], max_loss: float,
     by_value = {r.n: r for r in results}
     first = by_value[model_n]
     if first.observed is False:
-        return Verdict(None, ConfirmStatus.NOT_OBSERVED, f"No trial at N = {model_n} replaced a child (a life "
+        return ConfirmVerdict(None, ConfirmStatus.NOT_OBSERVED, f"No trial at N = {model_n} replaced a child (a life "
                        f"outlasted the trial), so its {_pct(first.measured_loss)} against N = 0 is noise, not "
                        f"recycling: N = {model_n} is the model's value, UNCONFIRMED.", first)
     good = sorted(v for v, r in by_value.items() if r.meets_loss and r.meets_memory)
@@ -190,18 +190,18 @@ def verdict(model_n: int, results: list[ConfirmResult], max_loss: float,
         elif not parts:
             parts.append(f"Confirmed: N = {model_n} lost {_pct(first.measured_loss)} as measured, within the "
                          "prediction's interval and the limits.")
-        return Verdict(value, status, " ".join(parts), by_value[value])
+        return ConfirmVerdict(value, status, " ".join(parts), by_value[value])
     fitting = sorted(v for v, r in by_value.items() if r.meets_memory)
     if fitting and memory_blocks_larger:
         value = fitting[-1]
         parts.append(f"No value meets both limits: memory wins, expect {_pct(by_value[value].measured_loss)} "
                      f"loss at N = {value}.")
-        return Verdict(value, ConfirmStatus.MEMORY_WINS, " ".join(parts), by_value[value])
+        return ConfirmVerdict(value, ConfirmStatus.MEMORY_WINS, " ".join(parts), by_value[value])
     pool = fitting or list(by_value)
     value = min(pool, key=lambda v: m if (m := by_value[v].measured_loss) is not None else math.inf)
     parts.append(f"No measured value met the {_pct(max_loss)} loss limit: the least loss was "
                  f"{_pct(by_value[value].measured_loss)} at N = {value}.")
-    return Verdict(value, ConfirmStatus.OVER_THE_LIMIT, " ".join(parts), by_value[value])
+    return ConfirmVerdict(value, ConfirmStatus.OVER_THE_LIMIT, " ".join(parts), by_value[value])
 
 
 def _misses(model_n: int, first: ConfirmResult, max_loss: float) -> list[str]:
@@ -222,19 +222,19 @@ def _misses(model_n: int, first: ConfirmResult, max_loss: float) -> list[str]:
     return parts
 
 
-def bound_verdict(model_n: int, bound: ConfirmResult, max_loss: float, needed_s: float) -> Verdict:
+def bound_verdict(model_n: int, bound: ConfirmResult, max_loss: float, needed_s: float) -> ConfirmVerdict:
     """The verdict when N's lives outlast the cap and the largest value whose lives fit was measured instead:
     its loss bounds N's when it met the limit; otherwise N stays the model's value, unconfirmed."""
     m = bound.value
     if bound.observed is not False and bound.meets_loss:
-        return Verdict(model_n, ConfirmStatus.BOUNDED,
+        return ConfirmVerdict(model_n, ConfirmStatus.BOUNDED,
                        f"A child lives too long at N = {model_n} to be replaced within a trial, so N = {m} "
                        f"(the largest value whose lives fit) was measured instead: "
                        f"{_pct(bound.measured_loss)} loss. Recycling less often costs no more, so "
                        f"N = {model_n} loses at most that (predicted {_pct(bound.bounds_predicted)}).", bound)
     why = ("replaced no child either" if bound.observed is False
            else f"lost {_pct(bound.measured_loss)}, over the {_pct(max_loss)} limit, so it bounds nothing")
-    return Verdict(None, ConfirmStatus.NOT_OBSERVABLE,
+    return ConfirmVerdict(None, ConfirmStatus.NOT_OBSERVABLE,
                    f"A child lives too long at N = {model_n} to be replaced within a trial, and N = {m} {why}: "
                    f"N = {model_n} is the model's value, UNCONFIRMED (predicted "
                    f"{_pct(bound.bounds_predicted)}). To measure it, run with "
@@ -340,7 +340,7 @@ def _bound(step: _Confirming, model: tune_model.Model, model_n: int, limits: Lim
 
 def _rounds(step: _Confirming, measure: Measure, model: tune_model.Model, model_n: int, values: list[int],
             bound: int | None, limits: Limits, trials: int, mode: str, oos_error: float | None,
-            log: Callable[[str], None]) -> tuple[Verdict, bool, int]:
+            log: Callable[[str], None]) -> tuple[ConfirmVerdict, bool, int]:
     """The rounds of interleaved trials, each followed by its verdict: (the last verdict, whether a larger N
     was out of reach, the last round)."""
     k, rate = model.requests_per_connection, model.per_process_rps
@@ -385,7 +385,7 @@ def _rounds(step: _Confirming, measure: Measure, model: tune_model.Model, model_
     raise AssertionError("unreachable: the last round returns")
 
 
-def _larger_unobservable(said: Verdict, model: tune_model.Model, nxt: int, limits: Limits) -> Verdict:
+def _larger_unobservable(said: ConfirmVerdict, model: tune_model.Model, nxt: int, limits: Limits) -> ConfirmVerdict:
     """The measured values were over the limit and the next larger N's lives outlast a capped trial: that N
     when the model says it meets the limit (unconfirmed, with the trial length that would measure it)."""
     k, rate = model.requests_per_connection, model.per_process_rps
@@ -393,7 +393,7 @@ def _larger_unobservable(said: Verdict, model: tune_model.Model, nxt: int, limit
     needed = trial_duration([nxt], k, rate, limits.warmup_s, limits.floor_s, math.inf)[1]
     if loss > limits.max_loss:
         return said
-    return Verdict(nxt, ConfirmStatus.NOT_OBSERVABLE,
+    return ConfirmVerdict(nxt, ConfirmStatus.NOT_OBSERVABLE,
                    f"{said.sentence} N = {nxt} is predicted to lose {_pct(loss)}, within the limit, but a child lives "
                    f"about {life_s(nxt, k, rate):,.0f} s there, longer than a {limits.cap_s:g} s trial: N = {nxt} is "
                    f"recommended UNCONFIRMED (to measure it, run with --confirm-max-duration {needed:g}).", said.result)
