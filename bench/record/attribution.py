@@ -44,10 +44,18 @@ class Step:
     new: str
     base: str
     factor: str
+    replaces: str | None = None  # the factor `base` keeps in its place (ALTERNATIVES), when it is a swap
 
     @property
     def label(self) -> str:
         return f"{self.new} vs {self.base}"
+
+    @property
+    def meaning(self) -> str:
+        """What the ratio measures, in the reader's terms ("what an external pooler (PgBouncer) buys")."""
+        if self.replaces is None:
+            return f"what {FACTORS[self.factor]} buys"
+        return f"what {FACTORS[self.factor]} in the process buys over {FACTORS[self.replaces]}"
 
 
 def _by_factors(table: Table) -> dict[frozenset[str], str]:
@@ -85,20 +93,21 @@ def steps(present: Sequence[str], table: Table | None = None, factors: Sequence[
     out = []
     for new in known:
         for base in known:
-            factor = _one_step(set(table[new]), set(table[base]))
-            if factor is None or base == baseline or (new, base) in edges:
+            found = _one_step(set(table[new]), set(table[base]))
+            if found is None or base == baseline or (new, base) in edges:
                 continue
-            out.append(Step(new, base, factor))
+            out.append(Step(new, base, *found))
     return out
 
 
-def _one_step(new: set[str], base: set[str]) -> str | None:
+def _one_step(new: set[str], base: set[str]) -> tuple[str, str | None] | None:
     """The factor `new` keeps over `base` when that is their only difference: one factor more, or one factor in
     place of its alternative (ALTERNATIVES: the connection kept in the process instead of behind the pooler)."""
     extra, missing = new - base, base - new
     if len(extra) != 1 or len(missing) > 1:
         return None
     factor = next(iter(extra))
-    if missing and ALTERNATIVES.get(factor) != next(iter(missing)):
+    replaced = next(iter(missing), None)
+    if replaced is not None and ALTERNATIVES.get(factor) != replaced:
         return None
-    return factor
+    return factor, replaced

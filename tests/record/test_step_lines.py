@@ -9,7 +9,7 @@ from bench.console import speedup_lines
 from bench.record.results import speedups, step_speedups
 from bench.record.run_rows import cells_of
 
-RPS = {"naive": 500.0, "pooled": 5000.0, "prepared": 6000.0}
+RPS = {"naive": 500.0, "pooled": 5000.0, "prepared": 6000.0, "cache-only": 520.0, "bouncer": 900.0}
 
 
 def _cell(variant: str, workload: str = "db") -> dict:  # a cell of results.json
@@ -25,7 +25,9 @@ def test_prepared_vs_pooled_is_printed_with_its_interval():
             "cpu_speedups": speedups(records, "requests_per_cpu_second")}
     assert data["speedups"] == []  # no naive baseline ran
     lines = speedup_lines(data)
-    assert [line.split(":")[0] for line in lines] == ["prepared vs pooled on db", "prepared vs pooled on queries"]
+    assert [line.split(":")[0] for line in lines] == [
+        "prepared vs pooled on db (what prepared statements buys)",
+        "prepared vs pooled on queries (what prepared statements buys)"]
     assert all("95% CI" in line and "per server CPU-second 1.20x" in line for line in lines)
 
 
@@ -36,7 +38,7 @@ def test_steps_come_after_the_speedups_and_keep_their_own_cost_ratio():
             "cpu_speedups": speedups(records, "requests_per_cpu_second")}
     lines = speedup_lines(data)
     assert [line.split(":")[0] for line in lines] == [
-        "pooled vs naive on db", "prepared vs naive on db", "prepared vs pooled on db"]
+        "pooled vs naive on db", "prepared vs naive on db", "prepared vs pooled on db (what prepared statements buys)"]
     assert "per server CPU-second 11.98x" in lines[1] and "per server CPU-second 1.20x" in lines[2]
     assert [(s.variant, s.baseline) for s in step_speedups(records)] == [("prepared", "pooled")]
 
@@ -52,3 +54,11 @@ def test_a_cross_checked_step_prints_wrks_ratio_without_a_baseline():
     data = {"results": cells, "speedups": speedups(records), "wrk_speedups": speedups(records, "wrk_rps")}
     assert data["wrk_speedups"] == []
     assert speedup_lines(data)[0].endswith("; wrk 1.20x")
+
+
+def test_the_pooler_steps_say_what_they_measure():
+    cells = [_cell("cache-only"), _cell("bouncer"), _cell("pooled")]
+    lines = speedup_lines({"results": cells, "speedups": [], "cpu_speedups": []})
+    heads = {line.split(":")[0] for line in lines}
+    assert "pooled vs bouncer on db (what pooling in the process buys over an external pooler (PgBouncer))" in heads
+    assert "bouncer vs cache-only on db (what an external pooler (PgBouncer) buys)" in heads
