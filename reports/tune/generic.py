@@ -12,7 +12,7 @@ from bench.record.tune_folder import TuneRun
 from reports.kit.document import Block, Code, Document, KeyValues, Para, Section, Table
 from reports.kit.fmt import fmt_num
 from reports.kit.page import environment_blocks, kv, meta_line, prepare_out, write_report
-from reports.tune.page import KnobPage
+from reports.tune.knob_page import KnobPage
 
 SUMMARY_SCHEMA = 1
 

@@ -12,28 +12,14 @@ import importlib
 import pkgutil
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import reports.tune
 from bench.record.tune_folder import TuneRun
-from reports.kit.document import Block
+from reports.tune.generic import GenericPage
+from reports.tune.knob_page import KnobPage
 
-
-class KnobPage:
-    """A knob's report. A subclass that names its `knobs` is a page."""
-
-    knobs: ClassVar[tuple[str, ...]]   # tune.json plan "knob" values it reports (bench.tune's knob names)
-    section_title: ClassVar[str]       # its section in a run report
-
-    @staticmethod
-    def build(run: TuneRun) -> Path:
-        """The tune folder's own report; returns report.html's path."""
-        raise NotImplementedError
-
-    @staticmethod
-    def recommendation(run: TuneRun) -> list[Block]:
-        """Its recommendation, inside a run report."""
-        raise NotImplementedError
+__all__ = ["KnobPage", "build_tune_report", "knob_report"]  # the page modules take KnobPage from here or knob_page
 
 
 @cache
@@ -52,8 +38,6 @@ def _pages() -> dict[str, type[KnobPage]]:
 
 def knob_report(run: TuneRun) -> type[KnobPage]:
     """The report of the folder's knob; a knob without a page of its own gets the generic one."""
-    from reports.tune.generic import GenericPage
-
     return _pages().get(run.knob, GenericPage)
 
 
