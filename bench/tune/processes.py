@@ -94,7 +94,8 @@ def conclude(record: TuneData) -> tuple[Sizing, Advice]:
     # On an SLO a capacity is known to the search's resolution (10%): counts closer than that are one capacity.
     tolerance = max(sizing.KNEE_TOLERANCE, slo_search.RESOLUTION) if plan.slo else sizing.KNEE_TOLERANCE
     rec = sizing.recommend(list(record.points), variant=plan.variant or "", pool_size=st.pool_size or 0,
-                           max_connections=st.pg_max_connections or 0, max_p99_ms=plan.max_p99_ms,
+                           max_connections=st.pg_max_connections or 0,
+                           pooler_pool=st.pooler_pool_size if st.pooler else None, max_p99_ms=plan.max_p99_ms,
                            budget_mb=plan.memory_budget_mb, scope=plan.budget_scope, tolerance=tolerance)
     text = sizing.reasoning(rec, variant=plan.variant or "", workload=plan.workload or "",
                             max_connections=st.pg_max_connections or 0, slo=plan.slo)

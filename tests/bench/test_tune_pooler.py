@@ -113,3 +113,16 @@ def test_sizing_page_column():
     shown = with_connections(table, [{"pg_connections_peak": 3, "pg_connections_mean": 2.5}, {}])
     assert shown.headers == ["processes", "req/s", "PostgreSQL conns (peak)", "PostgreSQL conns (mean)", "limit"]
     assert shown.rows[0][2] != "-" and shown.rows[1][2] == DASH and "noisy" in shown.caption
+
+
+def test_the_processes_recommendation_has_no_connection_cap_through_the_pooler():
+    from bench.tune import sizing
+
+    pts = [Point.from_json({"keepalive": "on", "value": n, "rps": r, "p99_ms": 5.0, "trials": []})
+           for n, r in ((50, 1000.0), (120, 2000.0))]
+    direct = sizing.recommend(pts, variant="bouncer", pool_size=1, max_connections=100)
+    assert direct.connection_cap == 97 and direct.count == 50  # older records: one per process, as before
+    pooled_out = sizing.recommend(pts, variant="bouncer", pool_size=1, max_connections=100, pooler_pool=97)
+    assert pooled_out.connection_cap is None and pooled_out.count == 120
+    assert "PgBouncer's pool, whatever the count" in sizing.reasoning(pooled_out, variant="bouncer", workload="db",
+                                                                       max_connections=100)
