@@ -104,6 +104,8 @@ class TuneStack(JsonRecord):
     pool_size: int | None = None
     pg_max_connections: int | None = None
     app: Any = None
+    pooler: bool | None = None               # absent: older records (before PgBouncer)
+    pooler_pool_size: int | None = None      # a sweep through PgBouncer fixes it (bench.tune.connection_budget)
 
 
 @dataclass(frozen=True)

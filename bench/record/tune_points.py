@@ -77,6 +77,11 @@ class Figures(JsonRecord):
     closed_rps: float | None = None
     closed_p99_ms: float | None = None
     probes: float | None = None
+    # every knob, from trial.json `connections` (absent: an older record, or --dsn where nothing was sampled)
+    pg_connections_peak: float | None = None        # PostgreSQL server connections of the handlers (peak)
+    pg_connections_mean: float | None = None
+    pooler_cl_waiting_peak: float | None = None     # through PgBouncer: clients waiting for a server connection
+    pooler_maxwait_ms_peak: float | None = None     # through PgBouncer: the longest wait
 
 
 @dataclass(frozen=True)
@@ -194,6 +199,23 @@ class TrialMemory(JsonRecord):
 
 
 @dataclass(frozen=True)
+class TrialConnections(JsonRecord):
+    """What a sweep reads of trial.json `connections` (bench.record.trial.ConnectionFigures)."""
+
+    server_connections_peak: float | None = None
+    server_connections_mean: float | None = None
+    cl_waiting_peak: float | None = None
+    maxwait_ms_peak: float | None = None
+
+    def point_figures(self) -> dict[str, float]:
+        """The point-trial's connection figures: the ones measured (PgBouncer's only through it)."""
+        figures = {"pg_connections_peak": self.server_connections_peak,
+                   "pg_connections_mean": self.server_connections_mean,
+                   "pooler_cl_waiting_peak": self.cl_waiting_peak, "pooler_maxwait_ms_peak": self.maxwait_ms_peak}
+        return {k: v for k, v in figures.items() if v is not None}
+
+
+@dataclass(frozen=True)
 class ProcessThreads(JsonRecord):
     """One serving process of a threaded trial (trial.json per_process_threads[])."""
 
@@ -218,6 +240,7 @@ class SweepTrial(JsonRecord):
     memory: TrialMemory | None = None
     db_sessions_per_1000_requests: float | None = None
     per_process_threads: tuple[ProcessThreads, ...] = ()
+    connections: TrialConnections | None = None
 
     @property
     def client(self) -> SweepFigures:
@@ -237,7 +260,8 @@ class SweepTrial(JsonRecord):
         server = self.server or SweepFigures.from_json({})
         common: dict[str, Any] = {"trial": trial_no, "dir": self.dir, "rps": self.client.rps,
                                   "server_rps": server.rps, "p99_ms": self.client.p99_ms}
-        return PointTrial.new(**common, **figures)
+        measured = self.connections.point_figures() if self.connections else {}
+        return PointTrial.new(**common, **figures, **measured)
 
 
 # --- a point's figures -----------------------------------------------------------------------------------------

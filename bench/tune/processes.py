@@ -24,7 +24,7 @@ from bench.record.tune import BudgetScope, LatencyModel, TuneData, TunePlan, Tun
 from bench.record.tune_conclusions import Advice, Sizing
 from bench.record.tune_points import KeepAlive, PointTrial, SweepTrial, TrialMemory
 from bench.stack.knobs import StackSettings
-from bench.tune import sizing, summaries
+from bench.tune import connection_budget, sizing, summaries
 from bench.tune.knobs import MEASURED_ONLY, Knob, as_tune_data
 from bench.tune.options import SweepArgs, TuneOptions, parse_budget
 from bench.tune.sweep import Log, Sweep, SweepPoint, SweepTask
@@ -62,18 +62,21 @@ def users_for(n: int, users: int) -> int:
 
 
 def fitting_values(values: list[int], settings: StackSettings, log: Log = print) -> list[int]:
-    """Drop the counts whose worst case does not fit PostgreSQL's max_connections, saying so."""
+    """Drop the counts whose worst case does not fit PostgreSQL's max_connections, saying so (the budget of
+    `settings`' own route: through PgBouncer alone, its pool). When in-process pools bind, offer the bouncer sweep."""
     keep = []
     for n in values:
-        need = replace(settings, processes=n).connections_needed
-        if need > settings.pg_max_connections:
-            log(f"dropped {n} processes: {n} x (pool {settings.pool_size} + 1 per-request) + 3 = {need} "
-                f"PostgreSQL connections > max_connections {settings.pg_max_connections}")
+        point = replace(settings, processes=n)
+        if point.connections_needed > settings.pg_max_connections:
+            log(f"dropped {n} processes: {point.budget_text} + 3 = {point.connections_needed} "
+                f"PostgreSQL connections > max_connections {settings.pg_max_connections}"
+                f"{connection_budget.bouncer_offer(point)}")
         else:
             keep.append(n)
     if not keep:
+        offer = connection_budget.bouncer_offer(replace(settings, processes=min(values)))
         raise UserError(f"no --values fit PostgreSQL's max_connections {settings.pg_max_connections} with "
-                        f"--pool-size {settings.pool_size}: lower the values or raise --pg-max-connections")
+                        f"--pool-size {settings.pool_size}: lower the values or raise --pg-max-connections{offer}")
     return keep
 
 
@@ -91,7 +94,8 @@ def conclude(record: TuneData) -> tuple[Sizing, Advice]:
     # On an SLO a capacity is known to the search's resolution (10%): counts closer than that are one capacity.
     tolerance = max(sizing.KNEE_TOLERANCE, slo_search.RESOLUTION) if plan.slo else sizing.KNEE_TOLERANCE
     rec = sizing.recommend(list(record.points), variant=plan.variant or "", pool_size=st.pool_size or 0,
-                           max_connections=st.pg_max_connections or 0, max_p99_ms=plan.max_p99_ms,
+                           max_connections=st.pg_max_connections or 0,
+                           pooler_pool=st.pooler_pool_size if st.pooler else None, max_p99_ms=plan.max_p99_ms,
                            budget_mb=plan.memory_budget_mb, scope=plan.budget_scope, tolerance=tolerance)
     text = sizing.reasoning(rec, variant=plan.variant or "", workload=plan.workload or "",
                             max_connections=st.pg_max_connections or 0, slo=plan.slo)
@@ -144,11 +148,17 @@ class ProcessesTask(SweepTask):
             raise UserError(f"--variant {args.variant!r} is unknown: allowed {', '.join(VARIANTS)}")
         if args.trials < 1:
             raise UserError(f"--trials {args.trials} is not allowed: use 1 or more")
+        given, settings = settings, connection_budget.pooler_sized(
+            settings, [replace(settings, processes=n) for n in args.values])
         kept = fitting_values(list(args.values), settings, log)
         self.dropped = tuple(f"{n} processes (PostgreSQL connection budget)" for n in args.values if n not in kept)
         self.args, self.values, self.plan, self.log = args, kept, args.load_plan(), log
         self.mode = KeepAlive.of(args.keepalive)
-        self.settings, self.first = settings, replace(settings, processes=kept[0], keepalive=args.keepalive)
+        # Through PgBouncer the stack starts at the largest count, so its max_client_conn admits every point.
+        first = max(kept) if settings.pooler else kept[0]
+        self.settings, self.first = settings, replace(settings, processes=first, keepalive=args.keepalive)
+        if line := connection_budget.pool_line(settings, given):
+            log(line)
         self.skip: set[int] = set()
 
     def points(self) -> list[SweepPoint]:

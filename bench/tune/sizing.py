@@ -14,7 +14,7 @@ from __future__ import annotations
 from bench.record.tune import BudgetScope
 from bench.record.tune_conclusions import Binding, Sizing
 from bench.record.tune_points import Point
-from bench.vocabulary import VARIANT_FACTORS
+from bench.vocabulary import VARIANT_FACTORS, through_pooler
 
 KNEE_TOLERANCE = 0.05   # "within a few %" of the best rate: two points closer than this are one rate here
 RESERVED_CONNECTIONS = 3  # the suite's own sessions (monitor, admin); bench.stack.knobs counts the same 3
@@ -42,7 +42,8 @@ def connection_cap(max_connections: int, per_process: int, reserved: int = RESER
 
 
 def recommend(points: list[Point], *, variant: str, pool_size: int, max_connections: int,
-              max_p99_ms: float | None = None, budget_mb: float | None = None, scope: str = "total",
+              pooler_pool: int | None = None, max_p99_ms: float | None = None, budget_mb: float | None = None,
+              scope: str = "total",
               tolerance: float = KNEE_TOLERANCE) -> Sizing:
     """The recommended number of processes, the bound of each constraint and which one bound the result."""
     measured = sorted((p for p in points if p.rps), key=lambda p: p.n)
@@ -51,7 +52,9 @@ def recommend(points: list[Point], *, variant: str, pool_size: int, max_connecti
     pss = _median([p.pss_mb for p in measured if p.pss_mb])
     per_process = connections_per_process(variant, pool_size)
     caps = {Binding.MEMORY: memory_cap(pss, budget_mb, scope),
-            Binding.CONNECTIONS: connection_cap(max_connections, per_process)}
+            # Through PgBouncer (`pooler_pool`: its pool, within max_connections) no count adds server connections.
+            Binding.CONNECTIONS: None if pooler_pool is not None and through_pooler(variant)
+            else connection_cap(max_connections, per_process)}
     fits = [p for p in measured if all(c is None or p.n <= c for c in caps.values())]
     within_p99 = [p for p in fits if max_p99_ms is None or p.p99_ms is None or p.p99_ms <= max_p99_ms]
     knee_all = _knee(measured, tolerance)
@@ -135,7 +138,8 @@ def reasoning(rec: Sizing, *, variant: str, workload: str, max_connections: int,
             p99=rec.max_p99_ms or 0, cap=_cap_of(rec), pss=rec.pss_mb or 0,
             per=rec.connections_per_process, maxc=max_connections)) + ".")
     limits = ["no memory cap" if rec.memory_cap is None else f"memory allows {rec.memory_cap}",
-              f"connections allow {rec.connection_cap} ({rec.connections_per_process} per process)"]
+              "connections: PgBouncer's pool, whatever the count" if rec.connection_cap is None
+              else f"connections allow {rec.connection_cap} ({rec.connections_per_process} per process)"]
     if rec.p99_cap is not None:
         limits.append(f"p99 stayed within {rec.max_p99_ms or 0:g} ms up to {rec.p99_cap}")
     parts.append("Bounds: " + ", ".join(limits) + ".")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bench.console import DASH, fmt
 from bench.record.tune import TuneData
 from bench.record.tune_conclusions import Check, Confirmation, ConfirmStatus
+from bench.record.tune_points import Point
 
 
 def recycling_table(record: TuneData) -> str:
@@ -90,7 +91,7 @@ def processes_table(record: TuneData) -> str:
     rate = "at SLO" if slo else "req/s"
     closed = f" {'closed':>9}" if slo else ""
     lines = [f"{'procs':>5} {'users':>5} {rate:>9} {'p99 ms':>8}{closed} {'req/CPU-s':>9} {'PSS MB':>7} "
-             f"{'N x PSS':>8} {'limit':>9}"]
+             f"{'N x PSS':>8}{connections_header(record)} {'limit':>9}"]
     for p in sorted(record.points, key=lambda p: p.n):
         limits = sorted({t.limit or DASH for t in p.trials})
         closed = f" {fmt(p.closed_rps, ',.0f'):>9}" if slo else ""
@@ -98,7 +99,7 @@ def processes_table(record: TuneData) -> str:
         lines.append(f"{p.n:>5} {users:>5} {fmt(p.rps, ',.0f'):>9} "
                      f"{fmt(p.p99_ms, '.2f'):>8}{closed} {fmt(p.requests_per_cpu_second, ',.0f'):>9} "
                      f"{fmt(p.pss_mb, '.1f'):>7} "
-                     f"{fmt(p.pss_mb * p.n if p.pss_mb else None, '.0f'):>8} "
+                     f"{fmt(p.pss_mb * p.n if p.pss_mb else None, '.0f'):>8}{connections_cells(record, p)} "
                      f"{'/'.join(limits):>9}" + ("  <- recommended" if p.n == binding_n else ""))
     if slo:
         lines.append(f"at SLO: the largest offered rate that met {slo} (open model, p99 from the intended start); "
@@ -113,19 +114,42 @@ def threads_table(record: TuneData) -> str:
     marked, then the directives with the binding constraint."""
     rec = record.sizing.shape if record.sizing else None
     lines = [f"{'procs':>5} {'threads':>7} {'users':>5} {'req/s':>9} {'p99 ms':>8} {'req/CPU-s':>9} "
-             f"{'busy thr':>8} {'CPU %/proc':>10} {'PSS MB':>7} {'limit':>9}"]
+             f"{'busy thr':>8} {'CPU %/proc':>10} {'PSS MB':>7}{connections_header(record)} {'limit':>9}"]
     for p in sorted(record.points, key=lambda p: (p.processes or 0, p.threads or 0)):
         users = p.trials[0].users if p.trials else None
         lines.append(f"{_whole(p.processes):>5} {_whole(p.threads):>7} {_whole(users):>5} "
                      f"{fmt(p.rps, ',.0f'):>9} {fmt(p.p99_ms, '.2f'):>8} "
                      f"{fmt(p.requests_per_cpu_second, ',.0f'):>9} {fmt(p.busy_threads, '.1f'):>8} "
-                     f"{fmt(p.cpu_pct_per_process, '.0f'):>10} {fmt(p.pss_mb, '.1f'):>7} "
-                     f"{'/'.join(sorted({t.limit or DASH for t in p.trials})):>9}"
+                     f"{fmt(p.cpu_pct_per_process, '.0f'):>10} {fmt(p.pss_mb, '.1f'):>7}"
+                     f"{connections_cells(record, p)} {'/'.join(sorted({t.limit or DASH for t in p.trials})):>9}"
                      + ("  <- recommended" if rec and (_int(p.processes), _int(p.threads)) == rec else ""))
     a = record.advice
     binding = a.binding if a is not None else None
     return "\n".join(lines + ["", f"recommended (binding: {binding or DASH}):"]
                      + [f"    {d}" for d in (a.directives if a else ())] + ["", (a.reasoning if a else None) or ""])
+
+
+def _measured(record: TuneData) -> tuple[bool, bool]:
+    """Whether the points carry PostgreSQL's connection figures, and PgBouncer's (older records: neither, and
+    their tables stay as they were)."""
+    return (any(p.pg_connections_peak is not None for p in record.points),
+            any(p.pooler_cl_waiting_peak is not None for p in record.points))
+
+
+def connections_header(record: TuneData) -> str:
+    pg, pooler = _measured(record)
+    return ((f" {'PG conns':>8} {'PG mean':>7}" if pg else "")
+            + (f" {'cl wait':>7} {'maxwait ms':>10}" if pooler else ""))
+
+
+def connections_cells(record: TuneData, p: Point) -> str:
+    """The point's PostgreSQL server connections (peak, mean: medians over its trials) and, through PgBouncer,
+    its clients' wait (peak waiting, longest wait)."""
+    pg, pooler = _measured(record)
+    out = f" {fmt(p.pg_connections_peak, '.0f'):>8} {fmt(p.pg_connections_mean, '.1f'):>7}" if pg else ""
+    if pooler:
+        out += f" {fmt(p.pooler_cl_waiting_peak, '.0f'):>7} {fmt(p.pooler_maxwait_ms_peak, '.0f'):>10}"
+    return out
 
 
 def _int(v: float | None) -> int | None:

@@ -21,12 +21,12 @@ from bench.record.tune_conclusions import Advice, Binding, Sizing
 from bench.record.tune_points import KeepAlive, Point, PointTrial, SweepTrial, TrialMemory
 from bench.stack import mpm
 from bench.stack.knobs import StackSettings
-from bench.tune import summaries
+from bench.tune import connection_budget, summaries
 from bench.tune.knobs import MEASURED_ONLY, Knob, as_tune_data
 from bench.tune.options import SweepArgs, TuneOptions, parse_budget
 from bench.tune.sizing import KNEE_TOLERANCE, POOLED_VARIANTS, RESERVED_CONNECTIONS
 from bench.tune.sweep import Log, SweepPoint, SweepTask
-from bench.vocabulary import VARIANTS
+from bench.vocabulary import VARIANTS, through_pooler
 
 DEFAULT_MAX_P99_MS = 100.0
 
@@ -52,14 +52,18 @@ def parse_grid(text: str) -> list[tuple[int, int]]:
     return [(p, t) for p in ps for t in ts]
 
 
-def connections(p: int, t: int, variant: str, pool_size: int) -> int:
+def connections(p: int, t: int, variant: str, pool_size: int, pooler_pool: int | None = None) -> int:
     """Peak PostgreSQL connections of P processes x T threads (+ the suite's reserved ones): a pooled variant
-    keeps its pool of max(pool, T) per process; a connect-per-request one opens one per busy thread."""
+    keeps its pool of max(pool, T) per process; a connect-per-request one opens one per busy thread; through
+    PgBouncer (`pooler_pool`: its pool) no more than that pool reach PostgreSQL."""
     per = max(pool_size, t) if variant in POOLED_VARIANTS else t
+    if pooler_pool is not None and through_pooler(variant):
+        return min(p * per, pooler_pool) + RESERVED_CONNECTIONS
     return p * per + RESERVED_CONNECTIONS
 
 
 def recommend(points: list[Point], *, variant: str, pool_size: int, max_connections: int,
+              pooler_pool: int | None = None,
               max_p99_ms: float | None = None, budget_mb: float | None = None, scope: str = "total",
               tolerance: float = KNEE_TOLERANCE) -> Sizing:
     """The (processes, threads) to use and the constraint that bound it, from the points' processes, threads,
@@ -74,7 +78,7 @@ def recommend(points: list[Point], *, variant: str, pool_size: int, max_connecti
 
     def fails(p: Point) -> Binding | None:
         procs, threads = shape(p)
-        if connections(procs, threads, variant, pool_size) > max_connections:
+        if connections(procs, threads, variant, pool_size, pooler_pool) > max_connections:
             return Binding.CONNECTIONS
         if budget_mb is not None and p.pss_mb:
             if (p.pss_mb if scope == BudgetScope.CHILD else procs * p.pss_mb) > budget_mb:
@@ -96,7 +100,7 @@ def recommend(points: list[Point], *, variant: str, pool_size: int, max_connecti
     chosen = knee(fits)
     return out.having(value=shape(chosen), rps=chosen.rps, p99_ms=chosen.p99_ms,
                       binding=Binding.KNEE if chosen is free else fails(free),
-                      connections=connections(*shape(chosen), variant, pool_size))
+                      connections=connections(*shape(chosen), variant, pool_size, pooler_pool))
 
 
 def directives(settings: StackSettings, p: int, t: int) -> list[str]:
@@ -121,8 +125,8 @@ def conclude(record: TuneData, settings: StackSettings) -> tuple[Sizing, Advice]
     plan, st = record.plan or TunePlan.from_json({}), record.stack or TuneStack.from_json({})
     maxc = st.pg_max_connections or 0
     rec = recommend(list(record.points), variant=plan.variant or "", pool_size=st.pool_size or 0,
-                    max_connections=maxc, max_p99_ms=plan.max_p99_ms, budget_mb=plan.memory_budget_mb,
-                    scope=plan.budget_scope)
+                    max_connections=maxc, pooler_pool=st.pooler_pool_size if st.pooler else None,
+                    max_p99_ms=plan.max_p99_ms, budget_mb=plan.memory_budget_mb, scope=plan.budget_scope)
     shape, knee = rec.shape, rec.knee
     if shape is None or rec.binding is None or not isinstance(knee, tuple):
         return rec, Advice.new(directives=(), reasoning=rec.reason or "nothing to recommend", binding=None)
@@ -158,19 +162,30 @@ class ThreadsTask(SweepTask):
     def __init__(self, knob: str, grid: list[tuple[int, int]], args: ThreadsArgs, settings: StackSettings, log: Log):
         if args.variant not in VARIANTS:
             raise UserError(f"--variant {args.variant!r} is unknown: allowed {', '.join(VARIANTS)}")
+        given, settings = settings, connection_budget.pooler_sized(
+            settings, [_point_settings(settings, p, t) for p, t in grid])
         keep = [(p, t) for p, t in grid
                 if _point_settings(settings, p, t).connections_needed <= settings.pg_max_connections]
         self.dropped = tuple(f"{p} x {t} (PostgreSQL connection budget)" for p, t in grid if (p, t) not in keep)
+        offer = connection_budget.bouncer_offer(connection_budget.largest(
+            [_point_settings(settings, p, t) for p, t in grid]))
         if not keep:
             raise UserError(f"no --values fit PostgreSQL's max_connections {settings.pg_max_connections}: lower the "
-                            "values or raise --pg-max-connections")
+                            f"values or raise --pg-max-connections{offer}")
         for d in self.dropped:
             log(f"dropped {d}")
+        if self.dropped and offer:
+            log(f"the dropped shapes fit {connection_budget.BOUNCER_SWEEP}")
+        if line := connection_budget.pool_line(settings, given):
+            log(line)
         for p, t in keep:
             mpm.check(_point_settings(settings, p, t))  # before anything starts
         self.knob, self.keep, self.args, self.plan, self.log = knob, keep, args, args.load_plan(), log
         self.label = f"tune-{knob.replace(',', '-')}"
-        self.settings, self.first = settings, _point_settings(settings, *keep[0])
+        # Through PgBouncer the stack starts at the largest shape, so its max_client_conn admits every point.
+        shapes = [_point_settings(settings, p, t) for p, t in keep]
+        self.settings = settings
+        self.first = connection_budget.largest(shapes) if settings.pooler else shapes[0]
         # tune.json's numeric point value: the threads (one dimension), or the shape's index in the grid
         self.value = {pt: (pt[1] if knob == "threads" else i) for i, pt in enumerate(keep)}
 

@@ -24,6 +24,7 @@ from reports.kit.files import save_figure
 from reports.kit.fmt import DASH, fmt_num
 from reports.kit.page import environment_blocks, figure_files, kv, meta_line, prepare_out, write_report
 from reports.kit.style import new_figure, styled
+from reports.tune.connections import with_connections
 from reports.tune.page import KnobPage
 
 FIGURES = {
@@ -146,8 +147,9 @@ def points_table(run: TuneRun) -> Table:
                       "N x PSS MB", "sessions/1k req", "limit"], rows,
                      "Medians over each point's trials; req/s at the SLO: the largest offered rate (open model) "
                      "whose latency from the intended start met it; limit: the bottleneck at that rate")
-    return Table(["processes", "req/s", "p99 ms", "req/CPU-s", "PSS MB", "N x PSS MB", "sessions/1k req",
-                  "limit"], rows, "Medians over each point's trials; limit: the bottleneck of each trial")
+    table = Table(["processes", "req/s", "p99 ms", "req/CPU-s", "PSS MB", "N x PSS MB", "sessions/1k req",
+                   "limit"], rows, "Medians over each point's trials; limit: the bottleneck of each trial")
+    return with_connections(table, [p.to_json() for p in _points(run)])
 
 
 POINT_KEYS = ("value", "rps", "p99_ms", "closed_rps", "requests_per_cpu_second", "pss_mb")  # summary.json

@@ -18,6 +18,7 @@ from reports.kit.files import save_figure
 from reports.kit.fmt import fmt_num
 from reports.kit.page import environment_blocks, figure_files, kv, meta_line, prepare_out, write_report
 from reports.kit.style import new_figure, styled
+from reports.tune.connections import with_connections
 from reports.tune.page import KnobPage
 
 FIGURES = {"threads1-heatmap": "Figure 1: requests/s (and p99) by processes x threads"}
@@ -88,10 +89,13 @@ def points_table(run: TuneRun) -> Table:
         rows.append([f"{p['processes']} x {p['threads']}{mark}", fmt_num(p.get("rps")), fmt_num(p.get("p99_ms")),
                      fmt_num(p.get("requests_per_cpu_second")), fmt_num(p.get("busy_threads")),
                      fmt_num(p.get("cpu_pct_per_process")), fmt_num(p.get("pss_mb"))])
-    return Table(["processes x threads", "req/s", "p99 ms", "req/CPU-s", "busy threads/process",
-                  "CPU %/process", "PSS MB"], rows,
-                 "Medians over each point's trials; CPU 100% = one core: the GIL lets a process run Python on one "
-                 "core at a time")
+    table = Table(["processes x threads", "req/s", "p99 ms", "req/CPU-s", "busy threads/process",
+                   "CPU %/process", "PSS MB"], rows,
+                  "Medians over each point's trials; CPU 100% = one core: the GIL lets a process run Python on one "
+                  "core at a time")
+    measured = sorted((p for p in run.record.points if p.processes and p.threads),
+                      key=lambda p: (int(p.processes or 0), int(p.threads or 0)))
+    return with_connections(table, [p.to_json() for p in measured], before_last=False)
 
 
 def recommendation(run: TuneRun) -> list[Block]:
