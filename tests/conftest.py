@@ -59,28 +59,6 @@ _SERVERS = {"apache2", "postgres", "initdb", "pg_ctl", "pgbouncer", "locust", "w
 LANE_SECONDS = {"sweeps-1": 350, "sweeps-2": 470}
 
 integration, report, slow, lane = pytest.mark.integration, pytest.mark.report, pytest.mark.slow, pytest.mark.lane
-# The marks of the tune tests, which another branch is rewriting now (every other test module carries its own
-# marks), as they would be written in the module: {module: {"*": the marks of its tests, a test function: its own
-# marks instead}}. A module or a function named here that does not exist stops the collection (a rename is never
-# silently dropped from its lane or let into the fast loop). They move into their modules once that branch is
-# merged, and this table goes.
-DECLARED_MARKS: dict[str, dict[str, tuple[pytest.MarkDecorator, ...]]] = {
-    "tests/bench/test_tune.py": {
-        "*": (integration,),
-        "test_processes_sweep_recommends_max_request_workers": (integration, lane("sweeps-1")),
-        "test_processes_sweep_sizes_on_the_capacity_at_an_slo": (integration, slow(38)),
-        "test_recycling_really_happened": (integration, lane("sweeps-2")),  # with the other tests of `sweep`
-        "test_confirmation_measured_the_recommended_value": (integration, lane("sweeps-2")),
-    },
-    "tests/reports/test_tune_report.py": {
-        "*": (report,),
-        **dict.fromkeys(("test_python_dash_m_reports_on_damaged_tune_json",
-                         "test_python_dash_m_reports_builds_a_tune_folder", "test_tune_report_renders_in_chromium"),
-                        (integration,)),
-        **dict.fromkeys(("test_fixture_is_a_small_real_sweep", "test_figure_functions_take_plain_data",
-                         "test_bad_tune_json_is_one_line_error"), ()),
-    },
-}
 
 
 def _shared_fixtures(item: pytest.Item) -> list[str]:
@@ -96,25 +74,6 @@ def _shared_fixtures(item: pytest.Item) -> list[str]:
         elif name == "server_stack":  # conftest's: it takes a session stack by name (getfixturevalue)
             names.append("live_stack" if params[name] == "mod_python" else "live_wsgi_stack")
     return sorted(set(names))
-
-
-def _declared_marks(item: pytest.Item) -> tuple[pytest.MarkDecorator, ...]:
-    declared = DECLARED_MARKS.get(str(item.path.relative_to(REPO)), {})
-    name = getattr(item, "originalname", item.name)
-    return declared[name] if name in declared else declared.get("*", ())
-
-
-def _check_declared_marks(items: list[pytest.Item]) -> None:
-    """Stop the collection when DECLARED_MARKS names a module or a test function that does not exist."""
-    modules = {str(i.path.relative_to(REPO)): i.module for i in items if isinstance(i, pytest.Function)}
-    wrong = []
-    for path, declared in DECLARED_MARKS.items():
-        if not (REPO / path).is_file():
-            wrong.append(path)
-        elif path in modules:
-            wrong += [f"{path}::{name}" for name in declared if name != "*" and not hasattr(modules[path], name)]
-    if wrong:
-        raise pytest.UsageError(f"tests/conftest.py DECLARED_MARKS names what does not exist: {', '.join(wrong)}")
 
 
 def _fixture_group(item: pytest.Item) -> str:
@@ -144,11 +103,9 @@ def _lanes(items: list[pytest.Item], whole_suite: bool) -> dict[str, str]:
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects and pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
-    """Mark (DECLARED_MARKS, STACK_FIXTURES) and group the tests for `--dist loadgroup`, the slowest groups first."""
-    _check_declared_marks(items)
+    """Mark (STACK_FIXTURES: a test on a shared stack is an integration test) and group the tests for
+    `--dist loadgroup`, the slowest groups first. Every other mark is the test module's own."""
     for item in items:
-        for mark in _declared_marks(item):
-            item.add_marker(mark)
         if STACK_FIXTURES & set(item.fixturenames) and not item.get_closest_marker("integration"):
             item.add_marker(integration)
     lanes = _lanes(items, whole_suite=not config.args or config.args == config.getini("testpaths"))

@@ -16,6 +16,8 @@ from bench.load import access_log
 from bench.record.tune import SCHEMA as TUNE_SCHEMA
 from bench.stack import procs
 
+pytestmark = pytest.mark.integration
+
 COMMON = ["--duration", "5", "--warmup", "1", "--trials", "1", "--processes", "2", "--users", "2", "--no-report",
           "--confirm-max-duration", "6"]
 
@@ -42,6 +44,7 @@ def sweep(tmp_path_factory):
     return r, tune_json(env), env
 
 
+@pytest.mark.lane("sweeps-2")  # with the other tests of `sweep`
 def test_recycling_really_happened(sweep):
     _, data, env = sweep
     points = {p["value"]: p for p in data["points"]}
@@ -102,6 +105,7 @@ def test_a_life_longer_than_the_cap_is_said_not_measured(sweep):
     assert "recycling there cannot be observed" in out.stdout
 
 
+@pytest.mark.lane("sweeps-2")
 def test_confirmation_measured_the_recommended_value(tmp_path):
     env = tune_env(tmp_path)
     # Keep-alive off and a loose limit: the model's N is small enough that children are replaced inside
@@ -203,6 +207,7 @@ def test_bad_input_before_anything_starts(tmp_path, args, message):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.lane("sweeps-1")
 def test_processes_sweep_recommends_max_request_workers(tmp_path):
     env = tune_env(tmp_path)
     # --max-p99 out of reach: with keep-alive on, p99 at 2 x N users is the wait for a whole kept-alive
@@ -228,6 +233,7 @@ def test_processes_sweep_recommends_max_request_workers(tmp_path):
     assert procs.processes_mentioning(env["BENCH_STATE_DIR"]) == []
 
 
+@pytest.mark.slow(38)
 def test_processes_sweep_sizes_on_the_capacity_at_an_slo(tmp_path):
     # --slo: each count's point is an SLO search (open model) on its own fresh Apache; the knee is on capacity
     env = tune_env(tmp_path)

@@ -72,6 +72,7 @@ def test_fixture_is_a_small_real_sweep() -> None:
 
 
 # --- numbers ---------------------------------------------------------------------------------------
+@pytest.mark.report
 def test_outputs_exist(built: dict[str, Any]) -> None:
     out = built["out"]
     for name in FIGURES:
@@ -83,6 +84,7 @@ def test_outputs_exist(built: dict[str, Any]) -> None:
     assert built["html"].startswith("<!DOCTYPE html>") and "Content-Security-Policy" in built["html"]
 
 
+@pytest.mark.report
 def test_directives_and_reasoning(built: dict[str, Any]) -> None:
     tune, md, summ = built["tune"], built["md"], built["summary"]
     directives = tune["advice"]["directives"]
@@ -95,6 +97,7 @@ def test_directives_and_reasoning(built: dict[str, Any]) -> None:
     assert md.index(directives[0]) < md.index("## Throughput")
 
 
+@pytest.mark.report
 def test_recommendation_per_mode(built: dict[str, Any]) -> None:
     tune, md, summ = built["tune"], built["md"], built["summary"]
     for mode, c in tune["modes"].items():
@@ -111,6 +114,7 @@ def test_recommendation_per_mode(built: dict[str, Any]) -> None:
     assert f"**Recommended: MaxConnectionsPerChild {head['value']} with KeepAlive On" in md
 
 
+@pytest.mark.report
 def test_growth_and_demonstration(built: dict[str, Any]) -> None:
     tune, md, summ = built["tune"], built["md"], built["summary"]
     for mode, c in tune["modes"].items():
@@ -121,6 +125,7 @@ def test_growth_and_demonstration(built: dict[str, Any]) -> None:
     assert "No memory budget was set" in md
 
 
+@pytest.mark.report
 def test_points_and_measured_facts(built: dict[str, Any]) -> None:
     tune, md, summ = built["tune"], built["md"], built["summary"]
     assert len(summ["points"]) == len(tune["points"])
@@ -143,6 +148,7 @@ def test_points_and_measured_facts(built: dict[str, Any]) -> None:
         assert f"At N = {p['value']} (keep-alive {p['keepalive']}) no new child started" in md
 
 
+@pytest.mark.report
 def test_setup_is_shown(built: dict[str, Any]) -> None:
     tune, md = built["tune"], built["md"]
     for value in (tune["environment"]["machine"]["cpu_model"], tune["environment"]["versions"]["apache"],
@@ -171,6 +177,7 @@ def test_figure_functions_take_plain_data() -> None:
 
 
 # --- robustness ------------------------------------------------------------------------------------
+@pytest.mark.report
 def test_everything_from_tune_json_is_escaped(tmp_path: Path) -> None:
     run = _copy(tmp_path)
 
@@ -189,6 +196,7 @@ def test_everything_from_tune_json_is_escaped(tmp_path: Path) -> None:
     assert any(PAYLOAD in c for c in r["summary"]["caveats"])  # flags are called out, as data
 
 
+@pytest.mark.report
 def test_missing_raw_files_are_a_note(tmp_path: Path) -> None:
     run = _copy(tmp_path)
     first = sorted((run / "trials").iterdir())[0]
@@ -207,6 +215,7 @@ def test_missing_raw_files_are_a_note(tmp_path: Path) -> None:
         assert (r["out"] / f"{name}.png").is_file()
 
 
+@pytest.mark.report
 def test_torn_samples_line_is_tolerated(tmp_path: Path) -> None:
     run = _copy(tmp_path)
     first = sorted((run / "trials").iterdir())[0] / "samples.jsonl"
@@ -215,6 +224,7 @@ def test_torn_samples_line_is_tolerated(tmp_path: Path) -> None:
     assert "damaged line(s) skipped" in r["md"]
 
 
+@pytest.mark.report
 def test_interrupted_sweep_says_what_is_missing(tmp_path: Path) -> None:
     run = _copy(tmp_path)
 
@@ -236,6 +246,7 @@ def test_interrupted_sweep_says_what_is_missing(tmp_path: Path) -> None:
     assert "skipped" in r["summary"]["figures"]["tune3-model-check"]
 
 
+@pytest.mark.report
 def test_model_off_falls_back_to_measured_points(tmp_path: Path) -> None:
     run = _copy(tmp_path)
 
@@ -257,6 +268,7 @@ def test_model_off_falls_back_to_measured_points(tmp_path: Path) -> None:
     assert "N = 200, keep-alive on: 3 failed requests" in md
 
 
+@pytest.mark.report
 def test_memory_budget_is_drawn_and_stated(tmp_path: Path) -> None:
     run = _copy(tmp_path)
     _edit(run, lambda d: d["plan"].update(memory_budget_mb=2048.0, memory_budget_scope="total"))
@@ -289,6 +301,7 @@ def test_bad_tune_json_is_one_line_error(tmp_path: Path, capsys, setup: str, exp
     assert err.startswith(expect) and err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.integration
 def test_python_dash_m_reports_on_damaged_tune_json(tmp_path: Path) -> None:
     run = _copy(tmp_path)
     (run / "tune.json").write_text("{")
@@ -299,6 +312,7 @@ def test_python_dash_m_reports_on_damaged_tune_json(tmp_path: Path) -> None:
     assert not (run / "report" / "report.html").exists()
 
 
+@pytest.mark.integration
 def test_python_dash_m_reports_builds_a_tune_folder(tmp_path: Path) -> None:
     run = _copy(tmp_path)
     proc = subprocess.run([sys.executable, "-m", "reports", str(run)], capture_output=True, text=True, timeout=300,
@@ -307,6 +321,7 @@ def test_python_dash_m_reports_builds_a_tune_folder(tmp_path: Path) -> None:
     assert proc.stdout.strip() == str(run / "report" / "report.html")
 
 
+@pytest.mark.report
 def test_tune_json_next_to_results_json_adds_a_section(tmp_path: Path) -> None:
     # A run report whose folder also holds a tune.json shows the recommendation in an extra section.
     src = TESTS / "fixtures" / "runs" / "20261126-010203"
@@ -324,6 +339,7 @@ def test_tune_json_next_to_results_json_adds_a_section(tmp_path: Path) -> None:
 
 
 # --- in a browser ----------------------------------------------------------------------------------
+@pytest.mark.integration
 def test_tune_report_renders_in_chromium(chromium, built: dict[str, Any]) -> None:
     page = browser._check_page(chromium, built["out"] / "report.html", min_images=len(FIGURES))
     assert "MaxConnectionsPerChild tuning" in page["h1"] and built["tune"]["run_id"] in page["h1"]
@@ -332,6 +348,7 @@ def test_tune_report_renders_in_chromium(chromium, built: dict[str, Any]) -> Non
 CONFIRMED_FIXTURE = TESTS / "fixtures" / "tune" / "20261203-131446-tune"
 
 
+@pytest.mark.report
 @pytest.mark.parametrize("status", ["bounded", "not observable"])
 def test_a_life_longer_than_the_cap_is_said_in_the_report(tmp_path: Path, status: str) -> None:
     run = copy_folder(CONFIRMED_FIXTURE, tmp_path)
@@ -352,6 +369,7 @@ def test_a_life_longer_than_the_cap_is_said_in_the_report(tmp_path: Path, status
         assert "unconfirmed: a child's life at this N outlasts the confirmation's trials" in md
 
 
+@pytest.mark.report
 def test_a_knob_without_a_page_of_its_own_gets_the_generic_one(tmp_path: Path) -> None:
     from reports.tune.page import REPORTS
 
