@@ -101,8 +101,27 @@ class EmbeddedPostgres:
 
     def start(self) -> None:
         # pg_ctl runs with a clean environment, on the server CPUs: the postmaster and every backend inherit.
-        self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start", cpus=self.cpus)
+        try:
+            self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start", cpus=self.cpus)
+        except UserError as exc:
+            why = self._log_tail()
+            if "could not bind" not in why and "already in use" not in why:
+                raise UserError(f"{exc}; postgres.log: {why or 'empty'}") from None
+            # The free port was taken between choosing it and the postmaster's bind (other servers start on
+            # free ports too): take another, once.
+            self.port = procs.free_port()
+            conf = self.data / "postgresql.conf"
+            conf.write_text(conf.read_text() + f"port = {self.port}  # the first port was taken at start\n")
+            self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start", cpus=self.cpus)
         self.create_database()
+
+    def _log_tail(self, lines: int = 3) -> str:
+        """The server log's last lines, in one line (why a start failed)."""
+        try:
+            tail = self.log.read_text(errors="replace").strip().splitlines()[-lines:]
+        except OSError:
+            return ""
+        return " | ".join(t.strip() for t in tail)
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
