@@ -62,11 +62,13 @@ class _Source:
     def __init__(self, dsn: str):
         self.dsn = dsn
         self.conn: connection | None = None
+        self.opened = 0  # connections made: each is a session PostgreSQL counts (pg_stat_database.sessions)
 
     def rows(self, sql: str, params: dict | None = None) -> list[dict] | None:
         try:
             if self.conn is None or self.conn.closed:
                 self.conn = psycopg2.connect(self.dsn, connect_timeout=3)
+                self.opened += 1
                 self.conn.autocommit = True  # PgBouncer's console takes no BEGIN; pg_stat_* fresh per statement
             with self.conn.cursor() as cur:
                 cur.execute(sql, params)
@@ -121,6 +123,12 @@ class PoolerSampler:
             if (stats := _row_of(self.pooler.rows("SHOW STATS"), STATS_FIELDS)) is not None:
                 line["stats"] = stats
         return line
+
+    @property
+    def own_sessions(self) -> int:
+        """PostgreSQL sessions the sampler itself opened: not the handlers' (a trial's session count leaves them
+        out)."""
+        return self.pg.opened
 
     def start(self) -> PoolerSampler:
         self.path.parent.mkdir(parents=True, exist_ok=True)

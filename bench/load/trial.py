@@ -323,7 +323,8 @@ class Trial:
             found += faults.unreachable("postgres", t0, time.time())
         notes.faults += found
         if before.sessions is not None and after is not None and not notes.faults:
-            return after - before.sessions
+            own = self.connections.own_sessions if self.connections is not None else 0
+            return after - before.sessions - own
         return None
 
     def _status_flags(self, server: ServerFigures, error_offset: int) -> list[str]:

@@ -128,3 +128,14 @@ def test_the_trial_measures_the_pooler_for_its_variants_only(tmp_path: Path) -> 
     assert app is not None and (app.server_connections_peak, app.client_connections_peak) == (5, 7)
     url = Trial(tmp_path, Plan(), PlanStep(1, 1, "db", "naive"), "http://127.0.0.1:1", None, None)
     assert url._connections(0.0, 100.0) is None  # --url: nothing of PostgreSQL's
+
+
+def test_the_samplers_own_sessions_are_not_the_trials(tmp_path: Path) -> None:
+    """pg_stat_database.sessions counts the sampler's connection too: a trial's session count leaves it out
+    (naive read 1001 sessions per 1000 requests before)."""
+    trial = Trial(tmp_path, Plan(), PlanStep(1, 1, "db", "naive"), "http://127.0.0.1:1", None, None)
+    trial.monitor = SimpleNamespace(sessions_opened=lambda: 1102, started_at=5.0)  # type: ignore[assignment]
+    trial.connections = pooler_stats.PoolerSampler(tmp_path / "pooler.jsonl", "dbname=unused")
+    trial.connections.pg.opened = 1
+    before = SimpleNamespace(sessions=100, pg_started=5.0)
+    assert trial._db_sessions(before, 10.0, SimpleNamespace(faults=[])) == 1001  # type: ignore[arg-type]
