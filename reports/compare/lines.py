@@ -59,9 +59,9 @@ def verdict_line(result: Comparison) -> str:
     if code == EXIT_INCONCLUSIVE:
         n = len(result.inconclusive)
         compared = len([c for c in result.changes if c.verdict != "missing"])
+        calibrate = "" if result.noise.calibrated else "a calibrated noise (--noise-from), "
         return (f"verdict: inconclusive (exit {code}): no regression found, but {n} of {compared} comparisons could "
-                f"not be decided; more trials, a calibrated noise (--noise-from) or {significance.DUET} "
-                "would decide them")
+                f"not be decided; more trials, {calibrate}or {significance.DUET} would decide them")
     return f"verdict: no regression (exit {code})"
 
 
