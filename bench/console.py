@@ -128,7 +128,7 @@ def speedup_lines(data: dict[str, Any]) -> list[str]:
     from bench.record.results import step_speedups  # statistics (scipy): loaded when a run prints, not at start
 
     ran = [c for c in cells_of(data.get("results") or []) if c.trials]
-    meanings = {(st.new, st.base): st.meaning for st in attribution.steps(sorted({c.key.variant for c in ran}))}
+    effects = {(st.new, st.base): st.effect for st in attribution.steps(sorted({c.key.variant for c in ran}))}
     cost = _keyed([*_speedups(data.get("cpu_speedups")), *step_speedups(ran, "requests_per_cpu_second")])
     cross_checked = any(t.wrk is not None for c in ran for t in c.trials)
     wrk_ = _keyed([*_speedups(data.get("wrk_speedups")), *(step_speedups(ran, "wrk_rps") if cross_checked else [])])
@@ -136,8 +136,8 @@ def speedup_lines(data: dict[str, Any]) -> list[str]:
     for s in [*_speedups(data.get("speedups")), *step_speedups(ran)]:
         text = s.text or f"{s.ratio:.2f}x"
         ci = f"95% CI {s.ci95[0]:.2f}-{s.ci95[1]:.2f}" if s.ci95 else "one trial: no interval"
-        meaning = meanings.get((str(s.variant), str(s.baseline)))
-        line = f"{s.variant} vs {s.baseline} on {s.where}{f' ({meaning})' if meaning else ''}: {text} ({ci})"
+        effect = effects.get((str(s.variant), str(s.baseline)))
+        line = f"{s.variant} vs {s.baseline} on {s.where}{f' ({effect})' if effect else ''}: {text} ({ci})"
         if (c := cost.get(_key(s))) is not None:
             line += f"; per server CPU-second {c.ratio:.2f}x"
         if (w := wrk_.get(_key(s))) is not None:

@@ -51,11 +51,13 @@ class Step:
         return f"{self.new} vs {self.base}"
 
     @property
-    def meaning(self) -> str:
-        """What the ratio measures, in the reader's terms ("what an external pooler (PgBouncer) buys")."""
+    def effect(self) -> str:
+        """What the ratio measures, as the terminal and the report say it: "the effect of prepared statements, the
+        one factor they differ by", or for a swap "the effect of pooling in the process instead of an external
+        pooler (PgBouncer)"."""
         if self.replaces is None:
-            return f"what {FACTORS[self.factor]} buys"
-        return f"what {FACTORS[self.factor]} in the process buys over {FACTORS[self.replaces]}"
+            return f"the effect of {FACTORS[self.factor]}, the one factor they differ by"
+        return f"the effect of {FACTORS[self.factor]} in the process instead of {FACTORS[self.replaces]}"
 
 
 def _by_factors(table: Table) -> dict[frozenset[str], str]:

@@ -236,7 +236,7 @@ class Speedup(JsonRecord):
     bottlenecks: dict[str, str | None] | None = optional()  # variant -> its cell's limit, both sides
     text: str | None = optional()  # the ratio as it may honestly be stated ("at least 21.30x (pooled ...)")
     origin: str = derived(default="results.json")  # or "computed" (bootstrap of trial medians)
-    factor: str | None = derived()  # a one-factor step ("X vs Y"): the factor they differ by (vocabulary.FACTORS)
+    effect: str | None = derived()  # a one-factor step ("X vs Y"): what it measures (attribution.Step.effect)
 
     @classmethod
     def of(cls, s: dict[str, Any]) -> Speedup | None:

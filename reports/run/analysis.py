@@ -110,14 +110,14 @@ def speedup_rows(run: Run, metric: str = "rps") -> list[Speedup]:
 
 
 def _computed_row(metric: str, base: Cell, cell: Cell, ratio: float, lo: float | None,
-                  hi: float | None, factor: str | None = None) -> Speedup:
+                  hi: float | None, effect: str | None = None) -> Speedup:
     labels = {cell.variant: cell.limit, base.variant: base.limit}
     stated = metric == "rps" and any(labels.values())
     # Same wording as bench writes into results.json, so a computed row reads like a recorded one.
     return Speedup(cell.workload, cell.variant, base.variant, ratio, None if lo is None or hi is None else (lo, hi),
                    metric, cell.server, labels if stated else {},
                    phrase(ratio, cell.variant, base.variant, labels) if stated else None,
-                   origin="computed", factor=factor)
+                   origin="computed", effect=effect)
 
 
 def phrase(ratio: float, variant: str, baseline: str, labels: dict[str, str | None]) -> str:
@@ -154,7 +154,7 @@ def step_rows(run: Run) -> list[Speedup]:
                 continue
             r = ratio_ci(base.rps_values, new.rps_values)
             if r is not None:
-                rows.append(_computed_row("rps", base, new, r.ratio, r.lo, r.hi, step.factor))
+                rows.append(_computed_row("rps", base, new, r.ratio, r.lo, r.hi, step.effect))
     return rows
 
 

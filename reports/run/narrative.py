@@ -115,12 +115,7 @@ def step_sentences(an: Analysis) -> list[str]:
     """One factor at a time, for variants outside the 2x2: "On db, prepared vs pooled: 1.20x (95% CI ...), the
     effect of prepared statements, the one factor they differ by"."""
     return [f"On {r.where}, {r.variant} vs {r.baseline}: {fmt_ratio(r.ratio)} (95% CI {fmt_ci(r.lo, r.hi)}), "
-            f"the effect of {_factor_words(r.factor)}, the one factor they differ by." for r in an.steps]
-
-
-def _factor_words(factor: str | None) -> str:
-    # The effect's name from the variant table (FACTORS: "prepared_statements" -> "prepared statements").
-    return FACTORS.get(factor, factor) if factor else "a kept resource"
+            f"{r.effect or 'the effect of a kept resource'}." for r in an.steps]
 
 
 def capacity_sentences(run: Run, an: Analysis) -> tuple[list[str], str]:

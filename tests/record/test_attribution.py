@@ -32,3 +32,11 @@ def test_a_table_without_the_square():
     assert square({"naive": (), "pooled": ("a", "b")}, ("a", "b")) is None
     assert steps(("naive", "x", "y"), {"naive": (), "x": ("a",), "y": ("a", "b")}, ("a", "b")) == \
         [Step("y", "x", "b")]
+
+
+def test_a_swap_of_the_connections_route_is_a_step_that_says_so():
+    found = {(s.new, s.base): s for s in steps(["cache-only", "bouncer", "pooled"])}
+    swap, added = found[("pooled", "bouncer")], found[("bouncer", "cache-only")]
+    assert (swap.factor, swap.replaces) == ("pooled_connection", "pooler_route")
+    assert swap.effect == "the effect of pooling in the process instead of an external pooler (PgBouncer)"
+    assert added.replaces is None and added.effect.endswith("the one factor they differ by")

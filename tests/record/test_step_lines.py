@@ -26,8 +26,8 @@ def test_prepared_vs_pooled_is_printed_with_its_interval():
     assert data["speedups"] == []  # no naive baseline ran
     lines = speedup_lines(data)
     assert [line.split(":")[0] for line in lines] == [
-        "prepared vs pooled on db (what prepared statements buys)",
-        "prepared vs pooled on queries (what prepared statements buys)"]
+        "prepared vs pooled on db (the effect of prepared statements, the one factor they differ by)",
+        "prepared vs pooled on queries (the effect of prepared statements, the one factor they differ by)"]
     assert all("95% CI" in line and "per server CPU-second 1.20x" in line for line in lines)
 
 
@@ -38,7 +38,8 @@ def test_steps_come_after_the_speedups_and_keep_their_own_cost_ratio():
             "cpu_speedups": speedups(records, "requests_per_cpu_second")}
     lines = speedup_lines(data)
     assert [line.split(":")[0] for line in lines] == [
-        "pooled vs naive on db", "prepared vs naive on db", "prepared vs pooled on db (what prepared statements buys)"]
+        "pooled vs naive on db", "prepared vs naive on db",
+        "prepared vs pooled on db (the effect of prepared statements, the one factor they differ by)"]
     assert "per server CPU-second 11.98x" in lines[1] and "per server CPU-second 1.20x" in lines[2]
     assert [(s.variant, s.baseline) for s in step_speedups(records)] == [("prepared", "pooled")]
 
@@ -60,5 +61,7 @@ def test_the_pooler_steps_say_what_they_measure():
     cells = [_cell("cache-only"), _cell("bouncer"), _cell("pooled")]
     lines = speedup_lines({"results": cells, "speedups": [], "cpu_speedups": []})
     heads = {line.split(":")[0] for line in lines}
-    assert "pooled vs bouncer on db (what pooling in the process buys over an external pooler (PgBouncer))" in heads
-    assert "bouncer vs cache-only on db (what an external pooler (PgBouncer) buys)" in heads
+    assert ("pooled vs bouncer on db (the effect of pooling in the process instead of an external pooler "
+            "(PgBouncer))") in heads
+    assert ("bouncer vs cache-only on db (the effect of an external pooler (PgBouncer), the one factor they differ "
+            "by)") in heads
