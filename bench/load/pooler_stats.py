@@ -22,7 +22,6 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
 from statistics import fmean
@@ -30,6 +29,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg2
 from psycopg2.extensions import connection
+
+from bench.record.trial import ConnectionFigures
 
 if TYPE_CHECKING:
     from bench.stack import Stack
@@ -161,27 +162,6 @@ def for_stack(live: Stack, path: Path) -> PoolerSampler | None:
     return PoolerSampler(path, live.admin_dsn, live.pooler.stats_dsn if live.pooler else None)
 
 
-@dataclass(frozen=True)
-class PoolerSummary:
-    """A window's figures; None = not measured (no pooler, or no sample had it)."""
-
-    samples: int
-    server_connections_peak: int | None  # the handlers' PostgreSQL backends (pg_stat_activity)
-    server_connections_mean: float | None
-    server_active_peak: int | None  # of those, running a statement
-    backend_forks_per_s: float | None  # pg_stat_database.sessions per second over the window
-    client_connections_peak: int | None  # PgBouncer's clients (cl_active + cl_waiting)
-    client_connections_mean: float | None
-    cl_waiting_peak: int | None  # clients waiting for a server connection
-    cl_waiting_mean: float | None
-    maxwait_ms_peak: float | None  # the longest wait of a waiting client, as SHOW POOLS saw it
-    avg_wait_time_us_mean: float | None  # SHOW STATS' avg_wait_time (stats_period 1 s), mean over the window
-    wait_per_xact_us: float | None  # total_wait_time / total_xact_count over the window
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
 def read(path: Path, start: float | None = None, end: float | None = None) -> list[dict]:
     """The samples of a raw file within [start, end] (unix times); a torn last line is skipped."""
     out = []
@@ -235,7 +215,7 @@ def _own(p: dict[str, Any], field: str, through_pooler: bool | None) -> int:
 
 
 def summary(path: Path, start: float | None = None, end: float | None = None,
-            through_pooler: bool | None = None) -> PoolerSummary:
+            through_pooler: bool | None = None) -> ConnectionFigures:
     """The figures of the samples between start and end (the trial's steady state). `through_pooler`: whether
     the trial's connections went through PgBouncer; False leaves PgBouncer's figures None (its clients are
     not the trial's) and its idle server connections out; None takes the samples as they are."""
@@ -246,7 +226,7 @@ def summary(path: Path, start: float | None = None, end: float | None = None,
     waiting = _series(pooled, "pool", lambda p: p["cl_waiting"])
     maxwait = _series(pooled, "pool", lambda p: p["maxwait"] * 1000 + p.get("maxwait_us", 0) / 1000)
     stats = [s for s in samples if "stats" in s] if through_pooler is not False else []
-    return PoolerSummary(
+    return ConnectionFigures(
         samples=len(samples),
         server_connections_peak=_peak(backends), server_connections_mean=_mean(backends),
         server_active_peak=_peak(_series(samples, "pg", lambda p: _own(p, "active", through_pooler))),

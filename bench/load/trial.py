@@ -273,9 +273,9 @@ class Trial:
         if live.pooler is not None and live.settings.app is not None:
             pooled = None
         figures = pooler_stats.summary(self.connections.path, start, end, through_pooler=pooled)
-        pool = ({"pool_size": live.pooler.pool_size, "pooler_mode": live.pooler.mode}
-                if pooled is not False and live.pooler is not None else {})
-        return ConnectionFigures.from_json(figures.to_json() | pool)
+        if pooled is False or live.pooler is None:
+            return figures
+        return figures.having(pool_size=live.pooler.pool_size, pooler_mode=live.pooler.mode)
 
     def _client_side(self, client: ClientFigures, pids_seen: int) -> ServerSide:
         """A --url run: no access log, no server CPU or memory; per process means per PID the client saw."""
