@@ -55,7 +55,7 @@ def _up(args: argparse.Namespace) -> int:
     print(f"stack up: {s.url}  (state {s.state})")
     if s.pooler_dsn:
         print(f"  PgBouncer ({settings.pooler_mode} mode, pool {settings.pooler_pool}): {s.pooler_dsn}")
-    shown = (*settings.app.paths, "/server-status") if settings.app else \
+    shown = (*settings.app.served_paths, "/server-status") if settings.app else \
         ("/plaintext", "/json", "/pooled/db", "/naive/fortunes", "/server-status")
     for path in shown:
         print(f"  {s.url}{path}")
@@ -107,7 +107,7 @@ def _plan_from_args(args: argparse.Namespace, partition: cpus.Partition | None =
     user_app = app.from_args(knobs.app_args(args), check_code=False)  # the code is checked with the settings
     if user_app is not None:
         _refuse_with_app(args)
-        workloads, variants = [plan.APP_WORKLOAD], [user_app.name]
+        workloads, variants = [plan.APP_WORKLOAD], user_app.cells  # one cell per --app-variant
     return plan.Plan(
         workloads=workloads, variants=variants, users=args.users,
         duration_s=_default(args, "run", "duration"),
@@ -239,6 +239,10 @@ def _tune(args: argparse.Namespace) -> int:
     from bench.tune.options import TuneOptions
 
     k = knob(args.knob)
+    if getattr(args, "app_variant", None):
+        raise UserError(f"--app-variant {args.app_variant[0]!r}: bench tune sweeps one environment; tune the "
+                        "application as its WSGI file sets it (or with --app-option), and compare variants with "
+                        "bench run")
     if args.slo is not None and k.name != "processes":
         raise UserError(f"--slo {args.slo!r} sizes --knob processes (its capacity at an SLO): --knob {k.name} "
                         "does not take it")

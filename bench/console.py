@@ -17,7 +17,7 @@ from bench.record.bottleneck import Verdict
 from bench.record.processes import process_medians
 from bench.record.run_rows import Ceiling, CellRecord, CellSummary, OfferedRateRow, Speedup, cells_of
 from bench.record.trial import LatencyModel, QueueTime, ServerFigures, TrialRecord
-from bench.vocabulary import BASELINE
+from bench.vocabulary import BASELINE, FACTORS
 
 if TYPE_CHECKING:
     from bench.record.sessions import SessionsResult
@@ -128,12 +128,14 @@ def speedup_lines(data: dict[str, Any]) -> list[str]:
     from bench.record.results import step_speedups  # statistics (scipy): loaded when a run prints, not at start
 
     ran = [c for c in cells_of(data.get("results") or []) if c.trials]
-    effects = {(st.new, st.base): st.effect for st in attribution.steps(sorted({c.key.variant for c in ran}))}
-    cost = _keyed([*_speedups(data.get("cpu_speedups")), *step_speedups(ran, "requests_per_cpu_second")])
+    table = attribution.of_stack(data.get("stack"))  # an --app-variant run: the application's own
+    effects = {(st.new, st.base): st.effect for st in table.steps(sorted({c.key.variant for c in ran}))}
+    cost = _keyed([*_speedups(data.get("cpu_speedups")), *step_speedups(ran, "requests_per_cpu_second", table)])
     cross_checked = any(t.wrk is not None for c in ran for t in c.trials)
-    wrk_ = _keyed([*_speedups(data.get("wrk_speedups")), *(step_speedups(ran, "wrk_rps") if cross_checked else [])])
+    wrk_ = _keyed([*_speedups(data.get("wrk_speedups")),
+                   *(step_speedups(ran, "wrk_rps", table) if cross_checked else [])])
     lines = []
-    for s in [*_speedups(data.get("speedups")), *step_speedups(ran)]:
+    for s in [*_speedups(data.get("speedups")), *step_speedups(ran, variants=table)]:
         text = s.text or f"{s.ratio:.2f}x"
         ci = f"95% CI {s.ci95[0]:.2f}-{s.ci95[1]:.2f}" if s.ci95 else "one trial: no interval"
         effect = effects.get((str(s.variant), str(s.baseline)))
@@ -143,11 +145,42 @@ def speedup_lines(data: dict[str, Any]) -> list[str]:
         if (w := wrk_.get(_key(s))) is not None:
             line += f"; wrk {w.ratio:.2f}x"
         lines.append(line)
+    if (data.get("stack") or {}).get("app"):
+        lines += split_lines(ran, table)
     ceiling = Ceiling.of(data.get("generator_ceiling"))
     if ceiling is not None:
         lines.append(f"generator ceiling (Locust on /plaintext, {fmt(ceiling.users, 'g')} users, same CPUs): "
                      f"{fmt(ceiling.rps)} req/s" + (f"; wrk {fmt(ceiling.wrk_rps)} req/s" if ceiling.wrk_rps else ""))
     return lines
+
+
+def split_lines(ran: Sequence[CellRecord], table: attribution.Variants) -> list[str]:
+    """An --app-variant run whose four corners ran: the all-kept over none-kept speedup split into its two
+    factors (stats.decompose_2x2, as the report splits the suite's pooled vs naive)."""
+    from bench.record.stats import decompose_2x2
+
+    sq = table.square()
+    if sq is None:
+        return []
+    lines = []
+    by_key = {(c.key.workload, c.key.variant, c.key.server): c for c in ran}
+    for workload, server in dict.fromkeys((c.key.workload, c.key.server) for c in ran):
+        cells = [by_key.get((workload, v, server)) for v in sq.variants]
+        if any(c is None for c in cells):
+            continue
+        split = decompose_2x2(*([v for v in c.column("rps") if v is not None] for c in cells if c is not None))
+        if split is None:
+            continue
+        parts = [f"{FACTORS[sq.first]} {_effect(split.pooling)}", f"{FACTORS[sq.second]} {_effect(split.caching)}",
+                 f"interaction {_effect(split.interaction)}"]
+        lines.append(f"2x2 split of {sq.both} vs {sq.base} ({_effect(split.total)}) on {workload}: "
+                     + ", ".join(parts) + f" [{sq.first_only} keeps {FACTORS[sq.first]}, {sq.second_only} "
+                     f"{FACTORS[sq.second]}]")
+    return lines
+
+
+def _effect(e: Any) -> str:
+    return f"{e.factor:.2f}x" + (f" (95% CI {e.lo:.2f}-{e.hi:.2f})" if e.lo is not None and e.hi is not None else "")
 
 
 def trial_line(trial: TrialRecord | dict[str, Any]) -> str:

@@ -38,7 +38,7 @@ def command(plan: Plan, host: str, workload: str, variant: str | None, trial_dir
         "--queries", str(plan.queries),
     ]
     if app is not None and app.paths:
-        cmd += ["--bench-paths", ",".join(app.paths)]
+        cmd += ["--bench-paths", ",".join(app.paths_of(variant))]  # an --app-variant's under its own mount
     if plan.connection_close:
         cmd.append("--close-connection")
     if rate:  # the open model (scenarios/_bench/_open.py): the users are the connections

@@ -88,7 +88,7 @@ def preflight(plan: Plan, settings: StackSettings | None, base_url: str) -> tupl
     checks = []
     server_header = ""
     app = settings.app if settings is not None else None
-    for path in app.paths if app else ():  # a user's app: what it answers is measured and reported, not refused
+    for path in app.served_paths if app else ():  # a user's app: what it answers is measured and reported, not refused
         try:
             status, headers = probe(base_url + path.replace("{n}", "1"))
         except UserError:

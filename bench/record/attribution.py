@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from bench.vocabulary import ALTERNATIVES, BASELINE, FACTORS, VARIANT_FACTORS
 
-__all__ = ["FACTORS", "VARIANT_FACTORS", "Square", "Step", "square", "steps"]  # reports read the table here
+__all__ = ["FACTORS", "VARIANT_FACTORS", "Square", "Step", "of_stack", "square", "steps"]  # reports read it here
 
 Table = Mapping[str, Sequence[str]]  # variant -> the factors it keeps
 
@@ -58,6 +58,33 @@ class Step:
         if self.replaces is None:
             return f"the effect of {FACTORS[self.factor]}, the one factor they differ by"
         return f"the effect of {FACTORS[self.factor]} in the process instead of {FACTORS[self.replaces]}"
+
+
+@dataclass(frozen=True)
+class Variants:
+    """The variant table a run's cells are attributed with, and its baseline: the suite's (bench.vocabulary), or an
+    --app run's own (`--app-variant NAME[FACTOR,...]:...`, recorded in results.json's stack.app.variants)."""
+
+    table: Mapping[str, Sequence[str]]
+    baseline: str
+
+    def square(self) -> Square | None:
+        return square(self.table, baseline=self.baseline)
+
+    def steps(self, present: Sequence[str]) -> list[Step]:
+        return steps(present, self.table, baseline=self.baseline)
+
+
+def of_stack(stack: Mapping | None) -> Variants:
+    """The table of a run from its stack settings (results.json `stack`): the application's variants when it ran
+    --app-variant (baseline: the one keeping nothing), else the suite's."""
+    app = (stack or {}).get("app") or {}
+    listed = app.get("variants") or [] if isinstance(app, Mapping) else []
+    if not listed:
+        return Variants(VARIANT_FACTORS, BASELINE)
+    table = {str(v["name"]): tuple(v.get("factors") or ()) for v in listed}
+    base = next((name for name, kept in table.items() if not kept), next(iter(table)))
+    return Variants(table, base)
 
 
 def _by_factors(table: Table) -> dict[frozenset[str], str]:

@@ -98,12 +98,15 @@ def speedups(cells: Sequence[CellRecord], metric: str = "rps", baseline: str = B
     return [s for cell, base in pairs if base is not None and (s := _speedup(cell, base, metric)) is not None]
 
 
-def step_speedups(cells: Sequence[CellRecord], metric: str = "rps") -> list[Speedup]:
+def step_speedups(cells: Sequence[CellRecord], metric: str = "rps",
+                  variants: attribution.Variants | None = None) -> list[Speedup]:
     """The one-factor steps of the variant table that ran ("prepared vs pooled"), as speedups of `new` over
-    `base`. Not written to results.json: a report computes them from the cells (bench.record.attribution)."""
+    `base`. Not written to results.json: a report computes them from the cells (bench.record.attribution).
+    `variants`: the run's table (attribution.of_stack), the suite's by default."""
     by_key = {c.key: c for c in cells}
     out: list[Speedup] = []
-    for step in attribution.steps(sorted({k.variant for k in by_key}, key=str)):
+    variants = variants or attribution.of_stack(None)
+    for step in variants.steps(sorted({k.variant for k in by_key}, key=str)):
         for key, cell in by_key.items():
             base = by_key.get(CellKey(key.workload, step.base, key.server))
             if key.variant == step.new and base is not None and (s := _speedup(cell, base, metric)) is not None:
@@ -160,10 +163,11 @@ class RunRecord:
         before = (self.cells, {k: self.data.get(k) for k in ("speedups", "cpu_speedups", "wrk_speedups")})
         self.cells = [self._with(c, record) if c.key == record.cell else c for c in self.cells]
         ran = [c for c in self.cells if c.trials]
-        self.data["speedups"] = speedups(ran, "rps")
-        self.data["cpu_speedups"] = speedups(ran, "requests_per_cpu_second")
+        base = attribution.of_stack(self.data.get("stack")).baseline  # an --app-variant run: its none-kept
+        self.data["speedups"] = speedups(ran, "rps", base)
+        self.data["cpu_speedups"] = speedups(ran, "requests_per_cpu_second", base)
         if any(t.wrk is not None for c in ran for t in c.trials):
-            self.data["wrk_speedups"] = speedups(ran, "wrk_rps")
+            self.data["wrk_speedups"] = speedups(ran, "wrk_rps", base)
         try:
             self.write()
         except UserError as exc:

@@ -86,7 +86,7 @@ class Apache:
                       server_lines=server.conf_lines(s, python_dir, self.user),
                       app_dir=self.app_dir, app_handler=s.app.handler if s.app else "",
                       app_wsgi=(s.app.wsgi or "") if s.app else "", app_lines=server.app_lines(s),
-                      **server.app_values(s, self.app_dir))
+                      **server.app_values(s, self.app_dir, self.handlers))
         values |= threading_values(s)
         template = server.app_template if s.app else server.template
         server_block = Template(template.read_text()).substitute(values)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.errors import UserError
+from bench.stack import app_variants
+from bench.stack.app_variants import AppVariant
 
 EMBEDDED_PYTHON = "/usr/bin/python3"  # Debian's Python: the one mod_python and mod_wsgi embed
 CHECK_TIMEOUT_S = 30
@@ -86,6 +88,7 @@ class App:
     conf: str | None = None                   # --app-conf: the application's own Apache lines (absolute)
     mount: str = "/"                          # --mount: where it is served (SCRIPT_NAME); --paths are under it
     data: tuple[str, ...] = ()                # --app-data: folders made writable for the serving user
+    variants: tuple[AppVariant, ...] = ()     # --app-variant: each its own cell, daemon group and environment
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -111,7 +114,7 @@ class App:
         return {"dir": self.dir, "handler": self.handler, "wsgi": self.wsgi,
                 "options": [list(kv) for kv in self.options], "paths": list(self.paths),
                 "locustfile": self.locustfile, "name": self.name, "venv": self.venv, "conf": self.conf,
-                "mount": self.mount, "data": list(self.data)}
+                "mount": self.mount, "data": list(self.data), "variants": [v.to_dict() for v in self.variants]}
 
     @classmethod
     def from_dict(cls, d: dict) -> App:
@@ -119,7 +122,25 @@ class App:
                    options=tuple(tuple(kv) for kv in d.get("options") or ()),
                    paths=tuple(d.get("paths") or ()), locustfile=d.get("locustfile"), name=d.get("name") or "",
                    venv=d.get("venv"), conf=d.get("conf"), mount=d.get("mount") or "/",
-                   data=tuple(d.get("data") or ()))
+                   data=tuple(d.get("data") or ()),
+                   variants=tuple(AppVariant.from_dict(v) for v in d.get("variants") or ()))
+
+    @property
+    def cells(self) -> list[str]:
+        """The run's variants of the `app` workload: one per --app-variant, else the application's name."""
+        return [v.name for v in self.variants] or [self.name]
+
+    def paths_of(self, cell: str | None) -> tuple[str, ...]:
+        """The requests of a cell: --paths, under the variant's own mount when it is one of --app-variant."""
+        if cell not in {v.name for v in self.variants}:
+            return self.paths
+        base = self.mount.rstrip("/")
+        return tuple(app_variants.mount(self.mount, str(cell)) + p.removeprefix(base) for p in self.paths)
+
+    @property
+    def served_paths(self) -> tuple[str, ...]:
+        """Every request path the stack serves: each variant's, or --paths."""
+        return tuple(p for v in self.cells for p in self.paths_of(v))
 
     @property
     def site_packages(self) -> str | None:
@@ -268,6 +289,7 @@ class AppArgs:
     app_conf: str | None = None
     mount: str | None = None
     app_data: list[str] = field(default_factory=list)
+    app_variant: list[str] = field(default_factory=list)
 
 
 def _deployment(given: AppArgs) -> dict:
@@ -278,6 +300,21 @@ def _deployment(given: AppArgs) -> dict:
             "conf": app_conf.check_file(given.app_conf) if given.app_conf is not None else None,
             "mount": parse_mount(given.mount) if given.mount is not None else "/",
             "data": app_data.check_dirs(given.app_data)}
+
+
+def _variants(given: AppArgs) -> tuple[AppVariant, ...]:
+    """--app-variant, checked: only for a WSGI application (mod_wsgi's daemon groups keep variants in processes
+    of their own; mod_python's children serve every Location, so os.environ would be shared) with --paths."""
+    if not given.app_variant:
+        return ()
+    variants = app_variants.parse_all(given.app_variant)
+    if given.app_handler is not None:
+        raise UserError(f"--app-variant {given.app_variant[0]!r} with --app-handler: variants need mod_wsgi's "
+                        "daemon groups (--app-wsgi FILE); mod_python's children serve every variant in one process")
+    if given.locustfile is not None:
+        raise UserError(f"--app-variant {given.app_variant[0]!r} with --locustfile: variants are served under "
+                        "/NAME and need --paths (requested under each variant's mount)")
+    return variants
 
 
 def _wsgi_file(text: str, app_dir: Path) -> str:
@@ -303,6 +340,8 @@ def from_args(given: AppArgs, check_code: bool = True) -> App | None:
                            ("--app-conf", given.app_conf), ("--mount", given.mount)):
             if value is not None:
                 raise UserError(f"{opt} {value!r} needs --app DIR (the folder holding the application)")
+        if given.app_variant:
+            raise UserError(f"--app-variant {given.app_variant[0]!r} needs --app DIR and --app-wsgi FILE")
         if given.app_data:
             raise UserError(f"--app-data {given.app_data[0]!r} needs --app DIR (the folder holding the application)")
         if given.app_option:
@@ -334,6 +373,7 @@ def from_args(given: AppArgs, check_code: bool = True) -> App | None:
         raise UserError(f"--app {given.app!r} needs its load: --paths /a,/b?x=1 (requests sent round-robin) or "
                         "--locustfile FILE")
     deployment = _deployment(given)
+    variants = _variants(given)
     mount = deployment["mount"].rstrip("/")
     paths = tuple(mount + p for p in parse_paths(given.paths)) if given.paths is not None else ()
     locustfile = None
@@ -345,7 +385,8 @@ def from_args(given: AppArgs, check_code: bool = True) -> App | None:
         locustfile = str(lf.resolve())
     app = App(dir=str(app_dir), handler=given.app_handler, wsgi=wsgi,
               options=tuple(parse_option(o) for o in given.app_option), paths=paths, locustfile=locustfile,
-              name=check_name(given.app_name) if given.app_name is not None else "", **deployment)
+              name=check_name(given.app_name) if given.app_name is not None else "", variants=variants,
+              **deployment)
     if check_code:
         app.check_code()
     return app

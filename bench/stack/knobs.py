@@ -105,6 +105,9 @@ class StackSettings:
             raise UserError(f"--server {self.server} cannot serve {flag}: {flag} runs under {self.app.server}")
         if self.wsgi_mode not in WSGI_MODES:
             raise UserError(f"--wsgi-mode {self.wsgi_mode!r} is not valid: use {' or '.join(WSGI_MODES)}")
+        if self.app is not None and self.app.variants and self.wsgi_mode != "daemon":
+            raise UserError(f"--wsgi-mode {self.wsgi_mode} with --app-variant: each variant needs its own daemon "
+                            "group (--wsgi-mode daemon); embedded mode serves every variant in the same children")
         mpm.check(self)
         self.listen = check_listen(self.listen)
         if self.server_cpus is not None:
@@ -284,12 +287,18 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--app-data", metavar="DIR", action="append", default=[],
                    help="a folder the application writes, made writable for the server's user while the stack "
                    "runs and given back (owners and modes) at the end, never copied; repeatable")
+    g.add_argument("--app-variant", metavar="NAME[FACTOR,...]:KEY=VALUE,...", action="append", default=[],
+                   help="the application again under another environment (os.environ of its own mod_wsgi daemon "
+                   "group, served under --mount/NAME), one cell each; FACTORs say what it keeps across requests "
+                   "(connection, template, prepared) so the run splits the speedup as for the suite's variants; "
+                   "repeatable, two or more")
 
 
 def app_args(args: argparse.Namespace) -> AppArgs:
     return AppArgs(**{k: getattr(args, k, None) for k in ("app", "app_handler", "app_wsgi", "paths", "locustfile",
                                                               "app_name", "app_venv", "app_conf", "mount")},
-                   app_option=getattr(args, "app_option", None) or [], app_data=getattr(args, "app_data", None) or [])
+                   app_option=getattr(args, "app_option", None) or [], app_data=getattr(args, "app_data", None) or [],
+                   app_variant=getattr(args, "app_variant", None) or [])
 
 
 def add_pooler_options(parser: argparse.ArgumentParser) -> None:

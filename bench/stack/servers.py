@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from bench.errors import UserError
+from bench.stack import app_variants
 from bench.stack.app import App
 from bench.stack.mpm import MPMS, THREADED, Shape
 
@@ -84,15 +85,21 @@ class Server:
         app = settings.app
         return "\n".join(f'{self.app_option_directive} {k} "{v}"' for k, v in (app.options if app else ()))
 
-    def app_values(self, settings: Served, app_dir: Path) -> dict[str, str]:
+    def app_values(self, settings: Served, app_dir: Path, handlers: Path) -> dict[str, str]:
         """${python_path}, ${mount} and ${app_conf} of the app templates: PythonPath's expression (with
         --app-venv, site.addsitedir of its site-packages first: it runs in the handler's interpreter before the
-        handler is imported), the mount point, the Include of --app-conf."""
+        handler is imported), the mount point, the Include of --app-conf; ${app_alias}: mod_wsgi's mount of the
+        suite's wrapper (`handlers` holds it), one per --app-variant."""
         app = settings.app
         path = f"['{app_dir}'] + sys.path"
         if app is not None and app.site_packages:
             path = f"__import__('site').addsitedir('{app.site_packages}') or {path}"
-        return {"python_path": path, "mount": app.mount if app else "/",
+        mount = app.mount if app else "/"
+        # mod_wsgi's mount: the one application, or each --app-variant on its own daemon group (app_variants).
+        script = f"{handlers}/app_wsgi.py"
+        alias = app_variants.location_lines(mount, app.variants, script) if app is not None and app.variants \
+            else f'WSGIScriptAlias {mount} "{script}"'
+        return {"python_path": path, "mount": mount, "app_alias": alias,
                 "app_conf": f'# --app-conf, as given:\nInclude "{app.conf}"' if app and app.conf else ""}
 
     def max_connections_per_child(self, settings: Served) -> int:
@@ -136,9 +143,11 @@ class ModWsgi(Server):
         n = settings.max_connections_per_child
         recycle = f" maximum-requests={n}" if n else ""
         home = f' python-home="{venv}"' if venv else ""  # --app-venv: mod_wsgi's documented way
-        return (f'WSGIDaemonProcess bench processes={settings.processes} threads={settings.threads}{owner}{recycle} '
-                f'python-path="{handlers}"{home}\n'
-                "WSGIProcessGroup bench\n"
+        groups = [v.group for v in settings.app.variants] if settings.app else []
+        # --app-variant: one group per variant, the same shape each, chosen by its mount (app_variants).
+        daemons = "\n".join(f'WSGIDaemonProcess {group} processes={settings.processes} threads={settings.threads}'
+                             f'{owner}{recycle} python-path="{handlers}"{home}' for group in groups or ["bench"])
+        return (daemons + ("" if groups else "\nWSGIProcessGroup bench") + "\n"
                 "# No Python in the relaying children: only the daemons run it.\n"
                 "WSGIRestrictEmbedded On")
 

@@ -131,7 +131,7 @@ def splits(run: Run) -> dict[str, Split]:
     """Per workload ("db", or under --servers "db under mod_wsgi"): the 2x2 split when the four variants of the
     table's square ran."""
     out: dict[str, Split] = {}
-    sq = attribution.square()
+    sq = attribution.of_stack(run.stack).square()  # an --app-variant run: the application's own table
     if sq is None:
         return out
     for workload, server in server_groups(run):
@@ -148,7 +148,7 @@ def step_rows(run: Run) -> list[Speedup]:
     """Requests/s of each one-factor step the split and the speedup table do not show: "X vs Y"."""
     rows = []
     for workload, server in server_groups(run):
-        for step in attribution.steps(run.variants):
+        for step in attribution.of_stack(run.stack).steps(run.variants):
             new, base = run.cell(workload, step.new, server), run.cell(workload, step.base, server)
             if new is None or base is None:
                 continue
@@ -192,7 +192,8 @@ def analyze(run: Run) -> Analysis:
     cpu_rows = speedup_rows(run, "requests_per_cpu_second")
     an = Analysis(run.cells, rows, cpu_rows, splits(run), capacity(run), cross_check=cross_check(run),
                   wrk_speedups=run.wrk_speedups, ceiling=run.ceiling,
-                  saturation=run.saturation, servers=run.servers, steps=step_rows(run))
+                  saturation=run.saturation, servers=run.servers, steps=step_rows(run),
+                  square=attribution.of_stack(run.stack).square())
     # Only the format's own `speedups` count as missing; the CPU ones are an extra (their table says
     # "computed" in its "from" column).
     if any(r.origin == "computed" for r in rows):
