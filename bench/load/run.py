@@ -103,6 +103,10 @@ def preflight(plan: Plan, settings: StackSettings | None, base_url: str) -> tupl
             raise UserError(f"{base_url}{path} answered HTTP {status}: the server does not serve the handlers "
                             "(expected 200)")
         server_header = headers.get("Server", server_header)
+    if app is not None and app.variants and settings is not None:
+        checks.append(f"{len(app.variants)} --app-variant daemon groups of {settings.processes} processes each, all "
+                      "started with Apache (restarted before each trial): only the trial's group imports the "
+                      "application; the idle groups' daemons hold a bare interpreter's memory (in PSS total), no CPU")
     if settings is not None:
         # StackSettings.validate() already refused a budget that does not fit; say what was checked.
         # In budget_text's words: with --threads a process holds pool_per_process and one per thread.

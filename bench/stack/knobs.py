@@ -164,7 +164,12 @@ class StackSettings:
 
     @property
     def _in_process(self) -> int:
-        return self.processes * (self.pool_per_process + self.threads)
+        return self._groups * self.processes * (self.pool_per_process + self.threads)
+
+    @property
+    def _groups(self) -> int:
+        """--app-variant: each variant's daemon group holds its own connections, idle or not."""
+        return len(self.app.variants) if self.app is not None and self.app.variants else 1
 
     @property
     def pool_per_process(self) -> int:
@@ -180,6 +185,8 @@ class StackSettings:
         else:
             text = (f"--processes {self.processes} x (pool {self.pool_per_process} + --threads {self.threads} "
                     "per-request connections)")
+        if self._groups > 1:
+            text = f"{self._groups} --app-variant daemon groups x {text}"
         pooler = f"PgBouncer's pool {self.pooler_pool} + reserve {pgbouncer.RESERVE_POOL}"
         if not self.pooler:
             return text
