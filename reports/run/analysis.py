@@ -14,6 +14,7 @@ from bench.record import bottleneck as bn
 from bench.record.run_folder import Cell, Run
 from bench.record.run_rows import Ceiling, SaturationCell, Speedup
 from bench.record.stats import Split, decompose_2x2, ratio_ci
+from bench.vocabulary import BASELINE
 
 TARGET_RPS = 1000  # the capacity view's example load
 
@@ -65,6 +66,12 @@ class Analysis:
     # One factor at a time outside the 2x2 ("X vs Y", baseline = Y), from the variant table.
     steps: list[Speedup] = field(default_factory=list)
     square: attribution.Square | None = field(default_factory=attribution.square)  # the 2x2 the split uses
+    baseline: str = BASELINE  # what speedups are over: naive, or an --app-variant run's none-kept variant
+
+    @property
+    def top(self) -> str:
+        """The variant the headline speaks of: the square's all-kept one (pooled), when there is a square."""
+        return self.square.both if self.square is not None else "pooled"
 
     @property
     def multi_server(self) -> bool:
@@ -90,13 +97,14 @@ def speedup_rows(run: Run, metric: str = "rps") -> list[Speedup]:
     rows = run.speedups(metric)
     have = {(r.workload, r.variant, r.baseline, r.server) for r in rows}
     # An interrupted run may have trials for both variants but no speedup line yet: compute it.
+    baseline = attribution.of_stack(run.stack).baseline
     for workload, server in server_groups(run):
-        base = run.cell(workload, "naive", server)
+        base = run.cell(workload, baseline, server)
         if base is None:
             continue
         for cell in run.cells:
-            if cell.workload != workload or cell.server != server or cell.variant == "naive" \
-                    or (workload, cell.variant, "naive", server) in have:
+            if cell.workload != workload or cell.server != server or cell.variant == baseline \
+                    or (workload, cell.variant, baseline, server) in have:
                 continue
             keys = SPEEDUP_METRICS[metric]
             r = ratio_ci(base.values(*keys), cell.values(*keys))
@@ -193,7 +201,7 @@ def analyze(run: Run) -> Analysis:
     an = Analysis(run.cells, rows, cpu_rows, splits(run), capacity(run), cross_check=cross_check(run),
                   wrk_speedups=run.wrk_speedups, ceiling=run.ceiling,
                   saturation=run.saturation, servers=run.servers, steps=step_rows(run),
-                  square=attribution.of_stack(run.stack).square())
+                  square=attribution.of_stack(run.stack).square(), baseline=attribution.of_stack(run.stack).baseline)
     # Only the format's own `speedups` count as missing; the CPU ones are an extra (their table says
     # "computed" in its "from" column).
     if any(r.origin == "computed" for r in rows):

@@ -74,13 +74,13 @@ def chart_speedup(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
     name = "fig2-speedup"
     bars = [F.Bar(str(r.workload), str(r.variant) if r.server is None else f"{r.variant} {r.server}", r.ratio,
                   r.lo, r.hi)
-            for r in an.speedups if r.baseline == "naive" and r.ratio is not None]  # Speedup.of: ratio set
+            for r in an.speedups if r.baseline == an.baseline and r.ratio is not None]  # Speedup.of: ratio set
     if not bars:
-        why = ("No naive baseline in this run, so no speedup." if "naive" not in run.variants
-               else "Only the naive variant has results, so there is nothing to compare it with.")
+        why = (f"No {an.baseline} baseline in this run, so no speedup." if an.baseline not in run.variants
+               else f"Only the {an.baseline} variant has results, so there is nothing to compare it with.")
         return _skip(name, why)
     best = max(bars, key=lambda b: b.value)
-    caption = (f"Requests/s of each variant divided by naive's, with 95% intervals (log scale). Largest: "
+    caption = (f"Requests/s of each variant divided by {an.baseline}'s, with 95% intervals (log scale). Largest: "
                f"{best.series} on {best.group}, {fmt_ratio(best.value)}.")
     split = split_bars(an)
     if split and an.square is not None:  # split_bars is empty without a square

@@ -28,10 +28,10 @@ def headline_rows(run: Run, an: Analysis) -> list[Speedup]:
     """Per workload (and server), the speedup of `pooled` over naive (or the largest one when pooled is absent)."""
     out = []
     for workload, server in server_groups(run):
-        rows = [r for r in an.speedups if r.workload == workload and r.server == server and r.baseline == "naive"]
+        rows = [r for r in an.speedups if r.workload == workload and r.server == server and r.baseline == an.baseline]
         if not rows:
             continue
-        pooled = [r for r in rows if r.variant == "pooled"]
+        pooled = [r for r in rows if r.variant == an.top]
         # rows read by Speedup.of: the ratio is set
         out.append(pooled[0] if pooled else max(rows, key=lambda r: r.ratio or 0.0))
     return out
@@ -125,7 +125,7 @@ def capacity_sentences(run: Run, an: Analysis) -> tuple[list[str], str]:
         rows = {r.variant: r for r in an.capacity if r.workload == workload and r.server == server}
         if not rows:
             continue
-        main = rows.get("pooled") or max(rows.values(), key=lambda r: r.rps_per_process)
+        main = rows.get(an.top) or max(rows.values(), key=lambda r: r.rps_per_process)
         served = f" under {server}" if server else ""
         text = (f"To serve {an.target_rps} req/s of {main.variant} {workload}{served} you need {_about(main)} "
                 f"{_procs(main)}")
@@ -133,9 +133,9 @@ def capacity_sentences(run: Run, an: Analysis) -> tuple[list[str], str]:
             text += f", {_about(main)} {fmt_num(main.mb_pss)} MB (PSS)"
         elif main.mb_rss is not None:
             text += f", {_about(main)} {fmt_num(main.mb_rss)} MB (RSS)"
-        naive = rows.get("naive")
+        naive = rows.get(an.baseline)
         if naive is not None and naive is not main:
-            text += f"; with naive handlers {_about(naive)} {_procs(naive)}"
+            text += f"; with {an.baseline} handlers {_about(naive)} {_procs(naive)}"
             if naive.mb_pss is not None:
                 text += f", {fmt_num(naive.mb_pss)} MB"
         out.append(text + "." + _capacity_basis([main] + ([naive] if naive is not None and naive is not main

@@ -272,7 +272,7 @@ def summary_blocks(run: Run, an: Analysis, cap: list[str], cav: list[str]) -> li
         best = max((c for c in an.cells if c.summary.rps is not None), key=lambda c: c.summary.rps or 0,
                    default=None)
         if best is not None:
-            blocks.append(Para(f"No naive baseline to compare with; the highest rate was {best.variant} on "
+            blocks.append(Para(f"No {an.baseline} baseline to compare with; the highest rate was {best.variant} on "
                                f"{best.workload}, {fmt_num(best.summary.rps)} req/s.", "headline"))
     lines = [s for r in heads if (s := rate_sentence(run, r))]
     lines += split_sentences(an)
