@@ -62,6 +62,8 @@ def parse(text: str) -> AppVariant:
     if not _NAME.fullmatch(name):
         raise UserError(f"--app-variant {text!r}: name {name!r} is not up to 32 letters, digits and _- starting "
                         "with a letter or digit")
+    if name == "server-status":
+        raise UserError(f"--app-variant {text!r}: the name server-status is the suite's status page; choose another")
     factors = []
     for f in (x.strip() for x in (m["factors"] or "").split(",")):
         if not f:

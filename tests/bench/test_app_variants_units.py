@@ -34,6 +34,7 @@ def test_a_variant_is_its_name_its_kept_factors_and_its_environment():
     ("x:S", r"'S' is not KEY=VALUE"),
     ("x:1S=a", r"'1S=a' is not KEY=VALUE"),
     ('x:S="a"', "is not KEY=VALUE"),
+    ("server-status:S=a", "the suite's status page"),
 ])
 def test_a_malformed_variant_is_refused_naming_it(text, message):
     with pytest.raises(UserError, match=message):
