@@ -87,7 +87,7 @@ def chart_speedup(run: Run, an: Analysis, out_dir: Path) -> FigureBlock:
         first, second, _ = F.split_labels(an.square)
         caption += (f" Right: the 2x2 split of {an.square.both}/{an.square.base} into {first} and {second} "
                     "(log-ratio decomposition; see the Throughput section for the method).")
-    return _save(F.speedup_figure(bars, split), name, out_dir, caption)
+    return _save(F.speedup_figure(bars, split, an.baseline), name, out_dir, caption)
 
 
 # --- figure 3 ------------------------------------------------------------------------------------

@@ -193,14 +193,15 @@ def rps_figure(bars: Sequence[Bar]) -> Figure:
 
 
 @styled
-def speedup_figure(speedups: Sequence[Bar], split: Sequence[Bar] = ()) -> Figure:
+def speedup_figure(speedups: Sequence[Bar], split: Sequence[Bar] = (), baseline: str = "naive") -> Figure:
     """Figure 2: speedup over naive (series = variant) and, when given, the 2x2 split per workload.
 
     `split` bars use the series names of `split_labels` ("pooling", "template caching", "total (pooled)").
     """
     fig = new_figure(10 if split else 8, 4.2)
     axes = fig.subplots(1, 2 if split else 1, squeeze=False)[0]
-    _ratio_bars(axes[0], speedups, "requests/s relative to naive (log scale)", "Speedup over naive (95% CI)")
+    _ratio_bars(axes[0], speedups, f"requests/s relative to {baseline} (log scale)",
+                f"Speedup over {baseline} (95% CI)")
     if split:
         _ratio_bars(axes[1], split, "factor (log scale)", "Where the speedup comes from (2x2 log-ratio split)",
                     colors=split_colors(square()))

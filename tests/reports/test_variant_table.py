@@ -43,3 +43,30 @@ def test_a_variant_outside_the_2x2_is_reported_as_x_vs_y(tmp_path: Path, prepare
     # ... and a row in the one-factor table: X, its baseline Y, the ratio and its interval.
     rows = [line for line in md.splitlines() if line.startswith("| db | prepared | pooled |")]
     assert rows and "x" in rows[0], md
+
+
+RENAMED = {"naive": "base", "pool-only": "conn", "cache-only": "tpl", "pooled": "both"}
+KEPT = {"base": [], "conn": ["pooled_connection"], "tpl": ["cached_template"],
+        "both": ["pooled_connection", "cached_template"]}
+
+
+def test_an_app_variant_run_is_split_over_its_own_baseline_whatever_the_names(tmp_path: Path) -> None:
+    """--app-variant: the table comes from results.json's stack.app.variants (bench.record.attribution.of_stack),
+    so the split, the headline and the speedup figure speak of `both` over `base`, never of naive/pooled."""
+    run = fixtures().make_run(tmp_path, variants=tuple(RENAMED), trials=3)
+    for f in run.rglob("*.json"):
+        text = f.read_text()
+        for old, new in RENAMED.items():
+            text = text.replace(f'"{old}"', f'"{new}"')
+        f.write_text(text)
+    results = json.loads((run / "results.json").read_text())
+    results["stack"]["app"] = {"name": "site", "variants": [{"name": n, "factors": k, "env": []}
+                                                           for n, k in KEPT.items()]}
+    (run / "results.json").write_text(json.dumps(results))
+    out = build_report(run).parent
+    md = (out / "report.md").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert {s["workload"] for s in summary["split"]} == {"db", "fortunes"}
+    assert "of both over base, pooling accounts for" in md
+    assert "No base baseline" not in md and "divided by base's" in md
+    # Figure 2's registry title stays "speedup over naive" (a fixed title); its caption and axes name base.
