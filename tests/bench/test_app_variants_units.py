@@ -111,3 +111,11 @@ def test_bench_tune_refuses_variants_in_one_line(capsys):
                  "--app-variant", "a:S=1", "--app-variant", "b[template]:S=2"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and "bench tune sweeps one environment" in err[0]
+
+
+def test_the_connection_budget_counts_every_variants_daemon_group():
+    app = App(GUESTBOOK, wsgi="wsgi.py", paths=("/",), variants=parse_all(FOUR))
+    s = StackSettings(app=app, server="mod_wsgi", processes=3)
+    alone = StackSettings(app=App(GUESTBOOK, wsgi="wsgi.py", paths=("/",)), server="mod_wsgi", processes=3)
+    assert s.connections_needed - 3 == 4 * (alone.connections_needed - 3)
+    assert s.budget_text.startswith("4 --app-variant daemon groups x --processes 3")
