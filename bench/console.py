@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.record import attribution
 from bench.record.bottleneck import GENERATOR_SIDE, LIMITED_BY, Verdict, is_capacity
-from bench.record.ladder import Probe
+from bench.record.ladder import LadderCell, Probe, Stop
 from bench.record.processes import process_medians
 from bench.record.run_rows import Ceiling, CellRecord, CellSummary, OfferedRateRow, Speedup, cells_of
 from bench.record.trial import LatencyModel, QueueTime, ServerFigures, TrialRecord
@@ -133,11 +133,14 @@ def speedup_lines(data: dict[str, Any]) -> list[str]:
     cost = _keyed([*_speedups(data.get("cpu_speedups")), *step_speedups(ran, "requests_per_cpu_second")])
     cross_checked = any(t.wrk is not None for c in ran for t in c.trials)
     wrk_ = _keyed([*_speedups(data.get("wrk_speedups")), *(step_speedups(ran, "wrk_rps") if cross_checked else [])])
+    # a cell whose ladder found that more users did not raise its rate: its limit is not the users
+    climbed = {(str(c.workload), str(c.variant)): c for c in LadderCell.all_of(data) if c.stop != Stop.SERVER}
     lines = []
     for s in [*_speedups(data.get("speedups")), *step_speedups(ran)]:
         effect = effects.get((str(s.variant), str(s.baseline)))
         c = cost.get(_key(s))
-        line = f"{s.variant} vs {s.baseline} on {s.where}{f' ({effect})' if effect else ''}: {headline(s, c)}"
+        line = (f"{s.variant} vs {s.baseline} on {s.where}{f' ({effect})' if effect else ''}: "
+                f"{headline(s, c, climbed.get((str(s.workload), str(s.variant))))}")
         if (w := wrk_.get(_key(s))) is not None:
             line += f"; wrk {w.ratio:.2f}x"
         lines.append(line)
@@ -152,16 +155,21 @@ def _ci(s: Speedup) -> str:
     return f"95% CI {s.ci95[0]:.2f}-{s.ci95[1]:.2f}" if s.ci95 else "one trial: no interval"
 
 
-def headline(s: Speedup, cost: Speedup | None) -> str:
+def headline(s: Speedup, cost: Speedup | None, climbed: LadderCell | None = None) -> str:
     """A speedup in the reader's terms. Both cells server-bound: the closed-loop ratio is the capacity ratio. A cell
-    bound by the generator (after the ladder): the generator-independent ratio (per server CPU-second) leads, and
-    the closed-loop one follows with the instrument that bound it. Otherwise: the ratio as it may be stated."""
+    bound by the generator, or whose ladder (`climbed`: the variant's cell) found that more users did not raise the
+    rate: the generator-independent ratio (per server CPU-second) leads, and the closed-loop one follows with what
+    bound it. Otherwise: the ratio as it may be stated."""
     labels = [label for label in (s.bottlenecks or {}).values() if label]
     closed = f"{s.text or f'{s.ratio:.2f}x'} ({_ci(s)})"
-    bound = [LIMITED_BY[label] for label in dict.fromkeys(labels) if label in GENERATOR_SIDE]
+    bound = [f"{LIMITED_BY[label]} (Locust)" for label in dict.fromkeys(labels) if label in GENERATOR_SIDE]
+    if not bound and climbed is not None and not is_capacity((s.bottlenecks or {}).get(str(s.variant))):
+        # "too few users" would contradict the ladder: the closed loop itself (users = processes) is the limit
+        closed = f"at least {s.ratio:.2f}x ({_ci(s)})"
+        bound = [f"the closed loop: the ladder found no gain from more users ({climbed.stop}: {climbed.reason})"]
     if bound and cost is not None and cost.ratio is not None:
-        return (f"{cost.ratio:.2f}x per server CPU-second ({_ci(cost)}); closed loop {closed}, bound by "
-                f"{' and '.join(bound)} (Locust)")
+        return (f"{cost.ratio:.2f}x per server CPU-second ({_ci(cost)}); closed loop {closed}, "
+                f"bound by {' and '.join(bound)}")
     if labels and all(is_capacity(label) for label in labels) and len(labels) == 2:
         closed = f"{closed}, capacity ratio (both cells server-bound)"
     return closed + (f"; per server CPU-second {cost.ratio:.2f}x" if cost is not None else "")

@@ -85,6 +85,16 @@ def test_generator_bound_leads_with_the_ratio_per_server_cpu_second():
     assert text.endswith("bound by the generator (Locust)")
 
 
+def test_a_ladder_that_found_no_gain_leads_with_the_ratio_per_server_cpu_second():
+    s = _speedup(24.22, {"pooled": "load", "naive": "server"}, "at least 24.22x (pooled limited by too few users)")
+    climbed = LadderCell(workload="db", variant="pooled", stop="plateau", reason="8 users raised requests/s by -8.4%")
+    text = headline(s, _speedup(35.06, None), climbed)
+    assert text.startswith("35.06x per server CPU-second (95% CI 34.06-36.06); closed loop at least 24.22x (95% CI")
+    assert "too few users" not in text
+    assert text.endswith("bound by the closed loop: the ladder found no gain from more users (plateau: 8 users "
+                         "raised requests/s by -8.4%)")
+
+
 def test_both_server_bound_is_the_capacity_ratio_without_at_least():
     s = _speedup(44.2, {"pooled": "server", "naive": "server"}, "44.20x")
     text = headline(s, _speedup(45.0, None))
