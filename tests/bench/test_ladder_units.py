@@ -107,3 +107,12 @@ def test_both_server_bound_is_the_capacity_ratio_without_at_least():
 def test_too_few_users_keeps_the_closed_loop_ratio_first(labels):
     s = _speedup(33.36, labels, "at least 33.36x (pooled limited by too few users)" if labels else None)
     assert headline(s, _speedup(38.0, None)).startswith(s.text or "33.36x")
+
+
+def test_only_the_session_users_keep_a_cookie_jar():
+    """The generator's own overhead: Locust's cookie jar is skipped where no handler sets a cookie."""
+    from scenarios._bench import _users
+
+    assert _users.BenchUser.keeps_cookies is False
+    assert _users.build_session_user("process", __name__).keeps_cookies is True
+    assert _users._media_type_of("Text/HTML; charset=utf-8") == "text/html"
