@@ -55,7 +55,9 @@ def _media_type_of(value: str) -> str:
 
 
 def _media_type(response: Any) -> str:
-    return _media_type_of((response.headers or {}).get("Content-Type") or "")
+    # `is None`, not `or {}`: geventhttpclient's Headers.__len__ counts every field line (~6 us a response)
+    headers = response.headers
+    return _media_type_of((headers.get("Content-Type") if headers is not None else None) or "")
 
 
 def _status_and_type(response: Any, media_type: str) -> str | None:
