@@ -157,16 +157,17 @@ def _ci(s: Speedup) -> str:
 
 def headline(s: Speedup, cost: Speedup | None, climbed: LadderCell | None = None) -> str:
     """A speedup in the reader's terms. Both cells server-bound: the closed-loop ratio is the capacity ratio. A cell
-    bound by the generator, or whose ladder (`climbed`: the variant's cell) found that more users did not raise the
-    rate: the generator-independent ratio (per server CPU-second) leads, and the closed-loop one follows with what
-    bound it. Otherwise: the ratio as it may be stated."""
+    bound by the generator, or whose ladder (`climbed`: the variant's cell) stopped short of a busy server (more users
+    gained nothing, passed the p99 ceiling or were above the ladder's top): the generator-independent ratio (per
+    server CPU-second) leads, and the closed-loop one follows with what bound it. Otherwise: the ratio as it may be
+    stated."""
     labels = [label for label in (s.bottlenecks or {}).values() if label]
     closed = f"{s.text or f'{s.ratio:.2f}x'} ({_ci(s)})"
     bound = [f"{LIMITED_BY[label]} (Locust)" for label in dict.fromkeys(labels) if label in GENERATOR_SIDE]
     if not bound and climbed is not None and not is_capacity((s.bottlenecks or {}).get(str(s.variant))):
         # "too few users" would contradict the ladder: the closed loop itself (users = processes) is the limit
         closed = f"at least {s.ratio:.2f}x ({_ci(s)})"
-        bound = [f"the closed loop: the ladder found no gain from more users ({climbed.stop}: {climbed.reason})"]
+        bound = [f"the closed loop: more users did not raise it ({climbed.stop}: {climbed.reason})"]
     if bound and cost is not None and cost.ratio is not None:
         return (f"{cost.ratio:.2f}x per server CPU-second ({_ci(cost)}); closed loop {closed}, "
                 f"bound by {' and '.join(bound)}")

@@ -30,6 +30,7 @@ from bench.record.results import RunRecord
 from bench.record.trial import CellKey, PlanStep, TrialRecord
 from bench.stack import cpus, postgres
 from bench.stack.knobs import StackSettings
+from bench.stack.servers import parse_deployment
 from bench.vocabulary import request_headers, url_path
 
 
@@ -355,14 +356,15 @@ def climb_cell(ctx: Context, step: PlanStep) -> LadderCell:
     short = replace(ctx.plan, duration_s=ladder.PROBE_S, warmup_s=ladder.PROBE_WARMUP_S, cross_check=False)
     probes: list[Probe] = []
     tag = f"-{step.server}" if step.server else ""
-    for users in ladder.rungs(ctx.plan.users, ladder.MAX_USERS):
+    top = ladder_top(ctx, step)
+    for users in ladder.rungs(ctx.plan.users, top):
         rel = f"ladder/{step.workload}-{step.variant}{tag}-u{users:03d}"
         # the first rung switches the server under --servers; every other rung keeps Apache warm
         t = ctx.measure(PlanStep(0, 0, step.workload, step.variant, server=step.server), rel=rel, users=users,
                         plan=short, restart=bool(step.server) and not probes)
         probes.append(ladder.probe_of(users, t.client.rps, t.client.p99_ms, t.bottleneck, rel))
         ctx.log(console.probe_line(probes[-1]))
-        stopped = ladder.stop_rule(probes, ctx.plan.max_p99_ms)
+        stopped = ladder.stop_rule(probes, ctx.plan.max_p99_ms, top)
         if stopped is not None:
             stop, reason, chosen = stopped
             return LadderCell(workload=step.workload, variant=step.variant, server=step.server, probes=tuple(probes),
@@ -370,13 +372,21 @@ def climb_cell(ctx: Context, step: PlanStep) -> LadderCell:
     raise AssertionError("the ladder's last rung always stops it")  # stop_rule: users * 2 > max_users
 
 
+def ladder_top(ctx: Context, step: PlanStep) -> int:
+    """The ladder's top for this cell's server (bench/load/ladder.py top_users); MAX_USERS for --url."""
+    if ctx.live is None:
+        return ladder.MAX_USERS
+    s = parse_deployment(step.server).apply(ctx.live.settings) if step.server else ctx.live.settings
+    return ladder.top_users(s.mpm, s.processes, s.keepalive, ctx.plan.connection_close)
+
+
 def climb_cells(ctx: Context, record: RunRecord) -> dict[CellKey, int]:
     """The default load: each cell's ladder, kept in results.json `ladder`; returns the users per cell."""
     cells: list[LadderCell] = []
     for step in ctx.plan.cells():
-        ctx.log(f"ladder {step.name}: users from {ctx.plan.users}, {ladder.PROBE_S:g} s probes, until the server "
-                f"CPUs are {100 * ladder.SERVER_FULL:.0f}% busy, the generator is the limit or p99 passes "
-                f"{ctx.plan.max_p99_ms:g} ms")
+        ctx.log(f"ladder {step.name}: users from {ctx.plan.users} up to {ladder_top(ctx, step)}, "
+                f"{ladder.PROBE_S:g} s probes, until the server CPUs are {100 * ladder.SERVER_FULL:.0f}% busy, the "
+                f"generator is the limit or p99 passes {ctx.plan.max_p99_ms:g} ms")
         cells.append(climb_cell(ctx, step))
         ctx.log(f"    {cells[-1].name}: {cells[-1].users} users ({cells[-1].stop}: {cells[-1].reason})")
         record.set_extra("ladder", [c.to_json() for c in cells])

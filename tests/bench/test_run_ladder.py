@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 def test_a_run_without_users_climbs_a_ladder_and_runs_its_trials_there(tmp_path):
     env = {"BENCH_STATE_DIR": str(make_state_dir()), "BENCH_RUNS_DIR": str(tmp_path)}
     r = bench_cli("run", "--workloads", "db", "--variants", "pooled", "--trials", "1", "--duration", "4",
-                  "--warmup", "1", "--processes", "2", "--no-report", "--port", str(procs.free_port()),
+                  "--warmup", "1", "--processes", "8", "--no-report", "--port", str(procs.free_port()),
                   env=env, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
     run_dir = next(Path(tmp_path).iterdir())
@@ -27,11 +27,12 @@ def test_a_run_without_users_climbs_a_ladder_and_runs_its_trials_there(tmp_path)
     assert [c.name for c in cells] == ["db/pooled"]
     cell = cells[0]
     assert cell.stop in {s.value for s in Stop} and cell.reason
-    assert [p.users for p in cell.probes] == ladder.rungs()[:len(cell.probes)]
+    # prefork with keep-alive: the ladder's top is the 8 processes (ladder.top_users)
+    assert [p.users for p in cell.probes] == ladder.rungs(4, 8)[:len(cell.probes)]
     assert cell.users in [p.users for p in cell.probes]
     for p in cell.probes:  # each rung's raw files beside its summary
         trial = json.loads((run_dir / str(p.dir) / "trial.json").read_text())
         assert trial["users"] == p.users and p.rps and p.rps > 0 and p.server_util is not None
     assert [t["users"] for c in data["results"] for t in c["trials"]] == [cell.users]
-    assert "ladder db/pooled: users from 4" in r.stdout and "    probe 4 users: " in r.stdout
+    assert "ladder db/pooled: users from 4 up to 8" in r.stdout and "    probe 4 users: " in r.stdout
     assert f"db/pooled: {cell.users} users ({cell.stop}: " in r.stdout
