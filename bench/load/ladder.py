@@ -4,7 +4,8 @@ A closed loop of U users reaches at most U / latency, so a fixed U measures the 
 is enough for the server's speed. Before a cell's trials `bench run` probes it at START_USERS, then doubles
 (short probes on the warm server, no Apache restart between rungs) and stops at the first rung where:
 
-- the server CPUs were at least SERVER_FULL busy (`server`): the rate is a capacity, the trials run at that load;
+- the server CPUs were at least SERVER_FULL busy (`server`; by the server, or on a busy machine by every process):
+  the rate is a capacity (of what the machine left the server), the trials run at that load;
 - the generator was the limit (`generator`: a Locust process or the generator CPUs full): more users cannot send
   more, the trials run at that load and their ratio is bound by the generator;
 - p99 passed --max-p99 (`p99`): the trials run at the rung before (or the first, if none was below);
@@ -50,7 +51,7 @@ def rungs(start: int = START_USERS, max_users: int = MAX_USERS) -> list[int]:
 def probe_of(users: int, rps: float | None, p99_ms: float | None, verdict: Verdict | None, rel: str) -> Probe:
     """A rung's record from its trial's figures."""
     v = verdict or Verdict()
-    return Probe(users=users, rps=rps, p99_ms=p99_ms, server_util=v.server_util,
+    return Probe(users=users, rps=rps, p99_ms=p99_ms, server_util=v.server_util, server_set_util=v.server_set_util,
                  generator_busiest=v.generator_busiest, generator_util=v.generator_util, bottleneck=v.bottleneck,
                  dir=rel)
 
@@ -65,6 +66,10 @@ def stop_rule(probes: list[Probe], max_p99_ms: float, max_users: int = MAX_USERS
         return Stop.P99, f"p99 {last.p99_ms:.1f} ms at {users} users passed --max-p99 {max_p99_ms:g} ms", chosen
     if last.server_util is not None and last.server_util >= SERVER_FULL:
         return Stop.SERVER, f"server CPUs {100 * last.server_util:.0f}% busy at {users} users", users
+    if last.server_set_util is not None and last.server_set_util >= SERVER_FULL:
+        # a busy machine: other processes filled the server CPUs, more users cannot get more of them
+        return (Stop.SERVER, f"server CPUs {100 * last.server_set_util:.0f}% busy at {users} users "
+                f"({100 * (last.server_util or 0):.0f}% by the server, the rest by other processes)", users)
     generator = max(last.generator_busiest or 0.0, last.generator_util or 0.0)
     if generator >= GENERATOR_BUSY or last.bottleneck in GENERATOR_SIDE:
         return (Stop.GENERATOR, f"the generator was the limit at {users} users (busiest Locust process "

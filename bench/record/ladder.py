@@ -28,6 +28,7 @@ class Probe(JsonRecord):
     rps: float | None = None
     p99_ms: float | None = None
     server_util: float | None = None        # server CPU-s / (window x server CPUs)
+    server_set_util: float | None = None    # the server CPUs' busy time by every process (others included)
     generator_busiest: float | None = None  # busiest Locust process, fraction of one core
     generator_util: float | None = None     # generator CPU-s / (window x generator CPUs)
     bottleneck: str | None = None           # the trial's verdict (bench/record/bottleneck.py)

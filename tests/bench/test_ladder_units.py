@@ -27,6 +27,12 @@ def test_a_busy_server_stops_at_that_load():
     assert ladder.stop_rule(probes, 100) == (Stop.SERVER, "server CPUs 96% busy at 8 users", 8)
 
 
+def test_server_cpus_filled_by_other_processes_stop_too():
+    busy = Probe(users=4, rps=2000.0, p99_ms=5.0, server_util=0.47, server_set_util=0.96, generator_busiest=0.4)
+    assert ladder.stop_rule([busy], 100) == (
+        Stop.SERVER, "server CPUs 96% busy at 4 users (47% by the server, the rest by other processes)", 4)
+
+
 def test_server_at_90_percent_is_not_yet_full():
     assert ladder.stop_rule([_probe(4, 3000, server=0.93, bottleneck="server")], 100) is None
 
