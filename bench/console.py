@@ -167,7 +167,7 @@ def headline(s: Speedup, cost: Speedup | None, climbed: LadderCell | None = None
     if not bound and climbed is not None and not is_capacity((s.bottlenecks or {}).get(str(s.variant))):
         # "too few users" would contradict the ladder: the closed loop itself (users = processes) is the limit
         closed = f"at least {s.ratio:.2f}x ({_ci(s)})"
-        bound = [f"the closed loop: more users did not raise it ({climbed.stop}: {climbed.reason})"]
+        bound = [f"the closed loop ({climbed.stop}: {climbed.reason})"]
     if bound and cost is not None and cost.ratio is not None:
         return (f"{cost.ratio:.2f}x per server CPU-second ({_ci(cost)}); closed loop {closed}, "
                 f"bound by {' and '.join(bound)}")

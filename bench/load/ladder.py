@@ -78,5 +78,8 @@ def stop_rule(probes: list[Probe], max_p99_ms: float, max_users: int = MAX_USERS
         return (Stop.PLATEAU, f"{users} users raised requests/s by {100 * (last.rps / before.rps - 1):.1f}% "
                 f"over {before.users} (less than {100 * MIN_GAIN:.0f}%)", before.users or users)
     if users * 2 > max_users:
-        return Stop.MAX_USERS, f"reached {users} users, the top of the ladder ({max_users})", users
+        if max_users < MAX_USERS:  # top_users: one user per prefork process with keep-alive
+            return (Stop.MAX_USERS, f"{users} users on {max_users} prefork processes with keep-alive: more would "
+                    "wait in the listen backlog", users)
+        return Stop.MAX_USERS, f"reached {users} users, the top of the ladder", users
     return None
