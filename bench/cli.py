@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the tune record's classes load with a sweep, not with `benc
 # What build_parser's add_subparsers returns (generic in typeshed only: a string, not subscripted at run time).
 Subcommands: TypeAlias = "argparse._SubParsersAction[Parser]"
 
+DEFAULT_USERS = 4
 # command -> option -> (full, quick): every default that --quick changes, in one table.
 DEFAULTS: dict[str, dict[str, tuple[float, float]]] = {
     "run": {"trials": (3, 2), "duration": (25.0, 10.0), "warmup": (5.0, 3.0)},
@@ -109,7 +110,7 @@ def _plan_from_args(args: argparse.Namespace, partition: cpus.Partition | None =
         _refuse_with_app(args)
         workloads, variants = [plan.APP_WORKLOAD], user_app.cells  # one cell per --app-variant
     return plan.Plan(
-        workloads=workloads, variants=variants, users=args.users,
+        workloads=workloads, variants=variants, users=DEFAULT_USERS if args.users is None else args.users,
         duration_s=_default(args, "run", "duration"),
         warmup_s=_default(args, "run", "warmup"),
         trials=_default(args, "run", "trials"),
@@ -120,8 +121,14 @@ def _plan_from_args(args: argparse.Namespace, partition: cpus.Partition | None =
         workers_wait_s=args.workers_wait, workers_min=1 if args.workers_min is None else args.workers_min,
         servers=_servers_from_args(args),
         rates=offered_rate.parse_rates(args.rate), arrival=offered_rate.check_arrival(args.arrival),
-        fail_on=args.fail_on, slo=args.slo,
+        fail_on=args.fail_on, slo=args.slo, ladder=_ladder(args),
     ).validate()
+
+
+def _ladder(args: argparse.Namespace) -> bool:
+    """The default load (bench/load/ladder.py): without --users, unless another search or load model decides it."""
+    given = getattr(args, "users_given", args.users is not None)
+    return not given and not args.saturate and not args.rate and not args.workers
 
 
 def _refuse_with_app(args: argparse.Namespace) -> None:
@@ -243,6 +250,8 @@ def _tune(args: argparse.Namespace) -> int:
         raise UserError(f"--app-variant {args.app_variant[0]!r}: bench tune sweeps one environment; tune the "
                         "application as its WSGI file sets it (or with --app-option), and compare variants with "
                         "bench run")
+    if args.users is None:  # bench tune has no ladder: its default load is DEFAULT_USERS
+        args.users = DEFAULT_USERS
     if args.slo is not None and k.name != "processes":
         raise UserError(f"--slo {args.slo!r} sizes --knob processes (its capacity at an SLO): --knob {k.name} "
                         "does not take it")
@@ -302,7 +311,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _add_trial_options(p: argparse.ArgumentParser, command: str, unit: str, trials_help: str) -> None:
     """--users, --duration, --warmup, --trials: the same for run and tune; defaults from DEFAULTS."""
-    p.add_argument("--users", type=int, default=4, help="concurrent Locust users (default 4)")
+    p.add_argument("--users", type=int, help=f"concurrent Locust users (default {DEFAULT_USERS}; bench run: "
+                   "chosen per cell by a short ladder from 4 when not given, docs/run.md 'The load of a cell')")
     p.add_argument("--duration", type=float,
                    help=f"seconds per {unit}, warm-up included ({_defaults_text(command, 'duration')})")
     p.add_argument("--warmup", type=float,
@@ -464,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     with interrupts.delivered():
         try:
             args = build_parser().parse_args(argv)
+            if getattr(args, "users", 0) is None:  # not given: the default, and `bench run` climbs a ladder from it
+                args.users, args.users_given = DEFAULT_USERS, False
             return args.func(args)
         except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)

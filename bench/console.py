@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bench.record import attribution
-from bench.record.bottleneck import Verdict
+from bench.record.bottleneck import GENERATOR_SIDE, LIMITED_BY, Verdict, is_capacity
+from bench.record.ladder import LadderCell, Probe, Stop
 from bench.record.processes import process_medians
 from bench.record.run_rows import Ceiling, CellRecord, CellSummary, OfferedRateRow, Speedup, cells_of
 from bench.record.trial import LatencyModel, QueueTime, ServerFigures, TrialRecord
@@ -134,14 +135,14 @@ def speedup_lines(data: dict[str, Any]) -> list[str]:
     cross_checked = any(t.wrk is not None for c in ran for t in c.trials)
     wrk_ = _keyed([*_speedups(data.get("wrk_speedups")),
                    *(step_speedups(ran, "wrk_rps", table) if cross_checked else [])])
+    # a cell whose ladder found that more users did not raise its rate: its limit is not the users
+    climbed = {(str(c.workload), str(c.variant)): c for c in LadderCell.all_of(data) if c.stop != Stop.SERVER}
     lines = []
     for s in [*_speedups(data.get("speedups")), *step_speedups(ran, variants=table)]:
-        text = s.text or f"{s.ratio:.2f}x"
-        ci = f"95% CI {s.ci95[0]:.2f}-{s.ci95[1]:.2f}" if s.ci95 else "one trial: no interval"
         effect = effects.get((str(s.variant), str(s.baseline)))
-        line = f"{s.variant} vs {s.baseline} on {s.where}{f' ({effect})' if effect else ''}: {text} ({ci})"
-        if (c := cost.get(_key(s))) is not None:
-            line += f"; per server CPU-second {c.ratio:.2f}x"
+        c = cost.get(_key(s))
+        line = (f"{s.variant} vs {s.baseline} on {s.where}{f' ({effect})' if effect else ''}: "
+                f"{headline(s, c, climbed.get((str(s.workload), str(s.variant))))}")
         if (w := wrk_.get(_key(s))) is not None:
             line += f"; wrk {w.ratio:.2f}x"
         lines.append(line)
@@ -181,6 +182,31 @@ def split_lines(ran: Sequence[CellRecord], table: attribution.Variants) -> list[
 
 def _effect(e: Any) -> str:
     return f"{e.factor:.2f}x" + (f" (95% CI {e.lo:.2f}-{e.hi:.2f})" if e.lo is not None and e.hi is not None else "")
+
+
+def _ci(s: Speedup) -> str:
+    return f"95% CI {s.ci95[0]:.2f}-{s.ci95[1]:.2f}" if s.ci95 else "one trial: no interval"
+
+
+def headline(s: Speedup, cost: Speedup | None, climbed: LadderCell | None = None) -> str:
+    """A speedup in the reader's terms. Both cells server-bound: the closed-loop ratio is the capacity ratio. A cell
+    bound by the generator, or whose ladder (`climbed`: the variant's cell) stopped short of a busy server (more users
+    gained nothing, passed the p99 ceiling or were above the ladder's top): the generator-independent ratio (per
+    server CPU-second) leads, and the closed-loop one follows with what bound it. Otherwise: the ratio as it may be
+    stated."""
+    labels = [label for label in (s.bottlenecks or {}).values() if label]
+    closed = f"{s.text or f'{s.ratio:.2f}x'} ({_ci(s)})"
+    bound = [f"{LIMITED_BY[label]} (Locust)" for label in dict.fromkeys(labels) if label in GENERATOR_SIDE]
+    if not bound and climbed is not None and not is_capacity((s.bottlenecks or {}).get(str(s.variant))):
+        # "too few users" would contradict the ladder: the closed loop itself (users = processes) is the limit
+        closed = f"at least {s.ratio:.2f}x ({_ci(s)})"
+        bound = [f"the closed loop ({climbed.stop}: {climbed.reason})"]
+    if bound and cost is not None and cost.ratio is not None:
+        return (f"{cost.ratio:.2f}x per server CPU-second ({_ci(cost)}); closed loop {closed}, "
+                f"bound by {' and '.join(bound)}")
+    if labels and all(is_capacity(label) for label in labels) and len(labels) == 2:
+        closed = f"{closed}, capacity ratio (both cells server-bound)"
+    return closed + (f"; per server CPU-second {cost.ratio:.2f}x" if cost is not None else "")
 
 
 def trial_line(trial: TrialRecord | dict[str, Any]) -> str:
@@ -294,6 +320,13 @@ def ceiling_line(ceiling: dict[str, Any]) -> str:
     if c is None:
         return f"    Locust {DASH} req/s"
     return f"    Locust {fmt(c.rps)} req/s" + (f", wrk {fmt(c.wrk_rps)} req/s" if c.wrk_rps else "")
+
+
+def probe_line(probe: Probe) -> str:
+    """The progress line after one rung of a cell's ladder."""
+    return (f"    probe {fmt(probe.users, 'g')} users: {fmt(probe.rps)} req/s, p99 {fmt(probe.p99_ms, '.2f')} ms, "
+            f"server CPUs {pct(probe.server_util)} busy, busiest Locust process {pct(probe.generator_busiest)} "
+            "of a core")
 
 
 def saturation_line(workload: str, variant: str, users: int, trial: TrialRecord | dict[str, Any]) -> str:

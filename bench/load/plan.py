@@ -75,7 +75,8 @@ class Plan:
     quick: bool = False
     connection_close: bool = False
     saturate: bool = False         # raise each cell's users to its knee before its trials (bench/load/saturation.py)
-    max_p99_ms: float = DEFAULT_MAX_P99_MS  # the p99 bound of --saturate
+    max_p99_ms: float = DEFAULT_MAX_P99_MS  # the p99 bound of --saturate and of the ladder
+    ladder: bool = False           # choose each cell's users by a short ladder first (bench/load/ladder.py)
     cross_check: bool = False      # wrk on each cell's endpoint after its Locust trial, and the ceiling
     restart: str = "fresh"  # Apache is stopped and started before every trial
     generator_cpus: str | None = None  # Locust's CPU list (bench/stack/cpus.py); None: not pinned

@@ -14,21 +14,23 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench import console, paths, stack
 from bench.errors import UserError
-from bench.load import machine, offered_rate, saturation, slo_search, wrk
+from bench.load import ladder, machine, offered_rate, saturation, slo_search, wrk
 from bench.load.locust_master import Master
 from bench.load.plan import Plan
 from bench.load.trial import Trial, use_server
 from bench.record.bottleneck import Verdict
 from bench.record.files import write_json
+from bench.record.ladder import LadderCell, Probe
 from bench.record.results import RunRecord
 from bench.record.trial import CellKey, PlanStep, TrialRecord
 from bench.stack import cpus, postgres
 from bench.stack.knobs import StackSettings
+from bench.stack.servers import parse_deployment
 from bench.vocabulary import request_headers, url_path
 
 
@@ -148,10 +150,12 @@ class Context:
         self.current: Trial | None = None
         self.master: Master | None = None  # --workers: one Locust master for the whole run
 
-    def measure(self, step: PlanStep | dict, rel: str | None = None, users: int | None = None) -> TrialRecord:
-        """One trial of `step`, its record (also in its trial.json)."""
-        self.current = Trial(self.run_dir, self.plan, step, self.base_url, self.live, self.monitor,
-                             rel=rel, partition=self.partition, users=users, master=self.master)
+    def measure(self, step: PlanStep | dict, rel: str | None = None, users: int | None = None,
+                plan: Plan | None = None, restart: bool = True) -> TrialRecord:
+        """One trial of `step`, its record (also in its trial.json); `plan` another trial length (a ladder's
+        probe), `restart` False to keep the warm Apache."""
+        self.current = Trial(self.run_dir, plan or self.plan, step, self.base_url, self.live, self.monitor,
+                             restart=restart, rel=rel, partition=self.partition, users=users, master=self.master)
         result = self.current.measure()
         self.current = None
         return result
@@ -240,6 +244,8 @@ def execute(plan: Plan, settings: StackSettings | None, seed: bool = False, labe
             record.set_extra("generator_ceiling", generator_ceiling(ctx))
         slo_rates = search_slo(ctx, record, plan.slo) if plan.slo else {}
         knees = saturate_cells(ctx, record) if plan.saturate and not plan.slo else {}
+        if plan.ladder and not knees and not slo_rates:
+            knees = climb_cells(ctx, record)
         run_trials(ctx, record, knees, slo_rates)
         record.finish(complete=True)
         return run_dir
@@ -346,6 +352,49 @@ def saturate_cells(ctx: Context, record: RunRecord) -> dict[CellKey, int]:
         ctx.log(f"    {cell.name}: knee at {found['knee_users']} users ({found['stop']})")
         record.set_extra("saturation", probes)
     return knees
+
+
+def climb_cell(ctx: Context, step: PlanStep) -> LadderCell:
+    """One cell's ladder (bench/load/ladder.py): short probes at doubling users on the warm server until the
+    stop rule says which load its trials run at."""
+    short = replace(ctx.plan, duration_s=ladder.PROBE_S, warmup_s=ladder.PROBE_WARMUP_S, cross_check=False)
+    probes: list[Probe] = []
+    tag = f"-{step.server}" if step.server else ""
+    top = ladder_top(ctx, step)
+    for users in ladder.rungs(ctx.plan.users, top):
+        rel = f"ladder/{step.workload}-{step.variant}{tag}-u{users:03d}"
+        # the first rung switches the server under --servers; every other rung keeps Apache warm
+        t = ctx.measure(PlanStep(0, 0, step.workload, step.variant, server=step.server), rel=rel, users=users,
+                        plan=short, restart=bool(step.server) and not probes)
+        probes.append(ladder.probe_of(users, t.client.rps, t.client.p99_ms, t.bottleneck, rel))
+        ctx.log(console.probe_line(probes[-1]))
+        stopped = ladder.stop_rule(probes, ctx.plan.max_p99_ms, top)
+        if stopped is not None:
+            stop, reason, chosen = stopped
+            return LadderCell(workload=step.workload, variant=step.variant, server=step.server, probes=tuple(probes),
+                              stop=stop.value, reason=reason, users=chosen)
+    raise AssertionError("the ladder's last rung always stops it")  # stop_rule: users * 2 > max_users
+
+
+def ladder_top(ctx: Context, step: PlanStep) -> int:
+    """The ladder's top for this cell's server (bench/load/ladder.py top_users); MAX_USERS for --url."""
+    if ctx.live is None:
+        return ladder.MAX_USERS
+    s = parse_deployment(step.server).apply(ctx.live.settings) if step.server else ctx.live.settings
+    return ladder.top_users(s.mpm, s.processes, s.keepalive, ctx.plan.connection_close)
+
+
+def climb_cells(ctx: Context, record: RunRecord) -> dict[CellKey, int]:
+    """The default load: each cell's ladder, kept in results.json `ladder`; returns the users per cell."""
+    cells: list[LadderCell] = []
+    for step in ctx.plan.cells():
+        ctx.log(f"ladder {step.name}: users from {ctx.plan.users} up to {ladder_top(ctx, step)}, "
+                f"{ladder.PROBE_S:g} s probes, until the server CPUs are {100 * ladder.SERVER_FULL:.0f}% busy, the "
+                f"generator is the limit or p99 passes {ctx.plan.max_p99_ms:g} ms")
+        cells.append(climb_cell(ctx, step))
+        ctx.log(f"    {cells[-1].name}: {cells[-1].users} users ({cells[-1].stop}: {cells[-1].reason})")
+        record.set_extra("ladder", [c.to_json() for c in cells])
+    return {step.cell: c.users or ctx.plan.users for step, c in zip(ctx.plan.cells(), cells, strict=True)}
 
 
 def run_trials(ctx: Context, record: RunRecord, knees: dict[CellKey, int], slo_rates: dict[CellKey, float]) -> None:

@@ -35,6 +35,7 @@ from reports.run.analysis import (
 )
 from reports.run.connections import connections_section
 from reports.run.generator import generator_section
+from reports.run.ladder import ladder_section
 from reports.run.narrative import (
     capacity_sentences,
     caveats,
@@ -245,6 +246,7 @@ def compose(run: Run, an: Analysis, figs: Drawn,
     sections = [
         Section("summary", "Summary", summary_blocks(run, an, cap, cav)),
         Section("throughput", "Throughput", throughput + figs.rest("throughput")),
+        *(s for s in (ladder_section(run),) if s is not None),
         *extra_sections(an, figs),
         *(s for s in (servers_section(run, figs.take("fig9-servers")), auth_section(run),
                       connections_section(an.cells, an.multi_server)) if s is not None),

@@ -232,8 +232,9 @@ def _on_request(
     if response_time is None:
         return
     headers = getattr(response, "headers", None)
-    pid = headers.get(PID_HEADER) if headers else None
-    cold = bool(headers) and headers.get(COLD_HEADER) == "1"
+    # `is not None`, not truthiness: geventhttpclient's Headers.__len__ counts every field line, per request
+    pid = headers.get(PID_HEADER) if headers is not None else None
+    cold = headers is not None and headers.get(COLD_HEADER) == "1"
     variant = state.variants.get(name, "?")
     if variant == "?":
         variant = state.variants[name] = variant_of_name(name, VARIANTS, CEILINGS)

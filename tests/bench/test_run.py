@@ -54,6 +54,7 @@ def test_results_json_shape(short_run):
     assert ("User www-data" in data["httpd_conf"]) == (os.geteuid() == 0)
     assert data["postgres_settings"]["max_connections"] == "100"
     assert json.loads((run_dir / "postgresql.conf.json").read_text())["max_connections"] == "100"
+    assert "ladder" not in data  # --users fixes the load: no ladder
     cells = {(c["workload"], c["variant"]): c for c in data["results"]}
     assert set(cells) == {("db", "naive"), ("db", "pooled")}
     for cell in cells.values():
