@@ -3,6 +3,9 @@ what limited each cell (bench/console.py `headline`)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from bench.console import headline, probe_line
@@ -126,7 +129,11 @@ def test_too_few_users_keeps_the_closed_loop_ratio_first(labels):
 
 def test_only_the_session_users_keep_a_cookie_jar():
     """The generator's own overhead: Locust's cookie jar is skipped where no handler sets a cookie."""
-    from scenarios._bench import _users
+    # as tests/scenarios import it: the scenarios folder on the path (a locustfile's own view of the package)
+    scenarios = str(Path(__file__).resolve().parents[2] / "scenarios")
+    if scenarios not in sys.path:
+        sys.path.insert(0, scenarios)
+    from _bench import _users
 
     assert _users.BenchUser.keeps_cookies is False
     assert _users.build_session_user("process", __name__).keeps_cookies is True
