@@ -327,8 +327,9 @@ def recycling_points(points: list[Point]) -> list[Point]:
     return [p for p in points if p.n > 0 and p.children_spawned_per_s]
 
 
-def build_model(points: list[Point], processes: int) -> tune_model.Model | None:
-    """Model inputs from the measured points of one keep-alive mode."""
+def build_model(points: list[Point], processes: int, counts_requests: bool = False) -> tune_model.Model | None:
+    """Model inputs from the measured points of one keep-alive mode. `counts_requests`: the knob counts requests
+    (mod_wsgi's maximum-requests), so a life is N requests whatever keep-alive does to connections."""
     from bench.record import stats  # scipy: loaded by a sweep, not by every `bench` start
     base = next((p for p in points if p.value == 0 and p.rps), None)
     if base is None or base.rps is None:
@@ -336,7 +337,7 @@ def build_model(points: list[Point], processes: int) -> tune_model.Model | None:
     spawning = recycling_points(points)
     warmup = child_warmup_ms(points)
     startup = stats.median([p.startup_ms for p in spawning]) or 0.0
-    k = stats.median([p.requests_per_connection for p in points]) or 1.0
+    k = 1.0 if counts_requests else stats.median([p.requests_per_connection for p in points]) or 1.0
     r0 = unrecycled_rps(points) or base.rps
     service_ms = base.service_ms_mean or 1000 * processes / r0
     cold = stats.median([p.warmup_cold_ms for p in points])
@@ -407,7 +408,7 @@ class HeldOut:
     errors: dict[int, tuple[float | None, float | None]]  # N -> (predicted req/s, signed error)
 
 
-def held_out(points: list[Point], processes: int) -> HeldOut:
+def held_out(points: list[Point], processes: int, counts_requests: bool = False) -> HeldOut:
     """Leave-one-out over the recycling points: each predicted by a model fitted without it.
 
     The in-sample residual of a point the model was fitted to proves nothing (one recycling point fits
@@ -419,7 +420,7 @@ def held_out(points: list[Point], processes: int) -> HeldOut:
                                        text="not checked out of sample (fewer than 2 recycling points)"), {})
     errors = {}
     for p in spawning:
-        model = build_model([q for q in points if q is not p], processes)
+        model = build_model([q for q in points if q is not p], processes, counts_requests)
         predicted = None if model is None else _window_prediction(model, p)
         errors[p.n] = (None if predicted is None else round(predicted, 1), _error(predicted, p.rps))
     worst = max(abs(e) for _, e in errors.values() if e is not None)
@@ -481,13 +482,13 @@ def parameters(model: tune_model.Model) -> ModelParameters:
 
 
 def conclude(points: list[Point], processes: int, max_loss: float, budget_mb: float | None,
-             scope: str) -> ModeConclusion:
+             scope: str, counts_requests: bool = False) -> ModeConclusion:
     """Model, its check against the sweep, and the recommendation for one keep-alive mode."""
-    model = build_model(points, processes)
+    model = build_model(points, processes, counts_requests)
     if model is None:
         return ModeConclusion.new(model=None, recommendation=None,
                                   reason="no measurement at 0 (no recycling): nothing to compare against")
-    oos = held_out(points, processes)
+    oos = held_out(points, processes, counts_requests)
     checked = checks(model, points, oos)
     # In sample: what the fit leaves (kept for the figure); out of sample: the model's error.
     worst = max((c.error for c in checked if c.recycled and c.error is not None), default=0.0)
@@ -671,14 +672,14 @@ QUICK_CAP_S = 60.0     # ... and is never longer than this
 
 
 def trial_length(value: int, base: PointTrial | None, floor_s: float, warmup_s: float,
-                 cap_s: float = QUICK_CAP_S) -> tuple[float, str | None]:
+                 cap_s: float = QUICK_CAP_S, counts_requests: bool = False) -> tuple[float, str | None]:
     """(seconds, what was said) for a point's trial: long enough for SWEEP_LIVES lives of a child at the rate
     N = 0 measured (its requests per process and per connection, its cold first request), capped. No N = 0
     yet, or N = 0: the plan's length."""
     if value == 0 or base is None or not base.rps:
         return floor_s, None
     rate = base.rps / max(base.children_seen or 1, 1)
-    k = base.requests_per_connection or 1.0
+    k = 1.0 if counts_requests else base.requests_per_connection or 1.0
     life = value * k / rate + (base.warmup_cold_ms or 0.0) / 1000 + confirm_step.REPLACEMENT_GAP_S
     needed = math.ceil(warmup_s + SWEEP_LIVES * life)
     if needed <= floor_s:
@@ -710,7 +711,8 @@ class RecyclingTask(SweepTask):
         if not a.fit_lives:
             return a.duration, None
         warm = self._warmup(point.mode)
-        return trial_length(point.value, self.bases.get(point.mode), a.duration + warm - a.warmup, warm)
+        return trial_length(point.value, self.bases.get(point.mode), a.duration + warm - a.warmup, warm,
+                            counts_requests=self._counts_requests)
 
     def _warmup(self, mode: str) -> float:
         """--quick: a trial's warm-up outlasts the fresh Apache's cold first requests as N = 0 measured them
@@ -762,13 +764,20 @@ class RecyclingTask(SweepTask):
             check_budget(trial, self.args.budget_mb, self.args.scope, self.settings.processes)
         return trial
 
+    @property
+    def _counts_requests(self) -> bool:
+        """mod_wsgi's maximum-requests counts requests: a daemon's life is N requests, keep-alive or not."""
+        return SERVERS[self.settings.server].recycling(self.settings.wsgi_mode).counts == "requests"
+
     def progress(self, trial: PointTrial) -> str:
         return (f"{trial.rps or 0:,.0f} req/s, p99 {trial.p99_ms or 0:.2f} ms, "
                 f"{trial.children_spawned_per_s or 0:.1f} children/s, {trial.requests_per_connection} req/conn")
 
     def conclude(self, record: TuneRecord, complete: bool) -> None:
         a = self.args
-        self.modes = {mode: conclude(record.points(mode), self.settings.processes, a.max_loss, a.budget_mb, a.scope)
+        # mod_wsgi's maximum-requests counts requests: a daemon's life is N requests, with keep-alive or not
+        self.modes = {mode: conclude(record.points(mode), self.settings.processes, a.max_loss, a.budget_mb, a.scope,
+                                     self._counts_requests)
                       for mode in map(KeepAlive.of, a.keepalive_modes)}
         record.update(confirmation=Confirmation.new(
             status=ConfirmStatus.SKIPPED if not a.confirm else ConfirmStatus.NOT_RUN))
