@@ -50,7 +50,8 @@ def run_table(results: Sequence[CellRecord | dict[str, Any]]) -> str:
     """The table after `bench run`: one line per cell (results.json "results"), medians over its trials."""
     cells = cells_of(results)
     servers = any(cell.server for cell in cells)  # --servers: one more column
-    head = (f"{'workload':<9} {'variant':<10} " + (f"{'server':<10} " if servers else "")
+    vw = max([10, *(len(str(cell.variant)) for cell in cells)])  # an application's cell may be named at length
+    head = (f"{'workload':<9} {'variant':<{vw}} " + (f"{'server':<10} " if servers else "")
             + f"{'req/s':>9} {'95% CI':>19} {'p50 ms':>7} {'p99 ms':>7} "
             f"{'req/s/proc':>10} {'req/CPU-s':>9} {'RSS MB':>7} {'sess/1k':>8} {'limit':>9} {'srv CPU':>7}  flags")
     lines = [head, "-" * len(head)]
@@ -60,7 +61,7 @@ def run_table(results: Sequence[CellRecord | dict[str, Any]]) -> str:
             continue
         ci = s.interval
         lines.append(
-            f"{cell.workload:<9} {cell.variant:<10} " + (f"{cell.server or DASH:<10} " if servers else "")
+            f"{cell.workload:<9} {cell.variant:<{vw}} " + (f"{cell.server or DASH:<10} " if servers else "")
             + f"{fmt(s.rps):>9} "
             f"{(fmt(ci[0]) + ' - ' + fmt(ci[1])) if ci else DASH:>19} {fmt(s.p50_ms, '.2f'):>7} "
             f"{fmt(s.p99_ms, '.2f'):>7} {fmt(s.rps_per_process):>10} "

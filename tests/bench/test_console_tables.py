@@ -71,3 +71,18 @@ def test_sessions_table_from_typed_results(tmp_path: Path):
     typed = console.sessions_table(read_sessions(tmp_path))
     assert typed == console.sessions_table(record)
     assert typed.splitlines()[2].split() == ["2", "on", "46%", "50%", "0%", "2", "0.500", "0.512", "+0.012", "0%"]
+
+
+def test_run_table_widens_for_a_long_cell_name():
+    """An application's cell may be named at length (Trac's default: its handler module): the run table's columns
+    still line up under their headers."""
+    cells = [{"workload": "app", "variant": "trac.web.modpython_frontend", "trials": [],
+              "summary": {"rps": 28.0, "p50_ms": 140.5, "p99_ms": 175.5, "bottleneck": "server"}},
+             {"workload": "app", "variant": "naive", "trials": [],
+              "summary": {"rps": 93.0, "p50_ms": 41.95, "p99_ms": 57.55, "bottleneck": "server"}}]
+    header, _, *rows = console.run_table(cells).splitlines()
+    ends = {name: header.index(name) + len(name) for name in ("req/s", "p50 ms", "limit")}  # right-aligned columns
+    for row, rps, p50 in zip(rows, ("28", "93"), ("140.50", "41.95"), strict=True):
+        assert row.index(f" {rps} ") + 1 + len(rps) == ends["req/s"], (header, row)
+        assert row.index(p50) + len(p50) == ends["p50 ms"], (header, row)
+        assert row.index("server") + len("server") == ends["limit"], (header, row)
