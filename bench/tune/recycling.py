@@ -739,7 +739,9 @@ class RecyclingTask(SweepTask):
 
     def describe(self, point: SweepPoint, i: int, total: int) -> str:
         d, said = self._length(point)
-        return (f"MaxConnectionsPerChild {point.value}, KeepAlive {point.mode}, trial {point.trial}: {d:g} s "
+        r = SERVERS[self.settings.server].recycling(self.settings.wsgi_mode)  # as the directive is written
+        knob = f"{r.directive}={point.value}" if r.counts == "requests" else f"{r.directive} {point.value}"
+        return (f"{knob}, KeepAlive {point.mode}, trial {point.trial}: {d:g} s "
                 f"(about {(total - i + 1) * (d + 6) / 60:.1f} min left)" + (f"; {said}" if said else ""))
 
     def measure(self, sweep: Sweep, point: SweepPoint, step: dict[str, Any], plan: Plan | None = None,
