@@ -134,6 +134,9 @@ def test_confirmation_measured_the_recommended_value(tmp_path):
     for t in first["trials"]:
         assert t["dir"].startswith("confirm/") and t["rps"] > 0
         assert f"MaxConnectionsPerChild {t['value']}\n" in (run / t["dir"] / "httpd.conf").read_text()
+    if conf["status"] == "not observable":  # what was measured is a smaller N, over the limit
+        assert conf["results"] and all(r["value"] < n for r in conf["results"]), conf
+        return
     result = next(r for r in conf["results"] if r["value"] == n)
     assert result["trials"] >= 2 and result["base_trials"] >= 2 and result["observed"] is True
     assert result["measured_loss"] is not None and result["predicted_loss"] is not None
