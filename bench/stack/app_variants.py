@@ -104,16 +104,6 @@ def parse_all(texts: Sequence[str]) -> tuple[AppVariant, ...]:
     return variants
 
 
-def table(variants: Sequence[AppVariant]) -> dict[str, tuple[str, ...]]:
-    """The variants' table for bench.record.attribution: name -> the factors it keeps."""
-    return {v.name: v.factors for v in variants}
-
-
-def baseline(variants: Sequence[AppVariant]) -> str | None:
-    """The variant that keeps nothing: what every speedup is measured against (None when there is none)."""
-    return next((v.name for v in variants if not v.factors), None)
-
-
 def mount(app_mount: str, name: str) -> str:
     """Where a variant is served: <--mount>/NAME (its SCRIPT_NAME)."""
     return f"{app_mount.rstrip('/')}/{name}"

@@ -739,7 +739,7 @@ class RecyclingTask(SweepTask):
 
     def describe(self, point: SweepPoint, i: int, total: int) -> str:
         d, said = self._length(point)
-        r = SERVERS[self.settings.server].recycling(self.settings.wsgi_mode)  # as the directive is written
+        r = self._recycling  # the knob as its server writes it
         knob = f"{r.directive}={point.value}" if r.counts == "requests" else f"{r.directive} {point.value}"
         return (f"{knob}, KeepAlive {point.mode}, trial {point.trial}: {d:g} s "
                 f"(about {(total - i + 1) * (d + 6) / 60:.1f} min left)" + (f"; {said}" if said else ""))
@@ -767,9 +767,13 @@ class RecyclingTask(SweepTask):
         return trial
 
     @property
+    def _recycling(self) -> Recycling:
+        return SERVERS[self.settings.server].recycling(self.settings.wsgi_mode)
+
+    @property
     def _counts_requests(self) -> bool:
         """mod_wsgi's maximum-requests counts requests: a daemon's life is N requests, keep-alive or not."""
-        return SERVERS[self.settings.server].recycling(self.settings.wsgi_mode).counts == "requests"
+        return self._recycling.counts == "requests"
 
     def progress(self, trial: PointTrial) -> str:
         return (f"{trial.rps or 0:,.0f} req/s, p99 {trial.p99_ms or 0:.2f} ms, "
